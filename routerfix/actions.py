@@ -1,0 +1,217 @@
+"""The changes a plan is made of. Each action can apply itself, say whether a read-back state
+already shows it done, and produce its inverse (for rollback and undo)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Union
+
+from routerfix.model import NatMode, PortForward, Reservation, forward_from_data, reservation_from_data, to_data
+
+if TYPE_CHECKING:
+    from routerfix.driver import Driver
+    from routerfix.model import DeviceState
+
+__all__ = ["Action", "AddForward", "RemoveForward", "ReserveAddress", "ReleaseAddress", "SetNatMode", "SetSipAlg",
+           "action_from_data", "safe_restore_name", "same_forward"]
+
+
+def safe_restore_name(name: str) -> str:
+    """A device-safe version of a name read from a device, for putting a removed rule back."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip("_.-")[:30]
+    return cleaned or "restored-rule"
+
+
+def same_forward(a: PortForward, b: PortForward) -> bool:
+    """True when ``a`` and ``b`` are the same rule (device handles aside; names compared device-safe)."""
+    return (a.protocol, a.external_ports, a.internal_address, a.internal_ports, a.enabled) == \
+        (b.protocol, b.external_ports, b.internal_address, b.internal_ports, b.enabled) and \
+        safe_restore_name(a.name) == safe_restore_name(b.name)
+
+
+@dataclass(frozen=True)
+class AddForward:
+    """Add a port forward."""
+
+    forward: PortForward
+    kind: str = "add_forward"
+
+    def apply(self, driver: Driver) -> None:
+        """Send the forward to the device."""
+        driver.add_port_forward(self.forward)
+
+    def done_in(self, state: DeviceState) -> bool:
+        """True when the device already holds this forward."""
+        return any(same_forward(f, self.forward) for f in state.forwards)
+
+    def inverse(self) -> RemoveForward:
+        """Removing the same forward."""
+        return RemoveForward(self.forward)
+
+    def describe(self) -> str:
+        """One line for the operator."""
+        return f"add forward {self.forward.describe()}"
+
+
+@dataclass(frozen=True)
+class RemoveForward:
+    """Remove a port forward (routerfix's stale one, or a conflicting one the caller let us replace)."""
+
+    forward: PortForward
+    kind: str = "remove_forward"
+
+    def apply(self, driver: Driver) -> None:
+        """Remove it (the driver finds the rule by its content; ``ref`` is only a hint)."""
+        driver.remove_port_forward(self.forward)
+
+    def done_in(self, state: DeviceState) -> bool:
+        """True when the device no longer holds this forward."""
+        return not any(same_forward(f, self.forward) for f in state.forwards)
+
+    def inverse(self) -> AddForward:
+        """Putting it back (under a device-safe name)."""
+        f = self.forward
+        return AddForward(PortForward(safe_restore_name(f.name), f.protocol, f.external_ports, f.internal_address,
+                                      f.internal_ports, f.enabled, True))
+
+    def describe(self) -> str:
+        """One line for the operator."""
+        return f"remove forward {self.forward.describe()}"
+
+
+@dataclass(frozen=True)
+class SetNatMode:
+    """Change NAT filtering."""
+
+    target: NatMode
+    previous: NatMode | None
+    reason: str = ""
+    kind: str = "set_nat_mode"
+
+    def apply(self, driver: Driver) -> None:
+        """Set the mode."""
+        driver.set_nat_mode(self.target)
+
+    def done_in(self, state: DeviceState) -> bool:
+        """True when the device shows the target mode."""
+        return state.nat_mode is self.target
+
+    def inverse(self) -> SetNatMode:
+        """Back to the previous mode."""
+        return SetNatMode(self.previous or self.target, self.target, "restore the previous NAT mode")
+
+    def describe(self) -> str:
+        """One line for the operator."""
+        was = self.previous.value if self.previous else "unknown"
+        return f"set NAT filtering {was} -> {self.target.value}" + (f" ({self.reason})" if self.reason else "")
+
+
+@dataclass(frozen=True)
+class SetSipAlg:
+    """Turn SIP ALG on or off."""
+
+    enabled: bool
+    previous: bool | None
+    kind: str = "set_sip_alg"
+
+    def apply(self, driver: Driver) -> None:
+        """Set it."""
+        driver.set_sip_alg(self.enabled)
+
+    def done_in(self, state: DeviceState) -> bool:
+        """True when the device shows the wanted setting."""
+        return state.sip_alg is self.enabled
+
+    def inverse(self) -> SetSipAlg:
+        """Back to the previous setting."""
+        return SetSipAlg(self.previous if self.previous is not None else self.enabled, self.enabled)
+
+    def describe(self) -> str:
+        """One line for the operator."""
+        return f"turn SIP ALG {'on' if self.enabled else 'off'}"
+
+
+@dataclass(frozen=True)
+class ReserveAddress:
+    """Reserve the sink in DHCP for routerfix's dummy MAC."""
+
+    reservation: Reservation
+    kind: str = "reserve_address"
+
+    def apply(self, driver: Driver) -> None:
+        """Make the reservation."""
+        driver.reserve_address(self.reservation)
+
+    def done_in(self, state: DeviceState) -> bool:
+        """True when the device shows the reservation."""
+        return state.scope is not None and any(
+            r.address == self.reservation.address and r.mac == self.reservation.mac for r in state.scope.reservations)
+
+    def inverse(self) -> ReleaseAddress:
+        """Releasing it."""
+        return ReleaseAddress(self.reservation)
+
+    def describe(self) -> str:
+        """One line for the operator."""
+        r = self.reservation
+        return f"reserve {r.address} in DHCP for {r.mac} ({r.name})"
+
+
+@dataclass(frozen=True)
+class ReleaseAddress:
+    """Remove a DHCP reservation routerfix made."""
+
+    reservation: Reservation
+    kind: str = "release_address"
+
+    def apply(self, driver: Driver) -> None:
+        """Remove the reservation."""
+        driver.release_address(self.reservation)
+
+    def done_in(self, state: DeviceState) -> bool:
+        """True when the device no longer shows it."""
+        return state.scope is None or not any(
+            r.address == self.reservation.address and r.mac == self.reservation.mac for r in state.scope.reservations)
+
+    def inverse(self) -> ReserveAddress:
+        """Reserving it again."""
+        return ReserveAddress(self.reservation)
+
+    def describe(self) -> str:
+        """One line for the operator."""
+        r = self.reservation
+        return f"release DHCP reservation {r.address} ({r.mac})"
+
+
+Action = Union[AddForward, RemoveForward, SetNatMode, SetSipAlg, ReserveAddress, ReleaseAddress]
+"""Any plan step."""
+
+
+def action_to_data(action: Action) -> dict[str, Any]:
+    """JSON-ready form of an action (used in saved results)."""
+    data: dict[str, Any] = to_data(action)
+    return data
+
+
+def action_from_data(data: dict[str, Any]) -> Action:
+    """Rebuild an action saved with :func:`action_to_data`."""
+    kind = data.get("kind")
+    if kind == "add_forward":
+        return AddForward(forward_from_data(data["forward"]))
+    if kind == "remove_forward":
+        return RemoveForward(forward_from_data(data["forward"]))
+    if kind == "set_nat_mode":
+        prev = data.get("previous")
+        return SetNatMode(NatMode.parse(data["target"]), NatMode.parse(prev) if prev else None,
+                          str(data.get("reason", "")))
+    if kind == "set_sip_alg":
+        prev_alg = data.get("previous")
+        return SetSipAlg(bool(data["enabled"]), None if prev_alg is None else bool(prev_alg))
+    if kind == "reserve_address":
+        return ReserveAddress(reservation_from_data(data["reservation"]))
+    if kind == "release_address":
+        return ReleaseAddress(reservation_from_data(data["reservation"]))
+    from routerfix.errors import StateFileError
+
+    raise StateFileError(f"unknown action kind {kind!r} in a saved record")

@@ -1,0 +1,336 @@
+"""The driver contract: a small, uniform set of verbs every router plugin implements.
+
+Each method's docstring is its specification. Read verbs are plain abstract
+(or optional) methods. Write verbs are public methods on this base class that
+validate their input, check the declared capability and count the write, then
+call the driver's underscore hook (``_add_port_forward`` ...): nothing reaches
+a device unvalidated, whichever driver runs.
+
+A driver declares what it can do in :attr:`Driver.capabilities`; optional
+verbs it does not support raise :class:`~routerfix.errors.UnsupportedOperation`.
+"""
+
+from __future__ import annotations
+
+import abc
+import ipaddress
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar
+
+from routerfix.errors import InvalidValue, UnsupportedOperation
+from routerfix.model import (
+    Backup,
+    Capabilities,
+    DeviceFacts,
+    DeviceState,
+    DhcpScope,
+    Feature,
+    Lease,
+    NatMode,
+    Neighbour,
+    PortForward,
+    PortRange,
+    Protocol,
+    Reservation,
+    check_device_name,
+)
+from routerfix.policy import NatDecision, Phone, default_nat_policy
+from routerfix.secrets import Secret
+
+__all__ = ["Driver", "Timeouts"]
+
+log = logging.getLogger("routerfix.driver")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Timeouts in seconds. Every transport call has one.
+
+    :param connect: TCP connect, SSH banner/auth, TLS handshake.
+    :param read: one command or one HTTP request.
+    :param apply: waiting for a device to apply a change (web GUIs that restart services).
+    """
+
+    connect: float = 10.0
+    read: float = 30.0
+    apply: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "apply"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+                raise InvalidValue(f"timeouts.{name}", value, "seconds, more than 0 and at most 3600")
+
+
+class Driver(abc.ABC):
+    """Base class of every routerfix driver.
+
+    Lifecycle: construct with the host and options, then :meth:`open` (or use
+    ``with``); :func:`routerfix.connect` does both. One driver instance is one
+    session to one device; it is not thread-safe.
+
+    :param host: address or name of the device.
+    :param username: login name, where the device has one.
+    :param password: a ``str`` or :class:`~routerfix.secrets.Secret`; kept as a Secret.
+    :param port: TCP port, if not the driver's default.
+    :param timeouts: :class:`Timeouts`; defaults apply when omitted.
+    :param options: driver-specific options, listed in :attr:`option_names`;
+        an unknown option raises :class:`~routerfix.errors.InvalidValue`.
+    """
+
+    name: ClassVar[str] = ""
+    """The registry name (``routerfix.connect(name, ...)``)."""
+    capabilities: Capabilities = Capabilities()
+    """What this driver can do; a driver may narrow it in :meth:`open` once it knows the firmware."""
+    option_names: ClassVar[frozenset[str]] = frozenset()
+    """Driver-specific keyword options this driver accepts."""
+    simulator: ClassVar[str | None] = None
+    """``"module:callable"`` of a simulator for this driver (see :mod:`routerfix.simulate`), if it ships one."""
+    transport_security: str = "n/a"
+    """How the session is protected once open: ``"ssh"``, ``"tls"``, ``"tls-pinned"``, ``"plain-http"``, ``"n/a"``."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        username: str | None = None,
+        password: str | Secret | None = None,
+        port: int | None = None,
+        timeouts: Timeouts | None = None,
+        **options: Any,
+    ) -> None:
+        if not isinstance(host, str) or not host.strip() or any(c.isspace() for c in host.strip()):
+            raise InvalidValue("host", host, "a host name or IP address")
+        unknown = sorted(set(options) - set(self.option_names))
+        if unknown:
+            allowed = ", ".join(sorted(self.option_names)) or "none"
+            raise InvalidValue("option", unknown[0], f"one of this driver's options: {allowed}")
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
+            raise InvalidValue("port", port, "a TCP port from 1 to 65535")
+        self.host = host.strip()
+        self.username = username
+        self.password: Secret | None = None if password is None else Secret(password) \
+            if not isinstance(password, Secret) else password
+        self.port = port
+        self.timeouts = timeouts or Timeouts()
+        self.options: Mapping[str, Any] = dict(options)
+        self.writes = 0
+        """How many write verbs this instance has sent (idempotence checks read it)."""
+        self.is_open = False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} host={self.host!r} port={self.port} open={self.is_open}>"
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Connect and log in. Raises :class:`~routerfix.errors.AuthenticationError` on bad
+        credentials (never retried), :class:`~routerfix.errors.TrustError` on an untrusted host key or
+        certificate, :class:`~routerfix.errors.TransportError` when the device cannot be reached."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Log out and disconnect. Safe to call twice and after a failed :meth:`open`; never raises
+        for a connection that is already gone."""
+
+    def reconnect(self) -> None:
+        """Close and open again (after a dropped connection). Reads must be repeated afterwards."""
+        try:
+            self.close()
+        finally:
+            self.open()
+
+    def __enter__(self) -> Driver:
+        if not self.is_open:
+            self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def facts(self) -> DeviceFacts:
+        """Vendor, model, firmware and host name as the device reports them."""
+
+    def get_nat_mode(self) -> NatMode | None:
+        """The NAT filtering mode, or ``None`` when the device has no such setting."""
+        return None
+
+    def list_port_forwards(self) -> tuple[PortForward, ...]:
+        """Every port forward on the device, the customer's and routerfix's, in device order.
+        Each carries ``ref`` so that :meth:`remove_port_forward` can find it again."""
+        raise self._unsupported("listing port forwards")
+
+    def get_dhcp_scope(self) -> DhcpScope:
+        """The LAN network, gateway, DHCP pool range(s) and reservations."""
+        raise self._unsupported("reading the DHCP scope")
+
+    def list_leases(self) -> tuple[Lease, ...]:
+        """Current DHCP leases."""
+        raise self._unsupported("listing DHCP leases")
+
+    def list_neighbours(self) -> tuple[Neighbour, ...]:
+        """The neighbour (ARP) table or the attached-devices list."""
+        raise self._unsupported("listing neighbours")
+
+    def get_sip_alg(self) -> bool | None:
+        """Whether SIP ALG is on; ``None`` when the device has no such setting."""
+        return None
+
+    def probe_address(self, address: ipaddress.IPv4Address) -> bool:
+        """True when something on the LAN answers at ``address`` (ARP/ping from the router).
+        Optional: :attr:`Feature.PROBE`."""
+        raise self._unsupported("probing addresses")
+
+    def backup(self) -> Backup:
+        """A configuration backup that :meth:`restore` accepts. Optional: :attr:`Feature.BACKUP`."""
+        raise self._unsupported("configuration backup")
+
+    def read_state(self) -> DeviceState:
+        """Everything the mitigation needs, read once. Drivers that can fetch it in fewer round
+        trips than the single getters should override this."""
+        caps = self.capabilities
+        return DeviceState(
+            facts=self.facts(),
+            capabilities=caps,
+            nat_mode=self.get_nat_mode() if Feature.NAT_MODE in caps else None,
+            sip_alg=self.get_sip_alg() if Feature.SIP_ALG in caps else None,
+            forwards=self.list_port_forwards() if Feature.PORT_FORWARD in caps else (),
+            scope=self.get_dhcp_scope() if Feature.DHCP_SCOPE in caps else None,
+            leases=self.list_leases() if Feature.LEASES in caps else (),
+            neighbours=self.list_neighbours() if Feature.NEIGHBOURS in caps else (),
+        )
+
+    def nat_policy(self, state: DeviceState, phones: tuple[Phone, ...]) -> NatDecision:
+        """The NAT mode this vendor wants during the mitigation, and why. The default raises NAT
+        filtering security where the device offers it; vendors with other needs override this."""
+        return default_nat_policy(state, phones)
+
+    # --- writes (validated here, sent by the driver's hooks) --------------------------------------
+
+    def set_nat_mode(self, mode: NatMode | str) -> None:
+        """Set NAT filtering to ``mode``. Requires :attr:`Feature.NAT_MODE`."""
+        parsed = NatMode.parse(mode)
+        self._require(Feature.NAT_MODE, "setting the NAT mode")
+        self._count_write("set_nat_mode", parsed.value)
+        self._set_nat_mode(parsed)
+
+    def add_port_forward(self, forward: PortForward) -> None:
+        """Add ``forward`` (WAN ingress only, placed first where the device orders rules).
+        Its name must pass :func:`~routerfix.model.check_device_name`; a protocol ``both`` or a port
+        range must be something the device can hold in one rule (see :class:`Capabilities`)."""
+        if not isinstance(forward, PortForward):
+            raise InvalidValue("forward", forward, "a routerfix.PortForward")
+        check_device_name(forward.name, "forward name")
+        self._require(Feature.PORT_FORWARD, "port forwarding")
+        caps = self.capabilities
+        if forward.protocol is Protocol.BOTH and not caps.forward_both:
+            raise InvalidValue("protocol", "both", f"'tcp' or 'udp': {self.name} needs one rule per protocol")
+        if len(forward.external_ports) > 1 and not caps.forward_ranges:
+            raise InvalidValue("external_ports", str(forward.external_ports),
+                               f"a single port: {self.name} needs one rule per port")
+        if not forward.wan_only:
+            raise InvalidValue("wan_only", False, "True: routerfix only writes forwards restricted to the WAN")
+        self._count_write("add_port_forward", forward.describe())
+        self._add_port_forward(forward)
+
+    def remove_port_forward(self, forward: PortForward) -> None:
+        """Remove the rule matching ``forward`` (as returned by :meth:`list_port_forwards`). The driver
+        finds it by content (name, protocol, ports, address); ``ref`` is only a hint, since indexes shift
+        when other rules go. Removing a rule that is already gone is not an error."""
+        if not isinstance(forward, PortForward):
+            raise InvalidValue("forward", forward, "a routerfix.PortForward")
+        self._require(Feature.PORT_FORWARD, "port forwarding")
+        self._count_write("remove_port_forward", forward.describe())
+        self._remove_port_forward(forward)
+
+    def reserve_address(self, reservation: Reservation) -> None:
+        """Reserve ``reservation.address`` in DHCP for ``reservation.mac`` so it is never leased to
+        a new device. Optional: :attr:`Feature.DHCP_RESERVATION`."""
+        if not isinstance(reservation, Reservation):
+            raise InvalidValue("reservation", reservation, "a routerfix.Reservation")
+        check_device_name(reservation.name, "reservation name")
+        self._require(Feature.DHCP_RESERVATION, "DHCP reservations")
+        self._count_write("reserve_address", f"{reservation.address} {reservation.mac}")
+        self._reserve_address(reservation)
+
+    def release_address(self, reservation: Reservation) -> None:
+        """Remove a reservation made by :meth:`reserve_address`; absent is not an error."""
+        if not isinstance(reservation, Reservation):
+            raise InvalidValue("reservation", reservation, "a routerfix.Reservation")
+        self._require(Feature.DHCP_RESERVATION, "DHCP reservations")
+        self._count_write("release_address", f"{reservation.address} {reservation.mac}")
+        self._release_address(reservation)
+
+    def set_sip_alg(self, enabled: bool) -> None:
+        """Turn SIP ALG on or off. Optional: :attr:`Feature.SIP_ALG`."""
+        if not isinstance(enabled, bool):
+            raise InvalidValue("sip_alg", enabled, "True or False")
+        self._require(Feature.SIP_ALG, "SIP ALG")
+        self._count_write("set_sip_alg", str(enabled))
+        self._set_sip_alg(enabled)
+
+    def flush_connections(self, ports: Iterable[int]) -> int:
+        """Delete *inbound* connection-tracking entries (to the WAN address) for ``ports``, never the
+        LAN's own outbound flows. Returns how many entries were deleted (-1 when unknown).
+        Optional: :attr:`Feature.FLUSH_CONNECTIONS`."""
+        checked = tuple(PortRange.parse(p, "ports").start for p in ports)
+        if not checked:
+            raise InvalidValue("ports", checked, "at least one port")
+        self._require(Feature.FLUSH_CONNECTIONS, "flushing connection tracking")
+        self._count_write("flush_connections", ",".join(map(str, checked)))
+        return self._flush_connections(checked)
+
+    def restore(self, backup: Backup) -> None:
+        """Put the configuration saved by :meth:`backup` back. Optional: :attr:`Feature.BACKUP`."""
+        if not isinstance(backup, Backup) or backup.driver != self.name:
+            raise InvalidValue("backup", getattr(backup, "driver", backup), f"a backup taken by {self.name}")
+        self._require(Feature.BACKUP, "configuration restore")
+        self._count_write("restore", backup.format)
+        self._restore(backup)
+
+    # --- hooks for driver authors -------------------------------------------------------------
+
+    def _set_nat_mode(self, mode: NatMode) -> None:
+        raise self._unsupported("setting the NAT mode")
+
+    def _add_port_forward(self, forward: PortForward) -> None:
+        raise self._unsupported("adding port forwards")
+
+    def _remove_port_forward(self, forward: PortForward) -> None:
+        raise self._unsupported("removing port forwards")
+
+    def _reserve_address(self, reservation: Reservation) -> None:
+        raise self._unsupported("DHCP reservations")
+
+    def _release_address(self, reservation: Reservation) -> None:
+        raise self._unsupported("DHCP reservations")
+
+    def _set_sip_alg(self, enabled: bool) -> None:
+        raise self._unsupported("SIP ALG")
+
+    def _flush_connections(self, ports: tuple[int, ...]) -> int:
+        raise self._unsupported("flushing connection tracking")
+
+    def _restore(self, backup: Backup) -> None:
+        raise self._unsupported("configuration restore")
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def _unsupported(self, what: str) -> UnsupportedOperation:
+        return UnsupportedOperation(f"{what} is not supported by this driver", host=self.host, driver=self.name)
+
+    def _require(self, feature: Feature, what: str) -> None:
+        if feature not in self.capabilities:
+            raise self._unsupported(what)
+
+    def _count_write(self, verb: str, detail: str) -> None:
+        self.writes += 1
+        log.info("%s %s: %s %s", self.name, self.host, verb, detail)

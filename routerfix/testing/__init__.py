@@ -1,0 +1,1 @@
+"""The driver conformance kit (filled in below)."""
