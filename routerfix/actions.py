@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from routerfix.model import NatMode, PortForward, Reservation, forward_from_data, reservation_from_data, to_data
 
@@ -184,7 +184,7 @@ class ReleaseAddress:
         return f"release DHCP reservation {r.address} ({r.mac})"
 
 
-Action = Union[AddForward, RemoveForward, SetNatMode, SetSipAlg, ReserveAddress, ReleaseAddress]
+Action = AddForward | RemoveForward | SetNatMode | SetSipAlg | ReserveAddress | ReleaseAddress
 """Any plan step."""
 
 

@@ -94,7 +94,7 @@ def _rollback(driver: Driver, plan: Plan, attempted: Sequence[Action], backup: B
                 _run(driver, action.inverse())
         _verify(driver, plan.before)
         return "rolled back: the device is as it was before this run"
-    except Exception as first:  # noqa: BLE001 - any failure here falls back to the backup
+    except Exception as first:  # any failure here falls back to the backup
         if backup is None:
             raise RollbackFailed(f"rollback failed ({first}); no backup to restore: check the device by hand",
                                  report=tuple(a.describe() for a in attempted), host=driver.host,
@@ -103,7 +103,7 @@ def _rollback(driver: Driver, plan: Plan, attempted: Sequence[Action], backup: B
             driver.restore(backup)
             _verify(driver, plan.before)
             return "rolled back from the backup: the device is as it was before this run"
-        except Exception as second:  # noqa: BLE001
+        except Exception as second:
             raise RollbackFailed(f"rollback failed ({first}) and restoring the backup failed ({second})",
                                  report=tuple(a.describe() for a in attempted), host=driver.host,
                                  driver=driver.name) from second

@@ -21,7 +21,7 @@ import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from routerfix.errors import InvalidValue
 
@@ -108,7 +108,7 @@ def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
-class NatMode(str, enum.Enum):
+class NatMode(enum.StrEnum):
     """NAT filtering: ``secure`` (endpoint-dependent, "Secured") or ``open`` (endpoint-independent, "Open")."""
 
     SECURE = "secure"
@@ -127,7 +127,7 @@ class NatMode(str, enum.Enum):
         raise InvalidValue("nat_mode", value, "'secure' or 'open'")
 
 
-class Protocol(str, enum.Enum):
+class Protocol(enum.StrEnum):
     """Transport protocol of a forward: ``tcp``, ``udp`` or ``both``."""
 
     TCP = "tcp"
@@ -244,6 +244,11 @@ class PortForward:
     wan_only: bool = True
     ref: str = field(default="", compare=False)
 
+    if TYPE_CHECKING:
+        def __init__(self, name: str, protocol: Protocol | str, external_ports: PortRange | int | str,
+                     internal_address: IPv4 | str, internal_ports: PortRange | int | str | None = None,
+                     enabled: bool = True, wan_only: bool = True, ref: str = "") -> None: ...
+
     def __post_init__(self) -> None:
         _set(self, "name", _read_text(self.name, "name"))
         _set(self, "protocol", Protocol.parse(self.protocol))
@@ -284,6 +289,9 @@ class AddressRange:
     first: IPv4
     last: IPv4
 
+    if TYPE_CHECKING:
+        def __init__(self, first: IPv4 | str, last: IPv4 | str) -> None: ...
+
     def __post_init__(self) -> None:
         first = _ipv4(self.first, "pool start")
         last = _ipv4(self.last, "pool end")
@@ -315,6 +323,9 @@ class Reservation:
     mac: str
     name: str = ""
 
+    if TYPE_CHECKING:
+        def __init__(self, address: IPv4 | str, mac: str, name: str = "") -> None: ...
+
     def __post_init__(self) -> None:
         _set(self, "address", _ipv4(self.address, "reservation address"))
         _set(self, "mac", normalise_mac(self.mac, "reservation mac"))
@@ -329,6 +340,10 @@ class DhcpScope:
     gateway: IPv4
     pools: tuple[AddressRange, ...]
     reservations: tuple[Reservation, ...] = ()
+
+    if TYPE_CHECKING:
+        def __init__(self, network: ipaddress.IPv4Network | str, gateway: IPv4 | str,
+                     pools: tuple[AddressRange, ...], reservations: tuple[Reservation, ...] = ()) -> None: ...
 
     def __post_init__(self) -> None:
         network = self.network
@@ -363,6 +378,10 @@ class Lease:
     hostname: str = ""
     expires: float | None = None
 
+    if TYPE_CHECKING:
+        def __init__(self, address: IPv4 | str, mac: str, hostname: str = "", expires: float | None = None) -> None:
+            ...
+
     def __post_init__(self) -> None:
         _set(self, "address", _ipv4(self.address, "lease address"))
         _set(self, "mac", normalise_mac(self.mac, "lease mac"))
@@ -376,6 +395,9 @@ class Neighbour:
     address: IPv4
     mac: str
     hostname: str = ""
+
+    if TYPE_CHECKING:
+        def __init__(self, address: IPv4 | str, mac: str, hostname: str = "") -> None: ...
 
     def __post_init__(self) -> None:
         _set(self, "address", _ipv4(self.address, "neighbour address"))
@@ -397,7 +419,7 @@ class DeviceFacts:
             _set(self, name, _read_text(getattr(self, name), name))
 
 
-class Feature(str, enum.Enum):
+class Feature(enum.StrEnum):
     """Optional abilities a driver declares in :class:`Capabilities`."""
 
     PORT_FORWARD = "port_forward"
@@ -424,7 +446,7 @@ class Feature(str, enum.Enum):
     """Has a SIP ALG setting that can be read and set."""
 
 
-class Remedy(str, enum.Enum):
+class Remedy(enum.StrEnum):
     """A verdict that no configuration change can fix the site."""
 
     REPLACE_ROUTER = "replace_router"

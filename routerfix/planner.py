@@ -204,6 +204,17 @@ class Plan:
             [line + "\n" for line in managed_view(self.after)],
             fromfile=f"{self.host} (now)", tofile=f"{self.host} (planned)", n=50))
 
+    def _repr_html_(self) -> str:
+        from routerfix.render import result_html
+        from routerfix.result import MitigationResult
+
+        return result_html(MitigationResult("planned" if self.actions else "unchanged", False, True, self))
+
+    def __rich__(self) -> Any:
+        from routerfix.render import plan_renderable
+
+        return plan_renderable(self)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {

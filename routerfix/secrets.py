@@ -100,7 +100,7 @@ def _install() -> None:
         record = previous(*args, **kwargs)
         try:
             message = record.getMessage()
-        except Exception:  # a malformed record is the logging module's problem, not ours
+        except Exception:  # noqa: BLE001 - a malformed record is the logging module's problem, not ours
             return record
         clean = redact(message)
         if clean != message:

@@ -10,6 +10,7 @@ use these.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,8 +52,8 @@ def simulators() -> list[str]:
         try:
             if get_driver(name).simulator:
                 names.append(name)
-        except Exception:  # noqa: BLE001 - a broken third-party plugin must not hide the others
-            continue
+        except Exception:
+            logging.getLogger("routerfix.simulate").warning("driver %s failed to load", name, exc_info=True)
     return names
 
 

@@ -59,7 +59,7 @@ class MemoryRouter:
     """Addresses where something answers a probe although no table lists it (static hosts)."""
     conntrack: int = 0
     """Inbound SIP connection-tracking entries (a scan in progress)."""
-    password: str = "admin"
+    password: str = "admin"  # noqa: S105 - the simulated router's documented demo password
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def to_data(self) -> dict[str, Any]:
@@ -267,8 +267,8 @@ class MemoryDriver(Driver):
         """Something answers where a lease, a neighbour or a static host is."""
         self._step("probe_address")
         router = self.router
-        return address in router.answering or any(x.address == address for x in (*router.leases,
-                                                                                 *router.neighbours))
+        return (address in router.answering or any(x.address == address for x in router.leases)
+                or any(x.address == address for x in router.neighbours))
 
     def backup(self) -> Backup:
         """The whole state as JSON."""

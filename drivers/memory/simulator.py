@@ -14,5 +14,5 @@ from routerfix.simulate import SimulatedDevice
 def simulate(scenario: str = "office", **_: Any) -> Iterator[SimulatedDevice]:
     """A new in-memory router seeded from ``scenario``, under a unique host name."""
     host = f"memory-{uuid.uuid4().hex[:8]}"
-    yield SimulatedDevice(driver="memory", host=host, username="admin", password="admin",
+    yield SimulatedDevice(driver="memory", host=host, username="admin", password="admin",  # noqa: S106 - demo password
                           options={"scenario": scenario}, description=f"in-memory router ({scenario})")

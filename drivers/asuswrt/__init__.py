@@ -1,0 +1,1 @@
+"""The asuswrt driver (under construction)."""

@@ -1,0 +1,1 @@
+"""The att driver (under construction)."""

@@ -1,0 +1,1 @@
+"""The belkin driver (under construction)."""

@@ -1,0 +1,1 @@
+"""The edgeos driver (under construction)."""

@@ -1,0 +1,1 @@
+"""The linksys driver (under construction)."""

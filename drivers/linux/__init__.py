@@ -1,0 +1,1 @@
+"""The linux driver (under construction)."""

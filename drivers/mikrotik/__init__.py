@@ -1,0 +1,1 @@
+"""The mikrotik driver (under construction)."""

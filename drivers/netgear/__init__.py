@@ -1,0 +1,1 @@
+"""The netgear driver (under construction)."""

@@ -1,0 +1,1 @@
+"""The openwrt driver (under construction)."""

@@ -1,0 +1,1 @@
+"""The tplink driver (under construction)."""

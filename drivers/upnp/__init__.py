@@ -1,0 +1,1 @@
+"""The upnp driver (under construction)."""

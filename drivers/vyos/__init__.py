@@ -1,0 +1,1 @@
+"""The vyos driver (under construction)."""

@@ -1,0 +1,1 @@
+"""Integrations with the tools MSPs already run: Nornir, Ansible helpers."""

@@ -1,0 +1,1 @@
+"""Shared transports for drivers: SSH (netmiko) and HTTP (requests). No vendor names here."""
