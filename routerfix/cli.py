@@ -23,6 +23,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import json
 import logging
@@ -103,6 +104,15 @@ def read_password(args: argparse.Namespace) -> str | None:
     return None
 
 
+class _RefusePassword(argparse.Action):
+    """``--password`` exists only to say why it is refused (without echoing the value)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        parser.error("passwords are not taken on the command line (shell history, ps): use the "
+                     f"{DEFAULT_PASSWORD_ENV} environment variable, --password-file or --ask-password")
+
+
 def add_connection_arguments(parser: argparse.ArgumentParser, *, host_required: bool = True) -> None:
     """The options every single-device command shares."""
     group = parser.add_argument_group("device")
@@ -110,6 +120,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser, *, host_required: 
     group.add_argument("--host", "-H", required=host_required, help="router address or name")
     group.add_argument("--port", type=int, help="TCP port, if not the driver's default")
     group.add_argument("--username", "-u", help="login name")
+    group.add_argument("--password", action=_RefusePassword, help=argparse.SUPPRESS)
     group.add_argument("--password-env", default=DEFAULT_PASSWORD_ENV, metavar="VAR",
                        help=f"environment variable holding the password (default {DEFAULT_PASSWORD_ENV})")
     group.add_argument("--password-file", metavar="FILE", help="file holding the password")
@@ -362,13 +373,14 @@ def _optional_registrations() -> list[Callable[[Any], None]]:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``routerfix`` command."""
     parser = argparse.ArgumentParser(
-        prog="routerfix", description="Stop VoIP ghost calls: fix the router's NAT and forward SIP to nowhere.",
+        prog="routerfix", allow_abbrev=False, description="Stop VoIP ghost calls: fix the router's NAT and forward SIP to nowhere.",
         epilog="exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()))
     parser.add_argument("--version", action="version", version=f"routerfix {routerfix.__version__}")
     parser.add_argument("--debug", action="store_true", help="DEBUG logs to stderr (secrets are masked)")
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser = functools.partial(sub.add_parser, allow_abbrev=False)  # type: ignore[method-assign]
 
     p = sub.add_parser("drivers", parents=[common], help="list installed drivers")
     p.set_defaults(func=cmd_drivers)

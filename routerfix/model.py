@@ -43,6 +43,7 @@ __all__ = [
     "Remedy",
     "Reservation",
     "check_device_name",
+    "clean_device_text",
     "normalise_mac",
 ]
 
@@ -81,6 +82,20 @@ def _read_text(value: object, field_name: str) -> str:
     if not isinstance(value, str):
         raise InvalidValue(field_name, value, "a string")
     return _CONTROL_RE.sub("", value)[:_READ_TEXT_MAX]
+
+
+def clean_device_text(value: str) -> str:
+    """Text read from a device with control characters removed and its length bounded: drivers use it
+    on names they parse (a customer's rule names) before building model values."""
+    return _CONTROL_RE.sub("", value)[:_READ_TEXT_MAX]
+
+
+def _name_text(value: object, field_name: str) -> str:
+    """A rule name: any printable text (it may be the customer's), no control characters."""
+    if not isinstance(value, str) or _CONTROL_RE.search(value) or len(value) > _READ_TEXT_MAX:
+        raise InvalidValue(field_name, value, f"printable text of at most {_READ_TEXT_MAX} characters "
+                           "(drivers: pass names read from a device through clean_device_text)")
+    return value
 
 
 def normalise_mac(value: object, field_name: str = "mac") -> str:
@@ -250,7 +265,7 @@ class PortForward:
                      enabled: bool = True, wan_only: bool = True, ref: str = "") -> None: ...
 
     def __post_init__(self) -> None:
-        _set(self, "name", _read_text(self.name, "name"))
+        _set(self, "name", _name_text(self.name, "name"))
         _set(self, "protocol", Protocol.parse(self.protocol))
         _set(self, "external_ports", PortRange.parse(self.external_ports, "external_ports"))
         _set(self, "internal_address", _ipv4(self.internal_address, "internal_address"))
