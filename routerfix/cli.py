@@ -338,7 +338,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if args.json:
             sys.stdout.write(json.dumps(info) + "\n")
         else:
-            opts = " ".join(f"-o {k}={json.dumps(v) if not isinstance(v, str) else v}"
+            opts = " ".join(f"-o {k}={v if isinstance(v, str) else json.dumps(v)}"
                             for k, v in device.options.items())
             port = f" --port {device.port}" if device.port else ""
             _console().print(f"{device.description or device.driver} listening on {device.host}{port}\n"
@@ -373,7 +373,8 @@ def _optional_registrations() -> list[Callable[[Any], None]]:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``routerfix`` command."""
     parser = argparse.ArgumentParser(
-        prog="routerfix", allow_abbrev=False, description="Stop VoIP ghost calls: fix the router's NAT and forward SIP to nowhere.",
+        prog="routerfix", allow_abbrev=False,
+        description="Stop VoIP ghost calls: fix the router's NAT and forward SIP to nowhere.",
         epilog="exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()))
     parser.add_argument("--version", action="version", version=f"routerfix {routerfix.__version__}")
     parser.add_argument("--debug", action="store_true", help="DEBUG logs to stderr (secrets are masked)")

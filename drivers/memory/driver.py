@@ -59,7 +59,7 @@ class MemoryRouter:
     """Addresses where something answers a probe although no table lists it (static hosts)."""
     conntrack: int = 0
     """Inbound SIP connection-tracking entries (a scan in progress)."""
-    password: str = field(default="admin", repr=False)  # noqa: S105 - the simulated router's documented demo password
+    password: str = field(default="admin", repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def to_data(self) -> dict[str, Any]:

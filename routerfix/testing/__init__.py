@@ -66,7 +66,7 @@ KIT_RULE_NAME = "routerfixkit-probe"
 KIT_PORT = 45678
 
 
-class NotApplicable(Exception):  # noqa: N818 - reads better at the call site than NotApplicableError
+class NotApplicable(Exception):
     """The check does not apply to this driver (a capability it does not declare)."""
 
 

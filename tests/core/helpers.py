@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from routerfix.drivers.memory.driver import MemoryRouter
+
 import routerfix
 from routerfix import AddressRange, DeviceFacts, DhcpScope, Lease, Neighbour, PortForward
-from routerfix.drivers.memory.driver import MemoryRouter
 
 
 def router(pool: tuple[str, str] = ("192.168.1.100", "192.168.1.110"), **fields: Any) -> MemoryRouter:

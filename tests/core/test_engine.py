@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from helpers import Lease, Neighbour, PortForward, connect, ip, router
+from routerfix.drivers.memory.driver import FULL, MemoryDriver
 
 import routerfix
 from routerfix import Capabilities, Feature, NatMode, Protocol, Remedy, Reservation
-from routerfix.drivers.memory.driver import FULL, MemoryDriver
 from routerfix.planner import RULE_PREFIX, SINK_MAC, managed_view
 from routerfix.policy import NatDecision
 

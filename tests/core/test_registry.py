@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from routerfix.drivers.memory import MemoryDriver
 
 import routerfix
-from routerfix.drivers.memory import MemoryDriver
 from routerfix.registry import DriverRegistry
 
 

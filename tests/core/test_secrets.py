@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from routerfix.drivers.memory.driver import MemoryRouter
 
 import routerfix
-from routerfix.drivers.memory.driver import MemoryRouter
 from routerfix.secrets import Secret
 
 CANARY = "Canary-7f3e-SECRET"
