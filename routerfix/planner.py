@@ -9,6 +9,7 @@ when no configuration can fix the site (replace the router, bridge mode).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import logging
@@ -371,12 +372,8 @@ def make_plan(driver: Driver, state: DeviceState, opts: MitigationOptions) -> Pl
     for f in conflicts:
         warnings.append(f"replacing the existing forward {f.describe()} as asked (replace_conflicting)")
         actions.append(RemoveForward(f))
-    if conflicts:
-        # their targets no longer count as in use for the sink choice
-        state_for_sink = DeviceState(**{**state.__dict__, "forwards": tuple(f for f in state.forwards
-                                                                           if f not in conflicts)})
-    else:
-        state_for_sink = state
+    # the targets of forwards being replaced no longer count as in use for the sink choice
+    state_for_sink = dataclasses.replace(state, forwards=tuple(f for f in state.forwards if f not in conflicts))
 
     current_sinks = {f.internal_address for f in ours}
     current = next(iter(current_sinks)) if len(current_sinks) == 1 else None
