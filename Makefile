@@ -14,7 +14,7 @@ $(BIN)/routerfix: pyproject.toml
 	touch $(BIN)/routerfix
 
 demo: $(BIN)/routerfix
-	$(BIN)/routerfix demo
+	$(BIN)/routerfix demo --driver netgear
 
 test: $(BIN)/routerfix lab-deps lint typecheck pytest
 

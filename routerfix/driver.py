@@ -90,7 +90,8 @@ class Driver(abc.ABC):
     simulator: ClassVar[str | None] = None
     """``"module:callable"`` of a simulator for this driver (see :mod:`routerfix.simulate`), if it ships one."""
     transport_security: str = "n/a"
-    """How the session is protected once open: ``"ssh"``, ``"tls"``, ``"tls-pinned"``, ``"plain-http"``, ``"n/a"``."""
+    """How the session is protected once open: ``"ssh"``, ``"tls"``, ``"tls-pinned"``, ``"tls-unverified"``
+    (the caller turned verification off), ``"plain-http"`` (the router offers nothing else), ``"n/a"``."""
 
     def __init__(
         self,

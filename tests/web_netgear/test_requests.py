@@ -1,0 +1,74 @@
+"""The exact requests the driver sends for a given state (method, path, form fields)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import routerfix
+
+from .conftest import connect
+
+
+def test_acos_requests_for_default_state(netgear: Any) -> None:
+    with netgear("R7000") as device:
+        with connect(device) as router:
+            routerfix.apply_ghostcall_mitigation(router)
+        server = device.handle.server
+        edits = [p for p in server.recorded("POST") if p.form.get("action") == "edit"]
+        assert edits and all(p.form["selectEntry"] == "1" and p.form["Edit"] == "Edit Service" for p in edits)
+        posts = [p for p in server.recorded("POST") if p.form.get("action") != "edit"]
+        assert [p.path for p in posts] == ["/pforward.cgi", "/pforward.cgi", "/security.cgi", "/security.cgi"]
+        assert all(p.query.startswith("id=") and len(p.query) == 3 + 64 for p in posts)
+        custom, add, nat, sip = (p.form for p in posts)
+        assert custom["action"] == "custom" and custom["Add"] == "Add Custom Service" and custom["serv_type"] == "pf"
+        assert {k: add[k] for k in ("portname", "srvtype", "port_start", "port_end", "same_range", "action",
+                                    "newType", "newIP", "entryData", "apply")} == {
+            "portname": "routerfix-sip", "srvtype": "TCP/UDP", "port_start": "5060", "port_end": "5061",
+            "same_range": "same_range", "action": "add_apply", "newType": "TCP/UDP", "newIP": "192.168.1.254",
+            "entryData": "", "apply": "Apply"}
+        assert [add[f"server_ip{i}"] for i in range(1, 5)] == ["192", "168", "1", "254"]
+        assert "internal_port_start" not in add
+        assert nat["NatInboundFiltering"] == "Open" and nat["apply"] == "Apply" and nat["wan_mtu"] == "1500"
+        assert "disable_spi" not in nat and "disable_sip" not in nat and "dmz_enable" not in nat
+        assert sip["NatInboundFiltering"] == "Open" and sip["disable_sip"] == "disable_sip"
+        first = server.recorded()[:3]
+        assert [(r.path, r.status) for r in first] == [("/currentsetting.htm", 200), ("/index.htm", 401),
+                                                       ("/index.htm", 200)]
+        assert "xsrf_token=" in server.recorded()[2].headers.get("cookie", "").lower()
+        assert server.recorded()[-1].path == "/LGO_logout.htm"
+
+
+def test_netcgi_requests_for_default_state(netgear: Any) -> None:
+    with netgear("R7800") as device:
+        with connect(device) as router:
+            routerfix.apply_ghostcall_mitigation(router)
+        posts = device.handle.server.recorded("POST")
+        assert [(p.path, p.query.split(" ")[0], p.form["submit_flag"]) for p in posts] == [
+            ("/apply.cgi", "/forwarding.htm", "forwarding_add_range"), ("/apply.cgi", "/WAN_wan.htm", "wan"),
+            ("/apply.cgi", "/WAN_wan.htm", "wan")]
+        assert all(" timestamp=" in p.query for p in posts)
+        add, nat, sip = (p.form for p in posts)
+        assert {k: add[k] for k in ("portname", "srvtype", "port_start", "port_end", "hidden_port_int_start",
+                                    "hidden_port_int_end", "service_ip", "serflag", "hidden_port_range")} == {
+            "portname": "routerfix-sip", "srvtype": "TCP/UDP", "port_start": "5060,", "port_end": "5061,",
+            "hidden_port_int_start": "5060,", "hidden_port_int_end": "5061,", "service_ip": "192.168.1.254",
+            "serflag": "0", "hidden_port_range": "5060-5061"}
+        assert nat["NatInboundFiltering"] == "Open" and nat["spi_value"] == "1" and nat["sipalg_value"] == "0"
+        assert nat["wan_mtu"] == "1500" and nat["dmz_value"] == "0"
+        assert sip["sipalg_value"] == "1" and sip["spi_value"] == "1"
+
+
+def test_remove_finds_the_rule_by_content(netgear: Any, model: str) -> None:
+    from routerfix.drivers.netgear.sim_state import Rule
+
+    rules = [Rule("Web", "TCP", 8080, 8080, 8080, 8080, "192.168.1.20"),
+             Rule("H323", "TCP/UDP", 1719, 1720, 1719, 1720, "192.168.1.20"),
+             Rule("Game", "UDP", 3074, 3074, 3074, 3074, "192.168.1.4")]
+    with netgear(model, rules=rules) as device:
+        with connect(device) as router:
+            game = next(f for f in router.list_port_forwards() if f.name == "Game")
+            router.remove_port_forward(game)
+            router.remove_port_forward(game)  # already gone: not an error, nothing sent
+            assert [f.name for f in router.list_port_forwards()] == ["Web", "H323"]
+        device.handle.settle()
+        assert [r.name for r in device.handle.config.rules] == ["Web", "H323"]
