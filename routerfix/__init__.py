@@ -18,7 +18,7 @@ load only when a driver is used.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from routerfix.driver import Driver, Timeouts
 from routerfix.engine import apply_ghostcall_mitigation, remove_ghostcall_mitigation
@@ -68,18 +68,34 @@ from routerfix.registry import registry
 from routerfix.result import MitigationResult
 from routerfix.secrets import Secret
 
+if TYPE_CHECKING:
+    from routerfix.fleet import FleetReport, run_fleet
+
 __version__ = "0.1.0"
+
+_LAZY = {"FleetReport": "routerfix.fleet", "run_fleet": "routerfix.fleet"}
+
+
+def __getattr__(name: str) -> Any:
+    """Fleet runs load on first use, keeping ``import routerfix`` light."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'routerfix' has no attribute {name!r}")
 
 __all__ = [
     "AddressRange", "AuthenticationError", "Backup", "Capabilities", "ConnectTimeout", "ConnectionDropped",
     "DeviceError", "DeviceFacts", "DeviceState", "DhcpScope", "Driver", "DriverConflict", "DriverNotFound",
-    "Feature", "ForwardConflict", "InvalidValue", "Lease", "MitigationError", "MitigationOptions",
+    "Feature", "FleetReport", "ForwardConflict", "InvalidValue", "Lease", "MitigationError", "MitigationOptions",
     "MitigationResult", "NatDecision", "NatMode", "Neighbour", "NoFreeAddress", "ParseError", "Phone", "Plan",
     "PortForward", "PortRange", "Protocol", "ReadTimeout", "RegistryError", "Remedy", "Reservation",
     "RollbackFailed", "RouterfixError", "Secret", "SessionError", "StateFileError", "Timeouts", "TransportError",
     "TrustError", "UnsupportedOperation", "VerificationFailed", "__version__", "apply_ghostcall_mitigation",
     "connect", "find_phones", "get_driver", "list_drivers", "plan_ghostcall_mitigation", "register",
-    "remove_ghostcall_mitigation",
+    "remove_ghostcall_mitigation", "run_fleet",
 ]
 
 

@@ -46,6 +46,7 @@ from routerfix.errors import (
     StateFileError,
     TrustError,
 )
+from routerfix.result import default_state_dir
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -58,15 +59,6 @@ EXIT_CODES = {
 """Every exit code of the ``routerfix`` command and its meaning."""
 
 DEFAULT_PASSWORD_ENV = "ROUTERFIX_PASSWORD"  # noqa: S105 - the name of a variable, not a password
-
-
-def default_state_dir() -> Path:
-    """Where results, undo records and backups go: ``$ROUTERFIX_STATE_DIR`` or ``~/.local/state/routerfix``."""
-    env = os.environ.get("ROUTERFIX_STATE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "routerfix"
 
 
 # --- argument helpers --------------------------------------------------------------------------

@@ -525,6 +525,18 @@ class DeviceState:
     leases: tuple[Lease, ...] = ()
     neighbours: tuple[Neighbour, ...] = ()
 
+    def _repr_html_(self) -> str:
+        from routerfix.policy import find_phones
+        from routerfix.render import state_html
+
+        return state_html(self, find_phones(self))
+
+    def __rich__(self) -> Any:
+        from routerfix.policy import find_phones
+        from routerfix.render import state_renderable
+
+        return state_renderable(self, find_phones(self))
+
 
 @dataclass(frozen=True)
 class Backup:

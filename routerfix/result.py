@@ -10,7 +10,7 @@ from typing import Any
 from routerfix.errors import StateFileError
 from routerfix.planner import Plan
 
-__all__ = ["MitigationResult", "load_record"]
+__all__ = ["MitigationResult", "default_state_dir", "load_record"]
 
 RECORD_VERSION = 1
 
@@ -105,6 +105,18 @@ class MitigationResult:
         from routerfix.render import result_renderable
 
         return result_renderable(self)
+
+
+def default_state_dir() -> Path:
+    """Where results, undo records and backups go: ``$ROUTERFIX_STATE_DIR``, else
+    ``$XDG_STATE_HOME/routerfix``, else ``~/.local/state/routerfix``."""
+    import os
+
+    env = os.environ.get("ROUTERFIX_STATE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "routerfix"
 
 
 def load_record(source: str | Path | dict[str, Any]) -> dict[str, Any]:

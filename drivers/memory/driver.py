@@ -222,6 +222,7 @@ class MemoryDriver(Driver):
         state_file = self.options.get("state_file")
         if state_file:
             path = Path(state_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(self.router.to_data(), indent=1), encoding="utf-8")
 
     def _write(self, verb: str, change: Any) -> None:

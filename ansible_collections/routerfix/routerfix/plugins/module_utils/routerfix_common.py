@@ -1,0 +1,81 @@
+# Copyright: routerfix developers
+# MIT License (see the repository's LICENSE)
+"""Shared pieces of the routerfix modules: the library import check, one argument spec, connecting,
+error reporting and diffs."""
+
+
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+ROUTERFIX_IMPORT_ERROR = None
+try:
+    import routerfix
+    from routerfix.errors import RouterfixError
+    HAS_ROUTERFIX = True
+except ImportError:  # pragma: no cover - exercised where routerfix is absent
+    HAS_ROUTERFIX = False
+    ROUTERFIX_IMPORT_ERROR = traceback.format_exc()
+
+    class RouterfixError(Exception):  # type: ignore[no-redef]
+        """Stand-in so the except clauses below stay valid without the library."""
+
+
+def routerfix_argument_spec():
+    """The connection options every routerfix module takes (see the doc fragment)."""
+    return dict(
+        driver=dict(type="str", required=True),
+        host=dict(type="str", required=True),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True, fallback=(env_fallback, ["ROUTERFIX_PASSWORD"])),
+        port=dict(type="int"),
+        timeout=dict(type="float"),
+        driver_options=dict(type="dict", default={}),
+        driver_secrets=dict(type="dict", no_log=True),
+    )
+
+
+def check_library(module):
+    """Fail the module with the standard message when routerfix is not importable."""
+    if not HAS_ROUTERFIX:
+        module.fail_json(msg=missing_required_lib("routerfix"), exception=ROUTERFIX_IMPORT_ERROR)
+
+
+def connect(module):
+    """Open the routerfix driver the module's parameters describe (close it when done)."""
+    check_library(module)
+    params = module.params
+    options = dict(params.get("driver_options") or {})
+    secrets = params.get("driver_secrets") or {}
+    for value in secrets.values():
+        if isinstance(value, str) and value:
+            module.no_log_values.add(value)
+    options.update(secrets)
+    if params.get("timeout"):
+        options["timeouts"] = routerfix.Timeouts(connect=params["timeout"], read=params["timeout"])
+    return routerfix.connect(params["driver"], params["host"], username=params.get("username"),
+                             password=params.get("password"), port=params.get("port"), **options)
+
+
+def fail_from_error(module, exc, **extra):
+    """Report a routerfix error as a module failure: the message, its class and any notes (no secret).
+
+    ``changed`` is False (a failed change is rolled back) except after ``RollbackFailed``, when the
+    router may be half-configured."""
+    notes = list(getattr(exc, "__notes__", ()) or ())
+    extra.setdefault("changed", type(exc).__name__ == "RollbackFailed")
+    module.fail_json(msg=str(exc), error_type=type(exc).__name__, notes=notes, **extra)
+
+
+def state_lines(state):
+    """The managed part of a device state (NAT, SIP ALG, forwards, sink reservation) as diff text."""
+    from routerfix.planner import managed_view
+
+    lines = managed_view(state)
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def make_diff(host, before, after):
+    """An Ansible ``diff`` dict from two device states."""
+    return dict(before=state_lines(before), after=state_lines(after), before_header=f"{host} (before)",
+                after_header=f"{host} (after)")

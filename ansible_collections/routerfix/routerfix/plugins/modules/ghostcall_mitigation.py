@@ -1,0 +1,281 @@
+#!/usr/bin/python
+# Copyright: routerfix developers
+# MIT License (see the repository's LICENSE)
+
+DOCUMENTATION = r"""
+---
+module: ghostcall_mitigation
+short_description: Stop VoIP ghost calls on a router (or remove the mitigation)
+version_added: "0.1.0"
+description:
+  - With I(state=present), forwards WAN ports 5060 and 5061, TCP and UDP, to an unused address inside the
+    LAN's DHCP pool (the sink), reserves that address, sets NAT filtering as the vendor needs and turns
+    SIP ALG off, then reads the router back to verify. A failed change is rolled back.
+  - With I(state=absent), removes the mitigation, restoring the previous NAT mode and SIP ALG from the
+    undo record saved by the I(state=present) run.
+  - In check mode nothing is written and the result is the plan; with C(--diff) the managed configuration
+    is shown before and after. C(changed) comes from the real difference, so a second run reports
+    C(changed=false).
+  - When no configuration can fix the site (a router with no port forwarding, an ISP gateway that needs
+    bridge mode) the module fails with the verdict, unless I(fail_on_verdict=false).
+extends_documentation_fragment:
+  - routerfix.routerfix.connection
+options:
+  state:
+    description:
+      - C(present) applies the mitigation, C(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  sink:
+    description:
+      - Use this LAN address as the sink instead of letting routerfix choose the highest free one.
+    type: str
+  replace_conflicting:
+    description:
+      - Replace an existing forward of 5060/5061 that is not routerfix's. Only if that rule is known to
+        be stale (an old PBX); by default the module refuses and fails.
+    type: bool
+    default: false
+  reserve_sink:
+    description:
+      - Reserve the sink in DHCP so it is never leased to a new device.
+    type: bool
+    default: true
+  manage_nat:
+    description:
+      - Apply the vendor's NAT filtering policy.
+    type: bool
+    default: true
+  sip_alg_off:
+    description:
+      - Turn SIP ALG off where the router has it.
+    type: bool
+    default: true
+  flush:
+    description:
+      - Clear inbound connection tracking for 5060/5061 after the change, where the router can.
+    type: bool
+    default: true
+  probe:
+    description:
+      - Ask the router whether anything answers at a candidate sink before using it.
+    type: bool
+    default: true
+  still_ringing:
+    description:
+      - The site still gets ghost calls although it was mitigated before; with nothing left to change
+        this yields the verdict that the router's NAT is failing.
+    type: bool
+    default: false
+  backup:
+    description:
+      - Take a configuration backup before writing, where the router can.
+    type: bool
+    default: true
+  state_dir:
+    description:
+      - Directory for the undo record and the configuration backup (private files). With
+        I(state=absent) and no I(record), the newest record for this host there is used.
+    type: path
+  record:
+    description:
+      - The undo record file. I(state=present) writes it when the router was changed;
+        I(state=absent) reads it.
+    type: path
+  fail_on_verdict:
+    description:
+      - Fail when no configuration change can fix the site (the verdict is in the message).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: The plan is computed from the router's state; nothing is written.
+  diff_mode:
+    support: full
+    description: NAT filtering, SIP ALG, port forwards and the sink reservation before and after.
+author:
+  - routerfix developers
+"""
+
+EXAMPLES = r"""
+- name: Mitigate ghost calls on every customer router
+  hosts: routers
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/routerfix.routerfix.routerfix:
+      driver: "{{ routerfix_driver }}"
+      host: "{{ ansible_host | default(inventory_hostname) }}"
+      username: admin
+      password: "{{ router_password }}"   # from Ansible Vault
+  tasks:
+    - name: Forward SIP to an unused address and fix NAT filtering
+      routerfix.routerfix.ghostcall_mitigation:
+        state_dir: "/var/lib/routerfix/{{ inventory_hostname }}"
+
+- name: Remove the mitigation again (restores NAT mode and SIP ALG from the saved record)
+  routerfix.routerfix.ghostcall_mitigation:
+    state: absent
+    state_dir: "/var/lib/routerfix/{{ inventory_hostname }}"
+
+- name: Pin the sink address
+  routerfix.routerfix.ghostcall_mitigation:
+    driver: mikrotik
+    host: 192.0.2.1
+    username: admin
+    sink: 192.168.88.250
+"""
+
+RETURN = r"""
+status:
+  description: What happened (C(planned), C(unchanged), C(mitigated), C(verdict), C(undone), C(nothing_to_undo)).
+  returned: always
+  type: str
+  sample: mitigated
+sink:
+  description: The unused LAN address SIP is forwarded to.
+  returned: when state=present and a sink was chosen
+  type: str
+  sample: 192.168.1.198
+actions:
+  description: The changes made (or, in check mode, planned), one line each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["add forward routerfix-sip: both 5060-5061 -> 192.168.1.198:5060-5061", "turn SIP ALG off"]
+verdicts:
+  description: Remedies no configuration change can give (replace the router, bridge mode).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"remedy": "replace_router", "reason": "this router cannot forward ports: replace it"}]
+warnings_list:
+  description: routerfix's warnings (also shown as Ansible warnings).
+  returned: always
+  type: list
+  elements: str
+record:
+  description: The undo record written (state=present) or read (state=absent).
+  returned: when one was written or read
+  type: str
+  sample: /var/lib/routerfix/shop-12/192.0.2.1-netgear-20260101T120000-mitigate.json
+saved_to:
+  description: Where this run's result was saved (state=present writes the undo record; state=absent its own result
+    in I(state_dir)).
+  returned: always
+  type: str
+result:
+  description: The full routerfix result (plan, device facts, NAT decision, phones found, undo records).
+  returned: always
+  type: dict
+"""
+
+import time  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_common import (  # noqa: E402
+    RouterfixError,
+    connect,
+    fail_from_error,
+    make_diff,
+    routerfix_argument_spec,
+)
+
+MITIGATION_OPTIONS = ("sink", "replace_conflicting", "reserve_sink", "manage_nat", "sip_alg_off", "flush", "probe",
+                      "still_ringing", "backup")
+
+
+def _safe(text):
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)
+
+
+def _latest_record(state_dir, host, driver):
+    import glob
+    import os
+
+    found = sorted(glob.glob(os.path.join(state_dir, f"{_safe(host)}-{driver}-*-mitigate.json")))
+    return found[-1] if found else None
+
+
+def run(module):
+    """Plan, apply (unless check mode) and report."""
+    import routerfix
+
+    p = module.params
+    present = p["state"] == "present"
+    record = p["record"]
+    driver = connect(module)
+    try:
+        if present:
+            options = dict((k, p[k]) for k in MITIGATION_OPTIONS if p[k] is not None)
+            result = routerfix.apply_ghostcall_mitigation(driver, dry_run=module.check_mode,
+                                                          state_dir=p["state_dir"], **options)
+        else:
+            if record is None and p["state_dir"]:
+                record = _latest_record(p["state_dir"], driver.host, driver.name)
+            result = routerfix.remove_ghostcall_mitigation(driver, record=record, dry_run=module.check_mode,
+                                                           state_dir=p["state_dir"], backup=p["backup"])
+    finally:
+        driver.close()
+    saved = None
+    if result.changed:
+        if present and record:
+            saved = str(result.save(record))
+        elif p["state_dir"]:
+            import os
+
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            name = f"{_safe(result.host)}-{result.driver}-{stamp}-{result.plan.operation}.json"
+            saved = str(result.save(os.path.join(p["state_dir"], name)))
+    plan = result.plan
+    data = result.to_dict()
+    for text in result.warnings:
+        module.warn(text)
+    output = dict(
+        changed=plan.changed if module.check_mode else result.changed,
+        status=result.status,
+        sink=str(plan.sink) if plan.sink else None,
+        actions=[a.describe() for a in plan.actions],
+        verdicts=data["verdicts"],
+        warnings_list=list(result.warnings),
+        record=(saved if present else record) or None,
+        saved_to=saved,
+        result=data,
+    )
+    if module._diff:
+        output["diff"] = make_diff(plan.host, plan.before, plan.after)
+    if result.status == "verdict" and p["fail_on_verdict"]:
+        module.fail_json(msg="no configuration change can fix this site: " + "; ".join(
+            v["reason"] for v in data["verdicts"]), **output)
+    module.exit_json(**output)
+
+
+def main():
+    argument_spec = routerfix_argument_spec()
+    argument_spec.update(
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        sink=dict(type="str"),
+        replace_conflicting=dict(type="bool", default=False),
+        reserve_sink=dict(type="bool", default=True),
+        manage_nat=dict(type="bool", default=True),
+        sip_alg_off=dict(type="bool", default=True),
+        flush=dict(type="bool", default=True),
+        probe=dict(type="bool", default=True),
+        still_ringing=dict(type="bool", default=False),
+        backup=dict(type="bool", default=True),
+        state_dir=dict(type="path"),
+        record=dict(type="path"),
+        fail_on_verdict=dict(type="bool", default=True),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        run(module)
+    except RouterfixError as exc:
+        fail_from_error(module, exc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+
+from ansible_collections.routerfix.routerfix.plugins.module_utils import routerfix_common
+from ansible_collections.routerfix.routerfix.plugins.modules import ghostcall_mitigation
+
+
+def test_check_mode_plans_and_writes_nothing(run_module, router, tmp_path):
+    result, failed = run_module(ghostcall_mitigation, router, check_mode=True, diff=True)
+    assert not failed and result["changed"] is True and result["status"] == "planned"
+    assert "forward routerfix-sip" in result["diff"]["after"] and "forward" not in result["diff"]["before"]
+    assert not (tmp_path / "router.json").exists()
+
+
+def test_apply_then_idempotent_then_absent(run_module, router, tmp_path):
+    args = dict(router, state_dir=str(tmp_path / "state"))
+    result, failed = run_module(ghostcall_mitigation, args)
+    assert not failed and result["changed"] is True and result["status"] == "mitigated"
+    assert result["sink"] == "192.168.1.198" and result["record"].endswith("-mitigate.json")
+    saved = json.loads((tmp_path / "router.json").read_text())
+    assert saved["nat_mode"] == "secure" and saved["forwards"][0]["name"] == "routerfix-sip"
+    again, failed = run_module(ghostcall_mitigation, args)
+    assert not failed and again["changed"] is False and again["status"] == "unchanged"
+    gone, failed = run_module(ghostcall_mitigation, dict(args, state="absent"), diff=True)
+    assert not failed and gone["changed"] is True and gone["status"] == "undone"
+    assert gone["record"] == result["record"]
+    assert json.loads((tmp_path / "router.json").read_text())["nat_mode"] == "open"
+
+
+def test_conflict_fails_with_the_error_class(run_module, router):
+    args = dict(router, driver_options=dict(router["driver_options"], scenario="pbx"))
+    result, failed = run_module(ghostcall_mitigation, args)
+    assert failed and result["error_type"] == "ForwardConflict" and result["changed"] is False
+    assert "replace_conflicting" in result["msg"]
+
+
+def test_wrong_password_fails_without_the_password(run_module, router):
+    result, failed = run_module(ghostcall_mitigation, dict(router, password="Not-The-Pw-123"))  # noqa: S106
+    assert failed and result["error_type"] == "AuthenticationError"
+    assert "Not-The-Pw-123" not in json.dumps(result)
+
+
+def test_every_secret_option_is_no_log():
+    spec = routerfix_common.routerfix_argument_spec()
+    assert spec["password"]["no_log"] is True and spec["driver_secrets"]["no_log"] is True
+    assert [k for k, v in spec.items() if v.get("no_log")] == ["password", "driver_secrets"]
+
+
+def test_missing_library_is_reported(run_module, router, monkeypatch):
+    monkeypatch.setattr(routerfix_common, "HAS_ROUTERFIX", False)
+    monkeypatch.setattr(routerfix_common, "ROUTERFIX_IMPORT_ERROR", "Traceback: no module named routerfix")
+    result, failed = run_module(ghostcall_mitigation, router)
+    assert failed and "routerfix" in result["msg"] and "Failed to import" in result["msg"]

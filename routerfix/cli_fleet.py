@@ -1,0 +1,193 @@
+"""The ``routerfix fleet plan|mitigate|undo INVENTORY`` command (registered by :mod:`routerfix.cli`).
+
+Exit codes: 0 every host succeeded, 1 some did, 2 none did (or bad input: the inventory, the
+report or an option; nothing ran). 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from routerfix.errors import RouterfixError
+
+__all__ = ["handle", "register"]
+
+EXIT_ALL, EXIT_SOME, EXIT_NONE = 0, 1, 2
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_HELP = {
+    "plan": "dry run on every host: what mitigate would change (writes nothing)",
+    "mitigate": "apply the ghost-call mitigation on every host (asks first unless --yes)",
+    "undo": "remove the mitigation on every host, from the saved undo records (asks first unless --yes)",
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add ``fleet plan|mitigate|undo INVENTORY`` to the ``routerfix`` command's subparsers."""
+    fleet = subparsers.add_parser("fleet", help="run plan, mitigate or undo over a Nornir-style inventory",
+                                  description="Run over every host of a Nornir SimpleInventory (hosts.yaml, "
+                                              "groups.yaml, defaults.yaml). Exit 0: all succeeded, 1: some, "
+                                              "2: none (or bad input).")
+    ops = fleet.add_subparsers(dest="fleet_operation", required=True, metavar="OPERATION")
+    for op in ("plan", "mitigate", "undo"):
+        p = ops.add_parser(op, help=_HELP[op], description=_HELP[op])
+        p.add_argument("inventory", metavar="INVENTORY", help="inventory directory, or its hosts.yaml")
+        p.add_argument("--workers", "-w", type=int, default=None,
+                       help="hosts worked on at once (default 8; lower it for slow links)")
+        p.add_argument("--json", action="store_true", help="print the JSON report instead of tables")
+        p.add_argument("--csv", metavar="FILE", help="also write a CSV report (one row per host)")
+        p.add_argument("--report", metavar="FILE", help="where to write the JSON report (default: in the state dir)")
+        p.add_argument("--only-failed", metavar="REPORT", help="rerun just the hosts that did not succeed in REPORT")
+        p.add_argument("--only", metavar="NAME", action="append", help="run just this host (repeatable)")
+        p.add_argument("--state-dir", help="undo records, backups and reports (default: ~/.local/state/routerfix)")
+        p.add_argument("--yes", "-y", action="store_true", help="do not ask before writing")
+        if op != "undo":
+            p.add_argument("--replace-conflicting", action="store_true",
+                           help="replace existing forwards of 5060/5061 (only if known to be stale!)")
+            p.add_argument("--no-nat", dest="manage_nat", action="store_false", help="leave NAT filtering alone")
+            p.add_argument("--no-reserve", dest="reserve_sink", action="store_false",
+                           help="do not reserve the sink in DHCP")
+            p.add_argument("--keep-sip-alg", dest="sip_alg_off", action="store_false", help="leave SIP ALG alone")
+            p.add_argument("--no-flush", dest="flush", action="store_false",
+                           help="do not clear connection tracking")
+            p.add_argument("--no-probe", dest="probe", action="store_false",
+                           help="do not probe candidate sink addresses")
+        p.add_argument("--no-backup", dest="backup", action="store_false", help="take no configuration backup")
+        p.set_defaults(func=handle, operation=op)
+
+
+def _mitigation_options(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("replace_conflicting", "manage_nat", "reserve_sink", "sip_alg_off", "flush", "probe", "backup")
+    return {n: getattr(args, n) for n in names if hasattr(args, n)}
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    from routerfix.fleet import default_state_dir
+
+    return Path(args.state_dir) if args.state_dir else default_state_dir()
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run the fleet operation; returns the exit code (see the module docstring)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from routerfix.fleet import DEFAULT_WORKERS, FleetReport, run_fleet
+    from routerfix.inventory import load_inventory
+
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    op: str = args.operation
+    try:
+        inventory = load_inventory(args.inventory)
+        if args.only:
+            inventory = inventory.select(args.only)
+        options = _mitigation_options(args)
+        state_dir = _state_dir(args)
+        selection = inventory
+        only_failed: Any = None
+        if args.only_failed:
+            from routerfix.fleet import failed_hosts
+
+            wanted = set(failed_hosts(args.only_failed))
+            selection = inventory.select([n for n in inventory.names() if n in wanted])
+            only_failed = args.only_failed
+        for text in inventory.warnings:
+            err.print(Text.assemble(("warning: ", "yellow"), text), highlight=False)
+        if op != "plan" and selection.hosts and not _confirm(args, op, len(selection)):
+            err.print("nothing changed")
+            return EXIT_ALL
+        workers = args.workers if args.workers is not None else DEFAULT_WORKERS
+        if args.json:
+            report: FleetReport = run_fleet(inventory, op, workers=workers, state_dir=state_dir,
+                                            only_failed=only_failed, **options)
+        else:
+            report = _run_with_progress(out, inventory, op, workers, state_dir, only_failed, options,
+                                        len(selection))
+    except RouterfixError as exc:
+        err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
+        if args.json:
+            sys.stdout.write(json.dumps({"error": exc.to_dict()}) + "\n")
+        return EXIT_USAGE
+    report_path = Path(args.report) if args.report else \
+        state_dir / "reports" / f"fleet-{op}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    report.save_json(report_path)
+    if args.csv:
+        report.save_csv(args.csv)
+    if args.json:
+        data = report.to_dict()
+        data["report_file"] = str(report_path)
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        out.print(report)
+        for text in report.warnings:
+            if text not in inventory.warnings:
+                err.print(Text.assemble(("warning: ", "yellow"), text), highlight=False)
+        out.print(Text(f"report: {report_path}" + (f"; csv: {args.csv}" if args.csv else "")))
+        if report.failed and not report.interrupted:
+            out.print(Text(f"rerun the {len(report.failed)} host(s) that did not succeed with: "
+                           f"routerfix fleet {op} {args.inventory} --only-failed {report_path}"))
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return report.exit_code()
+
+
+def _confirm(args: argparse.Namespace, op: str, count: int) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        from routerfix.errors import InvalidValue
+
+        raise InvalidValue("--yes", False, f"--yes to {op} {count} host(s) without a terminal to confirm on")
+    answer = input(f"{op} {count} host(s)? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _run_with_progress(out: Any, inventory: Any, op: str, workers: int, state_dir: Path, only_failed: Any,
+                       options: dict[str, Any], total: int) -> Any:
+    """Run with a live bar (hosts done / total, which are running) and one status line per finished host."""
+    import threading
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    from routerfix.fleet import HostResult, run_fleet
+    from routerfix.inventory import FleetHost
+
+    running: list[str] = []
+    lock = threading.Lock()
+    progress = Progress(TextColumn(f"fleet {op}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.description}"), console=out, transient=True,
+                        disable=os.environ.get("ROUTERFIX_NO_PROGRESS") == "1")
+    task = progress.add_task("", total=total)
+
+    def now_running() -> str:
+        shown = ", ".join(running[:4]) + (f" +{len(running) - 4}" if len(running) > 4 else "")
+        return f"running: {shown}" if running else ""
+
+    def on_start(host: FleetHost) -> None:
+        with lock:
+            running.append(host.name)
+            progress.update(task, description=now_running())
+
+    def on_done(result: HostResult) -> None:
+        with lock:
+            if result.name in running:
+                running.remove(result.name)
+            progress.update(task, advance=1, description=now_running())
+        detail = f"{result.error_type}: {result.error_message}" if result.error_type else \
+            "; ".join(result.verdicts) or (f"{len(result.actions)} change(s)" if result.actions else "")
+        line = Text.assemble(("✔ " if result.ok else "✘ ", "green" if result.ok else "red"), result.name, " ",
+                             (result.status, "bold"), f" ({result.duration:.1f} s)", f" - {detail}" if detail else "")
+        progress.console.print(line, highlight=False)
+
+    with progress:
+        return run_fleet(inventory, op, workers=workers, state_dir=state_dir, only_failed=only_failed,
+                         on_start=on_start, on_done=on_done, **options)

@@ -1,0 +1,429 @@
+"""Running the mitigation (or its plan or undo) over a fleet of routers.
+
+::
+
+    import routerfix
+    from routerfix.fleet import run_fleet
+
+    report = run_fleet("inventory/", "plan", workers=8)
+    report.save_json("plan.json")
+    print(report.exit_code())          # 0 all succeeded, 1 some, 2 none
+
+Each host runs in its own worker (a bounded :class:`~concurrent.futures.ThreadPoolExecutor`;
+the default of 8 is kinder to consumer routers and slow links than Nornir's 20) with its own
+session: open → read → plan → apply → verify → close. A host's failure is caught into its
+:class:`HostResult` (status ``failed``, the error's class and message, never a secret) and
+never stops the others.
+
+A host *succeeded* when it has no error and no verdict (a verdict means no configuration can fix
+the site: replace or re-cable the router). :meth:`FleetReport.exit_code` is 0 when every host
+succeeded, 1 when some did and 2 when none did (0 for an empty run).
+
+``mitigate`` saves each changed host's result, which is also its undo record, in the state
+directory as ``<host>-<driver>-<timestamp>-mitigate.json`` (the naming ``routerfix mitigate``
+uses, so ``routerfix undo`` finds fleet records and ``fleet undo`` finds single-host ones);
+``undo`` uses the latest record of each host, or, without one, removes routerfix's rules by name.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from routerfix.errors import InvalidValue, RouterfixError, StateFileError
+from routerfix.inventory import FleetHost, Inventory, load_inventory
+from routerfix.planner import MitigationOptions
+from routerfix.result import default_state_dir
+from routerfix.secrets import redact
+
+__all__ = ["DEFAULT_WORKERS", "OPERATIONS", "FleetReport", "HostResult", "default_state_dir", "failed_hosts",
+           "latest_record", "load_report", "run_fleet"]
+
+log = logging.getLogger("routerfix.fleet")
+
+DEFAULT_WORKERS = 8
+"""Hosts worked on at once by default (consumer routers and DSL links dislike bursts; Nornir uses 20)."""
+MAX_WORKERS = 64
+"""The most workers :func:`run_fleet` accepts."""
+OPERATIONS = ("plan", "mitigate", "undo")
+"""What :func:`run_fleet` can do on each host."""
+REPORT_VERSION = 1
+"""Version of the JSON report format (``routerfix_fleet_report`` key)."""
+CSV_FIELDS = ("name", "hostname", "driver", "operation", "status", "ok", "changed", "sink", "error_type",
+              "error_message", "actions", "verdicts", "warnings", "record", "transport_security", "duration_s")
+"""Columns of the CSV report, in order."""
+
+OnStart = Callable[[FleetHost], None]
+"""``on_start(host)``: called from a worker thread as a host's work begins."""
+OnDone = Callable[["HostResult"], None]
+"""``on_done(result)``: called from a worker thread as a host's work ends."""
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)
+
+
+def latest_record(state_dir: str | Path, hostname: str, driver: str) -> Path | None:
+    """The newest saved mitigate result (undo record) for ``hostname`` and ``driver``, if any."""
+    found = sorted(Path(state_dir).glob(f"{_safe(hostname)}-{driver}-*-mitigate.json"))
+    return found[-1] if found else None
+
+
+@dataclass(frozen=True)
+class HostResult:
+    """What happened on one host. JSON-ready through :meth:`to_dict`; holds no secret.
+
+    :param status: a :data:`routerfix.result.STATUSES` key, or ``failed`` (an error) or ``cancelled``
+        (the run was interrupted before this host started).
+    :param ok: True when the host succeeded: no error and no verdict.
+    :param changed: True when the device was changed.
+    :param error_type: the error's class name (``AuthenticationError``, ``ConnectTimeout``...).
+    :param error_message: the error's message (secrets masked).
+    :param record: the saved result / undo record (mitigate), or the record used (undo).
+    """
+
+    name: str
+    hostname: str
+    driver: str
+    operation: str
+    status: str
+    ok: bool
+    changed: bool = False
+    sink: str | None = None
+    actions: tuple[str, ...] = ()
+    verdicts: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    diff: str = ""
+    error_type: str | None = None
+    error_message: str | None = None
+    record: str | None = None
+    duration: float = 0.0
+    transport_security: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"name": self.name, "hostname": self.hostname, "driver": self.driver, "operation": self.operation,
+                "status": self.status, "ok": self.ok, "changed": self.changed, "sink": self.sink,
+                "actions": list(self.actions), "verdicts": list(self.verdicts), "warnings": list(self.warnings),
+                "diff": self.diff, "error_type": self.error_type, "error_message": self.error_message,
+                "record": self.record, "duration_s": round(self.duration, 3),
+                "transport_security": self.transport_security}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HostResult:
+        """Rebuild from :meth:`to_dict` output."""
+        try:
+            return cls(name=str(data["name"]), hostname=str(data["hostname"]), driver=str(data["driver"]),
+                       operation=str(data["operation"]), status=str(data["status"]), ok=bool(data["ok"]),
+                       changed=bool(data.get("changed")), sink=data.get("sink"),
+                       actions=tuple(data.get("actions") or ()), verdicts=tuple(data.get("verdicts") or ()),
+                       warnings=tuple(data.get("warnings") or ()), diff=str(data.get("diff") or ""),
+                       error_type=data.get("error_type"), error_message=data.get("error_message"),
+                       record=data.get("record"), duration=float(data.get("duration_s") or 0.0),
+                       transport_security=str(data.get("transport_security") or ""))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateFileError(f"a host entry of the fleet report is unusable ({exc})") from None
+
+
+@dataclass(frozen=True)
+class FleetReport:
+    """The outcome of :func:`run_fleet`: one :class:`HostResult` per host, in inventory order."""
+
+    operation: str
+    results: tuple[HostResult, ...]
+    started: float = 0.0
+    duration: float = 0.0
+    workers: int = DEFAULT_WORKERS
+    source: str = ""
+    interrupted: bool = False
+    warnings: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __getitem__(self, name: str) -> HostResult:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    @property
+    def succeeded(self) -> tuple[HostResult, ...]:
+        """Hosts with no error and no verdict."""
+        return tuple(r for r in self.results if r.ok)
+
+    @property
+    def failed(self) -> tuple[HostResult, ...]:
+        """Hosts that did not succeed (errors, verdicts, cancelled)."""
+        return tuple(r for r in self.results if not r.ok)
+
+    def summary(self) -> dict[str, int]:
+        """How many hosts ended in each status, plus ``total``, ``ok``, ``not_ok`` and ``changed``."""
+        counts: dict[str, int] = {}
+        for r in self.results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        counts.update(total=len(self.results), ok=len(self.succeeded), not_ok=len(self.failed),
+                      changed=sum(r.changed for r in self.results))
+        return counts
+
+    def exit_code(self) -> int:
+        """0 when every host succeeded (or there were none), 1 when some did, 2 when none did."""
+        if not self.failed:
+            return 0
+        return 1 if self.succeeded else 2
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (what :meth:`save_json` writes and ``--only-failed`` reads)."""
+        return {"routerfix_fleet_report": REPORT_VERSION, "operation": self.operation,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+                "started_ts": self.started, "duration_s": round(self.duration, 3), "workers": self.workers,
+                "inventory": self.source, "interrupted": self.interrupted, "exit_code": self.exit_code(),
+                "summary": self.summary(), "warnings": list(self.warnings),
+                "hosts": [r.to_dict() for r in self.results]}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The report as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def save_json(self, path: str | Path) -> Path:
+        """Write the JSON report to ``path`` (readable only by its owner)."""
+        return _write_private(Path(path), self.to_json() + "\n")
+
+    def to_csv(self) -> str:
+        """One CSV row per host (:data:`CSV_FIELDS`); lists are joined with ``"; "``."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for r in self.results:
+            row = r.to_dict()
+            writer.writerow({k: "; ".join(row[k]) if isinstance(row[k], list) else
+                             ("" if row[k] is None else row[k]) for k in CSV_FIELDS})
+        return buf.getvalue()
+
+    def save_csv(self, path: str | Path) -> Path:
+        """Write the CSV report to ``path`` (readable only by its owner)."""
+        return _write_private(Path(path), self.to_csv())
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{h}</th>" for h in ("host", "driver", "status", "changed", "sink", "detail"))
+        rows = []
+        for r in self.results:
+            colour = "#2e7d32" if r.ok else "#c62828"
+            detail = r.error_message or "; ".join(r.verdicts) or "; ".join(r.actions) or ""
+            cells = (r.name if r.name == r.hostname else f"{r.name} ({r.hostname})", r.driver, r.status,
+                     "yes" if r.changed else "no", r.sink or "", detail)
+            rows.append("<tr>" + "".join(
+                f'<td style="color:{colour}">{html.escape(c)}</td>' if i == 2 else f"<td>{html.escape(c)}</td>"
+                for i, c in enumerate(cells)) + "</tr>")
+        s = self.summary()
+        caption = html.escape(f"fleet {self.operation}: {s['ok']} of {s['total']} succeeded, {s['changed']} changed, "
+                              f"{self.duration:.1f} s")
+        return (f'<table class="routerfix-fleet"><caption style="text-align:left">{caption}</caption>'
+                f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+    def __rich__(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        s = self.summary()
+        table = Table(title=f"fleet {self.operation}: {s['ok']} of {s['total']} succeeded, {s['changed']} changed, "
+                            f"{self.duration:.1f} s", title_justify="left")
+        for col in ("host", "driver", "status", "changed", "sink"):
+            table.add_column(col, no_wrap=col != "host")
+        table.add_column("detail", overflow="fold", ratio=1)
+        for r in self.results:
+            detail = (f"{r.error_type}: {r.error_message}" if r.error_type else
+                      "; ".join(r.verdicts) or f"{len(r.actions)} change(s)" if r.actions else "")
+            if len(detail) > 120:
+                detail = detail[:117] + "..."
+            table.add_row(Text(r.name), Text(r.driver), Text(r.status, style="green" if r.ok else "bold red"),
+                          "yes" if r.changed else "no", Text(r.sink or ""), Text(detail))
+        return table
+
+
+def _write_private(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_report(source: str | Path) -> FleetReport:
+    """Read a report written by :meth:`FleetReport.save_json`.
+
+    :raises StateFileError: the file is missing or not a fleet report.
+    """
+    try:
+        data = json.loads(Path(source).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StateFileError(f"cannot read the fleet report {str(source)!r}: {exc}") from None
+    if not isinstance(data, dict) or data.get("routerfix_fleet_report") != REPORT_VERSION or \
+            not isinstance(data.get("hosts"), list):
+        raise StateFileError(f"{source} is not a routerfix fleet report (pass the JSON a fleet run saved)")
+    return FleetReport(operation=str(data.get("operation", "")),
+                       results=tuple(HostResult.from_dict(h) for h in data["hosts"]),
+                       started=float(data.get("started_ts") or 0.0), duration=float(data.get("duration_s") or 0.0),
+                       workers=int(data.get("workers") or DEFAULT_WORKERS), source=str(data.get("inventory", "")),
+                       interrupted=bool(data.get("interrupted")), warnings=tuple(data.get("warnings") or ()))
+
+
+def failed_hosts(report: str | Path | FleetReport) -> list[str]:
+    """Names of the hosts that did not succeed in a saved (or in-memory) report, for ``--only-failed``."""
+    rep = report if isinstance(report, FleetReport) else load_report(report)
+    return [r.name for r in rep.failed]
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def _error_result(host: FleetHost, operation: str, exc: BaseException, started: float) -> HostResult:
+    if isinstance(exc, RouterfixError):
+        message = exc.message  # host and driver have their own columns
+        notes = getattr(exc, "__notes__", ())
+        if notes:
+            message += " (" + "; ".join(notes) + ")"
+    else:  # a bug or a library error that escaped a driver: keep the type, mask any secret in the text
+        message = f"unexpected {type(exc).__name__}: {exc}"
+    return HostResult(host.name, host.hostname, host.driver, operation, "failed", False,
+                      error_type=type(exc).__name__, error_message=redact(message)[:2000],
+                      duration=time.monotonic() - started)
+
+
+def _run_host(host: FleetHost, operation: str, options: dict[str, Any], state_dir: Path | None) -> HostResult:
+    """One host, start to finish; every exception becomes a failed result."""
+    import routerfix
+
+    started = time.monotonic()
+    try:
+        opts = {**options, **host.mitigation}
+        driver = routerfix.connect(host.driver, host.hostname, **host.connect_options())
+        record: Path | None = None
+        with driver:
+            if operation == "plan":
+                result = routerfix.apply_ghostcall_mitigation(driver, dry_run=True, **opts)
+            elif operation == "mitigate":
+                result = routerfix.apply_ghostcall_mitigation(driver, state_dir=state_dir, **opts)
+            else:
+                record = latest_record(state_dir, driver.host, driver.name) if state_dir else None
+                result = routerfix.remove_ghostcall_mitigation(driver, record=record, state_dir=state_dir,
+                                                               backup=opts.get("backup", True))
+        if result.changed and state_dir is not None:
+            record = result.save(state_dir / f"{_safe(result.host)}-{result.driver}-"
+                                             f"{time.strftime('%Y%m%dT%H%M%S')}-{result.plan.operation}.json")
+        plan = result.plan
+        verdicts = tuple(f"{v.remedy.value}: {v.reason}" for v in plan.verdicts)
+        return HostResult(host.name, host.hostname, host.driver, operation, result.status, not verdicts,
+                          changed=result.changed, sink=str(plan.sink) if plan.sink else None,
+                          actions=tuple(a.describe() for a in plan.actions), verdicts=verdicts,
+                          warnings=tuple(redact(w) for w in result.warnings), diff=result.diff,
+                          record=str(record) if record else None, duration=time.monotonic() - started,
+                          transport_security=result.transport_security)
+    except Exception as exc:
+        log.debug("host %s failed", host.name, exc_info=True)
+        return _error_result(host, operation, exc, started)
+
+
+def _call(callback: Callable[[Any], None] | None, arg: Any) -> None:
+    if callback is None:
+        return
+    try:
+        callback(arg)
+    except Exception:
+        log.warning("progress callback %r raised; ignored", callback, exc_info=True)
+
+
+def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: str = "plan", *,
+              workers: int = DEFAULT_WORKERS, on_start: OnStart | None = None, on_done: OnDone | None = None,
+              state_dir: str | Path | None = None, only: Sequence[str] | None = None,
+              only_failed: str | Path | FleetReport | None = None, **mitigation_options: Any) -> FleetReport:
+    """Run ``operation`` on every host, ``workers`` at a time, and report on each.
+
+    :param hosts: an :class:`~routerfix.inventory.Inventory`, :class:`FleetHost` objects, or the path of a
+        SimpleInventory (directory or hosts.yaml).
+    :param operation: ``"plan"`` (dry run), ``"mitigate"`` or ``"undo"``.
+    :param workers: hosts worked on at once (1-64, default :data:`DEFAULT_WORKERS`).
+    :param on_start: called with each :class:`FleetHost` as its work starts (from a worker thread).
+    :param on_done: called with each :class:`HostResult` as it finishes (from a worker thread).
+    :param state_dir: where undo records and backups go (default :func:`default_state_dir`); ``plan``
+        writes nothing.
+    :param only: run just these host names.
+    :param only_failed: a saved report (path or :class:`FleetReport`): run just the hosts that did not
+        succeed in it (those no longer in the inventory are skipped with a warning).
+    :param mitigation_options: :class:`~routerfix.MitigationOptions` fields for every host; a host's
+        ``data.mitigation`` overrides them.
+    :returns: a :class:`FleetReport`. Ctrl-C stops starting new hosts, lets running ones finish (never
+        half-applied), marks the rest ``cancelled`` and returns the report with ``interrupted=True``.
+    :raises InvalidValue: a bad operation, worker count or mitigation option (before any host runs).
+    """
+    if operation not in OPERATIONS:
+        raise InvalidValue("operation", operation, "'plan', 'mitigate' or 'undo'")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise InvalidValue("workers", workers, f"a whole number from 1 to {MAX_WORKERS}")
+    if operation == "undo":
+        unknown = sorted(set(mitigation_options) - {"backup"})
+        if unknown:
+            raise InvalidValue("option", unknown[0], "no mitigation options for undo (only backup)")
+    else:
+        MitigationOptions.build(mitigation_options)
+    inventory = hosts if isinstance(hosts, Inventory) else \
+        load_inventory(hosts) if isinstance(hosts, (str, Path)) else Inventory(tuple(hosts))
+    warnings = list(inventory.warnings)
+    if only is not None:
+        inventory = inventory.select(only)
+    if only_failed is not None:
+        wanted = failed_hosts(only_failed)
+        known = set(inventory.names())
+        gone = [n for n in wanted if n not in known]
+        if gone:
+            warnings.append(f"not in the inventory any more, skipped: {', '.join(gone)}")
+        inventory = inventory.select([n for n in wanted if n in known])
+    state = None if operation == "plan" else Path(state_dir) if state_dir is not None else default_state_dir()
+    if state is not None:
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    started_wall, started = time.time(), time.monotonic()
+    results: dict[str, HostResult] = {}
+    lock = threading.Lock()
+
+    def job(host: FleetHost) -> HostResult:
+        _call(on_start, host)
+        result = _run_host(host, operation, dict(mitigation_options), state)
+        with lock:
+            results[host.name] = result
+        _call(on_done, result)
+        return result
+
+    interrupted = False
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="routerfix-fleet")
+    futures: list[Future[HostResult]] = []
+    try:
+        futures = [pool.submit(job, h) for h in inventory.hosts]
+        pending: set[Future[HostResult]] = set(futures)
+        while pending:
+            _done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+    except KeyboardInterrupt:
+        interrupted = True
+        for f in futures:
+            f.cancel()
+        log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    ordered = []
+    for h in inventory.hosts:
+        r = results.get(h.name)
+        if r is None:
+            r = HostResult(h.name, h.hostname, h.driver, operation, "cancelled", False, error_type="Cancelled",
+                           error_message="the run was interrupted before this host started")
+        ordered.append(r)
+    return FleetReport(operation, tuple(ordered), started_wall, time.monotonic() - started, workers,
+                       inventory.source, interrupted, tuple(warnings))

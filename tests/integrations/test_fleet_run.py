@@ -1,0 +1,228 @@
+"""run_fleet: isolation, bounded workers, callbacks, reports, exit codes, --only-failed, undo records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from integration_support import write_inventory
+from routerfix.drivers.memory import MemoryDriver
+
+import routerfix
+from routerfix.driver import Driver
+from routerfix.errors import InvalidValue, StateFileError
+from routerfix.fleet import FleetReport, HostResult, failed_hosts, load_report, run_fleet
+from routerfix.inventory import FleetHost, load_inventory
+
+
+def test_one_failure_never_stops_the_others(fleet_inventory: Path) -> None:
+    report = run_fleet(fleet_inventory, "plan")
+    by = {r.name: r for r in report.results}
+    assert [r.name for r in report.results] == ["office-a", "office-b", "pbx", "wrong-pw"]   # inventory order
+    assert by["office-a"].status == by["office-b"].status == "planned" and by["office-a"].ok
+    assert by["office-a"].sink and len(by["office-a"].actions) == 4 and "+forward" in by["office-a"].diff
+    assert (by["pbx"].status, by["pbx"].error_type) == ("failed", "ForwardConflict")
+    assert (by["wrong-pw"].status, by["wrong-pw"].error_type) == ("failed", "AuthenticationError")
+    assert report.exit_code() == 1
+    assert report.summary() == {"planned": 2, "failed": 2, "total": 4, "ok": 2, "not_ok": 2, "changed": 0}
+    text = report.to_json()
+    assert "not-the-password" not in text and "admin" not in json.dumps([r.error_message for r in report.results])
+
+
+def test_exit_codes_all_some_none(tmp_path: Path, password_env: str) -> None:
+    def inv(scenarios: list[str], sub: str) -> Path:
+        return write_inventory(tmp_path / sub, {f"{sub}{i}": {"connection_options": {"routerfix": {"extras": {
+            "scenario": s}}}} for i, s in enumerate(scenarios)}, None,
+            {"platform": "memory", "data": {"password_env": password_env}})
+    assert run_fleet(inv(["office", "office"], "all"), "plan").exit_code() == 0
+    assert run_fleet(inv(["office", "full-pool"], "some"), "plan").exit_code() == 1
+    assert run_fleet(inv(["pbx", "full-pool"], "none"), "plan").exit_code() == 2
+    assert FleetReport("plan", ()).exit_code() == 0
+
+
+class _BrokenDriver(MemoryDriver):
+    """Raises a non-routerfix exception (a bug in a third-party driver) whose text holds the password."""
+
+    name = "broken-test"
+
+    def open(self) -> None:
+        raise RuntimeError(f"bug while logging in with {self.password.reveal() if self.password else ''}")
+
+
+class _VerdictDriver(MemoryDriver):
+    name = "verdict-test"
+    capabilities = routerfix.Capabilities(features=frozenset())   # no port forwarding: replace the router
+
+    def __init__(self, host: str, **options: Any) -> None:
+        super().__init__(host, capabilities=routerfix.Capabilities(), **options)
+
+
+@pytest.fixture
+def odd_drivers() -> Any:
+    from routerfix.registry import registry
+
+    for cls in (_BrokenDriver, _VerdictDriver):
+        registry.register(cls.name, cls)
+    yield
+    for cls in (_BrokenDriver, _VerdictDriver):
+        registry.deregister(cls.name)
+
+
+def test_unexpected_exceptions_and_verdicts_are_per_host(odd_drivers: None, tmp_path: Path) -> None:
+    hosts = [FleetHost("bug", "bug.test", "broken-test", password=routerfix.Secret("admin-secret-pw")),
+             FleetHost("old", "old.test", "verdict-test"),
+             FleetHost("fine", "fine.test", "memory")]
+    report = run_fleet(hosts, "mitigate", state_dir=tmp_path)
+    by = {r.name: r for r in report.results}
+    assert by["bug"].error_type == "RuntimeError" and "admin-secret-pw" not in (by["bug"].error_message or "")
+    assert "********" in (by["bug"].error_message or "")
+    assert by["old"].status == "verdict" and not by["old"].ok and "replace_router" in by["old"].verdicts[0]
+    assert by["fine"].status == "mitigated" and by["fine"].ok and by["fine"].changed
+    assert report.exit_code() == 1
+
+
+def test_workers_bound_concurrency_and_callbacks_fire(tmp_path: Path) -> None:
+    active, peak, lock = [0], [0], threading.Lock()
+    started: list[str] = []
+    done: list[HostResult] = []
+
+    class Slow(MemoryDriver):
+        name = "slow-test"
+
+        def open(self) -> None:
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            time.sleep(0.05)   # a slow device, not a readiness wait
+            with lock:
+                active[0] -= 1
+            super().open()
+
+    routerfix.register("slow-test", Slow)
+    try:
+        hosts = [FleetHost(f"h{i}", f"h{i}.test", "slow-test") for i in range(12)]
+        report = run_fleet(hosts, "plan", workers=3, on_start=lambda h: started.append(h.name),
+                           on_done=done.append)
+    finally:
+        from routerfix.registry import registry
+        registry.deregister("slow-test")
+    assert 1 < peak[0] <= 3
+    assert sorted(started) == sorted(h.name for h in hosts) and len(done) == 12
+    assert report.workers == 3 and report.exit_code() == 0
+
+
+def test_a_raising_callback_does_not_break_the_run() -> None:
+    def boom(_: object) -> None:
+        raise ValueError("callback bug")
+    report = run_fleet([FleetHost("a", "a.test", "memory")], "plan", on_start=boom, on_done=boom)
+    assert report.results[0].ok
+
+
+def test_bad_arguments_are_refused_before_anything_runs(fleet_inventory: Path) -> None:
+    with pytest.raises(InvalidValue, match="operation"):
+        run_fleet(fleet_inventory, "destroy")
+    for bad in (0, 65, True, "8"):
+        with pytest.raises(InvalidValue, match="workers"):
+            run_fleet(fleet_inventory, "plan", workers=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidValue, match="turbo"):
+        run_fleet(fleet_inventory, "plan", turbo=True)
+
+
+def test_json_and_csv_reports_round_trip(fleet_inventory: Path, tmp_path: Path) -> None:
+    report = run_fleet(fleet_inventory, "plan")
+    path = report.save_json(tmp_path / "r" / "plan.json")
+    assert path.stat().st_mode & 0o077 == 0
+    again = load_report(path)
+    assert [replace(r, duration=0) for r in again.results] == [replace(r, duration=0) for r in report.results]
+    assert again.exit_code() == 1
+    rows = list(csv.DictReader(io.StringIO(report.save_csv(tmp_path / "plan.csv").read_text())))
+    assert [r["name"] for r in rows] == ["office-a", "office-b", "pbx", "wrong-pw"]
+    assert rows[2]["error_type"] == "ForwardConflict" and rows[0]["ok"] == "True"
+    assert rows[0]["actions"].count("; ") == 3
+    with pytest.raises(StateFileError):
+        load_report(tmp_path / "plan.csv")
+
+
+def test_only_failed_reruns_just_the_failures(fleet_inventory: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    first = run_fleet(fleet_inventory, "mitigate", state_dir=tmp_path / "state")
+    saved = first.save_json(tmp_path / "first.json")
+    assert failed_hosts(saved) == ["pbx", "wrong-pw"]
+    monkeypatch.setenv("ROUTERFIX_TEST_BAD_PW", "admin")   # the operator fixes the credential
+    second = run_fleet(fleet_inventory, "mitigate", state_dir=tmp_path / "state", only_failed=saved)
+    assert [r.name for r in second.results] == ["pbx", "wrong-pw"]
+    assert second["wrong-pw"].status == "mitigated" and second["pbx"].status == "failed"
+    third = run_fleet(fleet_inventory, "mitigate", state_dir=tmp_path / "state", only_failed=second,
+                      replace_conflicting=True)
+    assert [r.name for r in third.results] == ["pbx"] and third["pbx"].status == "mitigated"
+    assert run_fleet(fleet_inventory, "mitigate", state_dir=tmp_path / "state", only_failed=third).results == ()
+
+
+def test_only_failed_skips_hosts_gone_from_the_inventory(fleet_inventory: Path, tmp_path: Path) -> None:
+    fake = FleetReport("plan", (HostResult("retired", "x", "memory", "plan", "failed", False),
+                                HostResult("pbx", "y", "memory", "plan", "failed", False)))
+    report = run_fleet(fleet_inventory, "plan", only_failed=fake)
+    assert [r.name for r in report.results] == ["pbx"]
+    assert any("retired" in w for w in report.warnings)
+
+
+def test_mitigate_saves_undo_records_and_undo_restores(fleet_inventory: Path, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    inv = load_inventory(fleet_inventory).select(["office-a", "office-b"])
+    done = run_fleet(inv, "mitigate", state_dir=state)
+    assert all(r.status == "mitigated" and r.record and Path(r.record).exists() for r in done.results)
+    assert (state.stat().st_mode & 0o077) == 0 and all(Path(r.record).stat().st_mode & 0o077 == 0
+                                                         for r in done.results if r.record)
+    again = run_fleet(inv, "mitigate", state_dir=state)
+    assert all(r.status == "unchanged" and not r.changed and r.record is None for r in again.results)
+    undone = run_fleet(inv, "undo", state_dir=state)
+    assert all(r.status == "undone" and r.changed for r in undone.results)
+    for host in inv:
+        data = json.loads(Path(host.options["state_file"]).read_text())
+        assert data["nat_mode"] == "open" and data["sip_alg"] is True   # the record restored them
+        assert not [f for f in data["forwards"] if f["name"].startswith("routerfix-sip")]
+    assert all(r.status == "nothing_to_undo" for r in run_fleet(inv, "undo", state_dir=state).results)
+
+
+def test_renderings_escape_device_text(tmp_path: Path) -> None:
+    r = HostResult("<script>x</script>", "h", "memory", "plan", "failed", False, error_type="DeviceError",
+                   error_message="refused: <b>bad</b> [red]markup[/red]")
+    report = FleetReport("plan", (r,), duration=1.0)
+    page = report._repr_html_()
+    assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;b&gt;bad" in page
+    from rich.console import Console
+    console = Console(record=True, width=200)
+    console.print(report)
+    assert "[red]markup[/red]" in console.export_text()
+
+
+def test_run_fleet_is_exported_from_the_package() -> None:
+    if not hasattr(routerfix, "run_fleet"):
+        pytest.skip("the lead wires routerfix.run_fleet into routerfix/__init__.py")
+    assert routerfix.run_fleet is run_fleet
+
+
+def test_driver_instances_are_closed(tmp_path: Path) -> None:
+    opened: list[Driver] = []
+
+    class Tracking(MemoryDriver):
+        name = "tracking-test"
+
+        def open(self) -> None:
+            opened.append(self)
+            super().open()
+
+    routerfix.register("tracking-test", Tracking)
+    try:
+        run_fleet([FleetHost(f"t{i}", f"t{i}.test", "tracking-test") for i in range(3)], "plan")
+    finally:
+        from routerfix.registry import registry
+        registry.deregister("tracking-test")
+    assert len(opened) == 3 and not any(d.is_open for d in opened)
