@@ -60,4 +60,4 @@ def test_notebook_executes(tmp_path: Path) -> None:
     html = "\n".join(o["data"]["text/html"] for o in outputs if "data" in o and "text/html" in o["data"])
     assert "device state" in html and "mitigate on" in html and 'class="routerfix-fleet"' in html
     text = "\n".join(o.get("text", "") for o in outputs)
-    assert "ghost calls blocked: WAN 5060-5061 -> 192.168.1.198" in text
+    assert "ghost calls blocked: WAN 5060-5061 -> 192.168.1.254 (unused); NAT filtering open" in text
