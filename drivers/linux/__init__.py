@@ -1,1 +1,5 @@
-"""The linux driver (under construction)."""
+"""A Linux router (nftables + dnsmasq) over SSH: see :mod:`.driver`."""
+
+from .driver import LinuxDriver
+
+__all__ = ["LinuxDriver"]

@@ -1,0 +1,534 @@
+"""The Linux router driver: nftables for the forward, dnsmasq for DHCP, conntrack for the flush, over SSH.
+
+What it does (issue 3, lab-notes.md):
+
+* manages its **own** nftables table ``ip routerfix`` whose ``dstnat`` chain hooks prerouting at priority
+  ``dstnat - 10``, so it runs before every other destination-NAT chain (lab finding 2: the first DNAT wins), and
+  whose rules match ``iifname <wan>`` only; one rule carries tcp and udp (``meta l4proto { tcp, udp } th dport``);
+* discovers dnsmasq from the running process (``pidof dnsmasq``, ``/proc/<pid>/cmdline``, its ``--conf-file``
+  (default ``/etc/dnsmasq.conf``) and ``--conf-dir`` files): DHCP range, lease file (default
+  ``/var/lib/misc/dnsmasq.leases``, research §5) and ``--dhcp-hostsfile``; every one can be given as an option;
+* reserves the sink by appending ``mac,ip,name`` to the dhcp hostsfile and sending dnsmasq SIGHUP (it re-reads
+  hostsfiles then; lab finding 3). Without a hostsfile there is no reservation (a restart would be needed);
+* flushes only inbound conntrack entries (original destination = the WAN address, ports 5060/5061:
+  ``conntrack -D -p udp --orig-dst <wan> --orig-port-dst 5060``, exit 1 = nothing matched, lab finding 1), then
+  deals with finding 8 (see :meth:`LinuxDriver._flush_connections`);
+* backup/restore covers what it owns: its table and the hostsfile.
+
+NAT filtering mode and SIP ALG are not managed: conntrack NAT is endpoint-dependent unless someone built an
+open-NAT emulation (research §5: no mainline full-cone), and the kernel assigns the SIP helper only through
+explicit rules since 4.7.
+
+The SSH user must be root (the lab logs in as root) or hold CAP_NET_ADMIN plus write access to the hostsfile and
+permission to signal dnsmasq; commands are sent without sudo. Commands are batched: ``cmd; echo <marker> $?`` on
+one line, one round trip per batch.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from routerfix.errors import DeviceError, InvalidValue, ParseError, UnsupportedOperation
+from routerfix.model import (
+    AddressRange,
+    Backup,
+    Capabilities,
+    DeviceFacts,
+    DeviceState,
+    DhcpScope,
+    Feature,
+    Lease,
+    Neighbour,
+    PortForward,
+    Protocol,
+    Reservation,
+    check_device_name,
+)
+from routerfix.transport.ssh import SSH_OPTION_NAMES, SSHDriver
+
+from .parser import (
+    DnsmasqConfig,
+    NftRuleset,
+    parse_addresses,
+    parse_conntrack,
+    parse_default_route,
+    parse_dnsmasq_args,
+    parse_dnsmasq_conf,
+    parse_hostsfile,
+    parse_leases,
+    parse_neighbours,
+    parse_nft_json,
+)
+
+__all__ = ["LinuxDriver", "TABLE"]
+
+TABLE = "routerfix"
+FAMILY = "ip"
+CHAIN = "dstnat"
+GUARD_CHAIN = "srcnat"
+GUARD_SET = "sip_scanners"
+PROMPT = "[routerfix]# "
+DEFAULT_LEASES = "/var/lib/misc/dnsmasq.leases"
+_IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
+_BASE = Capabilities(
+    features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
+                        Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.FLUSH_CONNECTIONS, Feature.BACKUP}),
+    forward_ranges=True, forward_both=True, orders_rules=True,
+    notes=("forwards live in nftables table 'ip routerfix' (prerouting priority dstnat - 10, iifname <wan>)",))
+
+
+def _path(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or any(c in value for c in "\n\r\0"):
+        raise InvalidValue(name, value, "an absolute path")
+    return value
+
+
+@dataclass
+class Discovery:
+    """What was found out about the router once per run (dnsmasq, interfaces)."""
+
+    pid: int | None = None
+    config: DnsmasqConfig = field(default_factory=DnsmasqConfig)
+    leasefile: str = DEFAULT_LEASES
+    hostsfile: str | None = None
+
+
+class LinuxDriver(SSHDriver):
+    """A Linux router (nftables + dnsmasq, e.g. Debian 12) over SSH as root.
+
+    Options: ``wan_interface`` (default: the default route's device), ``lan_interface`` (default: the interface
+    whose network holds the DHCP range), ``dnsmasq_pid``, ``dnsmasq_leases``, ``dnsmasq_hostsfile``,
+    ``dnsmasq_range`` (``first,last``: skip discovery of the range), plus the SSH trust options.
+    """
+
+    name: ClassVar[str] = "linux"
+    capabilities = _BASE
+    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {
+        "wan_interface", "lan_interface", "dnsmasq_pid", "dnsmasq_leases", "dnsmasq_hostsfile", "dnsmasq_range"}
+    simulator: ClassVar[str | None] = "routerfix.drivers.linux.simulator:simulate"
+    device_type: ClassVar[str] = "linux"
+    prompt_pattern: ClassVar[str | None] = r"(?:\[routerfix\]#|[^\n]*[#$])"
+    error_patterns: ClassVar[tuple[str, ...]] = (
+        r"^Error: ", r"^-?bash: .*(?:command not found|No such file or directory|Permission denied)",
+        r"^\S+: (?:cannot|can't) ", r"Operation not permitted",
+    )
+    session_commands: ClassVar[tuple[str, ...]] = ()
+    logout_command: ClassVar[str | None] = "exit"
+    batch_separator: ClassVar[str | None] = "; "
+    batch_max_line: ClassVar[int] = 3000
+
+    def __init__(self, host: str, **options: Any) -> None:
+        super().__init__(host, **options)
+        opts = self.options
+        self.wan_option = self._ifname(opts.get("wan_interface"), "wan_interface")
+        self.lan_option = self._ifname(opts.get("lan_interface"), "lan_interface")
+        pid = opts.get("dnsmasq_pid")
+        if pid is not None and (isinstance(pid, bool) or not str(pid).isdigit()):
+            raise InvalidValue("dnsmasq_pid", pid, "a process id")
+        self.pid_option = None if pid is None else int(pid)
+        self.leases_option = None if opts.get("dnsmasq_leases") is None else _path(opts["dnsmasq_leases"],
+                                                                                   "dnsmasq_leases")
+        self.hosts_option = None if opts.get("dnsmasq_hostsfile") is None else _path(opts["dnsmasq_hostsfile"],
+                                                                                     "dnsmasq_hostsfile")
+        self.range_option: AddressRange | None = None
+        if opts.get("dnsmasq_range"):
+            text = str(opts["dnsmasq_range"]).replace("-", ",")
+            first, _, last = text.partition(",")
+            self.range_option = AddressRange(first.strip(), last.strip())
+        self._discovery: Discovery | None = None
+        self._ruleset = NftRuleset()
+        self._wan: str | None = None
+        self._wan_address: ipaddress.IPv4Address | None = None
+        self._addresses: dict[str, list[ipaddress.IPv4Interface]] = {}
+        self._facts: DeviceFacts | None = None
+
+    @staticmethod
+    def _ifname(value: object, name: str) -> str | None:
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not _IFNAME.fullmatch(value):
+            raise InvalidValue(name, value, "a network interface name")
+        return value
+
+    # --- session --------------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Log in and set a fixed prompt and the C locale (stable output)."""
+        super().open()
+        session = self.session
+        session.command(f"export LC_ALL=C PS1={shlex.quote(PROMPT)} PS2= PROMPT_COMMAND=",
+                        timeout=self.timeouts.read, expect=re.compile(r"\[routerfix\]#"))
+        session.prompt = re.compile(r"\[routerfix\]#")
+
+    def _batch_marker(self, token: str) -> str:
+        return f"echo {token} $?"
+
+    def _run(self, commands: list[str]) -> list[str]:
+        return self.send_many(commands)
+
+    # --- discovery and reads ----------------------------------------------------------------------------
+
+    def _discover(self, pids: str) -> Discovery:
+        found = Discovery()
+        pid = self.pid_option
+        if pid is None:
+            first = pids.split()
+            pid = int(first[0]) if first and first[0].isdigit() else None
+        found.pid = pid
+        cfg = DnsmasqConfig()
+        if pid is not None:
+            argv = self.send(f"tr '\\0' '\\n' < /proc/{pid}/cmdline").split("\n")
+            cfg = parse_dnsmasq_args([a for a in argv if a != ""])
+            reads = [f"cat {shlex.quote(f)} 2>/dev/null || true" for f in cfg.conf_files if f != "/dev/null"]
+            reads += [f"cat {shlex.quote(d.rstrip('/'))}/* 2>/dev/null || true" for d in cfg.conf_dirs]
+            if reads:
+                for text in self.send_many(reads):
+                    parse_dnsmasq_conf(text, cfg, "dnsmasq configuration")
+        found.config = cfg
+        found.leasefile = self.leases_option or cfg.leasefile or DEFAULT_LEASES
+        found.hostsfile = self.hosts_option or (cfg.hostsfiles[0] if cfg.hostsfiles else None)
+        if found.hostsfile is None:
+            self.capabilities = _BASE.replace(
+                features=_BASE.features - {Feature.DHCP_RESERVATION},
+                notes=(*_BASE.notes, "dnsmasq runs without --dhcp-hostsfile: the sink cannot be reserved without a "
+                                     "restart; pass dnsmasq_hostsfile= after adding one"))
+        return found
+
+    def read_state(self) -> DeviceState:
+        """One batch for the tables and addresses (plus one or two for dnsmasq discovery on the first read)."""
+        first = self._discovery is None
+        commands = ["uname -nr", "nft -j list ruleset", "ip -4 -o addr show", "ip -4 route show default",
+                    "ip -4 neigh show"]
+        if first:
+            commands.append("pidof dnsmasq || true")
+        else:
+            assert self._discovery is not None
+            commands += self._file_reads(self._discovery)
+        out = self._run(commands)
+        if first:
+            self._discovery = self._discover(out[5])
+            extra = self._run(self._file_reads(self._discovery))
+            files = extra
+        else:
+            files = out[5:]
+        discovery = self._discovery
+        assert discovery is not None
+        self._parse_facts(out[0])
+        self._ruleset = parse_nft_json(out[1])
+        self._addresses = parse_addresses(out[2])
+        self._wan = self.wan_option or parse_default_route(out[3])
+        wan_addrs = self._addresses.get(self._wan or "", [])
+        self._wan_address = wan_addrs[0].ip if wan_addrs else None
+        scope = self._scope(discovery, files[1] if discovery.hostsfile else "")
+        return DeviceState(
+            facts=self._facts or DeviceFacts("Linux", "nftables + dnsmasq router"), capabilities=self.capabilities,
+            forwards=self._forwards(), scope=scope, leases=tuple(parse_leases(files[0])),
+            neighbours=tuple(parse_neighbours(out[4])))
+
+    @staticmethod
+    def _file_reads(discovery: Discovery) -> list[str]:
+        reads = [f"cat {shlex.quote(discovery.leasefile)} 2>/dev/null || true"]
+        if discovery.hostsfile:
+            reads.append(f"cat {shlex.quote(discovery.hostsfile)} 2>/dev/null || true")
+        return reads
+
+    def _parse_facts(self, uname: str) -> None:
+        parts = uname.split()
+        self._facts = DeviceFacts("Linux", "nftables + dnsmasq router", parts[1] if len(parts) > 1 else "",
+                                  parts[0] if parts else "")
+
+    def facts(self) -> DeviceFacts:
+        """Kernel release and host name."""
+        self._parse_facts(self.send("uname -nr"))
+        assert self._facts is not None
+        return self._facts
+
+    def _scope(self, discovery: Discovery, hosts_text: str) -> DhcpScope:
+        cfg = discovery.config
+        if self.range_option is not None:
+            pool = self.range_option
+            mask = ""
+        elif cfg.ranges:
+            start, end, mask = cfg.ranges[0]
+            pool = AddressRange(start, end)
+        else:
+            raise ParseError("dnsmasq configuration", "no dhcp-range found (pass dnsmasq_range=first,last)",
+                             host=self.host, driver=self.name)
+        network: ipaddress.IPv4Network | None = None
+        gateway: ipaddress.IPv4Address | None = None
+        for ifname, addrs in self._addresses.items():
+            if self.lan_option and ifname != self.lan_option:
+                continue
+            for addr in addrs:
+                if pool.first in addr.network:
+                    network, gateway = addr.network, addr.ip
+                    break
+            if network is not None:
+                break
+        if network is None and mask:
+            network = ipaddress.IPv4Network(f"{pool.first}/{mask}", strict=False)
+        if gateway is None and cfg.router:
+            gateway = ipaddress.IPv4Address(cfg.router)
+        if network is None or gateway is None:
+            raise ParseError("ip -4 -o addr show", f"no LAN interface holds the DHCP range {pool}",
+                             host=self.host, driver=self.name)
+        reservations = [*cfg.hosts, *parse_hostsfile(hosts_text)]
+        return DhcpScope(network, gateway, (pool,), tuple(reservations))
+
+    def _forwards(self) -> tuple[PortForward, ...]:
+        return tuple(r.forward for r in self._ruleset.rules if r.forward is not None)
+
+    def _refresh_ruleset(self) -> None:
+        self._ruleset = parse_nft_json(self.send("nft -j list ruleset"))
+
+    def list_port_forwards(self) -> tuple[PortForward, ...]:
+        """Every dnat rule of every prerouting nat chain that matches tcp/udp ports (ours and the others)."""
+        self._refresh_ruleset()
+        return self._forwards()
+
+    def get_dhcp_scope(self) -> DhcpScope:
+        """dnsmasq's range, the LAN network and reservations (dhcp-host lines and the hostsfile)."""
+        return self.read_state().scope or self._scope(Discovery(), "")
+
+    def list_leases(self) -> tuple[Lease, ...]:
+        """dnsmasq's lease file."""
+        return self.read_state().leases
+
+    def list_neighbours(self) -> tuple[Neighbour, ...]:
+        """``ip -4 neigh``."""
+        return tuple(parse_neighbours(self.send("ip -4 neigh show")))
+
+    def _need_wan(self) -> str:
+        if self._wan is None:
+            self.read_state()
+        if self._wan is None:
+            raise UnsupportedOperation("no WAN interface found (no default route): pass wan_interface=",
+                                       host=self.host, driver=self.name)
+        return self._wan
+
+    # --- writes -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _table_setup() -> str:
+        return (f"add table {FAMILY} {TABLE}; add chain {FAMILY} {TABLE} {CHAIN} "
+                f"{{ type nat hook prerouting priority dstnat - 10; policy accept; }}")
+
+    @staticmethod
+    def _rule_text(wan: str, forward: PortForward) -> str:
+        if forward.protocol is Protocol.BOTH:
+            match = f"meta l4proto {{ tcp, udp }} th dport {forward.external_ports}"
+        else:
+            match = f"{forward.protocol.value} dport {forward.external_ports}"
+        target = str(forward.internal_address)
+        if forward.internal_ports != forward.external_ports:
+            target += f":{forward.internal_ports}"
+        return f'iifname "{wan}" {match} dnat to {target} comment "{forward.name}"'
+
+    def _add_port_forward(self, forward: PortForward) -> None:
+        check_device_name(forward.name, "forward name")
+        if not forward.enabled:
+            raise InvalidValue("enabled", False, "True: nftables rules have no disabled state")
+        wan = self._need_wan()
+        script = f"{self._table_setup()}; add rule {FAMILY} {TABLE} {CHAIN} {self._rule_text(wan, forward)}"
+        self.send(f"nft {shlex.quote(script)}")
+
+    def _remove_port_forward(self, forward: PortForward) -> None:
+        self._refresh_ruleset()
+        for rule in self._ruleset.rules:
+            if rule.forward is None or rule.forward.key() != forward.key():
+                continue
+            for part, what in ((rule.family, "family"), (rule.table, "table"), (rule.chain, "chain")):
+                if not re.fullmatch(r"[A-Za-z0-9_.-]+", part):
+                    raise UnsupportedOperation(f"the rule is in a {what} routerfix cannot name safely ({part!r}); "
+                                               f"remove it by hand", host=self.host, driver=self.name)
+            ours = (rule.family, rule.table) == (FAMILY, TABLE)
+            left = [r for r in self._ruleset.raw_rules if (r.get("family"), r.get("table"), r.get("chain")) ==
+                    (FAMILY, TABLE, CHAIN) and r.get("handle") != rule.handle]
+            if ours and not left:
+                script = f"delete table {FAMILY} {TABLE}"
+            else:
+                script = f"delete rule {rule.family} {rule.table} {rule.chain} handle {rule.handle}"
+            self.send(f"nft {shlex.quote(script)}")
+            return
+
+    def _hosts_line(self, reservation: Reservation) -> str:
+        return f"{reservation.mac},{reservation.address},{reservation.name}".rstrip(",")
+
+    def _reload(self, discovery: Discovery) -> str:
+        if discovery.pid is None:
+            raise UnsupportedOperation("dnsmasq is not running: cannot reload its hostsfile", host=self.host,
+                                       driver=self.name)
+        return f"kill -HUP {discovery.pid}"
+
+    def _hostsfile(self) -> tuple[Discovery, str]:
+        if self._discovery is None:
+            self.read_state()
+        discovery = self._discovery
+        assert discovery is not None
+        if discovery.hostsfile is None:
+            raise UnsupportedOperation("dnsmasq has no --dhcp-hostsfile", host=self.host, driver=self.name)
+        return discovery, discovery.hostsfile
+
+    def _reserve_address(self, reservation: Reservation) -> None:
+        check_device_name(reservation.name, "reservation name")
+        discovery, path = self._hostsfile()
+        self.send_many([f"printf '%s\\n' {shlex.quote(self._hosts_line(reservation))} >> {shlex.quote(path)}",
+                        self._reload(discovery)])
+
+    def _release_address(self, reservation: Reservation) -> None:
+        discovery, path = self._hostsfile()
+        pattern = re.escape(f"{reservation.mac},{reservation.address}")
+        program = "/^" + pattern + "\\(,.*\\)\\?$/d"
+        self.send_many([f"sed -i {shlex.quote(program)} {shlex.quote(path)}", self._reload(discovery)])
+
+    def _flush_connections(self, ports: tuple[int, ...]) -> int:
+        """Delete inbound conntrack entries to the WAN address on ``ports`` (udp and tcp), then lab finding 8.
+
+        Finding 8: a phone still answering a scanner after the flush opens a LAN-initiated flow
+        ``phone:5060 → scanner`` that masquerade maps to WAN:5060, and the scanner's packets then arrive as
+        replies, never meeting the forward. So: (1) the scanners are the sources of the deleted inbound entries;
+        (2) flows from the LAN to those addresses are deleted too (never the phone's flow to its registrar, which
+        did not come in from outside); (3) so that such a flow cannot form again, routerfix's table gets a set of
+        those scanner addresses (1 h timeout) and a ``srcnat - 10`` chain that masquerades flows *to them* onto
+        random high ports instead of WAN:5060/5061. That only changes the public source port of traffic towards
+        scanners; everything else keeps its mapping.
+        """
+        if self._wan_address is None:
+            self.read_state()
+        wan = self._wan_address
+        if wan is None or self._wan is None:
+            raise UnsupportedOperation("no WAN address known: pass wan_interface=", host=self.host, driver=self.name)
+        commands = [f"conntrack -D -p {proto} --orig-dst {wan} --orig-port-dst {port} 2>&1 || true"
+                    for proto in ("udp", "tcp") for port in ports]
+        outputs = self._run(commands)
+        deleted = [e for out in outputs for e in parse_conntrack(out)]
+        scanners = sorted({e["src"] for e in deleted if _is_ipv4(e["src"]) and e["src"] != str(wan)},
+                          key=lambda a: ipaddress.IPv4Address(a))
+        if scanners:
+            elements = ", ".join(scanners)
+            script = (f"{self._table_setup()}; add set {FAMILY} {TABLE} {GUARD_SET} "
+                      f"{{ type ipv4_addr; flags timeout; timeout 1h; }}; "
+                      f"add chain {FAMILY} {TABLE} {GUARD_CHAIN} "
+                      f"{{ type nat hook postrouting priority srcnat - 10; policy accept; }}; "
+                      f"add element {FAMILY} {TABLE} {GUARD_SET} {{ {elements} }}")
+            if not any(r.get("chain") == GUARD_CHAIN and r.get("table") == TABLE for r in self._ruleset.raw_rules):
+                script += (f'; add rule {FAMILY} {TABLE} {GUARD_CHAIN} oifname "{self._wan}" ip daddr @{GUARD_SET} '
+                           f'meta l4proto {{ tcp, udp }} masquerade to :20000-60999 random '
+                           f'comment "routerfix-scanner-guard"')
+            follow = [f"nft {shlex.quote(script)}"]
+            follow += [f"conntrack -D -p {proto} --orig-dst {s} 2>&1 || true" for s in scanners
+                       for proto in ("udp", "tcp")]
+            outputs = self._run(follow)
+            deleted += [e for out in outputs[1:] for e in parse_conntrack(out)]
+            self._refresh_ruleset()
+        return len(deleted)
+
+    def backup(self) -> Backup:
+        """Our nftables table (as replayable nft commands and as ``nft list table`` text) and the hostsfile."""
+        if self._discovery is None:
+            self.read_state()
+        discovery = self._discovery
+        assert discovery is not None
+        commands = [f"nft list table {FAMILY} {TABLE} 2>/dev/null || true", f"nft -j list table {FAMILY} {TABLE} "
+                    f"2>/dev/null || true"]
+        if discovery.hostsfile:
+            commands.append(f"cat {shlex.quote(discovery.hostsfile)} 2>/dev/null || true")
+        out = self._run(commands)
+        data = {"table_text": out[0], "commands": _replay(parse_nft_json(out[1]).raw_rules, out[1]),
+                "hostsfile": discovery.hostsfile, "hosts": out[2] if discovery.hostsfile else None}
+        return Backup(self.name, "routerfix-linux-v1", json.dumps(data), time.time())
+
+    def _restore(self, backup: Backup) -> None:
+        try:
+            data = json.loads(backup.text)
+            commands = list(data["commands"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidValue("backup", backup.format, f"a routerfix linux backup ({exc})") from None
+        script = f"add table {FAMILY} {TABLE}; delete table {FAMILY} {TABLE}"
+        if commands:
+            script += "; " + "; ".join(commands)
+        steps = [f"nft {shlex.quote(script)}"]
+        discovery = self._discovery
+        if data.get("hostsfile") and data.get("hosts") is not None and discovery is not None:
+            lines = [line for line in str(data["hosts"]).split("\n") if line.strip()]
+            quoted = " ".join(shlex.quote(line) for line in lines)
+            steps.append(f"printf '%s\\n' {quoted} > {shlex.quote(data['hostsfile'])}" if lines
+                         else f": > {shlex.quote(data['hostsfile'])}")
+            steps.append(self._reload(discovery))
+        self._run(steps)
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _replay(rules: list[dict[str, Any]], text: str) -> list[str]:
+    """nft commands that rebuild our table from its JSON listing (chains, sets, rules we wrote)."""
+    if not text.strip():
+        return []
+    try:
+        items = json.loads(text).get("nftables", [])
+    except ValueError:
+        raise ParseError("nft -j list table", "not JSON") from None
+    out: list[str] = [f"add table {FAMILY} {TABLE}"]
+    for item in items:
+        chain = item.get("chain") if isinstance(item, dict) else None
+        if isinstance(chain, dict) and chain.get("table") == TABLE:
+            hook = chain.get("hook")
+            if hook == "prerouting":
+                out.append(f"add chain {FAMILY} {TABLE} {CHAIN} {{ type nat hook prerouting priority dstnat - 10; "
+                           f"policy accept; }}")
+            elif hook == "postrouting":
+                out.append(f"add chain {FAMILY} {TABLE} {GUARD_CHAIN} {{ type nat hook postrouting priority "
+                           f"srcnat - 10; policy accept; }}")
+        nset = item.get("set") if isinstance(item, dict) else None
+        if isinstance(nset, dict) and nset.get("table") == TABLE:
+            out.append(f"add set {FAMILY} {TABLE} {GUARD_SET} {{ type ipv4_addr; flags timeout; timeout 1h; }}")
+            elements = []
+            for elem in nset.get("elem") or []:
+                value = elem.get("elem", {}).get("val") if isinstance(elem, dict) else elem
+                if isinstance(value, str) and _is_ipv4(value):
+                    elements.append(value)
+            if elements:
+                out.append(f"add element {FAMILY} {TABLE} {GUARD_SET} {{ {', '.join(elements)} }}")
+    for rule in rules:
+        if rule.get("table") != TABLE:
+            continue
+        parsed = parse_nft_json(json.dumps({"nftables": [{"chain": {"family": FAMILY, "table": TABLE,
+                                                                      "name": CHAIN, "type": "nat",
+                                                                      "hook": "prerouting"}},
+                                                          {"rule": rule}]}))
+        for found in parsed.rules:
+            if found.forward is not None:
+                wan = _iifname(rule)
+                if wan is None:
+                    raise DeviceError("cannot back up a routerfix rule without iifname",
+                                      device_message=json.dumps(rule)[:200])
+                out.append(f"add rule {FAMILY} {TABLE} {CHAIN} {LinuxDriver._rule_text(wan, found.forward)}")
+        if rule.get("chain") == GUARD_CHAIN:
+            wan = _iifname(rule, "oifname")
+            if wan is not None:
+                out.append(f'add rule {FAMILY} {TABLE} {GUARD_CHAIN} oifname "{wan}" ip daddr @{GUARD_SET} '
+                           f'meta l4proto {{ tcp, udp }} masquerade to :20000-60999 random '
+                           f'comment "routerfix-scanner-guard"')
+    return out
+
+
+def _iifname(rule: dict[str, Any], key: str = "iifname") -> str | None:
+    for expr in rule.get("expr", []):
+        match = expr.get("match") if isinstance(expr, dict) else None
+        if isinstance(match, dict) and isinstance(match.get("left"), dict) and \
+                match["left"].get("meta", {}).get("key") == key and isinstance(match.get("right"), str) and \
+                _IFNAME.fullmatch(match["right"]):
+            return str(match["right"])
+    return None

@@ -1,0 +1,425 @@
+"""The MikroTik RouterOS v6/v7 driver (netmiko ``mikrotik_routeros`` over SSH).
+
+Facts relied on (../shared/research/ssh-cli.md):
+
+* §1: netmiko logs in as ``<user>+ct511w4098h`` (no colours, dumb terminal, no paging); absolute command paths;
+  forwards are ``/ip firewall nat`` ``chain=dstnat action=dst-nat`` rules restricted with
+  ``in-interface-list=WAN`` and placed first with ``place-before=0``; the DHCP pool is the ``address-pool`` of the
+  DHCP server; ``print terse`` everywhere (v6 and v7 layouts differ); SIP ALG is
+  ``/ip firewall service-port set sip disabled=yes``; NAT filtering "open" = ``endpoint-independent-nat`` rules
+  (v7 only; absent = endpoint-dependent = secure). ``save_config()`` is never called: RouterOS applies and persists
+  each command at once (§0.4).
+* §14: numbers refer to the session's last ``print`` (every removal re-prints or uses ``[find where ...]``);
+  ``remove`` always gets numbers or ``[find]`` (else it waits at ``numbers:``); v7 connections carry
+  ``dst-port``, v6 ``dst-address=a.b.c.d:port``; error texts (``bad command name``, ``expected end of command``,
+  ``syntax error``, ``input does not match any value``, ``invalid value for argument``, ``no such item``,
+  ``failure:``) mark a failed command.
+* §0.2: clear connection tracking after NAT changes (``/ip firewall connection remove``): only inbound entries
+  (original destination = a WAN address, else a source outside the LAN) on 5060/5061.
+
+Inferred [I]: several commands on one line separated by ``;`` (with ``:put "<marker>"`` between them) run in one
+round trip, the first error stopping the line — option ``batch=false`` sends one command per round trip instead.
+
+Backup: :meth:`MikrotikDriver.backup` returns ``/export`` text, but :attr:`Feature.BACKUP` is not declared: the
+research gives no faithful restore over the CLI (importing an export on top of a configuration duplicates
+entries; ``/system backup load`` reboots the router), so the engine relies on its verified step-by-step rollback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from typing import Any, ClassVar
+
+from routerfix.errors import DeviceError, InvalidValue, ParseError, UnsupportedOperation
+from routerfix.model import (
+    Backup,
+    Capabilities,
+    DeviceFacts,
+    DeviceState,
+    DhcpScope,
+    Feature,
+    Lease,
+    NatMode,
+    Neighbour,
+    PortForward,
+    Reservation,
+    check_device_name,
+)
+from routerfix.transport.ssh import SSH_OPTION_NAMES, SSHDriver, parse_bool
+
+from .parser import (
+    TerseItem,
+    forwards_from_rule,
+    parse_address_ranges,
+    parse_key_value_page,
+    parse_terse,
+    parse_version,
+)
+
+__all__ = ["MikrotikDriver", "ros_quote"]
+
+NAT = "/ip firewall nat"
+EIM_COMMENT = "routerfix-eim"
+_PRINT = "print terse without-paging"
+_CAPS = Capabilities(
+    features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.NAT_MODE, Feature.DHCP_SCOPE,
+                        Feature.LEASES, Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.FLUSH_CONNECTIONS,
+                        Feature.SIP_ALG}),
+    forward_ranges=True, forward_both=False, orders_rules=True,
+    notes=("forwards are /ip firewall nat dstnat rules limited to in-interface-list=WAN and placed first",))
+
+
+def ros_quote(value: str) -> str:
+    """A RouterOS string literal: double quotes, with ``\\``, ``"`` and ``$`` escaped; control characters refused."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidValue("value", value, "text without control characters")
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
+
+
+class MikrotikDriver(SSHDriver):
+    """MikroTik RouterOS 6 and 7 over SSH.
+
+    Options (besides the SSH trust options): ``wan_list`` (interface list of the WAN side, default ``WAN``),
+    ``dhcp_server`` (name of the LAN's DHCP server when there are several), ``batch`` (default true: several
+    commands per round trip).
+    """
+
+    name: ClassVar[str] = "mikrotik"
+    capabilities = _CAPS
+    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_list", "dhcp_server", "batch"}
+    simulator: ClassVar[str | None] = "routerfix.drivers.mikrotik.simulator:simulate"
+    device_type: ClassVar[str] = "mikrotik_routeros"
+    prompt_pattern: ClassVar[str | None] = r"\[[^\]\n]+\](?: /[^>\n]*)? ?>"
+    error_patterns: ClassVar[tuple[str, ...]] = (
+        r"^bad command name ", r"^expected end of command", r"^syntax error \(line", r"^expected command name",
+        r"^input does not match any value", r"^invalid value for argument", r"^no such item", r"^failure: ",
+        r"^ambiguous value", r"^value of \S+ (?:out of range|must)", r"^numbers:",
+    )
+    logout_command: ClassVar[str | None] = "quit"
+    batch_separator: ClassVar[str | None] = "; "
+    batch_max_line: ClassVar[int] = 1200  # [I] RouterOS takes lines longer than the 511-column terminal
+
+    def __init__(self, host: str, **options: Any) -> None:
+        super().__init__(host, **options)
+        wan = self.options.get("wan_list", "WAN")
+        self.wan_list = check_device_name(wan, "wan_list")
+        server = self.options.get("dhcp_server")
+        self.dhcp_server: str | None = None if server in (None, "") else str(server)
+        if not parse_bool(self.options.get("batch", True), "batch"):
+            self.batch_separator = None  # type: ignore[misc]
+        self.version: tuple[int, int] | None = None
+        self._facts: DeviceFacts | None = None
+        self._nat: list[TerseItem] = []
+        self._nat_printed = False
+        self._wan_addresses: set[ipaddress.IPv4Address] = set()
+        self._lan_network: ipaddress.IPv4Network | None = None
+
+    def open(self) -> None:
+        """Connect, log in and read the version (capabilities depend on it); numbers from earlier sessions are
+        forgotten."""
+        self._nat_printed = False
+        super().open()
+        if self.version is None:
+            self.facts()
+
+    def _batch_marker(self, token: str) -> str:
+        return f':put "{token}"'
+
+    def _narrow(self) -> None:
+        if self.version is not None and self.version[0] < 7:
+            self.capabilities = _CAPS.replace(
+                features=_CAPS.features - {Feature.NAT_MODE},
+                notes=(*_CAPS.notes, "RouterOS 6 has no endpoint-independent NAT: NAT filtering is not managed"))
+        else:
+            self.capabilities = _CAPS
+
+    # --- reads ------------------------------------------------------------------------------------------
+
+    _READS: ClassVar[tuple[str, ...]] = (
+        "/system resource print", "/system identity print", f"{NAT} {_PRINT}",
+        f"/ip firewall service-port {_PRINT}", f"/ip dhcp-server {_PRINT}", f"/ip pool {_PRINT}",
+        f"/ip dhcp-server network {_PRINT}", f"/ip dhcp-server lease {_PRINT}", f"/ip arp {_PRINT}",
+        f"/ip address {_PRINT}", f"/interface list member {_PRINT}",
+    )
+
+    def _read_all(self) -> dict[str, str]:
+        outputs = self.send_many(self._READS)
+        return dict(zip(self._READS, outputs, strict=True))
+
+    def read_state(self) -> DeviceState:
+        """Everything in one batch (2-3 round trips)."""
+        out = self._read_all()
+        facts = self._parse_facts(out["/system resource print"], out["/system identity print"])
+        self._remember_nat(out[f"{NAT} {_PRINT}"])
+        self._remember_addresses(out[f"/ip address {_PRINT}"], out[f"/interface list member {_PRINT}"])
+        caps = self.capabilities
+        scope = self._parse_scope(out)
+        self._lan_network = scope.network
+        return DeviceState(
+            facts=facts, capabilities=caps,
+            nat_mode=self._nat_mode() if Feature.NAT_MODE in caps else None,
+            sip_alg=self._parse_sip_alg(out[f"/ip firewall service-port {_PRINT}"]),
+            forwards=self._forwards(), scope=scope,
+            leases=self._parse_leases(out[f"/ip dhcp-server lease {_PRINT}"]),
+            neighbours=self._parse_arp(out[f"/ip arp {_PRINT}"]),
+        )
+
+    def _parse_facts(self, resource: str, identity: str) -> DeviceFacts:
+        values = parse_key_value_page(resource, "/system resource print")
+        version_text = values.get("version", "")
+        self.version = parse_version(version_text)
+        self._narrow()
+        name = parse_key_value_page(identity, "/system identity print").get("name", "")
+        self._facts = DeviceFacts("MikroTik", values.get("board-name", "RouterOS"), version_text, name)
+        return self._facts
+
+    def facts(self) -> DeviceFacts:
+        """Vendor, board, RouterOS version and identity."""
+        outputs = self.send_many(["/system resource print", "/system identity print"])
+        return self._parse_facts(*outputs)
+
+    def _remember_nat(self, text: str) -> None:
+        self._nat = parse_terse(text, f"{NAT} {_PRINT}")
+        self._nat_printed = True
+
+    def _remember_addresses(self, addresses: str, members: str) -> None:
+        wan_ifaces = {m.get("interface") for m in parse_terse(members, "/interface list member print")
+                      if m.get("list") == self.wan_list}
+        self._wan_addresses = set()
+        for item in parse_terse(addresses, "/ip address print"):
+            if item.get("interface") in wan_ifaces and not item.disabled:
+                try:
+                    self._wan_addresses.add(ipaddress.IPv4Interface(item.get("address")).ip)
+                except ValueError:
+                    continue
+
+    def _forwards(self) -> tuple[PortForward, ...]:
+        return tuple(f for item in self._nat for f in forwards_from_rule(item))
+
+    def list_port_forwards(self) -> tuple[PortForward, ...]:
+        """Every dst-nat rule with a tcp/udp port and a target, in rule order (``ref`` = its number)."""
+        self._remember_nat(self.send(f"{NAT} {_PRINT}"))
+        return self._forwards()
+
+    def _eim_rules(self) -> list[TerseItem]:
+        return [i for i in self._nat if i.get("action") == "endpoint-independent-nat"]
+
+    def _nat_mode(self) -> NatMode:
+        return NatMode.OPEN if any(not i.disabled for i in self._eim_rules()) else NatMode.SECURE
+
+    def get_nat_mode(self) -> NatMode | None:
+        """``open`` when an enabled endpoint-independent-nat rule exists (v7), else ``secure``; v6: ``None``."""
+        if self.version is None:
+            self.facts()
+        if Feature.NAT_MODE not in self.capabilities:
+            return None
+        self.list_port_forwards()
+        return self._nat_mode()
+
+    @staticmethod
+    def _parse_sip_alg(text: str) -> bool | None:
+        for item in parse_terse(text, "/ip firewall service-port print"):
+            if item.get("name") == "sip":
+                return not item.disabled
+        return None
+
+    def get_sip_alg(self) -> bool | None:
+        """Whether the ``sip`` service port (NAT helper) is enabled."""
+        return self._parse_sip_alg(self.send(f"/ip firewall service-port {_PRINT}"))
+
+    def _parse_scope(self, out: dict[str, str]) -> DhcpScope:
+        servers = [s for s in parse_terse(out[f"/ip dhcp-server {_PRINT}"], "/ip dhcp-server print")
+                   if not s.disabled]
+        if self.dhcp_server:
+            servers = [s for s in servers if s.get("name") == self.dhcp_server]
+        if not servers:
+            raise ParseError("/ip dhcp-server print", "no enabled DHCP server" + (
+                f" named {self.dhcp_server!r}" if self.dhcp_server else ""), host=self.host, driver=self.name)
+        server = servers[0]
+        self._server_name = server.get("name")
+        pool_name = server.get("address-pool")
+        pools = [p for p in parse_terse(out[f"/ip pool {_PRINT}"], "/ip pool print") if p.get("name") == pool_name]
+        if not pools:
+            raise ParseError("/ip pool print", f"the DHCP server's pool {pool_name!r} is missing", host=self.host,
+                             driver=self.name)
+        ranges = parse_address_ranges(pools[0].get("ranges"), "/ip pool print")
+        if not ranges:
+            raise ParseError("/ip pool print", f"pool {pool_name!r} has no ranges", host=self.host, driver=self.name)
+        network: ipaddress.IPv4Network | None = None
+        gateway: ipaddress.IPv4Address | None = None
+        for net in parse_terse(out[f"/ip dhcp-server network {_PRINT}"], "/ip dhcp-server network print"):
+            try:
+                candidate = ipaddress.IPv4Network(net.get("address"), strict=False)
+            except ValueError:
+                continue
+            if ranges[0].first in candidate:
+                network = candidate
+                gw = net.get("gateway").split(",")[0].strip()
+                gateway = ipaddress.IPv4Address(gw) if gw else None
+                break
+        if network is None or gateway is None:
+            for addr in parse_terse(out[f"/ip address {_PRINT}"], "/ip address print"):
+                try:
+                    iface = ipaddress.IPv4Interface(addr.get("address"))
+                except ValueError:
+                    continue
+                if ranges[0].first in iface.network:
+                    network = network or iface.network
+                    gateway = gateway or iface.ip
+                    break
+        if network is None or gateway is None:
+            raise ParseError("/ip dhcp-server network print", "no network/gateway holds the DHCP pool",
+                             host=self.host, driver=self.name)
+        reservations = tuple(
+            Reservation(lease.get("address"), lease.get("mac-address"), lease.get("comment"))
+            for lease in parse_terse(out[f"/ip dhcp-server lease {_PRINT}"], "/ip dhcp-server lease print")
+            if not lease.dynamic and lease.get("address") and lease.get("mac-address")
+            and lease.get("server") in ("", self._server_name, "all"))
+        return DhcpScope(network, gateway, tuple(ranges), reservations)
+
+    def get_dhcp_scope(self) -> DhcpScope:
+        """The pool behind the LAN's DHCP server, its network/gateway and static leases."""
+        return self._parse_scope(self._read_all())
+
+    @staticmethod
+    def _parse_leases(text: str) -> tuple[Lease, ...]:
+        leases = []
+        for item in parse_terse(text, "/ip dhcp-server lease print"):
+            address = item.get("active-address") or item.get("address")
+            mac = item.get("active-mac-address") or item.get("mac-address")
+            if not address or not mac or item.disabled:
+                continue
+            if not item.dynamic and item.get("status") not in ("bound", "offered"):
+                continue
+            try:
+                leases.append(Lease(address, mac, item.get("host-name")))
+            except InvalidValue:
+                continue
+        return tuple(leases)
+
+    def list_leases(self) -> tuple[Lease, ...]:
+        """Leases in use (dynamic ones and bound static ones)."""
+        return self._parse_leases(self.send(f"/ip dhcp-server lease {_PRINT}"))
+
+    @staticmethod
+    def _parse_arp(text: str) -> tuple[Neighbour, ...]:
+        result = []
+        for item in parse_terse(text, "/ip arp print"):
+            if item.disabled or not item.get("mac-address"):
+                continue
+            try:
+                result.append(Neighbour(item.get("address"), item.get("mac-address")))
+            except InvalidValue:
+                continue
+        return tuple(result)
+
+    def list_neighbours(self) -> tuple[Neighbour, ...]:
+        """The ARP table (complete entries)."""
+        return self._parse_arp(self.send(f"/ip arp {_PRINT}"))
+
+    def backup(self) -> Backup:
+        """``/export`` as text (not restorable by routerfix: see the module docstring)."""
+        return Backup(self.name, "routeros-export", self.send("/export"), time.time())
+
+    # --- writes ------------------------------------------------------------------------------------------
+
+    def _add_port_forward(self, forward: PortForward) -> None:
+        check_device_name(forward.name, "forward name")
+        if not self._nat_printed:
+            self.list_port_forwards()
+        place = " place-before=0" if self._nat else ""
+        disabled = "" if forward.enabled else " disabled=yes"
+        self.send(f"{NAT} add chain=dstnat action=dst-nat protocol={forward.protocol.value} "
+                  f"dst-port={forward.external_ports} in-interface-list={self.wan_list} "
+                  f"to-addresses={forward.internal_address} to-ports={forward.internal_ports} "
+                  f"comment={forward.name}{disabled}{place}")
+
+    def _remove_port_forward(self, forward: PortForward) -> None:
+        self.list_port_forwards()
+        for item in self._nat:
+            if any(f.key() == forward.key() for f in forwards_from_rule(item)):
+                self.send(f"{NAT} remove {item.index}")
+                self._nat_printed = False
+                return
+
+    def _reserve_address(self, reservation: Reservation) -> None:
+        check_device_name(reservation.name, "reservation name")
+        server = getattr(self, "_server_name", None)
+        where = f" server={ros_quote(server)}" if server else ""
+        self.send(f"/ip dhcp-server lease add address={reservation.address} "
+                  f"mac-address={reservation.mac.upper()}{where} comment={reservation.name}")
+
+    def _release_address(self, reservation: Reservation) -> None:
+        self.send(f"/ip dhcp-server lease remove [find where address={reservation.address} and "
+                  f"mac-address={reservation.mac.upper()} and !dynamic]")
+
+    def _set_sip_alg(self, enabled: bool) -> None:
+        self.send(f"/ip firewall service-port set sip disabled={'no' if enabled else 'yes'}")
+
+    def _set_nat_mode(self, mode: NatMode) -> None:
+        if self.version is None:
+            self.facts()
+        if Feature.NAT_MODE not in self.capabilities:
+            raise UnsupportedOperation("RouterOS 6 has no endpoint-independent NAT", host=self.host,
+                                       driver=self.name)
+        if mode is NatMode.SECURE:
+            self.send(f"{NAT} disable [find where action=endpoint-independent-nat and !disabled]")
+            self._nat_printed = False
+            return
+        self.list_port_forwards()
+        if self._eim_rules():
+            self.send(f"{NAT} enable [find where action=endpoint-independent-nat]")
+        else:
+            self.send_many([
+                f"{NAT} add chain=srcnat action=endpoint-independent-nat protocol=udp "
+                f"out-interface-list={self.wan_list} comment={EIM_COMMENT}",
+                f"{NAT} add chain=dstnat action=endpoint-independent-nat protocol=udp "
+                f"in-interface-list={self.wan_list} comment={EIM_COMMENT}",
+            ])
+        self._nat_printed = False
+
+    def _flush_connections(self, ports: tuple[int, ...]) -> int:
+        if self.version is None:
+            self.facts()
+        assert self.version is not None
+        v7 = self.version[0] >= 7
+        alternatives = "|".join(str(p) for p in sorted(set(ports)))
+        where = f'dst-port~"^({alternatives})\\$"' if v7 else f'dst-address~":({alternatives})\\$"'
+        text = self.send(f"/ip firewall connection {_PRINT} where {where}")
+        doomed: list[int] = []
+        for item in parse_terse(text, "/ip firewall connection print"):
+            if item.get("protocol") not in ("udp", "tcp"):
+                continue
+            dst, dst_port = _split_address(item.get("dst-address"), item.get("dst-port"))
+            src, _ = _split_address(item.get("src-address"), item.get("src-port"))
+            if dst_port not in ports or dst is None:
+                continue
+            inbound = dst in self._wan_addresses if self._wan_addresses else (
+                src is not None and self._lan_network is not None and src not in self._lan_network)
+            if inbound:
+                doomed.append(item.index)
+        if not doomed:
+            return 0
+        try:
+            self.send(f"/ip firewall connection remove {','.join(map(str, doomed))}")
+        except DeviceError as exc:
+            if "no such item" not in exc.device_message:
+                raise
+            return -1  # an entry expired between print and remove; the rest are gone with the retry below
+        return len(doomed)
+
+
+def _split_address(address: str, port: str) -> tuple[ipaddress.IPv4Address | None, int | None]:
+    """``a.b.c.d:port`` (v6) or address + separate port (v7)."""
+    text = address.strip()
+    match = re.fullmatch(r"(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?", text)
+    if match is None:
+        return None, None
+    found_port = match.group(2) or port
+    try:
+        return ipaddress.IPv4Address(match.group(1)), int(found_port) if found_port else None
+    except ValueError:
+        return None, None

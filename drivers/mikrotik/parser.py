@@ -1,0 +1,233 @@
+"""Parsers for RouterOS v6/v7 CLI output (``print terse``, ``print`` key: value pages, ``/export``).
+
+Facts relied on (../shared/research/ssh-cli.md): §1 terse samples (index, flag group, ``key=value``), §0.6 log
+lines such as ``17:20:06 echo: ...`` interleaved in output, §14 v7 terse layout (``comment=`` first and unquoted
+even with spaces, empty values as ``key=`` where v6 prints ``key=""``, index not padded, one column per flag
+group), §14 ``/export`` continuation lines (`` \\`` + four-space indent). Only routerfix errors leave this module.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from routerfix.errors import InvalidValue, ParseError
+from routerfix.model import AddressRange, PortForward, PortRange, Protocol
+
+__all__ = ["TerseItem", "forwards_from_rule", "join_export_lines", "parse_address_ranges", "parse_key_values",
+           "parse_terse", "parse_version", "strip_log_lines"]
+
+_LOG_LINE = re.compile(r"^\s*(?:\w{3}/\d\d/\d{4} )?\d\d:\d\d:\d\d \S+: ")
+_INDEX = re.compile(r"^\s*(\d+)(?=\s|$)")
+_FLAG_TOKEN = re.compile(r"[A-Z*]+")
+_KEY_AT = re.compile(r"(?:^|(?<=\s))([a-z][a-z0-9.\-]*)=")
+
+
+@dataclass(frozen=True)
+class TerseItem:
+    """One row of ``print terse``: its number, flag letters and properties."""
+
+    index: int
+    flags: frozenset[str] = frozenset()
+    props: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str, default: str = "") -> str:
+        """A property value, ``default`` when absent."""
+        return self.props.get(key, default)
+
+    @property
+    def disabled(self) -> bool:
+        """Flag ``X`` or ``disabled=yes``."""
+        return "X" in self.flags or self.props.get("disabled") == "yes"
+
+    @property
+    def dynamic(self) -> bool:
+        """Flag ``D`` (dynamic entry)."""
+        return "D" in self.flags or self.props.get("dynamic") == "yes"
+
+
+def strip_log_lines(text: str) -> list[str]:
+    """The lines of ``text`` without interleaved log lines (``17:20:06 echo: ...``) and carriage returns."""
+    return [line.replace("\r", "") for line in text.split("\n") if not _LOG_LINE.match(line)]
+
+
+def _unquote(value: str, source: str) -> tuple[str, int]:
+    """Parse a double-quoted RouterOS string at the start of ``value``; return it and the characters used."""
+    out: list[str] = []
+    i = 1
+    while i < len(value):
+        ch = value[i]
+        if ch == "\\" and i + 1 < len(value):
+            nxt = value[i + 1]
+            out.append({"n": "\n", "r": "\r", "t": "\t"}.get(nxt, nxt))
+            i += 2
+            continue
+        if ch == '"':
+            return "".join(out), i + 1
+        out.append(ch)
+        i += 1
+    raise ParseError(source, "unterminated quoted value")
+
+
+def parse_key_values(text: str, source: str) -> dict[str, str]:
+    """Parse ``key=value key="quoted value" key=`` pairs. An unquoted value runs to the next `` key=`` (v7
+    prints comments unquoted, spaces included)."""
+    props: dict[str, str] = {}
+    rest = text.strip()
+    while rest:
+        match = re.match(r"([a-z][a-z0-9.\-]*)=", rest)
+        if match is None:
+            raise ParseError(source, f"expected key=value at {rest[:40]!r}")
+        key = match.group(1)
+        rest = rest[match.end():]
+        if rest.startswith('"'):
+            value, used = _unquote(rest, source)
+            rest = rest[used:]
+            if rest and not rest[0].isspace():
+                raise ParseError(source, f"text after the quoted value of {key}")
+        else:
+            nxt = re.search(r"\s+[a-z][a-z0-9.\-]*=", rest)
+            if nxt is None:
+                value, rest = rest.rstrip(), ""
+            else:
+                value, rest = rest[: nxt.start()], rest[nxt.start():]
+        props[key] = value
+        rest = rest.lstrip()
+    return props
+
+
+def parse_terse(text: str, source: str) -> list[TerseItem]:
+    """Rows of ``print terse`` output (v6 or v7 layout). Header, blank and log lines are skipped; a row that is
+    not ``<index> [flags] key=value...`` raises :class:`ParseError`."""
+    items: list[TerseItem] = []
+    for line in strip_log_lines(text):
+        if not line.strip() or line.lstrip().startswith(("Flags:", "Columns:", "#")):
+            continue
+        match = _INDEX.match(line)
+        if match is None:
+            raise ParseError(source, f"unexpected line {line.strip()[:60]!r}")
+        rest = line[match.end():]
+        first_key = _KEY_AT.search(rest)
+        head, body = (rest, "") if first_key is None else (rest[: first_key.start()], rest[first_key.start():])
+        flags: set[str] = set()
+        for token in head.split():
+            if not _FLAG_TOKEN.fullmatch(token):
+                raise ParseError(source, f"unexpected flags {token[:20]!r}")
+            flags.update(token)
+        items.append(TerseItem(int(match.group(1)), frozenset(flags), parse_key_values(body, source)))
+    return items
+
+
+def parse_key_value_page(text: str, source: str) -> dict[str, str]:
+    """``key: value`` lines (``/system resource print``, ``/system identity print``)."""
+    values: dict[str, str] = {}
+    for line in strip_log_lines(text):
+        if ":" not in line or not line.strip():
+            continue
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if re.fullmatch(r"[a-z][a-z0-9\-]*", key):
+            values[key] = value.strip()
+    return values
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """``7.16.2 (stable)`` → ``(7, 16)``; raises :class:`ParseError` when there is no version."""
+    match = re.match(r"\s*(\d+)\.(\d+)", text)
+    if match is None:
+        raise ParseError("/system resource print", f"no RouterOS version in {text[:40]!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_address_ranges(value: str, source: str) -> list[AddressRange]:
+    """A pool's ``ranges=`` value: ``a-b``, single addresses and ``net/len``, comma separated."""
+    ranges: list[AddressRange] = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            if "/" in part:
+                net = ipaddress.IPv4Network(part, strict=False)
+                hosts = list(net.hosts()) or [net.network_address]
+                ranges.append(AddressRange(hosts[0], hosts[-1]))
+            elif "-" in part:
+                first, last = part.split("-", 1)
+                ranges.append(AddressRange(first.strip(), last.strip()))
+            else:
+                ranges.append(AddressRange(part, part))
+        except (ValueError, InvalidValue) as exc:
+            raise ParseError(source, f"bad address range {part!r}: {exc}") from None
+    return ranges
+
+
+def _ports(value: str, source: str) -> list[PortRange]:
+    ports: list[PortRange] = []
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        try:
+            ports.append(PortRange.parse(part))
+        except InvalidValue:
+            raise ParseError(source, f"bad port {part!r}") from None
+    ports.sort()
+    merged: list[PortRange] = []
+    for p in ports:
+        if merged and p.start <= merged[-1].end + 1:
+            merged[-1] = PortRange(merged[-1].start, max(p.end, merged[-1].end))
+        else:
+            merged.append(p)
+    return merged
+
+
+def forwards_from_rule(item: TerseItem, source: str = "/ip firewall nat print terse") -> list[PortForward]:
+    """The port forwards one NAT rule stands for: ``chain=dstnat action=dst-nat|netmap`` with a tcp/udp protocol,
+    ``dst-port`` and ``to-addresses`` (other rules give none). A port list gives one forward per contiguous
+    range; ``ref`` is the rule's number in the print."""
+    p = item.props
+    if p.get("chain") != "dstnat" or p.get("action") not in ("dst-nat", "netmap"):
+        return []
+    proto = p.get("protocol", "")
+    if proto not in ("tcp", "udp") or not p.get("dst-port") or not p.get("to-addresses"):
+        return []
+    target = p["to-addresses"].split("-", 1)[0].strip()
+    try:
+        address = ipaddress.IPv4Address(target)
+    except ValueError:
+        return []
+    external = _ports(p["dst-port"].lstrip("!"), source)
+    if p["dst-port"].startswith("!"):
+        return []
+    internal = _ports(p["to-ports"], source) if p.get("to-ports") else []
+    wan_only = bool(p.get("in-interface-list") or p.get("in-interface")) and not (
+        p.get("in-interface-list", "").startswith("!") or p.get("in-interface", "").startswith("!"))
+    name = p.get("comment", "")
+    forwards = []
+    for ext in external:
+        to_ports = internal[0] if len(internal) == 1 and (len(internal[0]) in (1, len(ext))) else None
+        try:
+            forwards.append(PortForward(name, Protocol(proto), ext, address, to_ports, enabled=not item.disabled,
+                                        wan_only=wan_only, ref=str(item.index)))
+        except InvalidValue as exc:
+            raise ParseError(source, str(exc)) from None
+    return forwards
+
+
+def join_export_lines(text: str) -> list[str]:
+    """``/export`` text as logical lines: continuation lines (`` \\`` at the end, then an indented line) joined,
+    comments and log lines dropped."""
+    lines: list[str] = []
+    current = ""
+    for raw in strip_log_lines(text):
+        line = raw.rstrip()
+        if current:
+            current += " " + line.strip()
+        else:
+            current = line
+        if current.endswith("\\"):
+            current = current[:-1].rstrip()
+            continue
+        if current.strip() and not current.lstrip().startswith("#"):
+            lines.append(current.strip())
+        current = ""
+    if current.strip():
+        lines.append(current.strip())
+    return lines

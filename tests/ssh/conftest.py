@@ -1,0 +1,37 @@
+"""Fixtures of the SSH tests: one simulator host (event loop thread) for the whole folder, short timeouts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from routerfix.driver import Timeouts
+from routerfix.simulator.ssh import Shell, SSHSimulatorHost
+
+FAST = Timeouts(connect=5, read=5, apply=5)
+
+
+class EchoShell(Shell):
+    """A tiny Linux-like shell for transport tests."""
+
+    def prompt(self) -> str:
+        return "root@box:~# "
+
+    def execute(self, line: str) -> str:
+        if line in ("exit", "logout"):
+            self.closed = True
+            return "logout\n"
+        if line.startswith("echo "):
+            return line[5:].replace("$?", "0") + "\n"
+        if line.startswith("fail"):
+            return "Error: simulated refusal\n"
+        if ";" in line:  # batch: run each part, echo markers
+            return "".join(self.execute(part.strip()) for part in line.split(";"))
+        return f"ran {line}\n"
+
+
+@pytest.fixture(scope="session")
+def ssh_host() -> Iterator[SSHSimulatorHost]:
+    with SSHSimulatorHost() as host:
+        yield host

@@ -1,0 +1,274 @@
+"""The shared SSH layer against real SSH servers on 127.0.0.1: trust, authentication, errors, speed."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import asyncssh
+import pytest
+
+from routerfix.driver import Timeouts
+from routerfix.errors import (
+    AuthenticationError,
+    ConnectionDropped,
+    DeviceError,
+    InvalidValue,
+    ReadTimeout,
+    TransportError,
+    TrustError,
+)
+from routerfix.model import DeviceFacts
+from routerfix.simulator.ssh import SimulatedSSHDevice, SSHSimulatorHost
+from routerfix.transport.ssh import SSHDriver, TrustSettings, parse_bool
+
+from .conftest import FAST, EchoShell
+
+PASSWORD = "s3cret-Pw!"
+
+
+class ToyDriver(SSHDriver):
+    """A minimal SSH driver for the transport tests."""
+
+    name: ClassVar[str] = "toy"
+    device_type: ClassVar[str] = "linux"
+    prompt_pattern: ClassVar[str | None] = r"\S+@\S+:.*[#$]"
+    error_patterns: ClassVar[tuple[str, ...]] = (r"^Error: ",)
+    batch_separator: ClassVar[str | None] = "; "
+
+    def _batch_marker(self, token: str) -> str:
+        return f"echo {token} $?"
+
+    def facts(self) -> DeviceFacts:
+        return DeviceFacts("toy", "toy")
+
+
+@pytest.fixture
+def device(ssh_host: SSHSimulatorHost) -> Iterator[SimulatedSSHDevice]:
+    dev = ssh_host.add_device("toy", EchoShell, username="admin", password=PASSWORD)
+    yield dev
+    ssh_host.remove_device(dev)
+
+
+def toy(dev: SimulatedSSHDevice, **options: Any) -> ToyDriver:
+    options.setdefault("password", PASSWORD)
+    options.setdefault("timeouts", FAST)
+    return ToyDriver("127.0.0.1", port=dev.port, username="admin", **options)
+
+
+def test_unknown_host_key_is_refused_with_how_to(device: SimulatedSSHDevice, tmp_path: Path) -> None:
+    driver = toy(device, known_hosts=str(tmp_path / "known_hosts"))
+    with pytest.raises(TrustError) as info:
+        driver.open()
+    message = str(info.value)
+    assert device.fingerprint in message
+    assert f"host_key_fingerprint={device.fingerprint}" in message
+    assert "accept_new_host_key=true" in message and "ssh-keyscan" in message
+    assert device.auth_attempts == 0, "credentials must not be sent to an untrusted host"
+
+
+def test_known_hosts_file_is_trusted(device: SimulatedSSHDevice, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text(device.known_hosts_line() + "\n")
+    with toy(device, known_hosts=str(known)) as driver:
+        assert driver.send("hello") == "ran hello"  # type: ignore[attr-defined]
+
+
+def test_changed_key_is_refused_even_with_accept_new(device: SimulatedSSHDevice, tmp_path: Path) -> None:
+    other = asyncssh.generate_private_key("ssh-ed25519")
+    known = tmp_path / "known_hosts"
+    blob = other.export_public_key("openssh").decode().split()[1]
+    known.write_text(f"[127.0.0.1]:{device.port} ssh-ed25519 {blob}\n")
+    with pytest.raises(TrustError) as info:
+        toy(device, known_hosts=str(known), accept_new_host_key=True).open()
+    assert "CHANGED" in str(info.value) and "ssh-keygen -R" in str(info.value)
+    assert known.read_text().count("\n") == 1, "the file must not be touched"
+    assert device.auth_attempts == 0
+
+
+def test_accept_new_adds_the_key_then_it_is_known(device: SimulatedSSHDevice, tmp_path: Path) -> None:
+    known = tmp_path / "sub" / "known_hosts"
+    with toy(device, known_hosts=str(known), accept_new_host_key="true"):
+        pass
+    assert known.read_text().strip() == device.known_hosts_line()
+    assert oct(known.stat().st_mode & 0o777) == "0o600"
+    with toy(device, known_hosts=str(known)) as driver:  # now trusted without the option
+        assert driver.is_open
+
+
+def test_pinned_fingerprint(device: SimulatedSSHDevice, tmp_path: Path) -> None:
+    with toy(device, host_key_fingerprint=device.fingerprint, known_hosts=str(tmp_path / "none")) as driver:
+        assert driver.send("x") == "ran x"  # type: ignore[attr-defined]
+    wrong = "SHA256:" + "A" * 43
+    with pytest.raises(TrustError) as info:
+        toy(device, host_key_fingerprint=wrong).open()
+    assert "does not match the pinned" in str(info.value) and device.fingerprint in str(info.value)
+
+
+def test_trust_options_are_validated() -> None:
+    with pytest.raises(InvalidValue):
+        TrustSettings.from_options({"host_key_fingerprint": "MD5:aa:bb"})
+    with pytest.raises(InvalidValue):
+        TrustSettings.from_options({"accept_new_host_key": "maybe"})
+    with pytest.raises(InvalidValue):
+        TrustSettings.from_options({"key_file": "/nonexistent/key"})
+    assert parse_bool("YES", "x") is True and parse_bool("0", "x") is False
+    padded = TrustSettings.from_options({"host_key_fingerprint": "SHA256:" + "b" * 43 + "="})
+    assert padded.host_key_fingerprint == "SHA256:" + "b" * 43
+
+
+def test_bad_password_is_tried_once(device: SimulatedSSHDevice) -> None:
+    with pytest.raises(AuthenticationError):
+        toy(device, password="wrong-password", host_key_fingerprint=device.fingerprint).open()
+    assert device.auth_attempts == 1
+    assert device.logins == 0
+
+
+def test_auth_failure_knob(device: SimulatedSSHDevice) -> None:
+    device.knobs.fail_auth = True
+    with pytest.raises(AuthenticationError):
+        toy(device, host_key_fingerprint=device.fingerprint).open()
+    assert device.auth_attempts == 1
+
+
+def test_key_authentication(ssh_host: SSHSimulatorHost, tmp_path: Path) -> None:
+    client_key = asyncssh.generate_private_key("ssh-ed25519")
+    key_file = tmp_path / "id_ed25519"
+    key_file.write_bytes(client_key.export_private_key("openssh"))
+    key_file.chmod(0o600)
+    dev = ssh_host.add_device("keyed", EchoShell, username="admin", password="unused-password",
+                              authorized_keys=[client_key.convert_to_public()])
+    try:
+        driver = ToyDriver("127.0.0.1", port=dev.port, username="admin", timeouts=FAST, key_file=str(key_file),
+                           host_key_fingerprint=dev.fingerprint)
+        with driver:
+            assert driver.send("k") == "ran k"
+        assert dev.logins == 1
+    finally:
+        ssh_host.remove_device(dev)
+
+
+def test_connect_retries_are_bounded() -> None:
+    """A port that accepts and hangs up at once: set-up is retried (transient), exactly 3 times, quickly."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransportError):
+            ToyDriver("127.0.0.1", port=server.getsockname()[1], username="admin", password="x", timeouts=FAST,
+                      host_key_fingerprint="SHA256:" + "A" * 43).open()
+    finally:
+        server.close()
+    assert len(accepted) == 3
+    assert time.monotonic() - started < 8
+
+
+def test_refused_port_is_a_transport_error() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    with pytest.raises(TransportError) as info:
+        ToyDriver("127.0.0.1", port=port, username="a", password="x", timeouts=FAST).open()
+    assert not isinstance(info.value, (AuthenticationError, TrustError))
+
+
+def test_device_error_carries_the_device_words(device: SimulatedSSHDevice) -> None:
+    with toy(device, host_key_fingerprint=device.fingerprint) as driver:
+        with pytest.raises(DeviceError) as info:
+            driver.send("fail now")  # type: ignore[attr-defined]
+        assert info.value.device_message == "Error: simulated refusal"
+        assert driver.send("fail now", check=False) == "Error: simulated refusal"  # type: ignore[attr-defined]
+
+
+def test_batch_splits_outputs_and_reports_the_failing_command(device: SimulatedSSHDevice) -> None:
+    with toy(device, host_key_fingerprint=device.fingerprint) as driver:
+        assert isinstance(driver, ToyDriver)
+        assert driver.send_many(["a", "b", "c"]) == ["ran a", "ran b", "ran c"]
+        assert driver.round_trips == 1
+        with pytest.raises(DeviceError) as info:
+            driver.send_many(["a", "fail here", "c"])
+        assert "fail here" in str(info.value)
+
+
+def test_dropped_connection_is_noticed_at_once(device: SimulatedSSHDevice) -> None:
+    with toy(device, host_key_fingerprint=device.fingerprint, timeouts=Timeouts()) as driver:  # 30 s read timeout
+        device.drop_after(1)
+        started = time.monotonic()
+        with pytest.raises(ConnectionDropped):
+            driver.send("x")  # type: ignore[attr-defined]
+        assert time.monotonic() - started < 2
+        assert not driver.is_open
+        driver.reconnect()
+        assert driver.send("y") == "ran y"  # type: ignore[attr-defined]
+
+
+def test_slow_output_is_read_whole_and_timeouts_apply(device: SimulatedSSHDevice) -> None:
+    with toy(device, host_key_fingerprint=device.fingerprint) as driver:
+        device.knobs.chunk_size, device.knobs.chunk_delay = 3, 0.005
+        assert driver.send("slowly") == "ran slowly"  # type: ignore[attr-defined]
+        device.knobs.chunk_size, device.knobs.chunk_delay = 0, 0.0
+        device.knobs.latency = 0.5
+        with pytest.raises(ReadTimeout):
+            driver.send("late", timeout=0.1)  # type: ignore[attr-defined]
+
+
+def test_latency_batches_cost_one_round_trip(device: SimulatedSSHDevice) -> None:
+    with toy(device, host_key_fingerprint=device.fingerprint) as driver:
+        assert isinstance(driver, ToyDriver)
+        device.knobs.latency = 0.05
+        started = time.monotonic()
+        driver.send_many([f"c{i}" for i in range(6)])
+        batched = time.monotonic() - started
+        started = time.monotonic()
+        for i in range(3):
+            driver.send(f"s{i}")
+        sequential = time.monotonic() - started
+        assert 0.05 <= batched < 0.09
+        assert sequential >= 0.15
+
+
+def test_password_never_reaches_logs(device: SimulatedSSHDevice, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with toy(device, host_key_fingerprint=device.fingerprint) as driver:
+        driver.send("hello")  # type: ignore[attr-defined]
+        assert PASSWORD not in repr(driver) and PASSWORD not in repr(driver.__dict__)
+    assert PASSWORD not in caplog.text
+    assert PASSWORD not in device.received.decode("utf-8", "replace")
+
+
+def test_login_suffix_and_exec_are_served(ssh_host: SSHSimulatorHost) -> None:
+    import asyncio
+
+    dev = ssh_host.add_device("exec", EchoShell, username="admin", password="pw1",
+                              login_name=lambda name: name.split("+", 1)[0])
+
+    async def run() -> str:
+        async with asyncssh.connect("127.0.0.1", dev.port, username="admin+ct80w", password="pw1",
+                                    known_hosts=None) as conn:
+            result = await conn.run("echo exec-works")
+            return str(result.stdout)
+
+    try:
+        assert asyncio.run(run()).strip() == "exec-works"
+    finally:
+        ssh_host.remove_device(dev)
