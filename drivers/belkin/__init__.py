@@ -1,1 +1,5 @@
-"""The belkin driver (under construction)."""
+"""Belkin routers: detected and answered "replace the router" (no usable port forwarding)."""
+
+from .driver import BelkinDriver
+
+__all__ = ["BelkinDriver"]

@@ -1,1 +1,5 @@
-"""The upnp driver (under construction)."""
+"""UPnP IGD, read-only: lists port mappings (conflicts); cannot install the fix (lab-notes finding 7)."""
+
+from .driver import UpnpDriver
+
+__all__ = ["UpnpDriver"]

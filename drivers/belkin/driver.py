@@ -1,0 +1,75 @@
+"""Belkin (Arcadyan-based F-series) routers: detected, and answered with the seed's verdict.
+
+The seed's fact: Belkin routers offer no port forwarding routerfix can drive, so the site's router must be
+replaced. Research (``/work/shared/research/consumer-web.md`` §5) found no confirmed capture of a Belkin
+virtual-server page. The driver therefore only reads the unauthenticated login page to recognise the router
+and its model; it never logs in and never posts anything.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from routerfix.driver import Driver
+from routerfix.errors import ParseError
+from routerfix.model import Capabilities, DeviceFacts, DeviceState, Remedy
+from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession
+
+__all__ = ["BELKIN_NOTE", "BelkinDriver"]
+
+BELKIN_NOTE = ("Belkin routers have no port forwarding routerfix can set (the seed's finding; no confirmed "
+               "virtual-server page exists for them), so scans of 5060/5061 cannot be sent to an unused address; "
+               "nothing was changed")
+"""Why the verdict is "replace the router"."""
+
+
+class BelkinDriver(Driver):
+    """Belkin routers: detection and the replace-the-router verdict. Options: the HTTP options (default
+    ``scheme="http"``)."""
+
+    name: ClassVar[str] = "belkin"
+    capabilities = Capabilities(remedy=Remedy.REPLACE_ROUTER, notes=(BELKIN_NOTE,))
+    option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
+    simulator: ClassVar[str | None] = "routerfix.drivers.belkin.simulator:simulate"
+
+    def __init__(self, host: str, **options: Any) -> None:
+        super().__init__(host, **options)
+        self.http = HttpSession(self.host, driver=self.name, timeouts=self.timeouts,
+                                options=HttpOptions.from_options(self.options, port=self.port, default_scheme="http"))
+        self.transport_security = self.http.transport_security
+        self._facts = DeviceFacts("Belkin", "router")
+
+    def open(self) -> None:
+        """Fetch ``/login.stm`` (no login) and check it is a Belkin/Arcadyan login page."""
+        self.http.open()
+        try:
+            page = self.http.get("/login.stm", page="login.stm", check=False, ok_status=(200, 401, 403, 404))
+            if page.status != 200:
+                raise ParseError("login.stm", f"HTTP {page.status}")
+            form = page.form(action="login.cgi")
+            form.require("pws", "arc_action")
+        except ParseError:
+            self.http.close()
+            raise ParseError("login.stm", "not a Belkin (Arcadyan) login page", host=self.host,
+                             driver=self.name) from None
+        except BaseException:
+            self.http.close()
+            raise
+        values = page.vars()
+        model = values.get("modelName") or next(iter(re.findall(r"\b(F\d[A-Z0-9]{3,10})\b", page.text)), "router")
+        self._facts = DeviceFacts("Belkin", model, values.get("firmwareVersion", ""))
+        self.is_open = True
+
+    def close(self) -> None:
+        """Drop the session (nothing was logged in to)."""
+        self.http.close()
+        self.is_open = False
+
+    def facts(self) -> DeviceFacts:
+        """Model and firmware from the login page's script."""
+        return self._facts
+
+    def read_state(self) -> DeviceState:
+        """Facts and the verdict capabilities; nothing else is read."""
+        return DeviceState(facts=self._facts, capabilities=self.capabilities)

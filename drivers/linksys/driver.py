@@ -1,0 +1,336 @@
+"""Linksys Smart Wi-Fi / Velop routers over JNAP (``POST /JNAP/``, JSON).
+
+Facts: ``/work/shared/research/consumer-web.md`` §4. Credentials travel on every call
+(``X-JNAP-Authorization``), so there is no admin session to hold or log out of. The state is read in one
+``core/Transaction``. Forward lists and LAN settings are replaced whole by their ``Set`` actions, so every
+write is read-modify-write of a fresh read. A write whose reply lists ``sideEffects`` (``DeviceRestart``) is
+followed by polling ``core/GetDeviceInfo`` until the router answers again, within ``timeouts.apply``.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from routerfix.driver import Driver
+from routerfix.errors import (
+    AuthenticationError,
+    DeviceError,
+    InvalidValue,
+    ParseError,
+    RouterfixError,
+    TransportError,
+)
+from routerfix.model import (
+    Backup,
+    Capabilities,
+    DeviceFacts,
+    DeviceState,
+    DhcpScope,
+    Feature,
+    Lease,
+    Neighbour,
+    PortForward,
+    Reservation,
+)
+from routerfix.retry import retry_transient
+from routerfix.secrets import register
+from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession
+
+from .parser import (
+    JnapReply,
+    action_url,
+    forward_to_rule,
+    parse_alg,
+    parse_devices,
+    parse_lan_settings,
+    parse_leases,
+    parse_reply,
+    parse_rules,
+    parse_transaction,
+    reservation_to_json,
+)
+
+__all__ = ["LinksysDriver"]
+
+log = logging.getLogger("routerfix.drivers.linksys")
+
+SINGLE = "firewall/GetSinglePortForwardingRules"
+RANGE = "firewall/GetPortRangeForwardingRules"
+LAN = "router/GetLANSettings"
+_READS = ("core/GetDeviceInfo", SINGLE, RANGE, LAN, "router/GetDHCPClientLeases", "devicelist/GetDevices",
+          "firewall/GetALGSettings")
+_SET = {SINGLE: "firewall/SetSinglePortForwardingRules", RANGE: "firewall/SetPortRangeForwardingRules"}
+_LAN_SET_KEYS = ("ipAddress", "networkPrefixLength", "hostName", "isDHCPEnabled", "dhcpSettings")
+
+
+class LinksysDriver(Driver):
+    """Linksys JNAP routers. Options: the HTTP options plus ``restart_wait`` (seconds before polling after a
+    ``DeviceRestart``, default 20) and ``poll_interval`` (default 2)."""
+
+    name: ClassVar[str] = "linksys"
+    capabilities = Capabilities(
+        features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
+                            Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.SIP_ALG, Feature.BACKUP}),
+        max_forwards=None, forward_ranges=True, forward_both=True, orders_rules=False,
+        notes=("JNAP has no NAT filtering setting and no way to clear connection tracking",))
+    option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"restart_wait", "poll_interval"}
+    simulator: ClassVar[str | None] = "routerfix.drivers.linksys.simulator:simulate"
+
+    def __init__(self, host: str, **options: Any) -> None:
+        super().__init__(host, **options)
+        for key, default in (("restart_wait", 20.0), ("poll_interval", 2.0)):
+            value = self.options.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 600:
+                raise InvalidValue(key, value, "seconds from 0 to 600")
+        self.restart_wait = float(self.options.get("restart_wait", 20.0))
+        self.poll_interval = float(self.options.get("poll_interval", 2.0))
+        self.http = HttpSession(self.host, driver=self.name, timeouts=self.timeouts,
+                                options=HttpOptions.from_options(self.options, port=self.port, default_scheme="http"),
+                                login=self._login)
+        self.transport_security = self.http.transport_security
+        self._auth = ""
+        self._fresh: dict[str, dict[str, Any]] = {}
+        """Outputs of this session's last read, by action, each used at most once as the "read" of a
+        read-modify-write (saves a request right after ``read_state``); dropped on any write."""
+
+    # --- wire -------------------------------------------------------------------------------------
+
+    def _post(self, action: str, body: Any, *, auth: bool = True, timeout: float | None = None) -> str:
+        headers = {"X-JNAP-Action": action_url(action), "Content-Type": "application/json; charset=UTF-8",
+                   "Accept": "application/json"}
+        if auth:
+            headers["X-JNAP-Authorization"] = self._auth
+        page = self.http.post("/JNAP/", json.dumps(body), page=action, headers=headers, timeout=timeout)
+        return page.text
+
+    def _call(self, action: str, body: Any = None, *, read: bool = False) -> JnapReply:
+        def once() -> JnapReply:
+            return parse_reply(self._post(action, {} if body is None else body), action)
+
+        reply = retry_transient(once) if read else once()
+        self._check(reply, action)
+        return reply
+
+    def _check(self, reply: JnapReply, action: str) -> None:
+        if reply.ok:
+            return
+        if reply.result == "_ErrorUnauthorized":
+            raise AuthenticationError("the router refused the admin password", host=self.host, driver=self.name)
+        raise DeviceError(f"{action} refused", device_message=f"{reply.result}" + (f": {reply.error}"
+                                                                                   if reply.error else ""),
+                          host=self.host, driver=self.name)
+
+    def _login(self) -> None:
+        if self.password is None:
+            raise AuthenticationError("JNAP needs the admin password", host=self.host, driver=self.name)
+        self._auth = "Basic " + base64.b64encode(f"admin:{self.password.reveal()}".encode()).decode()
+        register(self._auth.split(" ", 1)[1])
+        try:
+            reply = parse_reply(self._post("core/CheckAdminPassword", {}), "core/CheckAdminPassword")
+        except DeviceError as exc:
+            raise ParseError("/JNAP/", f"the router does not answer JNAP ({exc.device_message or exc.message}); "
+                                       f"not a JNAP firmware?", host=self.host, driver=self.name) from None
+        self._check(reply, "core/CheckAdminPassword")
+
+    def open(self) -> None:
+        """Check the password (``core/CheckAdminPassword``)."""
+        self.http.open()
+        self.is_open = True
+
+    def close(self) -> None:
+        """Drop the HTTP session (JNAP has no logout)."""
+        self.http.close()
+        self.is_open = False
+
+    def _transaction(self, actions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        body = [{"action": action_url(a), "request": {}} for a in actions]
+
+        def once() -> tuple[JnapReply, list[JnapReply]]:
+            return parse_transaction(self._post("core/Transaction", body), len(actions))
+
+        outer, replies = retry_transient(once)
+        self._check(outer, "core/Transaction")
+        out = {}
+        for action, reply in zip(actions, replies, strict=True):
+            self._check(reply, action)
+            out[action] = reply.output
+        self._fresh = {k: copy.deepcopy(v) for k, v in out.items()}
+        return out
+
+    def _read_for_write(self, action: str) -> dict[str, Any]:
+        """The output of ``action`` for a read-modify-write: from the last read if unused, else fetched."""
+        cached = self._fresh.pop(action, None)
+        return cached if cached is not None else self._call(action, read=True).output
+
+    # --- reads --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _facts(info: dict[str, Any]) -> DeviceFacts:
+        model = " ".join(str(info.get(k) or "") for k in ("modelNumber",)).strip()
+        hw = info.get("hardwareVersion")
+        return DeviceFacts(str(info.get("manufacturer") or "Linksys"), model + (f" v{hw}" if hw else ""),
+                           str(info.get("firmwareVersion") or ""), str(info.get("description") or ""))
+
+    def _forwards(self, single: dict[str, Any], ranged: dict[str, Any]) -> tuple[PortForward, ...]:
+        return tuple(parse_rules(single, "single", SINGLE)[1] + parse_rules(ranged, "range", RANGE)[1])
+
+    def facts(self) -> DeviceFacts:
+        """Model and firmware from ``core/GetDeviceInfo``."""
+        return self._facts(self._call("core/GetDeviceInfo", read=True).output)
+
+    def list_port_forwards(self) -> tuple[PortForward, ...]:
+        """Single-port rules (``ref`` ``single:i``) then port-range rules (``range:i``)."""
+        data = self._transaction((SINGLE, RANGE))
+        return self._forwards(data[SINGLE], data[RANGE])
+
+    def get_dhcp_scope(self) -> DhcpScope:
+        """LAN network, DHCP pool and reservations."""
+        return parse_lan_settings(self._call(LAN, read=True).output)
+
+    def list_leases(self) -> tuple[Lease, ...]:
+        """DHCP leases."""
+        return tuple(parse_leases(self._call("router/GetDHCPClientLeases", read=True).output))
+
+    def list_neighbours(self) -> tuple[Neighbour, ...]:
+        """Connected devices from ``devicelist/GetDevices``."""
+        return tuple(parse_devices(self._call("devicelist/GetDevices", read=True).output))
+
+    def get_sip_alg(self) -> bool | None:
+        """``isSIPEnabled``."""
+        return parse_alg(self._call("firewall/GetALGSettings", read=True).output)
+
+    def read_state(self) -> DeviceState:
+        """Everything in one ``core/Transaction``."""
+        d = self._transaction(_READS)
+        return DeviceState(facts=self._facts(d["core/GetDeviceInfo"]), capabilities=self.capabilities,
+                           sip_alg=parse_alg(d["firewall/GetALGSettings"]),
+                           forwards=self._forwards(d[SINGLE], d[RANGE]), scope=parse_lan_settings(d[LAN]),
+                           leases=tuple(parse_leases(d["router/GetDHCPClientLeases"])),
+                           neighbours=tuple(parse_devices(d["devicelist/GetDevices"])))
+
+    def backup(self) -> Backup:
+        """Forward lists, LAN settings and ALG settings as JSON."""
+        d = self._transaction((SINGLE, RANGE, LAN, "firewall/GetALGSettings"))
+        data = {"single": d[SINGLE]["rules"], "range": d[RANGE]["rules"],
+                "lan": {k: d[LAN][k] for k in _LAN_SET_KEYS}, "alg": d["firewall/GetALGSettings"]}
+        return Backup(self.name, "jnap-json", json.dumps(data), time.time())
+
+    # --- writes ---------------------------------------------------------------------------------------
+
+    def _wait_back(self, effects: tuple[str, ...]) -> None:
+        """After ``DeviceRestart``: wait, then poll ``core/GetDeviceInfo`` until the router answers."""
+        if "DeviceRestart" not in effects:
+            return
+        deadline = time.monotonic() + self.timeouts.apply
+        time.sleep(min(self.restart_wait, self.timeouts.apply))
+        while True:
+            try:
+                reply = parse_reply(self._post("core/GetDeviceInfo", {}, auth=False), "core/GetDeviceInfo")
+                if reply.ok:
+                    return
+            except (TransportError, ParseError):
+                pass
+            if time.monotonic() >= deadline:
+                raise TransportError(f"the router did not come back within {self.timeouts.apply:g}s after "
+                                     f"restarting to apply a change", host=self.host, driver=self.name)
+            time.sleep(self.poll_interval)
+
+    def _set(self, action: str, body: dict[str, Any], is_done: Callable[[], bool], what: str) -> None:
+        def send() -> None:
+            self._fresh.pop(action.replace("/Set", "/Get"), None)
+            reply = parse_reply(self._post(action, body), action)
+            self._check(reply, action)
+            self._wait_back(reply.side_effects)
+
+        self.http.guarded_write(send, is_done=is_done, what=what)
+
+    def _rules(self, which: str) -> list[dict[str, Any]]:
+        return parse_rules(self._call(which, read=True).output, "single" if which == SINGLE else "range", which)[0]
+
+    def _write_rules(self, which: str, rules: list[dict[str, Any]], what: str) -> None:
+        self._set(_SET[which], {"rules": rules}, lambda: self._rules(which) == rules, what)
+
+    def _add_port_forward(self, forward: PortForward) -> None:
+        rule = forward_to_rule(forward)
+        which = RANGE if "firstExternalPort" in rule else SINGLE
+        output = self._read_for_write(which)
+        rules, _, limit = parse_rules(output, "single" if which == SINGLE else "range", which)
+        if rule in rules:
+            return
+        if limit is not None and len(rules) >= limit:
+            raise DeviceError("the forwarding list is full", device_message=f"maxRules {limit}", host=self.host,
+                              driver=self.name)
+        self._write_rules(which, [rule, *rules], f"add forward {forward.name}")
+
+    def _remove_port_forward(self, forward: PortForward) -> None:
+        for which in (SINGLE, RANGE):
+            output = self._read_for_write(which)
+            kind = "single" if which == SINGLE else "range"
+            rules, forwards, _ = parse_rules(output, kind, which)
+            keep = [r for r, f in zip(rules, forwards, strict=True) if f.key() != forward.key()]
+            if len(keep) != len(rules):
+                self._write_rules(which, keep, f"remove forward {forward.name}")
+
+    def _lan_body(self) -> dict[str, Any]:
+        output = self._read_for_write(LAN)
+        parse_lan_settings(output)
+        return {k: copy.deepcopy(output[k]) for k in _LAN_SET_KEYS}
+
+    def _write_lan(self, body: dict[str, Any], what: str) -> None:
+        want = body["dhcpSettings"].get("reservations", [])
+        self._set("router/SetLANSettings", body,
+                  lambda: self._call(LAN, read=True).output["dhcpSettings"].get("reservations", []) == want, what)
+
+    def _reserve_address(self, reservation: Reservation) -> None:
+        body = self._lan_body()
+        current = body["dhcpSettings"].setdefault("reservations", [])
+        entry = reservation_to_json(reservation)
+        if entry in current:
+            return
+        current.append(entry)
+        self._write_lan(body, f"reserve {reservation.address}")
+
+    def _release_address(self, reservation: Reservation) -> None:
+        body = self._lan_body()
+        current = body["dhcpSettings"].get("reservations", [])
+        keep = [r for r in current if (str(r.get("macAddress", "")).lower(), r.get("ipAddress")) !=
+                (reservation.mac, str(reservation.address))]
+        if len(keep) != len(current):
+            body["dhcpSettings"]["reservations"] = keep
+            self._write_lan(body, f"release {reservation.address}")
+
+    def _set_sip_alg(self, enabled: bool) -> None:
+        self._set("firewall/SetALGSettings", {"isSIPEnabled": enabled},
+                  lambda: self.get_sip_alg() is enabled, f"SIP ALG {'on' if enabled else 'off'}")
+
+    def _restore(self, backup: Backup) -> None:
+        try:
+            data = json.loads(backup.text)
+            single, ranged, lan, alg = data["single"], data["range"], data["lan"], data["alg"]
+        except (ValueError, KeyError, TypeError):
+            raise InvalidValue("backup", backup.format, "a backup taken by this driver") from None
+        errors: list[RouterfixError] = []
+        steps: tuple[Callable[[], None], ...] = (lambda: self._write_rules(SINGLE, single, "restore single-port rules"),
+                     lambda: self._write_rules(RANGE, ranged, "restore port-range rules"),
+                     lambda: self._write_lan(lan, "restore LAN settings"),
+                     lambda: self._set("firewall/SetALGSettings", alg,
+                                       lambda: self._call("firewall/GetALGSettings", read=True).output == alg,
+                                       "restore ALG settings"))
+        for step in steps:
+            try:
+                step()
+            except RouterfixError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def request_stats(self) -> dict[str, int]:
+        """HTTP requests and logins of this session (benchmarks)."""
+        s = self.http.stats
+        return {"requests": s.requests, "gets": s.gets, "posts": s.posts, "logins": s.logins, "logouts": s.logouts}

@@ -1,0 +1,140 @@
+"""UPnP IGD, read-only: lists the gateway's port mappings so existing claims on WAN 5060/5061 are visible.
+
+UPnP cannot install the ghost-call fix in general (lab-notes.md finding 7, consumer-web.md §0.1): miniupnpd's
+default secure mode refuses a mapping to any address but the requester's (UPnPError 718 on IGDv1, 606 on IGDv2),
+it refuses all forwarding when its WAN address is private (CGNAT, double NAT), and mappings expire and vanish on
+reboot. So this driver declares no write feature and a verdict (``Remedy.UNSUPPORTED_FIRMWARE`` with notes that
+say why and list any mapping that already takes the SIP ports); it never sends ``AddPortMapping`` or
+``DeletePortMapping``.
+
+Discovery by SSDP multicast is left to the caller: pass the root description's path or URL as ``location``
+(default ``/rootDesc.xml``, miniupnpd's) and the port (default 5000).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from routerfix.driver import Driver
+from routerfix.errors import DeviceError, InvalidValue, ParseError
+from routerfix.model import Capabilities, DeviceFacts, DeviceState, PortForward, Remedy
+from routerfix.planner import SIP_PORTS
+from routerfix.retry import retry_transient
+from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpServerError, HttpSession
+
+from .parser import Description, SoapFault, build_soap, mapping_to_forward, parse_description, parse_soap
+
+__all__ = ["UPNP_NOTE", "UpnpDriver"]
+
+log = logging.getLogger("routerfix.drivers.upnp")
+
+UPNP_NOTE = ("UPnP IGD cannot install this fix: the usual UPnP daemon (miniupnpd, secure mode on by default) "
+             "refuses mappings to any address but the requester's (UPnPError 718/606), refuses all forwarding "
+             "behind a private WAN address, and mappings expire and vanish on reboot; use the router's own driver "
+             "(this driver only reads the mappings, to show conflicts)")
+"""Why UPnP gets a verdict instead of a plan."""
+_END_CODES = (713, 714, 402)
+"""Faults that end the GetGenericPortMappingEntry walk (713 per spec; some gateways answer 714 or 402)."""
+
+
+class UpnpDriver(Driver):
+    """UPnP IGD, read-only. Options: the HTTP options (default ``scheme="http"``), ``location`` (path or URL
+    of the root description, default ``/rootDesc.xml``), ``max_entries`` (bound of the mapping walk, default
+    256). Default port 5000."""
+
+    name: ClassVar[str] = "upnp"
+    capabilities = Capabilities(remedy=Remedy.UNSUPPORTED_FIRMWARE, notes=(UPNP_NOTE,))
+    option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"location", "max_entries"}
+    simulator: ClassVar[str | None] = "routerfix.drivers.upnp.simulator:simulate"
+
+    def __init__(self, host: str, **options: Any) -> None:
+        super().__init__(host, **options)
+        self.location = str(self.options.get("location", "/rootDesc.xml"))
+        self.max_entries = self.options.get("max_entries", 256)
+        if isinstance(self.max_entries, bool) or not isinstance(self.max_entries, int) or \
+                not 1 <= self.max_entries <= 4096:
+            raise InvalidValue("max_entries", self.max_entries, "a whole number from 1 to 4096")
+        self.http = HttpSession(self.host, driver=self.name, timeouts=self.timeouts,
+                                options=HttpOptions.from_options(self.options, port=self.port or 5000,
+                                                                 default_scheme="http"))
+        self.transport_security = self.http.transport_security
+        self._desc: Description | None = None
+        self.truncated = False
+        """True when the last walk stopped at ``max_entries``."""
+
+    def open(self) -> None:
+        """Fetch the root description and find the WAN connection service."""
+        self.http.open()
+        try:
+            page = self.http.get(self.location, page="root description", check=False)
+            self._desc = parse_description(page.text, self.http.url(self.location))
+        except BaseException:
+            self.http.close()
+            raise
+        self.is_open = True
+
+    def close(self) -> None:
+        """Drop the session (UPnP has none)."""
+        self.http.close()
+        self.is_open = False
+
+    @property
+    def description(self) -> Description:
+        """The parsed root description."""
+        if self._desc is None:
+            raise ParseError("root description", "not read yet (open the driver first)", host=self.host,
+                             driver=self.name)
+        return self._desc
+
+    def facts(self) -> DeviceFacts:
+        """Manufacturer, model and name from the root description."""
+        return self.description.facts
+
+    def _soap(self, action: str, args: dict[str, str]) -> dict[str, str] | SoapFault:
+        desc = self.description
+        headers = {"Content-Type": 'text/xml; charset="utf-8"', "SOAPAction": f'"{desc.service_type}#{action}"'}
+
+        def once() -> dict[str, str] | SoapFault:
+            page = self.http.request("POST", desc.control_url, page=action, data=build_soap(desc.service_type,
+                                                                                          action, args),
+                                     headers=headers, ok_status=(200, 500))
+            try:
+                return parse_soap(page.text, action)
+            except ParseError:
+                if page.status == 500:
+                    raise HttpServerError(f"{action}: the gateway answered HTTP 500 without a UPnP error",
+                                          status=500, host=self.host, driver=self.name) from None
+                raise
+
+        return retry_transient(once)  # every action this driver sends is a read
+
+    def list_port_forwards(self) -> tuple[PortForward, ...]:
+        """Every mapping, walking ``GetGenericPortMappingEntry`` from index 0 until the gateway says the index is
+        past the end (713), at most ``max_entries`` entries."""
+        out: list[PortForward] = []
+        self.truncated = False
+        for index in range(self.max_entries):
+            reply = self._soap("GetGenericPortMappingEntry", {"NewPortMappingIndex": str(index)})
+            if isinstance(reply, SoapFault):
+                if reply.code in _END_CODES:
+                    return tuple(out)
+                raise DeviceError("GetGenericPortMappingEntry refused",
+                                  device_message=f"UPnPError {reply.code} {reply.description}", host=self.host,
+                                  driver=self.name)
+            out.append(mapping_to_forward(reply, index))
+        self.truncated = True
+        log.warning("%s: stopped listing UPnP mappings after %d entries", self.host, self.max_entries)
+        return tuple(out)
+
+    def read_state(self) -> DeviceState:
+        """Facts, the mappings, and the verdict capabilities whose notes name mappings on WAN 5060/5061."""
+        forwards = self.list_port_forwards()
+        notes = [UPNP_NOTE]
+        sip = [f for f in forwards if f.enabled and f.external_ports.overlaps(SIP_PORTS)]
+        if sip:
+            notes.append("UPnP mappings already take WAN SIP ports: " + "; ".join(f.describe() for f in sip))
+        if self.truncated:
+            notes.append(f"only the first {self.max_entries} UPnP mappings were read")
+        self.capabilities = type(self).capabilities.replace(notes=tuple(notes))
+        return DeviceState(facts=self.facts(), capabilities=self.capabilities, forwards=forwards)
