@@ -203,7 +203,8 @@ class Driver(abc.ABC):
             capabilities=caps,
             nat_mode=self.get_nat_mode() if Feature.NAT_MODE in caps else None,
             sip_alg=self.get_sip_alg() if Feature.SIP_ALG in caps else None,
-            forwards=self.list_port_forwards() if Feature.PORT_FORWARD in caps else (),
+            forwards=self.list_port_forwards() if caps.features & {Feature.PORT_FORWARD, Feature.LIST_FORWARDS}
+            else (),
             scope=self.get_dhcp_scope() if Feature.DHCP_SCOPE in caps else None,
             leases=self.list_leases() if Feature.LEASES in caps else (),
             neighbours=self.list_neighbours() if Feature.NEIGHBOURS in caps else (),

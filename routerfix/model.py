@@ -439,6 +439,8 @@ class Feature(enum.StrEnum):
 
     PORT_FORWARD = "port_forward"
     """Can list, add and remove port forwards."""
+    LIST_FORWARDS = "list_forwards"
+    """Can list port forwards but not change them (read-only access such as UPnP IGD)."""
     FORWARD_TO_UNUSED = "forward_to_unused"
     """A forward may target an address no device holds (ISP gateways bind forwards to known devices)."""
     NAT_MODE = "nat_mode"
@@ -470,6 +472,8 @@ class Remedy(enum.StrEnum):
     """ISP gateway that cannot forward to an unused address: bridge mode / IP Passthrough + a standalone router."""
     NAT_FAILING = "nat_failing"
     """Already mitigated and still ringing: the router's NAT is failing; replace it."""
+    READ_ONLY_ACCESS = "read_only_access"
+    """This access path can read the router's forwards but cannot install the fix: use the router's own driver."""
     UNSUPPORTED_FIRMWARE = "unsupported_firmware"
     """The model or firmware is detected but not supported yet; nothing was changed."""
 

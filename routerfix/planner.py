@@ -67,6 +67,8 @@ _REMEDY_TEXT = {
                         "router",
     Remedy.NAT_FAILING: "the mitigation is already in place and the site still gets ghost calls: the router's NAT "
                         "is failing; replace the router",
+    Remedy.READ_ONLY_ACCESS: "this access path can read the router's forwards but cannot change them: run the "
+                             "mitigation through the router's own driver (its web GUI or CLI)",
     Remedy.UNSUPPORTED_FIRMWARE: "this model or firmware is recognised but not supported yet; nothing was changed",
 }
 
@@ -342,6 +344,10 @@ def make_plan(driver: Driver, state: DeviceState, opts: MitigationOptions) -> Pl
     phones = find_phones(state)
 
     def verdict_plan(remedy: Remedy, extra: str = "") -> Plan:
+        for f in state.forwards:
+            if f.enabled and _touches_sip(f) and not _is_ours(f):
+                warnings.append(f"WAN SIP ports are already forwarded: {f.describe()} (a PBX? it must stay reachable "
+                                f"after any replacement)")
         verdicts.append(Verdict(remedy, _REMEDY_TEXT[remedy] + (f" ({extra})" if extra else "")))
         return Plan("mitigate", driver.host, driver.name, state, (), phones=phones, warnings=tuple(warnings),
                     verdicts=tuple(verdicts))

@@ -3,8 +3,8 @@
 UPnP cannot install the ghost-call fix in general (lab-notes.md finding 7, consumer-web.md §0.1): miniupnpd's
 default secure mode refuses a mapping to any address but the requester's (UPnPError 718 on IGDv1, 606 on IGDv2),
 it refuses all forwarding when its WAN address is private (CGNAT, double NAT), and mappings expire and vanish on
-reboot. So this driver declares no write feature and a verdict (``Remedy.UNSUPPORTED_FIRMWARE`` with notes that
-say why and list any mapping that already takes the SIP ports); it never sends ``AddPortMapping`` or
+reboot. So this driver declares only ``Feature.LIST_FORWARDS`` and the verdict ``Remedy.READ_ONLY_ACCESS``; the
+planner then warns about any mapping that already takes the SIP ports. It never sends ``AddPortMapping`` or
 ``DeletePortMapping``.
 
 Discovery by SSDP multicast is left to the caller: pass the root description's path or URL as ``location``
@@ -18,8 +18,7 @@ from typing import Any, ClassVar
 
 from routerfix.driver import Driver
 from routerfix.errors import DeviceError, InvalidValue, ParseError
-from routerfix.model import Capabilities, DeviceFacts, DeviceState, PortForward, Remedy
-from routerfix.planner import SIP_PORTS
+from routerfix.model import Capabilities, DeviceFacts, DeviceState, Feature, PortForward, Remedy
 from routerfix.retry import retry_transient
 from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpServerError, HttpSession
 
@@ -44,7 +43,8 @@ class UpnpDriver(Driver):
     256). Default port 5000."""
 
     name: ClassVar[str] = "upnp"
-    capabilities = Capabilities(remedy=Remedy.UNSUPPORTED_FIRMWARE, notes=(UPNP_NOTE,))
+    capabilities = Capabilities(features=frozenset({Feature.LIST_FORWARDS}), remedy=Remedy.READ_ONLY_ACCESS,
+                                notes=(UPNP_NOTE,))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"location", "max_entries"}
     simulator: ClassVar[str | None] = "routerfix.drivers.upnp.simulator:simulate"
 
@@ -131,9 +131,6 @@ class UpnpDriver(Driver):
         """Facts, the mappings, and the verdict capabilities whose notes name mappings on WAN 5060/5061."""
         forwards = self.list_port_forwards()
         notes = [UPNP_NOTE]
-        sip = [f for f in forwards if f.enabled and f.external_ports.overlaps(SIP_PORTS)]
-        if sip:
-            notes.append("UPnP mappings already take WAN SIP ports: " + "; ".join(f.describe() for f in sip))
         if self.truncated:
             notes.append(f"only the first {self.max_entries} UPnP mappings were read")
         self.capabilities = type(self).capabilities.replace(notes=tuple(notes))

@@ -14,7 +14,7 @@ from .helpers import connect, writes_seen
 
 
 @pytest.mark.parametrize(("name", "remedy"), [("belkin", Remedy.REPLACE_ROUTER), ("att", Remedy.BRIDGE_MODE),
-                                              ("upnp", Remedy.UNSUPPORTED_FIRMWARE)])
+                                              ("upnp", Remedy.READ_ONLY_ACCESS)])
 def test_verdict_without_any_write(name: str, remedy: Remedy) -> None:
     with simulate(name) as dev:
         with connect(dev) as router:
@@ -108,7 +108,9 @@ def test_upnp_lists_mappings_and_names_sip_conflicts() -> None:
             assert [f.describe() for f in forwards] == ["PBX SIP: udp 5060 -> 192.168.1.10:5060",
                                                         "Xbox: udp 3074 -> 192.168.1.30:3074"]
             result = routerfix.apply_ghostcall_mitigation(router)
-            assert "PBX SIP" in result.plan.verdicts[0].reason and "718" in result.plan.verdicts[0].reason
+            assert result.plan.verdicts[0].remedy is Remedy.READ_ONLY_ACCESS
+            assert "718" in result.plan.verdicts[0].reason
+            assert any("PBX SIP: udp 5060 -> 192.168.1.10:5060" in w for w in result.warnings)
             with pytest.raises(UnsupportedOperation):
                 router.add_port_forward(PortForward("routerfix-sip", "udp", 5060, "192.168.1.250"))
         assert dev.handle.attempts == []
