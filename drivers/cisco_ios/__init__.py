@@ -1,1 +1,16 @@
-"""The cisco_ios driver (under construction)."""
+"""Cisco IOS / IOS-XE over SSH (netmiko ``cisco_ios``).
+
+Port forwards are ``ip nat inside source static {tcp|udp} <sink> <port> interface <wan> <port>`` lines, one per
+protocol and port (IOS static NAT has no ranges). IOS cannot name such a line, so every line routerfix writes is
+recorded as a remark of the named ACL ``routerfix-sip`` (applied nowhere, so it changes no traffic); a line is
+routerfix's only when a remark names exactly its content, never the customer's own. The DHCP scope is the LAN
+pool's network minus ``ip dhcp excluded-address`` ranges; the sink is reserved with a manual-binding pool
+``ip dhcp pool routerfix-sink``; SIP ALG is ``no ip nat service sip udp|tcp port 5060``; every change is followed
+by ``write memory``. NAT filtering and connection-tracking flush are not offered (see the capability notes).
+"""
+
+from __future__ import annotations
+
+from .driver import CiscoIosDriver
+
+__all__ = ["CiscoIosDriver"]

@@ -1,1 +1,16 @@
-"""The edgeos driver (under construction)."""
+"""Ubiquiti EdgeRouter (EdgeOS) over SSH (netmiko ``ubiquiti_edgerouter``).
+
+Port forwards are raw destination NAT rules ``service nat rule N`` (``type destination``, ``inbound-interface
+<wan>``, ``protocol tcp_udp``, ``destination port 5060-5061``, ``inside-address address <sink>``, ``description
+routerfix-sip``), numbered with the lowest free number (below the 5000+ source-NAT block) so they come first;
+the customer's port-forward wizard rules are read too. The DHCP scope is ``subnet S start A stop B``; the sink
+is reserved with ``static-mapping routerfix-sink``; SIP ALG off is ``system conntrack modules sip disable``;
+inbound conntrack entries are deleted with ``sudo conntrack -D``. Every change is committed and saved before
+leaving configuration mode. Shares the Vyatta-family engine of :mod:`routerfix.drivers.vyos`.
+"""
+
+from __future__ import annotations
+
+from .driver import EdgeOsDriver
+
+__all__ = ["EdgeOsDriver"]

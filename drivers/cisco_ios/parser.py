@@ -1,0 +1,368 @@
+"""Parsers for Cisco IOS / IOS-XE command output (pure functions, text in, routerfix models out).
+
+Facts relied on (``/work/shared/research/ssh-cli.md``):
+
+* §2: static port forwards are ``ip nat inside source static {tcp|udp} <local> <port> interface <wan> <port>``
+  (or ``... <global-ip> <port> [extendable]``); the DHCP range is the pool's ``network`` minus
+  ``ip dhcp excluded-address`` ranges (and the interface address); leases come from ``show ip dhcp binding``
+  (classic IOS columns; IOS-XE 16+ adds ``State`` and ``Interface`` columns [I]); ``show ip arp`` columns.
+* §14: automatic bindings print dates with spaces (``Mar 02 2031 10:21 AM``), manual ones ``Infinite`` /
+  ``Manual``; client IDs are dotted (``01aa.aaaa.aaaa.aa``, the leading ``01`` = Ethernet).
+* Manual-binding pools (``ip dhcp pool X`` / `` host A M`` / `` hardware-address H``) are standard IOS [I].
+
+Every parser is total: unknown lines are skipped, and only :class:`~routerfix.errors.ParseError` (or another
+routerfix error) can leave it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from routerfix.errors import InvalidValue, ParseError
+from routerfix.model import AddressRange, DeviceFacts, DhcpScope, Lease, Neighbour, PortForward, Protocol, Reservation
+
+__all__ = [
+    "IosConfig",
+    "StaticNat",
+    "MARKER_ACL",
+    "dotted_mac",
+    "mac_from_client_id",
+    "nat_spec",
+    "parse_arp",
+    "parse_bindings",
+    "parse_running_config",
+    "parse_version",
+    "scope_from_config",
+    "static_forward",
+]
+
+MARKER_ACL = "routerfix-sip"
+"""Named standard ACL (applied nowhere) whose remarks record which static NAT lines routerfix wrote."""
+
+_IP = r"\d{1,3}(?:\.\d{1,3}){3}"
+_STATIC_PORT_RE = re.compile(
+    rf"ip nat inside source static (tcp|udp) ({_IP}) (\d+) (?:interface (\S+)|({_IP})) (\d+)((?: \S+)*)")
+_STATIC_HOST_RE = re.compile(rf"ip nat inside source static ({_IP}) ({_IP})((?: \S+)*)")
+_REMARK_RE = re.compile(rf"remark ([A-Za-z0-9][A-Za-z0-9_.-]*) (tcp|udp) ({_IP}) (\d+) (\S+) (\d+)")
+
+
+def _addr(text: str) -> ipaddress.IPv4Address | None:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        return None
+
+
+def dotted_mac(mac: str) -> str:
+    """``aa:bb:cc:dd:ee:ff`` → Cisco's ``aabb.ccdd.eeff``."""
+    digits = mac.replace(":", "").lower()
+    return ".".join(digits[i:i + 4] for i in range(0, 12, 4))
+
+
+def mac_from_client_id(text: str) -> str | None:
+    """A MAC from a dotted hardware address (6 bytes) or an Ethernet client ID (``01`` + 6 bytes); else None."""
+    digits = text.replace(".", "").lower()
+    if not re.fullmatch(r"[0-9a-f]+", digits):
+        return None
+    if len(digits) == 14 and digits.startswith("01"):
+        digits = digits[2:]
+    if len(digits) != 12:
+        return None
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+
+
+@dataclass(frozen=True)
+class StaticNat:
+    """One ``ip nat inside source static`` line, parsed.
+
+    ``protocol`` is ``None`` for a whole-host (1:1) static NAT, which forwards every port.
+    """
+
+    line: str
+    protocol: str | None
+    local: ipaddress.IPv4Address
+    local_port: int | None
+    interface: str | None
+    global_ip: ipaddress.IPv4Address | None
+    global_port: int | None
+
+    def spec(self) -> str:
+        """The marker text identifying this rule: ``udp 192.168.1.250 5060 GigabitEthernet0/0 5060``."""
+        where = self.interface or str(self.global_ip)
+        return f"{self.protocol} {self.local} {self.local_port} {where} {self.global_port}"
+
+
+def nat_spec(protocol: str, local: ipaddress.IPv4Address, port: int, interface: str) -> str:
+    """Marker text of the rule routerfix writes for ``protocol``/``port`` to ``local`` via ``interface``."""
+    return f"{protocol} {local} {port} {interface} {port}"
+
+
+@dataclass
+class IosConfig:
+    """What routerfix needs from ``show running-config``."""
+
+    hostname: str = ""
+    interfaces: dict[str, list[str]] = field(default_factory=dict)
+    """Interface name → its sub-command lines (stripped)."""
+    pools: dict[str, list[str]] = field(default_factory=dict)
+    """``ip dhcp pool`` name → its sub-command lines (stripped)."""
+    excluded: list[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]] = field(default_factory=list)
+    statics: list[StaticNat] = field(default_factory=list)
+    overload_interfaces: list[str] = field(default_factory=list)
+    """Interfaces named in ``ip nat inside source list ... interface X overload``."""
+    marks: dict[str, str] = field(default_factory=dict)
+    """Marker spec → routerfix rule name (remarks of :data:`MARKER_ACL`)."""
+    sip_alg_off: set[str] = field(default_factory=set)
+    """Protocols with ``no ip nat service sip <proto> port 5060``."""
+
+    def nat_interfaces(self, side: str) -> list[str]:
+        """Interfaces carrying ``ip nat inside`` / ``ip nat outside``."""
+        return [name for name, lines in self.interfaces.items() if f"ip nat {side}" in lines]
+
+    def interface_address(self, name: str) -> ipaddress.IPv4Interface | None:
+        """The primary IPv4 address of an interface (None for ``ip address dhcp`` or none)."""
+        for line in self.interfaces.get(name, []):
+            m = re.fullmatch(rf"ip address ({_IP}) ({_IP})", line)
+            if m:
+                try:
+                    return ipaddress.IPv4Interface(f"{m.group(1)}/{m.group(2)}")
+                except ValueError:
+                    return None
+        return None
+
+    @property
+    def sip_alg(self) -> bool:
+        """SIP ALG is on unless both the UDP and the TCP SIP services are turned off."""
+        return not {"udp", "tcp"} <= self.sip_alg_off
+
+
+def parse_running_config(text: str) -> IosConfig:
+    """Parse ``show running-config`` (indented blocks under top-level lines)."""
+    if not isinstance(text, str):
+        raise ParseError("show running-config", "not text")
+    config = IosConfig()
+    block: list[str] | None = None
+    block_kind = ""
+    block_name = ""
+    for raw in text.replace("\r", "").split("\n"):
+        if not raw.strip() or raw.startswith("!"):
+            if raw.startswith("!"):
+                block = None
+            continue
+        if raw.startswith(" ") and block is not None:
+            line = " ".join(raw.split())
+            block.append(line)
+            if block_kind == "acl" and block_name == MARKER_ACL:
+                m = _REMARK_RE.fullmatch(line)
+                if m:
+                    config.marks[" ".join(m.groups()[1:])] = m.group(1)
+            continue
+        if raw.startswith(" "):
+            continue
+        line = " ".join(raw.split())
+        block = None
+        block_kind = ""
+        if m := re.fullmatch(r"hostname (\S+)", line):
+            config.hostname = m.group(1)
+        elif m := re.fullmatch(r"interface (\S+)", line):
+            block = config.interfaces.setdefault(m.group(1), [])
+            block_kind = "interface"
+        elif m := re.fullmatch(r"ip dhcp pool (\S+)", line):
+            block = config.pools.setdefault(m.group(1), [])
+            block_kind = "pool"
+        elif m := re.fullmatch(r"ip access-list standard (\S+)", line):
+            block = []
+            block_kind, block_name = "acl", m.group(1)
+        elif m := re.fullmatch(rf"ip dhcp excluded-address ({_IP})(?: ({_IP}))?", line):
+            first, last = _addr(m.group(1)), _addr(m.group(2) or m.group(1))
+            if first is not None and last is not None and first <= last:
+                config.excluded.append((first, last))
+        elif m := _STATIC_PORT_RE.fullmatch(line):
+            local, gip = _addr(m.group(2)), _addr(m.group(5)) if m.group(5) else None
+            lport, gport = int(m.group(3)), int(m.group(6))
+            if local is not None and 1 <= lport <= 65535 and 1 <= gport <= 65535:
+                config.statics.append(StaticNat(line, m.group(1), local, lport, m.group(4), gip, gport))
+        elif m := _STATIC_HOST_RE.fullmatch(line):
+            local, gip = _addr(m.group(1)), _addr(m.group(2))
+            if local is not None and gip is not None:
+                config.statics.append(StaticNat(line, None, local, None, None, gip, None))
+        elif m := re.fullmatch(r"ip nat inside source list \S+ interface (\S+) overload", line):
+            config.overload_interfaces.append(m.group(1))
+        elif m := re.fullmatch(r"no ip nat service sip (udp|tcp) port 5060", line):
+            config.sip_alg_off.add(m.group(1))
+    return config
+
+
+def customer_rule_name(static: StaticNat) -> str:
+    """The name routerfix shows for a static NAT rule it did not write: derived from its content, device-safe
+    and at most 30 characters, so a removed rule put back reads back under the same name."""
+    if static.protocol is None:
+        return f"nat-static-{static.local}"
+    return f"nat-{static.protocol}-{static.local}-{static.global_port}"
+
+
+def static_forward(static: StaticNat, config: IosConfig) -> PortForward:
+    """The :class:`PortForward` a static NAT line stands for; routerfix's own carry their marker name.
+
+    A line is routerfix's only when a remark of :data:`MARKER_ACL` names exactly this line's content: the
+    customer's own static NAT lines (which IOS cannot label) are never taken for ours, even when they forward
+    the same ports, and a remark left without its line names nothing.
+    """
+    if static.protocol is None:
+        return PortForward(customer_rule_name(static), Protocol.BOTH, "1-65535", static.local, ref=static.line)
+    name = config.marks.get(static.spec()) or customer_rule_name(static)
+    assert static.global_port is not None and static.local_port is not None
+    return PortForward(name, static.protocol, static.global_port, static.local, static.local_port, ref=static.line)
+
+
+def scope_from_config(config: IosConfig, pool_name: str | None = None) -> DhcpScope:
+    """The LAN DHCP scope: the pool's network minus excluded addresses and the router's own address.
+
+    :param pool_name: the ``ip dhcp pool`` serving the LAN; by default the pool whose network holds the address
+        of an ``ip nat inside`` interface (else the first pool with a ``network``).
+    :raises ParseError: no pool with a ``network`` line.
+    """
+    networks: dict[str, tuple[ipaddress.IPv4Network, list[str]]] = {}
+    for name, lines in config.pools.items():
+        for line in lines:
+            m = re.fullmatch(rf"network ({_IP}) ({_IP}|/\d+)", line)
+            if m:
+                try:
+                    mask = m.group(2).lstrip("/")
+                    networks[name] = (ipaddress.IPv4Network(f"{m.group(1)}/{mask}", strict=False), lines)
+                except ValueError:
+                    continue
+    if pool_name is not None:
+        if pool_name not in networks:
+            raise ParseError("show running-config", f"no 'ip dhcp pool {pool_name}' with a network line")
+        chosen = pool_name
+    else:
+        inside = [a for a in (config.interface_address(i) for i in config.nat_interfaces("inside")) if a]
+        chosen = next((n for n, (net, _) in networks.items() if any(a.ip in net for a in inside)), "")
+        if not chosen:
+            if not networks:
+                raise ParseError("show running-config", "no 'ip dhcp pool' with a network line")
+            chosen = next(iter(networks))
+    network, lines = networks[chosen]
+    gateway = None
+    for line in lines:
+        m = re.fullmatch(rf"default-router ({_IP}).*", line)
+        if m:
+            gateway = _addr(m.group(1))
+            break
+    own = [a.ip for a in (config.interface_address(i) for i in config.interfaces) if a and a.ip in network]
+    if gateway is None:
+        gateway = own[0] if own else next(network.hosts(), network.network_address)
+    blocked = sorted([(int(a), int(b)) for a, b in config.excluded] + [(int(x), int(x)) for x in own])
+    pools: list[AddressRange] = []
+    start = int(network.network_address) + 1
+    end = int(network.broadcast_address) - 1
+    cursor = start
+    for first, last in blocked:
+        if last < cursor or first > end:
+            continue
+        if first > cursor:
+            pools.append(AddressRange(ipaddress.IPv4Address(cursor), ipaddress.IPv4Address(first - 1)))
+        cursor = max(cursor, last + 1)
+    if cursor <= end:
+        pools.append(AddressRange(ipaddress.IPv4Address(cursor), ipaddress.IPv4Address(end)))
+    reservations = []
+    for name, plines in config.pools.items():
+        host = mac = None
+        for line in plines:
+            if m := re.fullmatch(rf"host ({_IP})(?: ({_IP}|/\d+))?", line):
+                host = _addr(m.group(1))
+            elif m := re.fullmatch(r"(?:hardware-address|client-identifier) ([0-9a-fA-F.]+)(?: \S+)?", line):
+                mac = mac_from_client_id(m.group(1))
+        if host is not None and mac is not None and host in network:
+            reservations.append(Reservation(host, mac, name))
+    return DhcpScope(network, gateway, tuple(pools), tuple(reservations))
+
+
+_BINDING_RE = re.compile(
+    rf"({_IP})\s+([0-9a-fA-F.]+)\s+(.*?)\s*\b(Automatic|Manual|Static|Hardware|Remembered)\b(?:\s+\S+){{0,2}}\s*")
+
+
+def _expiry(text: str) -> float | None:
+    text = " ".join(text.split())
+    for fmt in ("%b %d %Y %I:%M %p", "%b %d %Y %H:%M", "%b %d, %Y %I:%M %p"):
+        try:
+            return datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.UTC).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_bindings(text: str) -> tuple[Lease, ...]:
+    """Parse ``show ip dhcp binding`` (classic IOS and IOS-XE columns; wrapped long client IDs joined).
+
+    Bindings whose client ID is not an Ethernet address are skipped (no MAC to report), and so are ``Manual``
+    bindings: they are reservations, read from the configuration.
+    """
+    if not isinstance(text, str):
+        raise ParseError("show ip dhcp binding", "not text")
+    lines = [line.rstrip() for line in text.replace("\r", "").split("\n")]
+    joined: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if joined and re.fullmatch(r"[0-9a-fA-F.]+", stripped.split(" ")[0] if stripped else "") \
+                and line.startswith(" ") and re.match(rf"{_IP}\s+\S+\.\s*$", joined[-1]):
+            joined[-1] = joined[-1].rstrip() + stripped  # a client ID wrapped onto the next line
+            continue
+        joined.append(line)
+    leases: list[Lease] = []
+    for line in joined:
+        m = _BINDING_RE.fullmatch(line.strip())
+        if not m:
+            continue
+        mac = mac_from_client_id(m.group(2))
+        address = _addr(m.group(1))
+        if mac is None or address is None or m.group(4) == "Manual":
+            continue  # manual bindings are reservations (read from the configuration), not leases
+        expires = None if m.group(3).strip().lower() in ("infinite", "") else _expiry(m.group(3))
+        leases.append(Lease(address, mac, "", expires))
+    return tuple(leases)
+
+
+_ARP_RE = re.compile(rf"Internet\s+({_IP})\s+(\S+)\s+([0-9a-fA-F]{{4}}\.[0-9a-fA-F]{{4}}\.[0-9a-fA-F]{{4}})\s+\S+.*")
+
+
+def parse_arp(text: str) -> tuple[Neighbour, ...]:
+    """Parse ``show ip arp``; the router's own entries (age ``-``) and incomplete ones are left out."""
+    if not isinstance(text, str):
+        raise ParseError("show ip arp", "not text")
+    result = []
+    for line in text.replace("\r", "").split("\n"):
+        m = _ARP_RE.fullmatch(line.strip())
+        if not m or m.group(2) == "-":
+            continue
+        address, mac = _addr(m.group(1)), mac_from_client_id(m.group(3))
+        if address is None or mac is None:
+            continue
+        try:
+            result.append(Neighbour(address, mac))
+        except InvalidValue:
+            continue
+    return tuple(result)
+
+
+def parse_version(text: str, hostname: str = "") -> DeviceFacts:
+    """Model, software version and host name from ``show version`` (classic IOS and IOS-XE first lines)."""
+    if not isinstance(text, str):
+        raise ParseError("show version", "not text")
+    version = model = ""
+    vendor = "Cisco"
+    for line in text.replace("\r", "").split("\n"):
+        line = line.strip()
+        if not version and (m := re.search(r"Cisco IOS(?: XE)? Software.*?Version ([^\s,]+)", line)):
+            version = ("IOS-XE " if " XE " in line else "IOS ") + m.group(1)
+        elif not model and (m := re.match(r"[Cc]isco (\S+) \(.*\) (?:processor|with)", line)):
+            model = m.group(1)
+        elif not hostname and (m := re.match(r"(\S+) uptime is ", line)):
+            hostname = m.group(1)
+    if not version:
+        raise ParseError("show version", "no 'Cisco IOS Software ... Version' line")
+    return DeviceFacts(vendor, model or "IOS router", version, hostname)

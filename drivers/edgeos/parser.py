@@ -1,0 +1,65 @@
+"""Parsers for Ubiquiti EdgeOS configuration (``show configuration commands``) and tables. Pure functions.
+
+Facts relied on (``/work/shared/research/ssh-cli.md`` §3 EdgeOS): raw destination NAT ``service nat rule N`` with
+``type destination``, ``inbound-interface <if>``, ``protocol tcp_udp``, ``destination port``, ``inside-address
+address``/``port``, ``description`` [C real configs]; the port-forward wizard tree ``port-forward rule N`` with
+``original-port``, ``protocol``, ``forward-to address``/``port`` under one ``port-forward wan-interface`` [C];
+DHCP ``subnet S start A stop B`` [C]; ``static-mapping <name> ip-address``/``mac-address`` [I]; SIP ALG off as
+``system conntrack modules sip disable`` [C]; ``show dhcp leases`` columns [C ntc fixture].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from routerfix.model import PortForward
+
+from ..vyos.configtree import Path, rule_table
+from ..vyos.parser import make_forward, protocol_of
+
+__all__ = ["edgeos_forwards", "edgeos_sip_alg", "edgeos_wan_interface"]
+
+
+def _order(numbers: Iterable[str]) -> list[str]:
+    return sorted(numbers, key=lambda n: int(n) if n.isdigit() else 1 << 30)
+
+
+def edgeos_forwards(paths: Iterable[Path]) -> tuple[PortForward, ...]:
+    """Destination NAT rules (``ref`` = ``nat:N``) then port-forward wizard rules (``ref`` = ``pf:N``)."""
+    paths = list(paths)
+    forwards: list[PortForward] = []
+    table = rule_table(paths, ("service", "nat", "rule"))
+    for number in _order(table):
+        rule = {k: v[0] for k, v in table[number].items() if v}
+        if rule.get(("type",)) != "destination":
+            continue
+        forwards += make_forward(
+            rule.get(("description",)) or f"nat-rule-{number}", protocol_of(rule.get(("protocol",))),
+            rule.get(("destination", "port")), rule.get(("inside-address", "address")),
+            rule.get(("inside-address", "port")), wan_only=bool(rule.get(("inbound-interface",))),
+            enabled="disable" not in table[number].get((), []), ref=f"nat:{number}")
+    wan = next((p[2] for p in paths if p[:2] == ("port-forward", "wan-interface") and len(p) == 3), None)
+    pf = rule_table(paths, ("port-forward", "rule"))
+    for number in _order(pf):
+        rule = {k: v[0] for k, v in pf[number].items() if v}
+        forwards += make_forward(
+            rule.get(("description",)) or f"port-forward-{number}", protocol_of(rule.get(("protocol",))),
+            rule.get(("original-port",)), rule.get(("forward-to", "address")), rule.get(("forward-to", "port")),
+            wan_only=wan is not None, enabled=True, ref=f"pf:{number}")
+    return tuple(forwards)
+
+
+def edgeos_wan_interface(paths: Iterable[Path]) -> str | None:
+    """The outbound interface of the first masquerade rule, else the port-forward ``wan-interface``."""
+    paths = list(paths)
+    table = rule_table(paths, ("service", "nat", "rule"))
+    for number in _order(table):
+        rule = {k: v[0] for k, v in table[number].items() if v}
+        if rule.get(("type",)) in ("masquerade", "source") and rule.get(("outbound-interface",)):
+            return rule[("outbound-interface",)]
+    return next((p[2] for p in paths if p[:2] == ("port-forward", "wan-interface") and len(p) == 3), None)
+
+
+def edgeos_sip_alg(paths: Iterable[Path]) -> bool:
+    """On (the EdgeOS default) unless ``system conntrack modules sip disable`` is set."""
+    return not any(p == ("system", "conntrack", "modules", "sip", "disable") for p in paths)

@@ -1,0 +1,314 @@
+"""The OpenWrt (22.03+, fw4/UCI) driver over SSH (netmiko ``linux``), see the package docstring."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from typing import Any, ClassVar
+
+from routerfix.errors import DeviceError, InvalidValue, ParseError
+from routerfix.model import (
+    Backup,
+    Capabilities,
+    DeviceFacts,
+    DeviceState,
+    DhcpScope,
+    Feature,
+    Lease,
+    Neighbour,
+    PortForward,
+    Protocol,
+    Reservation,
+)
+from routerfix.planner import RULE_PREFIX, SINK_NAME
+from routerfix.transport.ssh import SSH_OPTION_NAMES, SSHDriver
+
+from .parser import (
+    UciSection,
+    parse_export,
+    parse_facts,
+    parse_ip_neigh,
+    parse_leases,
+    parse_uci_show,
+    redirect_forwards,
+    scope_from_uci,
+    sip_alg_from_uci,
+    wan_address,
+)
+
+__all__ = ["OpenWrtDriver"]
+
+_DONE = "ROUTERFIX-DONE"
+_NAME_RE = re.compile(r"[A-Za-z][\w-]{0,31}")
+_PROTO = {Protocol.TCP: "tcp", Protocol.UDP: "udp", Protocol.BOTH: "tcp udp"}
+_MANAGED = {"firewall": "redirect", "dhcp": "host"}
+
+
+def _section_id(name: str) -> str:
+    """The named UCI section routerfix uses for one of its own objects (``routerfix-sip`` → ``routerfix_sip``)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+class OpenWrtDriver(SSHDriver):
+    """OpenWrt 22.03 and later (fw4, nftables) over SSH as root.
+
+    Options (besides the SSH trust options): ``lan_interface`` (the ``network`` interface served by DHCP;
+    default ``lan``), ``wan_zone`` (the firewall zone of the WAN; default ``wan``), ``lan_zone`` (default ``lan``).
+    """
+
+    name: ClassVar[str] = "openwrt"
+    device_type: ClassVar[str] = "linux"
+    capabilities = Capabilities(
+        features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
+                            Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.PROBE, Feature.BACKUP,
+                            Feature.SIP_ALG, Feature.FLUSH_CONNECTIONS}),
+        forward_ranges=True, forward_both=True, orders_rules=True,
+        notes=("forwards are fw4 redirects with src='wan', named sections moved to the top of the file",
+               "no NAT filtering setting on stock fw4 (Linux conntrack): NAT mode not managed",
+               "connection tracking is flushed only where the conntrack tool is installed"))
+    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"lan_interface", "wan_zone", "lan_zone"}
+    simulator: ClassVar[str | None] = "routerfix.drivers.openwrt.simulator:simulate"
+    prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+:\S*[#$]"
+    error_patterns: ClassVar[tuple[str, ...]] = (r"^uci: ", r"^-?ash: .*not found", r"syntax error")
+    batch_separator: ClassVar[str | None] = "; "
+    logout_command: ClassVar[str | None] = "exit"
+
+    def __init__(self, host: str, **options: Any) -> None:
+        super().__init__(host, **options)
+        for key in ("lan_interface", "wan_zone", "lan_zone"):
+            value = self.options.get(key)
+            if value is not None and (not isinstance(value, str) or not _NAME_RE.fullmatch(value)):
+                raise InvalidValue(key, value, "a UCI interface or zone name such as lan or wan")
+        self._facts: DeviceFacts | None = None
+
+    @property
+    def _lan(self) -> str:
+        return str(self.options.get("lan_interface") or "lan")
+
+    @property
+    def _wan_zone(self) -> str:
+        return str(self.options.get("wan_zone") or "wan")
+
+    def _batch_marker(self, token: str) -> str:
+        return f"echo {token} $?"
+
+    def open(self) -> None:
+        """Connect, then read the release, the model and whether the conntrack tool exists (one round trip)."""
+        super().open()
+        if self._facts is None:
+            release, model, tool = self.send_many(
+                ["cat /etc/openwrt_release", "cat /tmp/sysinfo/model", "command -v conntrack"], check=False)
+            hostname = self.session.last_prompt.split("@", 1)[-1].split(":", 1)[0]
+            self._facts = parse_facts(release, model, hostname)
+            if "conntrack" not in tool:
+                self.capabilities = self.capabilities.replace(
+                    features=self.capabilities.features - {Feature.FLUSH_CONNECTIONS})
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    def _read(self, *packages: str) -> tuple[dict[str, list[UciSection]], str]:
+        """``uci -X show`` of ``packages`` and ``uci changes`` of them, in one round trip."""
+        outs = self.send_many([*(f"uci -X show {p}" for p in packages), f"uci changes {' '.join(packages)}"],
+                              check=False)
+        return {p: parse_uci_show(o) for p, o in zip(packages, outs, strict=False)}, outs[-1]
+
+    def _write(self, packages: tuple[str, ...], commands: list[str], pending: str) -> None:
+        """Run ``commands`` then commit and reload, all in one ``&&`` chain (nothing is committed after a
+        refusal); refuse to commit someone else's uncommitted changes."""
+        if not commands:
+            return
+        if pending.strip():
+            raise DeviceError("the device has uncommitted UCI changes that a commit would also apply; commit or "
+                              "revert them first", device_message=pending.strip()[:300], host=self.host,
+                              driver=self.name)
+        tail = [f"uci commit {p}" for p in packages]
+        if "firewall" in packages:
+            tail.append("/etc/init.d/firewall reload")
+        if "dhcp" in packages:
+            tail.append("/etc/init.d/dnsmasq reload")
+        line = " && ".join([*commands, *tail, f"echo {_DONE}"])
+        out = self.send(line, check=False)
+        if not any(x.strip() == _DONE for x in out.split("\n")):
+            self.send("uci revert " + " ".join(packages), check=False)  # nothing half-made stays staged
+            self.check_output(line, out)  # raises with the device's own words when it gave any
+            raise DeviceError("the change did not complete", device_message=out.strip()[-300:] or "no output",
+                              host=self.host, driver=self.name)
+
+    def _find(self, sections: list[UciSection], forward: PortForward) -> PortForward | None:
+        for candidate in redirect_forwards(sections, self._wan_zone):
+            if (candidate.protocol, candidate.external_ports, candidate.internal_address,
+                    candidate.internal_ports) == (forward.protocol, forward.external_ports,
+                                                  forward.internal_address, forward.internal_ports):
+                return candidate
+        return None
+
+    # --- reads -----------------------------------------------------------------------------------------
+
+    def facts(self) -> DeviceFacts:
+        """Release and model (read at open)."""
+        if self._facts is None:
+            raise ParseError("/etc/openwrt_release", "not read: the driver is not open", host=self.host,
+                             driver=self.name)
+        return self._facts
+
+    def read_state(self) -> DeviceState:
+        """Everything in one round trip (UCI network/dhcp/firewall, leases, neighbours, SIP module)."""
+        network, dhcp, firewall, leases, neigh, module = self.send_many(
+            ["uci -X show network", "uci -X show dhcp", "uci -X show firewall", "cat /tmp/dhcp.leases",
+             "ip neigh show", "grep nf_conntrack_sip /proc/modules"], check=False)
+        fw = parse_uci_show(firewall)
+        return DeviceState(
+            facts=self.facts(), capabilities=self.capabilities,
+            sip_alg=sip_alg_from_uci(fw, "nf_conntrack_sip" in module),
+            forwards=redirect_forwards(fw, self._wan_zone),
+            scope=scope_from_uci(parse_uci_show(network), parse_uci_show(dhcp), self._lan),
+            leases=parse_leases(leases), neighbours=parse_ip_neigh(neigh))
+
+    def list_port_forwards(self) -> tuple[PortForward, ...]:
+        """Every DNAT redirect with a destination address."""
+        return redirect_forwards(parse_uci_show(self.send("uci -X show firewall")), self._wan_zone)
+
+    def get_sip_alg(self) -> bool | None:
+        """On when the SIP helper module is loaded and fw4's ``auto_helper`` is not 0."""
+        firewall, module = self.send_many(["uci -X show firewall", "grep nf_conntrack_sip /proc/modules"],
+                                          check=False)
+        return sip_alg_from_uci(parse_uci_show(firewall), "nf_conntrack_sip" in module)
+
+    def get_dhcp_scope(self) -> DhcpScope:
+        """``start``/``limit`` of the LAN's dhcp section; ``host`` sections as reservations."""
+        network, dhcp = self.send_many(["uci -X show network", "uci -X show dhcp"], check=False)
+        return scope_from_uci(parse_uci_show(network), parse_uci_show(dhcp), self._lan)
+
+    def list_leases(self) -> tuple[Lease, ...]:
+        """``/tmp/dhcp.leases``."""
+        return parse_leases(self.send("cat /tmp/dhcp.leases", check=False))
+
+    def list_neighbours(self) -> tuple[Neighbour, ...]:
+        """``ip neigh show``."""
+        return parse_ip_neigh(self.send("ip neigh show", check=False))
+
+    def probe_address(self, address: ipaddress.IPv4Address) -> bool:
+        """``ping -c 1 -W 1 <address>``."""
+        out = self.send(f"ping -c 1 -W 1 {ipaddress.IPv4Address(address)}", check=False)
+        m = re.search(r"(\d+) packets received", out)
+        if m is None:
+            raise ParseError("ping", "no 'packets received' line", host=self.host, driver=self.name)
+        return int(m.group(1)) > 0
+
+    def backup(self) -> Backup:
+        """``uci export firewall`` and ``uci export dhcp``."""
+        return Backup(self.name, "uci-export", "".join(self.send_many(["uci export firewall", "uci export dhcp"])),
+                      time.time())
+
+    # --- writes ----------------------------------------------------------------------------------------
+
+    def _redirect_commands(self, forward: PortForward) -> list[str]:
+        if forward.name.startswith(RULE_PREFIX):
+            ref = f"firewall.{_section_id(forward.name)}"
+            commands = [f"uci set {ref}=redirect"]
+        else:
+            ref = "firewall.@redirect[-1]"
+            commands = ["uci add firewall redirect"]
+        lan_zone = str(self.options.get("lan_zone") or "lan")
+        commands += [f"uci set {ref}.name='{forward.name}'", f"uci set {ref}.target='DNAT'",
+                     f"uci set {ref}.src='{self._wan_zone}'", f"uci set {ref}.dest='{lan_zone}'",
+                     f"uci set {ref}.proto='{_PROTO[forward.protocol]}'",
+                     f"uci set {ref}.src_dport='{forward.external_ports}'",
+                     f"uci set {ref}.dest_ip='{forward.internal_address}'",
+                     f"uci set {ref}.dest_port='{forward.internal_ports}'"]
+        if not forward.enabled:
+            commands.append(f"uci set {ref}.enabled='0'")
+        commands.append(f"uci reorder {ref}=0")  # first in the file: fw4 evaluates redirects in order
+        return commands
+
+    def _add_port_forward(self, forward: PortForward) -> None:
+        sections, pending = self._read("firewall")
+        found = self._find(sections["firewall"], forward)
+        if found is not None and found.name == forward.name:
+            return
+        self._write(("firewall",), self._redirect_commands(forward), pending)
+
+    def _remove_port_forward(self, forward: PortForward) -> None:
+        sections, pending = self._read("firewall")
+        found = self._find(sections["firewall"], forward)
+        if found is not None:
+            self._write(("firewall",), [f"uci delete firewall.{found.ref}"], pending)
+
+    def _reserve_address(self, reservation: Reservation) -> None:
+        sections, pending = self._read("network", "dhcp")
+        scope = scope_from_uci(sections["network"], sections["dhcp"], self._lan)
+        for other in scope.reservations:
+            if other == reservation:
+                return
+            if other.address == reservation.address:
+                raise DeviceError(f"{reservation.address} is already reserved",
+                                  device_message=f"dhcp host {other.name} holds it for {other.mac}",
+                                  host=self.host, driver=self.name)
+        ref = f"dhcp.{_section_id(reservation.name or SINK_NAME)}"
+        self._write(("dhcp",), [f"uci set {ref}=host", f"uci set {ref}.name='{reservation.name}'",
+                                f"uci set {ref}.mac='{reservation.mac}'", f"uci set {ref}.ip='{reservation.address}'"],
+                    pending)
+
+    def _release_address(self, reservation: Reservation) -> None:
+        sections, pending = self._read("dhcp")
+        ids = [s.id for s in sections["dhcp"] if s.type == "host" and s.get("ip") == str(reservation.address)
+               and s.get("mac").split()[:1] == [reservation.mac]]
+        self._write(("dhcp",), [f"uci delete dhcp.{sid}" for sid in ids], pending)
+
+    def _set_sip_alg(self, enabled: bool) -> None:
+        sections, pending = self._read("firewall")
+        defaults = next((s for s in sections["firewall"] if s.type == "defaults"), None)
+        if defaults is None:
+            raise DeviceError("no firewall defaults section", device_message="uci show firewall has no defaults",
+                              host=self.host, driver=self.name)
+        if enabled:  # back to fw4's default (auto_helper unset = 1), so an undo restores the file exactly
+            commands = [f"uci delete firewall.{defaults.id}.auto_helper"] if "auto_helper" in defaults.options else []
+        else:
+            commands = [f"uci set firewall.{defaults.id}.auto_helper='0'"]
+        self._write(("firewall",), commands, pending)
+
+    def _flush_connections(self, ports: tuple[int, ...]) -> int:
+        """``conntrack -D`` of entries whose original destination is the WAN address (inbound only)."""
+        address = wan_address(self.send("ifstatus wan", check=False))
+        if address is None:
+            raise DeviceError("the WAN has no IPv4 address to flush for", device_message="ifstatus wan",
+                              host=self.host, driver=self.name)
+        outs = self.send_many([f"conntrack -D -p {proto} --orig-dst {address} --dport {port}"
+                               for port in ports for proto in ("udp", "tcp")], check=False)
+        total = 0
+        for out in outs:
+            m = re.search(r"(\d+) flow entr(?:y|ies) ha(?:s|ve) been deleted", out)
+            total += int(m.group(1)) if m else 0
+        return total
+
+    def _restore(self, backup: Backup) -> None:
+        """Put redirects, DHCP hosts and fw4 ``auto_helper`` back as the backup has them."""
+        saved = parse_export(backup.text)
+        sections, pending = self._read("firewall", "dhcp")
+        commands: list[str] = []
+        for package, kind in _MANAGED.items():
+            now = [s for s in sections[package] if s.type == kind]
+            then = [s for s in saved if s.package == package and s.type == kind]
+            now_keys = [sorted(s.options.items(), key=str) for s in now]
+            then_keys = [sorted(s.options.items(), key=str) for s in then]
+            commands += [f"uci delete {package}.{s.id}" for s, k in zip(now, now_keys, strict=True)
+                         if k not in then_keys]
+            for s, k in zip(then, then_keys, strict=True):
+                if k in now_keys:
+                    continue
+                ref = f"{package}.{s.id}" if not s.id.startswith("@") else f"{package}.@{kind}[-1]"
+                commands.append(f"uci set {ref}={kind}" if not s.id.startswith("@") else f"uci add {package} {kind}")
+                for option, value in s.options.items():
+                    for v in value if isinstance(value, list) else [value]:
+                        verb = "add_list" if isinstance(value, list) else "set"
+                        commands.append(f"uci {verb} {ref}.{option}='{v}'")
+        then_defaults = next((s for s in saved if s.package == "firewall" and s.type == "defaults"), None)
+        now_defaults = next((s for s in sections["firewall"] if s.type == "defaults"), None)
+        if then_defaults is not None and now_defaults is not None and \
+                then_defaults.options.get("auto_helper") != now_defaults.options.get("auto_helper"):
+            helper = then_defaults.get("auto_helper") if "auto_helper" in then_defaults.options else None
+            commands.append(f"uci set firewall.{now_defaults.id}.auto_helper='{helper}'" if helper is not None else
+                            f"uci delete firewall.{now_defaults.id}.auto_helper")
+        touched = tuple(p for p in ("firewall", "dhcp") if any(f" {p}." in c or f"add {p} " in c for c in commands))
+        self._write(touched, commands, pending)

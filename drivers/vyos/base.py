@@ -1,0 +1,279 @@
+"""What VyOS and EdgeOS drivers share: reading ``show configuration commands``, and the configure → set/delete →
+``commit`` → ``save`` → ``exit`` cycle.
+
+ssh-cli.md §0.4/§3 [C]: leaving configuration mode with uncommitted changes makes netmiko answer ``exit discard``
+(changes lost), and a committed change that is not saved is lost at reboot. So every write here commits *and*
+saves before leaving configuration mode, checks ``Done`` in the save output, and on any refusal leaves with
+``exit discard`` so that nothing half-made stays in the candidate. netmiko's own VyOS helpers are not used: they
+read with 2-second timing waits (§3); commands go through :meth:`SSHDriver.send` with a prompt regex instead.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from typing import Any, ClassVar
+
+from routerfix.errors import DeviceError, InvalidValue, ParseError
+from routerfix.model import (
+    Backup,
+    DeviceFacts,
+    DeviceState,
+    DhcpScope,
+    Lease,
+    Neighbour,
+    PortForward,
+    Reservation,
+)
+from routerfix.transport.ssh import SSH_OPTION_NAMES, SSHDriver
+
+from .configtree import Path, parse_commands, quote
+from .parser import parse_arp, parse_conntrack_deleted, parse_interface_address, parse_version
+
+__all__ = ["VyattaDriver"]
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][\w.-]{0,63}")
+
+
+class VyattaDriver(SSHDriver):
+    """Base of the VyOS and EdgeOS drivers (not registered itself)."""
+
+    vendor: ClassVar[str] = ""
+    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_interface", "dhcp_subnet"}
+    prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+(?::\S*)?[$#]"
+    error_patterns: ClassVar[tuple[str, ...]] = (
+        r"is not valid", r"Set failed", r"Delete failed", r"Commit failed", r"Invalid command", r"Cannot exit",
+        r"Value validation failed", r"Failed to generate committed config", r"^\s*Error:")
+    logout_command: ClassVar[str | None] = "exit"
+    leases_command: ClassVar[str] = ""
+    rule_number_limit: ClassVar[int] = 9999
+    """Highest destination-NAT rule number routerfix picks."""
+
+    def __init__(self, host: str, **options: Any) -> None:
+        super().__init__(host, **options)
+        wan = self.options.get("wan_interface")
+        if wan is not None and (not isinstance(wan, str) or not _NAME_RE.fullmatch(wan)):
+            raise InvalidValue("wan_interface", wan, "an interface name such as eth0 or pppoe0")
+        subnet = self.options.get("dhcp_subnet")
+        if subnet is not None:
+            try:
+                ipaddress.IPv4Network(str(subnet), strict=False)
+            except ValueError:
+                raise InvalidValue("dhcp_subnet", subnet, "a subnet such as 192.168.1.0/24") from None
+        self._facts: DeviceFacts | None = None
+        self._unsaved = False
+
+    # --- platform specifics (overridden) -------------------------------------------------------
+
+    def _forwards(self, paths: list[Path]) -> tuple[PortForward, ...]:
+        raise NotImplementedError
+
+    def _scope(self, paths: list[Path]) -> tuple[DhcpScope, tuple[str, str]]:
+        raise NotImplementedError
+
+    def _sip_alg(self, paths: list[Path]) -> bool:
+        raise NotImplementedError
+
+    def _wan_from(self, paths: list[Path]) -> str | None:
+        raise NotImplementedError
+
+    def _parse_leases(self, text: str) -> tuple[Lease, ...]:
+        raise NotImplementedError
+
+    def _add_commands(self, number: int, forward: PortForward, wan: str) -> list[str]:
+        raise NotImplementedError
+
+    def _rule_path(self, forward: PortForward) -> str:
+        """The configuration path (``nat destination rule 10``) of a rule read from the device."""
+        raise NotImplementedError
+
+    def _used_numbers(self, paths: list[Path]) -> set[int]:
+        raise NotImplementedError
+
+    def _reserve_commands(self, where: tuple[str, str], reservation: Reservation) -> list[str]:
+        raise NotImplementedError
+
+    def _sip_commands(self, enabled: bool) -> list[str]:
+        raise NotImplementedError
+
+    managed_prefixes: ClassVar[tuple[Path, ...]] = ()
+    """Configuration subtrees :meth:`restore` puts back from a backup."""
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _config(self) -> tuple[str, list[Path]]:
+        text = self.send("show configuration commands")
+        paths = parse_commands(text)
+        if not paths:
+            raise ParseError("show configuration commands", "no 'set' lines", host=self.host, driver=self.name)
+        return text, paths
+
+    def _wan(self, paths: list[Path]) -> str:
+        wan = self.options.get("wan_interface") or self._wan_from(paths)
+        if not wan:
+            raise DeviceError("cannot tell the WAN interface: pass wan_interface=<name>",
+                              device_message="no source-NAT (masquerade) rule names an outbound interface",
+                              host=self.host, driver=self.name)
+        return str(wan)
+
+    def _commit(self, lines: list[str]) -> None:
+        """configure, ``lines``, commit, save, exit — or ``exit discard`` on any refusal."""
+        if not lines:
+            return
+        self.send("configure")
+        try:
+            for line in lines:
+                self.send(line)
+            self._unsaved = True
+            self.send("commit")
+            self._save_in_config()
+        except DeviceError:
+            if self._session is not None:
+                self.send("exit discard", check=False)
+            raise
+        self.send("exit")
+
+    def _save_in_config(self) -> None:
+        out = self.send("save")
+        if "Done" not in out:
+            raise DeviceError("save did not finish", device_message=out.strip()[-200:] or "no output",
+                              host=self.host, driver=self.name)
+        self._unsaved = False
+
+    def _find(self, paths: list[Path], forward: PortForward) -> PortForward | None:
+        for candidate in self._forwards(paths):
+            if (candidate.protocol, candidate.external_ports, candidate.internal_address,
+                    candidate.internal_ports) == (forward.protocol, forward.external_ports,
+                                                  forward.internal_address, forward.internal_ports) and \
+                    (candidate.name == forward.name or not candidate.name.startswith("routerfix")):
+                return candidate
+        return None
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    def facts(self) -> DeviceFacts:
+        """``show version`` (once per driver instance)."""
+        if self._facts is None:
+            prompt = self.session.last_prompt
+            hostname = prompt.split("@", 1)[-1].split(":", 1)[0].rstrip("#$")
+            self._facts = parse_version(self.send("show version"), self.vendor, hostname)
+        return self._facts
+
+    def read_state(self) -> DeviceState:
+        """Configuration, leases and ARP: three round trips (plus ``show version`` once)."""
+        if self._unsaved and self._session is not None:
+            self.send("configure")
+            self._save_in_config()  # a save lost to a dropped connection is redone first
+            self.send("exit")
+        facts = self.facts()
+        _, paths = self._config()
+        return DeviceState(
+            facts=facts, capabilities=self.capabilities, sip_alg=self._sip_alg(paths),
+            forwards=self._forwards(paths), scope=self._scope(paths)[0],
+            leases=self._parse_leases(self.send(self.leases_command)),
+            neighbours=parse_arp(self.send("show arp")))
+
+    def list_port_forwards(self) -> tuple[PortForward, ...]:
+        """Every destination-NAT rule that translates to an address."""
+        return self._forwards(self._config()[1])
+
+    def get_sip_alg(self) -> bool | None:
+        """Whether the SIP conntrack helper is enabled."""
+        return self._sip_alg(self._config()[1])
+
+    def get_dhcp_scope(self) -> DhcpScope:
+        """The LAN subnet's range(s), default router and static mappings."""
+        return self._scope(self._config()[1])[0]
+
+    def list_leases(self) -> tuple[Lease, ...]:
+        """Current DHCP leases."""
+        return self._parse_leases(self.send(self.leases_command))
+
+    def list_neighbours(self) -> tuple[Neighbour, ...]:
+        """``show arp``."""
+        return parse_arp(self.send("show arp"))
+
+    def backup(self) -> Backup:
+        """``show configuration commands``."""
+        return Backup(self.name, "set-commands", self._config()[0], time.time())
+
+    # --- writes --------------------------------------------------------------------------------------
+
+    def _add_port_forward(self, forward: PortForward) -> None:
+        _, paths = self._config()
+        if self._find(paths, forward) is not None and any(
+                f.name == forward.name for f in self._forwards(paths)):
+            return
+        used = self._used_numbers(paths)
+        number = next((n for n in range(1, self.rule_number_limit + 1) if n not in used), None)
+        if number is None:
+            raise DeviceError("no free NAT rule number", device_message=f"rules 1-{self.rule_number_limit} in use",
+                              host=self.host, driver=self.name)
+        self._commit(self._add_commands(number, forward, self._wan(paths)))
+
+    def _remove_port_forward(self, forward: PortForward) -> None:
+        _, paths = self._config()
+        found = self._find(paths, forward)
+        if found is not None:
+            self._commit([f"delete {self._rule_path(found)}"])
+
+    def _reserve_address(self, reservation: Reservation) -> None:
+        _, paths = self._config()
+        scope, where = self._scope(paths)
+        for other in scope.reservations:
+            if other == reservation:
+                return
+            if other.address == reservation.address or other.name == reservation.name:
+                raise DeviceError(f"{reservation.address} cannot be reserved",
+                                  device_message=f"static-mapping {other.name} holds {other.address} for {other.mac}",
+                                  host=self.host, driver=self.name)
+        self._commit(self._reserve_commands(where, reservation))
+
+    def _release_address(self, reservation: Reservation) -> None:
+        _, paths = self._config()
+        scope, (network_name, subnet) = self._scope(paths)
+        self._commit([f"delete service dhcp-server shared-network-name {network_name} subnet {subnet} "
+                      f"static-mapping {r.name}" for r in scope.reservations
+                      if (r.address, r.mac) == (reservation.address, reservation.mac)])
+
+    def _set_sip_alg(self, enabled: bool) -> None:
+        _, paths = self._config()
+        if self._sip_alg(paths) != enabled:
+            self._commit(self._sip_commands(enabled))
+
+    def _flush_connections(self, ports: tuple[int, ...]) -> int:
+        """``sudo conntrack -D`` for entries whose original destination is the WAN address and port (inbound
+        only: the phones' own flows go to their provider's address)."""
+        _, paths = self._config()
+        wan = self._wan(paths)
+        address = parse_interface_address(self.send("show interfaces"), wan)
+        if address is None:
+            raise DeviceError(f"the WAN interface {wan} has no IPv4 address to flush for",
+                              device_message="show interfaces lists no address", host=self.host, driver=self.name)
+        total = 0
+        for port in ports:
+            for proto in ("udp", "tcp"):
+                out = self.send(f"sudo conntrack -D -p {proto} --orig-dst {address} --dport {port}", check=False)
+                count = parse_conntrack_deleted(out)
+                if count < 0 and "0 flow entries" not in out:
+                    if re.search(r"command not found|not permitted|Operation not", out):
+                        raise DeviceError("conntrack refused", device_message=out.strip()[-200:], host=self.host,
+                                          driver=self.name)
+                total += max(count, 0)
+        return total
+
+    def _restore(self, backup: Backup) -> None:
+        """Put the managed subtrees (NAT rules, DHCP server, conntrack modules) back as the backup has them."""
+        saved = parse_commands(backup.text)
+        _, now = self._config()
+        lines: list[str] = []
+        for prefix in self.managed_prefixes:
+            mine = sorted(p for p in now if p[:len(prefix)] == prefix)
+            theirs = sorted(p for p in saved if p[:len(prefix)] == prefix)
+            if mine == theirs:
+                continue
+            if mine:
+                lines.append("delete " + " ".join(prefix))
+            lines += ["set " + " ".join(quote(w, False) for w in p) for p in theirs]
+        self._commit(lines)

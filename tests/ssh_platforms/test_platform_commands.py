@@ -1,0 +1,213 @@
+"""Exact commands each driver sends for the "office" starting state (recorded by the simulator)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+import routerfix
+
+from .conftest import connect
+
+EXPECTED: dict[str, list[str]] = {
+    "cisco_ios": [
+        "show version",
+        "show running-config",
+        "show ip dhcp binding",
+        "show ip arp",
+        "ping 192.168.1.199 repeat 2 timeout 1",
+        "ping 192.168.1.198 repeat 2 timeout 1",
+        "show running-config",
+        "show running-config",
+        "configure terminal",
+        "ip access-list standard routerfix-sip",
+        "remark routerfix-sip-tcp-5060 tcp 192.168.1.198 5060 GigabitEthernet0/0 5060",
+        "exit",
+        "ip nat inside source static tcp 192.168.1.198 5060 interface GigabitEthernet0/0 5060",
+        "end",
+        "write memory",
+        "show running-config",
+        "configure terminal",
+        "ip access-list standard routerfix-sip",
+        "remark routerfix-sip-tcp-5061 tcp 192.168.1.198 5061 GigabitEthernet0/0 5061",
+        "exit",
+        "ip nat inside source static tcp 192.168.1.198 5061 interface GigabitEthernet0/0 5061",
+        "end",
+        "write memory",
+        "show running-config",
+        "configure terminal",
+        "ip access-list standard routerfix-sip",
+        "remark routerfix-sip-udp-5060 udp 192.168.1.198 5060 GigabitEthernet0/0 5060",
+        "exit",
+        "ip nat inside source static udp 192.168.1.198 5060 interface GigabitEthernet0/0 5060",
+        "end",
+        "write memory",
+        "show running-config",
+        "configure terminal",
+        "ip access-list standard routerfix-sip",
+        "remark routerfix-sip-udp-5061 udp 192.168.1.198 5061 GigabitEthernet0/0 5061",
+        "exit",
+        "ip nat inside source static udp 192.168.1.198 5061 interface GigabitEthernet0/0 5061",
+        "end",
+        "write memory",
+        "show running-config",
+        "configure terminal",
+        "ip dhcp pool routerfix-sink",
+        "host 192.168.1.198 255.255.255.0",
+        "hardware-address 0200.5ec0.5060",
+        "exit",
+        "end",
+        "write memory",
+        "configure terminal",
+        "no ip nat service sip udp port 5060",
+        "no ip nat service sip tcp port 5060",
+        "end",
+        "write memory",
+        "show running-config",
+        "show ip dhcp binding",
+        "show ip arp",
+    ],
+    "vyos": [
+        "show version",
+        "show configuration commands",
+        "show dhcp server leases",
+        "show arp",
+        "show configuration commands",
+        "show configuration commands",
+        "configure",
+        "set nat destination rule 1 description 'routerfix-sip'",
+        "set nat destination rule 1 destination port '5060-5061'",
+        "set nat destination rule 1 inbound-interface name 'eth0'",
+        "set nat destination rule 1 protocol 'tcp_udp'",
+        "set nat destination rule 1 translation address '192.168.1.199'",
+        "set nat destination rule 1 translation port '5060-5061'",
+        "commit",
+        "save",
+        "exit",
+        "show configuration commands",
+        "configure",
+        "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
+        "ip-address '192.168.1.199'",
+        "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
+        "mac '02:00:5e:c0:50:60'",
+        "commit",
+        "save",
+        "exit",
+        "show configuration commands",
+        "configure",
+        "delete system conntrack modules sip",
+        "commit",
+        "save",
+        "exit",
+        "show configuration commands",
+        "show dhcp server leases",
+        "show arp",
+        "show configuration commands",
+        "show interfaces",
+        "sudo conntrack -D -p udp --orig-dst 203.0.113.7 --dport 5060",
+        "sudo conntrack -D -p tcp --orig-dst 203.0.113.7 --dport 5060",
+        "sudo conntrack -D -p udp --orig-dst 203.0.113.7 --dport 5061",
+        "sudo conntrack -D -p tcp --orig-dst 203.0.113.7 --dport 5061",
+    ],
+    "edgeos": [
+        "show version",
+        "show configuration commands",
+        "show dhcp leases",
+        "show arp",
+        "show configuration commands",
+        "show configuration commands",
+        "configure",
+        "set service nat rule 1 description 'routerfix-sip'",
+        "set service nat rule 1 destination port 5060-5061",
+        "set service nat rule 1 inbound-interface eth0",
+        "set service nat rule 1 inside-address address 192.168.1.243",
+        "set service nat rule 1 inside-address port 5060-5061",
+        "set service nat rule 1 log disable",
+        "set service nat rule 1 protocol tcp_udp",
+        "set service nat rule 1 type destination",
+        "commit",
+        "save",
+        "exit",
+        "show configuration commands",
+        "configure",
+        "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
+        "ip-address 192.168.1.243",
+        "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
+        "mac-address 02:00:5e:c0:50:60",
+        "commit",
+        "save",
+        "exit",
+        "show configuration commands",
+        "configure",
+        "set system conntrack modules sip disable",
+        "commit",
+        "save",
+        "exit",
+        "show configuration commands",
+        "show dhcp leases",
+        "show arp",
+        "show configuration commands",
+        "show interfaces",
+        "sudo conntrack -D -p udp --orig-dst 203.0.113.9 --dport 5060",
+        "sudo conntrack -D -p tcp --orig-dst 203.0.113.9 --dport 5060",
+        "sudo conntrack -D -p udp --orig-dst 203.0.113.9 --dport 5061",
+        "sudo conntrack -D -p tcp --orig-dst 203.0.113.9 --dport 5061",
+    ],
+    "openwrt": [
+        "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
+        "RFX-2 $?; cat /tmp/dhcp.leases; echo RFX-3 $?; ip neigh show; echo RFX-4 $?; grep nf_conntrack_sip "
+        "/proc/modules; echo RFX-5 $?",
+        "ping -c 1 -W 1 192.168.1.249",
+        "ping -c 1 -W 1 192.168.1.248",
+        "uci export firewall; echo RFX-0 $?; uci export dhcp; echo RFX-1 $?",
+        "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
+        "uci set firewall.routerfix_sip=redirect && uci set firewall.routerfix_sip.name='routerfix-sip' && "
+        "uci set firewall.routerfix_sip.target='DNAT' && uci set firewall.routerfix_sip.src='wan' && uci set "
+        "firewall.routerfix_sip.dest='lan' && uci set firewall.routerfix_sip.proto='tcp udp' && uci set "
+        "firewall.routerfix_sip.src_dport='5060-5061' && uci set "
+        "firewall.routerfix_sip.dest_ip='192.168.1.248' && uci set "
+        "firewall.routerfix_sip.dest_port='5060-5061' && uci reorder firewall.routerfix_sip=0 && uci commit "
+        "firewall && /etc/init.d/firewall reload && echo ROUTERFIX-DONE",
+        "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci changes network dhcp; echo RFX-2 $?",
+        "uci set dhcp.routerfix_sink=host && uci set dhcp.routerfix_sink.name='routerfix-sink' && uci set "
+        "dhcp.routerfix_sink.mac='02:00:5e:c0:50:60' && uci set dhcp.routerfix_sink.ip='192.168.1.248' && uci "
+        "commit dhcp && /etc/init.d/dnsmasq reload && echo ROUTERFIX-DONE",
+        "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
+        "uci set firewall.cfg01027e.auto_helper='0' && uci commit firewall && /etc/init.d/firewall reload && "
+        "echo ROUTERFIX-DONE",
+        "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
+        "RFX-2 $?; cat /tmp/dhcp.leases; echo RFX-3 $?; ip neigh show; echo RFX-4 $?; grep nf_conntrack_sip "
+        "/proc/modules; echo RFX-5 $?",
+        "ifstatus wan",
+        "conntrack -D -p udp --orig-dst 203.0.113.11 --dport 5060; echo RFX-0 $?; conntrack -D -p tcp "
+        "--orig-dst 203.0.113.11 --dport 5060; echo RFX-1 $?; conntrack -D -p udp --orig-dst 203.0.113.11 "
+        "--dport 5061; echo RFX-2 $?; conntrack -D -p tcp --orig-dst 203.0.113.11 --dport 5061; echo RFX-3 $?",
+    ],
+}
+
+
+@pytest.mark.parametrize("platform", sorted(EXPECTED))
+def test_exact_commands_of_a_mitigation(platform: str, sim: Any) -> None:
+    with sim(platform) as device, connect(device) as driver:
+        device.handle.device.clear_records()
+        result = routerfix.apply_ghostcall_mitigation(driver)
+        assert result.status == "mitigated"
+        sent = [re.sub(r"RFX[0-9a-f]{10}", "RFX", c) for c in device.handle.device.commands]
+        assert sent == EXPECTED[platform]
+        before_apply = 1 if platform == "openwrt" else 2  # OpenWrt: the facts batch; others: paging and width
+        assert driver.round_trips == len(sent) + before_apply
+
+
+@pytest.mark.parametrize("platform", sorted(EXPECTED))
+def test_rerun_sends_only_reads(platform: str, sim: Any) -> None:
+    with sim(platform) as device:
+        with connect(device) as driver:
+            routerfix.apply_ghostcall_mitigation(driver)
+        with connect(device) as driver:
+            device.handle.device.clear_records()
+            assert routerfix.apply_ghostcall_mitigation(driver).status == "unchanged"
+        writes = re.compile(r"^(configure|set |delete |commit|save|write|ip |no |uci (set|delete|commit|add)|"
+                            r"remark|hardware-address|host )")
+        assert not [c for c in device.handle.device.commands if writes.match(c)]
