@@ -203,7 +203,7 @@ class LinuxDriver(SSHDriver):
     def read_state(self) -> DeviceState:
         """One batch for the tables and addresses (plus one or two for dnsmasq discovery on the first read)."""
         first = self._discovery is None
-        commands = ["uname -nr", "nft -j list ruleset", "ip -4 -o addr show", "ip -4 route show default",
+        commands = ["uname -nr", "nft -j list ruleset 2>/dev/null", "ip -4 -o addr show", "ip -4 route show default",
                     "ip -4 neigh show"]
         if first:
             commands.append("pidof dnsmasq || true")
@@ -285,7 +285,7 @@ class LinuxDriver(SSHDriver):
         return tuple(r.forward for r in self._ruleset.rules if r.forward is not None)
 
     def _refresh_ruleset(self) -> None:
-        self._ruleset = parse_nft_json(self.send("nft -j list ruleset"))
+        self._ruleset = parse_nft_json(self.send("nft -j list ruleset 2>/dev/null"))
 
     def list_port_forwards(self) -> tuple[PortForward, ...]:
         """Every dnat rule of every prerouting nat chain that matches tcp/udp ports (ours and the others)."""
