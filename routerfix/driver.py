@@ -210,6 +210,16 @@ class Driver(abc.ABC):
             neighbours=self.list_neighbours() if Feature.NEIGHBOURS in caps else (),
         )
 
+    def verify_state(self, expected: DeviceState) -> DeviceState:
+        """Read back, after a change, the parts of the state that verification compares with ``expected``
+        (:func:`routerfix.planner.managed_view`: NAT mode, SIP ALG, every port forward, DHCP reservations).
+
+        The default reads everything (:meth:`read_state`). A driver may override it to skip what
+        verification never looks at (leases, neighbours, pages holding nothing managed), or to reuse what it
+        has read *after its last write* in this session; the parts it returns must show the device as it is
+        now. Fields it does not read are left empty, never copied from ``expected``."""
+        return self.read_state()
+
     def nat_policy(self, state: DeviceState, phones: tuple[Phone, ...]) -> NatDecision:
         """The NAT mode this vendor wants during the mitigation, and why. The default raises NAT
         filtering security where the device offers it; vendors with other needs override this."""

@@ -46,11 +46,12 @@ __all__ = ["apply_ghostcall_mitigation", "execute_plan", "plan_ghostcall_undo", 
 log = logging.getLogger("routerfix.engine")
 
 
-def _read(driver: Driver) -> DeviceState:
-    """Read state, reconnecting once the session has dropped (reads are safe to repeat)."""
+def _read(driver: Driver, expected: DeviceState | None = None) -> DeviceState:
+    """Read state, reconnecting once the session has dropped (reads are safe to repeat). With ``expected``,
+    read only what verification compares with it (:meth:`Driver.verify_state`)."""
     def attempt() -> DeviceState:
         try:
-            return driver.read_state()
+            return driver.read_state() if expected is None else driver.verify_state(expected)
         except RouterfixError as exc:
             if is_transient(exc):
                 driver.reconnect()
@@ -73,7 +74,7 @@ def _run(driver: Driver, action: Action) -> None:
 
 
 def _verify(driver: Driver, expected: DeviceState) -> DeviceState:
-    actual = _read(driver)
+    actual = _read(driver, expected)
     want, have = managed_view(expected), managed_view(actual)
     if want != have:
         missing = sorted(set(want) - set(have))

@@ -370,6 +370,16 @@ class NetgearDriver(Driver):
                             scope=self.get_dhcp_scope(), neighbours=self.list_neighbours())
         return state
 
+    def verify_state(self, expected: DeviceState) -> DeviceState:
+        """Read back what verification compares: NAT filtering, SIP ALG (WAN page) and every forward.
+
+        Pages read since this session's last POST are reused: ``_post`` empties the page cache before it
+        sends, so every cached page shows the router after all of this run's writes (typically the WAN page
+        the last write's read-back fetched). The LAN page (no reservations are driven here) and the attached
+        devices list hold nothing verification looks at and are not read."""
+        return DeviceState(facts=self.facts(), capabilities=self.capabilities, nat_mode=self.get_nat_mode(),
+                           sip_alg=self.get_sip_alg(), forwards=self.list_port_forwards())
+
     def nat_policy(self, state: DeviceState, phones: tuple[Phone, ...]) -> NatDecision:
         """Netgear's policy: NAT filtering **Open** plus the forward (Secured hands phones duplicate UDP
         ports); Secured may stay when exactly one phone is on the LAN."""
@@ -447,6 +457,12 @@ class NetgearDriver(Driver):
             raise InvalidValue("internal_ports", None, "a port range")
 
         def check() -> bool:
+            if self.family == "acos":
+                # the list shows name, ports and address; the protocol (one more POST to the edit form) is
+                # checked by the verification that follows every change (a mismatch there rolls back)
+                return any((r.name, r.ip, r.external, r.internal) == (forward.name, forward.internal_address,
+                                                                      forward.external_ports, forward.internal_ports)
+                           for r in parse_acos_rows(self._acos_list()))
             return any(f.key() == forward.key() for f in self.list_port_forwards())
 
         send = self._acos_add(forward) if self.family == "acos" else self._netcgi_add(forward)

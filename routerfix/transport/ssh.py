@@ -369,6 +369,73 @@ class SSHSession:
             lines.pop(0)
         return "\n".join(lines)
 
+    def pipeline(self, commands: Sequence[str], *, timeout: float) -> list[str]:
+        """Send every line at once (typed ahead, as a pasted block) and return one output per line, in order.
+
+        The whole exchange costs one round trip instead of one per line. The device runs every line even when
+        an earlier one is refused, so use it only where that is harmless (lines of a candidate configuration
+        that is discarded on error, independent configuration lines). Replies are told apart by the echo of
+        each line after a prompt (``prompt`` alone, or ``prompt`` + the next line's echo on the same line)."""
+        lines = [c.strip() for c in commands]
+        if not lines:
+            return []
+        for command in commands:
+            if "\n" in command or "\r" in command:
+                raise InvalidValue("command", command, "a single line")
+        self.write("".join(c + self.enter for c in commands))
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        raw = ""
+        deadline = time.monotonic() + timeout
+        during = f"running {len(lines)} lines ({_short(lines[0])!r}...)"
+        while True:
+            outputs = self._split_replies(clean_text(raw), lines) if raw else None
+            if outputs is not None:
+                self.round_trips += 1
+                return outputs
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ReadTimeout(f"{self.host} did not show its prompt within {timeout:g} s while {during}",
+                                  host=self.host, driver=self.driver)
+            try:
+                ready, _, _ = select.select([self.channel], [], [], remaining)
+                if not ready:
+                    continue
+                chunk = self.channel.recv(65536)
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                raise self._dropped(during) from exc
+            if not chunk:
+                raise self._dropped(during)
+            raw += decoder.decode(chunk)
+            if len(raw) > _MAX_BUFFER:
+                raise TransportError(f"{self.host} sent more than {_MAX_BUFFER} bytes for {during}",
+                                     host=self.host, driver=self.driver)
+
+    def _split_replies(self, text: str, lines: list[str]) -> list[str] | None:
+        """The outputs of ``lines`` in ``text`` (echo, output, prompt for each), or None while incomplete."""
+        outputs: list[str] = []
+        current: list[str] | None = None  # None: waiting for the echo of lines[len(outputs)]
+        for row in text.split("\n"):
+            stripped = row.rstrip()
+            done = len(outputs)
+            if current is None:
+                if done < len(lines) and stripped.endswith(lines[done]):
+                    current = []
+                continue
+            following = lines[done + 1] if done + 1 < len(lines) else ""
+            if self.prompt.fullmatch(stripped):
+                outputs.append("\n".join(current))
+                current = None
+                if len(outputs) == len(lines):
+                    self.last_prompt = stripped
+                    return outputs
+            elif following and stripped.endswith(following) and \
+                    self.prompt.fullmatch(stripped[: -len(following)].rstrip()):
+                outputs.append("\n".join(current))
+                current = []
+            else:
+                current.append(row)
+        return None
+
     def close(self) -> None:
         """Close the channel (never raises)."""
         try:
@@ -577,6 +644,26 @@ class SSHDriver(Driver):
                 if pattern.search(line):
                     raise DeviceError(f"the device refused {_short(command)!r}", device_message=line.strip(),
                                       host=self.host, driver=self.name)
+
+    def send_pipelined(self, commands: Sequence[str], *, check: bool = True, timeout: float | None = None
+                       ) -> list[str]:
+        """Type ``commands`` ahead in one write and return one output per command (one round trip in all).
+
+        Unlike :meth:`send_many`, every line reaches the device even when an earlier one is refused; with
+        ``check`` the first refusal is raised (:class:`DeviceError`) once all replies are in. Meant for blocks
+        that are harmless to run whole (configuration candidates committed afterwards, independent config
+        lines); see :meth:`SSHSession.pipeline`."""
+        session = self.session
+        try:
+            outputs = session.pipeline(list(commands), timeout=timeout or self.timeouts.read)
+        except RouterfixError as exc:
+            if isinstance(exc, TransportError):
+                self._lost()
+            raise
+        if check:
+            for command, output in zip(commands, outputs, strict=True):
+                self.check_output(command, output)
+        return outputs
 
     def _batch_marker(self, token: str) -> str:
         """A command printing a line ``token`` (optionally followed by `` <exit status>``). Needed when

@@ -1,0 +1,207 @@
+"""Shared helpers of the benchmark scripts: simulator processes, statistics, memory, the baseline netmiko script.
+
+Nothing here is imported by routerfix itself; the scripts are plain Python run from the repository root
+(``.venv/bin/python benchmarks/<script>.py``) and talk to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+SSH_DRIVERS = ("mikrotik", "linux", "openwrt", "cisco_ios", "vyos", "edgeos")
+"""SSH drivers benchmarked (each ships a simulator with a ``latency`` knob)."""
+WEB_DEVICES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("netgear", {"model": "R7000"}), ("netgear", {"model": "R7800"}), ("asuswrt", {}), ("linksys", {}),
+    ("tplink", {}), ("upnp", {}), ("belkin", {}), ("att", {}))
+"""Web devices benchmarked (driver, simulator knobs)."""
+
+NETMIKO_TYPES = {"mikrotik": "mikrotik_routeros", "linux": "linux", "openwrt": "linux", "cisco_ios": "cisco_ios",
+                 "vyos": "vyos", "edgeos": "ubiquiti_edgerouter"}
+"""The netmiko ``device_type`` an engineer would pick for each device (OpenWrt has none: ``linux``)."""
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (0.0 for no values)."""
+    return statistics.median(values) if values else 0.0
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Device:
+    """Where one simulated device listens (as printed by simhost.py)."""
+
+    driver: str
+    host: str
+    port: int | None
+    username: str
+    password: str = field(repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def connect_options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`routerfix.connect`."""
+        opts: dict[str, Any] = {"username": self.username, "password": self.password, **self.options}
+        if self.port is not None:
+            opts["port"] = self.port
+        return opts
+
+
+@contextlib.contextmanager
+def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float, processes: int = 1,
+               timeout: float = 600.0) -> Iterator[list[Device]]:
+    """Serve ``devices`` (driver, knobs) from ``processes`` simulator processes; yield them in the same order."""
+    processes = max(1, min(processes, len(devices) or 1))
+    shares: list[list[int]] = [list(range(i, len(devices), processes)) for i in range(processes)]
+    procs = []
+    try:
+        for share in shares:
+            spec = {"latency": latency, "devices": [list(devices[i]) for i in share]}
+            procs.append(subprocess.Popen([sys.executable, str(HERE / "simhost.py"), json.dumps(spec)],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        found: dict[int, Device] = {}
+        deadline = time.monotonic() + timeout
+        for proc, share in zip(procs, shares, strict=True):
+            assert proc.stdout is not None
+            got = 0
+            while True:
+                line = proc.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"simulator process {proc.pid} exited early ({proc.wait()})")
+                if line.strip() == "READY":
+                    break
+                found[share[got]] = Device(**json.loads(line))
+                got += 1
+                if time.monotonic() > deadline:
+                    raise RuntimeError("simulators did not start in time")
+        yield [found[i] for i in range(len(devices))]
+    finally:
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                assert proc.stdin is not None
+                proc.stdin.close()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# --- the plain netmiko script of an MSP engineer ------------------------------------------------------------
+
+_MARKER = re.compile(r'; (?::put "RFX[0-9a-f]+-\d+"|echo RFX[0-9a-f]+-\d+ \$\?)(?:; |$)')
+_SKIP = ("terminal ", "set terminal ", "export LC_ALL", "exit", "quit", "logout", "ping ")
+
+
+def split_batch(line: str) -> list[str]:
+    """The single commands of a line routerfix batched with end markers."""
+    return [part for part in _MARKER.split(line) if part.strip()]
+
+
+def _is_write(driver: str, command: str) -> bool:
+    if driver == "mikrotik":
+        return "print" not in command and re.search(r"\b(add|set|disable|enable|remove)\b", command) is not None
+    if driver == "linux":
+        return command.startswith(("nft '", "nft add", "nft delete", "printf", "kill ", "conntrack -D"))
+    if driver == "openwrt":
+        return "uci set" in command or "uci commit" in command or "uci delete" in command or \
+            command.startswith("conntrack -D")
+    return command.startswith(("sudo conntrack", "clear "))
+
+
+@dataclass
+class Script:
+    """What the plain netmiko script sends: reads (one ``send_command`` each), a config set, save/commit."""
+
+    device_type: str
+    reads: list[str]
+    config: list[str]
+    after: list[str]
+    """Operational commands after the configuration (conntrack flushes)."""
+    commit: bool = False
+    save: bool = False
+
+    @property
+    def commands(self) -> int:
+        """CLI lines the change needs (the floor counts one round trip for each)."""
+        return len(self.reads) + len(self.config) + len(self.after) + int(self.commit) + int(self.save)
+
+
+def baseline_script(driver: str, recorded: Sequence[str]) -> Script:
+    """The same change as routerfix made (``recorded``: the lines the device saw), as an engineer would script it
+    from netmiko's documentation: each read once, the configuration lines in one ``send_config_set``, then
+    commit/save as the platform needs."""
+    reads: list[str] = []
+    config: list[str] = []
+    after: list[str] = []
+    in_config = False
+    for line in recorded:
+        for command in split_batch(line) if "RFX" in line else [line]:
+            command = command.strip()
+            if driver in ("cisco_ios", "vyos", "edgeos"):
+                if command in ("configure terminal", "configure"):
+                    in_config = True
+                    continue
+                if in_config and command in ("end", "commit"):
+                    in_config = False
+                    continue
+                if in_config:
+                    config.append(command)
+                    continue
+                if command in ("save", "write memory", "exit") or command.startswith(_SKIP):
+                    continue
+            elif command.startswith(_SKIP):
+                continue
+            if in_config:
+                continue
+            if _is_write(driver, command):
+                (after if driver in ("vyos", "edgeos") else config).append(command)
+            elif command not in reads and not command.startswith("tr "):
+                reads.append(command)
+    return Script(NETMIKO_TYPES[driver], reads, config, after, commit=driver in ("vyos", "edgeos"),
+                  save=driver in ("cisco_ios", "vyos", "edgeos"))
+
+
+def run_baseline(script: Script, device: Device, read_timeout: float = 30.0) -> None:
+    """Make the change with plain netmiko (defaults as documented; host key auto-accepted as netmiko does)."""
+    from netmiko import ConnectHandler
+
+    conn = ConnectHandler(device_type=script.device_type, host=device.host, port=device.port or 22,
+                          username=device.username, password=device.password)
+    try:
+        for command in script.reads:
+            conn.send_command(command, read_timeout=read_timeout)
+        conn.send_config_set(script.config, exit_config_mode=not script.commit, read_timeout=read_timeout)
+        if script.commit:
+            conn.commit()
+            if script.save:
+                conn.send_command("save", read_timeout=read_timeout)
+            conn.exit_config_mode()
+        elif script.save:
+            conn.save_config()
+        for command in script.after:
+            conn.send_command(command, read_timeout=read_timeout)
+    finally:
+        conn.disconnect()

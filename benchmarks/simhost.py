@@ -1,0 +1,76 @@
+"""A simulator host process for the benchmarks: serves simulated routers on 127.0.0.1 from a process of its own,
+so that the process being measured (routerfix, netmiko, Nornir) does not share its CPU time or GIL with them.
+
+Run by :func:`benchmarks._support.simulators` (not by hand)::
+
+    python benchmarks/simhost.py '{"latency": 0.05, "devices": [["mikrotik", {}], ["netgear", {"model": "R7800"}]]}'
+
+It prints one JSON line per device (driver, host, port, username, password, options), then ``READY``, and serves
+until its standard input closes. SSH devices share one event loop (:class:`routerfix.simulator.ssh.SSHSimulatorHost`);
+each web device has its own threaded HTTP server. ``latency`` is injected with each simulator's own knob (SSH:
+per line, pipelined; HTTP: per request).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import os
+import sys
+from typing import Any
+
+from routerfix.simulate import simulate
+from routerfix.simulator.http import HttpSimulator
+from routerfix.simulator.ssh import SSHSimulatorHost
+
+
+def _http_servers(handle: Any) -> list[HttpSimulator]:
+    found = []
+    for obj in (handle, getattr(handle, "server", None), getattr(handle, "http", None)):
+        if isinstance(obj, HttpSimulator):
+            found.append(obj)
+    return found
+
+
+def _factory_params(driver: str) -> set[str]:
+    import importlib
+
+    from routerfix import get_driver
+
+    module_name, _, attr = (get_driver(driver).simulator or "").partition(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    target = getattr(factory, "__wrapped__", factory)
+    return set(inspect.signature(target).parameters)
+
+
+def main() -> None:
+    """Start the devices of the JSON spec in argv[1], print where they listen, serve until stdin closes."""
+    spec = json.loads(sys.argv[1])
+    latency = float(spec.get("latency", 0.0))
+    params: dict[str, set[str]] = {}
+    with contextlib.ExitStack() as stack:
+        ssh_host = stack.enter_context(SSHSimulatorHost())
+        for driver, knobs in spec["devices"]:
+            if driver not in params:
+                params[driver] = _factory_params(driver)
+            kw: dict[str, Any] = dict(knobs)
+            if "host" in params[driver]:
+                kw["host"] = ssh_host
+            if "latency" in params[driver]:
+                kw["latency"] = latency
+            device = stack.enter_context(simulate(driver, **kw))
+            if "latency" not in params[driver]:
+                for server in _http_servers(device.handle):
+                    server.latency = latency
+            print(json.dumps({"driver": device.driver, "host": device.host, "port": device.port,
+                              "username": device.username, "password": device.password,
+                              "options": device.options}), flush=True)
+        print("READY", flush=True)
+        sys.stdin.read()
+        sys.stdout.flush()
+        os._exit(0)  # tearing down hundreds of servers one by one is not part of any measurement
+
+
+if __name__ == "__main__":
+    main()

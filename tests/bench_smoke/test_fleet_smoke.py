@@ -1,0 +1,31 @@
+"""A 20-router version of benchmarks/fleet.py (no timing assertions): mixed SSH and web simulated routers served by
+separate simulator processes, mitigated by run_fleet, each left mitigated."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from routerfix.fleet import run_fleet
+from routerfix.inventory import FleetHost
+from routerfix.secrets import Secret
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+from _support import simulators
+from fleet import fleet
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def test_mixed_fleet_of_20_is_mitigated_then_unchanged(tmp_path: Path) -> None:
+    with simulators(fleet(20), latency=0.0, processes=2) as devices:
+        assert {d.driver for d in devices} >= {"mikrotik", "cisco_ios", "netgear", "asuswrt"}
+        hosts = [FleetHost(name=f"r{i:02d}", hostname=d.host, driver=d.driver, port=d.port, username=d.username,
+                           options=d.options, password=Secret(d.password)) for i, d in enumerate(devices)]
+        first = run_fleet(hosts, "mitigate", workers=8, state_dir=tmp_path)
+        assert [r.status for r in first.results] == ["mitigated"] * 20, [r.error_message for r in first.results]
+        again = run_fleet(hosts, "mitigate", workers=8, state_dir=tmp_path)
+        assert [r.status for r in again.results] == ["unchanged"] * 20
