@@ -56,7 +56,7 @@ def _read(driver: Driver, expected: DeviceState | None = None) -> DeviceState:
             if is_transient(exc):
                 driver.reconnect()
             raise
-    return retry_transient(attempt)
+    return retry_transient(attempt, wait=driver.timeouts.retry_wait, max_wait=8 * driver.timeouts.retry_wait)
 
 
 def _run(driver: Driver, action: Action) -> None:
@@ -67,7 +67,7 @@ def _run(driver: Driver, action: Action) -> None:
         if not is_transient(exc):
             raise
         log.warning("%s: connection lost during %r; re-reading before deciding", driver.host, action.describe())
-        retry_transient(driver.reconnect)
+        retry_transient(driver.reconnect, wait=driver.timeouts.retry_wait, max_wait=8 * driver.timeouts.retry_wait)
         if action.done_in(_read(driver)):
             return
         action.apply(driver)

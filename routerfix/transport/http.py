@@ -554,7 +554,7 @@ class HttpSession:
             log.warning("%s: TLS certificate checking is OFF (verify_tls=False): the password can be read by "
                         "anyone on the path; pin the certificate with tls_fingerprint instead", self.host)
         if self._login is not None and not self.logged_in:
-            retry_transient(self.login)
+            retry_transient(self.login, wait=self.timeouts.retry_wait, max_wait=8 * self.timeouts.retry_wait)
         self.logged_in = True
 
     def login(self) -> None:
@@ -663,7 +663,8 @@ class HttpSession:
         handled: set[str] = set()
         while True:
             try:
-                result = retry_transient(fetch)
+                result = retry_transient(fetch, wait=self.timeouts.retry_wait,
+                                         max_wait=8 * self.timeouts.retry_wait)
             except SessionError:
                 if not check or "logged_out" in handled or self._in_login:
                     raise

@@ -513,7 +513,8 @@ class SSHDriver(Driver):
         if self.is_open:
             return
         started = time.monotonic()
-        retry_transient(self._open_once, attempts=self.connect_attempts)
+        retry_transient(self._open_once, attempts=self.connect_attempts, wait=self.timeouts.retry_wait,
+                        max_wait=8 * self.timeouts.retry_wait)
         self.connect_seconds = time.monotonic() - started
         self.is_open = True
 

@@ -435,3 +435,16 @@ def test_result_json_round_trips() -> None:
     assert data["status"] == "mitigated" and data["sink"] == "192.168.1.110"
     assert data["nat"]["target"] == "secure" and data["undo"]
     assert ipaddress.IPv4Address(data["sink"]) == result.plan.sink
+
+
+def test_a_dropped_read_reconnects_and_retries_with_the_configured_back_off() -> None:
+    r = router()
+    with connect(r, fail={"get_nat_mode": "drop@1"}, timeouts=routerfix.Timeouts(retry_wait=0)) as d:
+        result = routerfix.apply_ghostcall_mitigation(d)
+    assert result.status == "mitigated"
+
+
+@pytest.mark.parametrize("wait", [-1, 61, True, "0.5"])
+def test_retry_wait_is_validated(wait: object) -> None:
+    with pytest.raises(routerfix.InvalidValue, match="timeouts.retry_wait"):
+        routerfix.Timeouts(retry_wait=wait)  # type: ignore[arg-type]
