@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import paramiko
 
@@ -84,6 +84,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("routerfix.transport.ssh")
+T = TypeVar("T")
 
 SSH_OPTION_NAMES = frozenset({"known_hosts", "host_key_fingerprint", "accept_new_host_key", "key_file",
                               "key_passphrase"})
@@ -315,25 +316,17 @@ class SSHSession:
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise self._dropped("writing") from exc
 
-    def read_until_prompt(self, *, timeout: float, expect: re.Pattern[str] | None = None, after_newline: bool = True,
-                          during: str = "reading") -> str:
-        """Read until the last line fully matches ``expect`` (default: the prompt). With ``after_newline`` the
-        match is only looked for after the first line end (the echo of the command just sent)."""
-        pattern = expect or self.prompt
+    def _receive_until(self, complete: Callable[[str], T | None], *, timeout: float, during: str) -> T:
+        """Receive until ``complete(text)`` returns something other than None (``text``: everything received
+        so far, cleaned), within ``timeout`` seconds. A closed channel is :class:`ConnectionDropped` at once."""
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         raw = ""
         deadline = time.monotonic() + timeout
         while True:
             if raw:
-                text = clean_text(raw)
-                body = text
-                if after_newline:
-                    cut = text.find("\n")
-                    body = "" if cut < 0 else text[cut + 1:]
-                last = body.rsplit("\n", 1)[-1].rstrip()
-                if (body or not after_newline) and pattern.fullmatch(last):
-                    self.last_prompt = last
-                    return text
+                done = complete(clean_text(raw))
+                if done is not None:
+                    return done
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ReadTimeout(f"{self.host} did not show its prompt within {timeout:g} s while {during}",
@@ -349,8 +342,27 @@ class SSHSession:
                 raise self._dropped(during)
             raw += decoder.decode(chunk)
             if len(raw) > _MAX_BUFFER:
-                raise TransportError(f"{self.host} sent more than {_MAX_BUFFER} bytes for one command",
+                raise TransportError(f"{self.host} sent more than {_MAX_BUFFER} bytes while {during}",
                                      host=self.host, driver=self.driver)
+
+    def read_until_prompt(self, *, timeout: float, expect: re.Pattern[str] | None = None, after_newline: bool = True,
+                          during: str = "reading") -> str:
+        """Read until the last line fully matches ``expect`` (default: the prompt). With ``after_newline`` the
+        match is only looked for after the first line end (the echo of the command just sent)."""
+        pattern = expect or self.prompt
+
+        def complete(text: str) -> str | None:
+            body = text
+            if after_newline:
+                cut = text.find("\n")
+                body = "" if cut < 0 else text[cut + 1:]
+            last = body.rsplit("\n", 1)[-1].rstrip()
+            if (body or not after_newline) and pattern.fullmatch(last):
+                self.last_prompt = last
+                return text
+            return None
+
+        return self._receive_until(complete, timeout=timeout, during=during)
 
     def command(self, command: str, *, timeout: float, expect: re.Pattern[str] | None = None) -> str:
         """Send one line and return its output: echo and the final prompt line removed, ``\\n`` line ends."""
@@ -383,32 +395,10 @@ class SSHSession:
             if "\n" in command or "\r" in command:
                 raise InvalidValue("command", command, "a single line")
         self.write("".join(c + self.enter for c in commands))
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        raw = ""
-        deadline = time.monotonic() + timeout
         during = f"running {len(lines)} lines ({_short(lines[0])!r}...)"
-        while True:
-            outputs = self._split_replies(clean_text(raw), lines) if raw else None
-            if outputs is not None:
-                self.round_trips += 1
-                return outputs
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ReadTimeout(f"{self.host} did not show its prompt within {timeout:g} s while {during}",
-                                  host=self.host, driver=self.driver)
-            try:
-                ready, _, _ = select.select([self.channel], [], [], remaining)
-                if not ready:
-                    continue
-                chunk = self.channel.recv(65536)
-            except (OSError, EOFError, paramiko.SSHException) as exc:
-                raise self._dropped(during) from exc
-            if not chunk:
-                raise self._dropped(during)
-            raw += decoder.decode(chunk)
-            if len(raw) > _MAX_BUFFER:
-                raise TransportError(f"{self.host} sent more than {_MAX_BUFFER} bytes for {during}",
-                                     host=self.host, driver=self.driver)
+        outputs = self._receive_until(lambda text: self._split_replies(text, lines), timeout=timeout, during=during)
+        self.round_trips += 1
+        return outputs
 
     def _split_replies(self, text: str, lines: list[str]) -> list[str] | None:
         """The outputs of ``lines`` in ``text`` (echo, output, prompt for each), or None while incomplete."""
