@@ -231,6 +231,13 @@ class AsuswrtDriver(Driver):
         return DeviceState(facts=self._facts(data), capabilities=self.capabilities, forwards=self._forwards(data),
                            scope=self._scope(data), neighbours=self._neighbours(data))
 
+    def verify_state(self, expected: DeviceState) -> DeviceState:
+        """What verification compares (forwards and the DHCP reservations), read fresh in one ``appGet.cgi``
+        after the last write, without the client list (neighbours are not compared)."""
+        data = self._get(_FACT_KEYS + _SCOPE_KEYS + _VTS_KEYS)
+        return DeviceState(facts=self._facts(data), capabilities=self.capabilities, forwards=self._forwards(data),
+                           scope=self._scope(data))
+
     def backup(self) -> Backup:
         """The nvram values this driver changes, as JSON."""
         data = self._current(_BACKUP_KEYS)
@@ -239,6 +246,12 @@ class AsuswrtDriver(Driver):
     # --- writes ----------------------------------------------------------------------------------------
 
     def _apply(self, changes: dict[str, str], service: str, is_done: Callable[[], bool], what: str) -> None:
+        """Send one ``applyapp.cgi`` write. The router's answer says whether it took the change (``modify=1``
+        and the service it restarts); a clean answer is not read back here: the engine's verification reads
+        everything back after the last write (one ``appGet.cgi``) and rolls back on a mismatch. Only a send
+        that failed (transport fault, expired token) is settled by re-reading (``is_done``) before deciding
+        whether to send again. The written keys are dropped from the session's nvram copy, so a later
+        read-modify-write of the same value starts from a fresh read."""
         answer: dict[str, Any] = {}
 
         def send() -> None:
@@ -254,11 +267,16 @@ class AsuswrtDriver(Driver):
                                   host=self.host, driver=self.name)
             answer.update(data)
 
+        def settled() -> bool:
+            return bool(answer) or is_done()
+
         try:
-            self.http.guarded_write(send, is_done=is_done, what=what)
+            self.http.guarded_write(send, is_done=settled, what=what)
         except BaseException:
             self._nv.clear()
             raise
+        for key in changes:
+            self._nv.pop(key, None)
         try:
             wait = float(answer.get("restart_needed_time", 0) or 0)
         except ValueError:

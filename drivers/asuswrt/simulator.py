@@ -22,7 +22,9 @@ Facts reproduced, from ``/work/shared/research/consumer-web.md`` §2 ([C] confir
 
 Knobs (attributes of :class:`AsusRouter`): ``other_admin`` (logins answer error 9), ``expire_on`` (a substring of
 ``"METHOD /path"``: the next matching request finds every token expired), ``login_changed`` (a firmware whose
-login is an HTML page the driver does not know), ``apply_seconds`` (``restart_needed_time``), plus the HTTP
+login is an HTML page the driver does not know), ``apply_seconds`` (``restart_needed_time``), ``ignore_services``
+(``rc_service`` values whose writes are answered ``modify: "1"`` but not stored [I: a silently dropped
+change, for testing that verification catches it]), plus the HTTP
 faults of :class:`routerfix.simulator.http.HttpSimulator` (status 500, garbled page, slow answer, dropped
 connection) through ``handle.http``.
 """
@@ -92,6 +94,7 @@ class AsusRouter:
         self.expire_on: str | None = None
         self.login_changed = False
         self.apply_seconds = apply_seconds
+        self.ignore_services: set[str] = set()
         self.failed_logins = 0
         self.applied: list[tuple[str, dict[str, str]]] = []
         """Every accepted apply: (rc_service, nvram changes)."""
@@ -222,6 +225,9 @@ class AsusRouter:
                 parse_staticlist(changes["dhcp_staticlist"])
         except Exception:  # noqa: BLE001 - the device refuses what its GUI would not send
             return self._json({"modify": "0", "run_service": ""})
+        if service in self.ignore_services:  # answered like a success, nothing stored
+            return self._json({"modify": "1" if changes else "0", "run_service": service,
+                               "restart_needed_time": f"{self.apply_seconds:g}"})
         self.nvram.update(changes)
         self.applied.append((service, changes))
         return self._json({"modify": "1" if changes else "0", "run_service": service,

@@ -4,7 +4,13 @@ Facts: ``/work/shared/research/consumer-web.md`` §4. Credentials travel on ever
 (``X-JNAP-Authorization``), so there is no admin session to hold or log out of. The state is read in one
 ``core/Transaction``. Forward lists and LAN settings are replaced whole by their ``Set`` actions, so every
 write is read-modify-write of a fresh read. A write whose reply lists ``sideEffects`` (``DeviceRestart``) is
-followed by polling ``core/GetDeviceInfo`` until the router answers again, within ``timeouts.apply``.
+followed by polling ``core/GetDeviceInfo`` until the router answers again, within ``timeouts.apply``, the
+pause between polls doubling from ``poll_interval`` up to four times it.
+
+JNAP answers every write with its result (``OK`` or the refusal's name), so a write answered ``OK`` is not
+read back on its own: the engine's verification reads everything compared back in one ``core/Transaction``
+after the last write and rolls back on a mismatch. A write whose answer was lost is settled by reading the
+device before it is sent again.
 """
 
 from __future__ import annotations
@@ -98,6 +104,11 @@ class LinksysDriver(Driver):
         self._fresh: dict[str, dict[str, Any]] = {}
         """Outputs of this session's last read, by action, each used at most once as the "read" of a
         read-modify-write (saves a request right after ``read_state``); dropped on any write."""
+        self._sent = 0
+        """Writes sent in this session."""
+        self._last: dict[str, dict[str, Any]] = {}
+        self._last_at = -1
+        """Outputs of this session's last transaction and the write count it was read at."""
 
     # --- wire -------------------------------------------------------------------------------------
 
@@ -161,6 +172,7 @@ class LinksysDriver(Driver):
             self._check(reply, action)
             out[action] = reply.output
         self._fresh = {k: copy.deepcopy(v) for k, v in out.items()}
+        self._last, self._last_at = {k: copy.deepcopy(v) for k, v in out.items()}, self._sent
         return out
 
     def _read_for_write(self, action: str) -> dict[str, Any]:
@@ -214,9 +226,22 @@ class LinksysDriver(Driver):
                            leases=tuple(parse_leases(d["router/GetDHCPClientLeases"])),
                            neighbours=tuple(parse_devices(d["devicelist/GetDevices"])))
 
+    def verify_state(self, expected: DeviceState) -> DeviceState:
+        """What verification compares (forward lists, LAN settings with the reservations, SIP ALG), read in one
+        ``core/Transaction`` after the last write, without leases and devices."""
+        d = self._transaction(("core/GetDeviceInfo", SINGLE, RANGE, LAN, "firewall/GetALGSettings"))
+        return DeviceState(facts=self._facts(d["core/GetDeviceInfo"]), capabilities=self.capabilities,
+                           sip_alg=parse_alg(d["firewall/GetALGSettings"]),
+                           forwards=self._forwards(d[SINGLE], d[RANGE]), scope=parse_lan_settings(d[LAN]))
+
     def backup(self) -> Backup:
-        """Forward lists, LAN settings and ALG settings as JSON."""
-        d = self._transaction((SINGLE, RANGE, LAN, "firewall/GetALGSettings"))
+        """Forward lists, LAN settings and ALG settings as JSON: from this session's last transaction when no
+        write was sent since (the one ``read_state`` just made), else read in one."""
+        wanted = (SINGLE, RANGE, LAN, "firewall/GetALGSettings")
+        if self._last_at == self._sent and all(k in self._last for k in wanted):
+            d = self._last
+        else:
+            d = self._transaction(wanted)
         data = {"single": d[SINGLE]["rules"], "range": d[RANGE]["rules"],
                 "lan": {k: d[LAN][k] for k in _LAN_SET_KEYS}, "alg": d["firewall/GetALGSettings"]}
         return Backup(self.name, "jnap-json", json.dumps(data), time.time())
@@ -229,6 +254,7 @@ class LinksysDriver(Driver):
             return
         deadline = time.monotonic() + self.timeouts.apply
         time.sleep(min(self.restart_wait, self.timeouts.apply))
+        pause = self.poll_interval
         while True:
             try:
                 reply = parse_reply(self._post("core/GetDeviceInfo", {}, auth=False), "core/GetDeviceInfo")
@@ -239,16 +265,23 @@ class LinksysDriver(Driver):
             if time.monotonic() >= deadline:
                 raise TransportError(f"the router did not come back within {self.timeouts.apply:g}s after "
                                      f"restarting to apply a change", host=self.host, driver=self.name)
-            time.sleep(self.poll_interval)
+            time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+            pause = min(pause * 2, self.poll_interval * 4)
 
     def _set(self, action: str, body: dict[str, Any], is_done: Callable[[], bool], what: str) -> None:
+        """Send one ``Set`` action. An ``OK`` answer settles it (verification reads it back later); a send
+        that failed is settled by ``is_done`` (a fresh read) before it is sent again."""
+        answered: list[bool] = []
+
         def send() -> None:
             self._fresh.pop(action.replace("/Set", "/Get"), None)
+            self._sent += 1
             reply = parse_reply(self._post(action, body), action)
             self._check(reply, action)
             self._wait_back(reply.side_effects)
+            answered.append(True)
 
-        self.http.guarded_write(send, is_done=is_done, what=what)
+        self.http.guarded_write(send, is_done=lambda: bool(answered) or is_done(), what=what)
 
     def _rules(self, which: str) -> list[dict[str, Any]]:
         return parse_rules(self._call(which, read=True).output, "single" if which == SINGLE else "range", which)[0]

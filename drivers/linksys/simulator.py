@@ -19,7 +19,8 @@ Facts reproduced, from ``/work/shared/research/consumer-web.md`` §4 ([C] confir
 * No admin sessions (credentials on every call), so no one-admin or token-expiry behaviour [C: header form].
 
 Knobs (attributes of :class:`LinksysRouter`): ``restart_seconds``, ``lan_side_effects``, ``login_changed``
-(``/JNAP/`` gone, as on firmware with another API), plus the HTTP faults of
+(``/JNAP/`` gone, as on firmware with another API), ``ignore_sets`` (``Set`` actions answered ``OK`` but not
+stored [I: a silently dropped change, for testing that verification catches it]), plus the HTTP faults of
 :class:`routerfix.simulator.http.HttpSimulator` through ``handle.http``.
 """
 
@@ -101,6 +102,7 @@ class LinksysRouter:
         self.restart_seconds = restart_seconds
         self.lan_side_effects: tuple[str, ...] = ("DeviceRestart",)
         self.login_changed = False
+        self.ignore_sets: set[str] = set()
         self.restarting_until = 0.0
         self.writes: list[str] = []
         """Every accepted Set action, in order."""
@@ -186,6 +188,8 @@ class LinksysRouter:
             return {**ok, "output": {"leases": copy.deepcopy(self.leases)}}
         if not isinstance(body, dict):
             return {"result": "ErrorInvalidInput", "error": "an object"}
+        if action in self.ignore_sets:  # answered like a success, nothing stored
+            return {**ok, "output": {}}
         if action in ("firewall/SetSinglePortForwardingRules", "firewall/SetPortRangeForwardingRules"):
             return self._set_rules(action, body)
         if action == "router/SetLANSettings":

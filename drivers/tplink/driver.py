@@ -107,22 +107,32 @@ class TplinkDriver(Driver):
         self._vs_cache: list[VsRow] | None = None
         self._res_cache: list[tuple[int, Reservation, bool]] | None = None
         """Tables as last seen in this session (a full read, or the device's own answer to a write that shows
-        the whole table); dropped before every write and on every new login."""
+        the whole table); the table written is dropped before every write, both on every new login."""
+        self._sent = 0
+        """Writes sent in this session; ``_vs_seen``/``_res_seen`` record the count each cached table was read
+        at, so verification reuses only tables read after the last write."""
+        self._vs_seen = self._res_seen = -1
+        self._lan: tuple[ipaddress.IPv4Network, ipaddress.IPv4Address, tuple[AddressRange, ...]] | None = None
+        """LAN network, router address and DHCP pool from this session's read (no write of this driver
+        touches them)."""
         self._written: dict[tuple[str, str, str], str] = {}
         """Rules written in this session (protocol, ports, address) → the name they were written under."""
 
     # --- detection and session -----------------------------------------------------------------------
 
     def _detect(self) -> None:
+        """The start page first: a Basic-auth challenge there is the legacy header GUI (Archer's LuCI never
+        asks for HTTP Basic), so that build needs no other probe. Anything else is probed for Archer's LuCI
+        login before the start page is taken for the legacy cookie login."""
+        root = self.http.request("GET", "/", page="start page", ok_status=(200, 401))
+        if root.status == 401 and "basic" in root.headers.get("WWW-Authenticate", "").lower():
+            self.flavour = "legacy-header"
+            return
         probe = self.http.request("POST", "/cgi-bin/luci/;stok=/login", page="LuCI login probe",
                                   params={"form": "keys"}, data={"operation": "read"},
                                   ok_status=(200, 400, 401, 403, 404, 405, 500, 501))
         if probe.status == 200 and is_archer_keys_reply(probe.text):
             self.flavour = "archer"
-            return
-        root = self.http.request("GET", "/", page="start page", ok_status=(200, 401))
-        if root.status == 401 and "basic" in root.headers.get("WWW-Authenticate", "").lower():
-            self.flavour = "legacy-header"
         elif _login_page(root):
             self.flavour = "legacy-cookie"
         else:
@@ -153,6 +163,7 @@ class TplinkDriver(Driver):
         self.http.session.cookies.set("Authorization", f"Basic%20{token}", path="/")
         self._prefix = ""
         self._vs_cache = self._res_cache = None
+        self._vs_seen = self._res_seen = -1
         page = self.http.request("GET", "/userRpm/LoginRpm.htm", page="LoginRpm.htm", params={"Save": "Save"},
                                  headers=self._referer())
         match = re.search(r"/([A-Z]{16})/userRpm/Index\.htm", page.text)
@@ -247,12 +258,14 @@ class TplinkDriver(Driver):
         if cached and self._vs_cache is not None:
             return self._vs_cache
         self._vs_cache = parse_vs_rows(self._paged("VirtualServerRpm.htm", "virServerListPara", "virServerPara"))
+        self._vs_seen = self._sent
         return self._vs_cache
 
     def _reservations(self, *, cached: bool = False) -> list[tuple[int, Reservation, bool]]:
         if cached and self._res_cache is not None:
             return self._res_cache
         self._res_cache = parse_reservations(self._paged("FixMapCfgRpm.htm", "dhcpList", "DHCPStaticPara"))
+        self._res_seen = self._sent
         return self._res_cache
 
     def _to_forwards(self, rows: list[VsRow], sinks: set[ipaddress.IPv4Address]) -> tuple[PortForward, ...]:
@@ -288,9 +301,11 @@ class TplinkDriver(Driver):
         lan = parse_lan(self._fetch("NetworkCfgRpm.htm"))
         enabled, first, last = parse_dhcp(self._fetch("LanDhcpServerRpm.htm"))
         try:
-            return DhcpScope(lan.network, lan.ip, (AddressRange(first, last),) if enabled else (), reservations)
+            scope = DhcpScope(lan.network, lan.ip, (AddressRange(first, last),) if enabled else (), reservations)
         except RouterfixError as exc:
             raise ParseError("LanDhcpServerRpm.htm", str(exc), host=self.host, driver=self.name) from None
+        self._lan = (scope.network, scope.gateway, scope.pools)
+        return scope
 
     def get_dhcp_scope(self) -> DhcpScope:
         """LAN network (``NetworkCfgRpm.htm``), pool (``LanDhcpServerRpm.htm``), reservations (``FixMapCfgRpm.htm``)."""
@@ -316,6 +331,24 @@ class TplinkDriver(Driver):
                            forwards=self._to_forwards(self._rows(), self._sinks(reservations)),
                            scope=self._scope(reservations), leases=self.list_leases())
 
+    def verify_state(self, expected: DeviceState) -> DeviceState:
+        """What verification compares: every virtual server and the reservations, each table read after this
+        session's last write (the device answers a write with its whole table when it fits one page; a table
+        read before the last write is read again). The LAN network and pool, which verification does not
+        compare and no write of this driver touches, come from this session's read instead of two more pages;
+        leases are not read."""
+        if self.flavour == "archer":
+            return self.read_state()
+        reservations = self._named(self._reservations(cached=self._res_seen == self._sent))
+        rows = self._rows(cached=self._vs_seen == self._sent)
+        if self._lan is None:
+            scope = self._scope(reservations)
+        else:
+            network, gateway, pools = self._lan
+            scope = DhcpScope(network, gateway, pools, reservations)
+        return DeviceState(facts=self.facts(), capabilities=self.capabilities,
+                           forwards=self._to_forwards(rows, self._sinks(reservations)), scope=scope)
+
     # --- writes ----------------------------------------------------------------------------------------------
 
     def _write(self, page: str, params: dict[str, str], is_done: Callable[[], bool], what: str) -> None:
@@ -324,6 +357,7 @@ class TplinkDriver(Driver):
                 self._vs_cache = None
             else:
                 self._res_cache = None
+            self._sent += 1
             arrays = self._fetch(page, params, write=True)
             self._from_reply(page, arrays)
 
@@ -340,8 +374,10 @@ class TplinkDriver(Driver):
             return
         if page == "VirtualServerRpm.htm" and "virServerListPara" in arrays:
             self._vs_cache = parse_vs_rows(arrays)
+            self._vs_seen = self._sent
         elif page == "FixMapCfgRpm.htm" and "dhcpList" in arrays:
             self._res_cache = parse_reservations(arrays)
+            self._res_seen = self._sent
 
     def _find(self, forward: PortForward, *, cached: bool = True) -> VsRow | None:
         for row in self._rows(cached=cached):

@@ -42,18 +42,32 @@ def test_exact_requests_for_a_fresh_router(asus: SimulatedDevice) -> None:
     assert result.status == "mitigated" and str(result.plan.sink) == SINK
     reqs = asus.handle.http.requests
     summary = [(r.method, r.path) for r in reqs]
+    # read everything, two writes (each answer says whether the router took it), one read-back, log out
     assert summary == [("POST", "/login.cgi"), ("GET", "/appGet.cgi"), ("POST", "/applyapp.cgi"),
-                       ("GET", "/appGet.cgi"), ("POST", "/applyapp.cgi"), ("GET", "/appGet.cgi"),
-                       ("GET", "/appGet.cgi"), ("GET", "/Logout.asp")]
+                       ("POST", "/applyapp.cgi"), ("GET", "/appGet.cgi"), ("GET", "/Logout.asp")]
     assert reqs[0].form == {"login_authorization": base64.b64encode(b"admin:asus-Pa55").decode()}
     assert "DUTUtil" in reqs[0].headers["user-agent"] and reqs[1].headers["referer"].endswith("/")
     assert "get_clientlist();" in reqs[1].query and "nvram_get(vts_rulelist);" in reqs[1].query
     assert reqs[2].form == {"action_mode": "apply", "rc_service": "restart_firewall", "vts_enable_x": "1",
                             "vts_rulelist": f"<routerfix-sip>5060:5061>{SINK}>>BOTH>"}
-    assert reqs[4].form == {"action_mode": "apply", "rc_service": "restart_dnsmasq",
+    assert reqs[3].form == {"action_mode": "apply", "rc_service": "restart_dnsmasq",
                             "dhcp_staticlist": f"<00:04:F2:A1:B2:C3>192.168.50.100>><02:00:5E:C0:50:60>{SINK}>>"
                                                f"routerfix-sink"}
     assert all("asus_token=" in r.headers.get("cookie", "") for r in reqs[1:])
+    verify = reqs[4].query  # the read-back holds every value verification compares, not the client list
+    assert "nvram_get(vts_rulelist);" in verify and "nvram_get(dhcp_staticlist);" in verify
+    assert "get_clientlist();" not in verify
+
+
+def test_silently_dropped_write_fails_verification_and_rolls_back(asus: SimulatedDevice) -> None:
+    before = dict(asus.handle.nvram)
+    asus.handle.ignore_services.add("restart_dnsmasq")  # answered modify=1, nothing stored
+    with connect(asus) as router, pytest.raises(routerfix.VerificationFailed) as info:
+        routerfix.apply_ghostcall_mitigation(router)
+    assert "routerfix-sink" in str(info.value)
+    assert "rolled back" in " ".join(getattr(info.value, "__notes__", []))
+    assert {k: asus.handle.nvram[k] for k in ("vts_rulelist", "vts_enable_x", "dhcp_staticlist")} == \
+        {k: before[k] for k in ("vts_rulelist", "vts_enable_x", "dhcp_staticlist")}
 
 
 def test_end_state_idempotent_and_undo() -> None:

@@ -40,13 +40,19 @@ def test_exact_requests_for_a_fresh_router(linksys: SimulatedDevice) -> None:
     actions = _actions(linksys)
     polls = actions.count("core/GetDeviceInfo")
     assert polls >= 1  # the router restarted after SetLANSettings and was polled until back
-    assert [a for a in actions if a != "core/GetDeviceInfo"] == [
+    # each write's answer (OK or the refusal) settles it; one transaction verifies them all at the end
+    assert actions == [
         "core/CheckAdminPassword", "core/Transaction",  # the transaction's lists feed the read-modify-writes
-        "firewall/SetPortRangeForwardingRules", "firewall/GetPortRangeForwardingRules",
-        "router/SetLANSettings", "router/GetLANSettings",
-        "firewall/SetALGSettings", "firewall/GetALGSettings",
+        "firewall/SetPortRangeForwardingRules",
+        "router/SetLANSettings", *["core/GetDeviceInfo"] * polls,
+        "firewall/SetALGSettings",
         "core/Transaction"]
     reqs = linksys.handle.http.requests
+    assert [r.status for r in reqs[4:4 + polls]] == [503] * (polls - 1) + [200]
+    verify = json.loads(reqs[-1].body)
+    assert [t["action"].replace(PREFIX, "") for t in verify] == [
+        "core/GetDeviceInfo", "firewall/GetSinglePortForwardingRules", "firewall/GetPortRangeForwardingRules",
+        "router/GetLANSettings", "firewall/GetALGSettings"]
     auth = "Basic " + base64.b64encode(b"admin:linksys-Pa55").decode()
     assert all(r.path == "/JNAP/" and r.method == "POST" for r in reqs)
     assert all(r.headers.get("x-jnap-authorization") == auth for r in reqs
@@ -63,6 +69,31 @@ def test_exact_requests_for_a_fresh_router(linksys: SimulatedDevice) -> None:
     transaction = json.loads(reqs[1].body)
     assert [t["action"].replace(PREFIX, "") for t in transaction][:3] == [
         "core/GetDeviceInfo", "firewall/GetSinglePortForwardingRules", "firewall/GetPortRangeForwardingRules"]
+
+
+def test_backup_reuses_the_read_and_restart_polls_back_off() -> None:
+    with simulate("linksys", restart_seconds=0.6) as dev:
+        with connect(dev) as router:  # restart_wait and poll_interval 0.05 s: pauses 0.05, 0.1, 0.2, 0.2 ...
+            result = routerfix.apply_ghostcall_mitigation(router)
+        assert result.status == "mitigated"
+        actions = _actions(dev)
+        polls = actions.count("core/GetDeviceInfo")
+        # the backup comes from the planning transaction (no write in between): still two transactions
+        assert [a for a in actions if a != "core/GetDeviceInfo"] == [
+            "core/CheckAdminPassword", "core/Transaction", "firewall/SetPortRangeForwardingRules",
+            "router/SetLANSettings", "firewall/SetALGSettings", "core/Transaction"]
+        # polls at about 0.05, 0.1, 0.2, 0.4, 0.6, 0.8 s; a fixed 0.05 s pause would poll a dozen times
+        assert 1 <= polls <= 7
+
+
+def test_silently_dropped_write_fails_verification_and_rolls_back(linksys: SimulatedDevice) -> None:
+    range_before, lan_before = list(linksys.handle.range), json.dumps(linksys.handle.lan)
+    linksys.handle.ignore_sets.add("firewall/SetALGSettings")  # answered OK, nothing stored
+    with connect(linksys) as router, pytest.raises(routerfix.VerificationFailed) as info:
+        routerfix.apply_ghostcall_mitigation(router)
+    assert "sip alg" in str(info.value)
+    assert "rolled back" in " ".join(getattr(info.value, "__notes__", []))
+    assert linksys.handle.range == range_before and json.dumps(linksys.handle.lan) == lan_before
 
 
 def test_end_state_idempotent_and_undo() -> None:

@@ -34,16 +34,29 @@ def _pages(dev: SimulatedDevice) -> list[str]:
     return [r.path.rsplit("/", 1)[-1] for r in dev.handle.http.requests]
 
 
+def _page(path: str) -> str:
+    return path if path == "/" else path.rsplit("/", 1)[-1]
+
+
 def test_exact_requests_header_login() -> None:
     with simulate("tplink", model="wr841n") as dev:
         with connect(dev) as router:
             result = routerfix.apply_ghostcall_mitigation(router)
         assert result.status == "mitigated" and str(result.plan.sink) == SINK
         reqs = dev.handle.http.requests
+        # the Basic challenge of the start page tells the build; six reads; two saves, each answered with
+        # its table; verification reads the virtual servers again (listed before the reservation was saved)
+        # and reuses the reservation table the last save answered with
+        assert [(r.status, _page(r.path)) for r in reqs] == [
+            (401, "/"), (200, "StatusRpm.htm"), (200, "FixMapCfgRpm.htm"), (200, "VirtualServerRpm.htm"),
+            (200, "NetworkCfgRpm.htm"), (200, "LanDhcpServerRpm.htm"), (200, "AssignedIpAddrListRpm.htm"),
+            (200, "VirtualServerRpm.htm"), (200, "FixMapCfgRpm.htm"), (200, "VirtualServerRpm.htm")]
+        assert [r.query for r in reqs if not r.query.endswith("Save=Save")] == [""] * 2 + ["Page=1"] * 2 + \
+            [""] * 3 + ["Page=1"]
         auth = "Basic " + base64.b64encode(b"admin:tplink-Pa55").decode()
-        assert all(r.headers.get("authorization") == auth for r in reqs[2:])
-        assert all(r.headers["referer"].endswith("/userRpm/MenuRpm.htm") for r in reqs[2:])
-        assert all(r.method == "GET" for r in reqs[1:])
+        assert all(r.headers.get("authorization") == auth for r in reqs[1:])
+        assert all(r.headers["referer"].endswith("/userRpm/MenuRpm.htm") for r in reqs[1:])
+        assert all(r.method == "GET" for r in reqs)
         saves = [r for r in reqs if "Save=Save" in r.query]
         assert [urllib.parse.parse_qs(r.query, keep_blank_values=True) for r in saves] \
             == [{"ExPort": ["5060-5061"], "InPort": [""], "Ip": [SINK], "Protocol": ["1"], "State": ["1"],
@@ -63,6 +76,12 @@ def test_cookie_login_uses_the_session_prefix_and_logs_out() -> None:
         later = [r for r in reqs if r.path.endswith(".htm") and r.path != "/userRpm/LoginRpm.htm"]
         assert all(r.path.split("/")[1].isupper() and len(r.path.split("/")[1]) == 16 for r in later)
         assert reqs[-1].path.endswith("/userRpm/LogoutRpm.htm") and dev.handle.prefix is None
+        # start page, LuCI probe (answered with the login page), log-in, six reads, two saves, one
+        # read-back (virtual servers), log-out
+        assert [_page(r.path) for r in reqs] == [
+            "/", "login", "LoginRpm.htm", "StatusRpm.htm", "FixMapCfgRpm.htm", "VirtualServerRpm.htm",
+            "NetworkCfgRpm.htm", "LanDhcpServerRpm.htm", "AssignedIpAddrListRpm.htm", "VirtualServerRpm.htm",
+            "FixMapCfgRpm.htm", "VirtualServerRpm.htm", "LogoutRpm.htm"]
 
 
 def test_end_state_idempotent_and_undo(tplink: SimulatedDevice) -> None:
@@ -150,4 +169,4 @@ def test_archer_is_detected_and_gets_the_unsupported_verdict_without_writes() ->
         assert "virtual-server table" in result.plan.verdicts[0].reason
         assert dev.handle.writes == [] and writes_seen(dev) == []
         assert [(r.method, r.target) for r in dev.handle.http.requests] == [
-            ("POST", "/cgi-bin/luci/;stok=/login?form=keys")]
+            ("GET", "/"), ("POST", "/cgi-bin/luci/;stok=/login?form=keys")]
