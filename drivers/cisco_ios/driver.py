@@ -81,10 +81,14 @@ class CiscoIosDriver(SSHDriver):
                 raise InvalidValue(key, value, "an IOS interface or pool name such as GigabitEthernet0/0")
         self._facts: DeviceFacts | None = None
         self._unsaved = False
+        self._cached: tuple[str, IosConfig] | None = None
+        """``show running-config`` as read after this session's last write (None: unknown)."""
+        self._putting_back = False
 
     # --- session ------------------------------------------------------------------------------------
 
     def _open_once(self) -> None:
+        self._cached = None  # a new session: nothing read in this one yet
         super()._open_once()
         if self.session.last_prompt.endswith(">"):
             secret = str(reveal(self.options.get("enable_secret")) or (self.password.reveal() if self.password
@@ -101,12 +105,21 @@ class CiscoIosDriver(SSHDriver):
                                           host=self.host, driver=self.name)
 
     def _running_config(self) -> tuple[str, IosConfig]:
-        text = self.send("show running-config")
+        """Read ``show running-config`` now (and remember it until the next write)."""
+        return self._parse_config(self.send("show running-config"))
+
+    def _parse_config(self, text: str) -> tuple[str, IosConfig]:
         config = parse_running_config(text)
         if not config.interfaces:
             raise ParseError("show running-config", "no interface blocks (is the account privilege 15?)",
                              host=self.host, driver=self.name)
+        self._cached = (text, config)
         return text, config
+
+    def _current(self) -> tuple[str, IosConfig]:
+        """The running-config as read since this session's last write, else read now (write hooks, backup,
+        verification: nothing but routerfix's own writes changes it within a run)."""
+        return self._cached if self._cached is not None else self._running_config()
 
     def _wan(self, config: IosConfig) -> str:
         wanted = self.options.get("wan_interface")
@@ -125,46 +138,90 @@ class CiscoIosDriver(SSHDriver):
                           host=self.host, driver=self.name)
 
     def _configure(self, lines: list[str]) -> None:
-        """Enter configuration mode, send ``lines``, leave it (also after a refusal) and save."""
+        """Enter configuration mode, send ``lines``, leave it and save: two round trips.
+
+        ``configure terminal``, the lines and ``end`` go as one typed-ahead block; then ``write memory`` and
+        ``show running-config`` as a second (the read-back every following write and the verification reuse).
+        IOS applies each line at once and runs the lines after a refused one too, so a refusal puts every
+        managed object (static NAT, marker ACL, SIP service lines, manual-binding pools) back as the
+        running-config read before the block had it, saves that, and raises the device's own words."""
         if not lines:
             return
-        self.send("configure terminal")
+        before = self._current()[0]
+        self._cached = None
         self._unsaved = True
-        try:
-            for line in lines:
-                self.send(line)
-        finally:
-            if self._session is not None:  # after a refusal the session is still in config mode (§14)
+        block = ["configure terminal", *lines, "end"]
+        outputs = self.send_pipelined(block, check=False)
+        refusal: DeviceError | None = None
+        for command, output in zip(block, outputs, strict=True):
+            try:
+                self.check_output(command, output)
+            except DeviceError as exc:
+                refusal = exc
+                break
+        if refusal is not None:
+            if "(config" in self.session.last_prompt:  # still in configuration mode (§14)
                 self.send("end", check=False)
-        self._save()
+            if not self._putting_back:  # a refusal while putting back is not put back again (no loop)
+                self._putting_back = True
+                try:
+                    with contextlib.suppress(RouterfixError):  # the refusal is what the caller must see
+                        self._put_back(before)
+                finally:
+                    self._putting_back = False
+            raise refusal
+        self._save_and_read()
 
-    def _save(self) -> None:
-        out = self.send("write memory")
+    def _save_and_read(self) -> None:
+        save, text = self.send_pipelined(["write memory", "show running-config"], check=False)
+        self._check_saved(save)
+        self.check_output("show running-config", text)
+        self._parse_config(text)
+
+    def _check_saved(self, out: str) -> None:
         if "[OK]" not in out:
             raise DeviceError("write memory did not confirm", device_message=out.strip()[-200:] or "no output",
                               host=self.host, driver=self.name)
         self._unsaved = False
+
+    def _save(self) -> None:
+        self._check_saved(self.send("write memory"))
 
     # --- reads --------------------------------------------------------------------------------------
 
     def facts(self) -> DeviceFacts:
         """Model, IOS/IOS-XE version and host name (``show version``)."""
         if self._facts is None:
-            hostname = re.sub(r"(\(.*\))?[#>]$", "", self.session.last_prompt)
-            self._facts = parse_version(self.send("show version"), hostname)
+            self._facts = self._parse_facts(self.send("show version"))
         return self._facts
 
+    def _parse_facts(self, text: str) -> DeviceFacts:
+        return parse_version(text, re.sub(r"(\(.*\))?[#>]$", "", self.session.last_prompt))
+
     def read_state(self) -> DeviceState:
-        """Everything in three or four round trips: running-config, bindings, ARP (and show version once)."""
+        """Everything in one round trip: (show version once,) running-config, bindings and ARP typed ahead."""
         if self._unsaved and self._session is not None:
             self._save()  # a save lost to a dropped connection is redone before anything else
-        facts = self.facts()
-        _, config = self._running_config()
+        reads = ["show running-config", "show ip dhcp binding", "show ip arp"]
+        if self._facts is None:
+            reads.insert(0, "show version")
+        outputs = self.send_pipelined(reads)
+        if self._facts is None:
+            self._facts = self._parse_facts(outputs.pop(0))
+        _, config = self._parse_config(outputs[0])
         return DeviceState(
-            facts=facts, capabilities=self.capabilities, nat_mode=None, sip_alg=config.sip_alg,
+            facts=self._facts, capabilities=self.capabilities, nat_mode=None, sip_alg=config.sip_alg,
             forwards=self._forwards(config), scope=scope_from_config(config, self.options.get("dhcp_pool")),
-            leases=parse_bindings(self.send("show ip dhcp binding")),
-            neighbours=parse_arp(self.send("show ip arp")))
+            leases=parse_bindings(outputs[1]), neighbours=parse_arp(outputs[2]))
+
+    def verify_state(self, expected: DeviceState) -> DeviceState:
+        """What verification compares (SIP service lines, every static NAT rule, manual-binding pools), from
+        the running-config read after this session's last write (every write reads it back after
+        ``write memory``): usually no round trip. Bindings and ARP are not read."""
+        _, config = self._current()
+        return DeviceState(facts=self.facts(), capabilities=self.capabilities, nat_mode=None,
+                           sip_alg=config.sip_alg, forwards=self._forwards(config),
+                           scope=scope_from_config(config, self.options.get("dhcp_pool")))
 
     @staticmethod
     def _forwards(config: IosConfig) -> tuple[PortForward, ...]:
@@ -200,7 +257,7 @@ class CiscoIosDriver(SSHDriver):
 
     def backup(self) -> Backup:
         """``show running-config``."""
-        return Backup(self.name, "ios-running-config", self._running_config()[0], time.time())
+        return Backup(self.name, "ios-running-config", self._current()[0], time.time())
 
     # --- writes -------------------------------------------------------------------------------------
 
@@ -214,7 +271,7 @@ class CiscoIosDriver(SSHDriver):
         return None
 
     def _add_port_forward(self, forward: PortForward) -> None:
-        _, config = self._running_config()
+        _, config = self._current()
         wan = self._wan(config)
         port, local_port = forward.external_ports.start, forward.internal_ports.start if forward.internal_ports \
             else forward.external_ports.start
@@ -231,20 +288,10 @@ class CiscoIosDriver(SSHDriver):
             lines += [f"remark {forward.name} {spec}", "exit"]
         if self._find(config, forward) is None:
             lines.append(line)
-        try:
-            self._configure(lines)
-        except DeviceError:
-            if old != forward.name and self._session is not None:  # take the remark back: it names nothing now
-                undo = [f"ip access-list standard {MARKER_ACL}", f"no remark {forward.name} {spec}"]
-                undo += [f"remark {old} {spec}", "exit"] if old is not None else ["exit"]
-                if not config.marks:
-                    undo = [f"no ip access-list standard {MARKER_ACL}"]
-                with contextlib.suppress(RouterfixError):
-                    self._configure(undo)
-            raise
+        self._configure(lines)  # a refused static line takes its remark back with it (_configure)
 
     def _remove_port_forward(self, forward: PortForward) -> None:
-        _, config = self._running_config()
+        _, config = self._current()
         static = self._find(config, forward)
         lines: list[str] = []
         remove_marks: list[str] = []
@@ -264,7 +311,7 @@ class CiscoIosDriver(SSHDriver):
         self._configure(lines)
 
     def _reserve_address(self, reservation: Reservation) -> None:
-        _, config = self._running_config()
+        _, config = self._current()
         scope = scope_from_config(config, self.options.get("dhcp_pool"))
         for other in scope.reservations:
             if other.address == reservation.address and other.mac != reservation.mac:
@@ -278,7 +325,7 @@ class CiscoIosDriver(SSHDriver):
                          f"hardware-address {dotted_mac(reservation.mac)}", "exit"])
 
     def _release_address(self, reservation: Reservation) -> None:
-        _, config = self._running_config()
+        _, config = self._current()
         scope = scope_from_config(config, self.options.get("dhcp_pool"))
         names = [r.name for r in scope.reservations if (r.address, r.mac) == (reservation.address, reservation.mac)]
         self._configure([f"no ip dhcp pool {name}" for name in names])
@@ -290,8 +337,11 @@ class CiscoIosDriver(SSHDriver):
     def _restore(self, backup: Backup) -> None:
         """Put routerfix's managed objects back as the backup has them: static NAT lines, the marker ACL, SIP
         service lines and manual-binding pools (the rest of the configuration is never touched)."""
-        saved = parse_running_config(backup.text)
-        _, now = self._running_config()
+        self._put_back(backup.text)
+
+    def _put_back(self, text: str) -> None:
+        saved = parse_running_config(text)
+        _, now = self._current()
         lines: list[str] = []
         saved_statics = {s.line for s in saved.statics}
         now_statics = {s.line for s in now.statics}

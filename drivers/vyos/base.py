@@ -5,7 +5,9 @@ ssh-cli.md §0.4/§3 [C]: leaving configuration mode with uncommitted changes ma
 (changes lost), and a committed change that is not saved is lost at reboot. So every write here commits *and*
 saves before leaving configuration mode, checks ``Done`` in the save output, and on any refusal leaves with
 ``exit discard`` so that nothing half-made stays in the candidate. netmiko's own VyOS helpers are not used: they
-read with 2-second timing waits (§3); commands go through :meth:`SSHDriver.send` with a prompt regex instead.
+read with 2-second timing waits (§3); commands go through :meth:`SSHDriver.send` with a prompt regex instead, and
+blocks that are harmless to run whole (reads, the ``set``/``delete`` lines of a candidate, ``save`` + ``exit``)
+through :meth:`SSHDriver.send_pipelined` (one round trip per block).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class VyattaDriver(SSHDriver):
                 raise InvalidValue("dhcp_subnet", subnet, "a subnet such as 192.168.1.0/24") from None
         self._facts: DeviceFacts | None = None
         self._unsaved = False
+        self._cached: tuple[str, list[Path]] | None = None
+        """``show configuration commands`` as read after this session's last write (None: unknown)."""
 
     # --- platform specifics (overridden) -------------------------------------------------------
 
@@ -102,12 +106,25 @@ class VyattaDriver(SSHDriver):
 
     # --- helpers ---------------------------------------------------------------------------------
 
+    def _open_once(self) -> None:
+        self._cached = None  # a new session: nothing read in this one yet
+        super()._open_once()
+
     def _config(self) -> tuple[str, list[Path]]:
-        text = self.send("show configuration commands")
+        """Read ``show configuration commands`` now (and remember it until the next write)."""
+        return self._parse_config(self.send("show configuration commands"))
+
+    def _parse_config(self, text: str) -> tuple[str, list[Path]]:
         paths = parse_commands(text)
         if not paths:
             raise ParseError("show configuration commands", "no 'set' lines", host=self.host, driver=self.name)
+        self._cached = (text, paths)
         return text, paths
+
+    def _current(self) -> tuple[str, list[Path]]:
+        """The configuration as read since this session's last write, else read now (write hooks, backup,
+        verification: nothing but routerfix's own writes changes it within a run)."""
+        return self._cached if self._cached is not None else self._config()
 
     def _wan(self, paths: list[Path]) -> str:
         wan = self.options.get("wan_interface") or self._wan_from(paths)
@@ -118,28 +135,39 @@ class VyattaDriver(SSHDriver):
         return str(wan)
 
     def _commit(self, lines: list[str]) -> None:
-        """configure, ``lines``, commit, save, exit — or ``exit discard`` on any refusal."""
+        """configure, ``lines``, commit, save, exit — or ``exit discard`` on any refusal.
+
+        Three round trips: ``configure`` and the ``set``/``delete`` lines typed ahead as one block (they only
+        build the candidate; a refused line makes the whole candidate go with ``exit discard`` before anything
+        is committed), ``commit`` on its own, then ``save``, ``exit`` and ``show configuration commands`` as one
+        block (the read-back every following write and the verification reuse)."""
         if not lines:
             return
-        self.send("configure")
+        self._cached = None
+        block = ["configure", *lines]
         try:
-            for line in lines:
-                self.send(line)
+            for command, output in zip(block, self.send_pipelined(block, check=False), strict=True):
+                self.check_output(command, output)
             self._unsaved = True
             self.send("commit")
-            self._save_in_config()
+            save, leave, text = self.send_pipelined(["save", "exit", "show configuration commands"], check=False)
+            self._check_saved(save)
+            self.check_output("exit", leave)
+            self.check_output("show configuration commands", text)
         except DeviceError:
-            if self._session is not None:
+            if self._session is not None and self.session.last_prompt.endswith("#"):  # still configuring
                 self.send("exit discard", check=False)
             raise
-        self.send("exit")
+        self._parse_config(text)
 
-    def _save_in_config(self) -> None:
-        out = self.send("save")
+    def _check_saved(self, out: str) -> None:
         if "Done" not in out:
             raise DeviceError("save did not finish", device_message=out.strip()[-200:] or "no output",
                               host=self.host, driver=self.name)
         self._unsaved = False
+
+    def _save_in_config(self) -> None:
+        self._check_saved(self.send("save"))
 
     def _find(self, paths: list[Path], forward: PortForward) -> PortForward | None:
         for candidate in self._forwards(paths):
@@ -155,24 +183,38 @@ class VyattaDriver(SSHDriver):
     def facts(self) -> DeviceFacts:
         """``show version`` (once per driver instance)."""
         if self._facts is None:
-            prompt = self.session.last_prompt
-            hostname = prompt.split("@", 1)[-1].split(":", 1)[0].rstrip("#$")
-            self._facts = parse_version(self.send("show version"), self.vendor, hostname)
+            self._facts = self._parse_facts(self.send("show version"))
         return self._facts
 
+    def _parse_facts(self, text: str) -> DeviceFacts:
+        hostname = self.session.last_prompt.split("@", 1)[-1].split(":", 1)[0].rstrip("#$")
+        return parse_version(text, self.vendor, hostname)
+
     def read_state(self) -> DeviceState:
-        """Configuration, leases and ARP: three round trips (plus ``show version`` once)."""
+        """(``show version`` once,) configuration, leases and ARP typed ahead as one block: one round trip."""
         if self._unsaved and self._session is not None:
             self.send("configure")
             self._save_in_config()  # a save lost to a dropped connection is redone first
             self.send("exit")
-        facts = self.facts()
-        _, paths = self._config()
+        reads = ["show configuration commands", self.leases_command, "show arp"]
+        if self._facts is None:
+            reads.insert(0, "show version")
+        outputs = self.send_pipelined(reads)
+        if self._facts is None:
+            self._facts = self._parse_facts(outputs.pop(0))
+        _, paths = self._parse_config(outputs[0])
         return DeviceState(
-            facts=facts, capabilities=self.capabilities, sip_alg=self._sip_alg(paths),
+            facts=self._facts, capabilities=self.capabilities, sip_alg=self._sip_alg(paths),
             forwards=self._forwards(paths), scope=self._scope(paths)[0],
-            leases=self._parse_leases(self.send(self.leases_command)),
-            neighbours=parse_arp(self.send("show arp")))
+            leases=self._parse_leases(outputs[1]), neighbours=parse_arp(outputs[2]))
+
+    def verify_state(self, expected: DeviceState) -> DeviceState:
+        """What verification compares (SIP helper, every destination-NAT rule, the DHCP static mappings), from
+        the configuration read after this session's last write (every commit reads it back after ``save``):
+        usually no round trip. Leases and ARP are not read."""
+        _, paths = self._current()
+        return DeviceState(facts=self.facts(), capabilities=self.capabilities, sip_alg=self._sip_alg(paths),
+                           forwards=self._forwards(paths), scope=self._scope(paths)[0])
 
     def list_port_forwards(self) -> tuple[PortForward, ...]:
         """Every destination-NAT rule that translates to an address."""
@@ -196,12 +238,12 @@ class VyattaDriver(SSHDriver):
 
     def backup(self) -> Backup:
         """``show configuration commands``."""
-        return Backup(self.name, "set-commands", self._config()[0], time.time())
+        return Backup(self.name, "set-commands", self._current()[0], time.time())
 
     # --- writes --------------------------------------------------------------------------------------
 
     def _add_port_forward(self, forward: PortForward) -> None:
-        _, paths = self._config()
+        _, paths = self._current()
         if self._find(paths, forward) is not None and any(
                 f.name == forward.name for f in self._forwards(paths)):
             return
@@ -213,13 +255,13 @@ class VyattaDriver(SSHDriver):
         self._commit(self._add_commands(number, forward, self._wan(paths)))
 
     def _remove_port_forward(self, forward: PortForward) -> None:
-        _, paths = self._config()
+        _, paths = self._current()
         found = self._find(paths, forward)
         if found is not None:
             self._commit([f"delete {self._rule_path(found)}"])
 
     def _reserve_address(self, reservation: Reservation) -> None:
-        _, paths = self._config()
+        _, paths = self._current()
         scope, where = self._scope(paths)
         for other in scope.reservations:
             if other == reservation:
@@ -231,30 +273,31 @@ class VyattaDriver(SSHDriver):
         self._commit(self._reserve_commands(where, reservation))
 
     def _release_address(self, reservation: Reservation) -> None:
-        _, paths = self._config()
+        _, paths = self._current()
         scope, (network_name, subnet) = self._scope(paths)
         self._commit([f"delete service dhcp-server shared-network-name {network_name} subnet {subnet} "
                       f"static-mapping {r.name}" for r in scope.reservations
                       if (r.address, r.mac) == (reservation.address, reservation.mac)])
 
     def _set_sip_alg(self, enabled: bool) -> None:
-        _, paths = self._config()
+        _, paths = self._current()
         if self._sip_alg(paths) != enabled:
             self._commit(self._sip_commands(enabled))
 
     def _flush_connections(self, ports: tuple[int, ...]) -> int:
         """``sudo conntrack -D`` for entries whose original destination is the WAN address and port (inbound
         only: the phones' own flows go to their provider's address)."""
-        _, paths = self._config()
+        _, paths = self._current()
         wan = self._wan(paths)
         address = parse_interface_address(self.send("show interfaces"), wan)
         if address is None:
             raise DeviceError(f"the WAN interface {wan} has no IPv4 address to flush for",
                               device_message="show interfaces lists no address", host=self.host, driver=self.name)
         total = 0
-        for port in ports:
-            for proto in ("udp", "tcp"):
-                out = self.send(f"sudo conntrack -D -p {proto} --orig-dst {address} --dport {port}", check=False)
+        commands = [f"sudo conntrack -D -p {proto} --orig-dst {address} --dport {port}"
+                    for port in ports for proto in ("udp", "tcp")]
+        if commands:  # read-only on the configuration, harmless to run whole: one round trip
+            for out in self.send_pipelined(commands, check=False):
                 count = parse_conntrack_deleted(out)
                 if count < 0 and "0 flow entries" not in out:
                     if re.search(r"command not found|not permitted|Operation not", out):
@@ -266,7 +309,7 @@ class VyattaDriver(SSHDriver):
     def _restore(self, backup: Backup) -> None:
         """Put the managed subtrees (NAT rules, DHCP server, conntrack modules) back as the backup has them."""
         saved = parse_commands(backup.text)
-        _, now = self._config()
+        _, now = self._current()
         lines: list[str] = []
         for prefix in self.managed_prefixes:
             mine = sorted(p for p in now if p[:len(prefix)] == prefix)
