@@ -84,6 +84,17 @@ def _read_text(value: object, field_name: str) -> str:
     return _CONTROL_RE.sub("", value)[:_READ_TEXT_MAX]
 
 
+def _reservation_name(value: object) -> str:
+    """A reservation's name: read from a device (kept, bounded) or to be written (checked by the write verb).
+    Control characters become U+FFFD rather than vanishing, so that ``"sip\\nreboot"`` can never turn into the
+    valid-looking ``"sipreboot"`` and slip through :func:`check_device_name`."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidValue("reservation name", value, "a string")
+    return _CONTROL_RE.sub("\ufffd", value)[:_READ_TEXT_MAX]
+
+
 def clean_device_text(value: str) -> str:
     """Text read from a device with control characters removed and its length bounded: drivers use it
     on names they parse (a customer's rule names) before building model values."""
@@ -199,7 +210,7 @@ class PortRange:
         if isinstance(value, int):
             return cls(_port(value, field_name))
         if isinstance(value, str):
-            match = re.fullmatch(r"\s*(\d{1,5})\s*(?:[-:]\s*(\d{1,5})\s*)?", value)
+            match = re.fullmatch(r"\s*(\d{1,5})\s*(?:[-:]\s*(\d{1,5})\s*)?", value, re.ASCII)
             if match:
                 try:
                     return cls(int(match.group(1)), int(match.group(2) or 0))
@@ -344,7 +355,7 @@ class Reservation:
     def __post_init__(self) -> None:
         _set(self, "address", _ipv4(self.address, "reservation address"))
         _set(self, "mac", normalise_mac(self.mac, "reservation mac"))
-        _set(self, "name", _read_text(self.name, "reservation name"))
+        _set(self, "name", _reservation_name(self.name))
 
 
 @dataclass(frozen=True)

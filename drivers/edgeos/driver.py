@@ -61,7 +61,7 @@ class EdgeOsDriver(VyattaDriver):
         return parse_leases(text, source=self.leases_command)
 
     def _used_numbers(self, paths: list[Path]) -> set[int]:
-        return {int(n) for n in rule_table(paths, ("service", "nat", "rule")) if n.isdigit()}
+        return {int(n) for n in rule_table(paths, ("service", "nat", "rule")) if n.isdecimal()}
 
     def _rule_path(self, forward: PortForward) -> str:
         kind, _, number = forward.ref.partition(":")

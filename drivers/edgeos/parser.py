@@ -21,7 +21,7 @@ __all__ = ["edgeos_forwards", "edgeos_sip_alg", "edgeos_wan_interface"]
 
 
 def _order(numbers: Iterable[str]) -> list[str]:
-    return sorted(numbers, key=lambda n: int(n) if n.isdigit() else 1 << 30)
+    return sorted(numbers, key=lambda n: int(n) if n.isdecimal() else 1 << 30)
 
 
 def edgeos_forwards(paths: Iterable[Path]) -> tuple[PortForward, ...]:

@@ -129,7 +129,7 @@ class LinuxDriver(SSHDriver):
         self.wan_option = self._ifname(opts.get("wan_interface"), "wan_interface")
         self.lan_option = self._ifname(opts.get("lan_interface"), "lan_interface")
         pid = opts.get("dnsmasq_pid")
-        if pid is not None and (isinstance(pid, bool) or not str(pid).isdigit()):
+        if pid is not None and (isinstance(pid, bool) or not (str(pid).isascii() and str(pid).isdecimal())):
             raise InvalidValue("dnsmasq_pid", pid, "a process id")
         self.pid_option = None if pid is None else int(pid)
         self.leases_option = None if opts.get("dnsmasq_leases") is None else _path(opts["dnsmasq_leases"],
@@ -179,7 +179,7 @@ class LinuxDriver(SSHDriver):
         pid = self.pid_option
         if pid is None:
             first = pids.split()
-            pid = int(first[0]) if first and first[0].isdigit() else None
+            pid = int(first[0]) if first and first[0].isdecimal() else None
         found.pid = pid
         cfg = DnsmasqConfig()
         if pid is not None:

@@ -279,7 +279,7 @@ def parse_leases(text: str, source: str = "dnsmasq.leases") -> list[Lease]:
         parts = raw.split()
         if len(parts) < 3 or parts[0] == "duid":
             continue
-        if not parts[0].isdigit() or not _MAC.fullmatch(parts[1]) or not _IPV4.fullmatch(parts[2]):
+        if not parts[0].isdecimal() or not _MAC.fullmatch(parts[1]) or not _IPV4.fullmatch(parts[2]):
             continue
         host = parts[3] if len(parts) > 3 and parts[3] != "*" else ""
         try:

@@ -252,7 +252,7 @@ def parse_attach_device_soap(text: str, source: str = "GetAttachDevice") -> list
     match = re.search(r"<NewAttachDevice>(.*?)</NewAttachDevice>", text, re.S)
     value = html.unescape(match.group(1) if match else text).strip()
     head, _, rest = value.partition("@")
-    if not head.isdigit():
+    if not (head.isascii() and head.isdecimal()):
         raise ParseError(source, "the device list does not start with a count")
     records = [r for r in rest.split("@") if r] if rest else []
     if int(head) != len(records):

@@ -189,7 +189,7 @@ def parse_leases(text: str) -> tuple[Lease, ...]:
     leases = []
     for line in text.replace("\r", "").split("\n"):
         words = line.split()
-        if len(words) < 4 or not words[0].isdigit():
+        if len(words) < 4 or not words[0].isdecimal():
             continue
         try:
             expires = int(words[0])

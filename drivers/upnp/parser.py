@@ -144,7 +144,7 @@ def parse_soap(text: str, action: str, source: str | None = None) -> dict[str, s
         name = _local(node.tag)
         if name == "UPnPError":
             code = _child_text(node, "errorCode")
-            if not code.isdigit():
+            if not code.isdecimal():
                 raise ParseError(src, "a UPnP error without a numeric code")
             return SoapFault(int(code), _child_text(node, "errorDescription") or UPNP_ERRORS.get(int(code), ""))
         if name == f"{action}Response":

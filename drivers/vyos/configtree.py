@@ -123,7 +123,7 @@ class Schema:
     def render(self, paths: Iterable[Path]) -> str:
         """``show configuration commands`` text for ``paths`` (sorted as the device sorts its tree)."""
         def key(path: Path) -> tuple[tuple[int, int, str], ...]:
-            return tuple((0, int(w), "") if w.isdigit() else (1, 0, w) for w in path)
+            return tuple((0, int(w), "") if w.isdecimal() else (1, 0, w) for w in path)
 
         lines = []
         for path in sorted(set(paths), key=key):

@@ -56,7 +56,7 @@ class VyosDriver(VyattaDriver):
         return parse_leases(text, source=self.leases_command)
 
     def _used_numbers(self, paths: list[Path]) -> set[int]:
-        return {int(n) for n in rule_table(paths, ("nat", "destination", "rule")) if n.isdigit()}
+        return {int(n) for n in rule_table(paths, ("nat", "destination", "rule")) if n.isdecimal()}
 
     def _rule_path(self, forward: PortForward) -> str:
         return f"nat destination rule {forward.ref}"
