@@ -45,7 +45,7 @@ from routerfix.model import (
     Reservation,
 )
 from routerfix.retry import retry_transient
-from routerfix.secrets import register
+from routerfix.secrets import Secret, register
 from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession
 
 from .parser import (
@@ -100,7 +100,7 @@ class LinksysDriver(Driver):
                                 options=HttpOptions.from_options(self.options, port=self.port, default_scheme="http"),
                                 login=self._login)
         self.transport_security = self.http.transport_security
-        self._auth = ""
+        self._auth = Secret("")
         self._fresh: dict[str, dict[str, Any]] = {}
         """Outputs of this session's last read, by action, each used at most once as the "read" of a
         read-modify-write (saves a request right after ``read_state``); dropped on any write."""
@@ -116,7 +116,7 @@ class LinksysDriver(Driver):
         headers = {"X-JNAP-Action": action_url(action), "Content-Type": "application/json; charset=UTF-8",
                    "Accept": "application/json"}
         if auth:
-            headers["X-JNAP-Authorization"] = self._auth
+            headers["X-JNAP-Authorization"] = self._auth.reveal()
         page = self.http.post("/JNAP/", json.dumps(body), page=action, headers=headers, timeout=timeout)
         return page.text
 
@@ -140,8 +140,9 @@ class LinksysDriver(Driver):
     def _login(self) -> None:
         if self.password is None:
             raise AuthenticationError("JNAP needs the admin password", host=self.host, driver=self.name)
-        self._auth = "Basic " + base64.b64encode(f"admin:{self.password.reveal()}".encode()).decode()
-        register(self._auth.split(" ", 1)[1])
+        token = base64.b64encode(f"admin:{self.password.reveal()}".encode()).decode()
+        register(token)
+        self._auth = Secret("Basic " + token)
         try:
             reply = parse_reply(self._post("core/CheckAdminPassword", {}), "core/CheckAdminPassword")
         except DeviceError as exc:

@@ -222,12 +222,7 @@ def test_ansible_vvv_never_shows_the_password(ssh_host: SSHSimulatorHost, tmp_pa
             assert_clean(out, "ansible-playbook -vvv output", WRONG)
 
 
-@pytest.mark.parametrize("target", [
-    pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=(
-        "linksys keeps its derived credential as a plain str: LinksysDriver._auth holds 'Basic <base64(user:pass)>' "
-        "(registered for log masking, but shown by repr(vars(driver)), e.g. tracebacks with locals); wrap it in "
-        "routerfix.secrets.Secret and reveal it only when building the request header")))
-    if t.driver == "linksys" else t for t in WIRE_TARGETS], ids=str)
+@pytest.mark.parametrize("target", WIRE_TARGETS, ids=str)
 def test_driver_attributes_hold_no_plain_secret(target: Target, ssh_host: SSHSimulatorHost) -> None:
     """What a traceback with locals would print of the driver: its attributes' reprs (Secret shows ********)."""
     knobs = {} if target.driver in NO_PASSWORD_KNOB else {"password": CANARY}
