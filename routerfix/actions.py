@@ -3,6 +3,7 @@ already shows it done, and produce its inverse (for rollback and undo)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,11 @@ def same_forward(a: PortForward, b: PortForward) -> bool:
     return (a.protocol, a.external_ports, a.internal_address, a.internal_ports, a.enabled) == \
         (b.protocol, b.external_ports, b.internal_address, b.internal_ports, b.enabled) and \
         safe_restore_name(a.name) == safe_restore_name(b.name)
+
+
+def same_rule(a: PortForward, b: PortForward) -> bool:
+    """Like :func:`same_forward`, enabled or not: a removal is done only when no rule of that identity is left."""
+    return same_forward(a, b) or same_forward(a, dataclasses.replace(b, enabled=not b.enabled))
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,8 @@ class RemoveForward:
         driver.remove_port_forward(self.forward)
 
     def done_in(self, state: DeviceState) -> bool:
-        """True when the device no longer holds this forward."""
-        return not any(same_forward(f, self.forward) for f in state.forwards)
+        """True when the device no longer holds this forward (not even disabled or half-removed)."""
+        return not any(same_rule(f, self.forward) for f in state.forwards)
 
     def inverse(self) -> AddForward:
         """Putting it back (under a device-safe name)."""

@@ -387,8 +387,8 @@ def make_plan(driver: Driver, state: DeviceState, opts: MitigationOptions) -> Pl
 
     want = desired_forwards(state, sink)
     want_keys = {f.key() for f in want}
-    have_keys = {f.key() for f in ours}
-    stale = [f for f in ours if f.key() not in want_keys]
+    have_keys = {f.key() for f in ours if f.enabled}
+    stale = [f for f in ours if not f.enabled or f.key() not in want_keys]  # a disabled rule protects nothing
     missing = [f for f in want if f.key() not in have_keys]
     actions += [RemoveForward(f) for f in stale]
     if caps.max_forwards is not None:

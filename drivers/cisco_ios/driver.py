@@ -29,6 +29,7 @@ from .parser import (
     IosConfig,
     StaticNat,
     dotted_mac,
+    orphan_forwards,
     parse_arp,
     parse_bindings,
     parse_running_config,
@@ -225,7 +226,7 @@ class CiscoIosDriver(SSHDriver):
 
     @staticmethod
     def _forwards(config: IosConfig) -> tuple[PortForward, ...]:
-        return tuple(static_forward(s, config) for s in config.statics)
+        return tuple(static_forward(s, config) for s in config.statics) + orphan_forwards(config)
 
     def list_port_forwards(self) -> tuple[PortForward, ...]:
         """Every ``ip nat inside source static`` line; routerfix's carry their recorded names."""

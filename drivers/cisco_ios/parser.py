@@ -134,9 +134,15 @@ class IosConfig:
         return None
 
     @property
-    def sip_alg(self) -> bool:
-        """SIP ALG is on unless both the UDP and the TCP SIP services are turned off."""
-        return not {"udp", "tcp"} <= self.sip_alg_off
+    def sip_alg(self) -> bool | None:
+        """SIP ALG is on when neither the UDP nor the TCP SIP service is turned off, off when both are, and
+        undetermined (None) when only one is: a change cut off between its two lines, which the engine then
+        redoes whichever way it was going."""
+        if not self.sip_alg_off & {"udp", "tcp"}:
+            return True
+        if {"udp", "tcp"} <= self.sip_alg_off:
+            return False
+        return None
 
 
 def parse_running_config(text: str) -> IosConfig:
@@ -216,6 +222,24 @@ def static_forward(static: StaticNat, config: IosConfig) -> PortForward:
     name = config.marks.get(static.spec()) or customer_rule_name(static)
     assert static.global_port is not None and static.local_port is not None
     return PortForward(name, static.protocol, static.global_port, static.local, static.local_port, ref=static.line)
+
+
+def orphan_forwards(config: IosConfig) -> tuple[PortForward, ...]:
+    """Remarks of :data:`MARKER_ACL` whose static NAT line is gone (a removal cut off between its lines), as
+    *disabled* forwards under their recorded names: they forward nothing, but a removal of that rule is not done
+    until the remark is gone too, and a disabled rule never counts as a mitigation in place."""
+    present = {s.spec() for s in config.statics if s.protocol is not None}
+    out = []
+    for spec, name in config.marks.items():
+        if spec in present:
+            continue
+        try:
+            proto, local, local_port, _wan, port = spec.split()
+            out.append(PortForward(name, proto, int(port), local, int(local_port), enabled=False,
+                                   ref=f"remark {name} {spec}"))
+        except (ValueError, InvalidValue):
+            continue  # a remark routerfix did not write in its own format names nothing
+    return tuple(out)
 
 
 def scope_from_config(config: IosConfig, pool_name: str | None = None) -> DhcpScope:

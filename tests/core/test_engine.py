@@ -3,6 +3,7 @@ dry run, rollback, undo, remedies, NAT policy hook."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import subprocess
@@ -448,3 +449,26 @@ def test_a_dropped_read_reconnects_and_retries_with_the_configured_back_off() ->
 def test_retry_wait_is_validated(wait: object) -> None:
     with pytest.raises(routerfix.InvalidValue, match="timeouts.retry_wait"):
         routerfix.Timeouts(retry_wait=wait)  # type: ignore[arg-type]
+
+
+def test_a_disabled_routerfix_rule_is_not_a_mitigation_in_place() -> None:
+    r = router()
+    with connect(r) as d:
+        first = routerfix.apply_ghostcall_mitigation(d)
+    sink = first.plan.sink
+    r.forwards = [PortForward("routerfix-sip", "both", "5060-5061", str(sink), enabled=False)]
+    with connect(r) as d:
+        again = routerfix.apply_ghostcall_mitigation(d)
+    assert again.status == "mitigated"
+    assert [f.describe() for f in r.forwards] == [f"routerfix-sip: both 5060-5061 -> {sink}:5060-5061"]
+
+
+def test_a_removal_is_done_only_when_no_rule_of_that_identity_is_left() -> None:
+    from routerfix.actions import RemoveForward
+
+    rule = PortForward("routerfix-sip", "udp", 5060, "192.168.1.9")
+    with connect(router()) as d:
+        state = d.read_state()
+    half = dataclasses.replace(state, forwards=(dataclasses.replace(rule, enabled=False),))
+    assert not RemoveForward(rule).done_in(half)
+    assert RemoveForward(rule).done_in(dataclasses.replace(state, forwards=()))

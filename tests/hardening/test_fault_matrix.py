@@ -44,19 +44,9 @@ def applies(target: Target, kind: str) -> bool:
     return True
 
 
-CISCO_UNDO_RESIDUE = pytest.mark.xfail(strict=True, reason=(
-    "cisco_ios undo: a connection lost between the two lines of one action leaves a line behind that the managed "
-    "view cannot see, and the engine's re-read then counts the action as done: 'no ip nat service sip tcp port "
-    "5060' survives a drop between the udp and tcp lines of 'turn SIP ALG on', and the bookkeeping ACL "
-    "'ip access-list standard routerfix-sip' keeps a remark when the drop falls between removing the static NAT "
-    "and its remark. Fix in drivers/cisco_ios: send each action's lines as one batch, or make get_sip_alg and "
-    "list_port_forwards report the half-done state (SIP ALG on only when both lines are gone; an orphan remark "
-    "as a forward) so that the engine redoes it"))
-
 
 def _param(t: Target, phase: str) -> Any:
-    marks = [CISCO_UNDO_RESIDUE] if (t.driver, phase) == ("cisco_ios", "undo") else []
-    return pytest.param(t, phase, id=f"{t.id}-{phase}", marks=marks)
+    return pytest.param(t, phase, id=f"{t.id}-{phase}")
 
 
 CELLS = [_param(t, phase) for t in MATRIX for phase in ("apply", "undo")]

@@ -191,3 +191,17 @@ def test_ios_scope_excludes_exactly(excluded: list[tuple[int, int]]) -> None:
     expected = {ipaddress.IPv4Address(f"10.9.8.{i}") for i in range(1, 255) if i not in blocked}
     got = {addr for pool in scope.pools for addr in pool.from_top()}
     assert got == expected
+
+
+def test_ios_half_done_changes_read_as_not_done() -> None:
+    """A change cut off between its lines must not read as done: an orphan marker remark is a (disabled)
+    routerfix rule still present, and one SIP service line of two leaves SIP ALG undetermined."""
+    from routerfix.drivers.cisco_ios.parser import orphan_forwards, parse_running_config
+
+    text = ("hostname R1\n!\nno ip nat service sip tcp port 5060\n!\nip access-list standard routerfix-sip\n"
+            " remark routerfix-sip-udp-5060 udp 192.168.1.198 5060 GigabitEthernet0/0 5060\n!\nend\n")
+    config = parse_running_config(text)
+    assert config.sip_alg is None
+    orphans = orphan_forwards(config)
+    assert [(f.name, f.enabled, str(f.internal_address)) for f in orphans] == \
+        [("routerfix-sip-udp-5060", False, "192.168.1.198")]
