@@ -40,12 +40,14 @@ from routerfix.errors import (
     AuthenticationError,
     ForwardConflict,
     InvalidValue,
+    MitigationError,
     NoFreeAddress,
     RollbackFailed,
     RouterfixError,
     StateFileError,
     TrustError,
 )
+from routerfix.planner import Plan
 from routerfix.result import default_state_dir
 
 __all__ = ["EXIT_CODES", "main"]
@@ -235,28 +237,44 @@ def _save_result(result: routerfix.MitigationResult, state_dir: Path, explicit: 
                                    f"{result.plan.operation}.json")
 
 
+def _apply_confirmed(args: argparse.Namespace, driver: routerfix.Driver, plan_now: Callable[[], Plan],
+                     state_dir: Path, backup: bool) -> routerfix.MitigationResult | None:
+    """Plan, and apply. With --yes the device is read once. Otherwise the plan is shown and confirmed, and the
+    device is read again before writing: it is applied only if it still plans the same changes (the router may
+    have changed while the plan was on screen). None: the operator declined."""
+    from routerfix.engine import execute_plan
+
+    plan = plan_now()
+    if plan.changed and not args.yes:
+        if not args.json:
+            _console().print(plan)
+        if not confirm(args, f"apply these {len(plan.actions)} change(s) to {driver.host}?"):
+            _console(stderr=True).print("nothing changed")
+            return None
+        fresh = plan_now()
+        if [a.describe() for a in fresh.actions] != [a.describe() for a in plan.actions]:
+            raise MitigationError("the router changed while the plan was on screen; nothing was written: run the "
+                                  "command again to see the new plan", host=driver.host, driver=driver.name)
+        plan = fresh
+    return execute_plan(driver, plan, backup=backup, state_dir=state_dir)
+
+
 def cmd_mitigate(args: argparse.Namespace) -> int:
     """Plan, confirm, apply, verify."""
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    options = mitigation_options(args)
     with connect_from_args(args) as driver:
-        options = mitigation_options(args)
-        plan = routerfix.apply_ghostcall_mitigation(driver, dry_run=True, **options)
-        if plan.status != "planned":
-            emit(args, plan.to_dict(), plan)
-            return EXIT_VERDICT if plan.status == "verdict" else EXIT_OK
-        if not args.json:
-            _console().print(plan.plan)
-        if not confirm(args, f"apply these {len(plan.plan.actions)} change(s) to {driver.host}?"):
-            _console(stderr=True).print("nothing changed")
-            return EXIT_OK
-        result = routerfix.apply_ghostcall_mitigation(driver, state_dir=state_dir, **options)
+        result = _apply_confirmed(args, driver, lambda: routerfix.plan_ghostcall_mitigation(driver, **options),
+                                  state_dir, options["backup"])
+    if result is None:
+        return EXIT_OK
     saved = _save_result(result, state_dir, args.save) if result.changed else None
     data = result.to_dict()
     data["saved_to"] = str(saved) if saved else None
     emit(args, data, result)
     if saved and not args.json:
         _console().print(f"result and undo record saved to {saved}")
-    return EXIT_OK
+    return EXIT_VERDICT if result.status == "verdict" else EXIT_OK
 
 
 def _latest_record(state_dir: Path, host: str, driver: str) -> Path | None:
@@ -267,19 +285,15 @@ def _latest_record(state_dir: Path, host: str, driver: str) -> Path | None:
 
 def cmd_undo(args: argparse.Namespace) -> int:
     """Remove the mitigation, restoring what the saved record says."""
+    from routerfix.engine import plan_ghostcall_removal
+
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
     record: Path | None = Path(args.record) if args.record else _latest_record(state_dir, args.host, args.driver)
     with connect_from_args(args) as driver:
-        plan = routerfix.remove_ghostcall_mitigation(driver, record=record, dry_run=True)
-        if plan.status == "planned":
-            if not args.json:
-                _console().print(plan.plan)
-            if not confirm(args, f"undo {len(plan.plan.actions)} change(s) on {driver.host}?"):
-                _console(stderr=True).print("nothing changed")
-                return EXIT_OK
-            result = routerfix.remove_ghostcall_mitigation(driver, record=record, state_dir=state_dir)
-        else:
-            result = plan
+        result = _apply_confirmed(args, driver, lambda: plan_ghostcall_removal(driver, record=record), state_dir,
+                                  True)
+    if result is None:
+        return EXIT_OK
     if result.changed:
         _save_result(result, state_dir, None)
     data = result.to_dict()

@@ -41,7 +41,8 @@ from routerfix.planner import (
 from routerfix.result import MitigationResult, load_record
 from routerfix.retry import is_transient, retry_transient
 
-__all__ = ["apply_ghostcall_mitigation", "execute_plan", "plan_ghostcall_undo", "remove_ghostcall_mitigation"]
+__all__ = ["apply_ghostcall_mitigation", "execute_plan", "plan_ghostcall_removal", "plan_ghostcall_undo",
+           "remove_ghostcall_mitigation"]
 
 log = logging.getLogger("routerfix.engine")
 
@@ -234,9 +235,15 @@ def remove_ghostcall_mitigation(driver: Driver, *, record: str | Path | dict[str
     :param dry_run: plan only.
     :returns: a result with status ``undone`` or ``nothing_to_undo`` (a second undo changes nothing).
     """
-    data = load_record(record) if record is not None else None
-    plan = plan_ghostcall_undo(driver, _read(driver), data)
+    plan = plan_ghostcall_removal(driver, record=record)
     return execute_plan(driver, plan, dry_run=dry_run, backup=backup, state_dir=state_dir)
+
+
+def plan_ghostcall_removal(driver: Driver, *, record: str | Path | dict[str, Any] | None = None) -> Plan:
+    """Read the device once and plan :func:`remove_ghostcall_mitigation` (with the saved ``record`` when
+    given). Changes nothing."""
+    data = load_record(record) if record is not None else None
+    return plan_ghostcall_undo(driver, _read(driver), data)
 
 
 def options_help() -> dict[str, str]:

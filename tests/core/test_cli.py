@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import routerfix
 
 ROUTERFIX = [sys.executable, "-m", "routerfix.cli"]
 
@@ -85,3 +88,41 @@ def test_demo_runs(tmp_path: Path, json_flag: list[str]) -> None:
         assert data["first"]["status"] == "mitigated" and data["second"]["changed"] is False
     else:
         assert "mitigation applied and verified" in out.stdout and "second run: status=unchanged" in out.stdout
+
+
+def _confirm_args(yes: bool) -> argparse.Namespace:
+    return argparse.Namespace(yes=yes, json=True)
+
+
+def test_yes_reads_the_router_once_before_writing(tmp_path: Path) -> None:
+    from helpers import connect, router
+
+    from routerfix.cli import _apply_confirmed
+
+    r = router()
+    with connect(r) as d:
+        result = _apply_confirmed(_confirm_args(True), d, lambda: routerfix.plan_ghostcall_mitigation(d), tmp_path,
+                                  True)
+        reads = d._calls["get_nat_mode"]  # type: ignore[attr-defined]
+    assert result is not None and result.status == "mitigated"
+    assert reads == 2  # one read to plan, one to verify
+
+
+def test_a_router_that_changed_while_the_plan_was_on_screen_is_not_written(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers import Lease, connect, router
+
+    import routerfix.cli as cli
+
+    r = router()
+
+    def operator_says_yes_while_a_device_takes_the_sink(args: argparse.Namespace, question: str) -> bool:
+        r.leases.append(Lease("192.168.1.110", "00:11:22:33:44:55", "new-laptop"))
+        return True
+
+    monkeypatch.setattr(cli, "confirm", operator_says_yes_while_a_device_takes_the_sink)
+    with connect(r) as d:
+        with pytest.raises(routerfix.MitigationError, match="changed while the plan was on screen"):
+            cli._apply_confirmed(_confirm_args(False), d, lambda: routerfix.plan_ghostcall_mitigation(d), tmp_path,
+                                 True)
+        assert d.writes == 0
