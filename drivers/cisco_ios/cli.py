@@ -54,6 +54,11 @@ _RANKS: tuple[tuple[str, int], ...] = (
 )
 
 
+_SIP_SERVICE = re.compile(r"no ip nat service sip (tcp|udp) port 5060")
+"""[I] The running-config is generated (NVGEN), not a log of what was typed: the two SIP service lines always
+show in one order, tcp before udp, whichever was configured first."""
+
+
 def _rank(line: str) -> int:
     for pattern, rank in _RANKS:
         if re.match(pattern, line):
@@ -162,7 +167,8 @@ class IosRouter:
         rank = _rank(line)
         index = len(self.running)
         for i, (other, _) in enumerate(self.running):
-            if _rank(other) > rank:
+            if _rank(other) > rank or (_SIP_SERVICE.fullmatch(line) and _SIP_SERVICE.fullmatch(other)
+                                       and other > line):
                 index = i
                 break
         self.running.insert(index, entry)

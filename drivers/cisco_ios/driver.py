@@ -348,18 +348,19 @@ class CiscoIosDriver(SSHDriver):
         now_statics = {s.line for s in now.statics}
         lines += [f"no {line}" for line in sorted(now_statics - saved_statics)]
         lines += sorted(saved_statics - now_statics)
-        if saved.marks != now.marks:
-            if now.marks:
+        if (saved.marks, saved.marker_acl) != (now.marks, now.marker_acl):  # an empty ACL left by a refusal too
+            if now.marker_acl:
                 lines.append(f"no ip access-list standard {MARKER_ACL}")
-            if saved.marks:
+            if saved.marker_acl:
                 lines.append(f"ip access-list standard {MARKER_ACL}")
                 lines += [f"remark {name} {spec}" for spec, name in saved.marks.items()]
                 lines.append("exit")
         for proto in ("udp", "tcp"):
             if (proto in saved.sip_alg_off) != (proto in now.sip_alg_off):
                 lines.append(("no " if proto in saved.sip_alg_off else "") + f"ip nat service sip {proto} port 5060")
+        # manual-binding pools, also one a refusal left half-built (a hardware-address without its host line)
         manual = {n for n, body in (*saved.pools.items(), *now.pools.items())
-                  if any(x.startswith("host ") for x in body)}
+                  if any(x.startswith(("host ", "hardware-address ", "client-identifier ")) for x in body)}
         for name in sorted(manual):
             if saved.pools.get(name) == now.pools.get(name):
                 continue

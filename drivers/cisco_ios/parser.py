@@ -115,6 +115,8 @@ class IosConfig:
     """Interfaces named in ``ip nat inside source list ... interface X overload``."""
     marks: dict[str, str] = field(default_factory=dict)
     """Marker spec → routerfix rule name (remarks of :data:`MARKER_ACL`)."""
+    marker_acl: bool = False
+    """Whether :data:`MARKER_ACL` exists at all (an empty one is residue of a refused block)."""
     sip_alg_off: set[str] = field(default_factory=set)
     """Protocols with ``no ip nat service sip <proto> port 5060``."""
 
@@ -182,6 +184,7 @@ def parse_running_config(text: str) -> IosConfig:
         elif m := re.fullmatch(r"ip access-list standard (\S+)", line):
             block = []
             block_kind, block_name = "acl", m.group(1)
+            config.marker_acl = config.marker_acl or block_name == MARKER_ACL
         elif m := re.fullmatch(rf"ip dhcp excluded-address ({_IP})(?: ({_IP}))?", line):
             first, last = _addr(m.group(1)), _addr(m.group(2) or m.group(1))
             if first is not None and last is not None and first <= last:

@@ -75,8 +75,8 @@ class VyattaRouter:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
-        if not self.saved:
-            self.saved = list(self.running)
+        self.running = self.dialect.schema.canonical(self.running)
+        self.saved = self.dialect.schema.canonical(self.saved) if self.saved else list(self.running)
 
     @property
     def hostname(self) -> str:
@@ -255,7 +255,7 @@ class VyattaSession(Shell):
             problem = self.dialect.validate(cand)
             if problem:
                 return f"{problem}\n\nCommit failed\n"
-            r.running = list(cand)
+            r.running = schema.canonical(cand)  # the committed tree, not the order lines were typed in
             return ""
         if words == ["save"] or (len(words) == 2 and words[0] == "save"):
             if len(words) == 2:

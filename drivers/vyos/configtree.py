@@ -120,13 +120,19 @@ class Schema:
         index, kind = self.check(path)
         return len(path) - 1 if index == -1 and kind in (LEAF, MULTI) else -1
 
-    def render(self, paths: Iterable[Path]) -> str:
-        """``show configuration commands`` text for ``paths`` (sorted as the device sorts its tree)."""
+    @staticmethod
+    def canonical(paths: Iterable[Path]) -> list[Path]:
+        """``paths`` as the device holds its tree: each path once, in tree order (numbers numerically, words
+        alphabetically), whatever order they were set in. A committed configuration is a tree, not a log."""
         def key(path: Path) -> tuple[tuple[int, int, str], ...]:
             return tuple((0, int(w), "") if w.isdecimal() else (1, 0, w) for w in path)
 
+        return sorted(set(paths), key=key)
+
+    def render(self, paths: Iterable[Path]) -> str:
+        """``show configuration commands`` text for ``paths`` (sorted as the device sorts its tree)."""
         lines = []
-        for path in sorted(set(paths), key=key):
+        for path in self.canonical(paths):
             vi = self.value_index(path)
             words = [quote(w, self.quote_values) if i == vi else quote(w, False) for i, w in enumerate(path)]
             lines.append("set " + " ".join(words))

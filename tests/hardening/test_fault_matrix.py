@@ -91,26 +91,7 @@ def test_fault_at_every_step(target: Target, phase: str, matrix: dict[Any, Any])
     _check(target, phase, tuple(k for k in KINDS if applies(target, k)), matrix)
 
 
-DEVICE_ERROR_BUGS = {
-    ("cisco_ios", "apply"): "after a refused line the managed view is exactly as before, but the rollback leaves "
-                            "residue in the raw configuration: an empty 'ip access-list standard routerfix-sip' "
-                            "(2 of 52 cells)",
-    ("cisco_ios", "undo"): "after a refused line the managed view is exactly as before, but 'ip dhcp pool "
-                           "routerfix-sink' is put back holding only its hardware-address and a SIP service line "
-                           "moves (1 of 45 cells)",
-    ("vyos", "apply"): "after a refused commit the managed view is exactly as before, but the rollback puts "
-                       "'system conntrack modules sip' back at another position of the configuration (3 of 33 "
-                       "cells; the same configuration, another order)",
-}
-
-
-def _device_error_param(t: Target, phase: str) -> Any:
-    bug = DEVICE_ERROR_BUGS.get((t.driver, phase))
-    marks = [pytest.mark.xfail(strict=True, reason=f"{t.driver} {phase}: {bug}")] if bug else []
-    return pytest.param(t, phase, id=f"{t.id}-{phase}", marks=marks)
-
-
-@pytest.mark.parametrize(("target", "phase"), [_device_error_param(t, phase) for t in MATRIX
+@pytest.mark.parametrize(("target", "phase"), [_param(t, phase) for t in MATRIX
                                                if t.driver in CONFIG_SESSION for phase in ("apply", "undo")])
 def test_device_error_inside_a_configuration_session(target: Target, phase: str, matrix: dict[Any, Any]) -> None:
     """The device refuses one line (its own error text) at every step."""
@@ -137,7 +118,7 @@ def _check(target: Target, phase: str, kinds: tuple[str, ...], matrix: dict[Any,
 
 
 def test_matrix_table() -> None:
-    """Prints the table (with ``-s``); each cell's test above is the gate (known driver bugs are xfail there)."""
+    """Prints the table (with ``-s``); each cell's test above is the gate."""
     if not RESULTS:
         pytest.skip("run together with test_fault_at_every_step")
     rows = ["| driver | phase | fault | steps | done | as before | other |", "|---|---|---|---|---|---|---|"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,9 +22,11 @@ from hypothesis import strategies as st
 from routerfix.errors import RouterfixError
 from routerfix.transport.http import Page, js_vars, parse_forms
 
-PER_PARSER = 270
+_DEEP = int(os.environ.get("ROUTERFIX_FUZZ_EXAMPLES", "0"))
+"""A deep run: ``ROUTERFIX_FUZZ_EXAMPLES=10000`` gives every entry point that many inputs (RELIABILITY.md)."""
+PER_PARSER = _DEEP or 270
 """Inputs per text parser entry point (cheap to generate)."""
-PER_DATA_PARSER = 150
+PER_DATA_PARSER = _DEEP or 150
 """Inputs per structured-data entry point (nested JSON-like values cost more to generate)."""
 _SETTINGS = settings(max_examples=PER_PARSER, deadline=None, database=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
