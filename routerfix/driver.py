@@ -13,6 +13,7 @@ verbs it does not support raise :class:`~routerfix.errors.UnsupportedOperation`.
 from __future__ import annotations
 
 import abc
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
@@ -95,6 +96,10 @@ class Driver(abc.ABC):
     """Driver-specific keyword options this driver accepts."""
     simulator: ClassVar[str | None] = None
     """``"module:callable"`` of a simulator for this driver (see :mod:`routerfix.simulate`), if it ships one."""
+    batch_kinds: frozenset[str] = frozenset()
+    """Kinds of plan action (``Action.kind``: ``"set_nat_mode"``, ``"add_forward"`` ...) this driver can send
+    together inside :meth:`write_batch` (one request, transaction or commit). The engine groups neighbouring
+    actions of these kinds; empty (the default): every write goes on its own."""
     transport_security: str = "n/a"
     """How the session is protected once open: ``"ssh"``, ``"tls"``, ``"tls-pinned"``, ``"tls-unverified"``
     (the caller turned verification off), ``"plain-http"`` (the router offers nothing else), ``"n/a"``."""
@@ -150,6 +155,14 @@ class Driver(abc.ABC):
             self.close()
         finally:
             self.open()
+
+    def write_batch(self) -> contextlib.AbstractContextManager[None]:
+        """A block whose writes (of :attr:`batch_kinds`) the driver may hold and send together as it ends.
+
+        Write verbs inside still validate at once; an exception inside the block drops what was held (nothing of
+        it was sent). The send at the end raises like a single write would, and may have landed in part: the
+        caller re-reads before deciding (the engine does). Default: no holding, each write goes at once."""
+        return contextlib.nullcontext()
 
     def __enter__(self) -> Driver:
         if not self.is_open:

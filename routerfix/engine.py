@@ -74,6 +74,39 @@ def _run(driver: Driver, action: Action) -> None:
         action.apply(driver)
 
 
+def _batches(driver: Driver, actions: Sequence[Action]) -> list[list[Action]]:
+    """``actions`` in order, neighbours the driver can write together (:attr:`Driver.batch_kinds`) grouped."""
+    groups: list[list[Action]] = []
+    for action in actions:
+        if groups and action.kind in driver.batch_kinds and groups[-1][-1].kind in driver.batch_kinds:
+            groups[-1].append(action)
+        else:
+            groups.append([action])
+    return groups
+
+
+def _run_batch(driver: Driver, group: Sequence[Action]) -> None:
+    """Apply a group of actions in one :meth:`Driver.write_batch`. After a transport fault: reconnect, re-read,
+    and apply one by one only those the device does not show done (the batch may have landed in part)."""
+    if len(group) == 1:
+        _run(driver, group[0])
+        return
+    try:
+        with driver.write_batch():
+            for action in group:
+                action.apply(driver)
+    except RouterfixError as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("%s: connection lost during %s; re-reading before deciding", driver.host,
+                    " + ".join(repr(a.describe()) for a in group))
+        retry_transient(driver.reconnect, wait=driver.timeouts.retry_wait, max_wait=8 * driver.timeouts.retry_wait)
+        state = _read(driver)
+        for action in group:
+            if not action.done_in(state):
+                _run(driver, action)
+
+
 def _verify(driver: Driver, expected: DeviceState) -> DeviceState:
     actual = _read(driver, expected)
     want, have = managed_view(expected), managed_view(actual)
@@ -149,9 +182,9 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
         backup_file = _save_backup(saved, driver, Path(state_dir) if state_dir else None)
     attempted: list[Action] = []
     try:
-        for action in plan.actions:
-            attempted.append(action)
-            _run(driver, action)
+        for group in _batches(driver, plan.actions):
+            attempted.extend(group)
+            _run_batch(driver, group)
         _verify(driver, plan.after)
     except BaseException as exc:
         outcome = _rollback(driver, plan, attempted, saved)

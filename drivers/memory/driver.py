@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import json
@@ -9,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from routerfix.driver import Driver
@@ -127,6 +129,10 @@ SCENARIOS = {
 }
 """Named starting states for the ``scenario`` option."""
 
+_WRITE_KINDS = frozenset({"set_nat_mode", "set_sip_alg", "add_forward", "remove_forward", "reserve_address",
+                          "release_address"})
+"""Every plan action kind: what a ``batch=True`` memory router takes in one call."""
+
 _routers: dict[str, MemoryRouter] = {}
 _routers_lock = threading.Lock()
 
@@ -136,7 +142,8 @@ class MemoryDriver(Driver):
 
     name: ClassVar[str] = "memory"
     capabilities = FULL
-    option_names: ClassVar[frozenset[str]] = frozenset({"scenario", "router", "state_file", "fail", "capabilities"})
+    option_names: ClassVar[frozenset[str]] = frozenset({"scenario", "router", "state_file", "fail", "capabilities",
+                                                        "batch"})
     simulator: ClassVar[str | None] = "routerfix.drivers.memory.simulator:simulate"
 
     def __init__(self, host: str, **options: Any) -> None:
@@ -148,6 +155,12 @@ class MemoryDriver(Driver):
         if not isinstance(caps, Capabilities):
             raise InvalidValue("capabilities", caps, "a routerfix.Capabilities")
         self.capabilities = caps
+        batch = self.options.get("batch", False)
+        if not isinstance(batch, bool):
+            raise InvalidValue("batch", batch, "True or False")
+        if batch:  # a device that takes several changes in one request (the engine's write_batch path)
+            self.batch_kinds = _WRITE_KINDS
+        self._held: list[tuple[str, Any]] | None = None
         self._fail: dict[str, str] = dict(self.options.get("fail") or {})
         self._calls: dict[str, int] = {}
         self._router: MemoryRouter | None = None
@@ -225,7 +238,31 @@ class MemoryDriver(Driver):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(self.router.to_data(), indent=1), encoding="utf-8")
 
+    @contextlib.contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """With ``batch=True``: hold the writes and apply them together at the end, as one call
+        (``write_batch``, which the ``fail`` option can fault like any verb); an error inside drops them."""
+        if not self.batch_kinds or self._held is not None:
+            yield
+            return
+        self._held = []
+        try:
+            yield
+            held = self._held
+        finally:
+            self._held = None
+        self._step("write_batch")
+        with self.router.lock:
+            for _, change in held:
+                change(self.router)
+        self._save()
+        self._landed_then_drop("write_batch")
+
     def _write(self, verb: str, change: Any) -> None:
+        if self._held is not None and verb != "flush_connections" and verb != "restore":
+            self.router  # noqa: B018 - a closed session refuses here, as a real one would
+            self._held.append((verb, change))
+            return
         self._step(verb)
         with self.router.lock:
             change(self.router)

@@ -27,8 +27,10 @@ WORKERS = 32
 RESULTS: dict[tuple[str, str, str], Counter[str]] = {}
 MATRIX = [dataclasses.replace(t, knobs={**t.knobs, "tls": False}) if t.driver == "netgear" else t
           for t in ALL_TARGETS if t.id != "cisco_ios-xe"]
+MATRIX.insert(1, dataclasses.replace(MATRIX[0], id="memory-batch", options={"batch": True}))
 """-xe is the same driver and CLI code as cisco_ios; netgear runs without TLS here (the handshakes cost CPU, and
-trust has its own tests)."""
+trust has its own tests). ``memory-batch`` is the memory router taking every change in one call (the engine's
+``write_batch`` path: its step is that one call)."""
 CONFIG_SESSION = frozenset({"cisco_ios", "vyos", "edgeos", "openwrt"})
 """Drivers that write inside a configuration session; their device-error column is its own test below."""
 
