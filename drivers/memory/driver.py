@@ -8,9 +8,9 @@ import ipaddress
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from routerfix.driver import Driver

@@ -8,10 +8,10 @@ import json
 
 import pytest
 from helpers import connect, router
+from routerfix.drivers.memory.driver import MemoryDriver
 
 import routerfix
 from routerfix.actions import AddForward, ReserveAddress, SetNatMode, SetSipAlg
-from routerfix.drivers.memory.driver import MemoryDriver
 from routerfix.engine import _batches
 from routerfix.planner import RULE_PREFIX, managed_view
 
