@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from routerfix.driver import Timeouts
+import routerfix
+from routerfix.driver import Driver, Timeouts
+from routerfix.simulate import SimulatedDevice, simulate
 from routerfix.simulator.ssh import Shell, SSHSimulatorHost
 
 FAST = Timeouts(connect=5, read=5, apply=5)
@@ -35,3 +38,16 @@ class EchoShell(Shell):
 def ssh_host() -> Iterator[SSHSimulatorHost]:
     with SSHSimulatorHost() as host:
         yield host
+
+
+@pytest.fixture
+def sim(ssh_host: SSHSimulatorHost, request: pytest.FixtureRequest) -> Iterator[SimulatedDevice]:
+    """A fresh simulated device of the test module's ``DRIVER``; ``indirect`` parameters are simulator knobs."""
+    params: dict[str, Any] = getattr(request, "param", {})
+    with simulate(request.module.DRIVER, host=ssh_host, **params) as device:
+        yield device
+
+
+def connect(device: SimulatedDevice, **extra: Any) -> Driver:
+    """Open ``device``'s driver with short timeouts."""
+    return routerfix.connect(device.driver, device.host, timeouts=FAST, **device.connect_options(), **extra)

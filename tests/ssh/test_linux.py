@@ -17,20 +17,12 @@ from routerfix.simulate import SimulatedDevice, simulate
 from routerfix.simulator.ssh import SSHSimulatorHost
 from routerfix.testing import DriverConformance
 
-from .conftest import FAST
+from .conftest import connect
+
+DRIVER = "linux"
+"""What the ``sim`` fixture starts."""
 
 SCANNER = "198.51.100.166"
-
-
-@pytest.fixture
-def sim(ssh_host: SSHSimulatorHost, request: pytest.FixtureRequest) -> Iterator[SimulatedDevice]:
-    params: dict[str, Any] = getattr(request, "param", {})
-    with simulate("linux", host=ssh_host, **params) as device:
-        yield device
-
-
-def connect(device: SimulatedDevice, **extra: Any) -> Driver:
-    return routerfix.connect("linux", device.host, timeouts=FAST, **device.connect_options(), **extra)
 
 
 def snapshot(device: SimulatedDevice) -> Any:

@@ -17,20 +17,12 @@ from routerfix.simulate import SimulatedDevice, simulate
 from routerfix.simulator.ssh import SSHSimulatorHost
 from routerfix.testing import DriverConformance
 
-from .conftest import FAST
+from .conftest import connect
+
+DRIVER = "mikrotik"
+"""What the ``sim`` fixture starts."""
 
 V7, V6 = "7.16.2", "6.49.10"
-
-
-@pytest.fixture
-def sim(ssh_host: SSHSimulatorHost, request: pytest.FixtureRequest) -> Iterator[SimulatedDevice]:
-    params: dict[str, Any] = getattr(request, "param", {})
-    with simulate("mikrotik", host=ssh_host, **params) as device:
-        yield device
-
-
-def connect(device: SimulatedDevice, **extra: Any) -> Driver:
-    return routerfix.connect("mikrotik", device.host, timeouts=FAST, **device.connect_options(), **extra)
 
 
 def snapshot(device: SimulatedDevice) -> Any:
