@@ -90,6 +90,18 @@ def undo_phase(driver: Driver, ctx: dict[str, Any]) -> Any:
     return routerfix.remove_ghostcall_mitigation(driver, record=ctx["record"])
 
 
+PASSTHROUGH_MAC = "02:11:22:33:44:55"
+
+
+def passthrough_phase(driver: Driver, ctx: dict[str, Any]) -> Any:
+    """AT&T gateways: the one write routerfix makes there, IP Passthrough to a router (asked for explicitly)."""
+    driver.set_ip_passthrough(PASSTHROUGH_MAC)  # type: ignore[attr-defined]
+
+
+PHASES: dict[str, Phase] = {"apply": apply_phase, "undo": undo_phase, "passthrough": passthrough_phase}
+"""Phase name → what runs (``passthrough`` only on the ``att`` driver)."""
+
+
 def _prepare(target: Target, device: SimulatedDevice, phase: str) -> dict[str, Any]:
     ctx: dict[str, Any] = {}
     if phase == "undo":
@@ -110,6 +122,8 @@ def snapshot(target: Target, device: SimulatedDevice) -> Snapshot:
     """Read ``device`` back on a new session."""
     with open_driver(target, device) as d:
         view = managed_view(d.read_state())
+        if target.driver == "att":  # the passthrough setting is not part of the mitigation's view
+            view.append(f"passthrough: {d.get_ip_passthrough()}")  # type: ignore[attr-defined]
     return Snapshot(view, native_state(target, device))
 
 
@@ -132,7 +146,7 @@ def count_steps(target: Target, phase: str, host: SSHSimulatorHost | None = None
             if target.kind == "memory":
                 _trace(d)
             start = _steps_seen(target, device, d)
-            (apply_phase if phase == "apply" else undo_phase)(d, ctx)
+            PHASES[phase](d, ctx)
             steps = _steps_seen(target, device, d) - start
             verbs = _memory_verbs(d)
         after = snapshot(target, device)
@@ -324,11 +338,13 @@ def run_with_fault(target: Target, phase: str, kind: str, step: int, ref: Refere
             if not _arm(target, device, d, kind, step, ref):
                 return None
             try:
-                (apply_phase if phase == "apply" else undo_phase)(d, ctx)
+                PHASES[phase](d, ctx)
             except RouterfixError as exc:
                 error = type(exc).__name__
             except Exception as exc:  # noqa: BLE001 - anything else is a finding
                 return Outcome("other", f"non-routerfix {type(exc).__name__}", str(exc))
+        if target.kind == "http":  # a fault the run did not consume must not hit the read-back
+            _http(device).clear_faults()
         if target.kind == "ssh":
             ssh_device(device).knobs.latency = 0.0
             _INJECTORS.pop(id(ssh_device(device)), None)

@@ -28,6 +28,20 @@ RESULTS: dict[tuple[str, str, str], Counter[str]] = {}
 MATRIX = [dataclasses.replace(t, knobs={**t.knobs, "tls": False}) if t.driver == "netgear" else t
           for t in ALL_TARGETS if t.id != "cisco_ios-xe"]
 MATRIX.insert(1, dataclasses.replace(MATRIX[0], id="memory-batch", options={"batch": True}))
+
+
+def _att_state(device: Any) -> Any:
+    gateway = device.handle
+    return {"allocmode": gateway.allocmode, "passmode": gateway.passmode, "passmac": gateway.passmac}
+
+
+MATRIX.append(Target("att", "att", "http", native=_att_state))
+
+
+def phases(target: Target) -> tuple[str, ...]:
+    """What is faulted: the mitigation and its undo; on AT&T gateways (whose mitigation is a verdict and writes
+    nothing) the one write routerfix makes there, IP Passthrough."""
+    return ("passthrough",) if target.driver == "att" else ("apply", "undo")
 """-xe is the same driver and CLI code as cisco_ios; netgear runs without TLS here (the handshakes cost CPU, and
 trust has its own tests). ``memory-batch`` is the memory router taking every change in one call (the engine's
 ``write_batch`` path: its step is that one call)."""
@@ -51,7 +65,7 @@ def _param(t: Target, phase: str) -> Any:
     return pytest.param(t, phase, id=f"{t.id}-{phase}")
 
 
-CELLS = [_param(t, phase) for t in MATRIX for phase in ("apply", "undo")]
+CELLS = [_param(t, phase) for t in MATRIX for phase in phases(t)]
 
 
 Job = tuple[Target, str, tuple[str, ...]]
@@ -59,7 +73,7 @@ Job = tuple[Target, str, tuple[str, ...]]
 
 def _jobs() -> list[Job]:
     jobs: list[Job] = [(t, phase, tuple(k for k in KINDS if applies(t, k))) for t in MATRIX
-                       for phase in ("apply", "undo")]
+                       for phase in phases(t)]
     jobs += [(t, phase, ("device-error",)) for t in MATRIX if t.driver in CONFIG_SESSION for phase in ("apply", "undo")]
     return jobs
 
