@@ -11,16 +11,25 @@ JNAP answers every write with its result (``OK`` or the refusal's name), so a wr
 read back on its own: the engine's verification reads everything compared back in one ``core/Transaction``
 after the last write and rolls back on a mismatch. A write whose answer was lost is settled by reading the
 device before it is sent again.
+
+Inside :meth:`LinksysDriver.write_batch` the writes are held (the latest ``Set`` body per action, later
+read-modify-writes of the same batch building on the held bodies) and sent together, as one
+``core/Transaction``, when the block ends. Assumptions, not in the research (marked [I] where used): what a
+real router does when one inner ``Set`` of a transaction is refused (stops, applies the rest, or undoes the
+others) is unknown, so any refusal is reported as a refusal of the whole batch and the engine re-reads and
+rolls back whatever landed; ``sideEffects`` are honoured wherever they appear (on the transaction's own reply,
+where Linksys's app reads them, or on an inner reply, where the simulator puts them).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from routerfix.driver import Driver
@@ -73,6 +82,22 @@ _READS = ("core/GetDeviceInfo", SINGLE, RANGE, LAN, "router/GetDHCPClientLeases"
           "firewall/GetALGSettings")
 _SET = {SINGLE: "firewall/SetSinglePortForwardingRules", RANGE: "firewall/SetPortRangeForwardingRules"}
 _LAN_SET_KEYS = ("ipAddress", "networkPrefixLength", "hostName", "isDHCPEnabled", "dhcpSettings")
+TRANSACTION = "core/Transaction"
+
+
+def _get_of(set_action: str) -> str:
+    """``firewall/SetALGSettings`` → ``firewall/GetALGSettings``: the read that shows a ``Set``."""
+    return set_action.replace("/Set", "/Get", 1)
+
+
+def _holds(set_action: str, output: dict[str, Any], body: dict[str, Any]) -> bool:
+    """True when ``output`` (the matching ``Get``) shows ``body`` stored. LAN settings are compared by their
+    reservations only, as a single ``SetLANSettings`` is (the router may normalise the other fields)."""
+    if set_action == "router/SetLANSettings":
+        dhcp = output.get("dhcpSettings")
+        return isinstance(dhcp, dict) and dhcp.get("reservations", []) == \
+            body["dhcpSettings"].get("reservations", [])
+    return all(output.get(k) == v for k, v in body.items())
 
 
 class LinksysDriver(Driver):
@@ -87,6 +112,7 @@ class LinksysDriver(Driver):
         notes=("JNAP has no NAT filtering setting and no way to clear connection tracking",))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"restart_wait", "poll_interval"}
     simulator: ClassVar[str | None] = "routerfix.drivers.linksys.simulator:simulate"
+    batch_kinds = frozenset({"set_sip_alg", "add_forward", "remove_forward", "reserve_address", "release_address"})
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
@@ -109,6 +135,13 @@ class LinksysDriver(Driver):
         self._last: dict[str, dict[str, Any]] = {}
         self._last_at = -1
         """Outputs of this session's last transaction and the write count it was read at."""
+        self._held: dict[str, dict[str, Any]] | None = None
+        """Inside :meth:`write_batch`: the latest body per ``Set`` action, in the order first held; else None."""
+        self._held_what: list[str] = []
+        """What the held writes do (for logs and errors)."""
+        self._pending: dict[str, dict[str, Any]] = {}
+        """Inside :meth:`write_batch`: per ``Get`` action, its output as it will read once the held writes
+        land (what a later read-modify-write of the same batch builds on, instead of reading the device)."""
 
     # --- wire -------------------------------------------------------------------------------------
 
@@ -177,9 +210,15 @@ class LinksysDriver(Driver):
         return out
 
     def _read_for_write(self, action: str) -> dict[str, Any]:
-        """The output of ``action`` for a read-modify-write: from the last read if unused, else fetched."""
+        """The output of ``action`` for a read-modify-write: from the last read if unused, else fetched. Inside
+        :meth:`write_batch`: as it will read once the held writes land (read from the device at most once)."""
+        if self._held is not None and action in self._pending:
+            return copy.deepcopy(self._pending[action])
         cached = self._fresh.pop(action, None)
-        return cached if cached is not None else self._call(action, read=True).output
+        output = cached if cached is not None else self._call(action, read=True).output
+        if self._held is not None:
+            self._pending[action] = copy.deepcopy(output)
+        return output
 
     # --- reads --------------------------------------------------------------------------------------
 
@@ -270,8 +309,15 @@ class LinksysDriver(Driver):
             pause = min(pause * 2, self.poll_interval * 4)
 
     def _set(self, action: str, body: dict[str, Any], is_done: Callable[[], bool], what: str) -> None:
-        """Send one ``Set`` action. An ``OK`` answer settles it (verification reads it back later); a send
-        that failed is settled by ``is_done`` (a fresh read) before it is sent again."""
+        """Send one ``Set`` action (held instead inside :meth:`write_batch`). An ``OK`` answer settles it
+        (verification reads it back later); a send that failed is settled by ``is_done`` (a fresh read) before
+        it is sent again."""
+        if self._held is not None:
+            self._held[action] = copy.deepcopy(body)  # a later body for the same action replaces it in place
+            get = _get_of(action)
+            self._pending[get] = {**self._pending.get(get, {}), **copy.deepcopy(body)}
+            self._held_what.append(what)
+            return
         answered: list[bool] = []
 
         def send() -> None:
@@ -283,6 +329,93 @@ class LinksysDriver(Driver):
             answered.append(True)
 
         self.http.guarded_write(send, is_done=lambda: bool(answered) or is_done(), what=what)
+
+    @contextlib.contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """Hold the writes of the block and send them, when it ends, as ONE ``core/Transaction`` (the held
+        ``Set`` actions in the order first held). An exception inside the block drops them: nothing is sent.
+
+        The send is never blindly repeated: a send whose answer was lost is settled by reading every held
+        action back (one ``core/Transaction``) before it is sent again. Each body replaces a whole list or
+        settings object, so sending it again after part of it landed adds nothing twice."""
+        if self._held is not None:  # already inside a batch: the outer one sends
+            yield
+            return
+        self._held, self._held_what, self._pending = {}, [], {}
+        try:
+            yield
+            held, what = self._held, "; ".join(self._held_what)
+        finally:
+            self._held, self._held_what, self._pending = None, [], {}
+        if held:
+            self._send_batch(held, what)
+
+    def _send_batch(self, held: dict[str, dict[str, Any]], what: str) -> None:
+        actions = tuple(held)
+        body = [{"action": action_url(a), "request": held[a]} for a in actions]
+        answered: list[bool] = []
+
+        def send() -> None:
+            for action in actions:
+                self._fresh.pop(_get_of(action), None)
+            self._sent += 1
+            text = self._post(TRANSACTION, body)
+            outer, replies = parse_transaction(text, len(actions))
+            if outer.result == "_ErrorUnauthorized":
+                self._check(outer, TRANSACTION)
+            # [I] A refused transaction may carry its inner replies (Linksys's app looks there for the first
+            # refused action); read them when present, to name the refusal and honour their side effects.
+            pairs = list(zip(actions, replies, strict=True)) if outer.ok else self._inner_replies(text, actions)
+            effects = outer.side_effects + tuple(e for _, r in pairs for e in r.side_effects)
+            refused = next(((a, r) for a, r in pairs if not r.ok), None)
+            if outer.ok and refused is None:
+                self._wait_back(effects)
+                answered.append(True)
+                return
+            # [I] Whether a real router applies the other actions of a transaction when one is refused is
+            # unknown: fail safe, the whole batch is refused, and the engine re-reads and rolls back what landed.
+            # A restart one of them caused is waited out first, so that the re-read finds the router up.
+            try:
+                self._wait_back(effects)
+            except TransportError as exc:
+                log.warning("%s: %s", self.host, exc)
+            # no inner reply names the refusal: the transaction's own result does
+            action, reply = refused if refused is not None else (TRANSACTION, outer)
+            if reply.result == "_ErrorUnauthorized":
+                self._check(reply, action)
+            others = len(actions) - 1 if refused is not None else len(actions)
+            raise DeviceError(f"{action} refused" + (f" (sent in one {TRANSACTION} with {others} "
+                                                     f"{'other ' if refused else ''}change"
+                                                     f"{'s' if others > 1 else ''}, which may have landed)"
+                                                     if others else ""),
+                              device_message=reply.result + (f": {reply.error}" if reply.error else ""),
+                              host=self.host, driver=self.name)
+
+        def landed() -> bool:
+            if answered:
+                return True
+            read = self._transaction(tuple(dict.fromkeys(_get_of(a) for a in actions)))
+            return all(_holds(a, read[_get_of(a)], held[a]) for a in actions)
+
+        self.http.guarded_write(send, is_done=landed, what=what)
+
+    @staticmethod
+    def _inner_replies(text: str, actions: tuple[str, ...]) -> list[tuple[str, JnapReply]]:
+        """The inner replies of a transaction whose own result is not ``OK``, as far as they can be read."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return []
+        responses = data.get("responses") if isinstance(data, dict) else None
+        if not isinstance(responses, list):
+            return []
+        out = []
+        for action, response in zip(actions, responses, strict=False):
+            try:
+                out.append((action, parse_reply(json.dumps(response), action)))
+            except ParseError:
+                continue
+        return out
 
     def _rules(self, which: str) -> list[dict[str, Any]]:
         return parse_rules(self._call(which, read=True).output, "single" if which == SINGLE else "range", which)[0]

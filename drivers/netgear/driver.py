@@ -9,12 +9,18 @@ Writes fetch the form they post (fresh token, current values), post once, wait a
 "Please wait" page says, and read back: a net-cgi router answers a refused (stale timestamp) POST with the
 same page as a success, so only the read-back tells. A write is never blindly repeated
 (:meth:`routerfix.transport.http.HttpSession.guarded_write`).
+
+NAT filtering and SIP ALG are fields of the same WAN setup form (``security.cgi`` / ``apply.cgi`` with
+``submit_flag=wan``), whose handler reads both from one POST. Inside :meth:`NetgearDriver.write_batch` the two
+values are held and sent together at the end of the block: one WAN POST and one read-back instead of two each.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from routerfix.driver import Driver
@@ -69,6 +75,14 @@ _NOTES_NETCGI = ("net-cgi GUI: refused writes look like successes, so every writ
 _PROTO_VALUE = {Protocol.BOTH: "TCP/UDP", Protocol.TCP: "TCP", Protocol.UDP: "UDP"}
 
 
+@dataclass
+class _HeldWan:
+    """WAN form values set inside :meth:`NetgearDriver.write_batch`, not sent yet (``None``: not set)."""
+
+    nat: NatMode | None = None
+    sip: bool | None = None
+
+
 class NetgearDriver(Driver):
     """Netgear Nighthawk (ACOS and net-cgi) over the web GUI.
 
@@ -83,6 +97,8 @@ class NetgearDriver(Driver):
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"family"}
     simulator: ClassVar[str | None] = "routerfix.drivers.netgear.simulator:simulate"
     transport_security = "tls"
+    batch_kinds = frozenset({"set_nat_mode", "set_sip_alg"})
+    """NAT filtering and SIP ALG share the WAN setup form: :meth:`write_batch` sends them in one POST."""
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
@@ -98,6 +114,7 @@ class NetgearDriver(Driver):
         self._cache: dict[str, Page] = {}
         self._token: str | None = None
         self._list_page = ""
+        self._held: _HeldWan | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -397,10 +414,41 @@ class NetgearDriver(Driver):
 
     # --- writes --------------------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """Hold the NAT filtering and SIP ALG set inside the block; as it ends, send them in ONE WAN POST.
+
+        The end of the block is a single write (:meth:`_wan_write`): the WAN form is built from a page read
+        since the last POST (current token/timestamp, every hidden field from the page's variables), both
+        changes are applied to it, it is posted once and read back until the page shows both values (net-cgi
+        answers a refused POST like a success). Never blindly repeated
+        (:meth:`~routerfix.transport.http.HttpSession.guarded_write`). An exception inside the block drops
+        what is held: nothing is posted. Other writes inside the block are not held (they go at once); a
+        nested block adds to the outer one."""
+        if self._held is not None:
+            yield
+            return
+        held = self._held = _HeldWan()
+        try:
+            yield
+        finally:
+            self._held = None
+        if held.nat is None and held.sip is None:
+            return
+        what = " and ".join(name for name, value in (("NAT filtering", held.nat), ("SIP ALG", held.sip))
+                            if value is not None)
+        self._wan_write(what, nat=held.nat, sip=held.sip)
+
     def _set_nat_mode(self, mode: NatMode) -> None:
+        if self._held is not None:
+            self._held.nat = mode
+            return
         self._wan_write("NAT filtering", nat=mode)
 
     def _set_sip_alg(self, enabled: bool) -> None:
+        if self._held is not None:
+            self._held.sip = enabled
+            return
         self._wan_write("SIP ALG", sip=enabled)
 
     def _wan_write(self, what: str, *, nat: NatMode | None = None, sip: bool | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import routerfix
@@ -33,4 +34,10 @@ def writes_seen(device: SimulatedDevice) -> list[str]:
             out.append(f"SOAP {r.headers['soapaction']}")
         if "/JNAP/" in target and "/Set" in r.headers.get("x-jnap-action", ""):
             out.append(f"JNAP {r.headers['x-jnap-action']}")
+        if "/JNAP/" in target and r.headers.get("x-jnap-action", "").endswith("/core/Transaction"):
+            try:  # the Set actions a transaction carries
+                inner = [str(item.get("action", "")) for item in json.loads(r.body or b"[]")]
+            except (ValueError, AttributeError):
+                inner = ["<unreadable transaction>"]
+            out += [f"JNAP {action}" for action in inner if "/Set" in action]
     return out

@@ -11,15 +11,16 @@ from routerfix.errors import RouterfixError
 
 from .conftest import connect
 
-MITIGATED = ([("routerfix-sip", "TCP/UDP", 5060, 5061, "192.168.1.254")], False)
-UNTOUCHED = ([], True)
+MITIGATED = ([("routerfix-sip", "TCP/UDP", 5060, 5061, "192.168.1.254")], False, False)
+UNTOUCHED = ([], True, True)
+"""(rules, NAT Secured, SIP ALG on): the default simulator (2 phones, Secured, SIP ALG on) before and after."""
 
 
-def _end(device: Any) -> tuple[list[tuple[str, str, int, int, str]], bool]:
+def _end(device: Any) -> tuple[list[tuple[str, str, int, int, str]], bool, bool]:
     device.handle.settle()
     cfg = device.handle.config
     assert cfg.spi is True
-    return [(r.name, r.proto, r.ext_start, r.ext_end, r.ip) for r in cfg.rules], cfg.nat_secured
+    return [(r.name, r.proto, r.ext_start, r.ext_end, r.ip) for r in cfg.rules], cfg.nat_secured, cfg.sip_alg
 
 
 def test_other_admin_refused_without_takeover(netgear: Any, model: str) -> None:
@@ -37,7 +38,7 @@ def test_other_admin_taken_over_when_allowed(netgear: Any, model: str) -> None:
         assert _end(device) == MITIGATED
 
 
-@pytest.mark.parametrize("after", [5, 8, 9, 11, 13])
+@pytest.mark.parametrize("after", [5, 8, 9, 10, 11, 12, 13])
 def test_token_expires_mid_flow(netgear: Any, model: str, after: int) -> None:
     with netgear(model, expire_token_after=after) as device:
         with connect(device) as router:

@@ -1,4 +1,7 @@
-"""The exact requests the driver sends for a given state (method, path, form fields)."""
+"""The exact requests the driver sends for a given state (method, path, form fields).
+
+NAT filtering and SIP ALG share the WAN setup form: the mitigation sends them in ONE WAN POST (the engine's
+``write_batch``), read back once."""
 
 from __future__ import annotations
 
@@ -17,9 +20,9 @@ def test_acos_requests_for_default_state(netgear: Any) -> None:
         edits = [p for p in server.recorded("POST") if p.form.get("action") == "edit"]
         assert edits and all(p.form["selectEntry"] == "1" and p.form["Edit"] == "Edit Service" for p in edits)
         posts = [p for p in server.recorded("POST") if p.form.get("action") != "edit"]
-        assert [p.path for p in posts] == ["/pforward.cgi", "/pforward.cgi", "/security.cgi", "/security.cgi"]
+        assert [p.path for p in posts] == ["/pforward.cgi", "/pforward.cgi", "/security.cgi"]
         assert all(p.query.startswith("id=") and len(p.query) == 3 + 64 for p in posts)
-        custom, add, nat, sip = (p.form for p in posts)
+        custom, add, wan = (p.form for p in posts)
         assert custom["action"] == "custom" and custom["Add"] == "Add Custom Service" and custom["serv_type"] == "pf"
         assert {k: add[k] for k in ("portname", "srvtype", "port_start", "port_end", "same_range", "action",
                                     "newType", "newIP", "entryData", "apply")} == {
@@ -28,9 +31,23 @@ def test_acos_requests_for_default_state(netgear: Any) -> None:
             "entryData": "", "apply": "Apply"}
         assert [add[f"server_ip{i}"] for i in range(1, 5)] == ["192", "168", "1", "254"]
         assert "internal_port_start" not in add
-        assert nat["NatInboundFiltering"] == "Open" and nat["apply"] == "Apply" and nat["wan_mtu"] == "1500"
-        assert "disable_spi" not in nat and "disable_sip" not in nat and "dmz_enable" not in nat
-        assert sip["NatInboundFiltering"] == "Open" and sip["disable_sip"] == "disable_sip"
+        # one WAN POST carries both changes: NAT filtering Open and SIP ALG off (ticked "Disable SIP ALG")
+        assert wan["NatInboundFiltering"] == "Open" and wan["apply"] == "Apply" and wan["wan_mtu"] == "1500"
+        assert wan["disable_sip"] == "disable_sip"
+        assert "disable_spi" not in wan and "dmz_enable" not in wan and "disable_gproxy" not in wan
+        assert [(r.method, r.path) for r in server.recorded()] == [
+            ("GET", "/currentsetting.htm"), ("GET", "/index.htm"), ("GET", "/index.htm"),
+            # read_state: WAN, forwards, LAN, attached devices
+            ("GET", "/WAN_wan.htm"), ("GET", "/FW_forward3.htm"), ("GET", "/LAN_lan.htm"), ("GET", "/DEV_device.htm"),
+            # add the forward (custom-service form, add_apply), read the list back
+            ("POST", "/pforward.cgi"), ("POST", "/pforward.cgi"), ("GET", "/FW_forward3.htm"),
+            # NAT filtering + SIP ALG: fresh form, ONE POST, ONE read-back
+            ("GET", "/WAN_wan.htm"), ("POST", "/security.cgi"), ("GET", "/WAN_wan.htm"),
+            # verification (the WAN page read back above is reused) incl. the protocol of the SIP rule
+            ("GET", "/FW_forward3.htm"), ("POST", "/pforward.cgi"),
+            ("GET", "/LGO_logout.htm")]
+        assert len(server.recorded()) == 16  # was 18 with one WAN POST + read-back per setting
+        assert len(server.recorded("GET")) == 12 and len(server.recorded("POST")) == 4
         first = server.recorded()[:3]
         assert [(r.path, r.status) for r in first] == [("/currentsetting.htm", 200), ("/index.htm", 401),
                                                        ("/index.htm", 200)]
@@ -42,20 +59,35 @@ def test_netcgi_requests_for_default_state(netgear: Any) -> None:
     with netgear("R7800") as device:
         with connect(device) as router:
             routerfix.apply_ghostcall_mitigation(router)
-        posts = device.handle.server.recorded("POST")
+        server = device.handle.server
+        posts = server.recorded("POST")
         assert [(p.path, p.query.split(" ")[0], p.form["submit_flag"]) for p in posts] == [
-            ("/apply.cgi", "/forwarding.htm", "forwarding_add_range"), ("/apply.cgi", "/WAN_wan.htm", "wan"),
-            ("/apply.cgi", "/WAN_wan.htm", "wan")]
+            ("/apply.cgi", "/forwarding.htm", "forwarding_add_range"), ("/apply.cgi", "/WAN_wan.htm", "wan")]
         assert all(" timestamp=" in p.query for p in posts)
-        add, nat, sip = (p.form for p in posts)
+        add, wan = (p.form for p in posts)
         assert {k: add[k] for k in ("portname", "srvtype", "port_start", "port_end", "hidden_port_int_start",
                                     "hidden_port_int_end", "service_ip", "serflag", "hidden_port_range")} == {
             "portname": "routerfix-sip", "srvtype": "TCP/UDP", "port_start": "5060,", "port_end": "5061,",
             "hidden_port_int_start": "5060,", "hidden_port_int_end": "5061,", "service_ip": "192.168.1.254",
             "serflag": "0", "hidden_port_range": "5060-5061"}
-        assert nat["NatInboundFiltering"] == "Open" and nat["spi_value"] == "1" and nat["sipalg_value"] == "0"
-        assert nat["wan_mtu"] == "1500" and nat["dmz_value"] == "0"
-        assert sip["sipalg_value"] == "1" and sip["spi_value"] == "1"
+        # one WAN POST carries both changes: NAT filtering Open and SIP ALG off (hidden sipalg_value=1)
+        assert wan["NatInboundFiltering"] == "Open" and wan["sipalg_value"] == "1" and wan["disable_sipalg"] == "1"
+        assert wan["spi_value"] == "1" and "disable_spi" not in wan  # the hidden-field trap: SPI stays on
+        assert wan["wan_mtu"] == "1500" and wan["dmz_value"] == "0" and wan["rspToPing_value"] == "0"
+        assert [(r.method, r.path, r.query.split(" ")[0]) for r in server.recorded()] == [
+            ("GET", "/currentsetting.htm", ""), ("GET", "/index.htm", ""), ("GET", "/index.htm", ""),
+            ("GET", "/WAN_wan.htm", ""), ("GET", "/forwarding.htm", ""), ("GET", "/LAN_lan.htm", ""),
+            ("GET", "/DEV_show_device.htm", ""),
+            # add the forward (its form, the POST), read the list back
+            ("GET", "/forwarding_add.htm", ""), ("POST", "/apply.cgi", "/forwarding.htm"),
+            ("GET", "/forwarding.htm", ""),
+            # NAT filtering + SIP ALG: fresh form, ONE POST, ONE read-back
+            ("GET", "/WAN_wan.htm", ""), ("POST", "/apply.cgi", "/WAN_wan.htm"), ("GET", "/WAN_wan.htm", ""),
+            # verification (the WAN page read back above is reused)
+            ("GET", "/forwarding.htm", ""),
+            ("GET", "/LGO_logout.htm", "")]
+        assert len(server.recorded()) == 15  # was 17 with one WAN POST + read-back per setting
+        assert len(server.recorded("GET")) == 13 and len(server.recorded("POST")) == 2
 
 
 def test_remove_finds_the_rule_by_content(netgear: Any, model: str) -> None:
