@@ -13,7 +13,13 @@ What it does (issue 3, lab-notes.md):
 * flushes only inbound conntrack entries (original destination = the WAN address, ports 5060/5061:
   ``conntrack -D -p udp --orig-dst <wan> --orig-port-dst 5060``, exit 1 = nothing matched, lab finding 1), then
   deals with finding 8 (see :meth:`LinuxDriver._flush_connections`);
-* backup/restore covers what it owns: its table and the hostsfile.
+* backup/restore covers what it owns: its table and the hostsfile;
+* probes a candidate sink with ARP duplicate-address detection on the LAN interface before choosing it (lab
+  finding 4: a static-IP host inside the pool has no lease and may be missing from the neighbour table):
+  ``arping -D -c 2 -w 2 -I <lan> <addr>`` (iputils) or ``busybox arping -D ...``, whichever ``command -v``
+  found in the first read batch (``arping`` first). ``Feature.PROBE`` is declared only when one exists and the LAN
+  interface is known; the reply count on ``Received N response(s)`` decides, checked against the ``-D`` exit status
+  (see :func:`~.parser.parse_arping`: an unknown arping is refused, never trusted).
 
 NAT filtering mode and SIP ALG are not managed: conntrack NAT is endpoint-dependent unless someone built an
 open-NAT emulation (research §5: no mainline full-cone), and the kernel assigns the SIP helper only through
@@ -53,9 +59,11 @@ from routerfix.model import (
 from routerfix.transport.ssh import SSH_OPTION_NAMES, SSHDriver
 
 from .parser import (
+    ARPING_EXIT,
     DnsmasqConfig,
     NftRuleset,
     parse_addresses,
+    parse_arping,
     parse_conntrack,
     parse_default_route,
     parse_dnsmasq_args,
@@ -64,6 +72,7 @@ from .parser import (
     parse_leases,
     parse_neighbours,
     parse_nft_json,
+    parse_tools,
 )
 
 __all__ = ["LinuxDriver", "TABLE"]
@@ -76,6 +85,11 @@ GUARD_SET = "sip_scanners"
 PROMPT = "[routerfix]# "
 DEFAULT_LEASES = "/var/lib/misc/dnsmasq.leases"
 _IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
+TOOLS_COMMAND = "command -v arping busybox || true"
+"""Sent once, in the first read batch: which duplicate-address prober the router has."""
+PROBE_COUNT = 2
+PROBE_WAIT = 2
+"""``arping -D -c 2 -w 2``: two probes a second apart, at most 2 s (a reply ends it at once)."""
 _BASE = Capabilities(
     features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
                         Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.FLUSH_CONNECTIONS, Feature.BACKUP}),
@@ -97,6 +111,8 @@ class Discovery:
     config: DnsmasqConfig = field(default_factory=DnsmasqConfig)
     leasefile: str = DEFAULT_LEASES
     hostsfile: str | None = None
+    arping: tuple[str, ...] | None = None
+    """The duplicate-address prober: ``("arping",)`` or ``("busybox", "arping")``; None when neither exists."""
 
 
 class LinuxDriver(SSHDriver):
@@ -147,6 +163,8 @@ class LinuxDriver(SSHDriver):
         self._wan_address: ipaddress.IPv4Address | None = None
         self._addresses: dict[str, list[ipaddress.IPv4Interface]] = {}
         self._facts: DeviceFacts | None = None
+        self._lan: str | None = None
+        self._network: ipaddress.IPv4Network | None = None
 
     @staticmethod
     def _ifname(value: object, name: str) -> str | None:
@@ -174,8 +192,10 @@ class LinuxDriver(SSHDriver):
 
     # --- discovery and reads ----------------------------------------------------------------------------
 
-    def _discover(self, pids: str) -> Discovery:
+    def _discover(self, pids: str, tools: str) -> Discovery:
         found = Discovery()
+        present = parse_tools(tools)
+        found.arping = ("arping",) if "arping" in present else ("busybox", "arping") if "busybox" in present else None
         pid = self.pid_option
         if pid is None:
             first = pids.split()
@@ -193,26 +213,40 @@ class LinuxDriver(SSHDriver):
         found.config = cfg
         found.leasefile = self.leases_option or cfg.leasefile or DEFAULT_LEASES
         found.hostsfile = self.hosts_option or (cfg.hostsfiles[0] if cfg.hostsfiles else None)
-        if found.hostsfile is None:
-            self.capabilities = _BASE.replace(
-                features=_BASE.features - {Feature.DHCP_RESERVATION},
-                notes=(*_BASE.notes, "dnsmasq runs without --dhcp-hostsfile: the sink cannot be reserved without a "
-                                     "restart; pass dnsmasq_hostsfile= after adding one"))
         return found
 
+    def _capabilities(self, discovery: Discovery) -> Capabilities:
+        """:data:`_BASE` narrowed to this router: no reservation without a hostsfile, probing only with an arping
+        and a known LAN interface."""
+        features = set(_BASE.features)
+        notes = list(_BASE.notes)
+        if discovery.hostsfile is None:
+            features.discard(Feature.DHCP_RESERVATION)
+            notes.append("dnsmasq runs without --dhcp-hostsfile: the sink cannot be reserved without a restart; pass "
+                         "dnsmasq_hostsfile= after adding one")
+        if discovery.arping is not None and self._lan is not None:
+            features.add(Feature.PROBE)
+            notes.append(f"candidate sinks are probed with '{' '.join(discovery.arping)} -D' on {self._lan}")
+        elif discovery.arping is None:
+            notes.append("no arping on the router (iputils-arping or busybox): candidate sinks cannot be probed")
+        else:
+            notes.append("the LAN interface is unknown (pass lan_interface=): candidate sinks cannot be probed")
+        return _BASE.replace(features=frozenset(features), notes=tuple(notes))
+
     def read_state(self) -> DeviceState:
-        """One batch for the tables and addresses (plus one or two for dnsmasq discovery on the first read)."""
+        """One batch for the tables and addresses (plus one or two for dnsmasq discovery on the first read, whose
+        first batch also asks which arping exists)."""
         first = self._discovery is None
         commands = ["uname -nr", "nft -j list ruleset 2>/dev/null", "ip -4 -o addr show", "ip -4 route show default",
                     "ip -4 neigh show"]
         if first:
-            commands.append("pidof dnsmasq || true")
+            commands += ["pidof dnsmasq || true", TOOLS_COMMAND]
         else:
             assert self._discovery is not None
             commands += self._file_reads(self._discovery)
         out = self._run(commands)
         if first:
-            self._discovery = self._discover(out[5])
+            self._discovery = self._discover(out[5], out[6])
             extra = self._run(self._file_reads(self._discovery))
             files = extra
         else:
@@ -226,6 +260,7 @@ class LinuxDriver(SSHDriver):
         wan_addrs = self._addresses.get(self._wan or "", [])
         self._wan_address = wan_addrs[0].ip if wan_addrs else None
         scope = self._scope(discovery, files[1] if discovery.hostsfile else "")
+        self.capabilities = self._capabilities(discovery)
         return DeviceState(
             facts=self._facts or DeviceFacts("Linux", "nftables + dnsmasq router"), capabilities=self.capabilities,
             forwards=self._forwards(), scope=scope, leases=tuple(parse_leases(files[0])),
@@ -262,15 +297,20 @@ class LinuxDriver(SSHDriver):
                              host=self.host, driver=self.name)
         network: ipaddress.IPv4Network | None = None
         gateway: ipaddress.IPv4Address | None = None
+        lan: str | None = None
         for ifname, addrs in self._addresses.items():
             if self.lan_option and ifname != self.lan_option:
                 continue
             for addr in addrs:
                 if pool.first in addr.network:
-                    network, gateway = addr.network, addr.ip
+                    network, gateway, lan = addr.network, addr.ip, ifname
                     break
             if network is not None:
                 break
+        if lan is None:
+            lan = self.lan_option or (cfg.interfaces[0] if len(cfg.interfaces) == 1 else None)
+        self._lan = lan if lan and _IFNAME.fullmatch(lan) else None
+        self._network = network
         if network is None and mask:
             network = ipaddress.IPv4Network(f"{pool.first}/{mask}", strict=False)
         if gateway is None and cfg.router:
@@ -303,6 +343,42 @@ class LinuxDriver(SSHDriver):
     def list_neighbours(self) -> tuple[Neighbour, ...]:
         """``ip -4 neigh``."""
         return tuple(parse_neighbours(self.send("ip -4 neigh show")))
+
+    def probe_address(self, address: ipaddress.IPv4Address) -> bool:
+        """ARP duplicate-address detection from the router's LAN interface: True when any host answered for
+        ``address`` (in use), False when none did within 2 s. One round trip:
+        ``arping -D -c 2 -w 2 -I <lan> <address> 2>&1; echo rfx-arping-exit $?`` (or ``busybox arping``).
+        ``address`` must be an IPv4 host address of the LAN; anything else is refused before the device is asked."""
+        if isinstance(address, bool) or not isinstance(address, (str, ipaddress.IPv4Address)):
+            raise InvalidValue("address", address, "an IPv4 address")
+        try:
+            target = ipaddress.IPv4Address(address)
+        except ValueError:
+            raise InvalidValue("address", address, "an IPv4 address") from None
+        if self._discovery is None:
+            self.read_state()
+        discovery = self._discovery
+        assert discovery is not None
+        if Feature.PROBE not in self.capabilities or discovery.arping is None or self._lan is None:
+            raise self._unsupported("probing addresses (no arping on the router, or no known LAN interface)")
+        network = self._network
+        if network is None or target not in network or target in (network.network_address,
+                                                                  network.broadcast_address):
+            raise InvalidValue("address", str(target), f"a host address of the LAN {network}")
+        argv = [*discovery.arping, "-D", "-c", str(PROBE_COUNT), "-w", str(PROBE_WAIT), "-I", self._lan, str(target)]
+        command = " ".join(shlex.quote(a) for a in argv) + f" 2>&1; echo {ARPING_EXIT} $?"
+        output = self.send(command, timeout=max(self.timeouts.read, PROBE_WAIT + 2.0))
+        tool = " ".join(discovery.arping)
+        result = parse_arping(output, f"{tool} -D")
+        if result.status not in (0, 1):
+            raise DeviceError(f"{tool} failed (exit status {result.status})",
+                              device_message=result.message[-300:] or f"exit status {result.status}",
+                              host=self.host, driver=self.name)
+        if result.received is None:
+            raise ParseError(f"{tool} -D", "no 'Received N response(s)' line (is it iputils or busybox arping, and "
+                             f"can it send on {self._lan}?): {result.message[-200:]!r}", host=self.host,
+                             driver=self.name)
+        return result.received > 0
 
     def _need_wan(self) -> str:
         if self._wan is None:

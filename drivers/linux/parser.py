@@ -1,11 +1,18 @@
 """Parsers for a Linux router's tools: ``nft -j list ruleset``, dnsmasq's command line, configuration, lease and
-hosts files, ``ip -4 -o addr``, ``ip -4 route``, ``ip -4 neigh`` and ``conntrack -D`` output.
+hosts files, ``ip -4 -o addr``, ``ip -4 route``, ``ip -4 neigh``, ``conntrack -D``, ``command -v`` and
+``arping -D`` output.
 
 Facts relied on: ../shared/research/ssh-cli.md §5 (dnsmasq ``dhcp-range=start,end[,mask],lease``, Debian lease
 file ``/var/lib/misc/dnsmasq.leases`` with ``expiry mac ip hostname client-id`` lines, ``ip neigh``), lab-notes.md
 (dnsmasq ``--conf-file``/``--dhcp-leasefile``/``--dhcp-hostsfile`` re-read on SIGHUP; conntrack ``-D`` exits 1 when
-nothing matched). The nft JSON layout follows libnftables-json(5) [I: not in the research]. Only routerfix errors
-leave this module.
+nothing matched). The nft JSON layout follows libnftables-json(5) [I: not in the research]. ``arping -D``
+(duplicate address detection): iputils arping.c ``finish()`` prints ``Received %d response(s)`` (plus
+`` (N request(s), N broadcast(s))`` when non-zero) unless ``-q``, and in ``-D`` mode returns ``!!received`` (0 = no
+reply, 1 = a reply), 2 on errors; busybox 1.35 ``arping -D`` (run in a namespace pair) prints
+``Received N response(s) (N request(s), N broadcast(s))`` and exits the same way. Both exit 0 *without* that line
+when the interface is not ARPable, and Thomas Habets' ``arping`` has another ``-D`` (Cisco-style ``!``/``.``
+output) and exits 0 when something *did* answer (its src/arping.c) — so the count is parsed, never the exit status
+alone. Only routerfix errors leave this module.
 """
 
 from __future__ import annotations
@@ -19,9 +26,9 @@ from typing import Any
 from routerfix.errors import InvalidValue, ParseError
 from routerfix.model import Lease, Neighbour, PortForward, PortRange, Protocol, Reservation
 
-__all__ = ["DnsmasqConfig", "NftRule", "parse_addresses", "parse_conntrack", "parse_default_route",
-           "parse_dnsmasq_args", "parse_dnsmasq_conf", "parse_hostsfile", "parse_leases", "parse_neighbours",
-           "parse_nft_json"]
+__all__ = ["ARPING_EXIT", "ArpingResult", "DnsmasqConfig", "NftRule", "parse_addresses", "parse_arping",
+           "parse_conntrack", "parse_default_route", "parse_dnsmasq_args", "parse_dnsmasq_conf", "parse_hostsfile",
+           "parse_leases", "parse_neighbours", "parse_nft_json", "parse_tools"]
 
 _MAC = re.compile(r"(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
@@ -332,3 +339,54 @@ def parse_conntrack(text: str) -> list[dict[str, str]]:
             entries.append({"protocol": match.group(1), "src": match.group(2), "dst": match.group(3),
                             "sport": match.group(4), "dport": match.group(5)})
     return entries
+
+
+def parse_tools(text: str, names: tuple[str, ...] = ("arping", "busybox")) -> set[str]:
+    """``command -v NAME...``: which of ``names`` exist (one absolute path per line found; anything else ignored)."""
+    found: set[str] = set()
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if line.startswith("/") and " " not in line:
+            base = line.rsplit("/", 1)[-1]
+            if base in names:
+                found.add(base)
+    return found
+
+
+ARPING_EXIT = "rfx-arping-exit"
+"""The word the driver echoes with arping's exit status after its output (``...; echo rfx-arping-exit $?``)."""
+
+_RECEIVED = re.compile(r"^Received (\d+) response\(s\)", re.M)
+_EXIT = re.compile(rf"^{ARPING_EXIT} (\d+)\s*$", re.M)
+
+
+@dataclass(frozen=True)
+class ArpingResult:
+    """What ``arping -D ... 2>&1; echo rfx-arping-exit $?`` said.
+
+    :param received: replies counted on the ``Received N response(s)`` line; ``None`` when there is no such line.
+    :param status: arping's exit status.
+    :param message: arping's own output (without the exit line), for error messages.
+    """
+
+    received: int | None
+    status: int
+    message: str
+
+
+def parse_arping(text: str, source: str = "arping -D") -> ArpingResult:
+    """The reply count and exit status of a duplicate-address probe. Raises :class:`ParseError` when the exit line is
+    missing, or when a count is there but disagrees with the ``-D`` exit status (0 = none, 1 = some): such an arping
+    does not do duplicate address detection the way routerfix relies on."""
+    exits = _EXIT.findall(text)
+    if len(exits) != 1:
+        raise ParseError(source, f"no single '{ARPING_EXIT} <status>' line")
+    body = _EXIT.sub("", text).strip()
+    status = int(exits[0])
+    counts = _RECEIVED.findall(body)
+    if len(counts) > 1:
+        raise ParseError(source, "more than one 'Received N response(s)' line")
+    received = int(counts[0]) if counts else None
+    if received is not None and status in (0, 1) and status != (1 if received else 0):
+        raise ParseError(source, f"exit status {status} disagrees with {received} response(s) in -D mode")
+    return ArpingResult(received, status, body)

@@ -13,6 +13,32 @@ an answer from the phone after the flush creates a LAN flow that masquerade maps
 next packet to WAN:5060 would reach the phone). Inferred [I]: the exact text of ``nft list ruleset`` and the
 ``nft -j`` JSON layout (libnftables-json(5)), error wording ``Error: Could not process rule: No such file or
 directory``, bash's ``-bash: X: command not found``.
+
+ARP duplicate-address detection (lab-notes.md finding 4), knob ``arping``: ``"iputils"`` (default: Debian's
+iputils-arping), ``"busybox"`` (only ``busybox arping``, as in the lab), ``"both"``, ``"habets"`` (Thomas Habets'
+``arping`` package, whose ``-D`` is something else) or ``"none"``. Hosts that "exist" on ``br-lan`` answer: leased
+addresses, neighbour entries with a link-layer address, and the static squatters (knob ``squatters``, address → MAC;
+every scenario has one: a camera set by hand to 192.168.88.250, the top of the pool, with no lease and no neighbour
+entry). Facts used:
+
+* iputils arping.c (github.com/iputils/iputils): header ``ARPING <dst> from <src> <dev>`` (src 0.0.0.0 in -D mode),
+  reply ``Unicast reply from <ip> [<MAC, upper-case hex>]  <t>ms``, ``Sent N probes (N broadcast(s))``,
+  ``Received N response(s)`` (a parenthesis only for broadcast/request replies), nothing of that with ``-q``;
+  ``-D`` quits on the first reply and exits ``!!received``; ``Device X not available.`` exit 2; ``Interface "lo" is
+  not ARPable`` on stdout, exit 0 in -D mode.
+* busybox 1.35.0 (Debian 12), run in a network-namespace pair: ``ARPING 10.9.0.8 from 0.0.0.0 v0``, ``Unicast reply
+  from 10.9.0.7 [ca:51:23:b3:26:48] 0.010ms``, ``Sent 1 probe(s) (0 broadcast(s))`` after a reply, ``Sent 2
+  probe(s) (0 broadcast(s))`` and 2.0 s for a free address with ``-c 2 -w 2``, ``Received N response(s) (0
+  request(s), 0 broadcast(s))``, exit 1 / 0; ``arping: interface nosuch not found: No such device`` exit 2;
+  ``arping: interface lo is not ARPable`` exit 0; ``arping: bad address 'X'`` exit 2; ``X: applet not found`` exit
+  127; the probe adds no neighbour entry.
+* Habets arping src/arping.c: ``-D`` = Cisco-style display (``!`` per reply, ``.`` per timeout, then
+  ``\t<loss>% packet loss (N extra)``), exit ``!numrecvd`` (0 when something answered).
+* bash ``command -v a b`` prints the path of each name found and exits 0 when any was found (run here).
+
+Inferred [I]: the reply times (fixed), iputils' ``Sent`` count of 2 for a free address with ``-c 2 -w 2`` (read
+from its event loop, not run), iputils' wording for a bad target (``arping: X: Name or service not known``), the
+program paths ``command -v`` prints, Habets' exact spacing, and that nothing but those hosts answers (no proxy ARP).
 """
 
 from __future__ import annotations
@@ -150,6 +176,10 @@ class LinuxRouter:
     kernel: str = "6.1.0-26-amd64"
     next_handle: int = 1
     hostsfile: str | None = "/etc/dnsmasq.hosts"
+    arping: str = "iputils"
+    """Which ARP prober is installed: "iputils", "busybox", "both", "habets" or "none"."""
+    squatters: dict[str, str] = field(default_factory=dict)
+    """Hosts with a static address (address → MAC): no lease, no neighbour entry, but they answer ARP."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # --- nftables ------------------------------------------------------------------------------------
@@ -319,6 +349,41 @@ class LinuxRouter:
         table = self.table("ip", "routerfix")
         return [] if table is None else [r["text"] for c in table.chains.values() for r in c.rules]
 
+    # --- hosts on the LAN (ARP) ----------------------------------------------------------------------------
+
+    def host_mac(self, address: str, device: str) -> str | None:
+        """The MAC of a host on ``device`` that answers ARP for ``address`` (None: nobody does). On the LAN: the
+        static squatters, leased addresses and neighbour entries with a link-layer address; on the WAN: its
+        neighbours. The router never answers its own probe."""
+        wan_side = address.startswith("203.0.113.")
+        if device == LAN and not wan_side:
+            if address in self.squatters:
+                return self.squatters[address]
+            for path, text in self.files.items():
+                if path.endswith(".leases"):
+                    for line in text.split("\n"):
+                        parts = line.split()
+                        if len(parts) >= 3 and parts[2] == address:
+                            return parts[1]
+        if device not in (LAN, WAN) or (device == WAN) != wan_side:
+            return None
+        for addr, mac, state in self.neighbours:
+            if addr == address and mac and state not in ("FAILED", "INCOMPLETE"):
+                return mac
+        return None
+
+    def tools(self) -> dict[str, str]:
+        """Program name → path, as ``command -v`` prints it."""
+        found = {"ip": "/usr/bin/ip", "nft": "/usr/sbin/nft", "conntrack": "/usr/sbin/conntrack",
+                 "dnsmasq": "/usr/sbin/dnsmasq"}
+        if self.arping in ("iputils", "both"):
+            found["arping"] = "/usr/bin/arping"
+        elif self.arping == "habets":
+            found["arping"] = "/usr/sbin/arping"
+        if self.arping in ("busybox", "both"):
+            found["busybox"] = "/usr/bin/busybox"
+        return found
+
     # --- dnsmasq, conntrack -------------------------------------------------------------------------------
 
     def hup(self, pid: int) -> bool:
@@ -451,6 +516,7 @@ def lab_router(scenario: str = "lab") -> LinuxRouter:
     r.nft("add chain inet filter forward { type filter hook forward priority filter; policy drop; }; "
           "add rule inet filter forward ct state established,related accept; "
           'add rule inet filter forward iifname "br-lan" oifname "wan0" accept')
+    r.squatters = {"192.168.88.250": "a4:14:37:5c:a7:e1"}  # an IP camera set by hand to the top of the pool
     r.neighbours = [("192.168.88.100", "00:04:f2:a1:b2:c3", "REACHABLE"),
                     ("192.168.88.240", "00:80:77:12:34:56", "STALE"),
                     ("192.168.88.249", "", "FAILED"), ("203.0.113.1", "02:42:cb:00:71:01", "REACHABLE")]
@@ -626,6 +692,18 @@ class LinuxShell(Shell):
             kept = [line for line in lines if not re.search(pattern, line)]
             r.files[path] = "\n".join(kept)
             return "", "", 0
+        if name == "command" and rest[:1] == ["-v"]:
+            builtins = {"echo", "printf", "kill", "exit", "export", "command", ":", "true"}
+            found = [n if n in builtins else r.tools()[n] for n in rest[1:] if n in builtins or n in r.tools()]
+            return "".join(f + "\n" for f in found), "", 0 if found else 1
+        if name == "arping" and "arping" in r.tools():
+            return self._arping(rest, "habets" if r.arping == "habets" else "iputils")
+        if name == "busybox" and "busybox" in r.tools():
+            if not rest:
+                return "BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1) multi-call binary.\n", "", 0
+            if rest[0] == "arping":
+                return self._arping(rest[1:], "busybox")
+            return "", f"{rest[0]}: applet not found\n", 127
         if name == "ip":
             return self._ip(rest)
         if name == "nft":
@@ -633,6 +711,86 @@ class LinuxShell(Shell):
         if name == "conntrack":
             return self._conntrack(rest)
         return "", f"-bash: {name}: command not found\n", 127
+
+    def _arping(self, rest: list[str], flavour: str) -> tuple[str, str, int]:
+        """``arping`` (iputils or Habets) or ``busybox arping``: see the module docstring."""
+        flags: set[str] = set()
+        values: dict[str, str] = {}
+        targets: list[str] = []
+        i = 0
+        while i < len(rest):
+            word = rest[i]
+            if word.startswith("-") and len(word) > 1:
+                for j, ch in enumerate(word[1:]):
+                    if ch in "cwIsi":
+                        value = word[j + 2:] or (rest[i + 1] if i + 1 < len(rest) else "")
+                        if not word[j + 2:]:
+                            i += 1
+                        values[ch] = value
+                        break
+                    if ch not in "bfDUAqd0":
+                        return "", f"arping: invalid option -- '{ch}'\n", 2 if flavour == "iputils" else 1
+                    flags.add(ch)
+            else:
+                targets.append(word)
+            i += 1
+        if len(targets) != 1:
+            return "", "Usage: arping [-fqbDUA] [-c CNT] [-w TIMEOUT] [-I IFACE] [-s SRC_IP] DST_IP\n", 2
+        target = targets[0]
+        try:
+            count = int(values.get("c", "0"))
+            wait = int(values.get("w", "0"))
+        except ValueError:
+            return "", "arping: invalid argument\n", 2
+        device = values.get("I") or ("eth0" if flavour == "busybox" else
+                                     WAN if target.startswith("203.0.113.") else LAN)
+        if flavour == "habets":
+            return self._habets(target, device, count or 1)
+        dad, quiet = "D" in flags, "q" in flags
+        if device not in (LAN, WAN, "lo"):
+            if flavour == "busybox":
+                return "", f"arping: interface {device} not found: No such device\n", 2
+            return "", f"arping: Device {device} not available.\n", 2
+        if device == "lo":
+            if flavour == "busybox":
+                return "", "arping: interface lo is not ARPable\n", 0 if dad else 2
+            return ("" if quiet else 'Interface "lo" is not ARPable\n'), "", 0 if dad else 2
+        if not re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", target) or any(int(p) > 255 for p in target.split(".")):
+            if flavour == "busybox":
+                return "", f"arping: bad address '{target}'\n", 2
+            return "", f"arping: {target}: Name or service not known\n", 2
+        source = "0.0.0.0" if dad else (WAN_ADDR if device == WAN else "192.168.88.1")  # noqa: S104 - DAD sender
+        mac = self.router.host_mac(target, device)
+        probes = count or wait or 1
+        if mac is not None and (dad or "f" in flags):
+            sent, received = 1, 1
+        else:
+            sent, received = probes, probes if mac is not None else 0
+        out: list[str] = []
+        if not quiet:
+            out.append(f"ARPING {target} from {source} {device}")
+            for n in range(received):
+                if flavour == "busybox":
+                    out.append(f"Unicast reply from {target} [{mac}] 0.{10 + n:03d}ms")
+                else:
+                    out.append(f"Unicast reply from {target} [{(mac or '').upper()}]  0.{731 + n:03d}ms")
+            if flavour == "busybox":
+                out.append(f"Sent {sent} probe(s) (0 broadcast(s))")
+                out.append(f"Received {received} response(s) (0 request(s), 0 broadcast(s))")
+            else:
+                out.append(f"Sent {sent} probes ({1 if received else sent} broadcast(s))")
+                out.append(f"Received {received} response(s)")
+        status = (1 if received else 0) if dad else (0 if received else 1)
+        return "".join(line + "\n" for line in out), "", status
+
+    def _habets(self, target: str, device: str, count: int) -> tuple[str, str, int]:
+        """Thomas Habets' arping with ``-D`` (Cisco-style dots; exit 0 when something answered)."""
+        if device not in (LAN, WAN):
+            return "", f"arping: libnet_init(LIBNET_LINK, {device}): {device}: SIOCGIFHWADDR: No such device\n", 1
+        mac = self.router.host_mac(target, device)
+        marks = ("!" if mac else ".") * count
+        loss = 0 if mac else 100
+        return f"{marks}\t{loss:3d}% packet loss (0 extra)\n", "", 0 if mac else 1
 
     def _ip(self, rest: list[str]) -> tuple[str, str, int]:
         if rest == ["-4", "-o", "addr", "show"]:
@@ -702,11 +860,20 @@ class LinuxShell(Shell):
 @contextmanager
 def simulate(scenario: str = "lab", password: str = "lx-sim-pass",  # noqa: S107 - the simulator's account
              host: SSHSimulatorHost | None = None,
-             latency: float = 0.0, router: LinuxRouter | None = None, **knobs: Any) -> Iterator[SimulatedDevice]:
+             latency: float = 0.0, router: LinuxRouter | None = None, arping: str | None = None,
+             squatters: dict[str, str] | None = None, **knobs: Any) -> Iterator[SimulatedDevice]:
     """Serve the simulated Debian router on 127.0.0.1 (user ``root``). ``handle.model`` is the
     :class:`LinuxRouter`. Scenarios: ``lab`` (dnsmasq configured on its command line), ``packaged``
-    (``/etc/dnsmasq.conf`` + ``/etc/dnsmasq.d``), ``pbx`` (a forward of 5060 to a PBX), ``no-hostsfile``."""
+    (``/etc/dnsmasq.conf`` + ``/etc/dnsmasq.d``), ``pbx`` (a forward of 5060 to a PBX), ``no-hostsfile``.
+    ``arping`` ("iputils", "busybox", "both", "habets", "none") and ``squatters`` (address → MAC of static hosts,
+    replacing the scenario's) change the LAN's ARP side."""
     state = router or lab_router(scenario)
+    if arping is not None:
+        if arping not in ("iputils", "busybox", "both", "habets", "none"):
+            raise ValueError(f"arping={arping!r}: 'iputils', 'busybox', 'both', 'habets' or 'none'")
+        state.arping = arping
+    if squatters is not None:
+        state.squatters = dict(squatters)
     with running_host(host) as server:
         device = server.add_device("linux-router", lambda username: LinuxShell(username, state), username="root",
                                    password=password, knobs=Knobs(latency=latency, **knobs))

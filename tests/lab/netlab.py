@@ -293,6 +293,19 @@ table inet rfxcount {{
 }}
 """
 
+SQUATTER_MAC = "02:00:00:00:0c:01"
+SQUATTER_COUNTERS = f"""
+table inet rfxsquat {{
+    counter attacker {{ }}
+    counter sip {{ }}
+    chain prerouting {{
+        type filter hook prerouting priority raw - 10; policy accept;
+        ip saddr {ATTACKER_ADDR} counter name "attacker"
+        meta l4proto {{ tcp, udp }} th dport 5060-5061 counter name "sip"
+    }}
+}}
+"""
+
 UDHCPC_HOOK = """#!/bin/sh
 # udhcpc hook for the lab: configures only the namespace's own interface and writes the lease to a state file.
 # It never touches /etc/resolv.conf (namespaces share the host's filesystem).
@@ -536,6 +549,39 @@ class Lab:
         finally:
             self.run(None, ["ip", "netns", "del", self.ns[role]], check=False)
             self.made_ns.remove(self.ns[role])
+
+    @contextlib.contextmanager
+    def static_squatter(self, address: str, mac: str = SQUATTER_MAC) -> Iterator[str]:
+        """A device set by hand to ``address`` (no DHCP, so no lease) plugged into the LAN, with the counter table
+        :data:`SQUATTER_COUNTERS`. It sends nothing (IPv6 off, no route, no gratuitous ARP: Linux sends none for an
+        added IPv4 address) and the router's neighbour entry for ``address`` is deleted, so only an active probe can
+        find it. Yields its role; its namespace (and with it the veth pair) is removed afterwards."""
+        self.clients += 1
+        role = f"sq{self.clients}"
+        self.ns[role] = f"{self.tag}-{role}"
+        self.run(None, ["ip", "netns", "add", self.ns[role]])
+        self.made_ns.append(self.ns[role])
+        try:
+            self.run(role, ["ip", "link", "set", "lo", "up"])
+            self.run(role, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                            "net.ipv6.conf.default.disable_ipv6=1"])
+            self.nft(role, SQUATTER_COUNTERS)
+            self.lan_port(role, f"r-{role}", mac)
+            self.run(role, ["ip", "addr", "add", f"{address}/24", "dev", "eth0"])
+            self.run("router", ["ip", "neigh", "del", address, "dev", "br-lan"], check=False)
+            yield role
+        finally:
+            self.run(None, ["ip", "netns", "del", self.ns[role]], check=False)
+            self.made_ns.remove(self.ns[role])
+            del self.ns[role]
+            self.run("router", ["ip", "neigh", "del", address, "dev", "br-lan"], check=False)
+
+    def squatter_counters(self, role: str) -> dict[str, int]:
+        """Packets that entered the squatter ``role`` so far: ``attacker`` (any IP packet from the attacker) and
+        ``sip`` (TCP/UDP to port 5060-5061 from anyone)."""
+        out = self.run(role, ["nft", "-j", "list", "counters", "table", "inet", "rfxsquat"]).stdout
+        return {item["counter"]["name"]: int(item["counter"]["packets"])
+                for item in json.loads(out)["nftables"] if item.get("counter")}
 
     def _dhcp_and_release(self, role: str, mac: str, request: str | None) -> str:
         """udhcpc in the foreground until bound, then SIGUSR2 (DHCPRELEASE) so that dnsmasq forgets the lease

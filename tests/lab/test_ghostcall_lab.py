@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,58 @@ def test_second_run_changes_nothing_and_undo_restores_the_router(driver_reads_op
     report(f"[3] second apply: status {second['status']}, {second['_writes']} writes, "
            f"{second['_seconds']:.1f} s; undo: ruleset and reservations identical to before "
            f"({len(reservations)} reservation(s)); second undo: {again['status']}")
+
+
+def test_static_squatter_at_the_top_of_the_pool_is_probed_and_skipped(driver_reads_open_nat: None,
+                                                                     fresh_open: Lab) -> None:
+    """Lab-notes finding 4 with real parts: a device set by hand to the top of the pool has no lease and no neighbour
+    entry on the router, so only the driver's ARP probe (the router's real busybox/iputils ``arping -D`` over SSH)
+    can see it. The sink must be another address, and the attacker's SIP must never reach the squatter."""
+    lab = fresh_open
+    squatter = netlab.POOL_LAST
+    with lab.static_squatter(squatter) as role:
+        leases = lab.leasefile.read_text()
+        neigh = lab.run("router", ["ip", "-4", "neigh", "show", squatter]).stdout.strip()
+        assert squatter not in leases and not neigh, (leases, neigh)
+        answer = lab.run("router", ["busybox", "arping", "-D", "-c", "2", "-w", "2", "-I", "br-lan", squatter],
+                         check=False)
+        assert answer.returncode == 1 and "Received 1 response(s)" in answer.stdout, answer.stdout
+        started = time.monotonic()
+        result = lab.routerfix("apply")
+        apply_seconds = time.monotonic() - started
+        sink = assert_mitigated(result)
+        assert sink != squatter, result
+        assert f"skipped {squatter}: something answered there" in result["sink_reason"], result["sink_reason"]
+        assert any(squatter in w and "answered" in w for w in result["warnings"]), result["warnings"]
+        assert ipaddress.ip_address(sink) in ipaddress.ip_network(netlab.LAN_NET)
+        before = lab.squatter_counters(role)
+        started = time.monotonic()
+        tcp: dict[int, str] = {}
+        connects = threading.Thread(target=lambda: tcp.update(lab.attacker_tcp_connects(timeout=1.0)), daemon=True)
+        connects.start()
+        svmap = lab.attacker_tool("sipvicious_svmap", [WAN_ADDR, "-p", "5060-5061"], timeout=15)
+        connects.join(timeout=10)
+        attack_seconds = time.monotonic() - started
+        seen = {k: v - before.get(k, 0) for k, v in lab.squatter_counters(role).items()}
+        flows = [line for line in lab.run("router", ["conntrack", "-L", "-s", netlab.ATTACKER_ADDR],
+                                          check=False).stdout.splitlines() if "dport=506" in line]
+        undone = lab.routerfix("undo")
+        # positive control: the squatter's SIP counter does count a datagram that is sent to it (from the router)
+        lab.run("router", [netlab.PYTHON, "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+                           f".sendto(b'OPTIONS sip:x SIP/2.0\\r\\n\\r\\n', ('{squatter}', 5060))"])
+        control = netlab.wait_for("the control datagram at the squatter", lambda: lab.squatter_counters(role)["sip"]
+                                  - before.get("sip", 0) - seen.get("sip", 0), 5)
+    to_sink = [line for line in flows if f"src={sink} " in line]
+    report(f"[6] static squatter at {squatter} (no lease, no neighbour entry; the router's arping -D answered): "
+           f"routerfix apply took {apply_seconds:.1f} s, sink {sink} ({result['sink_reason']}); svmap + TCP connects "
+           f"({attack_seconds:.1f} s, {len(to_sink)} of {len(flows)} attacker SIP flows DNATed to the sink): "
+           f"{seen.get('attacker', 0)} attacker packets and {seen.get('sip', 0)} SIP packets at the squatter "
+           f"(control datagram from the router: {control}); undo {undone['status']}")
+    assert flows and len(to_sink) == len(flows), f"the attack did not all meet the sink\n{flows}\n{svmap.stdout}"
+    assert seen.get("attacker", 0) == 0 and seen.get("sip", 0) == 0, seen
+    assert control == 1, "the squatter's counter does not count: the 0 above would prove nothing"
+    assert "routerfix-lab-phone" not in svmap.stdout, svmap.stdout
+    assert undone["status"] == "undone", undone
 
 
 def test_secure_nat_before_the_fix_nothing_reaches_the_phone(lab: Lab) -> None:
