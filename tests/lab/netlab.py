@@ -534,8 +534,17 @@ class Lab:
     def new_dhcp_client(self, request: str | None = None) -> str:
         """Plug a brand-new device into the LAN, let it ask for an address (``request`` = the one it wants)
         and return what it was given. Its namespace is removed again afterwards."""
+        with self._lan_device("new") as role:
+            mac = f"02:00:00:00:0b:{self.clients:02x}"
+            self.lan_port(role, f"r-{role}", mac)
+            return self._dhcp_and_release(role, mac, request)
+
+    @contextlib.contextmanager
+    def _lan_device(self, prefix: str) -> Iterator[str]:
+        """A throwaway namespace (loopback up, IPv6 off) for one more LAN device; yields its role and removes the
+        namespace (and with it its veth pair) afterwards."""
         self.clients += 1
-        role = f"new{self.clients}"
+        role = f"{prefix}{self.clients}"
         self.ns[role] = f"{self.tag}-{role}"
         self.run(None, ["ip", "netns", "add", self.ns[role]])
         self.made_ns.append(self.ns[role])
@@ -543,12 +552,11 @@ class Lab:
             self.run(role, ["ip", "link", "set", "lo", "up"])
             self.run(role, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
                             "net.ipv6.conf.default.disable_ipv6=1"])
-            mac = f"02:00:00:00:0b:{self.clients:02x}"
-            self.lan_port(role, f"r-{role}", mac)
-            return self._dhcp_and_release(role, mac, request)
+            yield role
         finally:
             self.run(None, ["ip", "netns", "del", self.ns[role]], check=False)
             self.made_ns.remove(self.ns[role])
+            del self.ns[role]
 
     @contextlib.contextmanager
     def static_squatter(self, address: str, mac: str = SQUATTER_MAC) -> Iterator[str]:
@@ -556,24 +564,14 @@ class Lab:
         :data:`SQUATTER_COUNTERS`. It sends nothing (IPv6 off, no route, no gratuitous ARP: Linux sends none for an
         added IPv4 address) and the router's neighbour entry for ``address`` is deleted, so only an active probe can
         find it. Yields its role; its namespace (and with it the veth pair) is removed afterwards."""
-        self.clients += 1
-        role = f"sq{self.clients}"
-        self.ns[role] = f"{self.tag}-{role}"
-        self.run(None, ["ip", "netns", "add", self.ns[role]])
-        self.made_ns.append(self.ns[role])
         try:
-            self.run(role, ["ip", "link", "set", "lo", "up"])
-            self.run(role, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-                            "net.ipv6.conf.default.disable_ipv6=1"])
-            self.nft(role, SQUATTER_COUNTERS)
-            self.lan_port(role, f"r-{role}", mac)
-            self.run(role, ["ip", "addr", "add", f"{address}/24", "dev", "eth0"])
-            self.run("router", ["ip", "neigh", "del", address, "dev", "br-lan"], check=False)
-            yield role
+            with self._lan_device("sq") as role:
+                self.nft(role, SQUATTER_COUNTERS)
+                self.lan_port(role, f"r-{role}", mac)
+                self.run(role, ["ip", "addr", "add", f"{address}/24", "dev", "eth0"])
+                self.run("router", ["ip", "neigh", "del", address, "dev", "br-lan"], check=False)
+                yield role
         finally:
-            self.run(None, ["ip", "netns", "del", self.ns[role]], check=False)
-            self.made_ns.remove(self.ns[role])
-            del self.ns[role]
             self.run("router", ["ip", "neigh", "del", address, "dev", "br-lan"], check=False)
 
     def squatter_counters(self, role: str) -> dict[str, int]:
