@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from routerfix.driver import Driver
     from routerfix.model import DeviceState
 
-__all__ = ["Action", "AddForward", "RemoveForward", "ReserveAddress", "ReleaseAddress", "SetNatMode", "SetSipAlg",
-           "action_from_data", "safe_restore_name", "same_forward"]
+__all__ = ["ACTION_KINDS", "Action", "AddForward", "RemoveForward", "ReserveAddress", "ReleaseAddress", "SetNatMode",
+           "SetSipAlg", "action_from_data", "safe_restore_name", "same_forward"]
 
 
 def safe_restore_name(name: str) -> str:
@@ -192,6 +192,10 @@ class ReleaseAddress:
 
 Action = AddForward | RemoveForward | SetNatMode | SetSipAlg | ReserveAddress | ReleaseAddress
 """Any plan step."""
+
+ACTION_KINDS: frozenset[str] = frozenset(
+    cls.kind for cls in (AddForward, RemoveForward, SetNatMode, SetSipAlg, ReserveAddress, ReleaseAddress))
+"""Every ``Action.kind`` (what :attr:`routerfix.Driver.batch_kinds` chooses from)."""
 
 
 def action_to_data(action: Action) -> dict[str, Any]:

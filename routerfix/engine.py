@@ -60,6 +60,15 @@ def _read(driver: Driver, expected: DeviceState | None = None) -> DeviceState:
     return retry_transient(attempt, wait=driver.timeouts.retry_wait, max_wait=8 * driver.timeouts.retry_wait)
 
 
+def _reread_after_fault(driver: Driver, actions: Sequence[Action]) -> DeviceState:
+    """After a transport fault while writing ``actions``: reconnect and read the device again (never resend
+    blindly: the caller applies only what the fresh state does not show done)."""
+    log.warning("%s: connection lost during %s; re-reading before deciding", driver.host,
+                " + ".join(repr(a.describe()) for a in actions))
+    retry_transient(driver.reconnect, wait=driver.timeouts.retry_wait, max_wait=8 * driver.timeouts.retry_wait)
+    return _read(driver)
+
+
 def _run(driver: Driver, action: Action) -> None:
     """Apply one action. After a transport fault: reconnect, re-read, and apply again only if not done."""
     try:
@@ -67,11 +76,8 @@ def _run(driver: Driver, action: Action) -> None:
     except RouterfixError as exc:
         if not is_transient(exc):
             raise
-        log.warning("%s: connection lost during %r; re-reading before deciding", driver.host, action.describe())
-        retry_transient(driver.reconnect, wait=driver.timeouts.retry_wait, max_wait=8 * driver.timeouts.retry_wait)
-        if action.done_in(_read(driver)):
-            return
-        action.apply(driver)
+        if not action.done_in(_reread_after_fault(driver, [action])):
+            action.apply(driver)
 
 
 def _batches(driver: Driver, actions: Sequence[Action]) -> list[list[Action]]:
@@ -98,10 +104,7 @@ def _run_batch(driver: Driver, group: Sequence[Action]) -> None:
     except RouterfixError as exc:
         if not is_transient(exc):
             raise
-        log.warning("%s: connection lost during %s; re-reading before deciding", driver.host,
-                    " + ".join(repr(a.describe()) for a in group))
-        retry_transient(driver.reconnect, wait=driver.timeouts.retry_wait, max_wait=8 * driver.timeouts.retry_wait)
-        state = _read(driver)
+        state = _reread_after_fault(driver, group)
         for action in group:
             if not action.done_in(state):
                 _run(driver, action)

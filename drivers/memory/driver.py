@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from routerfix.actions import ACTION_KINDS
 from routerfix.driver import Driver
 from routerfix.errors import (
     AuthenticationError,
@@ -129,10 +130,6 @@ SCENARIOS = {
 }
 """Named starting states for the ``scenario`` option."""
 
-_WRITE_KINDS = frozenset({"set_nat_mode", "set_sip_alg", "add_forward", "remove_forward", "reserve_address",
-                          "release_address"})
-"""Every plan action kind: what a ``batch=True`` memory router takes in one call."""
-
 _routers: dict[str, MemoryRouter] = {}
 _routers_lock = threading.Lock()
 
@@ -159,7 +156,7 @@ class MemoryDriver(Driver):
         if not isinstance(batch, bool):
             raise InvalidValue("batch", batch, "True or False")
         if batch:  # a device that takes several changes in one request (the engine's write_batch path)
-            self.batch_kinds = _WRITE_KINDS
+            self.batch_kinds = ACTION_KINDS  # every plan action kind, in one call
         self._held: list[tuple[str, Any]] | None = None
         self._fail: dict[str, str] = dict(self.options.get("fail") or {})
         self._calls: dict[str, int] = {}
@@ -259,7 +256,7 @@ class MemoryDriver(Driver):
         self._landed_then_drop("write_batch")
 
     def _write(self, verb: str, change: Any) -> None:
-        if self._held is not None and verb != "flush_connections" and verb != "restore":
+        if self._held is not None and verb not in ("flush_connections", "restore"):
             self.router  # noqa: B018 - a closed session refuses here, as a real one would
             self._held.append((verb, change))
             return
