@@ -51,3 +51,10 @@ def sim(ssh_host: SSHSimulatorHost, request: pytest.FixtureRequest) -> Iterator[
 def connect(device: SimulatedDevice, **extra: Any) -> Driver:
     """Open ``device``'s driver with short timeouts."""
     return routerfix.connect(device.driver, device.host, timeouts=FAST, **device.connect_options(), **extra)
+
+
+@pytest.fixture
+def driver(sim: SimulatedDevice) -> Iterator[Driver]:
+    """The ``sim`` device's driver, open (what the conformance kit's classes take)."""
+    with connect(sim) as d:
+        yield d

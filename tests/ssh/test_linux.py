@@ -43,10 +43,7 @@ def snapshot(device: SimulatedDevice) -> Any:
 
 
 class TestLinuxConformance(DriverConformance):
-    @pytest.fixture
-    def driver(self, sim: SimulatedDevice) -> Iterator[Driver]:
-        with connect(sim) as d:
-            yield d
+    """Against the ``sim`` device (the folder's ``driver`` fixture)."""
 
 
 class TestLinuxPackagedConformance(DriverConformance):

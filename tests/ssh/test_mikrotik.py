@@ -38,10 +38,7 @@ def writes_sent(device: SimulatedDevice, start: int) -> list[str]:
 
 
 class TestMikrotikV7Conformance(DriverConformance):
-    @pytest.fixture
-    def driver(self, sim: SimulatedDevice) -> Iterator[Driver]:
-        with connect(sim) as d:
-            yield d
+    """Against the ``sim`` device (the folder's ``driver`` fixture)."""
 
 
 class TestMikrotikV6Conformance(DriverConformance):
