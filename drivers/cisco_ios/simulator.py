@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.ssh import SimulatedSSHDevice, SSHSimulatorHost, running_host
+from routerfix.simulator.ssh import Knobs, SimulatedSSHDevice, SSHSimulatorHost, serve_device, simulated_device
 
 from .cli import IosRouter, IosSession
 
@@ -62,15 +62,8 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
              **_: Any) -> Iterator[SimulatedDevice]:
     """Serve one simulated IOS router on 127.0.0.1 (on ``host`` if given, else on a private host)."""
     state = router or make_router(scenario, xe=xe, privilege=privilege)
-    with running_host(host) as server:
-        device = server.add_device("cisco_ios", lambda user: IosSession(state, user), username=USERNAME,
-                                   password=PASSWORD)
-        device.knobs.latency = latency
-        try:
-            yield SimulatedDevice(
-                driver="cisco_ios", host="127.0.0.1", username=USERNAME, password=PASSWORD, port=device.port,
-                options={"host_key_fingerprint": device.fingerprint},
-                description=f"Cisco {'ISR4331 IOS-XE 17.3' if state.xe else '2911 IOS 15.7'} ({scenario})",
-                handle=CiscoSimulator(device, state))
-        finally:
-            server.remove_device(device)
+    with serve_device(host, "cisco_ios", lambda user: IosSession(state, user), username=USERNAME,
+                      password=PASSWORD, knobs=Knobs(latency=latency)) as device:
+        yield simulated_device(device, "cisco_ios",
+                               f"Cisco {'ISR4331 IOS-XE 17.3' if state.xe else '2911 IOS 15.7'} ({scenario})",
+                               CiscoSimulator(device, state))

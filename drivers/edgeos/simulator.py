@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.ssh import SimulatedSSHDevice, SSHSimulatorHost, running_host
+from routerfix.simulator.ssh import Knobs, SimulatedSSHDevice, SSHSimulatorHost, serve_device, simulated_device
 
 from ..vyos.cli import Dialect, VyattaRouter, VyattaSession, seed
 from ..vyos.configtree import FLAG, LEAF, MULTI, Path, Schema, Tag, rule_table
@@ -182,14 +182,7 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
              router: VyattaRouter | None = None, **_: Any) -> Iterator[SimulatedDevice]:
     """Serve one simulated EdgeRouter on 127.0.0.1 (on ``host`` if given, else on a private host)."""
     state = router or make_router(scenario)
-    with running_host(host) as server:
-        device = server.add_device("edgeos", lambda user: VyattaSession(state, user), username=USERNAME,
-                                   password=PASSWORD)
-        device.knobs.latency = latency
-        try:
-            yield SimulatedDevice(driver="edgeos", host="127.0.0.1", username=USERNAME, password=PASSWORD,
-                                  port=device.port, options={"host_key_fingerprint": device.fingerprint},
-                                  description=f"EdgeRouter X EdgeOS 2.0.9 ({scenario})",
-                                  handle=EdgeOsSimulator(device, state))
-        finally:
-            server.remove_device(device)
+    with serve_device(host, "edgeos", lambda user: VyattaSession(state, user), username=USERNAME,
+                      password=PASSWORD, knobs=Knobs(latency=latency)) as device:
+        yield simulated_device(device, "edgeos", f"EdgeRouter X EdgeOS 2.0.9 ({scenario})",
+                               EdgeOsSimulator(device, state))

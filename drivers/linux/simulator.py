@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.ssh import Knobs, Shell, SSHSimulatorHost, running_host
+from routerfix.simulator.ssh import Knobs, Shell, SSHSimulatorHost, serve_device, simulated_device
 
 __all__ = ["LinuxRouter", "LinuxShell", "simulate"]
 
@@ -874,14 +874,7 @@ def simulate(scenario: str = "lab", password: str = "lx-sim-pass",  # noqa: S107
         state.arping = arping
     if squatters is not None:
         state.squatters = dict(squatters)
-    with running_host(host) as server:
-        device = server.add_device("linux-router", lambda username: LinuxShell(username, state), username="root",
-                                   password=password, knobs=Knobs(latency=latency, **knobs))
+    with serve_device(host, "linux-router", lambda username: LinuxShell(username, state), username="root",
+                      password=password, knobs=Knobs(latency=latency, **knobs)) as device:
         device.model = state
-        try:
-            yield SimulatedDevice(driver="linux", host="127.0.0.1", port=device.port, username="root",
-                                  password=password, options={"host_key_fingerprint": device.fingerprint},
-                                  description=f"Debian 12 router, nftables + dnsmasq (simulated, {scenario})",
-                                  handle=device)
-        finally:
-            server.remove_device(device)
+        yield simulated_device(device, "linux", f"Debian 12 router, nftables + dnsmasq (simulated, {scenario})")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.ssh import Knobs, Shell, SSHSimulatorHost, running_host
+from routerfix.simulator.ssh import Knobs, Shell, SSHSimulatorHost, serve_device, simulated_device
 
 __all__ = ["RouterOSError", "RouterOSShell", "RouterOSState", "simulate"]
 
@@ -662,16 +662,8 @@ def simulate(version: str = "7.16.2", scenario: str = "office",
     :param knobs: :class:`~routerfix.simulator.ssh.Knobs` fields (``drop_at``, ``chunk_size``, ``fail_auth``...).
     """
     router = state or default_state(version, scenario)
-    with running_host(host) as server:
-        device = server.add_device(
-            f"mikrotik-{router.identity}", lambda username: RouterOSShell(username, router), username="admin",
-            password=password, login_name=lambda name: SUFFIX_RE.sub("", name),
-            knobs=Knobs(latency=latency, **knobs))
+    with serve_device(host, f"mikrotik-{router.identity}", lambda username: RouterOSShell(username, router),
+                      username="admin", password=password, login_name=lambda name: SUFFIX_RE.sub("", name),
+                      knobs=Knobs(latency=latency, **knobs)) as device:
         device.model = router
-        try:
-            yield SimulatedDevice(
-                driver="mikrotik", host="127.0.0.1", port=device.port, username="admin", password=password,
-                options={"host_key_fingerprint": device.fingerprint},
-                description=f"MikroTik RouterOS {router.version} (simulated, {scenario})", handle=device)
-        finally:
-            server.remove_device(device)
+        yield simulated_device(device, "mikrotik", f"MikroTik RouterOS {router.version} (simulated, {scenario})")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.ssh import SimulatedSSHDevice, SSHSimulatorHost, running_host
+from routerfix.simulator.ssh import Knobs, SimulatedSSHDevice, SSHSimulatorHost, serve_device, simulated_device
 
 from .cli import OpenWrtRouter, OpenWrtSession, Section
 
@@ -58,13 +58,6 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
              **_: Any) -> Iterator[SimulatedDevice]:
     """Serve one simulated OpenWrt router on 127.0.0.1 (on ``host`` if given, else on a private host)."""
     state = router or make_router(scenario, conntrack_tool=conntrack_tool, sip_module=sip_module)
-    with running_host(host) as server:
-        device = server.add_device("openwrt", lambda user: OpenWrtSession(state, user), username=USERNAME,
-                                   password=PASSWORD)
-        device.knobs.latency = latency
-        try:
-            yield SimulatedDevice(driver="openwrt", host="127.0.0.1", username=USERNAME, password=PASSWORD,
-                                  port=device.port, options={"host_key_fingerprint": device.fingerprint},
-                                  description=f"OpenWrt 23.05.3 ({scenario})", handle=OpenWrtSimulator(device, state))
-        finally:
-            server.remove_device(device)
+    with serve_device(host, "openwrt", lambda user: OpenWrtSession(state, user), username=USERNAME,
+                      password=PASSWORD, knobs=Knobs(latency=latency)) as device:
+        yield simulated_device(device, "openwrt", f"OpenWrt 23.05.3 ({scenario})", OpenWrtSimulator(device, state))

@@ -35,9 +35,13 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-__all__ = ["Knobs", "SSHSimulatorHost", "Shell", "ShellFactory", "SimulatedSSHDevice", "running_host"]
+if TYPE_CHECKING:
+    from routerfix.simulate import SimulatedDevice
+
+__all__ = ["Knobs", "SSHSimulatorHost", "Shell", "ShellFactory", "SimulatedSSHDevice", "running_host", "serve_device",
+           "simulated_device"]
 
 log = logging.getLogger("routerfix.simulator.ssh")
 T = TypeVar("T")
@@ -420,6 +424,31 @@ class SSHSimulatorHost:
             self._thread.join(10)
         self._thread = None
         self._loop = None
+
+
+@contextlib.contextmanager
+def serve_device(host: SSHSimulatorHost | None, name: str, shell_factory: ShellFactory,
+                 **device_options: Any) -> Iterator[SimulatedSSHDevice]:
+    """One device on ``host`` (or on a host of its own, see :func:`running_host`) for the length of the block:
+    :meth:`SSHSimulatorHost.add_device` with ``device_options``, removed again on exit."""
+    with running_host(host) as server:
+        device = server.add_device(name, shell_factory, **device_options)
+        try:
+            yield device
+        finally:
+            server.remove_device(device)
+
+
+def simulated_device(device: SimulatedSSHDevice, driver: str, description: str,
+                     handle: Any = None) -> SimulatedDevice:
+    """What a driver's ``simulate()`` yields for ``device``: a :class:`routerfix.simulate.SimulatedDevice` on
+    127.0.0.1 with the device's port and account and its host key pinned (``handle``: the device itself unless
+    the simulator wraps it with its router state)."""
+    from routerfix.simulate import SimulatedDevice
+
+    return SimulatedDevice(driver=driver, host="127.0.0.1", port=device.port, username=device.username,
+                           password=device.password, options={"host_key_fingerprint": device.fingerprint},
+                           description=description, handle=device if handle is None else handle)
 
 
 @contextlib.contextmanager
