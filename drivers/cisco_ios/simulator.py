@@ -22,11 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.ssh import Knobs, SimulatedSSHDevice, SSHSimulatorHost, serve_device, simulated_device
+from routerfix.simulator.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
 
 from .cli import IosRouter, IosSession
 
@@ -36,12 +35,8 @@ USERNAME = "admin"
 PASSWORD = "cisco-sim-pw"  # noqa: S105 - the simulator's own test account
 
 
-@dataclass
-class CiscoSimulator:
-    """What ``SimulatedDevice.handle`` holds: the SSH device (knobs, recorders) and the router state."""
-
-    device: SimulatedSSHDevice
-    router: IosRouter
+CiscoSimulator = PlatformHandle[IosRouter]
+"""What ``SimulatedDevice.handle`` holds: the SSH device (knobs, recorders) and the IosRouter."""
 
 
 def make_router(scenario: str = "office", *, xe: bool = False, privilege: int = 15) -> IosRouter:

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.ssh import Knobs, SimulatedSSHDevice, SSHSimulatorHost, serve_device, simulated_device
+from routerfix.simulator.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
 
 from ..vyos.cli import Dialect, VyattaRouter, VyattaSession, seed
 from ..vyos.configtree import FLAG, LEAF, MULTI, Path, Schema, Tag, rule_table
@@ -155,12 +154,8 @@ EDGEOS = Dialect(schema=EDGEOS_SCHEMA, terminal_prefix="terminal", leases_comman
                  validate=_validate)
 
 
-@dataclass
-class EdgeOsSimulator:
-    """What ``SimulatedDevice.handle`` holds: the SSH device (knobs, recorders) and the router state."""
-
-    device: SimulatedSSHDevice
-    router: VyattaRouter
+EdgeOsSimulator = PlatformHandle[VyattaRouter]
+"""What ``SimulatedDevice.handle`` holds: the SSH device (knobs, recorders) and the VyattaRouter."""
 
 
 def make_router(scenario: str = "office") -> VyattaRouter:

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.ssh import Knobs, SimulatedSSHDevice, SSHSimulatorHost, serve_device, simulated_device
+from routerfix.simulator.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
 
 from .cli import OpenWrtRouter, OpenWrtSession, Section
 
@@ -31,12 +30,8 @@ USERNAME = "root"
 PASSWORD = "openwrt-sim-pw"  # noqa: S105 - the simulator's own test account
 
 
-@dataclass
-class OpenWrtSimulator:
-    """What ``SimulatedDevice.handle`` holds: the SSH device (knobs, recorders) and the router state."""
-
-    device: SimulatedSSHDevice
-    router: OpenWrtRouter
+OpenWrtSimulator = PlatformHandle[OpenWrtRouter]
+"""What ``SimulatedDevice.handle`` holds: the SSH device (knobs, recorders) and the OpenWrtRouter."""
 
 
 def make_router(scenario: str = "office", *, conntrack_tool: bool = True, sip_module: bool = True) -> OpenWrtRouter:

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.ssh import Knobs, SimulatedSSHDevice, SSHSimulatorHost, serve_device, simulated_device
+from routerfix.simulator.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
 
 from .cli import Conntrack, Dialect, VyattaRouter, VyattaSession, seed
 from .configtree import FLAG, LEAF, MULTI, Path, Schema, Tag, rule_table
@@ -170,12 +169,8 @@ VYOS = Dialect(schema=VYOS_SCHEMA, terminal_prefix="set terminal", leases_comman
                validate=_validate)
 
 
-@dataclass
-class VyosSimulator:
-    """What ``SimulatedDevice.handle`` holds: the SSH device (knobs, recorders) and the router state."""
-
-    device: SimulatedSSHDevice
-    router: VyattaRouter
+VyosSimulator = PlatformHandle[VyattaRouter]
+"""What ``SimulatedDevice.handle`` holds: the SSH device (knobs, recorders) and the VyattaRouter."""
 
 
 def make_router(scenario: str = "office") -> VyattaRouter:

@@ -35,13 +35,13 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from routerfix.simulate import SimulatedDevice
 
-__all__ = ["Knobs", "SSHSimulatorHost", "Shell", "ShellFactory", "SimulatedSSHDevice", "running_host", "serve_device",
-           "simulated_device"]
+__all__ = ["Knobs", "PlatformHandle", "SSHSimulatorHost", "Shell", "ShellFactory", "SimulatedSSHDevice", "running_host",
+           "serve_device", "simulated_device"]
 
 log = logging.getLogger("routerfix.simulator.ssh")
 T = TypeVar("T")
@@ -424,6 +424,18 @@ class SSHSimulatorHost:
             self._thread.join(10)
         self._thread = None
         self._loop = None
+
+
+R = TypeVar("R")
+
+
+@dataclass
+class PlatformHandle(Generic[R]):
+    """What ``SimulatedDevice.handle`` holds for a simulator that keeps its router state beside the SSH device:
+    the device (knobs, recorders) and the router state."""
+
+    device: SimulatedSSHDevice
+    router: R
 
 
 @contextlib.contextmanager
