@@ -25,7 +25,7 @@ lab-deps: $(BIN)/routerfix
 	else echo "lab-deps: not root (or no tests/lab/INSTALL.sh): the namespace lab tests will skip"; fi
 
 lint: $(BIN)/routerfix
-	$(BIN)/ruff check routerfix drivers tests benchmarks examples ansible_collections
+	$(BIN)/ruff check routerfix drivers simulators tests benchmarks examples ansible_collections
 
 typecheck: $(BIN)/routerfix
 	$(BIN)/mypy

@@ -6,7 +6,7 @@ Run by :func:`benchmarks._support.simulators` (not by hand)::
     python benchmarks/simhost.py '{"latency": 0.05, "devices": [["mikrotik", {}], ["netgear", {"model": "R7800"}]]}'
 
 It prints one JSON line per device (driver, host, port, username, password, options), then ``READY``, and serves
-until its standard input closes. SSH devices share one event loop (:class:`routerfix.simulator.ssh.SSHSimulatorHost`);
+until its standard input closes. SSH devices share one event loop (`SSHSimulatorHost`);
 each web device has its own threaded HTTP server. ``latency`` is injected with each simulator's own knob (SSH:
 per line, pipelined; HTTP: per request).
 """
@@ -20,9 +20,10 @@ import os
 import sys
 from typing import Any
 
+from routerfix.simulators._hosts.http import HttpSimulator
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
+
 from routerfix.simulate import simulate
-from routerfix.simulator.http import HttpSimulator
-from routerfix.simulator.ssh import SSHSimulatorHost
 
 
 def _http_servers(handle: Any) -> list[HttpSimulator]:
@@ -34,12 +35,9 @@ def _http_servers(handle: Any) -> list[HttpSimulator]:
 
 
 def _factory_params(driver: str) -> set[str]:
-    import importlib
+    from routerfix.simulate import simulator_factory
 
-    from routerfix import get_driver
-
-    module_name, _, attr = (get_driver(driver).simulator or "").partition(":")
-    factory = getattr(importlib.import_module(module_name), attr)
+    factory = simulator_factory(driver)
     target = getattr(factory, "__wrapped__", factory)
     return set(inspect.signature(target).parameters)
 

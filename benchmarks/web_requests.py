@@ -47,9 +47,10 @@ def _label(driver: str, knobs: dict[str, Any]) -> str:
 
 def measure_one(driver: str, knobs: dict[str, Any]) -> dict[str, Any]:
     """Requests, logins and outcome of one mitigation."""
+    from routerfix.simulators._hosts.http import HttpSimulator
+
     import routerfix
     from routerfix.simulate import simulate
-    from routerfix.simulator.http import HttpSimulator
 
     with simulate(driver, **knobs) as dev:
         handle = dev.handle

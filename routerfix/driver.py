@@ -94,8 +94,6 @@ class Driver(abc.ABC):
     """What this driver can do; a driver may narrow it in :meth:`open` once it knows the firmware."""
     option_names: ClassVar[frozenset[str]] = frozenset()
     """Driver-specific keyword options this driver accepts."""
-    simulator: ClassVar[str | None] = None
-    """``"module:callable"`` of a simulator for this driver (see :mod:`routerfix.simulate`), if it ships one."""
     batch_kinds: frozenset[str] = frozenset()
     """Kinds of plan action (``Action.kind``: ``"set_nat_mode"``, ``"add_forward"`` ...) this driver can send
     together inside :meth:`write_batch` (one request, transaction or commit). The engine groups neighbouring

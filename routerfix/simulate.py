@@ -1,24 +1,27 @@
-"""Built-in simulated routers: every driver that ships a simulator names it in
-:attr:`routerfix.Driver.simulator`, and :func:`simulate` starts it.
+"""Built-in simulated routers, one subpackage per driver, found through the entry-point group
+``routerfix.simulators`` (a third-party driver can ship its own simulator the same way).
 
 A simulator is a context manager yielding a :class:`SimulatedDevice`: where it
 listens (always 127.0.0.1), the credentials it accepts and the driver options
 needed to trust it (a pinned host key or certificate). The demo and the tests
-use these.
+use these. The SSH simulators need the ``sim`` extra (``pip install 'routerfix[sim]'``).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any
 
 from routerfix.errors import UnsupportedOperation
 
-__all__ = ["SimulatedDevice", "simulate", "simulators"]
+__all__ = ["ENTRY_POINT_GROUP", "SimulatedDevice", "simulate", "simulator_factory", "simulators"]
+
+ENTRY_POINT_GROUP = "routerfix.simulators"
+SIM_EXTRA_HINT = "pip install 'routerfix[sim]'"
 
 
 @dataclass(frozen=True)
@@ -44,28 +47,30 @@ class SimulatedDevice:
 
 
 def simulators() -> list[str]:
-    """Names of drivers that ship a simulator."""
-    from routerfix import get_driver, list_drivers
+    """Names of drivers that ship a simulator (no simulator is imported)."""
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
-    names = []
-    for name in list_drivers():
-        try:
-            if get_driver(name).simulator:
-                names.append(name)
-        except Exception:
-            logging.getLogger("routerfix.simulate").warning("driver %s failed to load", name, exc_info=True)
-    return names
+
+def simulator_factory(driver_name: str) -> Callable[..., AbstractContextManager[SimulatedDevice]]:
+    """The simulator factory registered for ``driver_name``; a clear error when there is none, or when the
+    simulator needs a library that is not installed."""
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == driver_name]
+    if not found:
+        raise UnsupportedOperation(f"driver {driver_name!r} ships no simulator (simulators: "
+                                   f"{', '.join(simulators()) or 'none'})", driver=driver_name)
+    try:
+        factory: Callable[..., AbstractContextManager[SimulatedDevice]] = found[0].load()
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("routerfix"):
+            raise
+        logging.getLogger("routerfix.simulators").debug("simulator %s failed to load", driver_name, exc_info=True)
+        raise UnsupportedOperation(f"the {driver_name} simulator needs {exc.name!r}, which is not installed: "
+                                   f"{SIM_EXTRA_HINT}", driver=driver_name) from None
+    return factory
 
 
 @contextmanager
 def simulate(driver_name: str, **knobs: Any) -> Iterator[SimulatedDevice]:
     """Start the simulator of ``driver_name`` on 127.0.0.1 and stop it on exit."""
-    from routerfix import get_driver
-
-    target = get_driver(driver_name).simulator
-    if not target:
-        raise UnsupportedOperation(f"driver {driver_name!r} ships no simulator", driver=driver_name)
-    module_name, _, attr = target.partition(":")
-    factory = getattr(importlib.import_module(module_name), attr)
-    with factory(**knobs) as device:
+    with simulator_factory(driver_name)(**knobs) as device:
         yield device

@@ -90,7 +90,6 @@ class AsuswrtDriver(Driver):
                "connection tracking cannot be cleared from the web API: restarting the firewall drops the "
                "forwarding state but not established flows"))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
-    simulator: ClassVar[str | None] = "routerfix.drivers.asuswrt.simulator:simulate"
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)

@@ -47,7 +47,6 @@ class AttGatewayDriver(Driver):
     name: ClassVar[str] = "att"
     capabilities = Capabilities(remedy=Remedy.BRIDGE_MODE, notes=(ATT_NOTE,))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
-    simulator: ClassVar[str | None] = "routerfix.drivers.att.simulator:simulate"
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)

@@ -31,7 +31,6 @@ class BelkinDriver(Driver):
     name: ClassVar[str] = "belkin"
     capabilities = Capabilities(remedy=Remedy.REPLACE_ROUTER, notes=(BELKIN_NOTE,))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
-    simulator: ClassVar[str | None] = "routerfix.drivers.belkin.simulator:simulate"
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)

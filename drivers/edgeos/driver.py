@@ -37,7 +37,6 @@ class EdgeOsDriver(VyattaDriver):
                "port-forward wizard rules are read (and removed only with replace_conflicting), never written",
                "no NAT filtering setting (Linux conntrack): NAT mode not managed",
                "every change is committed and saved before leaving configuration mode"))
-    simulator: ClassVar[str | None] = "routerfix.drivers.edgeos.simulator:simulate"
     session_commands: ClassVar[tuple[str, ...]] = ("terminal width 512", "terminal length 0")
     leases_command: ClassVar[str] = "show dhcp leases"
     rule_number_limit: ClassVar[int] = 4999

@@ -111,7 +111,6 @@ class LinksysDriver(Driver):
         max_forwards=None, forward_ranges=True, forward_both=True, orders_rules=False,
         notes=("JNAP has no NAT filtering setting and no way to clear connection tracking",))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"restart_wait", "poll_interval"}
-    simulator: ClassVar[str | None] = "routerfix.drivers.linksys.simulator:simulate"
     batch_kinds = frozenset({"set_sip_alg", "add_forward", "remove_forward", "reserve_address", "release_address"})
 
     def __init__(self, host: str, **options: Any) -> None:

@@ -127,7 +127,6 @@ class LinuxDriver(SSHDriver):
     capabilities = _BASE
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {
         "wan_interface", "lan_interface", "dnsmasq_pid", "dnsmasq_leases", "dnsmasq_hostsfile", "dnsmasq_range"}
-    simulator: ClassVar[str | None] = "routerfix.drivers.linux.simulator:simulate"
     device_type: ClassVar[str] = "linux"
     prompt_pattern: ClassVar[str | None] = r"(?:\[routerfix\]#|[^\n]*[#$])"
     error_patterns: ClassVar[tuple[str, ...]] = (

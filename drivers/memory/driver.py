@@ -141,7 +141,6 @@ class MemoryDriver(Driver):
     capabilities = FULL
     option_names: ClassVar[frozenset[str]] = frozenset({"scenario", "router", "state_file", "fail", "capabilities",
                                                         "batch"})
-    simulator: ClassVar[str | None] = "routerfix.drivers.memory.simulator:simulate"
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)

@@ -90,7 +90,6 @@ class MikrotikDriver(SSHDriver):
     name: ClassVar[str] = "mikrotik"
     capabilities = _CAPS
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_list", "dhcp_server", "batch"}
-    simulator: ClassVar[str | None] = "routerfix.drivers.mikrotik.simulator:simulate"
     device_type: ClassVar[str] = "mikrotik_routeros"
     prompt_pattern: ClassVar[str | None] = r"\[[^\]\n]+\](?: /[^>\n]*)? ?>"
     error_patterns: ClassVar[tuple[str, ...]] = (

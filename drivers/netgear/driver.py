@@ -95,7 +95,6 @@ class NetgearDriver(Driver):
     capabilities = Capabilities(features=_FEATURES, max_forwards=20, forward_ranges=True, forward_both=True,
                                 orders_rules=False, notes=_NOTES_ACOS)
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"family"}
-    simulator: ClassVar[str | None] = "routerfix.drivers.netgear.simulator:simulate"
     transport_security = "tls"
     batch_kinds = frozenset({"set_nat_mode", "set_sip_alg"})
     """NAT filtering and SIP ALG share the WAN setup form: :meth:`write_batch` sends them in one POST."""

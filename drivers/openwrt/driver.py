@@ -68,7 +68,6 @@ class OpenWrtDriver(SSHDriver):
                "no NAT filtering setting on stock fw4 (Linux conntrack): NAT mode not managed",
                "connection tracking is flushed only where the conntrack tool is installed"))
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"lan_interface", "wan_zone", "lan_zone"}
-    simulator: ClassVar[str | None] = "routerfix.drivers.openwrt.simulator:simulate"
     prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+:\S*[#$]"
     error_patterns: ClassVar[tuple[str, ...]] = (r"^uci: ", r"^-?ash: .*not found", r"syntax error")
     batch_separator: ClassVar[str | None] = "; "

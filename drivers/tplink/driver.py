@@ -92,7 +92,6 @@ class TplinkDriver(Driver):
     name: ClassVar[str] = "tplink"
     capabilities = _LEGACY_CAPS
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
-    simulator: ClassVar[str | None] = "routerfix.drivers.tplink.simulator:simulate"
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)

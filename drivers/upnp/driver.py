@@ -46,7 +46,6 @@ class UpnpDriver(Driver):
     capabilities = Capabilities(features=frozenset({Feature.LIST_FORWARDS}), remedy=Remedy.READ_ONLY_ACCESS,
                                 notes=(UPNP_NOTE,))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"location", "max_entries"}
-    simulator: ClassVar[str | None] = "routerfix.drivers.upnp.simulator:simulate"
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)

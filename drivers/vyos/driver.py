@@ -33,7 +33,6 @@ class VyosDriver(VyattaDriver):
         notes=("destination NAT rules take the lowest free rule number and are restricted with inbound-interface",
                "no NAT filtering setting (Linux conntrack): NAT mode not managed",
                "every change is committed and saved before leaving configuration mode"))
-    simulator: ClassVar[str | None] = "routerfix.drivers.vyos.simulator:simulate"
     session_commands: ClassVar[tuple[str, ...]] = ("set terminal width 512", "set terminal length 0")
     leases_command: ClassVar[str] = "show dhcp server leases"
     managed_prefixes: ClassVar[tuple[Path, ...]] = (

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from routerfix.simulator.ssh import SSHSimulatorHost
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 
 @pytest.fixture(scope="session")

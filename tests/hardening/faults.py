@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from routerfix.simulators._hosts.ssh import Shell, SSHSimulatorHost
+
 import routerfix
 from routerfix.driver import Driver
 from routerfix.errors import RouterfixError
 from routerfix.planner import managed_view
 from routerfix.simulate import SimulatedDevice, simulate
-from routerfix.simulator.ssh import Shell, SSHSimulatorHost
 
 from .targets import Target, native_state
 
@@ -47,7 +48,7 @@ def fresh_device(target: Target, host: SSHSimulatorHost | None = None, **extra: 
 
 
 def ssh_device(device: SimulatedDevice) -> Any:
-    """The :class:`~routerfix.simulator.ssh.SimulatedSSHDevice` of an SSH simulator (knobs and recorders):
+    """The :class:`~routerfix.simulators._hosts.ssh.SimulatedSSHDevice` of an SSH simulator (knobs and recorders):
     the handle itself, or its ``device`` (platform simulators wrap it with their router state)."""
     handle = device.handle
     return handle if hasattr(handle, "commands_seen") else handle.device

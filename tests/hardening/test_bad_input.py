@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 import routerfix
 from routerfix import InvalidValue, PortForward, Reservation
-from routerfix.simulator.ssh import SSHSimulatorHost
 
 from .faults import FAST, fresh_device, open_driver, ssh_device
 from .recorders import Mark, operations_since

@@ -17,8 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-
-from routerfix.simulator.ssh import SSHSimulatorHost
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 from .faults import KINDS, count_steps, run_with_fault
 from .targets import ALL_TARGETS, Target

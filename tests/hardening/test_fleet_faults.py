@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
+
 from routerfix.fleet import run_fleet
 from routerfix.inventory import FleetHost
 from routerfix.secrets import Secret
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.ssh import SSHSimulatorHost
 
 from .faults import FAST, _http, fresh_device, ssh_device
 from .targets import ALL_TARGETS, native_state
@@ -44,7 +45,7 @@ def _fleet(ssh_host: SSHSimulatorHost) -> Iterator[dict[str, SimulatedDevice]]:
         devices["bad-password"] = stack.enter_context(fresh_device(targets["mikrotik-v7"], ssh_host))
         devices["garbled"] = stack.enter_context(fresh_device(targets["asuswrt"]))
         # a full rule table: the router refuses the add with its own "Failure" page (a device error)
-        from routerfix.drivers.netgear.sim_state import Rule
+        from routerfix.simulators.netgear.state import Rule
 
         devices["device-error"] = stack.enter_context(fresh_device(
             targets["netgear-R7800"], max_rules=1, rules=[Rule("NAS", "TCP", 443, 443, 443, 443, "192.168.1.20")]))

@@ -7,10 +7,10 @@ request the simulator recorded during the second run is one a read-only session 
 from __future__ import annotations
 
 import pytest
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 import routerfix
 from routerfix.simulate import simulate
-from routerfix.simulator.ssh import SSHSimulatorHost
 
 from .faults import FAST, fresh_device, open_driver
 from .recorders import Mark, operations_since

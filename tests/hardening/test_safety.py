@@ -8,12 +8,12 @@ import ipaddress
 from typing import Any
 
 import pytest
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 import routerfix
 from routerfix import Feature, ForwardConflict, InvalidValue
 from routerfix.actions import safe_restore_name
 from routerfix.planner import SINK_MAC
-from routerfix.simulator.ssh import SSHSimulatorHost
 
 from .faults import fresh_device, open_driver
 from .targets import ALL_TARGETS, Target, native_state
@@ -21,7 +21,7 @@ from .targets import ALL_TARGETS, Target, native_state
 
 def _pbx_knobs(target: Target) -> dict[str, Any]:
     if target.driver == "netgear":
-        from routerfix.drivers.netgear.sim_state import Rule
+        from routerfix.simulators.netgear.state import Rule
 
         return {"rules": [Rule("PBX", "UDP", 5060, 5060, 5060, 5060, "192.168.1.10")]}
     return {"scenario": "pbx"}

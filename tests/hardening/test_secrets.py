@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 import routerfix
 from routerfix.errors import RouterfixError
-from routerfix.simulator.ssh import SSHSimulatorHost
 
 from .faults import FAST, fresh_device, open_driver, ssh_device
 from .targets import ALL_TARGETS, Target

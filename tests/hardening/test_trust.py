@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 import routerfix
 from routerfix.errors import TrustError
-from routerfix.simulator.ssh import SSHSimulatorHost
 
 from .faults import FAST, _http, fresh_device, ssh_device
 from .targets import ALL_TARGETS, Target
@@ -19,7 +19,7 @@ SSH = [t for t in ALL_TARGETS if t.kind == "ssh" and t.id != "mikrotik-v6"]
 TLS = [t for t in ALL_TARGETS if t.id in ("netgear-R7000", "netgear-R7800", "asuswrt")]
 
 
-def _ssh_options(device: routerfix.simulate.SimulatedDevice, known_hosts: Path) -> dict[str, object]:
+def _ssh_options(device: routerfix.simulators.SimulatedDevice, known_hosts: Path) -> dict[str, object]:
     opts = {k: v for k, v in device.connect_options().items() if k != "host_key_fingerprint"}
     opts["known_hosts"] = str(known_hosts)
     return opts

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from routerfix.simulators._hosts.ssh import Shell, SSHSimulatorHost
 
 import routerfix
 from routerfix.driver import Driver, Timeouts
 from routerfix.simulate import SimulatedDevice, simulate
-from routerfix.simulator.ssh import Shell, SSHSimulatorHost
 
 FAST = Timeouts(connect=5, read=5, apply=5)
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from routerfix.drivers.linux.parser import ARPING_EXIT, parse_arping
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 import routerfix
 from routerfix.driver import Driver
@@ -26,7 +27,6 @@ from routerfix.errors import (
 )
 from routerfix.model import Feature
 from routerfix.simulate import SimulatedDevice, simulate
-from routerfix.simulator.ssh import SSHSimulatorHost
 from routerfix.testing import DriverConformance
 
 from .conftest import connect
@@ -354,7 +354,7 @@ def test_parse_arping_raises_only_parse_errors(body: str, status: int, marker: b
 ])
 def test_an_arping_that_cannot_probe_is_an_error_never_free(sim: SimulatedDevice, monkeypatch: pytest.MonkeyPatch,
                                                             reply: tuple[str, str, int], error: type) -> None:
-    from routerfix.drivers.linux.simulator import LinuxShell
+    from routerfix.simulators.linux.device import LinuxShell
 
     monkeypatch.setattr(LinuxShell, "_arping", lambda self, rest, flavour: reply)
     with connect(sim) as driver:

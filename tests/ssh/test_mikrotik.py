@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 import routerfix
 from routerfix.driver import Driver
 from routerfix.errors import DeviceError, ForwardConflict, RouterfixError
 from routerfix.simulate import SimulatedDevice, simulate
-from routerfix.simulator.ssh import SSHSimulatorHost
 from routerfix.testing import DriverConformance
 
 from .conftest import connect

@@ -21,7 +21,7 @@ from routerfix.drivers.mikrotik.parser import (
     parse_address_ranges,
     parse_terse,
 )
-from routerfix.drivers.mikrotik.simulator import _quote, _wrap
+from routerfix.simulators.mikrotik.device import _quote, _wrap
 
 from routerfix.errors import RouterfixError
 

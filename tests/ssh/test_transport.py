@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import asyncssh
 import pytest
+from routerfix.simulators._hosts.ssh import SimulatedSSHDevice, SSHSimulatorHost
 
 from routerfix.driver import Timeouts
 from routerfix.errors import (
@@ -24,7 +25,6 @@ from routerfix.errors import (
     TrustError,
 )
 from routerfix.model import DeviceFacts
-from routerfix.simulator.ssh import SimulatedSSHDevice, SSHSimulatorHost
 from routerfix.transport.ssh import SSHDriver, TrustSettings, parse_bool
 
 from .conftest import FAST, EchoShell

@@ -9,11 +9,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 import routerfix
 from routerfix.driver import Driver, Timeouts
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.ssh import SSHSimulatorHost
 
 FAST = Timeouts(connect=5, read=5, apply=5)
 PLATFORMS = ("cisco_ios", "vyos", "edgeos", "openwrt")
@@ -25,7 +25,7 @@ def config_text(platform: str, handle: Any) -> str:
         return str(handle.router.render())
     if platform in ("vyos", "edgeos"):
         return str(handle.router.config_text())
-    from routerfix.drivers.openwrt.cli import OpenWrtSession
+    from routerfix.simulators.openwrt.shell import OpenWrtSession
 
     shell = OpenWrtSession(handle.router)
     return shell.execute("uci export firewall; uci export dhcp")
@@ -53,7 +53,7 @@ def sim(ssh_host: SSHSimulatorHost) -> Callable[..., Any]:
     """``with sim("vyos", scenario="pbx") as device:`` — a fresh simulated device on the shared host."""
     @contextmanager
     def start(platform: str, scenario: str = "office", **knobs: Any) -> Iterator[SimulatedDevice]:
-        module = importlib.import_module(f"routerfix.drivers.{platform}.simulator")
+        module = importlib.import_module(f"routerfix.simulators.{platform}.device")
         with module.simulate(scenario, host=ssh_host, **knobs) as device:
             yield device
     return start

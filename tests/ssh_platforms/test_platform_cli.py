@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from routerfix.drivers.cisco_ios.cli import IosRouter, IosSession
-from routerfix.drivers.openwrt.cli import OpenWrtRouter, OpenWrtSession
-from routerfix.drivers.vyos.cli import VyattaSession
-from routerfix.drivers.vyos.simulator import make_router as make_vyos
+from routerfix.simulators.cisco_ios.shell import IosRouter, IosSession
+from routerfix.simulators.openwrt.shell import OpenWrtRouter, OpenWrtSession
+from routerfix.simulators.vyos.device import make_router as make_vyos
+from routerfix.simulators.vyos.shell import VyattaSession
 
 import routerfix
 from routerfix.errors import DeviceError
@@ -165,7 +165,7 @@ def test_vyatta_refused_line_in_a_block_discards_the_whole_candidate(platform: s
 
 
 def test_edgeos_paging_and_prompt() -> None:
-    from routerfix.drivers.edgeos.simulator import make_router as make_edge
+    from routerfix.simulators.edgeos.device import make_router as make_edge
 
     s = VyattaSession(make_edge(), "ubnt")
     assert s.prompt() == "ubnt@ubnt:~$ "

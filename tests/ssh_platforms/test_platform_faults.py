@@ -10,10 +10,10 @@ import importlib
 from typing import Any
 
 import pytest
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 import routerfix
 from routerfix.errors import AuthenticationError, RouterfixError
-from routerfix.simulator.ssh import SSHSimulatorHost
 
 from .conftest import PLATFORMS, config_text, connect, persisted
 from .test_platform_commands import EXPECTED
@@ -39,7 +39,7 @@ _AFTER: dict[str, str] = {}
 def mitigated_text(platform: str, host: SSHSimulatorHost) -> str:
     """The configuration text of a clean mitigation (computed once per platform)."""
     if platform not in _AFTER:
-        module = importlib.import_module(f"routerfix.drivers.{platform}.simulator")
+        module = importlib.import_module(f"routerfix.simulators.{platform}.device")
         with module.simulate(host=host) as device:
             with connect(device) as driver:
                 assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from routerfix.drivers.cisco_ios import parser as ios
-from routerfix.drivers.cisco_ios.cli import Binding, IosRouter, IosSession
 from routerfix.drivers.edgeos import parser as edge
 from routerfix.drivers.openwrt import parser as owrt
-from routerfix.drivers.openwrt.cli import OpenWrtRouter, OpenWrtSession, Section
 from routerfix.drivers.vyos import parser as vy
 from routerfix.drivers.vyos.configtree import parse_commands
-from routerfix.drivers.vyos.simulator import VYOS_SCHEMA, make_router
+from routerfix.simulators.cisco_ios.shell import Binding, IosRouter, IosSession
+from routerfix.simulators.openwrt.shell import OpenWrtRouter, OpenWrtSession, Section
+from routerfix.simulators.vyos.device import VYOS_SCHEMA, make_router
 
 from routerfix.errors import RouterfixError
 from routerfix.model import Protocol
@@ -146,8 +146,8 @@ HOSTS = st.from_regex(r"[a-z0-9][a-z0-9-]{0,13}", fullmatch=True)  # "-" alone m
 @given(rows=st.lists(st.tuples(ADDRESSES, st.binary(min_size=6, max_size=6), HOSTS), max_size=6,
                      unique_by=lambda r: r[0]))
 def test_leases_tables_round_trip(rows: list[tuple[str, bytes, str]]) -> None:
-    from routerfix.drivers.edgeos.simulator import _leases as edge_leases
-    from routerfix.drivers.vyos.simulator import _leases as vyos_leases
+    from routerfix.simulators.edgeos.device import _leases as edge_leases
+    from routerfix.simulators.vyos.device import _leases as vyos_leases
 
     router = make_router()
     router.leases = [{"ip": a, "mac": ":".join(f"{b:02x}" for b in m), "hostname": h} for a, m, h in rows]

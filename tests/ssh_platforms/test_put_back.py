@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from routerfix.drivers.cisco_ios.cli import IosSession
 from routerfix.drivers.cisco_ios.parser import MARKER_ACL, parse_running_config
+from routerfix.simulators.cisco_ios.shell import IosSession
 
 from .conftest import config_text, connect
 

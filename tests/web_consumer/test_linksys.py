@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from routerfix.simulators._hosts.http import SimRequest, SimResponse
 
 import routerfix
 from routerfix.driver import Driver, Timeouts
@@ -16,7 +17,6 @@ from routerfix.errors import AuthenticationError, DeviceError, ForwardConflict, 
 from routerfix.model import PortForward, Reservation
 from routerfix.planner import MitigationOptions, make_plan
 from routerfix.simulate import SimulatedDevice, simulate
-from routerfix.simulator.http import SimRequest, SimResponse
 from routerfix.testing import DriverConformance
 
 from .helpers import connect

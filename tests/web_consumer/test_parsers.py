@@ -162,7 +162,7 @@ def test_jnap_lan_settings_garbage(output: dict[str, Any]) -> None:
 @given(st.lists(st.one_of(st.integers(min_value=-5, max_value=10 ** 6),
                           st.text(alphabet=st.characters(blacklist_characters='"\\\n'), max_size=12)), max_size=20))
 def test_tplink_array_round_trip(values: list[Any]) -> None:
-    from routerfix.drivers.tplink.simulator import _arr
+    from routerfix.simulators.tplink.device import _arr
 
     page = f"<SCRIPT>\n{_arr('DHCPDynList', values)}</SCRIPT>"
     assert tp.parse_arrays(page, "p")["DHCPDynList"] == values

@@ -66,7 +66,7 @@ def test_netgear_policy(netgear: Any, model: str, phones: int, nat: str, expecte
 
 
 def test_customer_rules_are_kept_and_legacy_firmware(netgear: Any) -> None:
-    from routerfix.drivers.netgear.sim_state import Rule
+    from routerfix.simulators.netgear.state import Rule
 
     rules = [Rule("Web server", "TCP", 8080, 8080, 80, 80, "192.168.1.20"), Rule("Game", "UDP", 3074, 3075,
                                                                                   3074, 3075, "192.168.1.4")]
@@ -82,7 +82,7 @@ def test_customer_rules_are_kept_and_legacy_firmware(netgear: Any) -> None:
 
 
 def test_rule_limit_is_reported(netgear: Any) -> None:
-    from routerfix.drivers.netgear.sim_state import Rule
+    from routerfix.simulators.netgear.state import Rule
 
     rules = [Rule(f"r{i}", "TCP", 1000 + i, 1000 + i, 1000 + i, 1000 + i, "192.168.1.20") for i in range(20)]
     with netgear("R7000", rules=rules) as device, connect(device) as router:

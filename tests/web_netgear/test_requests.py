@@ -91,7 +91,7 @@ def test_netcgi_requests_for_default_state(netgear: Any) -> None:
 
 
 def test_remove_finds_the_rule_by_content(netgear: Any, model: str) -> None:
-    from routerfix.drivers.netgear.sim_state import Rule
+    from routerfix.simulators.netgear.state import Rule
 
     rules = [Rule("Web", "TCP", 8080, 8080, 8080, 8080, "192.168.1.20"),
              Rule("H323", "TCP/UDP", 1719, 1720, 1719, 1720, "192.168.1.20"),

@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from routerfix.simulators._hosts.http import RecordedRequest
 
 import routerfix
 from routerfix.actions import SetNatMode, SetSipAlg
 from routerfix.engine import _batches, plan_ghostcall_removal
 from routerfix.model import NatMode
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulator.http import RecordedRequest
 
 from .conftest import connect
 

@@ -1,0 +1,478 @@
+"""The shared SSH simulator host: real SSH servers on 127.0.0.1 (asyncssh), many devices on many ports in one
+event loop running in a background thread.
+
+A device is a host key (generated; :attr:`SimulatedSSHDevice.fingerprint` and
+:meth:`SimulatedSSHDevice.known_hosts_line` let tests pin or trust it), accepted credentials, and a *shell
+factory*: called with the login name for every session, it returns a :class:`Shell` that turns each line typed
+into output and says which prompt follows. Platform CLIs (under ``drivers/<name>/simulator.py``) subclass
+:class:`Shell` and keep their configuration in an object shared by all sessions, so state persists across logins.
+
+Sessions are interactive shells with a PTY, as netmiko needs: the host echoes typed characters (``\\r\\n`` for
+Enter), splits lines on ``\\r``, ``\\n`` or ``\\r\\n``, and writes output with ``\\r\\n`` line ends followed by the
+prompt. Exec requests (``ssh host command``) run one line and exit.
+
+Knobs (:class:`Knobs`, changeable while running, e.g. ``device.knobs.latency = 0.05``):
+
+* ``latency`` — seconds between a line's arrival and its answer (also before the login answer and the first
+  prompt). Answers are pipelined: a line typed ahead is answered ``latency`` after *it* arrived, so N commands sent
+  at once cost one round trip, as on a real network;
+* ``drop_at`` — close the TCP connection when the device's N-th command (counted from
+  :attr:`SimulatedSSHDevice.commands_seen` at the time of setting, see :meth:`SimulatedSSHDevice.drop_after`)
+  arrives; ``drop_executes`` says whether that command runs first (the change lands, its answer is lost);
+* ``chunk_size``/``chunk_delay`` — slow output: the answer is written in chunks with a pause between them;
+* ``fail_auth`` — refuse every login (attempts are still counted in :attr:`SimulatedSSHDevice.auth_attempts`).
+
+Recorders: :attr:`SimulatedSSHDevice.received` holds every byte received on every session (injection tests),
+:attr:`SimulatedSSHDevice.commands` every line executed, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from routerfix.simulate import SimulatedDevice
+
+__all__ = ["Knobs", "PlatformHandle", "SSHSimulatorHost", "Shell", "ShellFactory", "SimulatedSSHDevice", "running_host",
+           "serve_device", "simulated_device"]
+
+log = logging.getLogger("routerfix.simulators._hosts.ssh")
+T = TypeVar("T")
+
+
+class Shell:
+    """One interactive session of a simulated CLI. Subclasses override :meth:`execute` and :meth:`prompt`.
+
+    :param username: the login name the client sent (with any suffix it added).
+    """
+
+    echo: bool = True
+    """Echo typed characters (every PTY shell does)."""
+
+    def __init__(self, username: str) -> None:
+        self.username = username
+        self.closed = False
+        """Set by :meth:`execute` (``exit``/``quit``) to end the session after its output."""
+
+    def welcome(self) -> str:
+        """Text shown after login, before the first prompt (banner, MOTD)."""
+        return ""
+
+    def prompt(self) -> str:
+        """The prompt shown after each answer."""
+        return "$ "
+
+    def execute(self, line: str) -> str:
+        """Run one line (without its line end) and return its output (``\\n`` line ends, usually ending with one)."""
+        raise NotImplementedError
+
+
+ShellFactory = Callable[[str], Shell]
+"""Builds the :class:`Shell` of a new session from the login name."""
+
+
+@dataclass
+class Knobs:
+    """Fault and timing knobs of one simulated device (see the module docstring)."""
+
+    latency: float = 0.0
+    drop_at: int | None = None
+    drop_executes: bool = False
+    chunk_size: int = 0
+    chunk_delay: float = 0.0
+    fail_auth: bool = False
+
+
+@dataclass(eq=False)
+class SimulatedSSHDevice:
+    """One simulated device on one port. Created by :meth:`SSHSimulatorHost.add_device`."""
+
+    name: str
+    username: str
+    password: str = field(repr=False)
+    shell_factory: ShellFactory
+    login_name: Callable[[str], str] | None = None
+    """Maps the login name the client sent to the account name (e.g. strips a terminal-options suffix)."""
+    authorized_keys: list[Any] = field(default_factory=list)
+    knobs: Knobs = field(default_factory=Knobs)
+    port: int = 0
+    host_key: Any = field(default=None, repr=False)
+    auth_attempts: int = 0
+    """Password and public-key authentication attempts seen (all sessions)."""
+    logins: int = 0
+    """Successful logins."""
+    commands_seen: int = 0
+    """Lines received on every session so far (the ``drop_at`` counter)."""
+    received: bytearray = field(default_factory=bytearray, repr=False)
+    commands: list[str] = field(default_factory=list, repr=False)
+    sessions_open: int = 0
+    model: Any = None
+    """The simulated device's state object (platform simulators set it; tests inspect it)."""
+    _server: Any = field(default=None, repr=False)
+    _connections: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """OpenSSH SHA256 fingerprint of the host key (``SHA256:...``), for ``host_key_fingerprint``."""
+        return str(self.host_key.get_fingerprint("sha256"))
+
+    def public_key_line(self) -> str:
+        """``<type> <base64>`` of the host key."""
+        kind, blob = self.host_key.export_public_key("openssh").decode("ascii").split()[:2]
+        return f"{kind} {blob}"
+
+    def known_hosts_line(self, host: str = "127.0.0.1") -> str:
+        """The known_hosts line for this device (``[host]:port type key``)."""
+        name = host if self.port == 22 else f"[{host}]:{self.port}"
+        return f"{name} {self.public_key_line()}"
+
+    def drop_after(self, commands: int, *, executes: bool = False) -> None:
+        """Drop the connection when the ``commands``-th command from now arrives (1 = the next one)."""
+        self.knobs.drop_at = self.commands_seen + commands
+        self.knobs.drop_executes = executes
+
+    def clear_records(self) -> None:
+        """Forget recorded bytes and commands (not the counters)."""
+        self.received.clear()
+        self.commands.clear()
+
+    def check_login(self, username: str, password: str) -> bool:
+        """True when the credentials are accepted."""
+        return self.account(username) == self.username and password == self.password
+
+    def account(self, username: str) -> str:
+        """The account name for the login name sent (see ``login_name``)."""
+        return self.login_name(username) if self.login_name is not None else username
+
+
+def _make_server_class(asyncssh: Any) -> Any:
+    class _Server(asyncssh.SSHServer):  # type: ignore[misc]
+        def __init__(self, device: SimulatedSSHDevice) -> None:
+            self.device = device
+            self.conn: Any = None
+
+        def connection_made(self, conn: Any) -> None:
+            self.conn = conn
+            self.device._connections.append(conn)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            with contextlib.suppress(ValueError):
+                self.device._connections.remove(self.conn)
+
+        def begin_auth(self, username: str) -> bool:
+            return True
+
+        def password_auth_supported(self) -> bool:
+            return True
+
+        async def validate_password(self, username: str, password: str) -> bool:
+            device = self.device
+            device.auth_attempts += 1
+            if device.knobs.latency:
+                await asyncio.sleep(device.knobs.latency)
+            ok = not device.knobs.fail_auth and device.check_login(username, password)
+            if ok:
+                device.logins += 1
+            return ok
+
+        def public_key_auth_supported(self) -> bool:
+            return bool(self.device.authorized_keys)
+
+        def validate_public_key(self, username: str, key: Any) -> bool:
+            device = self.device
+            device.auth_attempts += 1
+            if device.knobs.fail_auth or device.account(username) != device.username:
+                return False
+            blob = key.public_data
+            ok = any(k.public_data == blob for k in device.authorized_keys)
+            if ok:
+                device.logins += 1
+            return ok
+
+    return _Server
+
+
+async def _write(process: Any, data: str, knobs: Knobs) -> None:
+    raw = data.encode("utf-8")
+    size = knobs.chunk_size
+    if size <= 0:
+        process.stdout.write(raw)
+        return
+    for start in range(0, len(raw), size):
+        process.stdout.write(raw[start:start + size])
+        await process.stdout.drain()
+        if knobs.chunk_delay:
+            await asyncio.sleep(knobs.chunk_delay)
+
+
+def _crlf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+async def _until(loop: asyncio.AbstractEventLoop, when: float) -> None:
+    delay = when - loop.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+async def _session(device: SimulatedSSHDevice, process: Any) -> None:
+    loop = asyncio.get_running_loop()
+    username = str(process.get_extra_info("username") or "")
+    shell = device.shell_factory(username)
+    device.sessions_open += 1
+    try:
+        if process.command is not None:  # exec request: one command, then exit
+            device.commands.append(process.command)
+            output = _run(shell, process.command)
+            await asyncio.sleep(device.knobs.latency)
+            await _write(process, _crlf(output), device.knobs)
+            process.exit(0)
+            return
+        await asyncio.sleep(device.knobs.latency)
+        await _write(process, _crlf(shell.welcome()) + shell.prompt(), device.knobs)
+        pending = b""
+        skip_lf = False
+        while not shell.closed:
+            try:
+                data = await process.stdin.read(4096)
+            except Exception:  # noqa: BLE001 - a broken channel ends the session
+                break
+            if not data:
+                break
+            arrived = loop.time()
+            device.received += data
+            if skip_lf and data.startswith(b"\n"):
+                data = data[1:]
+            skip_lf = False
+            pending += data
+            while True:
+                cut = min((i for i in (pending.find(b"\r"), pending.find(b"\n")) if i >= 0), default=-1)
+                if cut < 0:
+                    break
+                line, terminator = pending[:cut], pending[cut:cut + 1]
+                pending = pending[cut + 1:]
+                if terminator == b"\r":
+                    if pending.startswith(b"\n"):
+                        pending = pending[1:]
+                    elif not pending:
+                        skip_lf = True
+                text = line.decode("utf-8", "replace")
+                echo = _crlf(text) + "\r\n" if shell.echo else ""
+                device.commands_seen += 1
+                knobs = device.knobs
+                if knobs.drop_at is not None and device.commands_seen >= knobs.drop_at:
+                    knobs.drop_at = None
+                    if knobs.drop_executes:
+                        device.commands.append(text)
+                        _run(shell, text)
+                    process.channel.get_connection().abort()
+                    return
+                device.commands.append(text)
+                output = _run(shell, text)
+                answer = echo + _crlf(output) + ("" if shell.closed else shell.prompt())
+                await _until(loop, arrived + knobs.latency)
+                await _write(process, answer, knobs)
+                if shell.closed:
+                    break
+        with contextlib.suppress(Exception):
+            process.exit(0)
+    finally:
+        device.sessions_open -= 1
+
+
+def _run(shell: Shell, line: str) -> str:
+    try:
+        return shell.execute(line)
+    except Exception:  # a simulator bug must be visible, not hang the client
+        log.exception("simulated shell failed on %r", line)
+        return "internal simulator error\n"
+
+
+class SSHSimulatorHost:
+    """One asyncio event loop in a background thread serving any number of simulated SSH devices.
+
+    Use as a context manager, or :meth:`start`/:meth:`stop`. Devices are added with :meth:`add_device` (from any
+    thread) and listen on 127.0.0.1 only.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self.devices: list[SimulatedSSHDevice] = []
+
+    def __enter__(self) -> SSHSimulatorHost:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """True while the event loop thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the event loop thread (idempotent)."""
+        if self.running:
+            return
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._main, name="routerfix-ssh-simulator", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the SSH simulator event loop did not start")
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        loop.call_soon(self._ready.set)
+        try:
+            loop.run_forever()
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def _call(self, coro: Any, timeout: float = 30.0) -> Any:
+        if self._loop is None or not self.running:
+            raise RuntimeError("the SSH simulator host is not running: call start() first")
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result(timeout)
+
+    def add_device(self, name: str, shell_factory: ShellFactory, *, username: str = "admin",
+                   password: str = "admin",  # noqa: S107 - a simulator's test account
+                   port: int = 0, host_key: Any = None,
+                   login_name: Callable[[str], str] | None = None, authorized_keys: list[Any] | None = None,
+                   knobs: Knobs | None = None) -> SimulatedSSHDevice:
+        """Start serving a device on 127.0.0.1 (``port=0``: a free port). Returns it, with ``port`` set.
+
+        :param host_key: an asyncssh private key; a new ed25519 key is generated when omitted.
+        :param login_name: maps the login name sent to the account name.
+        :param authorized_keys: asyncssh public keys accepted for public-key authentication.
+        """
+        import asyncssh
+
+        device = SimulatedSSHDevice(name=name, username=username, password=password, shell_factory=shell_factory,
+                                    authorized_keys=list(authorized_keys or []), knobs=knobs or Knobs(), port=port,
+                                    host_key=host_key or asyncssh.generate_private_key("ssh-ed25519"))
+        device.login_name = login_name
+        self._call(self._listen(device))
+        self.devices.append(device)
+        return device
+
+    async def _listen(self, device: SimulatedSSHDevice) -> None:
+        import asyncssh
+
+        server_class = _make_server_class(asyncssh)
+
+        async def handle(process: Any) -> None:
+            await _session(device, process)
+
+        acceptor = await asyncssh.create_server(
+            lambda: server_class(device), "127.0.0.1", device.port, server_host_keys=[device.host_key],
+            process_factory=handle, encoding=None, line_editor=False, allow_scp=False, agent_forwarding=False,
+            x11_forwarding=False, keepalive_interval=0, login_timeout=60)
+        device._server = acceptor
+        device.port = acceptor.get_port()
+
+    def remove_device(self, device: SimulatedSSHDevice) -> None:
+        """Stop serving ``device`` and close its connections."""
+        if device._server is not None and self.running:
+            self._call(self._close(device))
+        with contextlib.suppress(ValueError):
+            self.devices.remove(device)
+
+    def drop_connections(self, device: SimulatedSSHDevice) -> None:
+        """Abort every open connection of ``device`` now."""
+        async def drop() -> None:
+            for conn in list(device._connections):
+                conn.abort()
+        self._call(drop())
+
+    @staticmethod
+    async def _close(device: SimulatedSSHDevice) -> None:
+        server, device._server = device._server, None
+        if server is not None:
+            server.close()
+            for conn in list(device._connections):
+                conn.abort()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 5)
+
+    def stop(self) -> None:
+        """Close every device and stop the loop (idempotent)."""
+        if not self.running or self._loop is None:
+            return
+        for device in list(self.devices):
+            self.remove_device(device)
+        loop = self._loop
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._thread = None
+        self._loop = None
+
+
+R = TypeVar("R")
+
+
+@dataclass
+class PlatformHandle(Generic[R]):
+    """What ``SimulatedDevice.handle`` holds for a simulator that keeps its router state beside the SSH device:
+    the device (knobs, recorders) and the router state."""
+
+    device: SimulatedSSHDevice
+    router: R
+
+
+@contextlib.contextmanager
+def serve_device(host: SSHSimulatorHost | None, name: str, shell_factory: ShellFactory,
+                 **device_options: Any) -> Iterator[SimulatedSSHDevice]:
+    """One device on ``host`` (or on a host of its own, see :func:`running_host`) for the length of the block:
+    :meth:`SSHSimulatorHost.add_device` with ``device_options``, removed again on exit."""
+    with running_host(host) as server:
+        device = server.add_device(name, shell_factory, **device_options)
+        try:
+            yield device
+        finally:
+            server.remove_device(device)
+
+
+def simulated_device(device: SimulatedSSHDevice, driver: str, description: str,
+                     handle: Any = None) -> SimulatedDevice:
+    """What a driver's ``simulate()`` yields for ``device``: a :class:`routerfix.simulators.SimulatedDevice` on
+    127.0.0.1 with the device's port and account and its host key pinned (``handle``: the device itself unless
+    the simulator wraps it with its router state)."""
+    from routerfix.simulate import SimulatedDevice
+
+    return SimulatedDevice(driver=driver, host="127.0.0.1", port=device.port, username=device.username,
+                           password=device.password, options={"host_key_fingerprint": device.fingerprint},
+                           description=description, handle=device if handle is None else handle)
+
+
+@contextlib.contextmanager
+def running_host(host: SSHSimulatorHost | None = None) -> Iterator[SSHSimulatorHost]:
+    """Yield ``host`` if given (left running), else a new host stopped on exit (for ``simulate()`` functions)."""
+    if host is not None:
+        host.start()
+        yield host
+        return
+    own = SSHSimulatorHost()
+    own.start()
+    try:
+        yield own
+    finally:
+        own.stop()

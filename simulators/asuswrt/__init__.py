@@ -1,0 +1,5 @@
+"""Simulated asuswrt device: see :mod:`.device`."""
+
+from .device import simulate
+
+__all__ = ["simulate"]

@@ -1,0 +1,5 @@
+"""Simulated att device: see :mod:`.device`."""
+
+from .device import simulate
+
+__all__ = ["simulate"]

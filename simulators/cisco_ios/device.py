@@ -1,0 +1,64 @@
+"""A simulated Cisco router: a Cisco 2911 on IOS 15.7(3)M4 (or, with ``xe=True``, an ISR4331 on IOS-XE 17.3),
+served over real SSH on 127.0.0.1 by the shared host :mod:`routerfix.simulators._hosts.ssh`.
+
+The CLI lives in :mod:`routerfix.simulators.cisco_ios.shell`; its docstring lists the facts it reproduces from
+``/work/shared/research/ssh-cli.md`` (§2 Cisco IOS/IOS-XE, §10 netmiko ``cisco_ios`` session preparation, §14 error
+texts and binding formats) and marks the inferred ones [I]. Configuration persists across sessions (running), and
+``write memory`` copies it to startup; ``handle.router.reload()`` simulates a power cycle (running := startup), so
+a change that was not saved is lost, as on the real device.
+
+Starting state ("office"): WAN GigabitEthernet0/0 (``ip address dhcp``, ``ip nat outside``), LAN
+GigabitEthernet0/1 192.168.1.1/24 (``ip nat inside``), pool LAN 192.168.1.0/24 with 192.168.1.1-99 and
+.200-.254 excluded (so the dynamic range is .100-.199), a manual binding for a printer (.150), a customer static
+forward tcp 8443 → 192.168.1.20:443, SIP ALG on (IOS default), two phones and a PC bound, and a static host
+answering ping at .199. Scenario "pbx" adds a customer forward of udp 5060 to a PBX at 192.168.1.10.
+
+Knobs: ``latency`` (seconds per round trip), ``xe``, ``privilege`` (1: sessions start at ``R1>`` and need
+``enable``), and everything on ``handle.device.knobs`` (drop after N commands, slow output, authentication
+failure) — see :mod:`routerfix.simulators._hosts.ssh`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from routerfix.simulate import SimulatedDevice
+
+from .._hosts.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
+from .shell import IosRouter, IosSession
+
+__all__ = ["CiscoSimulator", "simulate"]
+
+USERNAME = "admin"
+PASSWORD = "cisco-sim-pw"  # noqa: S105 - the simulator's own test account
+
+
+CiscoSimulator = PlatformHandle[IosRouter]
+"""What ``SimulatedDevice.handle`` holds: the SSH device (knobs, recorders) and the IosRouter."""
+
+
+def make_router(scenario: str = "office", *, xe: bool = False, privilege: int = 15) -> IosRouter:
+    """A router in a named starting state (``office`` or ``pbx``)."""
+    if scenario not in ("office", "pbx"):
+        raise ValueError(f"unknown scenario {scenario!r}: office or pbx")
+    router = IosRouter(xe=xe, privilege=privilege, enable_secret=PASSWORD)
+    if scenario == "pbx":
+        router.add("ip nat inside source static udp 192.168.1.10 5060 interface GigabitEthernet0/0 5060")
+        router.arp["192.168.1.10"] = "000b.82aa.bbcc"
+        router.startup = [list(e) for e in router.running]
+    return router
+
+
+@contextmanager
+def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, xe: bool = False,
+             privilege: int = 15, latency: float = 0.0, router: IosRouter | None = None,
+             **_: Any) -> Iterator[SimulatedDevice]:
+    """Serve one simulated IOS router on 127.0.0.1 (on ``host`` if given, else on a private host)."""
+    state = router or make_router(scenario, xe=xe, privilege=privilege)
+    with serve_device(host, "cisco_ios", lambda user: IosSession(state, user), username=USERNAME,
+                      password=PASSWORD, knobs=Knobs(latency=latency)) as device:
+        yield simulated_device(device, "cisco_ios",
+                               f"Cisco {'ISR4331 IOS-XE 17.3' if state.xe else '2911 IOS 15.7'} ({scenario})",
+                               CiscoSimulator(device, state))

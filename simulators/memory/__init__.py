@@ -1,0 +1,5 @@
+"""Simulated memory device: see :mod:`.device`."""
+
+from .device import simulate
+
+__all__ = ["simulate"]

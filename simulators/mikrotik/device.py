@@ -1,0 +1,670 @@
+"""A stateful MikroTik RouterOS CLI (v6 or v7 layout) served over real SSH on 127.0.0.1.
+
+Stands for a hAP-class router with the default configuration (``defconf``): bridge LAN 192.168.88.1/24,
+``WAN``/``LAN`` interface lists, DHCP server ``defconf`` on pool ``default-dhcp``
+(192.168.88.10-192.168.88.254), masquerade for ``out-interface-list=WAN``.
+
+Facts reproduced (../shared/research/ssh-cli.md):
+
+* §1: prompt ``[admin@MikroTik] > ``; netmiko logs in as ``admin+ct511w4098h`` (the suffix is accepted and
+  stripped); a bare menu path changes the prompt to ``[admin@MikroTik] /ip firewall nat> `` [I in research];
+  ``quit`` ends the session; ``/ip firewall nat add ... place-before=0``; ``/ip pool``, ``/ip dhcp-server``,
+  ``lease``, ``/ip arp`` ``print terse``; ``/ip firewall service-port set sip disabled=yes``;
+  ``endpoint-independent-nat`` rules (v7 only).
+* §14: v7 terse (``comment=`` first and unquoted, empty ``key=``, unpadded index, one column per flag letter) vs
+  v6 terse (``key=""``, quoted values with spaces, flags grouped) [v6 comment placement: I]; error texts
+  ``bad command name X (line 1 column N)``, ``expected end of command (line 1 column N)``,
+  ``syntax error (line 1 column N)``, ``invalid value for argument X``, ``no such item``; ``remove`` without
+  numbers waits at ``numbers:``; numbers refer to the session's last ``print`` of the menu (before any print, to
+  the current order: inferred); v7 connections print ``src-port``/``dst-port`` separately, v6 as ``addr:port``;
+  ``/export`` sorts properties, quotes only when needed and wraps at 80 columns with `` \\`` and four spaces.
+* §0.6: log lines such as ``12:00:01 echo: system,info ...`` may be interleaved (knob ``log_lines``).
+
+Inferred (not in the research): several commands on one line separated by ``;`` run in order and the first
+error stops the line; ``:put "text"`` prints its argument; the exact banner text (written here, not copied).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from routerfix.simulate import SimulatedDevice
+
+from .._hosts.ssh import Knobs, Shell, SSHSimulatorHost, serve_device, simulated_device
+
+__all__ = ["RouterOSError", "RouterOSShell", "RouterOSState", "simulate"]
+
+SUFFIX_RE = re.compile(r"\+[a-z0-9]*$")
+
+
+class RouterOSError(Exception):
+    """A RouterOS CLI error; its text is printed as the device prints it."""
+
+
+@dataclass
+class Item:
+    """One entry of a menu."""
+
+    id: int
+    props: dict[str, str]
+    disabled: bool = False
+    dynamic: bool = False
+    extra_flags: str = ""
+
+
+@dataclass(frozen=True)
+class MenuSpec:
+    """What a menu accepts and how it prints."""
+
+    keys: tuple[str, ...]
+    order: tuple[str, ...]
+    writable: bool = True
+    name_key: str | None = None
+    flags: str = "XD"
+
+
+_NAT_KEYS = ("chain", "action", "to-addresses", "to-ports", "protocol", "src-address", "dst-address",
+             "dst-address-type", "in-interface", "in-interface-list", "out-interface", "out-interface-list",
+             "src-port", "dst-port", "ipsec-policy", "randomise-ports", "log", "log-prefix", "comment")
+MENUS: dict[str, MenuSpec] = {
+    "ip firewall nat": MenuSpec(_NAT_KEYS, _NAT_KEYS),
+    "ip firewall service-port": MenuSpec(("ports", "sip-direct-media", "sip-timeout"),
+                                         ("name", "ports", "sip-direct-media", "sip-timeout"), name_key="name"),
+    "ip firewall connection": MenuSpec((), ("protocol", "src-address", "src-port", "dst-address", "dst-port",
+                                            "reply-src-address", "reply-dst-address", "tcp-state", "timeout")),
+    "ip dhcp-server": MenuSpec(("name", "interface", "address-pool", "lease-time"),
+                               ("name", "interface", "lease-time", "address-pool"), name_key="name"),
+    "ip dhcp-server network": MenuSpec(("address", "gateway", "dns-server", "comment"),
+                                       ("address", "gateway", "dns-server", "comment")),
+    "ip dhcp-server lease": MenuSpec(("address", "mac-address", "server", "comment", "client-id", "host-name"),
+                                     ("address", "mac-address", "client-id", "host-name", "server", "status",
+                                      "comment")),
+    "ip pool": MenuSpec(("name", "ranges"), ("name", "ranges"), name_key="name"),
+    "ip arp": MenuSpec(("address", "mac-address", "interface"), ("address", "mac-address", "interface", "published"),
+                       flags="XDC"),
+    "ip address": MenuSpec(("address", "network", "interface", "comment"), ("address", "network", "interface")),
+    "interface list": MenuSpec(("name",), ("name",), name_key="name"),
+    "interface list member": MenuSpec(("list", "interface"), ("list", "interface")),
+}
+_VALUE_CHECKS: dict[str, re.Pattern[str]] = {
+    "to-addresses": re.compile(r"\d{1,3}(\.\d{1,3}){3}(-\d{1,3}(\.\d{1,3}){3})?"),
+    "address": re.compile(r"\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?"),
+    "mac-address": re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}"),
+    "dst-port": re.compile(r"!?\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*"),
+    "to-ports": re.compile(r"\d{1,5}(-\d{1,5})?"),
+    "protocol": re.compile(r"tcp|udp|icmp|gre|\d{1,3}"),
+    "chain": re.compile(r"srcnat|dstnat|[A-Za-z0-9_-]+"),
+    "action": re.compile(r"dst-nat|src-nat|masquerade|netmap|redirect|accept|passthrough|return|"
+                         r"endpoint-independent-nat|jump|log|same"),
+    "disabled": re.compile(r"yes|no"),
+}
+_TREE = {"ip", "ip firewall", "ip dhcp-server", "interface", "system", "system resource", "system identity", *MENUS}
+_VERBS = {"print", "add", "remove", "set", "export", "find", "enable", "disable"}
+
+
+@dataclass
+class RouterOSState:
+    """The router's configuration, shared by every session (persists across logins)."""
+
+    version: str = "7.16.2"
+    identity: str = "MikroTik"
+    board: str = "hAP ac^2"
+    menus: dict[str, list[Item]] = field(default_factory=dict)
+    next_id: int = 1
+    log_lines: bool = False
+    """Interleave a log line (``hh:mm:ss echo: ...``) before print outputs (research §0.6)."""
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    @property
+    def v7(self) -> bool:
+        """True for RouterOS 7."""
+        return int(self.version.split(".")[0]) >= 7
+
+    def add(self, menu: str, props: dict[str, str], *, disabled: bool = False, dynamic: bool = False,
+            extra_flags: str = "", position: int | None = None) -> Item:
+        """Add an entry (tests seed state with this)."""
+        item = Item(self.next_id, dict(props), disabled, dynamic, extra_flags)
+        self.next_id += 1
+        items = self.menus.setdefault(menu, [])
+        items.insert(len(items) if position is None else position, item)
+        return item
+
+    def items(self, menu: str) -> list[Item]:
+        """Entries of ``menu`` in order."""
+        return self.menus.setdefault(menu, [])
+
+    def nat_rules(self) -> list[dict[str, str]]:
+        """NAT rules as property dicts (with ``disabled``), in order (tests)."""
+        return [{**i.props, "disabled": "yes" if i.disabled else "no"} for i in self.items("ip firewall nat")]
+
+    def service(self, name: str) -> Item:
+        """A service-port entry by name."""
+        return next(i for i in self.items("ip firewall service-port") if i.props.get("name") == name)
+
+
+def default_state(version: str = "7.16.2", scenario: str = "office") -> RouterOSState:
+    """``defconf`` plus a small office: two phones, a PC, a printer seen only in ARP, an inbound scan."""
+    s = RouterOSState(version=version)
+    s.add("interface list", {"name": "WAN", "comment": "defconf"})
+    s.add("interface list", {"name": "LAN", "comment": "defconf"})
+    s.add("interface list member", {"list": "LAN", "interface": "bridge"})
+    s.add("interface list member", {"list": "WAN", "interface": "ether1"})
+    s.add("ip address", {"address": "192.168.88.1/24", "network": "192.168.88.0", "interface": "bridge",
+                         "comment": "defconf"})
+    s.add("ip address", {"address": "203.0.113.2/24", "network": "203.0.113.0", "interface": "ether1"},
+          dynamic=True)
+    s.add("ip pool", {"name": "default-dhcp", "ranges": "192.168.88.10-192.168.88.254"})
+    s.add("ip dhcp-server", {"name": "defconf", "interface": "bridge", "lease-time": "10m",
+                             "address-pool": "default-dhcp"})
+    s.add("ip dhcp-server network", {"address": "192.168.88.0/24", "gateway": "192.168.88.1",
+                                     "dns-server": "192.168.88.1", "comment": "defconf"})
+    for addr, mac, host in (("192.168.88.254", "00:04:F2:A1:B2:C3", "Polycom-VVX450"),
+                            ("192.168.88.253", "80:5E:C0:11:22:33", "SIP-T46S"),
+                            ("192.168.88.20", "3C:22:FB:44:55:66", "reception-pc")):
+        s.add("ip dhcp-server lease", {"address": addr, "mac-address": mac, "client-id": "1:" + mac.lower(),
+                                       "host-name": host, "server": "defconf", "status": "bound"}, dynamic=True)
+        s.add("ip arp", {"address": addr, "mac-address": mac, "interface": "bridge", "published": "no"},
+              dynamic=True, extra_flags="C")
+    s.add("ip arp", {"address": "192.168.88.250", "mac-address": "00:80:77:12:34:56", "interface": "bridge",
+                     "published": "no"}, dynamic=True, extra_flags="C")
+    s.add("ip firewall nat", {"chain": "srcnat", "action": "masquerade", "out-interface-list": "WAN",
+                              "ipsec-policy": "out,none", "comment": "defconf: masquerade"})
+    if s.v7 and scenario in ("office", "open"):
+        s.add("ip firewall nat", {"chain": "srcnat", "action": "endpoint-independent-nat", "protocol": "udp",
+                                  "out-interface-list": "WAN", "randomise-ports": "no"})
+        s.add("ip firewall nat", {"chain": "dstnat", "action": "endpoint-independent-nat", "protocol": "udp",
+                                  "in-interface-list": "WAN", "randomise-ports": "no"})
+    if scenario == "pbx":
+        s.add("ip firewall nat", {"chain": "dstnat", "action": "dst-nat", "to-addresses": "192.168.88.10",
+                                  "to-ports": "5060", "protocol": "udp", "in-interface-list": "WAN",
+                                  "dst-port": "5060", "comment": "PBX SIP"})
+    for name, ports, disabled in (("ftp", "21", False), ("tftp", "69", False), ("irc", "6667", True),
+                                  ("h323", "", False), ("sip", "5060,5061", False), ("pptp", "", False)):
+        props = {"name": name, "ports": ports}
+        if name == "sip":
+            props.update({"sip-direct-media": "yes", "sip-timeout": "1h"})
+        s.add("ip firewall service-port", props, disabled=disabled)
+    s.add("ip firewall connection", {"protocol": "udp", "src-address": "198.51.100.166", "src-port": "5060",
+                                     "dst-address": "203.0.113.2", "dst-port": "5060",
+                                     "reply-src-address": "192.168.88.254:5060",
+                                     "reply-dst-address": "198.51.100.166:5060", "timeout": "1m58s"}, dynamic=True)
+    s.add("ip firewall connection", {"protocol": "udp", "src-address": "192.168.88.254", "src-port": "5060",
+                                     "dst-address": "198.51.100.10", "dst-port": "5060",
+                                     "reply-src-address": "198.51.100.10:5060",
+                                     "reply-dst-address": "203.0.113.2:5060", "timeout": "2m"}, dynamic=True)
+    return s
+
+
+# --- tokenizing ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Token:
+    """A word of a command line and its 1-based column."""
+
+    text: str
+    column: int
+    quoted: bool = False
+
+
+def _split_statements(line: str) -> list[tuple[str, int]]:
+    """Split on ``;`` outside quotes and brackets; keep each statement's start offset."""
+    out: list[tuple[str, int]] = []
+    depth, quoted, start, i = 0, False, 0, 0
+    while i < len(line):
+        ch = line[i]
+        if quoted:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(0, depth - 1)
+        elif ch == ";" and depth == 0:
+            out.append((line[start:i], start))
+            start = i + 1
+        i += 1
+    out.append((line[start:], start))
+    return out
+
+
+def _tokens(text: str, offset: int) -> list[Token]:
+    """Words; ``key="quoted value"`` and ``[find ...]`` stay one token each."""
+    tokens: list[Token] = []
+    i = 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        start = i
+        buf: list[str] = []
+        quoted = False
+        depth = 0
+        while i < len(text) and (depth or not text[i].isspace()):
+            ch = text[i]
+            if ch == '"':
+                quoted = True
+                i += 1
+                while i < len(text) and text[i] != '"':
+                    if text[i] == "\\" and i + 1 < len(text):
+                        i += 1
+                    buf.append(text[i])
+                    i += 1
+                if i >= len(text):
+                    raise RouterOSError(f"syntax error (line 1 column {offset + start + 1})")
+                i += 1
+                continue
+            if ch == "[":
+                depth += 1
+            elif ch == "]":
+                depth -= 1
+            buf.append(ch)
+            i += 1
+        tokens.append(Token("".join(buf), offset + start + 1, quoted))
+    return tokens
+
+
+def _quote(value: str, v7_terse: bool = False) -> str:
+    if v7_terse:
+        return value
+    if value == "" or re.search(r"[\s\"\\;$\[\]{}=]", value):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    return value
+
+
+# --- the shell ---------------------------------------------------------------------------------------------
+
+
+class RouterOSShell(Shell):
+    """One RouterOS CLI session."""
+
+    def __init__(self, username: str, state: RouterOSState) -> None:
+        super().__init__(username)
+        self.state = state
+        self.account = SUFFIX_RE.sub("", username)
+        self.menu = ""
+        self.numbers: dict[str, list[int]] = {}
+        self.pending_remove: str | None = None
+
+    def welcome(self) -> str:
+        """A short banner (own text) before the first prompt."""
+        return f"\n  RouterOS {self.state.version} simulated by routerfix\n\n"
+
+    def prompt(self) -> str:
+        """``[admin@MikroTik] > `` or ``[admin@MikroTik] /ip firewall nat> ``; ``numbers: `` while asking."""
+        if self.pending_remove is not None:
+            return "numbers: "
+        where = f" /{self.menu}" if self.menu else ""
+        return f"[{self.account}@{self.state.identity}]{where}> " if where else \
+            f"[{self.account}@{self.state.identity}] > "
+
+    def execute(self, line: str) -> str:
+        """Run a line (statements separated by ``;``); the first error stops it."""
+        with self.state.lock:
+            if self.pending_remove is not None:
+                menu, self.pending_remove = self.pending_remove, None
+                try:
+                    self._remove(menu, [Token(line.strip(), 1)])
+                    return ""
+                except RouterOSError as exc:
+                    return f"{exc}\n"
+            out: list[str] = []
+            for text, offset in _split_statements(line):
+                if not text.strip():
+                    continue
+                try:
+                    out.append(self._statement(text, offset))
+                except RouterOSError as exc:
+                    out.append(f"{exc}\n")
+                    break
+                if self.closed or self.pending_remove is not None:
+                    break
+            return "".join(out)
+
+    # --- dispatch ------------------------------------------------------------------------------------------
+
+    def _statement(self, text: str, offset: int) -> str:
+        tokens = _tokens(text, offset)
+        if not tokens:
+            return ""
+        first = tokens[0].text
+        if first in ("quit", "/quit"):
+            self.closed = True
+            return "interrupted\n"
+        if first == ":put":
+            return (" ".join(t.text for t in tokens[1:])) + "\n"
+        if first == "/" and len(tokens) == 1:
+            self.menu = ""
+            return ""
+        words = list(tokens)
+        path = [] if first.startswith("/") else (self.menu.split() if self.menu else [])
+        if first.startswith("/"):
+            words[0] = Token(first[1:], tokens[0].column + 1)
+            if not words[0].text:
+                words.pop(0)
+        verb: Token | None = None
+        while words:
+            word = words[0]
+            candidate = " ".join([*path, word.text])
+            if candidate in _TREE:
+                path.append(word.text)
+                words.pop(0)
+                continue
+            if word.text in _VERBS:
+                verb = words.pop(0)
+                break
+            raise RouterOSError(f"bad command name {word.text} (line 1 column {word.column})")
+        menu = " ".join(path)
+        if verb is None:
+            self.menu = menu
+            return ""
+        if verb.text == "export":
+            return self._export(menu, words)
+        if menu == "system resource" and verb.text == "print":
+            return self._resource()
+        if menu == "system identity" and verb.text == "print":
+            return f"  name: {self.state.identity}\n"
+        if menu not in MENUS:
+            raise RouterOSError(f"bad command name {verb.text} (line 1 column {verb.column})")
+        if verb.text == "print":
+            return self._print(menu, words)
+        if verb.text == "add":
+            return self._add(menu, words)
+        if verb.text == "remove":
+            if not words:
+                self.pending_remove = menu
+                return ""
+            self._remove(menu, words)
+            return ""
+        if verb.text in ("set", "enable", "disable"):
+            self._set(menu, words, verb.text)
+            return ""
+        raise RouterOSError(f"bad command name {verb.text} (line 1 column {verb.column})")
+
+    # --- print ----------------------------------------------------------------------------------------------
+
+    def _resource(self) -> str:
+        channel = "stable"
+        return (f"                   uptime: 3d4h12m9s\n                  version: {self.state.version} ({channel})\n"
+                f"               build-time: 2024-11-20 10:00:00\n              free-memory: 201.2MiB\n"
+                f"             total-memory: 256.0MiB\n                      cpu: ARMv7\n"
+                f"          architecture-name: arm\n               board-name: {self.state.board}\n"
+                f"                 platform: MikroTik\n")
+
+    def _view(self, menu: str, item: Item) -> dict[str, str]:
+        props = dict(item.props)
+        if menu == "ip firewall connection" and not self.state.v7:
+            for side in ("src", "dst"):
+                port = props.pop(f"{side}-port", "")
+                if port:
+                    props[f"{side}-address"] = f"{props.get(f'{side}-address', '')}:{port}"
+        return props
+
+    def _flags(self, menu: str, item: Item) -> str:
+        letters = ""
+        if item.disabled:
+            letters += "X"
+        if item.dynamic:
+            letters += "D"
+        return letters + item.extra_flags
+
+    def _print(self, menu: str, words: list[Token]) -> str:
+        spec = MENUS[menu]
+        terse = False
+        i = 0
+        conditions: list[Token] = []
+        while i < len(words):
+            word = words[i]
+            if word.text in ("terse", "without-paging", "detail"):
+                terse = terse or word.text == "terse"
+                i += 1
+                continue
+            if word.text == "where":
+                conditions = words[i + 1:]
+                break
+            raise RouterOSError(f"expected end of command (line 1 column {word.column})")
+        items = [it for it in self.state.items(menu) if self._matches(menu, it, conditions)]
+        self.numbers[menu] = [it.id for it in self.state.items(menu)]
+        numbering = {it.id: n for n, it in enumerate(self.state.items(menu))}
+        lines: list[str] = []
+        if self.state.log_lines:
+            lines.append("12:00:01 echo: system,info,account user admin logged in from 127.0.0.1 via ssh")
+        v7 = self.state.v7
+        flag_letters = sorted({c for it in items for c in self._flags(menu, it)})
+        width = max([len(str(numbering[it.id])) for it in items] or [1]) + 1
+        for it in items:
+            props = self._view(menu, it)
+            order = [k for k in ("comment", *spec.order) if k in props]
+            order += [k for k in props if k not in order]
+            flags = self._flags(menu, it)
+            if v7:
+                index = f"{numbering[it.id]:>{width - 1}}"
+                cols = " ".join(c if c in flags else " " for c in flag_letters)
+                pairs = " ".join(f"{k}={_quote(props[k], k == 'comment')}" if props[k] != "" or k == "comment"
+                                 else f"{k}=" for k in order)
+                lines.append(f"{index} {cols} {pairs}" if cols else f"{index} {pairs}")
+            else:
+                fw = max([len(self._flags(menu, x)) for x in items] + [1])
+                pairs = " ".join(f"{k}={_quote(props[k])}" for k in order)
+                lines.append(f"{numbering[it.id]:>{max(width, 2)}} {flags:<{fw}} {pairs}")
+        if not terse:
+            header = "Flags: X - disabled, D - dynamic" if not v7 else "Flags: X - DISABLED, D - DYNAMIC"
+            lines.insert(0, header)
+        return "".join(line + "\n" for line in lines)
+
+    def _matches(self, menu: str, item: Item, conditions: list[Token]) -> bool:
+        if not conditions:
+            return True
+        props = self._view(menu, item)
+        for token in conditions:
+            text = token.text
+            if text == "and":
+                continue
+            negate = text.startswith("!")
+            text = text.lstrip("!")
+            match = re.fullmatch(r"([a-z][a-z0-9.\-]*)(=|~|!=)(.*)", text, re.S)
+            if match is None:
+                if text == "disabled":
+                    ok = item.disabled
+                elif text == "dynamic":
+                    ok = item.dynamic
+                else:
+                    raise RouterOSError(f"syntax error (line 1 column {token.column})")
+            else:
+                key, op, value = match.groups()
+                have = "yes" if key == "disabled" and item.disabled else props.get(key, "")
+                if key == "disabled" and not item.disabled:
+                    have = "no"
+                if op == "~":
+                    try:
+                        ok = re.search(value.replace("\\$", "$"), have) is not None
+                    except re.error:
+                        raise RouterOSError(f"syntax error (line 1 column {token.column})") from None
+                elif op == "=":
+                    ok = have == value
+                else:
+                    ok = have != value
+            if ok == negate:
+                return False
+        return True
+
+    # --- writes ---------------------------------------------------------------------------------------------
+
+    def _props(self, menu: str, words: list[Token], allowed: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+        props: dict[str, str] = {}
+        meta: dict[str, str] = {}
+        for word in words:
+            key, eq, value = word.text.partition("=")
+            if not eq:
+                raise RouterOSError(f"expected end of command (line 1 column {word.column})")
+            if key in ("place-before", "disabled"):
+                meta[key] = value
+                if key == "disabled" and value not in ("yes", "no"):
+                    raise RouterOSError("input does not match any value of disabled")
+                continue
+            if key not in allowed:
+                raise RouterOSError(f"expected end of command (line 1 column {word.column})")
+            check = _VALUE_CHECKS.get(key)
+            if check is not None and value and not check.fullmatch(value):
+                raise RouterOSError(f"invalid value for argument {key}")
+            props[key] = value
+        return props, meta
+
+    def _add(self, menu: str, words: list[Token]) -> str:
+        spec = MENUS[menu]
+        if not spec.writable or not spec.keys:
+            raise RouterOSError("bad command name add")
+        props, meta = self._props(menu, words, spec.keys)
+        if menu == "ip firewall nat":
+            if "chain" not in props:
+                raise RouterOSError("failure: chain not specified")
+            if props.get("action") in ("dst-nat", "netmap") and "to-addresses" not in props:
+                raise RouterOSError("failure: to-addresses not specified")
+            if "dst-port" in props and props.get("protocol") not in ("tcp", "udp"):
+                raise RouterOSError("failure: dst-port can be set only for tcp/udp protocols")
+            if props.get("action") == "endpoint-independent-nat" and not self.state.v7:
+                raise RouterOSError("input does not match any value of action")
+        if menu == "ip dhcp-server lease":
+            if "address" not in props or "mac-address" not in props:
+                raise RouterOSError("failure: address and mac-address must be set")
+            for other in self.state.items(menu):
+                if other.props.get("address") == props["address"] and not other.dynamic:
+                    raise RouterOSError("failure: already have static lease with this IP address")
+            props.setdefault("server", "defconf")
+            props["status"] = "waiting"
+        position: int | None = None
+        if "place-before" in meta:
+            position = self._resolve_number(menu, meta["place-before"])
+        self.state.add(menu, props, disabled=meta.get("disabled") == "yes", position=position)
+        return ""
+
+    def _resolve_number(self, menu: str, text: str) -> int:
+        items = self.state.items(menu)
+        ids = self.numbers.get(menu, [it.id for it in items])
+        if not text.isdigit() or int(text) >= len(ids):
+            raise RouterOSError("no such item")
+        wanted = ids[int(text)]
+        for pos, it in enumerate(items):
+            if it.id == wanted:
+                return pos
+        raise RouterOSError("no such item")
+
+    def _select(self, menu: str, token: Token) -> list[Item]:
+        items = self.state.items(menu)
+        text = token.text.strip()
+        if text.startswith("[") and text.endswith("]"):
+            inner = _tokens(text[1:-1], token.column)
+            if not inner or inner[0].text != "find":
+                raise RouterOSError(f"syntax error (line 1 column {token.column})")
+            conditions = [t for t in inner[1:] if t.text != "where"]
+            return [it for it in items if self._matches(menu, it, conditions)]
+        spec = MENUS[menu]
+        chosen: list[Item] = []
+        for part in text.split(","):
+            part = part.strip()
+            if part.isdigit():
+                pos = self._resolve_number(menu, part)
+                chosen.append(items[pos])
+            elif spec.name_key and any(it.props.get(spec.name_key) == part for it in items):
+                chosen += [it for it in items if it.props.get(spec.name_key) == part]
+            else:
+                raise RouterOSError("no such item")
+        return chosen
+
+    def _remove(self, menu: str, words: list[Token]) -> None:
+        if len(words) != 1:
+            raise RouterOSError(f"expected end of command (line 1 column {words[-1].column})")
+        if menu in ("ip firewall service-port",):
+            raise RouterOSError("failure: can not remove builtin entry")
+        chosen = self._select(menu, words[0])
+        for it in chosen:
+            if it.dynamic and menu != "ip firewall connection":
+                raise RouterOSError("failure: can not remove dynamic entry")
+        ids = {it.id for it in chosen}
+        self.state.menus[menu] = [it for it in self.state.items(menu) if it.id not in ids]
+
+    def _set(self, menu: str, words: list[Token], verb: str) -> None:
+        if not words:
+            raise RouterOSError("numbers: missing value")
+        chosen = self._select(menu, words[0])
+        props, meta = self._props(menu, words[1:], MENUS[menu].keys)
+        for it in chosen:
+            it.props.update(props)
+            if "disabled" in meta:
+                it.disabled = meta["disabled"] == "yes"
+            if verb in ("enable", "disable"):
+                it.disabled = verb == "disable"
+
+    # --- export ---------------------------------------------------------------------------------------------
+
+    def _export(self, menu: str, words: list[Token]) -> str:
+        for word in words:
+            if word.text not in ("terse", "verbose", "compact", "show-sensitive", "hide-sensitive"):
+                raise RouterOSError(f"expected end of command (line 1 column {word.column})")
+        out = [f"# nov/25/2026 12:00:00 by RouterOS {self.state.version}", "# software id = RFX0-SIM1", "#"]
+        menus = [m for m in MENUS if m.startswith(menu) and m not in ("ip firewall connection",)]
+        for name in sorted(menus):
+            items = [it for it in self.state.items(name) if not it.dynamic]
+            if name == "ip firewall service-port":
+                items = [it for it in self.state.items(name) if it.disabled]
+                if items:
+                    out.append("/ip firewall service-port")
+                    out += [f"set {it.props['name']} disabled=yes" for it in items]
+                continue
+            if not items:
+                continue
+            out.append("/" + name)
+            for it in items:
+                pairs = [f"{k}={_quote(v)}" for k, v in sorted(it.props.items()) if k not in ("status",)]
+                if it.disabled:
+                    pairs.insert(0, "disabled=yes")
+                out += _wrap("add " + " ".join(pairs))
+        return "\n".join(out) + "\n"
+
+
+def _wrap(line: str, width: int = 80) -> list[str]:
+    """RouterOS export wrapping: break before a word at 80 columns with `` \\``; continuation indented 4."""
+    words = line.split(" ")
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) > width - 2 and current:
+            lines.append(current + " \\")
+            current = "    " + word
+        else:
+            current = candidate
+    lines.append(current)
+    return lines
+
+
+@contextmanager
+def simulate(version: str = "7.16.2", scenario: str = "office",
+             password: str = "mt-sim-pass",  # noqa: S107 - the simulator's account
+             host: SSHSimulatorHost | None = None, latency: float = 0.0, state: RouterOSState | None = None,
+             **knobs: Any) -> Iterator[SimulatedDevice]:
+    """Serve a simulated RouterOS router on 127.0.0.1; yields a :class:`SimulatedDevice` whose ``handle`` is the
+    :class:`~routerfix.simulators._hosts.ssh.SimulatedSSHDevice` (``handle.state`` is the :class:`RouterOSState`).
+
+    :param version: ``"6.49.10"`` for the v6 layout, ``"7.x"`` for v7.
+    :param scenario: ``office`` (v7: endpoint-independent NAT on, i.e. open), ``secure`` (no EIM rules), ``pbx``
+        (an existing WAN SIP forward).
+    :param host: a running :class:`SSHSimulatorHost` to share (fleets); a private one otherwise.
+    :param knobs: :class:`~.._hosts.ssh.Knobs` fields (``drop_at``, ``chunk_size``, ``fail_auth``...).
+    """
+    router = state or default_state(version, scenario)
+    with serve_device(host, f"mikrotik-{router.identity}", lambda username: RouterOSShell(username, router),
+                      username="admin", password=password, login_name=lambda name: SUFFIX_RE.sub("", name),
+                      knobs=Knobs(latency=latency, **knobs)) as device:
+        device.model = router
+        yield simulated_device(device, "mikrotik", f"MikroTik RouterOS {router.version} (simulated, {scenario})")

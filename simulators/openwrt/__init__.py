@@ -1,0 +1,5 @@
+"""Simulated openwrt device: see :mod:`.device`."""
+
+from .device import simulate
+
+__all__ = ["simulate"]

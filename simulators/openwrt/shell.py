@@ -1,0 +1,516 @@
+"""A stateful model of an OpenWrt 23.05 root shell (no network): a tiny ``ash`` (``;``, ``&&``, ``||``, ``$?``)
+with ``uci`` over three packages, and the files and tools the driver reads.
+
+Facts reproduced (``/work/shared/research/ssh-cli.md`` §4; [I] = inferred, not confirmed there):
+
+* ``uci set/get/add/delete/commit/show/export``, ``uci -X show`` with real ``cfgXXXXXX`` ids, ``@type[N]``
+  references, redirect options (``name``, ``target``, ``src``, ``dest``, ``proto``, ``src_dport``, ``dest_ip``,
+  ``dest_port``), ``dhcp.lan.start``/``limit`` defaults 100/150, ``/tmp/dhcp.leases`` lines, fw4 ``auto_helper``,
+  ``/etc/init.d/firewall reload`` [C].
+* Inferred [I]: changes are staged (``/tmp/.uci``) until ``uci commit`` and survive the session but not a reboot;
+  ``uci changes`` format; ``uci: Entry not found`` / ``uci: Invalid argument``; root prompt ``root@OpenWrt:~#``;
+  the Dropbear banner; ``-ash: X: not found``; ``ip neigh show``, ``ifstatus wan`` JSON, busybox ``ping`` and
+  ``conntrack -D`` outputs; the running firewall is the committed configuration at the last reload.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shlex
+import threading
+import zlib
+from dataclasses import dataclass, field
+
+from .._hosts.ssh import Shell
+
+__all__ = ["OpenWrtRouter", "OpenWrtSession", "Section", "Flow"]
+
+BANNER = """BusyBox v1.36.1 (2024-03-22 22:09:21 UTC) built-in shell (ash)
+
+  _______                     ________        __
+ |       |.-----.-----.-----.|  |  |  |.----.|  |_
+ |   -   ||  _  |  -__|     ||  |  |  ||   _||   _|
+ |_______||   __|_____|__|__||________||__|  |____|
+          |__| W I R E L E S S   F R E E D O M
+ -----------------------------------------------------
+ OpenWrt 23.05.3, r23809-234f1a2efa
+ -----------------------------------------------------
+"""
+
+
+@dataclass
+class Section:
+    """One UCI section."""
+
+    id: str
+    type: str
+    anonymous: bool
+    options: dict[str, str | list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Flow:
+    """A connection-tracking entry (original direction)."""
+
+    protocol: str
+    src: str
+    dst: str
+    dport: int
+
+
+def _anon_id(kind: str, index: int) -> str:
+    return f"cfg{index & 0xff:02x}{zlib.crc32(f'{kind}{index}'.encode()) & 0xffff:04x}"
+
+
+def _build(text: str) -> list[Section]:
+    sections: list[Section] = []
+    counter = 0
+    for line in text.strip().split("\n"):
+        words = shlex.split(line)
+        if words[0] == "config":
+            counter += 1
+            named = len(words) == 3
+            sections.append(Section(words[2] if named else _anon_id(words[1], counter), words[1], not named))
+        elif words[0] == "option":
+            sections[-1].options[words[1]] = words[2]
+        elif words[0] == "list":
+            value = sections[-1].options.setdefault(words[1], [])
+            assert isinstance(value, list)
+            value.append(words[2])
+    return sections
+
+
+_NETWORK = """
+config interface 'loopback'
+option device 'lo'
+option proto 'static'
+option ipaddr '127.0.0.1'
+option netmask '255.0.0.0'
+config globals 'globals'
+option ula_prefix 'fd3c:5a1b:9e2f::/48'
+config device
+option name 'br-lan'
+option type 'bridge'
+list ports 'lan1'
+list ports 'lan2'
+config interface 'lan'
+option device 'br-lan'
+option proto 'static'
+option ipaddr '192.168.1.1'
+option netmask '255.255.255.0'
+config interface 'wan'
+option device 'wan'
+option proto 'dhcp'
+"""
+
+_DHCP = """
+config dnsmasq
+option domainneeded '1'
+option localise_queries '1'
+option local '/lan/'
+option domain 'lan'
+option authoritative '1'
+option leasefile '/tmp/dhcp.leases'
+config dhcp 'lan'
+option interface 'lan'
+option start '100'
+option limit '150'
+option leasetime '12h'
+config dhcp 'wan'
+option interface 'wan'
+option ignore '1'
+config host
+option name 'printer'
+option mac '00:80:77:12:34:56'
+option ip '192.168.1.150'
+"""
+
+_FIREWALL = """
+config defaults
+option input 'REJECT'
+option output 'ACCEPT'
+option forward 'REJECT'
+option synflood_protect '1'
+config zone
+option name 'lan'
+list network 'lan'
+option input 'ACCEPT'
+option output 'ACCEPT'
+option forward 'ACCEPT'
+config zone
+option name 'wan'
+list network 'wan'
+option input 'REJECT'
+option output 'ACCEPT'
+option forward 'REJECT'
+option masq '1'
+option mtu_fix '1'
+config forwarding
+option src 'lan'
+option dest 'wan'
+config rule
+option name 'Allow-DHCP-Renew'
+option src 'wan'
+option proto 'udp'
+option dest_port '68'
+option target 'ACCEPT'
+config redirect
+option name 'NAS https'
+option target 'DNAT'
+option src 'wan'
+option src_dport '8443'
+option dest 'lan'
+option dest_ip '192.168.1.20'
+option dest_port '443'
+option proto 'tcp'
+"""
+
+
+@dataclass
+class OpenWrtRouter:
+    """One simulated OpenWrt device: committed and staged UCI packages, leases, neighbours, conntrack."""
+
+    committed: dict[str, list[Section]] = field(default_factory=lambda: {
+        "network": _build(_NETWORK), "dhcp": _build(_DHCP), "firewall": _build(_FIREWALL)})
+    staged: dict[str, list[Section]] = field(default_factory=dict)
+    changes: dict[str, list[str]] = field(default_factory=dict)
+    hostname: str = "OpenWrt"
+    model: str = "Xiaomi Mi Router 4A Gigabit Edition"
+    leases: list[tuple[int, str, str, str]] = field(default_factory=lambda: [
+        (1764000000, "00:04:f2:a1:b2:c3", "192.168.1.100", "Polycom-VVX450"),
+        (1764000100, "80:5e:c0:11:22:33", "192.168.1.101", "SIP-T46S"),
+        (1764000200, "3c:22:fb:44:55:66", "192.168.1.102", "*")])
+    neigh: dict[str, str] = field(default_factory=lambda: {
+        "192.168.1.100": "00:04:f2:a1:b2:c3", "192.168.1.150": "00:80:77:12:34:56",
+        "192.168.1.20": "00:11:32:00:aa:01"})
+    answering: set[str] = field(default_factory=lambda: {"192.168.1.249"})
+    """Addresses that answer ``ping`` although no table lists them (a static host)."""
+    wan_ip: str = "203.0.113.11"
+    sip_module: bool = True
+    """kmod-nf-nathelper-extra installed (``nf_conntrack_sip`` in ``/proc/modules``)."""
+    has_conntrack: bool = True
+    """The ``conntrack`` tool is installed."""
+    conntrack: list[Flow] = field(default_factory=list)
+    active_firewall: list[Section] = field(default_factory=list)
+    """The firewall configuration loaded at the last reload (what fw4 enforces)."""
+    reloads: dict[str, int] = field(default_factory=dict)
+    counter: int = 100
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.active_firewall:
+            self.active_firewall = copy.deepcopy(self.committed["firewall"])
+        if not self.conntrack:
+            self.conntrack = [Flow("udp", "198.51.100.23", self.wan_ip, 5060),
+                              Flow("udp", "198.51.100.24", self.wan_ip, 5060),
+                              Flow("udp", "192.168.1.100", "192.0.2.80", 5060)]
+
+    def view(self, package: str) -> list[Section] | None:
+        """The package as ``uci`` shows it (staged changes applied)."""
+        return self.staged.get(package, self.committed.get(package))
+
+    def writable(self, package: str) -> list[Section]:
+        """The staged copy of a package, created on first change."""
+        if package not in self.staged:
+            self.staged[package] = copy.deepcopy(self.committed[package])
+        return self.staged[package]
+
+    def reboot(self) -> None:
+        """Power-cycle: staged (``/tmp``) changes are lost; the firewall loads the committed configuration."""
+        with self.lock:
+            self.staged.clear()
+            self.changes.clear()
+            self.active_firewall = copy.deepcopy(self.committed["firewall"])
+
+    def files(self) -> dict[str, str]:
+        """The files ``cat``/``grep`` can read."""
+        modules = "nf_conntrack 135168 12 nf_nat, Live 0x0000000000000000\n"
+        if self.sip_module:
+            modules += ("nf_conntrack_sip 28672 1 nf_nat_sip, Live 0x0000000000000000\n"
+                        "nf_nat_sip 12288 0 - Live 0x0000000000000000\n")
+        release = ("DISTRIB_ID='OpenWrt'\nDISTRIB_RELEASE='23.05.3'\nDISTRIB_REVISION='r23809-234f1a2efa'\n"
+                   "DISTRIB_TARGET='ramips/mt7621'\nDISTRIB_ARCH='mipsel_24kc'\n"
+                   "DISTRIB_DESCRIPTION='OpenWrt 23.05.3 r23809-234f1a2efa'\nDISTRIB_TAINTS=''\n")
+        return {
+            "/etc/openwrt_release": release,
+            "/tmp/sysinfo/model": self.model + "\n",  # noqa: S108 - a simulated file name
+            "/tmp/dhcp.leases": "".join(f"{e} {m} {ip} {h} 01:{m}\n" for e, m, ip, h in self.leases),  # noqa: S108
+            "/proc/modules": modules,
+        }
+
+
+def _q(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+class OpenWrtSession(Shell):
+    """One root login: a tiny ash running ``uci`` and friends."""
+
+    def __init__(self, router: OpenWrtRouter, username: str = "root") -> None:
+        super().__init__(username)
+        self.router = router
+        self.status = 0
+
+    def welcome(self) -> str:
+        """The Dropbear banner (``/etc/banner``)."""
+        return BANNER
+
+    def prompt(self) -> str:
+        """``root@OpenWrt:~# ``."""
+        return f"root@{self.router.hostname}:~# "
+
+    # --- the shell ----------------------------------------------------------------------------------
+
+    def execute(self, line: str) -> str:
+        """Run one command line (``;``, ``&&``, ``||`` lists)."""
+        try:
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+            lexer.whitespace_split = True
+            tokens = list(lexer)
+        except ValueError:
+            self.status = 2
+            return "-ash: syntax error: unterminated quoted string\n"
+        out: list[str] = []
+        command: list[str] = []
+        op = ";"
+        with self.router.lock:
+            for token in [*tokens, ";"]:
+                if token in (";", "&&", "||", "&", "|"):
+                    if command:
+                        if (op == "&&" and self.status != 0) or (op == "||" and self.status == 0):
+                            pass
+                        else:
+                            out.append(self._run(command))
+                    command = []
+                    op = token
+                    continue
+                status = str(self.status)
+                command.append(status if token == "$?" else token.replace("$?", status))  # noqa: S105
+        return "".join(out)
+
+    def _run(self, words: list[str]) -> str:
+        words = [w for w in words if not re.fullmatch(r"\d?>.*", w)]
+        if not words:
+            return ""
+        name, args = words[0], words[1:]
+        self.status = 0
+        r = self.router
+        if name == "echo":
+            return " ".join(args) + "\n"
+        if name == "exit":
+            self.closed = True
+            return ""
+        if name in ("true", ":"):
+            return ""
+        if name == "false":
+            self.status = 1
+            return ""
+        if name == "cat":
+            files = r.files()
+            missing = [a for a in args if a not in files]
+            if missing:
+                self.status = 1
+                return f"cat: can't open '{missing[0]}': No such file or directory\n"
+            return "".join(files[a] for a in args)
+        if name == "grep" and len(args) == 2:
+            text = r.files().get(args[1])
+            if text is None:
+                self.status = 2
+                return f"grep: {args[1]}: No such file or directory\n"
+            hits = [x for x in text.split("\n") if re.search(args[0], x)]
+            self.status = 0 if hits else 1
+            return "".join(h + "\n" for h in hits)
+        if name == "command" and args[:1] == ["-v"] and len(args) == 2:
+            tools = {"uci": "/sbin/uci", "ip": "/sbin/ip", "ping": "/bin/ping", "fw4": "/sbin/fw4"}
+            if r.has_conntrack:
+                tools["conntrack"] = "/usr/sbin/conntrack"
+            if args[1] in tools:
+                return tools[args[1]] + "\n"
+            self.status = 1
+            return ""
+        if name == "uci":
+            return self._uci(args)
+        if name == "ip" and args[:1] == ["neigh"]:
+            rows = [f"{ip} dev br-lan lladdr {mac} REACHABLE" for ip, mac in r.neigh.items()]
+            rows.append("192.168.1.240 dev br-lan  FAILED")
+            rows.append(f"{r.wan_ip.rsplit('.', 1)[0]}.1 dev wan lladdr 00:00:5e:00:01:01 REACHABLE")
+            return "\n".join(rows) + "\n"
+        if name == "ifstatus" and args == ["wan"]:
+            return json.dumps({"up": True, "l3_device": "wan", "proto": "dhcp",
+                               "ipv4-address": [{"address": r.wan_ip, "mask": 24}]}, indent="\t") + "\n"
+        if name in ("/etc/init.d/firewall", "fw4") and args[:1] in (["reload"], ["restart"]):
+            r.active_firewall = copy.deepcopy(r.committed["firewall"])
+            r.reloads["firewall"] = r.reloads.get("firewall", 0) + 1
+            return ""
+        if name == "/etc/init.d/dnsmasq" and args[:1] in (["reload"], ["restart"]):
+            r.reloads["dnsmasq"] = r.reloads.get("dnsmasq", 0) + 1
+            return ""
+        if name == "conntrack" and r.has_conntrack:
+            return self._conntrack(args)
+        if name == "ping" and args:
+            target = args[-1]
+            ok = target in r.answering or target in r.neigh or any(x[2] == target for x in r.leases)
+            self.status = 0 if ok else 1
+            reply = f"64 bytes from {target}: seq=0 ttl=64 time=0.612 ms\n" if ok else ""
+            return (f"PING {target} ({target}): 56 data bytes\n{reply}\n--- {target} ping statistics ---\n"
+                    f"1 packets transmitted, {1 if ok else 0} packets received, {0 if ok else 100}% packet loss\n")
+        self.status = 127
+        return f"-ash: {name}: not found\n"
+
+    def _conntrack(self, args: list[str]) -> str:
+        r = self.router
+        opts = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("-")}
+        if "-D" not in args:
+            self.status = 1
+            return "conntrack v1.4.8 (conntrack-tools): unsupported in this simulator\n"
+        keep, gone = [], 0
+        for flow in r.conntrack:
+            if (opts.get("-p") in (None, flow.protocol)) and (opts.get("--orig-dst") in (None, flow.dst)) and \
+                    (opts.get("--dport") in (None, str(flow.dport))):
+                gone += 1
+            else:
+                keep.append(flow)
+        r.conntrack = keep
+        self.status = 0 if gone else 1
+        return f"conntrack v1.4.8 (conntrack-tools): {gone} flow entries have been deleted.\n"
+
+    # --- uci -------------------------------------------------------------------------------------------
+
+    def _fail(self, message: str = "Entry not found") -> str:
+        self.status = 1
+        return f"uci: {message}\n"
+
+    def _resolve(self, package: str, ref: str, sections: list[Section]) -> Section | None:
+        m = re.fullmatch(r"@(\w+)\[(-?\d+)\]", ref)
+        if m:
+            typed = [s for s in sections if s.type == m.group(1)]
+            index = int(m.group(2))
+            return typed[index] if -len(typed) <= index < len(typed) else None
+        return next((s for s in sections if s.id == ref), None)
+
+    def _uci(self, args: list[str]) -> str:
+        r = self.router
+        show_ids = False
+        while args and args[0] in ("-X", "-q"):
+            show_ids = show_ids or args[0] == "-X"
+            args = args[1:]
+        if not args:
+            return self._fail("Invalid argument")
+        verb, rest = args[0], args[1:]
+        if verb in ("show", "export", "changes", "commit", "revert"):
+            packages = rest or sorted(r.committed)
+            if any(p not in r.committed for p in packages):
+                return self._fail()
+            if verb == "show":
+                return "".join(self._show(p, show_ids) for p in packages)
+            if verb == "export":
+                return "".join(self._export(p) for p in packages)
+            if verb == "changes":
+                return "".join(c + "\n" for p in packages for c in r.changes.get(p, []))
+            for p in packages:
+                if verb == "commit" and p in r.staged:
+                    r.committed[p] = r.staged[p]
+                r.staged.pop(p, None)
+                r.changes.pop(p, None)
+            return ""
+        if verb == "add" and len(rest) == 2:
+            package, kind = rest
+            if package not in r.committed:
+                return self._fail()
+            r.counter += 1
+            sid = _anon_id(kind, r.counter)
+            r.writable(package).append(Section(sid, kind, True))
+            r.changes.setdefault(package, []).append(f"{package}.{sid}={_q(kind)}")
+            return sid + "\n"
+        if len(rest) != 1:
+            return self._fail("Invalid argument")
+        m = re.fullmatch(r"(\w+)\.([\w@\[\]-]+)(?:\.(\w+))?(?:=(.*))?", rest[0], re.S)
+        if m is None:
+            return self._fail("Invalid argument")
+        package, ref, option, value = m.groups()
+        if package not in r.committed:
+            return self._fail()
+        sections = r.view(package) or []
+        section = self._resolve(package, ref, sections)
+        if verb == "get":
+            if section is None or (option and option not in section.options):
+                return self._fail()
+            if not option:
+                return section.type + "\n"
+            got = section.options[option]
+            return (" ".join(got) if isinstance(got, list) else got) + "\n"
+        if verb in ("set", "add_list", "delete", "reorder"):
+            sections = r.writable(package)
+            section = self._resolve(package, ref, sections)
+            log = r.changes.setdefault(package, [])
+            if verb == "set" and option is None:
+                if value is None or not re.fullmatch(r"\w+", value):
+                    return self._fail("Invalid argument")
+                if section is None:
+                    if ref.startswith("@"):
+                        return self._fail()
+                    sections.append(Section(ref, value, False))
+                else:
+                    section.type = value
+                log.append(f"{package}.{ref}={_q(value)}")
+                return ""
+            if section is None:
+                return self._fail()
+            if verb == "reorder":
+                if option is not None or value is None or not value.lstrip("-").isdigit():
+                    return self._fail("Invalid argument")
+                sections.remove(section)
+                sections.insert(max(0, int(value)), section)
+                log.append(f"{package}.{section.id}={value}")
+                return ""
+            if verb == "delete":
+                if option is None:
+                    sections.remove(section)
+                elif option in section.options:
+                    del section.options[option]
+                else:
+                    return self._fail()
+                log.append(f"-{package}.{ref}" + (f".{option}" if option else ""))
+                return ""
+            if option is None or value is None:
+                return self._fail("Invalid argument")
+            if verb == "add_list":
+                current = section.options.get(option)
+                section.options[option] = [*(current if isinstance(current, list) else
+                                             [current] if current else []), value]
+                log.append(f"{package}.{ref}.{option}+={_q(value)}")
+            else:
+                section.options[option] = value
+                log.append(f"{package}.{ref}.{option}={_q(value)}")
+            return ""
+        return self._fail("Invalid argument") if verb not in ("import", "batch") else \
+            self._fail("not available in this simulator")
+
+    def _name(self, package: str, section: Section, sections: list[Section], show_ids: bool) -> str:
+        if show_ids or not section.anonymous:
+            return section.id
+        index = [s for s in sections if s.type == section.type].index(section)
+        return f"@{section.type}[{index}]"
+
+    def _show(self, package: str, show_ids: bool) -> str:
+        sections = self.router.view(package) or []
+        out = []
+        for s in sections:
+            name = self._name(package, s, sections, show_ids)
+            out.append(f"{package}.{name}={s.type}")
+            for key, value in s.options.items():
+                shown = " ".join(_q(v) for v in value) if isinstance(value, list) else _q(value)
+                out.append(f"{package}.{name}.{key}={shown}")
+        return "".join(line + "\n" for line in out)
+
+    def _export(self, package: str) -> str:
+        out = [f"package {package}", ""]
+        for s in self.router.view(package) or []:
+            out.append(f"config {s.type}" + ("" if s.anonymous else f" {_q(s.id)}"))
+            for key, value in s.options.items():
+                for v in value if isinstance(value, list) else [value]:
+                    out.append(f"\t{'list' if isinstance(value, list) else 'option'} {key} {_q(v)}")
+            out.append("")
+        return "\n".join(out) + "\n"
