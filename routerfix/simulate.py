@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -61,16 +61,27 @@ def simulator_factory(driver_name: str) -> Callable[..., AbstractContextManager[
     try:
         factory: Callable[..., AbstractContextManager[SimulatedDevice]] = found[0].load()
     except ModuleNotFoundError as exc:
-        if (exc.name or "").startswith("routerfix"):
-            raise
-        logging.getLogger("routerfix.simulators").debug("simulator %s failed to load", driver_name, exc_info=True)
-        raise UnsupportedOperation(f"the {driver_name} simulator needs {exc.name!r}, which is not installed: "
-                                   f"{SIM_EXTRA_HINT}", driver=driver_name) from None
+        raise _missing_library(driver_name, exc) from None
     return factory
+
+
+def _missing_library(driver_name: str, exc: ModuleNotFoundError) -> UnsupportedOperation:
+    """The error for a simulator whose optional library is not installed (a missing routerfix module is a bug:
+    re-raised as it is)."""
+    if (exc.name or "").split(".")[0] in ("", "routerfix"):
+        raise exc
+    logging.getLogger("routerfix.simulators").debug("simulator %s needs %s", driver_name, exc.name, exc_info=True)
+    return UnsupportedOperation(f"the {driver_name} simulator needs the library {exc.name!r}, which is not installed: "
+                                f"{SIM_EXTRA_HINT}", driver=driver_name)
 
 
 @contextmanager
 def simulate(driver_name: str, **knobs: Any) -> Iterator[SimulatedDevice]:
     """Start the simulator of ``driver_name`` on 127.0.0.1 and stop it on exit."""
-    with simulator_factory(driver_name)(**knobs) as device:
+    factory = simulator_factory(driver_name)
+    with ExitStack() as stack:
+        try:
+            device = stack.enter_context(factory(**knobs))
+        except ModuleNotFoundError as exc:  # SSH simulators import asyncssh when the first device starts
+            raise _missing_library(driver_name, exc) from None
         yield device
