@@ -56,7 +56,7 @@ def test_asus_rulelist_round_trip(rules: list[PortForward]) -> None:
 @SETTINGS
 @given(st.one_of(text, separators))
 def test_asus_parsers_raise_only_parse_errors(value: str) -> None:
-    for parse in (asus.parse_vts_rulelist, asus.parse_staticlist):
+    for parse in (asus.parse_vts_rulelist, asus.parse_staticlist, asus.parse_hostnames):
         try:
             items = parse(value)
         except ParseError:
@@ -97,9 +97,16 @@ def test_asus_separator_injection_refused(name: str) -> None:
 def test_asus_staticlist_round_trip(items: list[tuple[ipaddress.IPv4Address, int, str]]) -> None:
     reservations = [Reservation(a, ":".join(f"{(m >> s) & 0xff:02x}" for s in range(40, -1, -8)), n)
                     for a, m, n in items]
-    value = "".join(asus.format_static_entry(r) for r in reservations)
+    value = "".join(asus.format_static_entry(r)[0] for r in reservations)
     back = asus.parse_staticlist(value)
     assert [(e.mac, e.address, e.name) for e in back] == [(r.mac, r.address, r.name) for r in reservations]
+    if len({r.mac for r in reservations}) < len(reservations):
+        return  # dhcp_hostnames holds one name per MAC
+    apart = [asus.format_static_entry(r, asus.StaticFormat.NAMES_APART) for r in reservations]
+    records = asus.parse_staticlist("".join(a for a, _ in apart))
+    names = asus.parse_hostnames("".join(b for _, b in apart))
+    assert [(e.mac, e.address, names[e.mac]) for e in records] == [(r.mac, r.address, r.name) for r in reservations]
+    assert {e.fields for e in records} <= {3}
 
 
 def test_asus_real_fixture_shapes() -> None:
@@ -108,6 +115,26 @@ def test_asus_real_fixture_shapes() -> None:
     assert [str(f.external_ports) for f in asus.rule_forwards(rules[0], "0")] == ["80", "443"]
     entries = asus.parse_staticlist("<AA:BB:CC:00:00:01>192.0.2.10>>")
     assert entries[0].mac == "aa:bb:cc:00:00:01" and entries[0].name == ""
+
+
+@pytest.mark.parametrize(("staticlist", "hostnames", "buildno", "expected"), [
+    ("<AA:BB:CC:00:00:01>192.0.2.10>", "", "388", "mac-ip-dns+hostnames"),  # the records tell
+    ("<AA:BB:CC:00:00:01>192.0.2.10>>pc", "", "384.19", "mac-ip-dns-name"),
+    ("", "<AA:BB:CC:00:00:01>pc", "388", "mac-ip-dns+hostnames"),  # a host name list tells
+    ("", "", "384.19", "mac-ip-dns+hostnames"),  # else the version (Merlin moved names at 386.4)
+    ("", "", "386.3", "mac-ip-dns+hostnames"),
+    ("", "", "386.4", "mac-ip-dns-name"),
+    ("", "", "388", "mac-ip-dns-name"),
+    ("<AA:BB:CC:00:00:01>192.0.2.10", "", "388", "mac-ip-dns-name"),
+])
+def test_asus_static_format_detection(staticlist: str, hostnames: str, buildno: str, expected: str) -> None:
+    entries = asus.parse_staticlist(staticlist)
+    assert asus.static_format(entries, hostnames, buildno) == expected
+
+
+def test_asus_three_field_record_holds_dns_not_a_name() -> None:
+    entries = asus.parse_staticlist("<AA:BB:CC:00:00:01>192.0.2.10>192.0.2.53")
+    assert entries[0].name == "" and entries[0].fields == 3
 
 
 # --- Linksys JNAP ---------------------------------------------------------------------------------------------
