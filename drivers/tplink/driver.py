@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from routerfix.driver import Driver
 from routerfix.errors import AuthenticationError, DeviceError, ParseError, RouterfixError, SessionError
@@ -45,11 +45,13 @@ from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession
 from .parser import (
     CUSTOMER_RULE_NAME,
     PROTO_CODE,
+    ReservationRow,
     VsRow,
     is_archer_keys_reply,
     parse_arrays,
     parse_dhcp,
     parse_lan,
+    parse_layout,
     parse_leases,
     parse_reservations,
     parse_vs_rows,
@@ -65,6 +67,9 @@ ARCHER_NOTE = ("TP-Link Archer firmware with the encrypted LuCI login was detect
                "TCP/UDP 5060-5061 to an unused LAN address by hand (NAT Forwarding > Virtual Servers)")
 """The verdict note for Archer (LuCI) firmware."""
 _MAX_PAGES = 32
+_PARA = {"VirtualServerRpm.htm": "virServerPara", "FixMapCfgRpm.htm": "DHCPStaticPara"}
+"""The layout array of each paged table (T5)."""
+_Row = TypeVar("_Row")
 _LEGACY_CAPS = Capabilities(
     features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
                         Feature.DHCP_RESERVATION}),
@@ -104,7 +109,7 @@ class TplinkDriver(Driver):
         self._prefix = ""
         self._facts: DeviceFacts | None = None
         self._vs_cache: list[VsRow] | None = None
-        self._res_cache: list[tuple[int, Reservation, bool]] | None = None
+        self._res_cache: list[ReservationRow] | None = None
         """Tables as last seen in this session (a full read, or the device's own answer to a write that shows
         the whole table); the table written is dropped before every write, both on every new login."""
         self._sent = 0
@@ -238,32 +243,31 @@ class TplinkDriver(Driver):
         hardware = str(para[7])
         return DeviceFacts("TP-Link", hardware.split(" 0")[0].strip(), str(para[6]))
 
-    def _paged(self, page: str, name: str, para: str) -> dict[str, list[str | int]]:
-        """All pages of a paged table merged into one array."""
-        merged: list[str | int] = []
-        arrays: dict[str, list[str | int]] = {}
+    def _paged(self, page: str, parse: Callable[[dict[str, list[str | int]]], list[_Row]]) -> list[_Row]:
+        """Every row of a paged table: page 1, 2, … while the page's layout says another follows (T5)."""
+        rows: list[_Row] = []
         for number in range(1, _MAX_PAGES + 1):
             arrays = self._fetch(page, {"Page": str(number)})
-            if name not in arrays:
-                raise ParseError(page, f"no {name} in the page (logged out, or another firmware?)", host=self.host,
-                                 driver=self.name)
-            merged += arrays[name]
-            info = arrays.get(para, [])
-            if len(info) < 4 or not isinstance(info[3], int) or number >= info[3]:
-                break
-        return {**arrays, name: merged}
+            rows += parse(arrays)
+            layout = parse_layout(arrays, _PARA[page], page)
+            if layout.page != number:
+                raise ParseError(page, f"asked for page {number}, the router answered page {layout.page}",
+                                 host=self.host, driver=self.name)
+            if not layout.has_next:
+                return rows
+        raise ParseError(page, f"the table runs past {_MAX_PAGES} pages", host=self.host, driver=self.name)
 
     def _rows(self, *, cached: bool = False) -> list[VsRow]:
         if cached and self._vs_cache is not None:
             return self._vs_cache
-        self._vs_cache = parse_vs_rows(self._paged("VirtualServerRpm.htm", "virServerListPara", "virServerPara"))
+        self._vs_cache = self._paged("VirtualServerRpm.htm", parse_vs_rows)
         self._vs_seen = self._sent
         return self._vs_cache
 
-    def _reservations(self, *, cached: bool = False) -> list[tuple[int, Reservation, bool]]:
+    def _reservations(self, *, cached: bool = False) -> list[ReservationRow]:
         if cached and self._res_cache is not None:
             return self._res_cache
-        self._res_cache = parse_reservations(self._paged("FixMapCfgRpm.htm", "dhcpList", "DHCPStaticPara"))
+        self._res_cache = self._paged("FixMapCfgRpm.htm", parse_reservations)
         self._res_seen = self._sent
         return self._res_cache
 
@@ -280,9 +284,9 @@ class TplinkDriver(Driver):
         return tuple(out)
 
     @staticmethod
-    def _named(reservations: list[tuple[int, Reservation, bool]]) -> tuple[Reservation, ...]:
-        return tuple(Reservation(r.address, r.mac, SINK_NAME if r.mac == SINK_MAC else "") for _, r, _ in
-                     reservations)
+    def _named(rows: list[ReservationRow]) -> tuple[Reservation, ...]:
+        return tuple(Reservation(row.reservation.address, row.reservation.mac,
+                                 SINK_NAME if row.reservation.mac == SINK_MAC else "") for row in rows)
 
     @staticmethod
     def _sinks(reservations: tuple[Reservation, ...]) -> set[ipaddress.IPv4Address]:
@@ -367,14 +371,13 @@ class TplinkDriver(Driver):
             raise
 
     def _from_reply(self, page: str, arrays: dict[str, list[str | int]]) -> None:
-        """Keep the table the device answered a write with, when it is the whole table (one page)."""
-        para = arrays.get("virServerPara" if page == "VirtualServerRpm.htm" else "DHCPStaticPara", [])
-        if len(para) < 4 or para[3] != 1:
+        """Keep the table the device answered a write with, when that page is the whole table (T5)."""
+        if not parse_layout(arrays, _PARA[page], page).whole_table:
             return
-        if page == "VirtualServerRpm.htm" and "virServerListPara" in arrays:
+        if page == "VirtualServerRpm.htm":
             self._vs_cache = parse_vs_rows(arrays)
             self._vs_seen = self._sent
-        elif page == "FixMapCfgRpm.htm" and "dhcpList" in arrays:
+        else:
             self._res_cache = parse_reservations(arrays)
             self._res_seen = self._sent
 
@@ -407,13 +410,13 @@ class TplinkDriver(Driver):
         row = self._find(forward)
         if row is None:
             return
-        self._write("VirtualServerRpm.htm", {"Del": str(row.index), "Page": str(row.index // 8 + 1)},
+        self._write("VirtualServerRpm.htm", {"Del": str(row.index), "Page": str(row.page)},
                     lambda: self._find(forward) is None, f"remove forward {forward.name}")
 
-    def _has(self, reservation: Reservation) -> int | None:
-        for index, r, _ in self._reservations(cached=True):
-            if (r.mac, r.address) == (reservation.mac, reservation.address):
-                return index
+    def _has(self, reservation: Reservation) -> ReservationRow | None:
+        for row in self._reservations(cached=True):
+            if (row.reservation.mac, row.reservation.address) == (reservation.mac, reservation.address):
+                return row
         return None
 
     def _reserve_address(self, reservation: Reservation) -> None:
@@ -425,10 +428,10 @@ class TplinkDriver(Driver):
                     f"reserve {reservation.address}")
 
     def _release_address(self, reservation: Reservation) -> None:
-        index = self._has(reservation)
-        if index is None:
+        row = self._has(reservation)
+        if row is None:
             return
-        self._write("FixMapCfgRpm.htm", {"Del": str(index), "Page": str(index // 8 + 1)},
+        self._write("FixMapCfgRpm.htm", {"Del": str(row.index), "Page": str(row.page)},
                     lambda: self._has(reservation) is None, f"release {reservation.address}")
 
     def request_stats(self) -> dict[str, int]:
