@@ -234,7 +234,7 @@ class ReservationRow:
 
 
 def parse_reservations(arrays: dict[str, list[str | int]], page: str = "FixMapCfgRpm.htm") -> list[ReservationRow]:
-    """The ``dhcpList`` rows (MAC, IP, state: T9) of one ``FixMapCfgRpm.htm`` page; names are not stored."""
+    """The ``dhcpList`` rows (MAC, IP, state: T10) of one ``FixMapCfgRpm.htm`` page; names are not stored."""
     layout = parse_layout(arrays, "DHCPStaticPara", page)
     if layout.width != 3:
         raise ParseError(page, f"the reservation rows are {layout.width} values wide; this driver reads 3")

@@ -58,7 +58,7 @@ SCENARIOS: dict[str, dict[str, str]] = {
     "dormant": {"vts_enable_x": "0", "vts_rulelist": "<old cam>8080>192.168.50.40>80>TCP>"},
     "full": {"vts_enable_x": "1",
              "vts_rulelist": "".join(f"<r{i}>{20000 + i}>192.168.50.20>>TCP>" for i in range(MAX_RULES))},
-    # F15/F16: manual assignment off with nothing in the list (the factory state)
+    # F5/F15: manual assignment off with nothing in the list (the factory state)
     "manual-off": {"dhcp_static_x": "0", "dhcp_staticlist": "", "dhcp_hostnames": ""},
 }
 """Starting nvram (on top of the era's defaults) for the ``scenario`` knob."""

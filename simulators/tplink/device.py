@@ -34,8 +34,8 @@ __all__ = ["MODELS", "SIM_PASSWORD", "TplinkRouter", "VirtualServer", "simulate"
 SIM_PASSWORD = "tplink-Pa55"  # noqa: S105 - the simulator's own test credential
 """The admin password the simulator accepts by default."""
 PER_PAGE = 8  # T5
-MAX_VS = 32  # T13 (inferred)
-MAX_RESERVATIONS = 16  # T13 (inferred)
+MAX_VS = 32  # T17 (inferred)
+MAX_RESERVATIONS = 16  # T17 (inferred)
 
 MODELS: dict[str, dict[str, Any]] = {
     "wr841n": {"auth": "header", "hardware": "WR841N v9 00000000", "firmware": "3.16.9 Build 150310 Rel.54303n",
