@@ -250,7 +250,7 @@ def parse_reservations(arrays: dict[str, list[str | int]], page: str = "FixMapCf
 
 def is_archer_keys_reply(text: str) -> bool:
     """True when ``text`` is the JSON an Archer (LuCI) firmware answers to ``login?form=keys``
-    (``{"success": true, "data": {"password": [n, e]}}``) [C] tplinkrouterc6u ``c6u.py``."""
+    (``{"success": true, "data": {"password": [n, e]}}``, T18)."""
     try:
         data: Any = json.loads(text)
     except (ValueError, TypeError, RecursionError):
