@@ -38,7 +38,6 @@ from routerfix.model import (
     Neighbour,
     PortForward,
     Reservation,
-    normalise_mac,
 )
 from routerfix.secrets import register
 from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession, Page, PageChecks
@@ -57,6 +56,7 @@ from .parser import (
     parse_vts_rulelist,
     rule_forwards,
     static_format,
+    without_hostname,
 )
 
 __all__ = ["AsuswrtDriver"]
@@ -389,11 +389,8 @@ class AsuswrtDriver(Driver):
         if len(keep) == len(entries):
             return
         changes = {"dhcp_staticlist": "".join(keep)}
-        names = parse_hostnames(nv["dhcp_hostnames"])
-        if reservation.mac in names and not any(e.mac == reservation.mac for e in entries
-                                                if e.raw in keep):
-            changes["dhcp_hostnames"] = "".join(raw for raw in ("<" + r for r in nv["dhcp_hostnames"].split("<")[1:])
-                                                if normalise_mac(raw[1:].partition(">")[0]) != reservation.mac)
+        if reservation.mac in parse_hostnames(nv["dhcp_hostnames"]):
+            changes["dhcp_hostnames"] = without_hostname(nv["dhcp_hostnames"], reservation.mac)
         if not keep and nv["dhcp_static_x"] == "1":
             changes["dhcp_static_x"] = "0"  # an empty list: back to the factory switch, as adding found it
         self._write_static(changes, f"release {reservation.address}")

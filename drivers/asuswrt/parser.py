@@ -30,6 +30,7 @@ __all__ = [
     "parse_appget",
     "parse_hostnames",
     "static_format",
+    "without_hostname",
     "parse_clientlist",
     "parse_staticlist",
     "parse_vts_rulelist",
@@ -221,6 +222,12 @@ def parse_hostnames(value: str, source: str = "dhcp_hostnames") -> dict[str, str
         except InvalidValue:
             raise ParseError(source, f"unreadable record {raw[:60]!r}") from None
     return out
+
+
+def without_hostname(value: str, mac: str) -> str:
+    """``dhcp_hostnames`` without the records of ``mac`` (normalised); the others byte for byte."""
+    parse_hostnames(value)
+    return "".join("<" + raw for raw in value.split("<")[1:] if normalise_mac(raw.partition(">")[0]) != mac)
 
 
 def _version(buildno: str) -> tuple[int, int]:
