@@ -14,6 +14,7 @@ import asyncssh
 import pytest
 from routerfix.simulators._hosts.ssh import SimulatedSSHDevice, SSHSimulatorHost
 
+from routerfix.base.ssh import SSHDriver, parse_bool
 from routerfix.driver import Timeouts
 from routerfix.errors import (
     AuthenticationError,
@@ -25,7 +26,7 @@ from routerfix.errors import (
     TrustError,
 )
 from routerfix.model import DeviceFacts
-from routerfix.transport.ssh import SSHDriver, TrustSettings, parse_bool
+from routerfix.transport.ssh_trust import TrustSettings
 
 from .conftest import FAST, EchoShell
 
