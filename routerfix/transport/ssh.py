@@ -9,7 +9,7 @@ Host-key trust is :mod:`routerfix.transport.ssh_trust`; drivers subclass :class:
 ``session_preparation``, ``session_log``, ``paramiko_cleanup``) except in one place, :class:`NetmikoSeam`, which
 opens a connection the way netmiko's own ``BaseConnection._open()`` does, stopping before its session preparation
 (that preparation costs several ``find_prompt`` round trips; this module finds the first prompt itself). The seam
-relies on three netmiko internals, each pinned by ``tests/ssh/test_netmiko_seam.py``:
+relies on three netmiko internals, each pinned by ``test_netmiko_seam`` in ``tests/ssh/test_transport.py``:
 
 * ``_modify_connection_params()``, called before ``establish_connection()`` as ``_open()`` does (platform login
   quirks, e.g. RouterOS's ``+ct511w4098h`` user-name suffix);
