@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from routerfix.driver import Driver
+from routerfix.base.web import WebDriver
 from routerfix.errors import ParseError, SessionError
 from routerfix.model import (
     DeviceFacts,
@@ -19,7 +19,6 @@ from routerfix.model import (
     PortForward,
     Reservation,
 )
-from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession
 
 from .firmware import Flavour, Session, TplinkFirmware
 from .legacy import LEGACY_CAPS, CookieLogin, HeaderLogin, is_login_page
@@ -30,20 +29,16 @@ __all__ = ["ARCHER_NOTE", "TplinkDriver"]
 log = logging.getLogger("routerfix.drivers.tplink")
 
 
-class TplinkDriver(Driver):
+class TplinkDriver(WebDriver):
     """TP-Link routers (legacy ``/userRpm/`` GUI; Archer LuCI detected only). Options: the HTTP options
     (default ``scheme="http"``: these routers offer nothing else)."""
 
     name: ClassVar[str] = "tplink"
     capabilities = LEGACY_CAPS
-    option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
+    default_scheme: ClassVar[str] = "http"
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
-        self.http = HttpSession(self.host, driver=self.name, timeouts=self.timeouts,
-                                options=HttpOptions.from_options(self.options, port=self.port, default_scheme="http"),
-                                login=self._login, logout=self._logout)
-        self.transport_security = self.http.transport_security
         self.firmware: TplinkFirmware | None = None
         """The flavour's class, once detected."""
 
@@ -70,12 +65,14 @@ class TplinkDriver(Driver):
                                        "LuCI); nothing was changed", host=self.host, driver=self.name)
 
     def _login(self) -> None:
+        """Detect the flavour at the first login, then log in the flavour's way (Archer: no login)."""
         if self.firmware is None:
             self.firmware = self._detect()
             self.capabilities = self.firmware.capabilities
         self.firmware.login()
 
     def _logout(self) -> None:
+        """Log out the flavour's way (cookie builds only)."""
         if self.firmware is not None:
             self.firmware.logout()
 
@@ -83,17 +80,6 @@ class TplinkDriver(Driver):
         if self.firmware is None:
             raise SessionError("the driver is not open: call open() first", host=self.host, driver=self.name)
         return self.firmware
-
-    def open(self) -> None:
-        """Detect the firmware; for legacy firmware log in (cookie builds) or check the credentials (header
-        builds). Archer firmware gets the "unsupported yet" capabilities and no login."""
-        self.http.open()
-        self.is_open = True
-
-    def close(self) -> None:
-        """Log out (cookie builds) and drop the session."""
-        self.http.close()
-        self.is_open = False
 
     # --- reads -----------------------------------------------------------------------------------------
 
@@ -137,9 +123,3 @@ class TplinkDriver(Driver):
 
     def _release_address(self, reservation: Reservation) -> None:
         self._fw().release_address(reservation)
-
-    def request_stats(self) -> dict[str, int]:
-        """HTTP requests and logins of this session (benchmarks)."""
-        s = self.http.stats
-        return {"requests": s.requests, "gets": s.gets, "posts": s.posts, "logins": s.logins, "logouts": s.logouts}
-
