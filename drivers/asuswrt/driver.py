@@ -1,9 +1,10 @@
 """ASUSWRT (RT-AC/RT-AX, stock and Merlin) over its web API: ``login.cgi``, ``appGet.cgi``, ``applyapp.cgi``.
 
-Facts: ``/work/shared/research/consumer-web.md`` §2. One login per run (``asus_token`` cookie), one
-``appGet.cgi`` request reads everything, every write is a read-modify-write of one nvram string
-(``vts_rulelist`` for forwards, ``dhcp_staticlist`` for the sink reservation) applied with the service restart
-the GUI uses (``restart_firewall``/``restart_dnsmasq``), then ``restart_needed_time`` is waited for.
+Facts: ``docs/facts/asuswrt.md``. One login per run (``asus_token`` cookie), one ``appGet.cgi`` request reads
+everything, every write is a read-modify-write of nvram strings (``vts_rulelist`` for forwards,
+``dhcp_staticlist``, and on Merlin before 386.4 ``dhcp_hostnames``, for the sink reservation) applied with the
+service restart the GUI uses (``restart_firewall``/``restart_dnsmasq``), then ``restart_needed_time`` is waited
+for.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
-from routerfix.driver import Driver
+from routerfix.base.web import WebDriver
 from routerfix.errors import (
     AuthenticationError,
     DeviceError,
@@ -38,19 +40,23 @@ from routerfix.model import (
     Reservation,
 )
 from routerfix.secrets import register
-from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession, Page, PageChecks
+from routerfix.transport.http import Page, PageChecks
 
 from .parser import (
     ERROR_STATUS,
     MAX_RULES,
+    MAX_STATICLIST_CHARS,
     decode_nvram,
     format_static_entry,
     format_vts_rule,
     parse_appget,
     parse_clientlist,
+    parse_hostnames,
     parse_staticlist,
     parse_vts_rulelist,
     rule_forwards,
+    static_format,
+    without_hostname,
 )
 
 __all__ = ["AsuswrtDriver"]
@@ -60,9 +66,15 @@ log = logging.getLogger("routerfix.drivers.asuswrt")
 USER_AGENT = "asusrouter-Windows-DUTUtil-1.0"
 """The app-style User-Agent: httpd then answers JSON (``{"asus_token": …}``, ``{"error_status": …}``)."""
 _FACT_KEYS = ("productid", "firmver", "buildno", "extendno", "lan_hostname")
-_SCOPE_KEYS = ("lan_ipaddr", "lan_netmask", "dhcp_enable_x", "dhcp_start", "dhcp_end", "dhcp_staticlist")
+_STATIC_KEYS = ("dhcp_static_x", "dhcp_staticlist", "dhcp_hostnames")
+_SCOPE_KEYS = ("lan_ipaddr", "lan_netmask", "dhcp_enable_x", "dhcp_start", "dhcp_end", *_STATIC_KEYS)
 _VTS_KEYS = ("vts_enable_x", "vts_rulelist")
-_BACKUP_KEYS = ("vts_enable_x", "vts_rulelist", "dhcp_staticlist")
+_BACKUP_KEYS = _VTS_KEYS + _STATIC_KEYS
+_OPTIONAL_BACKUP_KEYS = ("dhcp_static_x", "dhcp_hostnames")
+"""Not in backups taken before this driver read them."""
+_DORMANT_NOTE = ("manual DHCP assignment is switched off and the router holds reservations that switching it on "
+                 "would activate: the sink is not reserved (switch it on in LAN > DHCP Server to let routerfix "
+                 "reserve it)")
 
 
 def _status(page: Page) -> str | None:
@@ -77,7 +89,7 @@ def _status(page: Page) -> str | None:
     return str(value) if value is not None else None
 
 
-class AsuswrtDriver(Driver):
+class AsuswrtDriver(WebDriver):
     """ASUSWRT routers. Options: the HTTP options (``scheme``, ``tls_fingerprint``, ``verify_tls``, ``ca_file``,
     ``take_over_session``)."""
 
@@ -89,27 +101,24 @@ class AsuswrtDriver(Driver):
         notes=("ASUSWRT has no NAT filtering switch; SIP ALG is not managed by this driver",
                "connection tracking cannot be cleared from the web API: restarting the firewall drops the "
                "forwarding state but not established flows"))
-    option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
+    default_headers: ClassVar[Mapping[str, str]] = {"User-Agent": USER_AGENT}
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
-        self.http = HttpSession(
-            self.host, driver=self.name, timeouts=self.timeouts,
-            options=HttpOptions.from_options(self.options, port=self.port),
-            checks=PageChecks(logged_out=lambda p: _status(p) in ("1", "2", "8"),
-                              other_admin=lambda p: _status(p) == "9"),
-            login=self._login, logout=self._logout, headers={"User-Agent": USER_AGENT})
-        self.transport_security = self.http.transport_security
         self._nv: dict[str, str] = {}
         """nvram values read in this session. ASUSWRT admits one admin at a time, so within one session only
         this driver changes them: read-modify-write starts from here instead of another request."""
 
     # --- session ---------------------------------------------------------------------------------
 
+    def _page_checks(self) -> PageChecks:
+        return PageChecks(logged_out=lambda p: _status(p) in ("1", "2", "8"), other_admin=lambda p: _status(p) == "9")
+
     def _referer(self) -> dict[str, str]:
         return {"Referer": f"{self.http.base_url}/"}
 
     def _login(self) -> None:
+        """Log in (one ``login.cgi`` request)."""
         if self.password is None:
             raise AuthenticationError("ASUSWRT needs a password", host=self.host, driver=self.name)
         cred = base64.b64encode(f"{self.username or 'admin'}:{self.password.reveal()}".encode()).decode()
@@ -131,6 +140,7 @@ class AsuswrtDriver(Driver):
         self._nv.clear()  # a new session: someone else may have changed things in between
 
     def _logout(self) -> None:
+        """Log out (``Logout.asp``)."""
         self.http.request("GET", "/Logout.asp", page="Logout.asp", headers=self._referer())
 
     def _raise_for_status(self, data: dict[str, Any], source: str) -> None:
@@ -155,16 +165,6 @@ class AsuswrtDriver(Driver):
             raise SessionError(f"{source}: the session ended ({name})", host=self.host, driver=self.name)
         raise DeviceError(f"{source}: the router refused the request", device_message=f"error_status {code} {name}",
                           host=self.host, driver=self.name)
-
-    def open(self) -> None:
-        """Log in (one ``login.cgi`` request)."""
-        self.http.open()
-        self.is_open = True
-
-    def close(self) -> None:
-        """Log out (``Logout.asp``) and drop the session."""
-        self.http.close()
-        self.is_open = False
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -199,11 +199,22 @@ class AsuswrtDriver(Driver):
         try:
             iface = ipaddress.IPv4Interface(f"{nv['lan_ipaddr']}/{nv['lan_netmask']}")
             pools = (AddressRange(nv["dhcp_start"], nv["dhcp_end"]),) if nv["dhcp_enable_x"] == "1" else ()
-            reservations = tuple(Reservation(e.address, e.mac, e.name) for e in parse_staticlist(nv["dhcp_staticlist"]))
+            names = parse_hostnames(nv["dhcp_hostnames"])
+            reservations = tuple(Reservation(e.address, e.mac, e.name or names.get(e.mac, ""))
+                                 for e in parse_staticlist(nv["dhcp_staticlist"]))
             return DhcpScope(iface.network, iface.ip, pools, reservations)
         except (ValueError, InvalidValue) as exc:
             raise ParseError("appGet.cgi", f"unreadable LAN/DHCP settings ({exc})", host=self.host,
                              driver=self.name) from None
+
+    def _capabilities(self, nv: dict[str, Any]) -> Capabilities:
+        """The class capabilities, without reservations while manual assignment is off with other reservations
+        in the list: switching it on for the sink would activate them too (F15)."""
+        if nv["dhcp_static_x"] == "1" or not parse_staticlist(nv["dhcp_staticlist"]):
+            return self.capabilities
+        return replace(self.capabilities,
+                       features=self.capabilities.features - {Feature.DHCP_RESERVATION},
+                       notes=(*self.capabilities.notes, _DORMANT_NOTE))
 
     def _neighbours(self, data: dict[str, Any]) -> tuple[Neighbour, ...]:
         return tuple(parse_clientlist(data.get("get_clientlist")))
@@ -227,15 +238,15 @@ class AsuswrtDriver(Driver):
     def read_state(self) -> DeviceState:
         """Everything in one ``appGet.cgi`` request."""
         data = self._get(_FACT_KEYS + _SCOPE_KEYS + _VTS_KEYS, clients=True)
-        return DeviceState(facts=self._facts(data), capabilities=self.capabilities, forwards=self._forwards(data),
-                           scope=self._scope(data), neighbours=self._neighbours(data))
+        return DeviceState(facts=self._facts(data), capabilities=self._capabilities(data),
+                           forwards=self._forwards(data), scope=self._scope(data), neighbours=self._neighbours(data))
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """What verification compares (forwards and the DHCP reservations), read fresh in one ``appGet.cgi``
         after the last write, without the client list (neighbours are not compared)."""
         data = self._get(_FACT_KEYS + _SCOPE_KEYS + _VTS_KEYS)
-        return DeviceState(facts=self._facts(data), capabilities=self.capabilities, forwards=self._forwards(data),
-                           scope=self._scope(data))
+        return DeviceState(facts=self._facts(data), capabilities=self._capabilities(data),
+                           forwards=self._forwards(data), scope=self._scope(data))
 
     def backup(self) -> Backup:
         """The nvram values this driver changes, as JSON."""
@@ -322,45 +333,69 @@ class AsuswrtDriver(Driver):
         enable = nv["vts_enable_x"] if keep else "0"
         self._write_rulelist(keep, enable, f"remove forward {forward.name}")
 
-    def _write_staticlist(self, records: list[str], what: str) -> None:
-        value = "".join(records)
-        self._apply({"dhcp_staticlist": value}, "restart_dnsmasq",
-                    lambda: self._get(("dhcp_staticlist",))["dhcp_staticlist"] == value, what)
+    def _write_static(self, changes: dict[str, str], what: str) -> None:
+        """One ``applyapp.cgi`` write of the reservation values in ``changes`` (F16: ``restart_dnsmasq``)."""
+        for key in ("dhcp_staticlist", "dhcp_hostnames"):
+            if len(changes.get(key, "")) > MAX_STATICLIST_CHARS:
+                raise DeviceError(f"{what}: the reservation list would be longer than the router takes",
+                                  device_message=f"{key} over {MAX_STATICLIST_CHARS} characters",
+                                  host=self.host, driver=self.name)
+
+        def done() -> bool:
+            now = self._get(_STATIC_KEYS)
+            return all(now[k] == v for k, v in changes.items())
+
+        self._apply(changes, "restart_dnsmasq", done, what)
 
     def _reserve_address(self, reservation: Reservation) -> None:
-        record = format_static_entry(reservation)
-        entries = parse_staticlist(self._current(("dhcp_staticlist",))["dhcp_staticlist"])
+        nv = self._current((*_STATIC_KEYS, "buildno"))
+        entries = parse_staticlist(nv["dhcp_staticlist"])
         if any(e.mac == reservation.mac and e.address == reservation.address for e in entries):
             return
         clash = [e for e in entries if e.address == reservation.address or e.mac == reservation.mac]
         if clash:
             raise DeviceError("the address or MAC is already reserved", device_message=clash[0].raw,
                               host=self.host, driver=self.name)
-        self._write_staticlist([e.raw for e in entries] + [record], f"reserve {reservation.address}")
+        if nv["dhcp_static_x"] != "1" and entries:
+            raise DeviceError(
+                "manual DHCP assignment is switched off on this router and it holds other reservations that "
+                "switching it on would activate; review them in the GUI (LAN > DHCP Server) first",
+                device_message="dhcp_static_x=0", host=self.host, driver=self.name)
+        record, hostname = format_static_entry(reservation, static_format(entries, nv["dhcp_hostnames"],
+                                                                          nv["buildno"]))
+        changes = {"dhcp_staticlist": nv["dhcp_staticlist"] + record}
+        if hostname:
+            changes["dhcp_hostnames"] = nv["dhcp_hostnames"] + hostname
+        if nv["dhcp_static_x"] != "1":
+            changes["dhcp_static_x"] = "1"  # F15: without it the reservation has no effect
+        self._write_static(changes, f"reserve {reservation.address}")
 
     def _release_address(self, reservation: Reservation) -> None:
-        entries = parse_staticlist(self._current(("dhcp_staticlist",))["dhcp_staticlist"])
+        nv = self._current(_STATIC_KEYS)
+        entries = parse_staticlist(nv["dhcp_staticlist"])
         keep = [e.raw for e in entries if (e.mac, e.address) != (reservation.mac, reservation.address)]
-        if len(keep) != len(entries):
-            self._write_staticlist(keep, f"release {reservation.address}")
+        if len(keep) == len(entries):
+            return
+        changes = {"dhcp_staticlist": "".join(keep)}
+        if reservation.mac in parse_hostnames(nv["dhcp_hostnames"]):
+            changes["dhcp_hostnames"] = without_hostname(nv["dhcp_hostnames"], reservation.mac)
+        if not keep and nv["dhcp_static_x"] == "1":
+            changes["dhcp_static_x"] = "0"  # an empty list: back to the factory switch, as adding found it
+        self._write_static(changes, f"release {reservation.address}")
 
     def _restore(self, backup: Backup) -> None:
         try:
             saved = json.loads(backup.text)
-            values = {k: str(saved[k]) for k in _BACKUP_KEYS}
+            values = {k: str(saved[k]) for k in _BACKUP_KEYS if k in saved or k not in _OPTIONAL_BACKUP_KEYS}
         except (ValueError, KeyError, TypeError):
             raise InvalidValue("backup", backup.format, "a backup taken by this driver") from None
         parse_vts_rulelist(values["vts_rulelist"])
         parse_staticlist(values["dhcp_staticlist"])
+        parse_hostnames(values.get("dhcp_hostnames", ""))
 
         def done() -> bool:
             now = self._get(_BACKUP_KEYS)
-            return all(now[k] == values[k] for k in _BACKUP_KEYS)
+            return all(now[k] == v for k, v in values.items())
 
         self._apply(values, "restart_firewall;restart_dnsmasq", done, "restore")
-
-    def request_stats(self) -> dict[str, int]:
-        """HTTP requests, logins and logouts of this session (benchmarks)."""
-        s = self.http.stats
-        return {"requests": s.requests, "gets": s.gets, "posts": s.posts, "logins": s.logins, "logouts": s.logouts}
 

@@ -1,15 +1,4 @@
-"""Parsers and formatters for ASUSWRT's nvram strings and ``appGet.cgi`` replies.
-
-Facts (``/work/shared/research/consumer-web.md`` §2):
-
-* ``appGet.cgi`` answers one JSON object; ``<`` and ``>`` inside nvram values come back as
-  ``&#60`` / ``&#62`` (no ``;``, so ``2&#622`` is ``2>2``) [C].
-* ``vts_rulelist`` is one string holding every virtual-server rule:
-  ``<name>extPort>intIP>intPort>proto>srcIP`` per rule, proto ``TCP|UDP|BOTH|OTHER``, external ports
-  ``a``, ``lo:hi`` or a list ``a,b``; at most 64 rules [C].
-* ``dhcp_staticlist`` holds ``<MAC>IP>DNS>name`` records (older firmware ``<MAC>IP`` or ``<MAC>IP>name``) [C
-  for ``<MAC>IP>>``; the name in the 4th field is inferred].
-* Errors are ``{"error_status": "N"}`` with the codes in :data:`ERROR_STATUS` [C].
+"""Parsers and formatters for ASUSWRT's nvram strings and ``appGet.cgi`` replies (facts: docs/facts/asuswrt.md).
 
 Router output is untrusted: every parser raises only :class:`routerfix.errors.ParseError`. Everything
 written is built from validated values and checked once more for the ``<``/``>`` separators, so no field can
@@ -22,6 +11,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from routerfix.errors import InvalidValue, ParseError
@@ -30,12 +20,17 @@ from routerfix.model import Neighbour, PortForward, PortRange, Protocol, Reserva
 __all__ = [
     "ERROR_STATUS",
     "MAX_RULES",
+    "MAX_STATICLIST_CHARS",
     "StaticEntry",
+    "StaticFormat",
     "VtsRule",
     "decode_nvram",
     "format_static_entry",
     "format_vts_rule",
     "parse_appget",
+    "parse_hostnames",
+    "static_format",
+    "without_hostname",
     "parse_clientlist",
     "parse_staticlist",
     "parse_vts_rulelist",
@@ -43,14 +38,25 @@ __all__ = [
 ]
 
 MAX_RULES = 64
-"""``profileMaxNum`` of the virtual-server page."""
+"""``profileMaxNum`` of the virtual-server page (F9)."""
+MAX_STATICLIST_CHARS = 2499
+"""The longest ``dhcp_staticlist``/``dhcp_hostnames`` the DHCP page submits (F17: 2499 or 2998 by version)."""
+
+
+class StaticFormat(StrEnum):
+    """How a firmware stores a DHCP reservation (F12-F14)."""
+
+    NAME_IN_RECORD = "mac-ip-dns-name"
+    """``<MAC>IP>DNS>name`` (stock and Merlin 386.4 and later)."""
+    NAMES_APART = "mac-ip-dns+hostnames"
+    """``<MAC>IP>DNS`` with the names in ``dhcp_hostnames`` as ``<MAC>name`` (Merlin before 386.4)."""
 
 ERROR_STATUS: dict[str, str] = {
     "1": "NO_TOKEN", "2": "AUTHORIZATION", "3": "CREDENTIALS", "4": "NO_REFERER", "5": "WEB_NO_REFERER",
     "6": "REFERER_FAILED", "7": "TRY_AGAIN", "8": "LOGOUT", "9": "ANOTHER", "10": "CAPTCHA",
     "11": "RESET_REQUIRED",
 }
-"""``error_status`` codes of ASUSWRT's httpd (asusrouter ``modules/endpoint/error.py``)."""
+"""``error_status`` codes of ASUSWRT's httpd (F3)."""
 
 _PROTOCOLS = {"TCP": Protocol.TCP, "UDP": Protocol.UDP, "BOTH": Protocol.BOTH}
 _PROTO_OUT = {Protocol.TCP: "TCP", Protocol.UDP: "UDP", Protocol.BOTH: "BOTH"}
@@ -167,16 +173,18 @@ def format_vts_rule(forward: PortForward) -> str:
 
 @dataclass(frozen=True)
 class StaticEntry:
-    """One ``dhcp_staticlist`` record (``raw`` is written back untouched)."""
+    """One ``dhcp_staticlist`` record (``raw`` is written back untouched); ``fields`` is its field count."""
 
     raw: str
     mac: str
     address: ipaddress.IPv4Address
     name: str = ""
+    fields: int = 4
 
 
 def parse_staticlist(value: str, source: str = "dhcp_staticlist") -> list[StaticEntry]:
-    """Split ``dhcp_staticlist`` (already decoded) into records."""
+    """Split ``dhcp_staticlist`` (already decoded) into records: ``<MAC>IP``, ``<MAC>IP>DNS`` or
+    ``<MAC>IP>DNS>name`` (F12, F13)."""
     if not isinstance(value, str):
         raise ParseError(source, "not a string")
     out: list[StaticEntry] = []
@@ -193,15 +201,63 @@ def parse_staticlist(value: str, source: str = "dhcp_staticlist") -> list[Static
             address = ipaddress.IPv4Address(parts[1].strip())
         except (InvalidValue, ValueError):
             raise ParseError(source, f"unreadable record {raw[:60]!r}") from None
-        name = parts[3] if len(parts) == 4 else (parts[2] if len(parts) == 3 else "")
-        out.append(StaticEntry(raw="<" + raw, mac=mac, address=address, name=name))
+        name = parts[3] if len(parts) == 4 else ""
+        out.append(StaticEntry(raw="<" + raw, mac=mac, address=address, name=name, fields=len(parts)))
     return out
 
 
-def format_static_entry(reservation: Reservation) -> str:
-    """The ``dhcp_staticlist`` record ``<MAC>IP>>name`` for ``reservation`` (name checked)."""
+def parse_hostnames(value: str, source: str = "dhcp_hostnames") -> dict[str, str]:
+    """``dhcp_hostnames`` (F14): ``<MAC>name`` records, as MAC (normalised) to name."""
+    if not isinstance(value, str):
+        raise ParseError(source, "not a string")
+    out: dict[str, str] = {}
+    if not value.strip():
+        return out
+    if not value.startswith("<"):
+        raise ParseError(source, "the list does not start with '<'")
+    for raw in value.split("<")[1:]:
+        mac, sep, name = raw.partition(">")
+        try:
+            out[normalise_mac(mac)] = name if sep else ""
+        except InvalidValue:
+            raise ParseError(source, f"unreadable record {raw[:60]!r}") from None
+    return out
+
+
+def without_hostname(value: str, mac: str) -> str:
+    """``dhcp_hostnames`` without the records of ``mac`` (normalised); the others byte for byte."""
+    parse_hostnames(value)
+    return "".join("<" + raw for raw in value.split("<")[1:] if normalise_mac(raw.partition(">")[0]) != mac)
+
+
+def _version(buildno: str) -> tuple[int, int]:
+    m = re.match(r"(\d+)(?:\.(\d+))?", buildno.strip())
+    return (int(m.group(1)), int(m.group(2) or 0)) if m else (0, 0)
+
+
+def static_format(entries: list[StaticEntry], hostnames: str, buildno: str) -> StaticFormat:
+    """The record format this router uses: from its own records when they tell (three fields: names apart; four:
+    name in the record), else from a non-empty ``dhcp_hostnames``, else from the firmware version (F14: Merlin
+    moved the names into the record at 386.4)."""
+    widths = {e.fields for e in entries}
+    if widths == {3}:
+        return StaticFormat.NAMES_APART
+    if widths == {4}:
+        return StaticFormat.NAME_IN_RECORD
+    if hostnames.strip():
+        return StaticFormat.NAMES_APART
+    return StaticFormat.NAMES_APART if _version(buildno) < (386, 4) else StaticFormat.NAME_IN_RECORD
+
+
+def format_static_entry(reservation: Reservation, fmt: StaticFormat = StaticFormat.NAME_IN_RECORD
+                        ) -> tuple[str, str]:
+    """The ``dhcp_staticlist`` record for ``reservation`` in format ``fmt`` and its ``dhcp_hostnames`` record
+    (empty when the name is in the record); the name is checked."""
     name = _check_field(check_device_name(reservation.name, "reservation name"), "reservation name")
-    return f"<{reservation.mac.upper()}>{reservation.address}>>{name}"
+    mac = reservation.mac.upper()
+    if fmt is StaticFormat.NAMES_APART:
+        return f"<{mac}>{reservation.address}>", f"<{mac}>{name}"
+    return f"<{mac}>{reservation.address}>>{name}", ""
 
 
 def parse_clientlist(data: object, source: str = "get_clientlist()") -> list[Neighbour]:

@@ -1,437 +1,125 @@
-"""TP-Link routers: the legacy ``/userRpm/`` web GUI (TL-WR/WDR models) drives the mitigation; newer Archer
-firmware (encrypted LuCI login) is detected and answered with an "unsupported yet" verdict.
-
-Facts: ``/work/shared/research/consumer-web.md`` §3. Legacy pages are all GETs with HTTP Basic credentials
-(a header, or on newer legacy builds an ``Authorization`` cookie plus a session URL prefix) and a ``Referer``
-inside ``/userRpm/``. Every write is a ``GET …&Save=Save`` (or ``Del=``), so writes never go through the
-retrying GET path: each is sent once and then verified by reading the table back.
-
-The virtual-server table stores no rule names. A rule is reported as routerfix's
-(``routerfix-sip``…) when it forwards SIP ports to the address reserved for routerfix's sink MAC (or was
-written in this session); other rules are called ``virtual-server``. Reservations store no names either: the
-sink MAC's reservation is reported as ``routerfix-sink``.
-"""
+"""TP-Link routers: the registered driver. It detects the firmware flavour once, at the first login, and hands
+every verb to that flavour's class: legacy ``/userRpm/`` firmware (:mod:`.legacy`, header or cookie login)
+drives the mitigation; Archer firmware with the encrypted LuCI login (:mod:`.modern`) is answered with an
+"unsupported yet" verdict. Facts: docs/facts/tplink.md."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import ipaddress
 import logging
-import re
-from collections.abc import Callable
 from typing import Any, ClassVar
 
-from routerfix.driver import Driver
-from routerfix.errors import AuthenticationError, DeviceError, ParseError, RouterfixError, SessionError
+from routerfix.base.web import WebDriver
+from routerfix.errors import ParseError, SessionError
 from routerfix.model import (
-    AddressRange,
-    Capabilities,
     DeviceFacts,
     DeviceState,
     DhcpScope,
     Feature,
     Lease,
     PortForward,
-    PortRange,
-    Protocol,
-    Remedy,
     Reservation,
 )
-from routerfix.planner import RULE_PREFIX, SINK_MAC, SINK_NAME, SIP_PORTS
-from routerfix.secrets import register
-from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession, Page, TokenExpired
 
-from .parser import (
-    CUSTOMER_RULE_NAME,
-    PROTO_CODE,
-    VsRow,
-    is_archer_keys_reply,
-    parse_arrays,
-    parse_dhcp,
-    parse_lan,
-    parse_leases,
-    parse_reservations,
-    parse_vs_rows,
-)
+from .firmware import Flavour, Session, TplinkFirmware
+from .legacy import LEGACY_CAPS, CookieLogin, HeaderLogin, is_login_page
+from .modern import ARCHER_NOTE, ArcherFirmware, is_archer
 
 __all__ = ["ARCHER_NOTE", "TplinkDriver"]
 
 log = logging.getLogger("routerfix.drivers.tplink")
 
-ARCHER_NOTE = ("TP-Link Archer firmware with the encrypted LuCI login was detected; routerfix does not support it "
-               "yet because the row format of its virtual-server table (admin/nat?form=vs) is not confirmed from a "
-               "real device, and guessing could write a broken rule. Add the forward of "
-               "TCP/UDP 5060-5061 to an unused LAN address by hand (NAT Forwarding > Virtual Servers)")
-"""The verdict note for Archer (LuCI) firmware."""
-_MAX_PAGES = 32
-_LEGACY_CAPS = Capabilities(
-    features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
-                        Feature.DHCP_RESERVATION}),
-    max_forwards=None, forward_ranges=True, forward_both=True, orders_rules=False,
-    notes=("legacy TP-Link firmware has no NAT filtering switch and no way to clear connection tracking",))
 
-
-def _sip_name(protocol: Protocol, ports: PortRange) -> str:
-    parts = [RULE_PREFIX]
-    if protocol is not Protocol.BOTH:
-        parts.append(protocol.value)
-    if ports != SIP_PORTS:
-        parts.append(str(ports))
-    return "-".join(parts)
-
-
-def _login_page(page: Page) -> bool:
-    return "LoginRpm" in page.text or "loginForm" in page.text or "pcPassword" in page.text
-
-
-class TplinkDriver(Driver):
+class TplinkDriver(WebDriver):
     """TP-Link routers (legacy ``/userRpm/`` GUI; Archer LuCI detected only). Options: the HTTP options
     (default ``scheme="http"``: these routers offer nothing else)."""
 
     name: ClassVar[str] = "tplink"
-    capabilities = _LEGACY_CAPS
-    option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
+    capabilities = LEGACY_CAPS
+    default_scheme: ClassVar[str] = "http"
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
-        self.http = HttpSession(self.host, driver=self.name, timeouts=self.timeouts,
-                                options=HttpOptions.from_options(self.options, port=self.port, default_scheme="http"),
-                                login=self._login, logout=self._logout)
-        self.transport_security = self.http.transport_security
-        self.flavour = ""
-        """``legacy-header``, ``legacy-cookie`` or ``archer`` once open."""
-        self._prefix = ""
-        self._facts: DeviceFacts | None = None
-        self._vs_cache: list[VsRow] | None = None
-        self._res_cache: list[tuple[int, Reservation, bool]] | None = None
-        """Tables as last seen in this session (a full read, or the device's own answer to a write that shows
-        the whole table); the table written is dropped before every write, both on every new login."""
-        self._sent = 0
-        """Writes sent in this session; ``_vs_seen``/``_res_seen`` record the count each cached table was read
-        at, so verification reuses only tables read after the last write."""
-        self._vs_seen = self._res_seen = -1
-        self._lan: tuple[ipaddress.IPv4Network, ipaddress.IPv4Address, tuple[AddressRange, ...]] | None = None
-        """LAN network, router address and DHCP pool from this session's read (no write of this driver
-        touches them)."""
-        self._written: dict[tuple[str, str, str], str] = {}
-        """Rules written in this session (protocol, ports, address) → the name they were written under."""
+        self.firmware: TplinkFirmware | None = None
+        """The flavour's class, once detected."""
+
+    @property
+    def flavour(self) -> Flavour | None:
+        """The firmware flavour, once open."""
+        return None if self.firmware is None else self.firmware.flavour
 
     # --- detection and session -----------------------------------------------------------------------
 
-    def _detect(self) -> None:
-        """The start page first: a Basic-auth challenge there is the legacy header GUI (Archer's LuCI never
+    def _detect(self) -> TplinkFirmware:
+        """The start page first: a Basic-auth challenge there is the legacy header GUI (T2; Archer's LuCI never
         asks for HTTP Basic), so that build needs no other probe. Anything else is probed for Archer's LuCI
-        login before the start page is taken for the legacy cookie login."""
+        login (T18) before the start page is taken for the legacy cookie login (T3)."""
+        session = Session(self.http, self.host, self.name, self.username, self.password)
         root = self.http.request("GET", "/", page="start page", ok_status=(200, 401))
         if root.status == 401 and "basic" in root.headers.get("WWW-Authenticate", "").lower():
-            self.flavour = "legacy-header"
-            return
-        probe = self.http.request("POST", "/cgi-bin/luci/;stok=/login", page="LuCI login probe",
-                                  params={"form": "keys"}, data={"operation": "read"},
-                                  ok_status=(200, 400, 401, 403, 404, 405, 500, 501))
-        if probe.status == 200 and is_archer_keys_reply(probe.text):
-            self.flavour = "archer"
-        elif _login_page(root):
-            self.flavour = "legacy-cookie"
-        else:
-            raise ParseError("start page", "not a TP-Link web GUI this driver knows (neither /userRpm/ nor Archer "
-                                           "LuCI); nothing was changed", host=self.host, driver=self.name)
-
-    def _referer(self) -> dict[str, str]:
-        return {"Referer": f"{self.http.base_url}{self._prefix}/userRpm/MenuRpm.htm"}
+            return HeaderLogin(session)
+        if is_archer(self.http):
+            return ArcherFirmware(session)
+        if is_login_page(root):
+            return CookieLogin(session)
+        raise ParseError("start page", "not a TP-Link web GUI this driver knows (neither /userRpm/ nor Archer "
+                                       "LuCI); nothing was changed", host=self.host, driver=self.name)
 
     def _login(self) -> None:
-        if not self.flavour:
-            self._detect()
-        if self.flavour == "archer":
-            return  # detection only: no login to firmware this driver does not write to
-        if self.password is None:
-            raise AuthenticationError("TP-Link needs the admin password", host=self.host, driver=self.name)
-        user = self.username or "admin"
-        if self.flavour == "legacy-header":
-            token = base64.b64encode(f"{user}:{self.password.reveal()}".encode()).decode()
-            register(token)
-            self.http.session.headers["Authorization"] = f"Basic {token}"
-            self._facts = self._status()
-            return
-        digest = hashlib.md5(self.password.reveal().encode()).hexdigest()  # noqa: S324 - the firmware's scheme
-        token = base64.b64encode(f"{user}:{digest}".encode()).decode()
-        register(token)
-        register(digest)
-        self.http.session.cookies.set("Authorization", f"Basic%20{token}", path="/")
-        self._prefix = ""
-        self._vs_cache = self._res_cache = None
-        self._vs_seen = self._res_seen = -1
-        page = self.http.request("GET", "/userRpm/LoginRpm.htm", page="LoginRpm.htm", params={"Save": "Save"},
-                                 headers=self._referer())
-        match = re.search(r"/([A-Z]{16})/userRpm/Index\.htm", page.text)
-        if match is None:
-            if _login_page(page):
-                raise AuthenticationError("the router refused the user name or password", host=self.host,
-                                          driver=self.name)
-            raise ParseError("LoginRpm.htm", "no session address in the login answer (a firmware whose login "
-                                             "changed?)", host=self.host, driver=self.name)
-        self._prefix = f"/{match.group(1)}"
-        register(match.group(1))
-        self._facts = self._status()
+        """Detect the flavour at the first login, then log in the flavour's way (Archer: no login)."""
+        if self.firmware is None:
+            self.firmware = self._detect()
+            self.capabilities = self.firmware.capabilities
+        self.firmware.login()
 
     def _logout(self) -> None:
-        if self.flavour == "legacy-cookie" and self._prefix:
-            self.http.request("GET", f"{self._prefix}/userRpm/LogoutRpm.htm", page="LogoutRpm.htm",
-                              headers=self._referer())
-            self._prefix = ""
+        """Log out the flavour's way (cookie builds only)."""
+        if self.firmware is not None:
+            self.firmware.logout()
 
-    def open(self) -> None:
-        """Detect the firmware; for legacy firmware log in (cookie builds) or check the credentials (header
-        builds). Archer firmware gets the "unsupported yet" capabilities and no login."""
-        self.http.open()
-        if self.flavour == "archer":
-            self.capabilities = Capabilities(remedy=Remedy.UNSUPPORTED_FIRMWARE, notes=(ARCHER_NOTE,))
-            self._facts = DeviceFacts("TP-Link", "Archer (LuCI web UI)", "")
-        self.is_open = True
+    def _fw(self) -> TplinkFirmware:
+        if self.firmware is None:
+            raise SessionError("the driver is not open: call open() first", host=self.host, driver=self.name)
+        return self.firmware
 
-    def close(self) -> None:
-        """Log out (cookie builds) and drop the session."""
-        self.http.close()
-        self.is_open = False
-
-    # --- pages ------------------------------------------------------------------------------------------
-
-    def _fetch(self, page: str, params: dict[str, str] | None = None, *, write: bool = False) -> dict[str, Any]:
-        """GET a ``/userRpm/`` page and return its arrays. Reads retry transient faults and renew a stale
-        session once; writes are sent once and raise :class:`TokenExpired` on a login page."""
-        for attempt in (1, 2):
-            path = f"{self._prefix}/userRpm/{page}"
-            if write:
-                result = self.http.request("GET", path, page=page, params=params, headers=self._referer())
-            else:
-                result = self.http.get(path, page=page, params=params, headers=self._referer(), check=False)
-            if "You have no authority" in result.text:
-                raise DeviceError(f"{page}: the router refused the request", device_message="no authority "
-                                  "(Referer refused)", host=self.host, driver=self.name)
-            if _login_page(result):
-                if write:
-                    raise TokenExpired(f"{page}: the session ended before the write; nothing was applied",
-                                       host=self.host, driver=self.name)
-                if attempt == 2:
-                    raise SessionError(f"{page}: the router still shows its login page after logging in again",
-                                       host=self.host, driver=self.name)
-                self.http.login()
-                continue
-            arrays = parse_arrays(result.text, page)
-            if "errCode" in result.text:
-                m = re.search(r'var\s+errCode\s*=\s*"(\d+)"', result.text)
-                words = re.sub(r"<[^>]+>|var errCode[^;]*;", " ", result.text.split("</SCRIPT>")[-1])
-                raise DeviceError(f"{page}: the router refused the change",
-                                  device_message=f"{m.group(1) if m else '?'} {' '.join(words.split())}",
-                                  host=self.host, driver=self.name)
-            return arrays
-        raise SessionError(f"{page}: could not renew the session", host=self.host, driver=self.name)
-
-    def _status(self) -> DeviceFacts:
-        arrays = self._fetch("StatusRpm.htm")
-        para = arrays.get("statusPara")
-        if para is None or len(para) < 8:
-            raise ParseError("StatusRpm.htm", "no firmware/hardware version in the page (another firmware?)",
-                             host=self.host, driver=self.name)
-        hardware = str(para[7])
-        return DeviceFacts("TP-Link", hardware.split(" 0")[0].strip(), str(para[6]))
-
-    def _paged(self, page: str, name: str, para: str) -> dict[str, list[str | int]]:
-        """All pages of a paged table merged into one array."""
-        merged: list[str | int] = []
-        arrays: dict[str, list[str | int]] = {}
-        for number in range(1, _MAX_PAGES + 1):
-            arrays = self._fetch(page, {"Page": str(number)})
-            if name not in arrays:
-                raise ParseError(page, f"no {name} in the page (logged out, or another firmware?)", host=self.host,
-                                 driver=self.name)
-            merged += arrays[name]
-            info = arrays.get(para, [])
-            if len(info) < 4 or not isinstance(info[3], int) or number >= info[3]:
-                break
-        return {**arrays, name: merged}
-
-    def _rows(self, *, cached: bool = False) -> list[VsRow]:
-        if cached and self._vs_cache is not None:
-            return self._vs_cache
-        self._vs_cache = parse_vs_rows(self._paged("VirtualServerRpm.htm", "virServerListPara", "virServerPara"))
-        self._vs_seen = self._sent
-        return self._vs_cache
-
-    def _reservations(self, *, cached: bool = False) -> list[tuple[int, Reservation, bool]]:
-        if cached and self._res_cache is not None:
-            return self._res_cache
-        self._res_cache = parse_reservations(self._paged("FixMapCfgRpm.htm", "dhcpList", "DHCPStaticPara"))
-        self._res_seen = self._sent
-        return self._res_cache
-
-    def _to_forwards(self, rows: list[VsRow], sinks: set[ipaddress.IPv4Address]) -> tuple[PortForward, ...]:
-        out = []
-        for row in rows:
-            shape = (row.protocol.value, str(row.external), str(row.address))
-            ours = row.external.start >= SIP_PORTS.start and row.external.end <= SIP_PORTS.end and \
-                row.internal in (None, row.external) and row.address in sinks
-            name = self._written.get(shape) or (_sip_name(row.protocol, row.external) if ours else
-                                                CUSTOMER_RULE_NAME)
-            out.append(PortForward(name, row.protocol, row.external, row.address, row.internal, enabled=row.enabled,
-                                   ref=str(row.index)))
-        return tuple(out)
-
-    @staticmethod
-    def _named(reservations: list[tuple[int, Reservation, bool]]) -> tuple[Reservation, ...]:
-        return tuple(Reservation(r.address, r.mac, SINK_NAME if r.mac == SINK_MAC else "") for _, r, _ in
-                     reservations)
-
-    @staticmethod
-    def _sinks(reservations: tuple[Reservation, ...]) -> set[ipaddress.IPv4Address]:
-        return {r.address for r in reservations if r.mac == SINK_MAC}
-
-    # --- reads --------------------------------------------------------------------------------------------
+    # --- reads -----------------------------------------------------------------------------------------
 
     def facts(self) -> DeviceFacts:
-        """Model and firmware (``StatusRpm.htm``; read at login)."""
-        if self._facts is None:
-            self._facts = self._status()
-        return self._facts
-
-    def _scope(self, reservations: tuple[Reservation, ...]) -> DhcpScope:
-        lan = parse_lan(self._fetch("NetworkCfgRpm.htm"))
-        enabled, first, last = parse_dhcp(self._fetch("LanDhcpServerRpm.htm"))
-        try:
-            scope = DhcpScope(lan.network, lan.ip, (AddressRange(first, last),) if enabled else (), reservations)
-        except RouterfixError as exc:
-            raise ParseError("LanDhcpServerRpm.htm", str(exc), host=self.host, driver=self.name) from None
-        self._lan = (scope.network, scope.gateway, scope.pools)
-        return scope
+        """Model and firmware (legacy: ``StatusRpm.htm``, read at login)."""
+        return self._fw().facts()
 
     def get_dhcp_scope(self) -> DhcpScope:
-        """LAN network (``NetworkCfgRpm.htm``), pool (``LanDhcpServerRpm.htm``), reservations (``FixMapCfgRpm.htm``)."""
+        """LAN network, pool and reservations."""
         self._require(Feature.DHCP_SCOPE, "reading the DHCP scope")
-        return self._scope(self._named(self._reservations()))
+        return self._fw().dhcp_scope()
 
     def list_leases(self) -> tuple[Lease, ...]:
-        """``AssignedIpAddrListRpm.htm``."""
+        """The DHCP leases."""
         self._require(Feature.LEASES, "listing DHCP leases")
-        return tuple(parse_leases(self._fetch("AssignedIpAddrListRpm.htm")))
+        return self._fw().leases()
 
     def list_port_forwards(self) -> tuple[PortForward, ...]:
         """Every virtual server, in table order (``ref`` = row index)."""
         self._require(Feature.PORT_FORWARD, "listing port forwards")
-        return self._to_forwards(self._rows(), self._sinks(self._named(self._reservations())))
+        return self._fw().port_forwards()
 
     def read_state(self) -> DeviceState:
         """Legacy: six page reads (more when tables span pages). Archer: facts and the verdict only."""
-        if self.flavour == "archer":
-            return DeviceState(facts=self.facts(), capabilities=self.capabilities)
-        reservations = self._named(self._reservations())
-        return DeviceState(facts=self.facts(), capabilities=self.capabilities,
-                           forwards=self._to_forwards(self._rows(), self._sinks(reservations)),
-                           scope=self._scope(reservations), leases=self.list_leases())
+        return self._fw().read_state()
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
-        """What verification compares: every virtual server and the reservations, each table read after this
-        session's last write (the device answers a write with its whole table when it fits one page; a table
-        read before the last write is read again). The LAN network and pool, which verification does not
-        compare and no write of this driver touches, come from this session's read instead of two more pages;
-        leases are not read."""
-        if self.flavour == "archer":
-            return self.read_state()
-        reservations = self._named(self._reservations(cached=self._res_seen == self._sent))
-        rows = self._rows(cached=self._vs_seen == self._sent)
-        if self._lan is None:
-            scope = self._scope(reservations)
-        else:
-            network, gateway, pools = self._lan
-            scope = DhcpScope(network, gateway, pools, reservations)
-        return DeviceState(facts=self.facts(), capabilities=self.capabilities,
-                           forwards=self._to_forwards(rows, self._sinks(reservations)), scope=scope)
+        """What verification compares (see the flavour's ``verify_state``)."""
+        return self._fw().verify_state(expected)
 
-    # --- writes ----------------------------------------------------------------------------------------------
-
-    def _write(self, page: str, params: dict[str, str], is_done: Callable[[], bool], what: str) -> None:
-        def send() -> None:
-            if page == "VirtualServerRpm.htm":
-                self._vs_cache = None
-            else:
-                self._res_cache = None
-            self._sent += 1
-            arrays = self._fetch(page, params, write=True)
-            self._from_reply(page, arrays)
-
-        try:
-            self.http.guarded_write(send, is_done=is_done, what=what)
-        except BaseException:
-            self._vs_cache = self._res_cache = None
-            raise
-
-    def _from_reply(self, page: str, arrays: dict[str, list[str | int]]) -> None:
-        """Keep the table the device answered a write with, when it is the whole table (one page)."""
-        para = arrays.get("virServerPara" if page == "VirtualServerRpm.htm" else "DHCPStaticPara", [])
-        if len(para) < 4 or para[3] != 1:
-            return
-        if page == "VirtualServerRpm.htm" and "virServerListPara" in arrays:
-            self._vs_cache = parse_vs_rows(arrays)
-            self._vs_seen = self._sent
-        elif page == "FixMapCfgRpm.htm" and "dhcpList" in arrays:
-            self._res_cache = parse_reservations(arrays)
-            self._res_seen = self._sent
-
-    def _find(self, forward: PortForward, *, cached: bool = True) -> VsRow | None:
-        for row in self._rows(cached=cached):
-            internal = row.internal or row.external
-            if (row.protocol, row.external, row.address, internal) == (forward.protocol, forward.external_ports,
-                                                                       forward.internal_address,
-                                                                       forward.internal_ports):
-                return row
-        return None
+    # --- writes ------------------------------------------------------------------------------------------
 
     def _add_port_forward(self, forward: PortForward) -> None:
-        if self._find(forward) is not None:
-            return
-        ext = forward.external_ports
-        internal = "" if len(ext) > 1 else str(forward.internal_ports)
-        if len(ext) > 1 and forward.internal_ports != ext:
-            raise DeviceError("TP-Link maps a port range onto itself", device_message="InPort only for one port",
-                              host=self.host, driver=self.name)
-        params = {"ExPort": f"{ext.start}-{ext.end}" if len(ext) > 1 else str(ext.start), "InPort": internal,
-                  "Ip": str(forward.internal_address), "Protocol": str(PROTO_CODE[forward.protocol]),
-                  "State": "1" if forward.enabled else "0", "Commonport": "0", "Changed": "0", "SelIndex": "0",
-                  "Page": "1", "Save": "Save"}
-        self._written[(forward.protocol.value, str(ext), str(forward.internal_address))] = forward.name
-        self._write("VirtualServerRpm.htm", params, lambda: self._find(forward) is not None,
-                    f"add forward {forward.name}")
+        self._fw().add_port_forward(forward)
 
     def _remove_port_forward(self, forward: PortForward) -> None:
-        row = self._find(forward)
-        if row is None:
-            return
-        self._write("VirtualServerRpm.htm", {"Del": str(row.index), "Page": str(row.index // 8 + 1)},
-                    lambda: self._find(forward) is None, f"remove forward {forward.name}")
-
-    def _has(self, reservation: Reservation) -> int | None:
-        for index, r, _ in self._reservations(cached=True):
-            if (r.mac, r.address) == (reservation.mac, reservation.address):
-                return index
-        return None
+        self._fw().remove_port_forward(forward)
 
     def _reserve_address(self, reservation: Reservation) -> None:
-        if self._has(reservation) is not None:
-            return
-        params = {"Mac": reservation.mac.upper().replace(":", "-"), "Ip": str(reservation.address), "State": "1",
-                  "Changed": "0", "SelIndex": "0", "Page": "1", "Save": "Save"}
-        self._write("FixMapCfgRpm.htm", params, lambda: self._has(reservation) is not None,
-                    f"reserve {reservation.address}")
+        self._fw().reserve_address(reservation)
 
     def _release_address(self, reservation: Reservation) -> None:
-        index = self._has(reservation)
-        if index is None:
-            return
-        self._write("FixMapCfgRpm.htm", {"Del": str(index), "Page": str(index // 8 + 1)},
-                    lambda: self._has(reservation) is None, f"release {reservation.address}")
-
-    def request_stats(self) -> dict[str, int]:
-        """HTTP requests and logins of this session (benchmarks)."""
-        s = self.http.stats
-        return {"requests": s.requests, "gets": s.gets, "posts": s.posts, "logins": s.logins, "logouts": s.logouts}
+        self._fw().release_address(reservation)

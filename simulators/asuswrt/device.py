@@ -1,31 +1,15 @@
-"""A simulated ASUSWRT router (RT-AX88U, stock/Merlin 388 firmware) on 127.0.0.1, over HTTPS.
+"""A simulated ASUSWRT router on 127.0.0.1, over HTTPS, in two firmware eras: stock/Merlin 388 (RT-AX88U,
+``dhcp_staticlist`` records ``<MAC>IP>DNS>name``) and Merlin 384 (RT-AC86U, ``<MAC>IP>DNS`` records with the
+host names in ``dhcp_hostnames``).
 
-Facts reproduced, from ``/work/shared/research/consumer-web.md`` §2 ([C] confirmed there, [I] inferred):
-
-* ``POST /login.cgi`` with ``login_authorization=base64(user:pass)``; an app-style User-Agent
-  (``…DUTUtil…``) gets ``{"asus_token": "…"}``, a browser gets ``Set-Cookie: asus_token=…; HttpOnly`` and a
-  meta-refresh page; later calls send ``Cookie: asus_token=…`` [C].
-* Errors are ``{"error_status": "N"}``: 2 for a missing/stale token [I: which of 1/2 a stale token gets],
-  3 bad credentials, 7 locked after repeated failures with ``remaining_lock_time`` [C codes; the threshold of 5
-  is I], 9 another admin logged in [I], 5 no ``Referer`` from a browser-like client [I].
-* ``GET``/``POST /appGet.cgi`` with ``hook=nvram_get(x);…;get_clientlist();`` answers one JSON object;
-  ``<``/``>`` in values come back as ``&#60``/``&#62`` [C].
-* ``vts_enable_x`` + ``vts_rulelist`` (``<name>ext>ip>int>proto>src`` records, at most 64) [C];
-  ``dhcp_start``/``dhcp_end``/``lan_ipaddr``/``lan_netmask``/``dhcp_staticlist`` (``<MAC>IP>>name``) [C, name
-  field I].
-* ``POST /applyapp.cgi`` with ``action_mode=apply``, ``rc_service=restart_firewall`` and nvram values (form
-  fields, or a JSON body) answers ``{"modify": "1", "run_service": "…", "restart_needed_time": "…"}`` [C];
-  the classic form ``POST /start_apply.htm`` with ``action_script`` is accepted too [C]. A list over 64 rules
-  or a malformed record is refused with ``modify: "0"`` [I: the GUI's JavaScript enforces it on the device].
-* ``GET /Logout.asp`` ends the session [I: page name from the stock GUI].
-* One admin at a time [C: consumer-web.md §0.3 "ASUS (error_status ANOTHER)"].
+Follows ``docs/facts/asuswrt.md`` (row numbers in comments as ``F<n>``); it imports no driver code.
 
 Knobs (attributes of :class:`AsusRouter`): ``other_admin`` (logins answer error 9), ``expire_on`` (a substring of
 ``"METHOD /path"``: the next matching request finds every token expired), ``login_changed`` (a firmware whose
 login is an HTML page the driver does not know), ``apply_seconds`` (``restart_needed_time``), ``ignore_services``
-(``rc_service`` values whose writes are answered ``modify: "1"`` but not stored [I: a silently dropped
-change, for testing that verification catches it]), plus the HTTP
-faults of :class:`routerfix.simulators._hosts.http.HttpSimulator` (status 500, garbled page, slow answer, dropped
+(``rc_service`` values whose writes are answered ``modify: "1"`` but not stored: a silently dropped change, for
+testing that verification catches it), plus the HTTP faults of
+:class:`routerfix.simulators._hosts.http.HttpSimulator` (status 500, garbled page, slow answer, dropped
 connection) through ``handle.http``.
 """
 
@@ -42,18 +26,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from routerfix.drivers.asuswrt.parser import MAX_RULES, parse_staticlist, parse_vts_rulelist, rule_forwards  # type: ignore[import-not-found]  # mypy sees drivers/ as "drivers"
-
 from routerfix.simulate import SimulatedDevice
 
 from .._hosts.http import HttpSimulator, SimRequest, SimResponse
 
-__all__ = ["SCENARIOS", "AsusRouter", "simulate"]
+__all__ = ["ERAS", "SCENARIOS", "AsusRouter", "simulate"]
 
-_APP_UA = "DUTUtil"
+_APP_UA = "DUTUtil"  # F2
 SIM_PASSWORD = "asus-Pa55"  # noqa: S105 - the simulator's own test credential
 """The admin password the simulator accepts by default."""
-_WRITABLE = frozenset({"vts_enable_x", "vts_rulelist", "dhcp_staticlist"})
+MAX_RULES = 64  # F9
+_WRITABLE = frozenset({"vts_enable_x", "vts_rulelist", "dhcp_staticlist", "dhcp_static_x", "dhcp_hostnames"})
+_PROTOCOLS = frozenset({"TCP", "UDP", "BOTH", "OTHER"})  # F8
+
+ERAS: dict[str, dict[str, str]] = {
+    # F12: four fields, the name in the record
+    "388": {"productid": "RT-AX88U", "firmver": "3.0.0.4", "buildno": "388", "extendno": "24198",
+            "lan_hostname": "RT-AX88U-5E20", "dhcp_staticlist": "<00:04:F2:A1:B2:C3>192.168.50.100>>",
+            "dhcp_hostnames": ""},
+    # F13/F14: Merlin 384, three fields, names in dhcp_hostnames
+    "384": {"productid": "RT-AC86U", "firmver": "3.0.0.4", "buildno": "384.19", "extendno": "0",
+            "lan_hostname": "RT-AC86U-1A40", "dhcp_staticlist": "<00:04:F2:A1:B2:C3>192.168.50.100>",
+            "dhcp_hostnames": "<00:04:F2:A1:B2:C3>Polycom-VVX450"},
+}
+"""The two firmware eras: identity and the office's one reservation in that era's format."""
 
 SCENARIOS: dict[str, dict[str, str]] = {
     "office": {},
@@ -62,26 +58,59 @@ SCENARIOS: dict[str, dict[str, str]] = {
     "dormant": {"vts_enable_x": "0", "vts_rulelist": "<old cam>8080>192.168.50.40>80>TCP>"},
     "full": {"vts_enable_x": "1",
              "vts_rulelist": "".join(f"<r{i}>{20000 + i}>192.168.50.20>>TCP>" for i in range(MAX_RULES))},
+    # F5/F15: manual assignment off with nothing in the list (the factory state)
+    "manual-off": {"dhcp_static_x": "0", "dhcp_staticlist": "", "dhcp_hostnames": ""},
 }
-"""Starting nvram (on top of the defaults) for the ``scenario`` knob."""
+"""Starting nvram (on top of the era's defaults) for the ``scenario`` knob."""
 
 
 def _escape(value: str) -> str:
-    return value.replace("<", "&#60").replace(">", "&#62")
+    return value.replace("<", "&#60").replace(">", "&#62")  # F6
+
+
+def _records(value: str) -> list[list[str]]:
+    """An nvram list (F7): ``<``-led records of ``>``-separated fields."""
+    return [raw.split(">") for raw in value.split("<")[1:]] if value else []
+
+
+def _valid_ports(text: str) -> bool:
+    items = text.replace(":", ",").split(",")
+    return all(i.isdigit() and 1 <= int(i) <= 65535 for i in items)
+
+
+def _valid_ip(text: str) -> bool:
+    parts = text.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) <= 255 for p in parts)
+
+
+def _vts_problem(value: str) -> str | None:
+    """Why the GUI would never send this ``vts_rulelist`` (F8, F9), or None."""
+    if value and not value.startswith("<"):
+        return "no leading <"
+    rules = _records(value)
+    if len(rules) > MAX_RULES:
+        return "too many rules"
+    for fields in rules:
+        if fields[-1] == "" and len(fields) == 7:
+            fields = fields[:6]
+        if len(fields) not in (5, 6) or fields[4].upper() not in _PROTOCOLS or not _valid_ip(fields[2]) or \
+                not _valid_ports(fields[1]) or (fields[3] and not _valid_ports(fields[3])):
+            return f"bad rule {fields!r}"
+    return None
 
 
 class AsusRouter:
     """The device model: nvram, clients, sessions and the request handler."""
 
     def __init__(self, *, username: str = "admin", password: str = SIM_PASSWORD, scenario: str = "office",
-                 model: str = "RT-AX88U", apply_seconds: float = 0.0) -> None:
+                 era: str = "388", apply_seconds: float = 0.0) -> None:
         self.username = username
         self.password = password
-        self.nvram: dict[str, str] = {
-            "productid": model, "firmver": "3.0.0.4", "buildno": "388", "extendno": "24198",
-            "lan_ipaddr": "192.168.50.1", "lan_netmask": "255.255.255.0", "lan_hostname": "RT-AX88U-5E20",
-            "dhcp_enable_x": "1", "dhcp_start": "192.168.50.2", "dhcp_end": "192.168.50.254",
-            "dhcp_staticlist": "<00:04:F2:A1:B2:C3>192.168.50.100>>", "vts_enable_x": "0", "vts_rulelist": "",
+        self.era = era
+        self.nvram: dict[str, str] = {  # F5, F15
+            "lan_ipaddr": "192.168.50.1", "lan_netmask": "255.255.255.0", "dhcp_enable_x": "1",
+            "dhcp_start": "192.168.50.2", "dhcp_end": "192.168.50.254", "dhcp_static_x": "1",
+            "vts_enable_x": "0", "vts_rulelist": "", **ERAS[era],
         }
         self.nvram.update(SCENARIOS[scenario])
         self.clients: list[dict[str, str]] = [
@@ -126,10 +155,19 @@ class AsusRouter:
             return self._error("5")
         return None
 
-    def forwards(self) -> list[Any]:
-        """The rules as forwards (for tests)."""
-        rules = parse_vts_rulelist(self.nvram["vts_rulelist"])
-        return [f for i, r in enumerate(rules) for f in rule_forwards(r, str(i))]
+    def reservations(self) -> list[tuple[str, str, str]]:
+        """The reservations dnsmasq is given, as (MAC, IP, name): none while manual assignment
+        (``dhcp_static_x``) is off (F15); records in the era's format only (F12, F13, F14)."""
+        if self.nvram.get("dhcp_static_x") != "1":
+            return []
+        names = {f[0].upper(): f[1] for f in _records(self.nvram.get("dhcp_hostnames", "")) if len(f) == 2}
+        out = []
+        for fields in _records(self.nvram["dhcp_staticlist"]):
+            if self.era == "384" and len(fields) == 3:
+                out.append((fields[0].upper(), fields[1], names.get(fields[0].upper(), "")))
+            elif self.era != "384" and len(fields) == 4:
+                out.append((fields[0].upper(), fields[1], fields[3]))
+        return out
 
     # --- the handler ---
 
@@ -215,16 +253,13 @@ class AsusRouter:
         if fields.get("action_mode") != "apply":
             return self._json({"modify": "0", "run_service": ""})
         changes = {k: v for k, v in fields.items() if k in _WRITABLE}
-        try:
-            if "vts_rulelist" in changes:
-                rules = parse_vts_rulelist(changes["vts_rulelist"])
-                if len(rules) > MAX_RULES:
-                    raise ValueError("too many rules")
-                for i, r in enumerate(rules):
-                    rule_forwards(r, str(i))
-            if "dhcp_staticlist" in changes:
-                parse_staticlist(changes["dhcp_staticlist"])
-        except Exception:  # noqa: BLE001 - the device refuses what its GUI would not send
+        problem = _vts_problem(changes["vts_rulelist"]) if "vts_rulelist" in changes else None
+        if problem is None and "dhcp_staticlist" in changes:
+            value = changes["dhcp_staticlist"]
+            if (value and not value.startswith("<")) or \
+                    any(len(f) < 2 or not _valid_ip(f[1]) for f in _records(value)):
+                problem = "bad reservation"
+        if problem is not None:  # the device refuses what its GUI would not send
             return self._json({"modify": "0", "run_service": ""})
         if service in self.ignore_services:  # answered like a success, nothing stored
             return self._json({"modify": "1" if changes else "0", "run_service": service,
@@ -235,9 +270,8 @@ class AsusRouter:
                            "restart_needed_time": f"{self.apply_seconds:g}"})
 
     def _vs_page(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(f.name)}</td><td>{f.external_ports}</td><td>{f.internal_address}</td>"
-            f"<td>{f.internal_ports}</td><td>{f.protocol.value.upper()}</td></tr>" for f in self.forwards())
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in fields[:5]) + "</tr>"
+                       for fields in _records(self.nvram["vts_rulelist"]))
         on, off = (" checked", "") if self.nvram["vts_enable_x"] == "1" else ("", " checked")
         return (
             "<html><head><title>ASUS Wireless Router - Virtual Server / Port Forwarding</title></head><body>"
@@ -267,15 +301,16 @@ _LOGIN_PAGE = (
 
 
 @contextmanager
-def simulate(scenario: str = "office", *, tls: bool = True, apply_seconds: float = 0.0,
+def simulate(scenario: str = "office", *, era: str = "388", tls: bool = True, apply_seconds: float = 0.0,
              password: str = SIM_PASSWORD, **_: Any) -> Iterator[SimulatedDevice]:
     """Run a simulated ASUSWRT router on 127.0.0.1; the yielded device's ``handle`` is the
-    :class:`AsusRouter` (its ``http`` attribute is the :class:`HttpSimulator`, for faults and the recorder)."""
-    router = AsusRouter(scenario=scenario, apply_seconds=apply_seconds, password=password)
+    :class:`AsusRouter` (its ``http`` attribute is the :class:`HttpSimulator`, for faults and the recorder).
+    ``era`` is one of :data:`ERAS`."""
+    router = AsusRouter(scenario=scenario, era=era, apply_seconds=apply_seconds, password=password)
     with HttpSimulator(router.handle, tls=tls, server_header="httpd/2.0") as server:
         router.http = server
         options: dict[str, Any] = {"tls_fingerprint": server.fingerprint} if tls else {"scheme": "http"}
         yield SimulatedDevice(driver="asuswrt", host="127.0.0.1", port=server.port, username="admin",
                               password=password, options=options,
-                              description=f"ASUSWRT RT-AX88U 3.0.0.4.388 ({scenario}) at {server.url}",
+                              description=f"ASUSWRT {router.nvram['productid']} {era} ({scenario}) at {server.url}",
                               handle=router)

@@ -1,25 +1,9 @@
-"""Simulated TP-Link routers on 127.0.0.1, plain HTTP: legacy ``/userRpm/`` firmware (TL-WR841N v9 with the
-Basic-auth header, TL-WR940N v4 with the ``Authorization`` cookie and a session URL prefix) and an Archer C6
-with the encrypted LuCI login (detection only).
+"""Simulated TP-Link routers on 127.0.0.1, plain HTTP: legacy ``/userRpm/`` firmware (TL-WR841N with the
+Basic-auth header and 7-value virtual-server rows, TL-WR940N with the ``Authorization`` cookie, a session URL
+prefix and 6-value rows; ``vs_width`` overrides the width) and an Archer C6 with the encrypted LuCI login
+(detection only).
 
-Facts reproduced, from ``/work/shared/research/consumer-web.md`` §3 ([C] confirmed there, [I] inferred):
-
-* Legacy: HTTP Basic auth and ``Referer: <host>/userRpm/MenuRpm.htm`` on every request, all GETs [C]
-  (``tplinkrouterc6u/client/wdr.py``); without the Referer the page says "You have no authority to access this
-  router!" [I: wording]. Newer legacy builds: cookie ``Authorization=Basic …`` and a random 16-capital URL prefix
-  ``/<PREFIX>/userRpm/…`` [C for the prefix path; I for the cookie value ``base64(user:md5(password))``, the
-  ``LoginRpm.htm?Save=Save`` step and ``LogoutRpm.htm``]; a new login invalidates the old prefix [I].
-* Pages ``StatusRpm.htm``, ``NetworkCfgRpm.htm``, ``LanDhcpServerRpm.htm``, ``AssignedIpAddrListRpm.htm``,
-  ``FixMapCfgRpm.htm``, ``VirtualServerRpm.htm`` carry ``var X = new Array(…, 0,0 );`` blocks [C layout, see
-  :mod:`.parser`; array names and paging arrays I].
-* Add a virtual server: ``VirtualServerRpm.htm?ExPort=5060&InPort=5060&Ip=…&Protocol=1&State=1&Commonport=0&
-  Changed=0&SelIndex=0&Page=1&Save=Save``, ``Protocol`` 1 ALL, 2 TCP, 3 UDP [C]; ranges ``5060-5061`` with an
-  empty ``InPort``, ``Del=<index>`` to delete, reservations through ``FixMapCfgRpm.htm?Mac=…&Ip=…&State=1&
-  Changed=0&SelIndex=0&Page=1&Save=Save`` / ``Del=`` [I]. Eight rows per page [I]; at most 32 virtual servers
-  and 16 reservations, refusals as ``var errCode = "…"`` pages [I].
-* Archer (LuCI): ``POST /cgi-bin/luci/;stok=/login?form=keys`` ``operation=read`` answers
-  ``{"success": true, "data": {"password": [n, e]}}`` [C]; the login itself is AES/RSA-encrypted [C] and not
-  simulated: the driver only detects it.
+Follows ``docs/facts/tplink.md`` (row numbers in comments as ``T<n>``); it imports no driver code.
 
 Knobs (attributes of :class:`TplinkRouter`): ``expire_on`` (the next matching request finds its session prefix
 stale), ``login_changed`` (legacy pages without the data arrays), plus the HTTP faults of
@@ -49,14 +33,17 @@ __all__ = ["MODELS", "SIM_PASSWORD", "TplinkRouter", "VirtualServer", "simulate"
 
 SIM_PASSWORD = "tplink-Pa55"  # noqa: S105 - the simulator's own test credential
 """The admin password the simulator accepts by default."""
-PER_PAGE = 8
-MAX_VS = 32
-MAX_RESERVATIONS = 16
+PER_PAGE = 8  # T5
+MAX_VS = 32  # T17 (inferred)
+MAX_RESERVATIONS = 16  # T17 (inferred)
 
-MODELS = {
-    "wr841n": {"auth": "header", "hardware": "WR841N v9 00000000", "firmware": "3.16.9 Build 150310 Rel.54303n"},
-    "wr940n": {"auth": "cookie", "hardware": "WR940N v4 00000000", "firmware": "3.16.9 Build 160617 Rel.59800n"},
-    "archer-c6": {"auth": "luci", "hardware": "Archer C6 v3.20", "firmware": "1.1.6 Build 20220803 rel.35538"},
+MODELS: dict[str, dict[str, Any]] = {
+    "wr841n": {"auth": "header", "hardware": "WR841N v9 00000000", "firmware": "3.16.9 Build 150310 Rel.54303n",
+               "vs_width": 7},
+    "wr940n": {"auth": "cookie", "hardware": "WR940N v4 00000000", "firmware": "3.16.9 Build 160617 Rel.59800n",
+               "vs_width": 6},
+    "archer-c6": {"auth": "luci", "hardware": "Archer C6 v3.20", "firmware": "1.1.6 Build 20220803 rel.35538",
+                  "vs_width": 0},
 }
 """Simulated models: how they authenticate and what they report."""
 
@@ -88,9 +75,12 @@ def _page(title: str, *arrays: str, body: str = "") -> str:
 class TplinkRouter:
     """The device model: tables, sessions and the request handler."""
 
-    def __init__(self, model: str = "wr841n", *, password: str = SIM_PASSWORD, scenario: str = "office") -> None:
+    def __init__(self, model: str = "wr841n", *, password: str = SIM_PASSWORD, scenario: str = "office",
+                 vs_width: int | None = None) -> None:
         self.model = model
         self.spec = MODELS[model]
+        self.vs_width = int(vs_width or self.spec["vs_width"])
+        """Values per virtual-server row: 6 (T6) or 7 (T7)."""
         self.username, self.password = "admin", password
         self.lan_ip, self.netmask = "192.168.0.1", "255.255.255.0"
         self.pool = ("192.168.0.100", "192.168.0.199")
@@ -227,11 +217,22 @@ class TplinkRouter:
         return addr in net and str(addr) != self.lan_ip and addr != net.broadcast_address
 
     @staticmethod
-    def _paged(rows: list[list[Any]], page: int) -> tuple[list[Any], list[int]]:
+    def _paged(rows: list[list[Any]], page: int, width: int) -> tuple[list[Any], list[int]]:
+        """One page of a table and its layout array: page, has-next, rows on the page, row width, rows per page
+        (T5)."""
         count = max(1, (len(rows) + PER_PAGE - 1) // PER_PAGE)
         page = min(max(page, 1), count)
         chunk = rows[(page - 1) * PER_PAGE: page * PER_PAGE]
-        return [v for row in chunk for v in row], [page, 1 if page < count else 0, PER_PAGE, count]
+        return [v for row in chunk for v in row], [page, 1 if page < count else 0, len(chunk), width, PER_PAGE]
+
+    def _vs_row(self, v: VirtualServer) -> list[Any]:
+        """A virtual server as the page shows it: T6 (6 values) or T7 (7 values)."""
+        lo, _, hi = v.external.partition("-")
+        ext = [int(lo), int(hi or lo)]
+        if self.vs_width == 7:
+            inner = [int(v.internal)] * 2 if v.internal else ext
+            return [*ext, *inner, v.ip, v.protocol, v.state]
+        return [*ext, int(v.internal or 0), v.ip, v.protocol, v.state]
 
     def _page_no(self, q: dict[str, str]) -> int:
         try:
@@ -250,8 +251,7 @@ class TplinkRouter:
             problem = self._vs_save(q)
             if problem:
                 return problem
-        flat, para = self._paged([[v.external, v.internal, v.ip, v.protocol, v.state] for v in self.vs],
-                                 self._page_no(q))
+        flat, para = self._paged([self._vs_row(v) for v in self.vs], self._page_no(q), self.vs_width)
         return SimResponse(200, _page("Virtual Servers", _arr("virServerListPara", flat),
                                       _arr("virServerPara", para)))
 
@@ -306,15 +306,16 @@ class TplinkRouter:
                 return self._error("26003", "The address reservation table is full.")
             self.reservations.append((mac, ip, 1 if q.get("State", "1") == "1" else 0))
             self.writes.append(f"res add {mac} {ip}")
-        flat, para = self._paged([list(r) for r in self.reservations], self._page_no(q))
+        flat, para = self._paged([list(r) for r in self.reservations], self._page_no(q), 3)
         return SimResponse(200, _page("Address Reservation", _arr("dhcpList", flat), _arr("DHCPStaticPara", para)))
 
 
 @contextmanager
 def simulate(model: str = "wr841n", *, scenario: str = "office", password: str = SIM_PASSWORD,
-             **_: Any) -> Iterator[SimulatedDevice]:
-    """Run a simulated TP-Link router (``model`` one of :data:`MODELS`) on 127.0.0.1 over plain HTTP."""
-    router = TplinkRouter(model, password=password, scenario=scenario)
+             vs_width: int | None = None, **_: Any) -> Iterator[SimulatedDevice]:
+    """Run a simulated TP-Link router (``model`` one of :data:`MODELS`; ``vs_width`` 6 or 7 overrides the
+    model's virtual-server row width) on 127.0.0.1 over plain HTTP."""
+    router = TplinkRouter(model, password=password, scenario=scenario, vs_width=vs_width)
     with HttpSimulator(router.handle, tls=False, server_header="Router Webserver") as server:
         router.http = server
         yield SimulatedDevice(driver="tplink", host="127.0.0.1", port=server.port, username="admin",

@@ -56,7 +56,7 @@ def test_asus_rulelist_round_trip(rules: list[PortForward]) -> None:
 @SETTINGS
 @given(st.one_of(text, separators))
 def test_asus_parsers_raise_only_parse_errors(value: str) -> None:
-    for parse in (asus.parse_vts_rulelist, asus.parse_staticlist):
+    for parse in (asus.parse_vts_rulelist, asus.parse_staticlist, asus.parse_hostnames):
         try:
             items = parse(value)
         except ParseError:
@@ -97,9 +97,16 @@ def test_asus_separator_injection_refused(name: str) -> None:
 def test_asus_staticlist_round_trip(items: list[tuple[ipaddress.IPv4Address, int, str]]) -> None:
     reservations = [Reservation(a, ":".join(f"{(m >> s) & 0xff:02x}" for s in range(40, -1, -8)), n)
                     for a, m, n in items]
-    value = "".join(asus.format_static_entry(r) for r in reservations)
+    value = "".join(asus.format_static_entry(r)[0] for r in reservations)
     back = asus.parse_staticlist(value)
     assert [(e.mac, e.address, e.name) for e in back] == [(r.mac, r.address, r.name) for r in reservations]
+    if len({r.mac for r in reservations}) < len(reservations):
+        return  # dhcp_hostnames holds one name per MAC
+    apart = [asus.format_static_entry(r, asus.StaticFormat.NAMES_APART) for r in reservations]
+    records = asus.parse_staticlist("".join(a for a, _ in apart))
+    names = asus.parse_hostnames("".join(b for _, b in apart))
+    assert [(e.mac, e.address, names[e.mac]) for e in records] == [(r.mac, r.address, r.name) for r in reservations]
+    assert {e.fields for e in records} <= {3}
 
 
 def test_asus_real_fixture_shapes() -> None:
@@ -108,6 +115,26 @@ def test_asus_real_fixture_shapes() -> None:
     assert [str(f.external_ports) for f in asus.rule_forwards(rules[0], "0")] == ["80", "443"]
     entries = asus.parse_staticlist("<AA:BB:CC:00:00:01>192.0.2.10>>")
     assert entries[0].mac == "aa:bb:cc:00:00:01" and entries[0].name == ""
+
+
+@pytest.mark.parametrize(("staticlist", "hostnames", "buildno", "expected"), [
+    ("<AA:BB:CC:00:00:01>192.0.2.10>", "", "388", "mac-ip-dns+hostnames"),  # the records tell
+    ("<AA:BB:CC:00:00:01>192.0.2.10>>pc", "", "384.19", "mac-ip-dns-name"),
+    ("", "<AA:BB:CC:00:00:01>pc", "388", "mac-ip-dns+hostnames"),  # a host name list tells
+    ("", "", "384.19", "mac-ip-dns+hostnames"),  # else the version (Merlin moved names at 386.4)
+    ("", "", "386.3", "mac-ip-dns+hostnames"),
+    ("", "", "386.4", "mac-ip-dns-name"),
+    ("", "", "388", "mac-ip-dns-name"),
+    ("<AA:BB:CC:00:00:01>192.0.2.10", "", "388", "mac-ip-dns-name"),
+])
+def test_asus_static_format_detection(staticlist: str, hostnames: str, buildno: str, expected: str) -> None:
+    entries = asus.parse_staticlist(staticlist)
+    assert asus.static_format(entries, hostnames, buildno) == expected
+
+
+def test_asus_three_field_record_holds_dns_not_a_name() -> None:
+    entries = asus.parse_staticlist("<AA:BB:CC:00:00:01>192.0.2.10>192.0.2.53")
+    assert entries[0].name == "" and entries[0].fields == 3
 
 
 # --- Linksys JNAP ---------------------------------------------------------------------------------------------
@@ -184,16 +211,48 @@ def test_tplink_parsers_raise_only_parse_errors(value: str) -> None:
 
 
 @SETTINGS
-@given(st.lists(st.tuples(st.sampled_from(["5060", "80-90", "1", "0", "x", "65536"]), st.sampled_from(["", "80"]),
-                          st.sampled_from(["192.168.0.5", "bad"]), st.integers(0, 4), st.integers(-1, 2)),
-                max_size=4))
-def test_tplink_rows_validate(rows: list[tuple[Any, ...]]) -> None:
-    arrays: dict[str, list[Any]] = {"virServerListPara": [v for row in rows for v in row]}
+@given(st.lists(st.tuples(st.sampled_from([5060, 80, 1, 0, "x", 65536]), st.sampled_from([5060, 90, 0]),
+                          st.sampled_from([0, 80, "x"]), st.sampled_from(["192.168.0.5", "bad"]), st.integers(0, 4),
+                          st.integers(-1, 2)),
+                max_size=4), st.sampled_from([6, 7]))
+def test_tplink_rows_validate(rows: list[tuple[Any, ...]], width: int) -> None:
+    flat = [v for row in rows for v in (row if width == 6 else (*row[:3], row[2], *row[3:]))]
+    arrays: dict[str, list[Any]] = {"virServerListPara": flat, "virServerPara": [1, 0, len(rows), width, 8]}
     try:
         parsed = tp.parse_vs_rows(arrays)
     except ParseError:
         return
     assert len(parsed) == len(rows)
+
+
+def test_tplink_seven_value_row_capture() -> None:
+    # A WR740N v4 (firmware 3.13.2) page as recorded in Jammeren2/RouterDebugger tests/test_port_features.py:
+    # page 2 of a paged table, one 7-value row.
+    arrays = tp.parse_arrays('<script>var virServerListPara = new Array(\n8000, 8010, 9000, 9010, "192.168.0.10", '
+                             '2, 1, 0, 0\n);</script><script>var virServerPara = new Array(2, 1, 1, 7, 8, 0, 0);'
+                             '</script>', "p")
+    (row,) = tp.parse_vs_rows(arrays)
+    assert (row.index, row.page, row.external, row.internal, str(row.address), row.protocol, row.enabled) == \
+        (8, 2, PortRange(8000, 8010), PortRange(9000, 9010), "192.168.0.10", Protocol.TCP, True)
+    layout = tp.parse_layout(arrays, "virServerPara", "p")
+    assert layout.has_next and not layout.whole_table
+
+
+def test_tplink_six_value_rows_and_the_reservation_layout() -> None:
+    # Row order of a 6-value table (zerosnake0/wr886n wr886n/__main__.py): start, end, internal, IP, protocol,
+    # state; DHCPStaticPara (1,1,8,3,8) as quoted from a WDR3600 in AlexandrErohin/TP-Link-Archer-C6U
+    # tplinkrouterc6u/client/wdr.py.
+    rows = tp.parse_vs_rows({"virServerListPara": [5060, 5061, 0, "192.168.0.9", 1, 1, 80, 80, 8080,
+                                                   "192.168.0.8", 2, 0],
+                             "virServerPara": [1, 0, 2, 6, 8]})
+    assert [(r.external, r.internal, r.protocol, r.enabled) for r in rows] == [
+        (PortRange(5060, 5061), None, Protocol.BOTH, True), (PortRange(80), PortRange(8080), Protocol.TCP, False)]
+    macs = [f"30-5A-3A-7F-5E-{i:02X}" for i in range(8)]
+    res = tp.parse_reservations({"dhcpList": [v for i, m in enumerate(macs) for v in (m, f"192.168.1.{16 + i}", 1)],
+                                 "DHCPStaticPara": [1, 1, 8, 3, 8]})
+    assert [r.index for r in res] == list(range(8)) and all(r.enabled for r in res)
+    with pytest.raises(ParseError, match="5 values wide"):
+        tp.parse_vs_rows({"virServerListPara": [], "virServerPara": [1, 0, 0, 5, 8]})
 
 
 # --- UPnP -----------------------------------------------------------------------------------------------------------
