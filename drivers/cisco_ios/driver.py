@@ -91,18 +91,30 @@ class CiscoIosDriver(SSHDriver):
         self._cached = None  # a new session: nothing read in this one yet
         super()._open_once()
         if self.session.last_prompt.endswith(">"):
-            secret = str(reveal(self.options.get("enable_secret")) or (self.password.reveal() if self.password
-                                                                        else ""))
-            register(secret)
-            self.send("enable", expect=r"Password:\s*", check=False)
+            self._enable()
+
+    def _enable(self) -> None:
+        """``enable`` from a user-level (``>``) login. IOS asks ``Password:`` again after a wrong secret and says
+        ``% No password set`` where none is configured (docs/facts/cisco_ios.md): either is an authentication
+        failure at once, on this one login, the secret sent once (never retried: accounts lock)."""
+        secret = str(reveal(self.options.get("enable_secret")) or (self.password.reveal() if self.password
+                                                                    else ""))
+        register(secret)
+        either = rf"Password:\s*|{self.prompt_pattern}"
+        answer = self.send("enable", expect=either, check=False)
+        if self.session.last_prompt.startswith("Password"):
             try:
-                out = self.send(secret, check=False)
+                answer = self.send(secret, expect=either, check=False)
             except RouterfixError as exc:  # the command text (the secret) must not reach the message
                 raise type(exc)(redact(exc.message), host=self.host, driver=self.name) from None
-            if not self.session.last_prompt.endswith("#"):
-                self._lost()
-                raise AuthenticationError(f"{self.host} refused the enable secret ({out.strip()[:80]})",
-                                          host=self.host, driver=self.name)
+            if self.session.last_prompt.endswith("#"):
+                return
+        said = " ".join(redact(answer).split())[:80] if answer.strip() else ""
+        if self.session.last_prompt.startswith("Password"):
+            said = "asked for the password again"
+        self._lost()  # a pending Password: prompt is not answered again
+        raise AuthenticationError(f"{self.host} refused the enable secret ({said or 'no privileged prompt'}; not "
+                                  f"retried: check the enable_secret option)", host=self.host, driver=self.name)
 
     def _running_config(self) -> tuple[str, IosConfig]:
         """Read ``show running-config`` now (and remember it until the next write)."""

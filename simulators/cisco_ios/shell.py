@@ -128,7 +128,8 @@ class IosRouter:
 
     xe: bool = False
     privilege: int = 15
-    enable_secret: str = "enable-pw"  # noqa: S105 - a simulator default
+    enable_secret: str | None = "enable-pw"  # noqa: S105 - a simulator default
+    """None: no ``enable secret``/``enable password`` configured."""
     running: list[Entry] = field(default_factory=_default_config)
     startup: list[Entry] = field(default_factory=list)
     bindings: list[Binding] = field(default_factory=lambda: [
@@ -242,6 +243,7 @@ class IosSession(Shell):
         self.width = 80
         self.closed = False
         self.awaiting_password = False
+        self.enable_tries = 0
         self._more: list[str] = []
 
     # --- prompt -----------------------------------------------------------------------------
@@ -303,12 +305,16 @@ class IosSession(Shell):
     def _handle(self, raw: str) -> str:
         if self._more:
             return self._continue(raw)
-        if self.awaiting_password:  # the secret is not echoed; Enter still moves to a new line
-            self.awaiting_password = False
+        if self.awaiting_password:  # the secret is not echoed; Enter still moves to a new line (F6-F8)
             if raw == self.router.enable_secret:
+                self.awaiting_password = False
                 self.privilege = 15
                 return "\n"
-            return "\n% Access denied\n\n"
+            self.enable_tries += 1
+            if self.enable_tries < 3:  # a wrong secret is answered with the Password: prompt again (F7)
+                return "\n"
+            self.awaiting_password = False  # the third wrong one: % Bad secrets, back at the > prompt (F7)
+            return "\n% Bad secrets\n\n"
         line = " ".join(raw.split())
         if not line or line.startswith("!"):
             return ""
@@ -339,7 +345,10 @@ class IosSession(Shell):
             return ""
         if line == "enable":
             if self.privilege < 15:
+                if self.router.enable_secret is None:  # no enable password configured: refused on a vty (F9)
+                    return "% No password set\n"
                 self.awaiting_password = True
+                self.enable_tries = 0
             return ""
         if line == "disable":
             self.privilege = 1
@@ -347,7 +356,9 @@ class IosSession(Shell):
         if words[0] not in _EXEC_WORDS:
             if words[0].startswith("sh") or words[0].startswith("conf"):
                 return self._invalid(line, 0)
-            return "% Unknown command or computer name, or unable to find computer address\n"
+            # an unknown word at the exec prompt is taken for a host name to connect to: a DNS lookup (F12)
+            return (f'Translating "{words[0]}"...domain server (255.255.255.255)\n'
+                    "% Unknown command or computer name, or unable to find computer address\n")
         if self.privilege < 15 and words[0] not in ("show", "ping", "terminal", "enable", "exit"):
             return self._invalid(line, 0)
         if line in ("configure terminal", "conf t", "configure"):
