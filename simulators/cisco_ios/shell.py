@@ -45,21 +45,22 @@ class Binding:
 
 Entry = list[Any]  # [line: str, children: list[str]]
 
-_RANKS: tuple[tuple[str, int], ...] = (
+_RANKS: tuple[tuple[str, float], ...] = (
     (r"version |service |no service ", 0), (r"hostname ", 1), (r"boot-|enable ", 2), (r"(no )?aaa ", 3),
     (r"ip dhcp excluded-address ", 4), (r"ip dhcp pool ", 5), (r"ip domain|ip name-server|no ip domain", 6),
     (r"username ", 7), (r"interface ", 8), (r"ip forward-protocol|ip http|no ip http", 9),
-    (r"ip nat |no ip nat ", 10), (r"ip route ", 11), (r"ip access-list ", 12), (r"access-list ", 13),
+    (r"ip nat translation ", 10.0), (r"(no )?ip nat service ", 10.1), (r"ip nat inside source list ", 10.2),
+    (r"ip nat |no ip nat ", 10.3), (r"ip route ", 11), (r"ip access-list ", 12), (r"access-list ", 13),
     (r"control-plane", 14), (r"line ", 15),
 )
 
 
-_SIP_SERVICE = re.compile(r"no ip nat service sip (tcp|udp) port 5060")
-"""[I] The running-config is generated (NVGEN), not a log of what was typed: the two SIP service lines always
-show in one order, tcp before udp, whichever was configured first."""
+_SORTED = re.compile(r"no ip nat service sip (tcp|udp) port 5060|ip nat inside source static .+")
+"""The running-config is generated (NVGEN), not a log of what was typed (F20, inferred order): the SIP service
+lines and the static NAT lines each show in one order (here: sorted), whichever was configured first."""
 
 
-def _rank(line: str) -> int:
+def _rank(line: str) -> float:
     for pattern, rank in _RANKS:
         if re.match(pattern, line):
             return rank
@@ -139,6 +140,10 @@ class IosRouter:
         "192.168.1.100": "0004.f2a1.b2c3", "192.168.1.150": "0080.7712.3456", "192.168.1.20": "0011.3200.aa01"})
     answering: set[str] = field(default_factory=lambda: {"192.168.1.199"})
     """Addresses that answer ``ping`` although no table lists them (a static host)."""
+    refuse: dict[str, str] = field(default_factory=dict)
+    """Test knob: configuration lines the device refuses (line → the error it prints instead of running it)."""
+    history: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    """Every line run, with the mode it ran in (``exec``, ``config``, ``dhcp-config``...)."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -168,7 +173,7 @@ class IosRouter:
         rank = _rank(line)
         index = len(self.running)
         for i, (other, _) in enumerate(self.running):
-            if _rank(other) > rank or (_SIP_SERVICE.fullmatch(line) and _SIP_SERVICE.fullmatch(other)
+            if _rank(other) > rank or (_rank(other) == rank and _SORTED.fullmatch(line) and _SORTED.fullmatch(other)
                                        and other > line):
                 index = i
                 break
@@ -193,7 +198,7 @@ class IosRouter:
         body: list[str] = ["!"]
         previous = -1
         for line, children in config:
-            rank = _rank(line)
+            rank = int(_rank(line))  # no "!" between the ip nat lines (their sub-ranks order them)
             if children or rank != previous or line.startswith(("interface ", "line ")):
                 if body[-1] != "!":
                     body.append("!")
@@ -319,6 +324,9 @@ class IosSession(Shell):
         if not line or line.startswith("!"):
             return ""
         with self.router.lock:
+            self.router.history.append((self.mode, line))
+            if self.mode != "exec" and line in self.router.refuse:
+                return self.router.refuse[line]
             if self.mode == "exec":
                 return self._exec(line)
             if line.startswith("do "):
