@@ -123,7 +123,7 @@ class CiscoIosDriver(SSHDriver):
 
     def _enable(self) -> None:
         """``enable`` from a user-level (``>``) login. IOS asks ``Password:`` again after a wrong secret and says
-        ``% No password set`` where none is configured (docs/facts/cisco_ios.md): either is an authentication
+        ``% No password set`` where none is configured (docs/facts/cisco_ios.md F6-F9): either is an authentication
         failure at once, on this one login, the secret sent once (never retried: accounts lock)."""
         secret = str(reveal(self.options.get("enable_secret")) or (self.password.reveal() if self.password
                                                                     else ""))
@@ -185,7 +185,7 @@ class CiscoIosDriver(SSHDriver):
         """``configure terminal`` and ``lines``, each sent once the one before it is seen accepted in the mode it
         was written for, then ``end`` (only from a configuration mode: at the exec prompt it is a host name) and
         the read-back, typed ahead. IOS runs typed-ahead lines after a refused one, in whatever mode the refusal
-        left (docs/facts/cisco_ios.md), so nothing is typed ahead of a line's answer. Returns the refusal."""
+        left (docs/facts/cisco_ios.md F11, F12), so nothing is typed ahead of a line's answer. Returns the refusal."""
         mode = _Mode.EXEC
         refusal: DeviceError | None = None
         for line in ["configure terminal", *lines]:

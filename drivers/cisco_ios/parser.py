@@ -1,14 +1,8 @@
 """Parsers for Cisco IOS / IOS-XE command output (pure functions, text in, routerfix models out).
 
-Facts relied on (``/work/shared/research/ssh-cli.md``):
-
-* §2: static port forwards are ``ip nat inside source static {tcp|udp} <local> <port> interface <wan> <port>``
-  (or ``... <global-ip> <port> [extendable]``); the DHCP range is the pool's ``network`` minus
-  ``ip dhcp excluded-address`` ranges (and the interface address); leases come from ``show ip dhcp binding``
-  (classic IOS columns; IOS-XE 16+ adds ``State`` and ``Interface`` columns [I]); ``show ip arp`` columns.
-* §14: automatic bindings print dates with spaces (``Mar 02 2031 10:21 AM``), manual ones ``Infinite`` /
-  ``Manual``; client IDs are dotted (``01aa.aaaa.aaaa.aa``, the leading ``01`` = Ethernet).
-* Manual-binding pools (``ip dhcp pool X`` / `` host A M`` / `` hardware-address H``) are standard IOS [I].
+The formats are rows of ``docs/facts/cisco_ios.md``: static NAT lines (F21), SIP service lines (F24), the marker
+ACL (F25), DHCP pools, manual bindings and excluded addresses (F26-F27), ``show ip dhcp binding`` (F28-F30),
+``show ip arp`` (F31), ``show version`` (F34), running/startup layout (F14-F17).
 
 Every parser is total: unknown lines are skipped, and only :class:`~routerfix.errors.ParseError` (or another
 routerfix error) can leave it.

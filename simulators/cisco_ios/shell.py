@@ -1,20 +1,12 @@
 """A stateful model of the Cisco IOS / IOS-XE command line (no network): a router holding its running and
 startup configuration, and sessions that turn one input line into output and a new prompt.
 
-Facts reproduced (``/work/shared/research/ssh-cli.md``; [I] = inferred, not confirmed there):
-
-* §2: prompts ``R1>``, ``R1#``, ``R1(config)#``; ``configure terminal`` … ``end``; ``write memory``; session
-  preparation ``terminal width 511`` / ``terminal length 0``; static port NAT syntax and its ``no`` form [I];
-  ``no ip nat service sip udp|tcp port 5060``; ``show ip dhcp binding`` classic columns, IOS-XE adds
-  ``State``/``Interface`` [I]; ``show ip arp`` columns.
-* §14: ``% Invalid input detected at '^' marker.`` with the caret under the first bad word and a blank line after,
-  ``% Incomplete command.``, ``% Ambiguous command:  "…"``; automatic bindings print ``Mar 02 2031 10:21 AM``,
-  manual ones ``Infinite``/``Manual`` with dotted client IDs.
-* Inferred [I]: sub-mode prompts ``(config-if)``, ``(dhcp-config)``, ``(config-std-nacl)``; ``Building
-  configuration...`` / ``[OK]`` on ``write memory``; ``% similar static entry (...) already exists``;
-  ``% Translation not found`` for ``no`` of a missing static entry; ``--More--`` paging at 24 lines until
-  ``terminal length 0``; ``ping`` output; ``show version`` layout; ``Password:`` for ``enable`` and
-  ``% Access denied``.
+Follows the fact table ``docs/facts/cisco_ios.md`` (rows cited as F<n>): prompts and modes (F1-F4), paging
+(F5), the enable dialogue with its re-prompt, ``% Bad secrets`` and ``% No password set`` (F6-F9), refusal texts
+(F10), typed-ahead lines running on after a refusal in whatever mode it left (F11), an unknown EXEC word looked
+up as a host name (F12), ``write memory`` (F13), running/startup layout (F14-F15), NVGEN order (F18), static NAT,
+its clash refusal, SIP service lines and the marker ACL (F21-F25), DHCP pools and bindings (F26-F30), ARP, ping
+and show version (F31-F34). The inferred rows are marked there.
 """
 
 from __future__ import annotations
@@ -56,7 +48,7 @@ _RANKS: tuple[tuple[str, float], ...] = (
 
 
 _SORTED = re.compile(r"no ip nat service sip (tcp|udp) port 5060|ip nat inside source static .+")
-"""The running-config is generated (NVGEN), not a log of what was typed (F20, inferred order): the SIP service
+"""The running-config is generated (NVGEN), not a log of what was typed (F18, inferred order): the SIP service
 lines and the static NAT lines each show in one order (here: sorted), whichever was configured first."""
 
 
@@ -310,7 +302,7 @@ class IosSession(Shell):
     def _handle(self, raw: str) -> str:
         if self._more:
             return self._continue(raw)
-        if self.awaiting_password:  # the secret is not echoed; Enter still moves to a new line (F6-F8)
+        if self.awaiting_password:  # the secret is not echoed; Enter still moves to a new line (F6)
             if raw == self.router.enable_secret:
                 self.awaiting_password = False
                 self.privilege = 15
