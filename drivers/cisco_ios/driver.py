@@ -46,6 +46,7 @@ from .parser import (
     orphan_forwards,
     parse_arp,
     parse_bindings,
+    parse_ping,
     parse_running_config,
     parse_version,
     scope_from_config,
@@ -348,10 +349,10 @@ class CiscoIosDriver(SSHDriver):
         echo timeouts and a margin, never the whole read timeout."""
         out = self.send(f"ping {ipaddress.IPv4Address(address)} {_PING}", timeout=min(self.timeouts.read,
                                                                                         _PING_BOUND))
-        m = re.search(r"Success rate is (\d+) percent", out)
-        if m is None:
-            raise ParseError("ping", "no 'Success rate' line", host=self.host, driver=self.name)
-        return int(m.group(1)) > 0
+        try:
+            return parse_ping(out)
+        except ParseError as exc:
+            raise ParseError("ping", exc.detail, host=self.host, driver=self.name) from None
 
     def backup(self) -> Backup:
         """``show running-config``."""

@@ -30,6 +30,7 @@ __all__ = [
     "nat_spec",
     "parse_arp",
     "parse_bindings",
+    "parse_ping",
     "parse_running_config",
     "parse_version",
     "scope_from_config",
@@ -441,6 +442,16 @@ def parse_arp(text: str) -> tuple[Neighbour, ...]:
         except InvalidValue:
             continue
     return tuple(result)
+
+
+def parse_ping(text: str) -> bool:
+    """Whether any echo came back, from ``ping``'s ``Success rate is P percent`` line (F32)."""
+    if not isinstance(text, str):
+        raise ParseError("ping", "not text")
+    m = re.search(r"Success rate is (\d+) percent", text)
+    if m is None:
+        raise ParseError("ping", "no 'Success rate' line")
+    return int(m.group(1)) > 0
 
 
 def parse_version(text: str, hostname: str = "") -> DeviceFacts:
