@@ -57,12 +57,13 @@ def test_a_rolled_back_run_does_not_save_the_operators_unsaved_change(sim: Any) 
         assert "write memory" not in device.handle.device.commands
 
 
-def test_one_configuration_block_and_one_save_per_run(sim: Any) -> None:
+def test_one_configuration_block_and_one_save_per_run(sim: Any, caplog: pytest.LogCaptureFixture) -> None:
     with sim("cisco_ios") as device:
         router = device.handle.router
-        with connect(device) as driver:
+        with connect(device) as driver, caplog.at_level(logging.WARNING, logger="routerfix.drivers.cisco_ios"):
             result = routerfix.apply_ghostcall_mitigation(driver)
             assert result.status == "mitigated" and len(result.applied) == 6
+        assert not caplog.records, "warned of unsaved changes where running and startup were the same"
         sent = device.handle.device.commands
         assert sent.count("configure terminal") == 1 and sent.count("write memory") == 1
         assert sent.index("write memory") > max(i for i, c in enumerate(sent) if c == "end")
