@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import re
 import time
+from collections.abc import Iterator
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
-from routerfix.errors import AuthenticationError, DeviceError, InvalidValue, ParseError, RouterfixError
+from routerfix.errors import (
+    AuthenticationError,
+    ConnectionDropped,
+    DeviceError,
+    InvalidValue,
+    ParseError,
+    RouterfixError,
+)
 from routerfix.model import (
     Backup,
     Capabilities,
@@ -22,16 +32,21 @@ from routerfix.model import (
     PortForward,
     Reservation,
 )
+from routerfix.planner import managed_view
 from routerfix.secrets import redact, register, reveal
 
 from .parser import (
     MARKER_ACL,
     IosConfig,
+    Managed,
     StaticNat,
+    change_lines,
+    config_body,
     dotted_mac,
     orphan_forwards,
     parse_arp,
     parse_bindings,
+    parse_ping,
     parse_running_config,
     parse_version,
     scope_from_config,
@@ -39,6 +54,13 @@ from .parser import (
 )
 
 __all__ = ["CiscoIosDriver"]
+
+log = logging.getLogger("routerfix.drivers.cisco_ios")
+
+_PING = "repeat 2 timeout 1"
+"""Two echoes (the first is often lost to ARP resolution), one second each."""
+_PING_BOUND = 2 * 1 + 3.0
+"""Seconds a probe may take: the two echo timeouts and a margin; never the whole read timeout."""
 
 _NOTES = (
     "IOS static NAT has no port ranges and no tcp+udp form: routerfix writes four rules (tcp/udp x 5060/5061)",
@@ -71,6 +93,8 @@ class CiscoIosDriver(SSHDriver):
     error_patterns: ClassVar[tuple[str, ...]] = (r"^% ?\S",)
     session_commands: ClassVar[tuple[str, ...]] = ("terminal length 0", "terminal width 511")
     logout_command: ClassVar[str | None] = "exit"
+    batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address", "set_sip_alg"})
+    """Every change of a run goes in one configuration block (:meth:`write_batch`) and one save."""
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
@@ -80,10 +104,15 @@ class CiscoIosDriver(SSHDriver):
                                                                                       value)):
                 raise InvalidValue(key, value, "an IOS interface or pool name such as GigabitEthernet0/0")
         self._facts: DeviceFacts | None = None
-        self._unsaved = False
         self._cached: tuple[str, IosConfig] | None = None
         """``show running-config`` as read after this session's last write (None: unknown)."""
         self._putting_back = False
+        self._held: Managed | None = None
+        """Inside :meth:`write_batch`: the managed objects as the held writes leave them; else None."""
+        self._saved: Managed | None = None
+        """The managed objects at the first read, then as last saved: a change from these is routerfix's own."""
+        self._startup_differs: bool | None = None
+        """Whether running and startup configuration differed at the first read (None: not read yet)."""
 
     # --- session ------------------------------------------------------------------------------------
 
@@ -91,18 +120,30 @@ class CiscoIosDriver(SSHDriver):
         self._cached = None  # a new session: nothing read in this one yet
         super()._open_once()
         if self.session.last_prompt.endswith(">"):
-            secret = str(reveal(self.options.get("enable_secret")) or (self.password.reveal() if self.password
-                                                                        else ""))
-            register(secret)
-            self.send("enable", expect=r"Password:\s*", check=False)
+            self._enable()
+
+    def _enable(self) -> None:
+        """``enable`` from a user-level (``>``) login. IOS asks ``Password:`` again after a wrong secret and says
+        ``% No password set`` where none is configured (docs/facts/cisco_ios.md F6-F9): either is an authentication
+        failure at once, on this one login, the secret sent once (never retried: accounts lock)."""
+        secret = str(reveal(self.options.get("enable_secret")) or (self.password.reveal() if self.password
+                                                                    else ""))
+        register(secret)
+        either = rf"Password:\s*|{self.prompt_pattern}"
+        answer = self.send("enable", expect=either, check=False)
+        if self.session.last_prompt.startswith("Password"):
             try:
-                out = self.send(secret, check=False)
+                answer = self.send(secret, expect=either, check=False)
             except RouterfixError as exc:  # the command text (the secret) must not reach the message
                 raise type(exc)(redact(exc.message), host=self.host, driver=self.name) from None
-            if not self.session.last_prompt.endswith("#"):
-                self._lost()
-                raise AuthenticationError(f"{self.host} refused the enable secret ({out.strip()[:80]})",
-                                          host=self.host, driver=self.name)
+            if self.session.last_prompt.endswith("#"):
+                return
+        said = " ".join(redact(answer).split())[:80] if answer.strip() else ""
+        if self.session.last_prompt.startswith("Password"):
+            said = "asked for the password again"
+        self._lost()  # a pending Password: prompt is not answered again
+        raise AuthenticationError(f"{self.host} refused the enable secret ({said or 'no privileged prompt'}; not "
+                                  f"retried: check the enable_secret option)", host=self.host, driver=self.name)
 
     def _running_config(self) -> tuple[str, IosConfig]:
         """Read ``show running-config`` now (and remember it until the next write)."""
@@ -114,6 +155,8 @@ class CiscoIosDriver(SSHDriver):
             raise ParseError("show running-config", "no interface blocks (is the account privilege 15?)",
                              host=self.host, driver=self.name)
         self._cached = (text, config)
+        if self._saved is None:
+            self._saved = Managed.of(config)
         return text, config
 
     def _current(self) -> tuple[str, IosConfig]:
@@ -137,55 +180,98 @@ class CiscoIosDriver(SSHDriver):
                           device_message=f"ip nat outside interfaces: {', '.join(outside) or 'none'}",
                           host=self.host, driver=self.name)
 
-    def _configure(self, lines: list[str]) -> None:
-        """Enter configuration mode, send ``lines``, leave it and save: two round trips.
+    # --- writing: one configuration block per batch, one line per round trip -----------------------
 
-        ``configure terminal``, the lines and ``end`` go as one typed-ahead block; then ``write memory`` and
-        ``show running-config`` as a second (the read-back every following write and the verification reuse).
-        IOS applies each line at once and runs the lines after a refused one too, so a refusal puts every
-        managed object (static NAT, marker ACL, SIP service lines, manual-binding pools) back as the
-        running-config read before the block had it, saves that, and raises the device's own words."""
-        if not lines:
-            return
-        before = self._current()[0]
-        self._cached = None
-        self._unsaved = True
-        block = ["configure terminal", *lines, "end"]
-        outputs = self.send_pipelined(block, check=False)
+    def _send_config(self, lines: list[str]) -> DeviceError | None:
+        """``configure terminal`` and ``lines``, each sent once the one before it is seen accepted in the mode it
+        was written for, then ``end`` (only from a configuration mode: at the exec prompt it is a host name) and
+        the read-back, typed ahead. IOS runs typed-ahead lines after a refused one, in whatever mode the refusal
+        left (docs/facts/cisco_ios.md F11, F12), so nothing is typed ahead of a line's answer. Returns the refusal."""
+        mode = _Mode.EXEC
         refusal: DeviceError | None = None
-        for command, output in zip(block, outputs, strict=True):
+        for line in ["configure terminal", *lines]:
+            wanted = _Mode.after(line, mode)
+            output = self.send(line, check=False)
+            mode = _Mode.of_prompt(self.session.last_prompt)
             try:
-                self.check_output(command, output)
+                self.check_output(line, output)
             except DeviceError as exc:
                 refusal = exc
                 break
-        if refusal is not None:
-            if "(config" in self.session.last_prompt:  # still in configuration mode (§14)
-                self.send("end", check=False)
-            if not self._putting_back:  # a refusal while putting back is not put back again (no loop)
-                self._putting_back = True
-                try:
-                    with contextlib.suppress(RouterfixError):  # the refusal is what the caller must see
-                        self._put_back(before)
-                finally:
-                    self._putting_back = False
-            raise refusal
-        self._save_and_read()
-
-    def _save_and_read(self) -> None:
-        save, text = self.send_pipelined(["write memory", "show running-config"], check=False)
-        self._check_saved(save)
+            if mode is not wanted:
+                refusal = DeviceError(f"the device refused {line!r}", device_message=" ".join(output.split())[-200:]
+                                      or f"prompt {self.session.last_prompt} instead of {wanted.value} mode",
+                                      host=self.host, driver=self.name)
+                break
+        reads = ["show running-config"] if mode is _Mode.EXEC else ["end", "show running-config"]
+        text = self.send_pipelined(reads, check=False)[-1]
+        if _Mode.of_prompt(self.session.last_prompt) is not _Mode.EXEC:
+            # still in a configuration mode: end this session (it ends the mode too) and re-read on a new one
+            self._lost()
+            raise ConnectionDropped(f"{self.host} did not leave configuration mode; the session was closed",
+                                    host=self.host, driver=self.name)
         self.check_output("show running-config", text)
         self._parse_config(text)
+        return refusal
 
-    def _check_saved(self, out: str) -> None:
+    def _apply(self, target: Managed) -> None:
+        """Take routerfix's managed objects to ``target``. A refused line stops the block; what landed before it is
+        put back as the block found it (read back, not assumed) and the device's own words are raised."""
+        now = Managed.of(self._current()[1])
+        lines = change_lines(now, target)
+        if not lines:
+            return
+        self._cached = None
+        refusal = self._send_config(lines)
+        if refusal is None:
+            return
+        if not self._putting_back:  # a refusal while putting back is not put back again (no loop)
+            self._putting_back = True
+            try:
+                with contextlib.suppress(RouterfixError):  # the refusal is what the caller must see
+                    self._apply(now)
+            finally:
+                self._putting_back = False
+        raise refusal
+
+    def _edit(self) -> Managed:
+        """The managed objects a write hook changes: the held ones inside :meth:`write_batch`, else a copy of the
+        device's."""
+        return self._held if self._held is not None else Managed.of(self._current()[1])
+
+    def _done(self, target: Managed) -> None:
+        """A write hook's change: held inside :meth:`write_batch`, else applied now."""
+        if self._held is None:
+            self._apply(target)
+
+    @contextlib.contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """Hold the writes of the block and send them as one configuration block at its end (nothing is saved
+        here: see :meth:`verify_state`)."""
+        if self._held is not None:  # already inside a batch: the outer one sends
+            yield
+            return
+        self._held = Managed.of(self._current()[1])
+        try:
+            yield
+        except BaseException:
+            self._held = None
+            raise
+        target, self._held = self._held, None
+        self._apply(target)
+
+    def _save(self, config: IosConfig) -> None:
+        """``write memory``, warning first when the running configuration already differed from the startup one
+        before this run (those changes are saved too: IOS saves the whole configuration)."""
+        if self._startup_differs is not False:
+            log.warning("%s: the running-config already differed from the startup-config before this run; write "
+                        "memory saves those changes too", self.host)
+        out = self.send("write memory", check=False, timeout=self.timeouts.apply)
         if "[OK]" not in out:
             raise DeviceError("write memory did not confirm", device_message=out.strip()[-200:] or "no output",
                               host=self.host, driver=self.name)
-        self._unsaved = False
-
-    def _save(self) -> None:
-        self._check_saved(self.send("write memory"))
+        self._saved = Managed.of(config)
+        self._startup_differs = False
 
     # --- reads --------------------------------------------------------------------------------------
 
@@ -199,29 +285,40 @@ class CiscoIosDriver(SSHDriver):
         return parse_version(text, re.sub(r"(\(.*\))?[#>]$", "", self.session.last_prompt))
 
     def read_state(self) -> DeviceState:
-        """Everything in one round trip: (show version once,) running-config, bindings and ARP typed ahead."""
-        if self._unsaved and self._session is not None:
-            self._save()  # a save lost to a dropped connection is redone before anything else
+        """Everything in one round trip: (show version and the startup-config once,) running-config, bindings and
+        ARP typed ahead."""
         reads = ["show running-config", "show ip dhcp binding", "show ip arp"]
+        first = self._startup_differs is None
+        if first:
+            reads.append("show startup-config")
         if self._facts is None:
             reads.insert(0, "show version")
-        outputs = self.send_pipelined(reads)
+        outputs = self.send_pipelined(reads, check=False)
+        for command, output in zip(reads, outputs, strict=True):
+            if command != "show startup-config":
+                self.check_output(command, output)
         if self._facts is None:
             self._facts = self._parse_facts(outputs.pop(0))
-        _, config = self._parse_config(outputs[0])
+        text, config = self._parse_config(outputs[0])
+        if first:
+            self._startup_differs = config_body(text) != config_body(outputs[3])
         return DeviceState(
             facts=self._facts, capabilities=self.capabilities, nat_mode=None, sip_alg=config.sip_alg,
             forwards=self._forwards(config), scope=scope_from_config(config, self.options.get("dhcp_pool")),
             leases=parse_bindings(outputs[1]), neighbours=parse_arp(outputs[2]))
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
-        """What verification compares (SIP service lines, every static NAT rule, manual-binding pools), from
-        the running-config read after this session's last write (every write reads it back after
-        ``write memory``): usually no round trip. Bindings and ARP are not read."""
+        """What verification compares (SIP service lines, every static NAT rule, manual-binding pools), from the
+        running-config read back after this session's last write: no round trip. When it matches ``expected``
+        and routerfix's managed objects differ from the saved ones, this is a run that succeeded: ``write
+        memory`` now, once (a rolled-back run, back where it started, saves nothing)."""
         _, config = self._current()
-        return DeviceState(facts=self.facts(), capabilities=self.capabilities, nat_mode=None,
-                           sip_alg=config.sip_alg, forwards=self._forwards(config),
-                           scope=scope_from_config(config, self.options.get("dhcp_pool")))
+        state = DeviceState(facts=self.facts(), capabilities=self.capabilities, nat_mode=None,
+                            sip_alg=config.sip_alg, forwards=self._forwards(config),
+                            scope=scope_from_config(config, self.options.get("dhcp_pool")))
+        if managed_view(state) == managed_view(expected) and Managed.of(config) != self._saved:
+            self._save(config)
+        return state
 
     @staticmethod
     def _forwards(config: IosConfig) -> tuple[PortForward, ...]:
@@ -248,12 +345,14 @@ class CiscoIosDriver(SSHDriver):
         return parse_arp(self.send("show ip arp"))
 
     def probe_address(self, address: ipaddress.IPv4Address) -> bool:
-        """``ping <address> repeat 2 timeout 1``: True when any echo came back."""
-        out = self.send(f"ping {ipaddress.IPv4Address(address)} repeat 2 timeout 1")
-        m = re.search(r"Success rate is (\d+) percent", out)
-        if m is None:
-            raise ParseError("ping", "no 'Success rate' line", host=self.host, driver=self.name)
-        return int(m.group(1)) > 0
+        """``ping <address> repeat 2 timeout 1``: True when any echo came back. Bounded: the read waits the two
+        echo timeouts and a margin, never the whole read timeout."""
+        out = self.send(f"ping {ipaddress.IPv4Address(address)} {_PING}", timeout=min(self.timeouts.read,
+                                                                                        _PING_BOUND))
+        try:
+            return parse_ping(out)
+        except ParseError as exc:
+            raise ParseError("ping", exc.detail, host=self.host, driver=self.name) from None
 
     def backup(self) -> Backup:
         """``show running-config``."""
@@ -276,39 +375,26 @@ class CiscoIosDriver(SSHDriver):
         port, local_port = forward.external_ports.start, forward.internal_ports.start if forward.internal_ports \
             else forward.external_ports.start
         proto = forward.protocol.value
-        line = f"ip nat inside source static {proto} {forward.internal_address} {local_port} interface {wan} {port}"
-        spec = f"{proto} {forward.internal_address} {local_port} {wan} {port}"
-        lines: list[str] = []
-        old = config.marks.get(spec)
-        if old != forward.name:
-            # the remark goes first: a line without its remark would look like the customer's
-            lines += [f"ip access-list standard {MARKER_ACL}"]
-            if old is not None:
-                lines.append(f"no remark {old} {spec}")
-            lines += [f"remark {forward.name} {spec}", "exit"]
+        target = self._edit()
+        target.marks[f"{proto} {forward.internal_address} {local_port} {wan} {port}"] = forward.name
+        target.marker_acl = True
         if self._find(config, forward) is None:
-            lines.append(line)
-        self._configure(lines)  # a refused static line takes its remark back with it (_configure)
+            target.statics.add(f"ip nat inside source static {proto} {forward.internal_address} {local_port} "
+                               f"interface {wan} {port}")
+        self._done(target)
 
     def _remove_port_forward(self, forward: PortForward) -> None:
         _, config = self._current()
+        target = self._edit()
         static = self._find(config, forward)
-        lines: list[str] = []
-        remove_marks: list[str] = []
         if static is not None:
-            lines.append(f"no {static.line}")
-            if static.protocol is not None and static.spec() in config.marks:
-                remove_marks.append(static.spec())
-        present = {s.spec() for s in config.statics if s.protocol is not None}
-        remove_marks += [spec for spec in config.marks if spec not in present and spec not in remove_marks]
-        if remove_marks:
-            if set(remove_marks) >= set(config.marks):
-                lines.append(f"no ip access-list standard {MARKER_ACL}")
-            else:
-                lines.append(f"ip access-list standard {MARKER_ACL}")
-                lines += [f"no remark {config.marks[spec]} {spec}" for spec in remove_marks]
-                lines.append("exit")
-        self._configure(lines)
+            target.statics.discard(static.line)
+        # the rule's remark goes with it, and so does any remark whose line is gone (a removal cut off before)
+        present = {s.spec() for s in parse_running_config("\n".join(target.statics)).statics if s.protocol}
+        target.marks = {spec: name for spec, name in target.marks.items() if spec in present}
+        if not target.marks:
+            target.marker_acl = False
+        self._done(target)
 
     def _reserve_address(self, reservation: Reservation) -> None:
         _, config = self._current()
@@ -320,52 +406,59 @@ class CiscoIosDriver(SSHDriver):
                                   host=self.host, driver=self.name)
             if other == reservation:
                 return
-        self._configure([f"ip dhcp pool {reservation.name}",
-                         f"host {reservation.address} {scope.network.netmask}",
-                         f"hardware-address {dotted_mac(reservation.mac)}", "exit"])
+        target = self._edit()
+        target.pools[reservation.name] = (f"host {reservation.address} {scope.network.netmask}",
+                                          f"hardware-address {dotted_mac(reservation.mac)}")
+        self._done(target)
 
     def _release_address(self, reservation: Reservation) -> None:
         _, config = self._current()
         scope = scope_from_config(config, self.options.get("dhcp_pool"))
-        names = [r.name for r in scope.reservations if (r.address, r.mac) == (reservation.address, reservation.mac)]
-        self._configure([f"no ip dhcp pool {name}" for name in names])
+        target = self._edit()
+        for r in scope.reservations:
+            if (r.address, r.mac) == (reservation.address, reservation.mac):
+                target.pools.pop(r.name, None)
+        self._done(target)
 
     def _set_sip_alg(self, enabled: bool) -> None:
-        prefix = "" if enabled else "no "
-        self._configure([f"{prefix}ip nat service sip udp port 5060", f"{prefix}ip nat service sip tcp port 5060"])
+        target = self._edit()
+        target.sip_off = set() if enabled else {"udp", "tcp"}
+        self._done(target)
 
     def _restore(self, backup: Backup) -> None:
         """Put routerfix's managed objects back as the backup has them: static NAT lines, the marker ACL, SIP
         service lines and manual-binding pools (the rest of the configuration is never touched)."""
-        self._put_back(backup.text)
+        self._apply(Managed.of(parse_running_config(backup.text)))
 
-    def _put_back(self, text: str) -> None:
-        saved = parse_running_config(text)
-        _, now = self._current()
-        lines: list[str] = []
-        saved_statics = {s.line for s in saved.statics}
-        now_statics = {s.line for s in now.statics}
-        lines += [f"no {line}" for line in sorted(now_statics - saved_statics)]
-        lines += sorted(saved_statics - now_statics)
-        if (saved.marks, saved.marker_acl) != (now.marks, now.marker_acl):  # an empty ACL left by a refusal too
-            if now.marker_acl:
-                lines.append(f"no ip access-list standard {MARKER_ACL}")
-            if saved.marker_acl:
-                lines.append(f"ip access-list standard {MARKER_ACL}")
-                lines += [f"remark {name} {spec}" for spec, name in saved.marks.items()]
-                lines.append("exit")
-        for proto in ("udp", "tcp"):
-            if (proto in saved.sip_alg_off) != (proto in now.sip_alg_off):
-                lines.append(("no " if proto in saved.sip_alg_off else "") + f"ip nat service sip {proto} port 5060")
-        # manual-binding pools, also one a refusal left half-built (a hardware-address without its host line)
-        manual = {n for n, body in (*saved.pools.items(), *now.pools.items())
-                  if any(x.startswith(("host ", "hardware-address ", "client-identifier ")) for x in body)}
-        for name in sorted(manual):
-            if saved.pools.get(name) == now.pools.get(name):
-                continue
-            if name in now.pools:
-                lines.append(f"no ip dhcp pool {name}")
-            if name in saved.pools:
-                lines += [f"ip dhcp pool {name}", *saved.pools[name], "exit"]
-        self._configure(lines)
 
+class _Mode(StrEnum):
+    """The CLI mode a prompt shows (``R1#``, ``R1(config)#``, ``R1(dhcp-config)#``...)."""
+
+    EXEC = "exec"
+    CONFIG = "config"
+    ACL = "config-std-nacl"
+    POOL = "dhcp-config"
+    OTHER = "other"
+
+    @classmethod
+    def of_prompt(cls, prompt: str) -> _Mode:
+        """The mode a prompt line shows."""
+        m = re.search(r"\(([\w-]+)\)#$", prompt)
+        if m is None:
+            return cls.EXEC if prompt.endswith("#") else cls.OTHER
+        return next((mode for mode in cls if mode.value == m.group(1)), cls.OTHER)
+
+    @classmethod
+    def after(cls, line: str, mode: _Mode) -> _Mode:
+        """The mode ``line`` is written to leave the device in, when run in ``mode``."""
+        if line == "configure terminal":
+            return cls.CONFIG
+        if line == "end":
+            return cls.EXEC
+        if line == "exit":
+            return cls.CONFIG if mode not in (cls.CONFIG, cls.EXEC) else cls.EXEC
+        if mode is cls.CONFIG and line.startswith("ip access-list standard "):
+            return cls.ACL
+        if mode is cls.CONFIG and line.startswith("ip dhcp pool "):
+            return cls.POOL
+        return mode

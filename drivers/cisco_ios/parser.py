@@ -1,14 +1,8 @@
 """Parsers for Cisco IOS / IOS-XE command output (pure functions, text in, routerfix models out).
 
-Facts relied on (``/work/shared/research/ssh-cli.md``):
-
-* §2: static port forwards are ``ip nat inside source static {tcp|udp} <local> <port> interface <wan> <port>``
-  (or ``... <global-ip> <port> [extendable]``); the DHCP range is the pool's ``network`` minus
-  ``ip dhcp excluded-address`` ranges (and the interface address); leases come from ``show ip dhcp binding``
-  (classic IOS columns; IOS-XE 16+ adds ``State`` and ``Interface`` columns [I]); ``show ip arp`` columns.
-* §14: automatic bindings print dates with spaces (``Mar 02 2031 10:21 AM``), manual ones ``Infinite`` /
-  ``Manual``; client IDs are dotted (``01aa.aaaa.aaaa.aa``, the leading ``01`` = Ethernet).
-* Manual-binding pools (``ip dhcp pool X`` / `` host A M`` / `` hardware-address H``) are standard IOS [I].
+The formats are rows of ``docs/facts/cisco_ios.md``: static NAT lines (F21), SIP service lines (F24), the marker
+ACL (F25), DHCP pools, manual bindings and excluded addresses (F26-F27), ``show ip dhcp binding`` (F28-F30),
+``show ip arp`` (F31), ``show version`` (F34), running/startup layout (F14-F17).
 
 Every parser is total: unknown lines are skipped, and only :class:`~routerfix.errors.ParseError` (or another
 routerfix error) can leave it.
@@ -26,13 +20,17 @@ from routerfix.model import AddressRange, DeviceFacts, DhcpScope, Lease, Neighbo
 
 __all__ = [
     "IosConfig",
+    "Managed",
     "StaticNat",
     "MARKER_ACL",
+    "change_lines",
+    "config_body",
     "dotted_mac",
     "mac_from_client_id",
     "nat_spec",
     "parse_arp",
     "parse_bindings",
+    "parse_ping",
     "parse_running_config",
     "parse_version",
     "scope_from_config",
@@ -205,6 +203,76 @@ def parse_running_config(text: str) -> IosConfig:
     return config
 
 
+@dataclass
+class Managed:
+    """The objects routerfix manages in an IOS configuration; nothing else in it is ever written."""
+
+    statics: set[str] = field(default_factory=set)
+    """``ip nat inside source static`` lines."""
+    marks: dict[str, str] = field(default_factory=dict)
+    """Marker spec → rule name (remarks of :data:`MARKER_ACL`)."""
+    marker_acl: bool = False
+    sip_off: set[str] = field(default_factory=set)
+    """Protocols with ``no ip nat service sip <proto> port 5060``."""
+    pools: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """``ip dhcp pool`` blocks without a ``network`` line: manual bindings (name → sub-command lines)."""
+
+    @classmethod
+    def of(cls, config: IosConfig) -> Managed:
+        """The managed objects of a parsed running-config."""
+        # every pool without a network line: manual bindings, and one a refused line left empty or half-built
+        manual = {name: tuple(body) for name, body in config.pools.items()
+                  if not any(x.startswith("network ") for x in body)}
+        return cls({s.line for s in config.statics}, dict(config.marks), config.marker_acl, set(config.sip_alg_off),
+                   manual)
+
+    def copy(self) -> Managed:
+        """An independent copy (to change as a target)."""
+        return Managed(set(self.statics), dict(self.marks), self.marker_acl, set(self.sip_off), dict(self.pools))
+
+
+def change_lines(now: Managed, target: Managed) -> list[str]:
+    """Configuration lines (global mode, sub-modes entered and left with ``exit``) taking the managed objects from
+    ``now`` to ``target``. A remark goes in before its static NAT line and out after it: a static line without
+    its remark would read as the customer's."""
+    acl = f"ip access-list standard {MARKER_ACL}"
+    lines: list[str] = []
+    added = [(spec, name) for spec, name in target.marks.items() if now.marks.get(spec) != name]
+    dropped = [(spec, name) for spec, name in now.marks.items() if target.marks.get(spec) != name]
+    if added:
+        lines += [acl, *(f"remark {name} {spec}" for spec, name in added), "exit"]
+    lines += [f"no {line}" for line in sorted(now.statics - target.statics)]
+    lines += sorted(target.statics - now.statics)
+    if now.marker_acl and not target.marker_acl and not target.marks:
+        lines.append(f"no {acl}")
+    elif dropped:
+        lines += [acl, *(f"no remark {name} {spec}" for spec, name in dropped), "exit"]
+    for proto in ("udp", "tcp"):
+        if (proto in now.sip_off) != (proto in target.sip_off):
+            lines.append(("no " if proto in target.sip_off else "") + f"ip nat service sip {proto} port 5060")
+    for name in sorted(set(now.pools) | set(target.pools)):
+        if now.pools.get(name) == target.pools.get(name):
+            continue
+        if name in now.pools:
+            lines.append(f"no ip dhcp pool {name}")
+        if name in target.pools:
+            lines += [f"ip dhcp pool {name}", *target.pools[name], "exit"]
+    return lines
+
+
+_HEADER_RE = re.compile(r"Building configuration\.\.\.|Current configuration : \d+ bytes|Using \d+ out of \d+ bytes|"
+                        r"ntp clock-period \d+")
+
+
+def config_body(text: str) -> list[str]:
+    """The configuration lines of ``show running-config`` / ``show startup-config``, without the headers, the
+    ``!`` comment lines (they carry the time of the last change and save) and ``ntp clock-period`` (IOS updates
+    it by itself): two texts with equal bodies hold the same configuration."""
+    lines = (raw.rstrip() for raw in text.replace("\r", "").split("\n"))
+    return [line for line in lines if line.strip() and not line.startswith("!") and not _HEADER_RE.fullmatch(
+        line.strip())]
+
+
 def customer_rule_name(static: StaticNat) -> str:
     """The name routerfix shows for a static NAT rule it did not write: derived from its content, device-safe
     and at most 30 characters, so a removed rule put back reads back under the same name."""
@@ -374,6 +442,16 @@ def parse_arp(text: str) -> tuple[Neighbour, ...]:
         except InvalidValue:
             continue
     return tuple(result)
+
+
+def parse_ping(text: str) -> bool:
+    """Whether any echo came back, from ``ping``'s ``Success rate is P percent`` line (F32)."""
+    if not isinstance(text, str):
+        raise ParseError("ping", "not text")
+    m = re.search(r"Success rate is (\d+) percent", text)
+    if m is None:
+        raise ParseError("ping", "no 'Success rate' line")
+    return int(m.group(1)) > 0
 
 
 def parse_version(text: str, hostname: str = "") -> DeviceFacts:

@@ -1,11 +1,10 @@
 """A simulated Cisco router: a Cisco 2911 on IOS 15.7(3)M4 (or, with ``xe=True``, an ISR4331 on IOS-XE 17.3),
 served over real SSH on 127.0.0.1 by the shared host :mod:`routerfix.simulators._hosts.ssh`.
 
-The CLI lives in :mod:`routerfix.simulators.cisco_ios.shell`; its docstring lists the facts it reproduces from
-``/work/shared/research/ssh-cli.md`` (§2 Cisco IOS/IOS-XE, §10 netmiko ``cisco_ios`` session preparation, §14 error
-texts and binding formats) and marks the inferred ones [I]. Configuration persists across sessions (running), and
-``write memory`` copies it to startup; ``handle.router.reload()`` simulates a power cycle (running := startup), so
-a change that was not saved is lost, as on the real device.
+The CLI lives in :mod:`routerfix.simulators.cisco_ios.shell`; both follow the fact table ``docs/facts/cisco_ios.md``.
+Configuration persists across sessions (running), and ``write memory`` copies it to startup;
+``handle.router.reload()`` simulates a power cycle (running := startup), so a change that was not saved is lost,
+as on the real device.
 
 Starting state ("office"): WAN GigabitEthernet0/0 (``ip address dhcp``, ``ip nat outside``), LAN
 GigabitEthernet0/1 192.168.1.1/24 (``ip nat inside``), pool LAN 192.168.1.0/24 with 192.168.1.1-99 and
@@ -14,8 +13,9 @@ forward tcp 8443 → 192.168.1.20:443, SIP ALG on (IOS default), two phones and 
 answering ping at .199. Scenario "pbx" adds a customer forward of udp 5060 to a PBX at 192.168.1.10.
 
 Knobs: ``latency`` (seconds per round trip), ``xe``, ``privilege`` (1: sessions start at ``R1>`` and need
-``enable``), and everything on ``handle.device.knobs`` (drop after N commands, slow output, authentication
-failure) — see :mod:`routerfix.simulators._hosts.ssh`.
+``enable``), ``router.enable_secret`` (None: no enable password configured), ``router.refuse`` (configuration
+lines the device refuses, line → error text), and everything on ``handle.device.knobs`` (drop after N commands,
+slow output, authentication failure) — see :mod:`routerfix.simulators._hosts.ssh`.
 """
 
 from __future__ import annotations

@@ -1,20 +1,12 @@
 """A stateful model of the Cisco IOS / IOS-XE command line (no network): a router holding its running and
 startup configuration, and sessions that turn one input line into output and a new prompt.
 
-Facts reproduced (``/work/shared/research/ssh-cli.md``; [I] = inferred, not confirmed there):
-
-* §2: prompts ``R1>``, ``R1#``, ``R1(config)#``; ``configure terminal`` … ``end``; ``write memory``; session
-  preparation ``terminal width 511`` / ``terminal length 0``; static port NAT syntax and its ``no`` form [I];
-  ``no ip nat service sip udp|tcp port 5060``; ``show ip dhcp binding`` classic columns, IOS-XE adds
-  ``State``/``Interface`` [I]; ``show ip arp`` columns.
-* §14: ``% Invalid input detected at '^' marker.`` with the caret under the first bad word and a blank line after,
-  ``% Incomplete command.``, ``% Ambiguous command:  "…"``; automatic bindings print ``Mar 02 2031 10:21 AM``,
-  manual ones ``Infinite``/``Manual`` with dotted client IDs.
-* Inferred [I]: sub-mode prompts ``(config-if)``, ``(dhcp-config)``, ``(config-std-nacl)``; ``Building
-  configuration...`` / ``[OK]`` on ``write memory``; ``% similar static entry (...) already exists``;
-  ``% Translation not found`` for ``no`` of a missing static entry; ``--More--`` paging at 24 lines until
-  ``terminal length 0``; ``ping`` output; ``show version`` layout; ``Password:`` for ``enable`` and
-  ``% Access denied``.
+Follows the fact table ``docs/facts/cisco_ios.md`` (rows cited as F<n>): prompts and modes (F1-F4), paging
+(F5), the enable dialogue with its re-prompt, ``% Bad secrets`` and ``% No password set`` (F6-F9), refusal texts
+(F10), typed-ahead lines running on after a refusal in whatever mode it left (F11), an unknown EXEC word looked
+up as a host name (F12), ``write memory`` (F13), running/startup layout (F14-F15), NVGEN order (F18), static NAT,
+its clash refusal, SIP service lines and the marker ACL (F21-F25), DHCP pools and bindings (F26-F30), ARP, ping
+and show version (F31-F34). The inferred rows are marked there.
 """
 
 from __future__ import annotations
@@ -45,21 +37,22 @@ class Binding:
 
 Entry = list[Any]  # [line: str, children: list[str]]
 
-_RANKS: tuple[tuple[str, int], ...] = (
+_RANKS: tuple[tuple[str, float], ...] = (
     (r"version |service |no service ", 0), (r"hostname ", 1), (r"boot-|enable ", 2), (r"(no )?aaa ", 3),
     (r"ip dhcp excluded-address ", 4), (r"ip dhcp pool ", 5), (r"ip domain|ip name-server|no ip domain", 6),
     (r"username ", 7), (r"interface ", 8), (r"ip forward-protocol|ip http|no ip http", 9),
-    (r"ip nat |no ip nat ", 10), (r"ip route ", 11), (r"ip access-list ", 12), (r"access-list ", 13),
+    (r"ip nat translation ", 10.0), (r"(no )?ip nat service ", 10.1), (r"ip nat inside source list ", 10.2),
+    (r"ip nat |no ip nat ", 10.3), (r"ip route ", 11), (r"ip access-list ", 12), (r"access-list ", 13),
     (r"control-plane", 14), (r"line ", 15),
 )
 
 
-_SIP_SERVICE = re.compile(r"no ip nat service sip (tcp|udp) port 5060")
-"""[I] The running-config is generated (NVGEN), not a log of what was typed: the two SIP service lines always
-show in one order, tcp before udp, whichever was configured first."""
+_SORTED = re.compile(r"no ip nat service sip (tcp|udp) port 5060|ip nat inside source static .+")
+"""The running-config is generated (NVGEN), not a log of what was typed (F18, inferred order): the SIP service
+lines and the static NAT lines each show in one order (here: sorted), whichever was configured first."""
 
 
-def _rank(line: str) -> int:
+def _rank(line: str) -> float:
     for pattern, rank in _RANKS:
         if re.match(pattern, line):
             return rank
@@ -128,7 +121,8 @@ class IosRouter:
 
     xe: bool = False
     privilege: int = 15
-    enable_secret: str = "enable-pw"  # noqa: S105 - a simulator default
+    enable_secret: str | None = "enable-pw"  # noqa: S105 - a simulator default
+    """None: no ``enable secret``/``enable password`` configured."""
     running: list[Entry] = field(default_factory=_default_config)
     startup: list[Entry] = field(default_factory=list)
     bindings: list[Binding] = field(default_factory=lambda: [
@@ -138,6 +132,10 @@ class IosRouter:
         "192.168.1.100": "0004.f2a1.b2c3", "192.168.1.150": "0080.7712.3456", "192.168.1.20": "0011.3200.aa01"})
     answering: set[str] = field(default_factory=lambda: {"192.168.1.199"})
     """Addresses that answer ``ping`` although no table lists them (a static host)."""
+    refuse: dict[str, str] = field(default_factory=dict)
+    """Test knob: configuration lines the device refuses (line → the error it prints instead of running it)."""
+    history: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    """Every line run, with the mode it ran in (``exec``, ``config``, ``dhcp-config``...)."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -167,7 +165,7 @@ class IosRouter:
         rank = _rank(line)
         index = len(self.running)
         for i, (other, _) in enumerate(self.running):
-            if _rank(other) > rank or (_SIP_SERVICE.fullmatch(line) and _SIP_SERVICE.fullmatch(other)
+            if _rank(other) > rank or (_rank(other) == rank and _SORTED.fullmatch(line) and _SORTED.fullmatch(other)
                                        and other > line):
                 index = i
                 break
@@ -192,7 +190,7 @@ class IosRouter:
         body: list[str] = ["!"]
         previous = -1
         for line, children in config:
-            rank = _rank(line)
+            rank = int(_rank(line))  # no "!" between the ip nat lines (their sub-ranks order them)
             if children or rank != previous or line.startswith(("interface ", "line ")):
                 if body[-1] != "!":
                     body.append("!")
@@ -242,6 +240,7 @@ class IosSession(Shell):
         self.width = 80
         self.closed = False
         self.awaiting_password = False
+        self.enable_tries = 0
         self._more: list[str] = []
 
     # --- prompt -----------------------------------------------------------------------------
@@ -303,16 +302,23 @@ class IosSession(Shell):
     def _handle(self, raw: str) -> str:
         if self._more:
             return self._continue(raw)
-        if self.awaiting_password:  # the secret is not echoed; Enter still moves to a new line
-            self.awaiting_password = False
+        if self.awaiting_password:  # the secret is not echoed; Enter still moves to a new line (F6)
             if raw == self.router.enable_secret:
+                self.awaiting_password = False
                 self.privilege = 15
                 return "\n"
-            return "\n% Access denied\n\n"
+            self.enable_tries += 1
+            if self.enable_tries < 3:  # a wrong secret is answered with the Password: prompt again (F7)
+                return "\n"
+            self.awaiting_password = False  # the third wrong one: % Bad secrets, back at the > prompt (F7)
+            return "\n% Bad secrets\n\n"
         line = " ".join(raw.split())
         if not line or line.startswith("!"):
             return ""
         with self.router.lock:
+            self.router.history.append((self.mode, line))
+            if self.mode != "exec" and line in self.router.refuse:
+                return self.router.refuse[line]
             if self.mode == "exec":
                 return self._exec(line)
             if line.startswith("do "):
@@ -339,7 +345,10 @@ class IosSession(Shell):
             return ""
         if line == "enable":
             if self.privilege < 15:
+                if self.router.enable_secret is None:  # no enable password configured: refused on a vty (F9)
+                    return "% No password set\n"
                 self.awaiting_password = True
+                self.enable_tries = 0
             return ""
         if line == "disable":
             self.privilege = 1
@@ -347,7 +356,9 @@ class IosSession(Shell):
         if words[0] not in _EXEC_WORDS:
             if words[0].startswith("sh") or words[0].startswith("conf"):
                 return self._invalid(line, 0)
-            return "% Unknown command or computer name, or unable to find computer address\n"
+            # an unknown word at the exec prompt is taken for a host name to connect to: a DNS lookup (F12)
+            return (f'Translating "{words[0]}"...domain server (255.255.255.255)\n'
+                    "% Unknown command or computer name, or unable to find computer address\n")
         if self.privilege < 15 and words[0] not in ("show", "ping", "terminal", "enable", "exit"):
             return self._invalid(line, 0)
         if line in ("configure terminal", "conf t", "configure"):

@@ -66,22 +66,6 @@ def test_ios_driver_raises_the_device_words(sim: Any) -> None:
         assert "192.168.1.77" not in device.handle.router.render()
 
 
-def test_ios_refusal_inside_a_pipelined_block_leaves_no_half_change(sim: Any) -> None:
-    """IOS runs the lines typed after a refused one too: the driver puts every managed object back, saved."""
-    with sim("cisco_ios") as device, connect(device) as driver:
-        router = device.handle.router
-        before = router.render()
-        with pytest.raises(DeviceError) as caught:
-            driver._configure(["no ip nat service sip udp port 5060", "ip nat bogus",  # type: ignore[attr-defined]
-                               "no ip nat service sip tcp port 5060"])
-        assert caught.value.device_message == "% Invalid input detected at '^' marker."
-        assert driver.session.last_prompt == "R1#", "left in configuration mode after a refusal"
-        assert router.render() == before, "lines around the refused one stayed applied"
-        assert router.render() == router.render(router.startup)
-        sent = device.handle.device.commands
-        assert "no ip nat service sip tcp port 5060" in sent, "the case tests nothing: the block was not whole"
-
-
 def test_ios_enable_from_user_level(sim: Any) -> None:
     with sim("cisco_ios", privilege=1) as device, connect(device) as driver:
         assert driver.session.last_prompt == "R1#"

@@ -1,0 +1,50 @@
+"""Field report 5: a wrong or missing enable secret is an authentication failure at once (exit 3), on one login,
+never retried (IOS answers a wrong enable password with ``Password:`` again: docs/facts/cisco_ios.md)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+import routerfix
+from routerfix.cli import exit_code_for
+from routerfix.driver import Timeouts
+from routerfix.errors import AuthenticationError
+
+SLOW = Timeouts(connect=5, read=20, apply=20)
+"""A read timeout far above what the answer needs: waiting it out would show."""
+
+
+def _open(device: Any, **options: Any) -> Any:
+    return routerfix.connect(device.driver, device.host, timeouts=SLOW, **device.connect_options(), **options)
+
+
+def test_wrong_enable_secret_fails_fast_on_one_login(sim: Any) -> None:
+    with sim("cisco_ios", privilege=1) as device:
+        started = time.monotonic()
+        with pytest.raises(AuthenticationError) as caught:
+            _open(device, enable_secret="not-the-secret")
+        assert time.monotonic() - started < 5, "waited out the read timeout"
+        assert device.handle.device.logins == 1, "retried: the enable secret was tried on more than one login"
+        assert exit_code_for(caught.value) == 3
+        assert "not-the-secret" not in str(caught.value)
+        sent = device.handle.device.commands
+        assert sent.count("not-the-secret") == 1, "the secret was sent more than once (accounts lock)"
+
+
+def test_missing_enable_password_on_the_device_is_an_authentication_failure(sim: Any) -> None:
+    with sim("cisco_ios", privilege=1) as device:
+        device.handle.router.enable_secret = None
+        started = time.monotonic()
+        with pytest.raises(AuthenticationError) as caught:
+            _open(device)
+        assert time.monotonic() - started < 5
+        assert device.handle.device.logins == 1
+        assert "No password set" in str(caught.value)
+
+
+def test_right_enable_secret_still_enables(sim: Any) -> None:
+    with sim("cisco_ios", privilege=1) as device, _open(device) as driver:
+        assert driver.session.last_prompt == "R1#"
