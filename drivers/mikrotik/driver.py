@@ -50,12 +50,14 @@ from routerfix.model import (
 from routerfix.transport.ssh import SSH_OPTION_NAMES, SSHDriver, parse_bool
 
 from .parser import (
+    LanScope,
     TerseItem,
     forwards_from_rule,
     parse_address_ranges,
     parse_key_value_page,
     parse_terse,
     parse_version,
+    static_reservations,
 )
 
 __all__ = ["MikrotikDriver", "ros_quote"]
@@ -115,6 +117,8 @@ class MikrotikDriver(SSHDriver):
         self._nat_printed = False
         self._wan_addresses: set[ipaddress.IPv4Address] = set()
         self._lan_network: ipaddress.IPv4Network | None = None
+        self._lan_server: str | None = None
+        """Name of the LAN's DHCP server, from the last read (static leases are added to it)."""
 
     def open(self) -> None:
         """Connect, log in and read the version (capabilities depend on it); numbers from earlier sessions are
@@ -155,8 +159,10 @@ class MikrotikDriver(SSHDriver):
         self._remember_nat(out[f"{NAT} {_PRINT}"])
         self._remember_addresses(out[f"/ip address {_PRINT}"], out[f"/interface list member {_PRINT}"])
         caps = self.capabilities
-        scope = self._parse_scope(out)
+        lan = self._parse_scope(out)
+        scope = lan.scope
         self._lan_network = scope.network
+        self._lan_server = lan.server
         return DeviceState(
             facts=facts, capabilities=caps,
             nat_mode=self._nat_mode() if Feature.NAT_MODE in caps else None,
@@ -229,7 +235,8 @@ class MikrotikDriver(SSHDriver):
         """Whether the ``sip`` service port (NAT helper) is enabled."""
         return self._parse_sip_alg(self.send(f"/ip firewall service-port {_PRINT}"))
 
-    def _parse_scope(self, out: dict[str, str]) -> DhcpScope:
+    def _parse_scope(self, out: dict[str, str]) -> LanScope:
+        """The LAN's DHCP server (its name), pool, network/gateway and every static lease of that server."""
         servers = [s for s in parse_terse(out[f"/ip dhcp-server {_PRINT}"], "/ip dhcp-server print")
                    if not s.disabled]
         if self.dhcp_server:
@@ -238,7 +245,7 @@ class MikrotikDriver(SSHDriver):
             raise ParseError("/ip dhcp-server print", "no enabled DHCP server" + (
                 f" named {self.dhcp_server!r}" if self.dhcp_server else ""), host=self.host, driver=self.name)
         server = servers[0]
-        self._server_name = server.get("name")
+        server_name = server.get("name")
         pool_name = server.get("address-pool")
         pools = [p for p in parse_terse(out[f"/ip pool {_PRINT}"], "/ip pool print") if p.get("name") == pool_name]
         if not pools:
@@ -272,16 +279,13 @@ class MikrotikDriver(SSHDriver):
         if network is None or gateway is None:
             raise ParseError("/ip dhcp-server network print", "no network/gateway holds the DHCP pool",
                              host=self.host, driver=self.name)
-        reservations = tuple(
-            Reservation(lease.get("address"), lease.get("mac-address"), lease.get("comment"))
-            for lease in parse_terse(out[f"/ip dhcp-server lease {_PRINT}"], "/ip dhcp-server lease print")
-            if not lease.dynamic and lease.get("address") and lease.get("mac-address")
-            and lease.get("server") in ("", self._server_name, "all"))
-        return DhcpScope(network, gateway, tuple(ranges), reservations)
+        leases = parse_terse(out[f"/ip dhcp-server lease {_PRINT}"], "/ip dhcp-server lease print")
+        reservations = tuple(static_reservations(leases, server_name))
+        return LanScope(DhcpScope(network, gateway, tuple(ranges), reservations), server_name)
 
     def get_dhcp_scope(self) -> DhcpScope:
         """The pool behind the LAN's DHCP server, its network/gateway and static leases."""
-        return self._parse_scope(self._read_all())
+        return self._parse_scope(self._read_all()).scope
 
     @staticmethod
     def _parse_leases(text: str) -> tuple[Lease, ...]:
@@ -346,7 +350,9 @@ class MikrotikDriver(SSHDriver):
 
     def _reserve_address(self, reservation: Reservation) -> None:
         check_device_name(reservation.name, "reservation name")
-        server = getattr(self, "_server_name", None)
+        if self._lan_server is None:
+            self.read_state()
+        server = self._lan_server
         where = f" server={ros_quote(server)}" if server else ""
         self.send(f"/ip dhcp-server lease add address={reservation.address} "
                   f"mac-address={reservation.mac.upper()}{where} comment={reservation.name}")

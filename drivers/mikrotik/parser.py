@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, field
 
 from routerfix.errors import InvalidValue, ParseError
-from routerfix.model import AddressRange, PortForward, PortRange, Protocol
+from routerfix.model import AddressRange, DhcpScope, PortForward, PortRange, Protocol, Reservation
 
-__all__ = ["TerseItem", "forwards_from_rule", "join_export_lines", "parse_address_ranges", "parse_key_values",
-           "parse_terse", "parse_version", "strip_log_lines"]
+__all__ = ["ANY_MAC", "LanScope", "TerseItem", "forwards_from_rule", "join_export_lines", "parse_address_ranges", "parse_key_values",
+           "parse_terse", "parse_version", "static_reservations", "strip_log_lines"]
 
 _LOG_LINE = re.compile(r"^\s*(?:\w{3}/\d\d/\d{4} )?\d\d:\d\d:\d\d \S+: ")
 _INDEX = re.compile(r"^\s*(\d+)(?=\s|$)")
@@ -45,6 +45,44 @@ class TerseItem:
     def dynamic(self) -> bool:
         """Flag ``D`` (dynamic entry)."""
         return "D" in self.flags or self.props.get("dynamic") == "yes"
+
+
+@dataclass(frozen=True)
+class LanScope:
+    """What ``_parse_scope`` read: the DHCP scope and the name of the DHCP server it belongs to."""
+
+    scope: DhcpScope
+    server: str
+
+
+ANY_MAC = "00:00:00:00:00:00"
+"""A static lease's ``mac-address`` when none was given (the documented default: any client's MAC)."""
+
+
+def static_reservations(leases: list[TerseItem], server: str) -> list[Reservation]:
+    """Every static (not dynamic) lease of ``server`` (or of ``all``) with a fixed address, as a reservation.
+
+    A lease identified by ``client-id`` only has no ``mac-address`` in the print; its address is reserved all the same
+    (the device refuses a second static lease on it), so it is reported with :data:`ANY_MAC` and named after its
+    comment or client-id. Disabled static leases count too (re-enabling one needs no routerfix consent)."""
+    found: list[Reservation] = []
+    for lease in leases:
+        if lease.dynamic or lease.get("server") not in ("", server, "all"):
+            continue
+        try:
+            address = ipaddress.IPv4Address(lease.get("address"))
+        except ValueError:
+            continue  # an address pool, not a fixed address
+        mac = lease.get("mac-address")
+        if not _MAC_TEXT.fullmatch(mac):
+            mac = ANY_MAC
+        client = lease.get("client-id")
+        name = lease.get("comment") or (f"client-id {client}" if client else "")
+        found.append(Reservation(address, mac, name))
+    return found
+
+
+_MAC_TEXT = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
 
 
 def strip_log_lines(text: str) -> list[str]:

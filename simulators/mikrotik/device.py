@@ -535,8 +535,8 @@ class RouterOSShell(Shell):
             if props.get("action") == "endpoint-independent-nat" and not self.state.v7:
                 raise RouterOSError("input does not match any value of action")
         if menu == "ip dhcp-server lease":
-            if "address" not in props or "mac-address" not in props:
-                raise RouterOSError("failure: address and mac-address must be set")
+            if "address" not in props or not (props.get("mac-address") or props.get("client-id")):
+                raise RouterOSError("failure: address and mac-address or client-id must be set")
             for other in self.state.items(menu):
                 if other.props.get("address") == props["address"] and not other.dynamic:
                     raise RouterOSError("failure: already have static lease with this IP address")
