@@ -64,6 +64,8 @@ __all__ = ["MikrotikDriver", "ros_quote"]
 
 NAT = "/ip firewall nat"
 EIM_COMMENT = "routerfix-eim"
+EIM_OFF = "routerfix-off|"
+"""Comment prefix of an endpoint-independent-nat rule routerfix disabled (the rest is the operator's comment)."""
 _PRINT = "print terse without-paging"
 _CAPS = Capabilities(
     features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.NAT_MODE, Feature.DHCP_SCOPE,
@@ -370,20 +372,26 @@ class MikrotikDriver(SSHDriver):
         if Feature.NAT_MODE not in self.capabilities:
             raise UnsupportedOperation("RouterOS 6 has no endpoint-independent NAT", host=self.host,
                                        driver=self.name)
+        if not self._nat_printed:
+            self.list_port_forwards()
+        eim = self._eim_rules()  # numbers of the session's last print, which the commands below refer to
         if mode is NatMode.SECURE:
-            self.send(f"{NAT} disable [find where action=endpoint-independent-nat and !disabled]")
-            self._nat_printed = False
-            return
-        self.list_port_forwards()
-        if self._eim_rules():
-            self.send(f"{NAT} enable [find where action=endpoint-independent-nat]")
+            # mark each rule this run disables, so that OPEN (the undo) re-enables those and no other
+            commands = [f"{NAT} set {item.index} disabled=yes comment={ros_quote(EIM_OFF + item.get('comment'))}"
+                        for item in eim if not item.disabled]
         else:
-            self.send_many([
-                f"{NAT} add chain=srcnat action=endpoint-independent-nat protocol=udp "
-                f"out-interface-list={self.wan_list} comment={EIM_COMMENT}",
-                f"{NAT} add chain=dstnat action=endpoint-independent-nat protocol=udp "
-                f"in-interface-list={self.wan_list} comment={EIM_COMMENT}",
-            ])
+            marked = [item for item in eim if item.get("comment").startswith(EIM_OFF)]
+            commands = [f"{NAT} set {item.index} disabled=no comment={ros_quote(item.get('comment')[len(EIM_OFF):])}"
+                        for item in marked]
+            if not marked and not any(not item.disabled for item in eim):
+                commands = [
+                    f"{NAT} add chain=srcnat action=endpoint-independent-nat protocol=udp "
+                    f"out-interface-list={self.wan_list} comment={EIM_COMMENT}",
+                    f"{NAT} add chain=dstnat action=endpoint-independent-nat protocol=udp "
+                    f"in-interface-list={self.wan_list} comment={EIM_COMMENT}",
+                ]
+        if commands:
+            self.send_many(commands)
         self._nat_printed = False
 
     def _flush_connections(self, ports: tuple[int, ...]) -> int:

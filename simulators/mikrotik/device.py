@@ -600,6 +600,8 @@ class RouterOSShell(Shell):
         props, meta = self._props(menu, words[1:], MENUS[menu].keys)
         for it in chosen:
             it.props.update(props)
+            if it.props.get("comment") == "":
+                del it.props["comment"]  # an empty comment is no comment (M14)
             if "disabled" in meta:
                 it.disabled = meta["disabled"] == "yes"
             if verb in ("enable", "disable"):
