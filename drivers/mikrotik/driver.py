@@ -401,7 +401,25 @@ class MikrotikDriver(SSHDriver):
         v7 = self.version[0] >= 7
         alternatives = "|".join(str(p) for p in sorted(set(ports)))
         where = f'dst-port~"^({alternatives})\\$"' if v7 else f'dst-address~":({alternatives})\\$"'
-        text = self.send(f"/ip firewall connection {_PRINT} where {where}")
+        removed = 0
+        for _attempt in range(2):
+            doomed = self._inbound_connections(self.send(f"/ip firewall connection {_PRINT} where {where}"), ports)
+            if not doomed:
+                return removed
+            try:
+                self.send(f"/ip firewall connection remove {','.join(map(str, doomed))}")
+            except DeviceError as exc:
+                if "no such item" not in exc.device_message:
+                    raise
+                # an entry expired between print and remove: print again and remove what is still there (a read
+                # first, so this is no blind repeat of the write)
+                removed = -1
+                continue
+            return len(doomed) if removed == 0 else -1
+        return -1  # entries kept expiring under us twice; what is left times out on its own
+
+    def _inbound_connections(self, text: str, ports: tuple[int, ...]) -> list[int]:
+        """Numbers of the printed tcp/udp connections to ``ports`` that came in from outside."""
         doomed: list[int] = []
         for item in parse_terse(text, "/ip firewall connection print"):
             if item.get("protocol") not in ("udp", "tcp"):
@@ -414,15 +432,7 @@ class MikrotikDriver(SSHDriver):
                 src is not None and self._lan_network is not None and src not in self._lan_network)
             if inbound:
                 doomed.append(item.index)
-        if not doomed:
-            return 0
-        try:
-            self.send(f"/ip firewall connection remove {','.join(map(str, doomed))}")
-        except DeviceError as exc:
-            if "no such item" not in exc.device_message:
-                raise
-            return -1  # an entry expired between print and remove; the rest are gone with the retry below
-        return len(doomed)
+        return doomed
 
 
 def _split_address(address: str, port: str) -> tuple[ipaddress.IPv4Address | None, int | None]:

@@ -20,7 +20,7 @@ __all__ = ["ANY_MAC", "LanScope", "TerseItem", "forwards_from_rule", "join_expor
 
 _LOG_LINE = re.compile(r"^\s*(?:\w{3}/\d\d/\d{4} )?\d\d:\d\d:\d\d \S+: ")
 _INDEX = re.compile(r"^\s*(\d+)(?=\s|$)")
-_FLAG_TOKEN = re.compile(r"[A-Z*]+")
+_FLAG_TOKEN = re.compile(r"[A-Za-z*]+")  # connections add lower-case s (srcnat) and d (dstnat)
 _KEY_AT = re.compile(r"(?:^|(?<=\s))([a-z][a-z0-9.\-]*)=")
 
 
