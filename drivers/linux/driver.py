@@ -71,6 +71,7 @@ from .parser import (
     parse_hostsfile,
     parse_leases,
     parse_neighbours,
+    parse_netns,
     parse_nft_json,
     parse_tools,
 )
@@ -195,24 +196,66 @@ class LinuxDriver(SSHDriver):
         found = Discovery()
         present = parse_tools(tools)
         found.arping = ("arping",) if "arping" in present else ("busybox", "arping") if "busybox" in present else None
-        pid = self.pid_option
-        if pid is None:
-            first = pids.split()
-            pid = int(first[0]) if first and first[0].isdecimal() else None
-        found.pid = pid
+        running = [int(p) for p in pids.split() if p.isascii() and p.isdecimal()]
         cfg = DnsmasqConfig()
-        if pid is not None:
-            argv = self.send(f"tr '\\0' '\\n' < /proc/{pid}/cmdline").split("\n")
-            cfg = parse_dnsmasq_args([a for a in argv if a != ""])
-            reads = [f"cat {shlex.quote(f)} 2>/dev/null || true" for f in cfg.conf_files if f != "/dev/null"]
-            reads += [f"cat {shlex.quote(d.rstrip('/'))}/* 2>/dev/null || true" for d in cfg.conf_dirs]
-            if reads:
-                for text in self.send_many(reads):
-                    parse_dnsmasq_conf(text, cfg, "dnsmasq configuration")
+        if self.pid_option is not None or len(running) <= 1:
+            pid = self.pid_option if self.pid_option is not None else (running[0] if running else None)
+            if pid is not None:
+                argv = self.send(f"tr '\\0' '\\n' < /proc/{pid}/cmdline").split("\n")
+                cfg = self._read_config(argv)
+        else:
+            pid, cfg = self._choose_dnsmasq(running)
+        found.pid = pid
         found.config = cfg
         found.leasefile = self.leases_option or cfg.leasefile or DEFAULT_LEASES
         found.hostsfile = self.hosts_option or (cfg.hostsfiles[0] if cfg.hostsfiles else None)
         return found
+
+    def _read_config(self, argv: list[str]) -> DnsmasqConfig:
+        """dnsmasq's options: its command line, then its ``--conf-file`` (default /etc/dnsmasq.conf) and
+        ``--conf-dir`` files, read in one batch."""
+        cfg = parse_dnsmasq_args([a for a in argv if a != ""])
+        reads = [f"cat {shlex.quote(f)} 2>/dev/null || true" for f in cfg.conf_files if f != "/dev/null"]
+        reads += [f"cat {shlex.quote(d.rstrip('/'))}/* 2>/dev/null || true" for d in cfg.conf_dirs]
+        if reads:
+            for text in self.send_many(reads):
+                parse_dnsmasq_conf(text, cfg, "dnsmasq configuration")
+        return cfg
+
+    def _choose_dnsmasq(self, running: list[int]) -> tuple[int, DnsmasqConfig]:
+        """Several dnsmasq processes (containers, a second LAN): the one that serves the LAN, or a refusal that says
+        which ``dnsmasq_pid=`` to pass. A process in another network namespace (``/proc/<pid>/ns/net``) serves
+        another network stack; of the rest, a candidate must be able to serve a LAN interface of this host (its
+        ``--interface``/``--except-interface`` and a ``dhcp-range`` inside that interface's network): the
+        ``lan_interface`` option when given, else any interface but the WAN."""
+        commands = [f"tr '\\0' '\\n' < /proc/{pid}/cmdline" for pid in running]
+        commands += [f"readlink /proc/{pid}/ns/net 2>/dev/null || true" for pid in (*running, "self")]
+        out = self._run(commands)
+        own_ns = parse_netns(out[-1])
+        namespaces = [parse_netns(text) for text in out[len(running):-1]]
+        wan = self.wan_option or self._wan
+        candidates: list[tuple[int, DnsmasqConfig, list[str]]] = []
+        for pid, cmdline, netns in zip(running, out[: len(running)], namespaces, strict=True):
+            if own_ns is not None and netns is not None and netns != own_ns:
+                continue
+            cfg = self._read_config(cmdline.split("\n"))
+            served = [ifname for ifname, addrs in self._addresses.items()
+                      if ifname != wan and ifname != "lo" and (self.lan_option in (None, ifname))
+                      and any(cfg.may_serve(ifname, a.network) for a in addrs)]
+            if served:
+                candidates.append((pid, cfg, served))
+        if len(candidates) == 1:
+            return candidates[0][0], candidates[0][1]
+        where = f"the LAN interface {self.lan_option}" if self.lan_option else "a LAN interface"
+        if not candidates:
+            raise UnsupportedOperation(
+                f"none of the dnsmasq processes {', '.join(map(str, running))} serves {where} of this host: pass "
+                f"dnsmasq_pid=<pid of the LAN's dnsmasq>", host=self.host, driver=self.name)
+        listed = "; ".join(f"dnsmasq_pid={pid} (serves {', '.join(served)}; hostsfile "
+                           f"{cfg.hostsfiles[0] if cfg.hostsfiles else 'none'})" for pid, cfg, served in candidates)
+        raise UnsupportedOperation(
+            f"several dnsmasq processes can serve {where}: pass the LAN's one as {listed}"
+            + ("" if self.lan_option else ", or name the LAN with lan_interface="), host=self.host, driver=self.name)
 
     def _capabilities(self, discovery: Discovery) -> Capabilities:
         """:data:`_BASE` narrowed to this router: no reservation without a hostsfile, probing only with an arping
@@ -244,6 +287,8 @@ class LinuxDriver(SSHDriver):
             assert self._discovery is not None
             commands += self._file_reads(self._discovery)
         out = self._run(commands)
+        self._addresses = parse_addresses(out[2])
+        self._wan = self.wan_option or parse_default_route(out[3])
         if first:
             self._discovery = self._discover(out[5], out[6])
             extra = self._run(self._file_reads(self._discovery))
@@ -254,8 +299,6 @@ class LinuxDriver(SSHDriver):
         assert discovery is not None
         self._parse_facts(out[0])
         self._ruleset = parse_nft_json(out[1])
-        self._addresses = parse_addresses(out[2])
-        self._wan = self.wan_option or parse_default_route(out[3])
         wan_addrs = self._addresses.get(self._wan or "", [])
         self._wan_address = wan_addrs[0].ip if wan_addrs else None
         scope = self._scope(discovery, files[1] if discovery.hostsfile else "")

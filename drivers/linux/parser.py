@@ -27,6 +27,7 @@ from routerfix.errors import InvalidValue, ParseError
 from routerfix.model import Lease, Neighbour, PortForward, PortRange, Protocol, Reservation
 
 __all__ = ["ARPING_EXIT", "ArpingResult", "DnsmasqConfig", "NftRule", "parse_addresses", "parse_arping",
+           "parse_netns",
            "parse_conntrack", "parse_default_route", "parse_dnsmasq_args", "parse_dnsmasq_conf", "parse_hostsfile",
            "parse_leases", "parse_neighbours", "parse_nft_json", "parse_tools"]
 
@@ -184,11 +185,27 @@ class DnsmasqConfig:
     hostsfiles: list[str] = field(default_factory=list)
     hosts: list[Reservation] = field(default_factory=list)
     interfaces: list[str] = field(default_factory=list)
+    except_interfaces: list[str] = field(default_factory=list)
     router: str | None = None
+
+    def may_serve(self, interface: str, network: ipaddress.IPv4Network | None) -> bool:
+        """Whether this dnsmasq can hand out addresses on ``interface`` (whose network is ``network``): it is not
+        excluded there, it listens there (``--interface``; none given = every interface), and, when the network is
+        known, one of its ``dhcp-range`` starts lies in it."""
+        if interface in self.except_interfaces or (self.interfaces and interface not in self.interfaces):
+            return False
+        return network is None or any(_in(start, network) for start, _, _ in self.ranges)
 
 
 _LONG = {"C": "conf-file", "7": "conf-dir", "l": "dhcp-leasefile", "F": "dhcp-range", "G": "dhcp-host",
-         "i": "interface", "O": "dhcp-option"}
+         "i": "interface", "I": "except-interface", "O": "dhcp-option"}
+
+
+def _in(address: str, network: ipaddress.IPv4Network) -> bool:
+    try:
+        return ipaddress.IPv4Address(address) in network
+    except ValueError:
+        return False
 
 
 def _apply_option(cfg: DnsmasqConfig, key: str, value: str, source: str) -> None:
@@ -202,6 +219,8 @@ def _apply_option(cfg: DnsmasqConfig, key: str, value: str, source: str) -> None
         cfg.hostsfiles.append(value)
     elif key == "interface":
         cfg.interfaces += [v for v in value.split(",") if v]
+    elif key == "except-interface":
+        cfg.except_interfaces += [v for v in value.split(",") if v]
     elif key == "dhcp-range":
         addrs = [p for p in value.split(",") if _IPV4.fullmatch(p.strip())]
         if len(addrs) >= 2:
@@ -226,7 +245,8 @@ def parse_dnsmasq_args(args: list[str], source: str = "/proc/<pid>/cmdline") -> 
         if arg.startswith("--"):
             key, _, value = arg[2:].partition("=")
             if not _ and key in ("conf-file", "conf-dir", "dhcp-leasefile", "dhcp-hostsfile", "dhcp-range",
-                                 "interface", "dhcp-host", "dhcp-option") and i + 1 < len(args):
+                                 "interface", "except-interface", "dhcp-host", "dhcp-option") \
+                    and i + 1 < len(args):
                 i += 1
                 value = args[i]
         elif arg.startswith("-") and len(arg) >= 2 and arg[1] in _LONG:
@@ -339,6 +359,12 @@ def parse_conntrack(text: str) -> list[dict[str, str]]:
             entries.append({"protocol": match.group(1), "src": match.group(2), "dst": match.group(3),
                             "sport": match.group(4), "dport": match.group(5)})
     return entries
+
+
+def parse_netns(text: str) -> int | None:
+    """``readlink /proc/<pid>/ns/net`` → the namespace inode (``net:[4026531840]``); None when unreadable."""
+    match = re.fullmatch(r"\s*net:\[(\d+)\]\s*", text)
+    return int(match.group(1)) if match else None
 
 
 def parse_tools(text: str, names: tuple[str, ...] = ("arping", "busybox")) -> set[str]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from routerfix.errors import InvalidValue, ParseError
 from routerfix.model import AddressRange, DhcpScope, PortForward, PortRange, Protocol, Reservation
 
-__all__ = ["ANY_MAC", "LanScope", "TerseItem", "forwards_from_rule", "join_export_lines", "parse_address_ranges", "parse_key_values",
-           "parse_terse", "parse_version", "static_reservations", "strip_log_lines"]
+__all__ = ["ANY_MAC", "LanScope", "TerseItem", "forwards_from_rule", "join_export_lines", "parse_address_ranges",
+           "parse_key_values", "parse_terse", "parse_version", "static_reservations", "strip_log_lines"]
 
 _LOG_LINE = re.compile(r"^\s*(?:\w{3}/\d\d/\d{4} )?\d\d:\d\d:\d\d \S+: ")
 _INDEX = re.compile(r"^\s*(\d+)(?=\s|$)")

@@ -61,6 +61,8 @@ __all__ = ["LinuxRouter", "LinuxShell", "simulate"]
 
 WAN, LAN = "wan0", "br-lan"
 WAN_ADDR = "203.0.113.2"
+NETNS = 4026531840
+"""The initial network namespace's inode (the shell and the LAN's dnsmasq live there)."""
 _PRIO = {"dstnat": -100, "srcnat": 100, "filter": 0, "mangle": -150}
 
 
@@ -160,6 +162,19 @@ def _parse_rule(text: str) -> tuple[list[dict[str, Any]], str]:
 
 
 @dataclass
+class Dnsmasq:
+    """Another dnsmasq process on the machine (a second LAN, or one inside a container's network namespace)."""
+
+    pid: int
+    args: list[str]
+    hostsfile: str | None = None
+    netns: int = NETNS
+    """Inode of its network namespace (``readlink /proc/<pid>/ns/net`` prints ``net:[<inode>]``)."""
+    reloads: int = 0
+    loaded_hosts: str = ""
+
+
+@dataclass
 class LinuxRouter:
     """The router's state, shared by all sessions."""
 
@@ -181,6 +196,10 @@ class LinuxRouter:
     """Which ARP prober is installed: "iputils", "busybox", "both", "habets" or "none"."""
     squatters: dict[str, str] = field(default_factory=dict)
     """Hosts with a static address (address → MAC): no lease, no neighbour entry, but they answer ARP."""
+    other_dnsmasq: list[Dnsmasq] = field(default_factory=list)
+    """More dnsmasq processes; ``pidof`` lists them before the LAN's (order: inferred, L12)."""
+    extra_addresses: list[tuple[str, str]] = field(default_factory=list)
+    """More LAN-side interfaces (name, address/prefix) shown by ``ip -4 -o addr show``."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # --- nftables ------------------------------------------------------------------------------------
@@ -389,6 +408,11 @@ class LinuxRouter:
 
     def hup(self, pid: int) -> bool:
         """``kill -HUP pid``: dnsmasq re-reads its hostsfile."""
+        other = next((d for d in self.other_dnsmasq if d.pid == pid), None)
+        if other is not None:
+            other.reloads += 1
+            other.loaded_hosts = self.files.get(other.hostsfile or "", "")
+            return True
         if pid != self.dnsmasq_pid:
             return False
         self.reloads += 1
@@ -506,6 +530,25 @@ def lab_router(scenario: str = "lab") -> LinuxRouter:
     else:
         r.files["/etc/dnsmasq.hosts"] = "00:11:22:33:44:55,192.168.88.120,nas\n"
     r.loaded_hosts = r.files.get("/etc/dnsmasq.hosts", "")
+    if scenario in ("multi", "container"):
+        # a container's dnsmasq (its own network namespace; its interface name exists on the host too)
+        r.other_dnsmasq.append(Dnsmasq(2301, ["dnsmasq", "-k", "--interface=br-lan", "--dhcp-range=10.88.0.10,"
+                                              "10.88.0.99,1h", "--dhcp-hostsfile=/etc/ctr.hosts"],
+                                       "/etc/ctr.hosts", netns=4026532601))
+        r.files["/etc/ctr.hosts"] = ""
+    if scenario == "multi":
+        # a guest LAN served by a second dnsmasq on this host, configured in its own file
+        r.extra_addresses.append(("br-guest", "192.168.99.1/24"))
+        r.other_dnsmasq.insert(0, Dnsmasq(1650, ["/usr/sbin/dnsmasq", "-C", "/etc/dnsmasq-guest.conf"],
+                                          "/etc/dnsmasq-guest.hosts"))
+        r.files["/etc/dnsmasq-guest.conf"] = ("interface=br-guest\nbind-interfaces\n"
+                                             "dhcp-range=192.168.99.100,192.168.99.200,2h\n"
+                                             "dhcp-hostsfile=/etc/dnsmasq-guest.hosts\n"
+                                             "dhcp-leasefile=/var/lib/misc/dnsmasq-guest.leases\n")
+        r.files["/etc/dnsmasq-guest.hosts"] = ""
+        r.files["/var/lib/misc/dnsmasq-guest.leases"] = ""
+    for other in r.other_dnsmasq:
+        other.loaded_hosts = r.files.get(other.hostsfile or "", "")
     r.files["/etc/debian_version"] = "12.8\n"
     r.add_table("ip", "nat")
     r.nft("add chain ip nat prerouting { type nat hook prerouting priority dstnat; policy accept; }; "
@@ -635,7 +678,20 @@ class LinuxShell(Shell):
         match = re.fullmatch(r"/proc/(\d+)/cmdline", path)
         if match and int(match.group(1)) == self.router.dnsmasq_pid:
             return "\0".join(self.router.dnsmasq_args) + "\0"
-        return ""
+        other = next((d for d in self.router.other_dnsmasq if match and d.pid == int(match.group(1))), None)
+        return "" if other is None else "\0".join(other.args) + "\0"
+
+    def _readlink(self, path: str) -> tuple[str, str, int]:
+        """``readlink /proc/<pid>/ns/net`` (and ``/proc/self/ns/net``): ``net:[<inode>]`` (L13)."""
+        match = re.fullmatch(r"/proc/(self|\d+)/ns/net", path)
+        if match is None:
+            return "", "", 1
+        r = self.router
+        key = match.group(1)
+        if key == "self" or (key.isdigit() and int(key) == r.dnsmasq_pid):
+            return f"net:[{NETNS}]\n", "", 0
+        other = next((d for d in r.other_dnsmasq if str(d.pid) == key), None)
+        return (f"net:[{other.netns}]\n", "", 0) if other is not None else ("", "", 1)
 
     def _program(self, args: list[str], stdin: str) -> tuple[str, str, int]:
         name, rest = args[0], args[1:]
@@ -663,7 +719,10 @@ class LinuxShell(Shell):
         if name == "hostname":
             return f"{r.hostname}\n", "", 0
         if name == "pidof":
-            return (f"{r.dnsmasq_pid}\n", "", 0) if rest == ["dnsmasq"] and r.dnsmasq_pid else ("", "", 1)
+            pids = [d.pid for d in r.other_dnsmasq] + ([r.dnsmasq_pid] if r.dnsmasq_pid else [])
+            return (" ".join(map(str, pids)) + "\n", "", 0) if rest == ["dnsmasq"] and pids else ("", "", 1)
+        if name == "readlink" and len(rest) == 1:
+            return self._readlink(rest[0])
         if name == "tr":
             if rest == ["\\0", "\\n"]:
                 return stdin.replace("\0", "\n"), "", 0
@@ -799,7 +858,10 @@ class LinuxShell(Shell):
                     f"2: {WAN}    inet {WAN_ADDR}/24 brd 203.0.113.255 scope global {WAN}\\       valid_lft forever "
                     "preferred_lft forever\n"
                     f"4: {LAN}    inet 192.168.88.1/24 brd 192.168.88.255 scope global {LAN}\\       valid_lft "
-                    "forever preferred_lft forever\n"), "", 0
+                    "forever preferred_lft forever\n"
+                    + "".join(f"{5 + n}: {name}    inet {addr} scope global {name}\\       valid_lft forever "
+                              "preferred_lft forever\n" for n, (name, addr) in enumerate(self.router.extra_addresses))
+                    ), "", 0
         if rest == ["-4", "route", "show", "default"]:
             return f"default via 203.0.113.1 dev {WAN} onlink \n", "", 0
         if rest[:3] == ["-4", "neigh", "show"]:
@@ -865,7 +927,9 @@ def simulate(scenario: str = "lab", password: str = "lx-sim-pass",  # noqa: S107
              squatters: dict[str, str] | None = None, **knobs: Any) -> Iterator[SimulatedDevice]:
     """Serve the simulated Debian router on 127.0.0.1 (user ``root``). ``handle.model`` is the
     :class:`LinuxRouter`. Scenarios: ``lab`` (dnsmasq configured on its command line), ``packaged``
-    (``/etc/dnsmasq.conf`` + ``/etc/dnsmasq.d``), ``pbx`` (a forward of 5060 to a PBX), ``no-hostsfile``.
+    (``/etc/dnsmasq.conf`` + ``/etc/dnsmasq.d``), ``pbx`` (a forward of 5060 to a PBX), ``no-hostsfile``,
+    ``container`` (plus a container's dnsmasq in another network namespace), ``multi`` (plus that and a guest LAN
+    ``br-guest`` with its own dnsmasq).
     ``arping`` ("iputils", "busybox", "both", "habets", "none") and ``squatters`` (address → MAC of static hosts,
     replacing the scenario's) change the LAN's ARP side."""
     state = router or lab_router(scenario)

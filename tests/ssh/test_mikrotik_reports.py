@@ -6,10 +6,10 @@ import copy
 from typing import Any
 
 import pytest
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 import routerfix
 from routerfix.simulate import SimulatedDevice, simulate
-from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 from .conftest import connect
 
