@@ -1,33 +1,35 @@
 """The Linux router driver: nftables for the forward, dnsmasq for DHCP, conntrack for the flush, over SSH.
 
-What it does (issue 3, lab-notes.md):
+Facts relied on: docs/facts/linux.md (rows L#). What it does:
 
 * manages its **own** nftables table ``ip routerfix`` whose ``dstnat`` chain hooks prerouting at priority
-  ``dstnat - 10``, so it runs before every other destination-NAT chain (lab finding 2: the first DNAT wins), and
-  whose rules match ``iifname <wan>`` only; one rule carries tcp and udp (``meta l4proto { tcp, udp } th dport``);
+  ``dstnat - 10``, so it runs before every other destination-NAT chain (L22, L24: the earliest dnat wins), and
+  whose rules match ``iifname <wan>`` only; one rule carries tcp and udp (``meta l4proto { tcp, udp } th dport``,
+  L23); every change is one ``nft`` transaction (L21); the ruleset is read as JSON (L20);
 * discovers dnsmasq from the running process (``pidof dnsmasq``, ``/proc/<pid>/cmdline``, its ``--conf-file``
-  (default ``/etc/dnsmasq.conf``) and ``--conf-dir`` files): DHCP range, lease file (default
-  ``/var/lib/misc/dnsmasq.leases``, research §5) and ``--dhcp-hostsfile``; every one can be given as an option;
-* reserves the sink by appending ``mac,ip,name`` to the dhcp hostsfile and sending dnsmasq SIGHUP (it re-reads
-  hostsfiles then; lab finding 3). Without a hostsfile there is no reservation (a restart would be needed);
+  (default ``/etc/dnsmasq.conf``) and ``--conf-dir`` files: L3, L5, L11): DHCP range, lease file (default
+  ``/var/lib/misc/dnsmasq.leases``) and ``--dhcp-hostsfile``; every one can be given as an option. With several
+  dnsmasq processes it takes the one in its own network namespace that serves the LAN interface, or refuses naming
+  ``dnsmasq_pid=<pid>`` for each candidate (L4, L6, L12);
+* reserves the sink by appending ``mac,ip,name`` to that instance's hostsfile and sending it SIGHUP (L13, L14, L17).
+  Without a hostsfile there is no reservation (a restart would be needed);
 * flushes only inbound conntrack entries (original destination = the WAN address, ports 5060/5061:
-  ``conntrack -D -p udp --orig-dst <wan> --orig-port-dst 5060``, exit 1 = nothing matched, lab finding 1), then
-  deals with finding 8 (see :meth:`LinuxDriver._flush_connections`);
+  ``conntrack -D -p udp --orig-dst <wan> --orig-port-dst 5060``, L30-L32), then keeps late LAN answers to those
+  scanners from re-opening the path (see :meth:`LinuxDriver._flush_connections`, L26, L27);
 * backup/restore covers what it owns: its table and the hostsfile;
-* probes a candidate sink with ARP duplicate-address detection on the LAN interface before choosing it (lab
-  finding 4: a static-IP host inside the pool has no lease and may be missing from the neighbour table):
+* probes a candidate sink with ARP duplicate-address detection on the LAN interface before choosing it (a static-IP
+  host inside the pool has no lease and may be missing from the neighbour table, L10):
   ``arping -D -c 2 -w 2 -I <lan> <addr>`` (iputils) or ``busybox arping -D ...``, whichever ``command -v``
-  found in the first read batch (``arping`` first). ``Feature.PROBE`` is declared only when one exists and the LAN
-  interface is known; the reply count on ``Received N response(s)`` decides, checked against the ``-D`` exit status
-  (see :func:`~.parser.parse_arping`: an unknown arping is refused, never trusted).
+  found in the first read batch (L2, ``arping`` first). ``Feature.PROBE`` is declared only when one exists and the
+  LAN interface is known; the reply count on ``Received N response(s)`` decides, checked against the ``-D`` exit
+  status (L34-L37, :func:`~.parser.parse_arping`: an unknown arping is refused, never trusted).
 
-NAT filtering mode and SIP ALG are not managed: conntrack NAT is endpoint-dependent unless someone built an
-open-NAT emulation (research §5: no mainline full-cone), and the kernel assigns the SIP helper only through
-explicit rules since 4.7.
+NAT filtering mode and SIP ALG are not managed: conntrack NAT is endpoint-dependent, and the kernel attaches the SIP
+helper only through explicit rules since 4.7 (L33).
 
-The SSH user must be root (the lab logs in as root) or hold CAP_NET_ADMIN plus write access to the hostsfile and
-permission to signal dnsmasq; commands are sent without sudo. Commands are batched: ``cmd; echo <marker> $?`` on
-one line, one round trip per batch.
+The SSH user must be root or hold CAP_NET_ADMIN plus write access to the hostsfile and permission to signal dnsmasq;
+commands are sent without sudo. Commands are batched: ``cmd; echo <marker> $?`` on one line, one round trip per
+batch (L1).
 """
 
 from __future__ import annotations
@@ -506,16 +508,16 @@ class LinuxDriver(SSHDriver):
         self.send_many([f"sed -i {shlex.quote(program)} {shlex.quote(path)}", self._reload(discovery)])
 
     def _flush_connections(self, ports: tuple[int, ...]) -> int:
-        """Delete inbound conntrack entries to the WAN address on ``ports`` (udp and tcp), then lab finding 8.
+        """Delete inbound conntrack entries to the WAN address on ``ports`` (udp and tcp), then guard late answers.
 
-        Finding 8: a phone still answering a scanner after the flush opens a LAN-initiated flow
+        A phone still answering a scanner after the flush opens a LAN-initiated flow
         ``phone:5060 → scanner`` that masquerade maps to WAN:5060, and the scanner's packets then arrive as
         replies, never meeting the forward. So: (1) the scanners are the sources of the deleted inbound entries;
         (2) flows from the LAN to those addresses are deleted too (never the phone's flow to its registrar, which
         did not come in from outside); (3) so that such a flow cannot form again, routerfix's table gets a set of
         those scanner addresses (1 h timeout) and a ``srcnat - 10`` chain that masquerades flows *to them* onto
-        random high ports instead of WAN:5060/5061. That only changes the public source port of traffic towards
-        scanners; everything else keeps its mapping.
+        random high ports instead of WAN:5060/5061 (L26, L27). That only changes the public source port of traffic
+        towards scanners; everything else keeps its mapping.
         """
         if self._wan_address is None:
             self.read_state()

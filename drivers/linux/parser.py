@@ -1,18 +1,14 @@
 """Parsers for a Linux router's tools: ``nft -j list ruleset``, dnsmasq's command line, configuration, lease and
-hosts files, ``ip -4 -o addr``, ``ip -4 route``, ``ip -4 neigh``, ``conntrack -D``, ``command -v`` and
-``arping -D`` output.
+hosts files, ``ip -4 -o addr``, ``ip -4 route``, ``ip -4 neigh``, ``conntrack -D``, ``command -v``,
+``readlink /proc/<pid>/ns/net`` and ``arping -D`` output.
 
-Facts relied on: ../shared/research/ssh-cli.md §5 (dnsmasq ``dhcp-range=start,end[,mask],lease``, Debian lease
-file ``/var/lib/misc/dnsmasq.leases`` with ``expiry mac ip hostname client-id`` lines, ``ip neigh``), lab-notes.md
-(dnsmasq ``--conf-file``/``--dhcp-leasefile``/``--dhcp-hostsfile`` re-read on SIGHUP; conntrack ``-D`` exits 1 when
-nothing matched). The nft JSON layout follows libnftables-json(5) [I: not in the research]. ``arping -D``
-(duplicate address detection): iputils arping.c ``finish()`` prints ``Received %d response(s)`` (plus
-`` (N request(s), N broadcast(s))`` when non-zero) unless ``-q``, and in ``-D`` mode returns ``!!received`` (0 = no
-reply, 1 = a reply), 2 on errors; busybox 1.35 ``arping -D`` (run in a namespace pair) prints
-``Received N response(s) (N request(s), N broadcast(s))`` and exits the same way. Both exit 0 *without* that line
-when the interface is not ARPable, and Thomas Habets' ``arping`` has another ``-D`` (Cisco-style ``!``/``.``
-output) and exits 0 when something *did* answer (its src/arping.c) — so the count is parsed, never the exit status
-alone. Only routerfix errors leave this module.
+Facts relied on: docs/facts/linux.md L20 (libnftables-json layout), L11/L12 (dnsmasq options, short and long forms,
+configuration lines), L14 (hostsfile lines), L15 (lease lines), L8-L10 (iproute2 output), L30/L31 (conntrack
+lines), L2 (``command -v``), L6 (namespace links), L34-L37 (arping: iputils prints ``Received %d response(s)``
+unless ``-q`` and in ``-D`` mode exits 0 = no reply, 1 = a reply, 2 = error; busybox prints the same count with a
+parenthesis and exits the same way; both exit 0 *without* the line when the interface is not ARPable; Thomas
+Habets' ``arping`` has another ``-D`` and exits 0 when something *did* answer, so the count is parsed, never the exit
+status alone). Only routerfix errors leave this module.
 """
 
 from __future__ import annotations

@@ -1,28 +1,23 @@
 """The MikroTik RouterOS v6/v7 driver (netmiko ``mikrotik_routeros`` over SSH).
 
-Facts relied on (../shared/research/ssh-cli.md):
+Facts relied on: docs/facts/mikrotik.md (rows M#).
 
-* §1: netmiko logs in as ``<user>+ct511w4098h`` (no colours, dumb terminal, no paging); absolute command paths;
-  forwards are ``/ip firewall nat`` ``chain=dstnat action=dst-nat`` rules restricted with
-  ``in-interface-list=WAN`` and placed first with ``place-before=0``; the DHCP pool is the ``address-pool`` of the
-  DHCP server; ``print terse`` everywhere (v6 and v7 layouts differ); SIP ALG is
-  ``/ip firewall service-port set sip disabled=yes``; NAT filtering "open" = ``endpoint-independent-nat`` rules
-  (v7 only; absent = endpoint-dependent = secure). ``save_config()`` is never called: RouterOS applies and persists
-  each command at once (§0.4).
-* §14: numbers refer to the session's last ``print`` (every removal re-prints or uses ``[find where ...]``);
-  ``remove`` always gets numbers or ``[find]`` (else it waits at ``numbers:``); v7 connections carry
-  ``dst-port``, v6 ``dst-address=a.b.c.d:port``; error texts (``bad command name``, ``expected end of command``,
-  ``syntax error``, ``input does not match any value``, ``invalid value for argument``, ``no such item``,
-  ``failure:``) mark a failed command.
-* §0.2: clear connection tracking after NAT changes (``/ip firewall connection remove``): only inbound entries
-  (original destination = a WAN address, else a source outside the LAN) on 5060/5061.
+* Session: netmiko's ``<user>+ct511w4098h`` login and prompt (M1, M2); absolute command paths (M3); never
+  ``save_config()`` (M4); several commands per line with ``:put`` markers, option ``batch=false`` for one per round
+  trip (M5); interleaved log lines skipped (M6); error texts mark a failed command (M7, M8).
+* Reads: ``print terse`` everywhere (M10-M14); numbers refer to the session's last ``print`` of the menu (M15);
+  the DHCP pool is the ``address-pool`` of the LAN's DHCP server (M20, M21); every static lease of that server is a
+  reservation, a client-id-only one included (M22, M23).
+* Forwards: ``/ip firewall nat`` ``chain=dstnat action=dst-nat`` rules restricted with ``in-interface-list=WAN``
+  and placed first with ``place-before=0`` (M30-M32).
+* NAT filtering: "open" = enabled ``endpoint-independent-nat`` rules (v7 only, M33); routerfix marks the rules it
+  disables and undoes only those (M34, M35). SIP ALG = the ``sip`` service port (M36).
+* Connection flush after NAT changes (M37): only inbound entries (destination = a WAN address, else a source outside
+  the LAN) on 5060/5061, v6/v7 layouts (M38, M39).
 
-Inferred [I]: several commands on one line separated by ``;`` (with ``:put "<marker>"`` between them) run in one
-round trip, the first error stopping the line — option ``batch=false`` sends one command per round trip instead.
-
-Backup: :meth:`MikrotikDriver.backup` returns ``/export`` text, but :attr:`Feature.BACKUP` is not declared: the
-research gives no faithful restore over the CLI (importing an export on top of a configuration duplicates
-entries; ``/system backup load`` reboots the router), so the engine relies on its verified step-by-step rollback.
+Backup: :meth:`MikrotikDriver.backup` returns ``/export`` text (M17), but :attr:`Feature.BACKUP` is not declared:
+there is no faithful restore over the CLI (importing an export on top of a configuration duplicates entries;
+``/system backup load`` reboots the router), so the engine relies on its verified step-by-step rollback.
 """
 
 from __future__ import annotations

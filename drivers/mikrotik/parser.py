@@ -1,9 +1,9 @@
 """Parsers for RouterOS v6/v7 CLI output (``print terse``, ``print`` key: value pages, ``/export``).
 
-Facts relied on (../shared/research/ssh-cli.md): §1 terse samples (index, flag group, ``key=value``), §0.6 log
-lines such as ``17:20:06 echo: ...`` interleaved in output, §14 v7 terse layout (``comment=`` first and unquoted
-even with spaces, empty values as ``key=`` where v6 prints ``key=""``, index not padded, one column per flag
-group), §14 ``/export`` continuation lines (`` \\`` + four-space indent). Only routerfix errors leave this module.
+Facts relied on: docs/facts/mikrotik.md M6 (interleaved log lines), M10-M13 (terse rows: number, flag letters of
+either case, ``key=value``; v6 quoting vs v7 unquoted comment first and ``key=`` for empty values; unset properties
+left out), M16 (key: value pages), M17/M18 (``/export`` lines and their `` \\`` continuation), M21 (pool ranges),
+M22/M23 (static leases), M30-M32 (NAT rules). Only routerfix errors leave this module.
 """
 
 from __future__ import annotations

@@ -1,44 +1,48 @@
 """A Debian 12 router shell (bash as root, nftables 1.0.6, dnsmasq 2.90, conntrack-tools 1.4.7) over real SSH.
 
-Stands for the lab router of lab-notes.md: ``wan0`` 203.0.113.2/24 (default route), ``br-lan`` 192.168.88.1/24,
-dnsmasq started with ``--conf-file=/dev/null --dhcp-range=192.168.88.100,192.168.88.250,12h``, a lease file and
-``--dhcp-hostsfile`` (re-read on SIGHUP), masquerade in ``table ip nat``; scenario ``packaged`` instead runs
-Debian's packaged dnsmasq (``/etc/dnsmasq.conf`` + ``-7 /etc/dnsmasq.d,...``) with the options in those files.
+Follows docs/facts/linux.md (the L rows marked "simulator" or "both"), never the driver.
 
-Facts reproduced: research ssh-cli.md §5 (dnsmasq ``dhcp-range`` form, Debian lease path and line format
-``expiry mac ip host client-id``, ``ip neigh``), lab-notes.md (dnsmasq flags; ``conntrack -D ... --orig-dst
---orig-port-dst`` and its exit status 1 when nothing matched; the first dnat chain by priority wins; finding 8:
-an answer from the phone after the flush creates a LAN flow that masquerade maps to WAN:5060 —
-:meth:`LinuxRouter.phone_answers` models it, :meth:`LinuxRouter.scanner_reaches_phone` says whether a scanner's
-next packet to WAN:5060 would reach the phone). Inferred [I]: the exact text of ``nft list ruleset`` and the
-``nft -j`` JSON layout (libnftables-json(5)), error wording ``Error: Could not process rule: No such file or
-directory``, bash's ``-bash: X: command not found``.
+The router: ``wan0`` 203.0.113.2/24 (default route), ``br-lan`` 192.168.88.1/24, dnsmasq started with
+``--conf-file=/dev/null --interface=br-lan --dhcp-range=192.168.88.100,192.168.88.250,12h``, a lease file and
+``--dhcp-hostsfile`` (re-read on SIGHUP), masquerade in ``table ip nat``. Scenarios: ``packaged`` runs Debian's
+packaged dnsmasq instead (``/etc/dnsmasq.conf`` + ``-7 /etc/dnsmasq.d,...``, L16 inferred); ``container`` adds a
+container's dnsmasq in another network namespace whose ``--interface`` name also exists here; ``multi`` adds that
+and a guest LAN ``br-guest`` served by a second dnsmasq configured with ``-C /etc/dnsmasq-guest.conf`` (L3-L6,
+L11-L13: ``pidof`` lists the others first, each has its own hostsfile, SIGHUP count and namespace link).
 
-ARP duplicate-address detection (lab-notes.md finding 4), knob ``arping``: ``"iputils"`` (default: Debian's
-iputils-arping), ``"busybox"`` (only ``busybox arping``, as in the lab), ``"both"``, ``"habets"`` (Thomas Habets'
-``arping`` package, whose ``-D`` is something else) or ``"none"``. Hosts that "exist" on ``br-lan`` answer: leased
-addresses, neighbour entries with a link-layer address, and the static squatters (knob ``squatters``, address → MAC;
-every scenario has one: a camera set by hand to 192.168.88.250, the top of the pool, with no lease and no neighbour
-entry). Facts used:
+* Shell: ``PS1``, ``$?``, ``;``/``||``, redirections (L1), ``command -v`` (L2), ``uname -nr`` (L7),
+  ``readlink /proc/<pid>/ns/net`` (L6), ``/proc/<pid>/cmdline`` (L5); bash's ``-bash: X: command not found``
+  wording is inferred.
+* iproute2 output (L8-L10); nftables transactions, priorities, rule syntax and JSON (L20-L23), the error wording
+  (L25, inferred); the ``nft list ruleset`` text layout is inferred (the driver reads only JSON).
+* dnsmasq options, hostsfile and lease lines, SIGHUP (L11-L15, L17).
+* conntrack ``-D``/``-L`` lines and summary (L30, L31), exit status 1 when nothing matched (L32, inferred); a late
+  answer from a phone forms a LAN flow that masquerade maps to WAN:5060 (L26, L27) —
+  :meth:`LinuxRouter.phone_answers` models it, :meth:`LinuxRouter.scanner_reaches_phone` says whether a scanner's
+  next packet to WAN:5060 would reach the phone.
 
-* iputils arping.c (github.com/iputils/iputils): header ``ARPING <dst> from <src> <dev>`` (src 0.0.0.0 in -D mode),
-  reply ``Unicast reply from <ip> [<MAC, upper-case hex>]  <t>ms``, ``Sent N probes (N broadcast(s))``,
+ARP duplicate-address detection, knob ``arping``: ``"iputils"`` (default: Debian's iputils-arping), ``"busybox"``
+(only ``busybox arping``), ``"both"``, ``"habets"`` (Thomas Habets' ``arping`` package, whose ``-D`` is something
+else) or ``"none"``. Hosts that "exist" on ``br-lan`` answer: leased addresses, neighbour entries with a link-layer
+address, and the static squatters (knob ``squatters``, address → MAC; every scenario has one: a camera set by hand to
+192.168.88.250, the top of the pool, with no lease and no neighbour entry). Facts used:
+
+* iputils ``arping.c`` (L34): header ``ARPING <dst> from <src> <dev>`` (src 0.0.0.0 in -D mode), reply
+  ``Unicast reply from <ip> [<MAC, upper-case hex>]  <t>ms``, ``Sent N probes (N broadcast(s))``,
   ``Received N response(s)`` (a parenthesis only for broadcast/request replies), nothing of that with ``-q``;
   ``-D`` quits on the first reply and exits ``!!received``; ``Device X not available.`` exit 2; ``Interface "lo" is
   not ARPable`` on stdout, exit 0 in -D mode.
-* busybox 1.35.0 (Debian 12), run in a network-namespace pair: ``ARPING 10.9.0.8 from 0.0.0.0 v0``, ``Unicast reply
-  from 10.9.0.7 [ca:51:23:b3:26:48] 0.010ms``, ``Sent 1 probe(s) (0 broadcast(s))`` after a reply, ``Sent 2
-  probe(s) (0 broadcast(s))`` and 2.0 s for a free address with ``-c 2 -w 2``, ``Received N response(s) (0
-  request(s), 0 broadcast(s))``, exit 1 / 0; ``arping: interface nosuch not found: No such device`` exit 2;
-  ``arping: interface lo is not ARPable`` exit 0; ``arping: bad address 'X'`` exit 2; ``X: applet not found`` exit
-  127; the probe adds no neighbour entry.
-* Habets arping src/arping.c: ``-D`` = Cisco-style display (``!`` per reply, ``.`` per timeout, then
+* busybox ``networking/arping.c`` (L35): ``ARPING <dst> from 0.0.0.0 <dev>``, ``Unicast reply from <ip> [<mac>]
+  <t>ms``, ``Sent N probe(s) (0 broadcast(s))``, ``Received N response(s) (0 request(s), 0 broadcast(s))``, exit 1 /
+  0; ``arping: interface X not found: No such device`` exit 2; ``arping: interface lo is not ARPable`` exit 0;
+  ``arping: bad address 'X'`` exit 2; ``X: applet not found`` exit 127; the probe adds no neighbour entry.
+* Habets ``src/arping.c`` (L36): ``-D`` = Cisco-style display (``!`` per reply, ``.`` per timeout, then
   ``\t<loss>% packet loss (N extra)``), exit ``!numrecvd`` (0 when something answered).
-* bash ``command -v a b`` prints the path of each name found and exits 0 when any was found (run here).
 
-Inferred [I]: the reply times (fixed), iputils' ``Sent`` count of 2 for a free address with ``-c 2 -w 2`` (read
-from its event loop, not run), iputils' wording for a bad target (``arping: X: Name or service not known``), the
-program paths ``command -v`` prints, Habets' exact spacing, and that nothing but those hosts answers (no proxy ARP).
+Inferred: the reply times (fixed), iputils' ``Sent`` count of 2 for a free address with ``-c 2 -w 2`` (read from its
+event loop), iputils' wording for a bad target (``arping: X: Name or service not known``), the program paths
+``command -v`` prints, Habets' exact spacing, busybox's exact spacing, and that nothing but those hosts answers (no
+proxy ARP).
 """
 
 from __future__ import annotations
@@ -434,7 +438,7 @@ class LinuxRouter:
             "masquerade to" in r["text"] for c in table.chains.values() for r in c.rules)
 
     def phone_answers(self, phone: str, scanner: str, proto: str = "udp") -> None:
-        """The phone sends a late answer to ``scanner`` (lab finding 8): a LAN flow forms; masquerade keeps
+        """The phone sends a late answer to ``scanner`` (L26, L27): a LAN flow forms; masquerade keeps
         source port 5060 unless routerfix's guard maps flows to that scanner elsewhere."""
         wan_port = "5060" if not self._guarded(scanner) else "40123"
         self.conntrack.append({"protocol": proto, "src": phone, "dst": scanner, "sport": "5060", "dport": "5060",
@@ -505,7 +509,7 @@ def _split_statements(line: str) -> list[str]:
 
 
 def lab_router(scenario: str = "lab") -> LinuxRouter:
-    """The lab's router: phones .100/.101, a PC, a static printer at .240, an active scan of a phone."""
+    """The router: phones .100/.101, a PC, a static printer at .240, an active scan of a phone."""
     r = LinuxRouter()
     leases = ("1764032400 00:04:f2:a1:b2:c3 192.168.88.100 phone1 01:00:04:f2:a1:b2:c3\n"
               "1764032410 80:5e:c0:11:22:33 192.168.88.101 SIP-T46S *\n"

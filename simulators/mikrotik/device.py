@@ -1,27 +1,24 @@
 """A stateful MikroTik RouterOS CLI (v6 or v7 layout) served over real SSH on 127.0.0.1.
 
+Follows docs/facts/mikrotik.md (the M rows marked "simulator" or "both"), never the driver.
+
 Stands for a hAP-class router with the default configuration (``defconf``): bridge LAN 192.168.88.1/24,
-``WAN``/``LAN`` interface lists, DHCP server ``defconf`` on pool ``default-dhcp``
+``WAN``/``LAN`` interface lists (M27), DHCP server ``defconf`` on pool ``default-dhcp``
 (192.168.88.10-192.168.88.254), masquerade for ``out-interface-list=WAN``.
 
-Facts reproduced (../shared/research/ssh-cli.md):
+* Session: ``admin+ct511w4098h`` accepted and stripped (M1), prompt ``[admin@MikroTik] > `` and ``quit`` (M2), bare
+  menu paths change the prompt (M3, inferred), ``;``-separated statements and ``:put`` (M5, inferred), optional
+  interleaved log lines (M6, knob ``log_lines``), error texts (M7, M8).
+* Prints: terse rows in the v6 or v7 layout (M10-M12: unset properties left out, so a client-id-only static lease
+  prints no ``mac-address``), flags (M13), legends only without ``terse`` (M14), numbers from the session's last
+  print of the menu (M15), ``/system resource``/``identity`` pages (M16), ``/export`` (M17, M18).
+* Leases: static leases with ``mac-address`` or ``client-id`` (M22), a second static lease on an address refused
+  (M24), statuses (M25); ARP (M26).
+* NAT: ``add ... place-before=`` (M30-M32), ``endpoint-independent-nat`` only on v7 (M33), ``set``/``enable``/
+  ``disable`` by number or ``[find]`` (M34), an empty comment removes the comment (M19, inferred), service ports
+  (M36), v6/v7 connection layouts (M38), ``connection remove`` (M39).
 
-* §1: prompt ``[admin@MikroTik] > ``; netmiko logs in as ``admin+ct511w4098h`` (the suffix is accepted and
-  stripped); a bare menu path changes the prompt to ``[admin@MikroTik] /ip firewall nat> `` [I in research];
-  ``quit`` ends the session; ``/ip firewall nat add ... place-before=0``; ``/ip pool``, ``/ip dhcp-server``,
-  ``lease``, ``/ip arp`` ``print terse``; ``/ip firewall service-port set sip disabled=yes``;
-  ``endpoint-independent-nat`` rules (v7 only).
-* §14: v7 terse (``comment=`` first and unquoted, empty ``key=``, unpadded index, one column per flag letter) vs
-  v6 terse (``key=""``, quoted values with spaces, flags grouped) [v6 comment placement: I]; error texts
-  ``bad command name X (line 1 column N)``, ``expected end of command (line 1 column N)``,
-  ``syntax error (line 1 column N)``, ``invalid value for argument X``, ``no such item``; ``remove`` without
-  numbers waits at ``numbers:``; numbers refer to the session's last ``print`` of the menu (before any print, to
-  the current order: inferred); v7 connections print ``src-port``/``dst-port`` separately, v6 as ``addr:port``;
-  ``/export`` sorts properties, quotes only when needed and wraps at 80 columns with `` \\`` and four spaces.
-* §0.6: log lines such as ``12:00:01 echo: system,info ...`` may be interleaved (knob ``log_lines``).
-
-Inferred (not in the research): several commands on one line separated by ``;`` run in order and the first
-error stops the line; ``:put "text"`` prints its argument; the exact banner text (written here, not copied).
+Own words: the banner text.
 """
 
 from __future__ import annotations
@@ -117,7 +114,7 @@ class RouterOSState:
     menus: dict[str, list[Item]] = field(default_factory=dict)
     next_id: int = 1
     log_lines: bool = False
-    """Interleave a log line (``hh:mm:ss echo: ...``) before print outputs (research §0.6)."""
+    """Interleave a log line (``hh:mm:ss echo: ...``) before print outputs (M6)."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
