@@ -73,7 +73,8 @@ MENUS: dict[str, MenuSpec] = {
     "ip firewall service-port": MenuSpec(("ports", "sip-direct-media", "sip-timeout"),
                                          ("name", "ports", "sip-direct-media", "sip-timeout"), name_key="name"),
     "ip firewall connection": MenuSpec((), ("protocol", "src-address", "src-port", "dst-address", "dst-port",
-                                            "reply-src-address", "reply-dst-address", "tcp-state", "timeout")),
+                                            "reply-src-address", "reply-src-port", "reply-dst-address",
+                                            "reply-dst-port", "tcp-state", "timeout")),
     "ip dhcp-server": MenuSpec(("name", "interface", "address-pool", "lease-time"),
                                ("name", "interface", "lease-time", "address-pool"), name_key="name"),
     "ip dhcp-server network": MenuSpec(("address", "gateway", "dns-server", "comment"),
@@ -100,6 +101,12 @@ _VALUE_CHECKS: dict[str, re.Pattern[str]] = {
                          r"endpoint-independent-nat|jump|log|same"),
     "disabled": re.compile(r"yes|no"),
 }
+_FLAG_ORDER = "XIRHDBPC"
+"""Legend order of item flags (M13, M14: ``X - disabled, I - invalid, H - DHCP, D - dynamic, P - published, C -
+complete``; leases add R radius and B blocked, placed here by inference)."""
+_CONNECTION_FLAGS = "ESACDFHsd"
+"""Legend order of connection flags (M13: E expected, S seen-reply, A assured, C confirmed, D dying, F fasttrack,
+H hw-offload, s srcnat, d dstnat)."""
 _TREE = {"ip", "ip firewall", "ip dhcp-server", "interface", "system", "system resource", "system identity", *MENUS}
 _VERBS = {"print", "add", "remove", "set", "export", "find", "enable", "disable"}
 
@@ -186,14 +193,17 @@ def default_state(version: str = "7.16.2", scenario: str = "office") -> RouterOS
         if name == "sip":
             props.update({"sip-direct-media": "yes", "sip-timeout": "1h"})
         s.add("ip firewall service-port", props, disabled=disabled)
+    # flags per M13: S seen-reply, A assured, C confirmed, d dstnat, s srcnat (connections carry no D flag)
     s.add("ip firewall connection", {"protocol": "udp", "src-address": "198.51.100.166", "src-port": "5060",
                                      "dst-address": "203.0.113.2", "dst-port": "5060",
-                                     "reply-src-address": "192.168.88.254:5060",
-                                     "reply-dst-address": "198.51.100.166:5060", "timeout": "1m58s"}, dynamic=True)
+                                     "reply-src-address": "192.168.88.254", "reply-src-port": "5060",
+                                     "reply-dst-address": "198.51.100.166", "reply-dst-port": "5060",
+                                     "timeout": "1m58s"}, dynamic=True, extra_flags="SACd")
     s.add("ip firewall connection", {"protocol": "udp", "src-address": "192.168.88.254", "src-port": "5060",
                                      "dst-address": "198.51.100.10", "dst-port": "5060",
-                                     "reply-src-address": "198.51.100.10:5060",
-                                     "reply-dst-address": "203.0.113.2:5060", "timeout": "2m"}, dynamic=True)
+                                     "reply-src-address": "198.51.100.10", "reply-src-port": "5060",
+                                     "reply-dst-address": "203.0.113.2", "reply-dst-port": "5060",
+                                     "timeout": "2m"}, dynamic=True, extra_flags="SACs")
     return s
 
 
@@ -400,14 +410,16 @@ class RouterOSShell(Shell):
 
     def _view(self, menu: str, item: Item) -> dict[str, str]:
         props = dict(item.props)
-        if menu == "ip firewall connection" and not self.state.v7:
-            for side in ("src", "dst"):
+        if menu == "ip firewall connection" and not self.state.v7:  # M38: v6 prints address:port
+            for side in ("src", "dst", "reply-src", "reply-dst"):
                 port = props.pop(f"{side}-port", "")
                 if port:
                     props[f"{side}-address"] = f"{props.get(f'{side}-address', '')}:{port}"
         return props
 
     def _flags(self, menu: str, item: Item) -> str:
+        if menu == "ip firewall connection":
+            return item.extra_flags  # M13: connection flags are their own letters
         letters = ""
         if item.disabled:
             letters += "X"
@@ -437,16 +449,18 @@ class RouterOSShell(Shell):
         if self.state.log_lines:
             lines.append("12:00:01 echo: system,info,account user admin logged in from 127.0.0.1 via ssh")
         v7 = self.state.v7
-        flag_letters = sorted({c for it in items for c in self._flags(menu, it)})
+        legend = _CONNECTION_FLAGS if menu == "ip firewall connection" else _FLAG_ORDER
+        used = {c for it in items for c in self._flags(menu, it)}
+        flag_letters = [c for c in legend if c in used]
         width = max([len(str(numbering[it.id])) for it in items] or [1]) + 1
         for it in items:
             props = self._view(menu, it)
-            order = [k for k in ("comment", *spec.order) if k in props]
+            order = [k for k in dict.fromkeys(("comment", *spec.order)) if k in props]
             order += [k for k in props if k not in order]
             flags = self._flags(menu, it)
             if v7:
                 index = f"{numbering[it.id]:>{width - 1}}"
-                cols = " ".join(c if c in flags else " " for c in flag_letters)
+                cols = "".join(c if c in flags else " " for c in flag_letters)  # M13: one column per letter
                 pairs = " ".join(f"{k}={_quote(props[k], k == 'comment')}" if props[k] != "" or k == "comment"
                                  else f"{k}=" for k in order)
                 lines.append(f"{index} {cols} {pairs}" if cols else f"{index} {pairs}")
