@@ -65,6 +65,9 @@ class MenuSpec:
     flags: str = "XD"
 
 
+_COUNTERS = ("orig-packets", "orig-bytes", "orig-fasttrack-packets", "orig-fasttrack-bytes", "repl-packets",
+             "repl-bytes", "repl-fasttrack-packets", "repl-fasttrack-bytes", "orig-rate", "repl-rate")
+"""Per-connection counters printed after ``timeout`` (M38: ``orig-bytes=47 603``, thousands grouped by a space)."""
 _NAT_KEYS = ("chain", "action", "to-addresses", "to-ports", "protocol", "src-address", "dst-address",
              "dst-address-type", "in-interface", "in-interface-list", "out-interface", "out-interface-list",
              "src-port", "dst-port", "ipsec-policy", "randomise-ports", "log", "log-prefix", "comment")
@@ -74,14 +77,16 @@ MENUS: dict[str, MenuSpec] = {
                                          ("name", "ports", "sip-direct-media", "sip-timeout"), name_key="name"),
     "ip firewall connection": MenuSpec((), ("protocol", "src-address", "src-port", "dst-address", "dst-port",
                                             "reply-src-address", "reply-src-port", "reply-dst-address",
-                                            "reply-dst-port", "tcp-state", "timeout")),
+                                            "reply-dst-port", "tcp-state", "timeout", *_COUNTERS)),
     "ip dhcp-server": MenuSpec(("name", "interface", "address-pool", "lease-time"),
                                ("name", "interface", "lease-time", "address-pool"), name_key="name"),
     "ip dhcp-server network": MenuSpec(("address", "gateway", "dns-server", "comment"),
                                        ("address", "gateway", "dns-server", "comment")),
     "ip dhcp-server lease": MenuSpec(("address", "mac-address", "server", "comment", "client-id", "host-name"),
-                                     ("address", "mac-address", "client-id", "host-name", "server", "status",
-                                      "comment")),
+                                     # M11: the order real devices print (learned host-name last)
+                                     ("address", "mac-address", "client-id", "address-lists", "server",
+                                      "dhcp-option", "status", "expires-after", "last-seen", "active-address",
+                                      "active-mac-address", "active-client-id", "active-server", "host-name")),
     "ip pool": MenuSpec(("name", "ranges"), ("name", "ranges"), name_key="name"),
     "ip arp": MenuSpec(("address", "mac-address", "interface"), ("address", "mac-address", "interface", "published"),
                        flags="XDC"),
@@ -151,6 +156,15 @@ class RouterOSState:
         return next(i for i in self.items("ip firewall service-port") if i.props.get("name") == name)
 
 
+def counters(packets: int, octets: int) -> dict[str, str]:
+    """Connection counters as RouterOS prints them (M38: thousands separated by a space, rates in bps)."""
+    def grouped(n: int) -> str:
+        return f"{n:,}".replace(",", " ")
+    return {"orig-packets": grouped(packets), "orig-bytes": grouped(octets), "orig-fasttrack-packets": "0",
+            "orig-fasttrack-bytes": "0", "repl-packets": grouped(packets), "repl-bytes": grouped(octets),
+            "repl-fasttrack-packets": "0", "repl-fasttrack-bytes": "0", "orig-rate": "0bps", "repl-rate": "0bps"}
+
+
 def default_state(version: str = "7.16.2", scenario: str = "office") -> RouterOSState:
     """``defconf`` plus a small office: two phones, a PC, a printer seen only in ARP, an inbound scan."""
     s = RouterOSState(version=version)
@@ -170,8 +184,12 @@ def default_state(version: str = "7.16.2", scenario: str = "office") -> RouterOS
     for addr, mac, host in (("192.168.88.254", "00:04:F2:A1:B2:C3", "Polycom-VVX450"),
                             ("192.168.88.253", "80:5E:C0:11:22:33", "SIP-T46S"),
                             ("192.168.88.20", "3C:22:FB:44:55:66", "reception-pc")):
-        s.add("ip dhcp-server lease", {"address": addr, "mac-address": mac, "client-id": "1:" + mac.lower(),
-                                       "host-name": host, "server": "defconf", "status": "bound"}, dynamic=True)
+        client = "1:" + ":".join(f"{int(b, 16):x}" for b in mac.split(":"))  # M11: leading zeros dropped
+        s.add("ip dhcp-server lease", {"address": addr, "mac-address": mac, "client-id": client,
+                                       "address-lists": "", "server": "defconf", "dhcp-option": "",
+                                       "status": "bound", "expires-after": "8m55s", "last-seen": "1m5s",
+                                       "active-address": addr, "active-mac-address": mac, "active-client-id": client,
+                                       "active-server": "defconf", "host-name": host}, dynamic=True)
         s.add("ip arp", {"address": addr, "mac-address": mac, "interface": "bridge", "published": "no"},
               dynamic=True, extra_flags="C")
     s.add("ip arp", {"address": "192.168.88.250", "mac-address": "00:80:77:12:34:56", "interface": "bridge",
@@ -198,12 +216,12 @@ def default_state(version: str = "7.16.2", scenario: str = "office") -> RouterOS
                                      "dst-address": "203.0.113.2", "dst-port": "5060",
                                      "reply-src-address": "192.168.88.254", "reply-src-port": "5060",
                                      "reply-dst-address": "198.51.100.166", "reply-dst-port": "5060",
-                                     "timeout": "1m58s"}, dynamic=True, extra_flags="SACd")
+                                     "timeout": "1m58s", **counters(3, 1311)}, dynamic=True, extra_flags="SACd")
     s.add("ip firewall connection", {"protocol": "udp", "src-address": "192.168.88.254", "src-port": "5060",
                                      "dst-address": "198.51.100.10", "dst-port": "5060",
                                      "reply-src-address": "198.51.100.10", "reply-src-port": "5060",
                                      "reply-dst-address": "203.0.113.2", "reply-dst-port": "5060",
-                                     "timeout": "2m"}, dynamic=True, extra_flags="SACs")
+                                     "timeout": "2m", **counters(2 * 60, 48_210)}, dynamic=True, extra_flags="SACs")
     return s
 
 
@@ -280,10 +298,15 @@ def _tokens(text: str, offset: int) -> list[Token]:
     return tokens
 
 
-def _quote(value: str, v7_terse: bool = False) -> str:
+_V6_STRINGS = frozenset({"client-id", "host-name", "address-lists", "dhcp-option", "comment", "log-prefix"})
+"""Text properties RouterOS 6 prints quoted even without spaces (M11: ``client-id="1:30:7:4d:f5:7:49"``,
+``host-name="Galaxy-S8"``)."""
+
+
+def _quote(value: str, v7_terse: bool = False, *, always: bool = False) -> str:
     if v7_terse:
         return value
-    if value == "" or re.search(r"[\s\"\\;$\[\]{}=]", value):
+    if always or value == "" or re.search(r"[\s\"\\;$\[\]{}=]", value):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{escaped}"'
     return value
@@ -401,12 +424,16 @@ class RouterOSShell(Shell):
     # --- print ----------------------------------------------------------------------------------------------
 
     def _resource(self) -> str:
-        channel = "stable"
-        return (f"                   uptime: 3d4h12m9s\n                  version: {self.state.version} ({channel})\n"
-                f"               build-time: 2024-11-20 10:00:00\n              free-memory: 201.2MiB\n"
-                f"             total-memory: 256.0MiB\n                      cpu: ARMv7\n"
-                f"          architecture-name: arm\n               board-name: {self.state.board}\n"
-                f"                 platform: MikroTik\n")
+        """The key: value page of M16, field order and date format as recorded (``build-time: Dec/20/2023 ...``
+        on 6.48 and 7.12 alike)."""
+        channel = "stable" if self.state.v7 else "long-term"
+        fields = (("uptime", "3d4h12m9s"), ("version", f"{self.state.version} ({channel})"),
+                  ("build-time", "Nov/20/2024 10:00:00"), ("factory-software", "6.44.6"),
+                  ("free-memory", "201.2MiB"), ("total-memory", "256.0MiB"), ("cpu", "ARMv7"), ("cpu-count", "4"),
+                  ("cpu-frequency", "716MHz"), ("cpu-load", "1%"), ("free-hdd-space", "1196.0KiB"),
+                  ("total-hdd-space", "16.0MiB"), ("architecture-name", "arm"), ("board-name", self.state.board),
+                  ("platform", "MikroTik"))
+        return "".join(f"{key:>25}: {value}\n" for key, value in fields)
 
     def _view(self, menu: str, item: Item) -> dict[str, str]:
         props = dict(item.props)
@@ -461,12 +488,11 @@ class RouterOSShell(Shell):
             if v7:
                 index = f"{numbering[it.id]:>{width - 1}}"
                 cols = "".join(c if c in flags else " " for c in flag_letters)  # M13: one column per letter
-                pairs = " ".join(f"{k}={_quote(props[k], k == 'comment')}" if props[k] != "" or k == "comment"
-                                 else f"{k}=" for k in order)
+                pairs = " ".join(f"{k}={props[k]}" for k in order)  # M11: v7 quotes nothing
                 lines.append(f"{index} {cols} {pairs}" if cols else f"{index} {pairs}")
             else:
                 fw = max([len(self._flags(menu, x)) for x in items] + [1])
-                pairs = " ".join(f"{k}={_quote(props[k])}" for k in order)
+                pairs = " ".join(f"{k}={_quote(props[k], always=k in _V6_STRINGS)}" for k in order)
                 lines.append(f"{numbering[it.id]:>{max(width, 2)}} {flags:<{fw}} {pairs}")
         if not terse:
             header = "Flags: X - disabled, D - dynamic" if not v7 else "Flags: X - DISABLED, D - DYNAMIC"
