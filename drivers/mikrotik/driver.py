@@ -277,7 +277,7 @@ class MikrotikDriver(SSHDriver):
             raise ParseError("/ip dhcp-server network print", "no network/gateway holds the DHCP pool",
                              host=self.host, driver=self.name)
         leases = parse_terse(out[f"/ip dhcp-server lease {_PRINT}"], "/ip dhcp-server lease print")
-        reservations = tuple(static_reservations(leases, server_name))
+        reservations = tuple(static_reservations(leases))
         return LanScope(DhcpScope(network, gateway, tuple(ranges), reservations), server_name)
 
     def get_dhcp_scope(self) -> DhcpScope:

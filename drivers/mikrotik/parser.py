@@ -59,15 +59,17 @@ ANY_MAC = "00:00:00:00:00:00"
 """A static lease's ``mac-address`` when none was given (the documented default: any client's MAC)."""
 
 
-def static_reservations(leases: list[TerseItem], server: str) -> list[Reservation]:
-    """Every static (not dynamic) lease of ``server`` (or of ``all``) with a fixed address, as a reservation.
+def static_reservations(leases: list[TerseItem]) -> list[Reservation]:
+    """Every static (not dynamic) lease with a fixed address, as a reservation (M22, M23).
 
     A lease identified by ``client-id`` only has no ``mac-address`` in the print; its address is reserved all the same
     (the device refuses a second static lease on it), so it is reported with :data:`ANY_MAC` and named after its
-    comment or client-id. Disabled static leases count too (re-enabling one needs no routerfix consent)."""
+    comment or client-id. Fail-safe: disabled static leases count too (re-enabling one needs no routerfix consent),
+    and so do those of other DHCP servers (``server=all``, a server shown by internal id such as ``*1``...): an
+    address someone pinned is never a sink."""
     found: list[Reservation] = []
     for lease in leases:
-        if lease.dynamic or lease.get("server") not in ("", server, "all"):
+        if lease.dynamic:
             continue
         try:
             address = ipaddress.IPv4Address(lease.get("address"))

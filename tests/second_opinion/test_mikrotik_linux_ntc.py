@@ -106,7 +106,7 @@ def test_real_lease_prints(name: str) -> None:
 
 def test_real_lease_print_reservations_and_leases() -> None:
     text = raw(ROS, "ip_dhcp-server_lease_print_terse_without-paging_2")
-    reserved = {str(r.address): (r.mac, r.name) for r in static_reservations(parse_terse(text, LEASES), "dhcp1")}
+    reserved = {str(r.address): (r.mac, r.name) for r in static_reservations(parse_terse(text, LEASES))}
     assert reserved == {"10.124.3.199": ("74:83:c2:36:5a:6e", "UniFi1"), "10.124.3.252": ("00:50:56:88:80:ee", "PC"),
                         "10.124.3.222": ("c4:0a:cb:bc:65:c8", "SPA")}
     leases = {str(lease.address) for lease in MikrotikDriver._parse_leases(text)}

@@ -18,13 +18,22 @@ def static_leases(device: SimulatedDevice) -> list[dict[str, str]]:
     return [dict(i.props) for i in device.handle.model.items("ip dhcp-server lease") if not i.dynamic]
 
 
-def test_a_client_id_only_static_lease_is_never_the_sink(ssh_host: SSHSimulatorHost) -> None:
-    """Report 8: a static lease with ``client-id`` and no ``mac-address`` reserves its address (facts M7, M8)."""
+PINNED = {
+    "client-id-only": {"address": "192.168.88.252", "client-id": "1:0:4:f2:aa:bb:cc", "server": "defconf",
+                       "status": "waiting", "comment": "door phone"},
+    "server-by-id": {"address": "192.168.88.252", "mac-address": "00:04:F2:AA:BB:CC", "server": "*1",
+                     "status": "waiting", "comment": "door phone"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PINNED))
+def test_a_pinned_address_is_never_the_sink(ssh_host: SSHSimulatorHost, kind: str) -> None:
+    """Report 8: a static lease with ``client-id`` and no ``mac-address`` reserves its address (facts M22, M23);
+    so does one whose server prints as an internal id (fail-safe of M23)."""
     with simulate("mikrotik", host=ssh_host) as device:
         state = device.handle.model
         # .252 is the sink the office picks otherwise (test_mikrotik.test_exact_commands_for_the_office_v7)
-        state.add("ip dhcp-server lease", {"address": "192.168.88.252", "client-id": "1:0:4:f2:aa:bb:cc",
-                                           "server": "defconf", "status": "waiting", "comment": "door phone"})
+        state.add("ip dhcp-server lease", PINNED[kind])
         with connect(device) as driver:
             scope = driver.get_dhcp_scope()
             assert any(str(r.address) == "192.168.88.252" for r in scope.reservations)
@@ -32,8 +41,7 @@ def test_a_client_id_only_static_lease_is_never_the_sink(ssh_host: SSHSimulatorH
         assert result.status == "mitigated"
         assert str(result.plan.sink) != "192.168.88.252"
         door = [lease for lease in static_leases(device) if lease["address"] == "192.168.88.252"]
-        assert door == [{"address": "192.168.88.252", "client-id": "1:0:4:f2:aa:bb:cc", "server": "defconf",
-                         "status": "waiting", "comment": "door phone"}]
+        assert door == [PINNED[kind]]
 
 
 def eim_rules(device: SimulatedDevice) -> list[dict[str, str]]:
@@ -41,7 +49,7 @@ def eim_rules(device: SimulatedDevice) -> list[dict[str, str]]:
 
 
 def test_undo_leaves_eim_rules_the_operator_disabled(ssh_host: SSHSimulatorHost) -> None:
-    """Report 9: undo re-enables only the endpoint-independent-nat rules the run disabled (facts M12, M13)."""
+    """Report 9: undo re-enables only the endpoint-independent-nat rules the run disabled (facts M34, M35)."""
     with simulate("mikrotik", host=ssh_host) as device:
         state = device.handle.model
         state.add("ip firewall nat", {"chain": "dstnat", "action": "endpoint-independent-nat", "protocol": "udp",
