@@ -257,7 +257,9 @@ class LinuxDriver(SSHDriver):
                            f"{cfg.hostsfiles[0] if cfg.hostsfiles else 'none'})" for pid, cfg, served in candidates)
         raise UnsupportedOperation(
             f"several dnsmasq processes can serve {where}: pass the LAN's one as {listed}"
-            + ("" if self.lan_option else ", or name the LAN with lan_interface="), host=self.host, driver=self.name)
+            + ("" if self.lan_option else ", or name the LAN as one of " + ", ".join(
+                f"lan_interface={ifname}" for _, _, served in candidates for ifname in served)),
+            host=self.host, driver=self.name)
 
     def _capabilities(self, discovery: Discovery) -> Capabilities:
         """:data:`_BASE` narrowed to this router: no reservation without a hostsfile, probing only with an arping

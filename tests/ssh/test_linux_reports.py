@@ -37,6 +37,7 @@ def test_two_lans_without_a_hint_are_refused_with_a_fix_that_works_verbatim(ssh_
         message = str(info.value)
         assert "dnsmasq_pid=812 " in message and "dnsmasq_pid=1650 " in message
         assert "2301" not in message, "the container's dnsmasq (another network namespace) is no candidate"
+        assert "lan_interface=br-lan" in message and "lan_interface=br-guest" in message
         assert router.reloads == 0 and all(d.reloads == 0 for d in router.other_dnsmasq)
         assert router.table("ip", "routerfix") is None, "nothing written"
         # the option exactly as the message spells it
