@@ -1,33 +1,35 @@
 """The Linux router driver: nftables for the forward, dnsmasq for DHCP, conntrack for the flush, over SSH.
 
-What it does (issue 3, lab-notes.md):
+Facts relied on: docs/facts/linux.md (rows L#). What it does:
 
 * manages its **own** nftables table ``ip routerfix`` whose ``dstnat`` chain hooks prerouting at priority
-  ``dstnat - 10``, so it runs before every other destination-NAT chain (lab finding 2: the first DNAT wins), and
-  whose rules match ``iifname <wan>`` only; one rule carries tcp and udp (``meta l4proto { tcp, udp } th dport``);
+  ``dstnat - 10``, so it runs before every other destination-NAT chain (L22, L24: the earliest dnat wins), and
+  whose rules match ``iifname <wan>`` only; one rule carries tcp and udp (``meta l4proto { tcp, udp } th dport``,
+  L23); every change is one ``nft`` transaction (L21); the ruleset is read as JSON (L20);
 * discovers dnsmasq from the running process (``pidof dnsmasq``, ``/proc/<pid>/cmdline``, its ``--conf-file``
-  (default ``/etc/dnsmasq.conf``) and ``--conf-dir`` files): DHCP range, lease file (default
-  ``/var/lib/misc/dnsmasq.leases``, research §5) and ``--dhcp-hostsfile``; every one can be given as an option;
-* reserves the sink by appending ``mac,ip,name`` to the dhcp hostsfile and sending dnsmasq SIGHUP (it re-reads
-  hostsfiles then; lab finding 3). Without a hostsfile there is no reservation (a restart would be needed);
+  (default ``/etc/dnsmasq.conf``) and ``--conf-dir`` files: L3, L5, L11): DHCP range, lease file (default
+  ``/var/lib/misc/dnsmasq.leases``) and ``--dhcp-hostsfile``; every one can be given as an option. With several
+  dnsmasq processes it takes the one in its own network namespace that serves the LAN interface, or refuses naming
+  ``dnsmasq_pid=<pid>`` for each candidate (L4, L6, L12);
+* reserves the sink by appending ``mac,ip,name`` to that instance's hostsfile and sending it SIGHUP (L13, L14, L17).
+  Without a hostsfile there is no reservation (a restart would be needed);
 * flushes only inbound conntrack entries (original destination = the WAN address, ports 5060/5061:
-  ``conntrack -D -p udp --orig-dst <wan> --orig-port-dst 5060``, exit 1 = nothing matched, lab finding 1), then
-  deals with finding 8 (see :meth:`LinuxDriver._flush_connections`);
+  ``conntrack -D -p udp --orig-dst <wan> --orig-port-dst 5060``, L30-L32), then keeps late LAN answers to those
+  scanners from re-opening the path (see :meth:`LinuxDriver._flush_connections`, L26, L27);
 * backup/restore covers what it owns: its table and the hostsfile;
-* probes a candidate sink with ARP duplicate-address detection on the LAN interface before choosing it (lab
-  finding 4: a static-IP host inside the pool has no lease and may be missing from the neighbour table):
+* probes a candidate sink with ARP duplicate-address detection on the LAN interface before choosing it (a static-IP
+  host inside the pool has no lease and may be missing from the neighbour table, L10):
   ``arping -D -c 2 -w 2 -I <lan> <addr>`` (iputils) or ``busybox arping -D ...``, whichever ``command -v``
-  found in the first read batch (``arping`` first). ``Feature.PROBE`` is declared only when one exists and the LAN
-  interface is known; the reply count on ``Received N response(s)`` decides, checked against the ``-D`` exit status
-  (see :func:`~.parser.parse_arping`: an unknown arping is refused, never trusted).
+  found in the first read batch (L2, ``arping`` first). ``Feature.PROBE`` is declared only when one exists and the
+  LAN interface is known; the reply count on ``Received N response(s)`` decides, checked against the ``-D`` exit
+  status (L34-L37, :func:`~.parser.parse_arping`: an unknown arping is refused, never trusted).
 
-NAT filtering mode and SIP ALG are not managed: conntrack NAT is endpoint-dependent unless someone built an
-open-NAT emulation (research §5: no mainline full-cone), and the kernel assigns the SIP helper only through
-explicit rules since 4.7.
+NAT filtering mode and SIP ALG are not managed: conntrack NAT is endpoint-dependent, and the kernel attaches the SIP
+helper only through explicit rules since 4.7 (L33).
 
-The SSH user must be root (the lab logs in as root) or hold CAP_NET_ADMIN plus write access to the hostsfile and
-permission to signal dnsmasq; commands are sent without sudo. Commands are batched: ``cmd; echo <marker> $?`` on
-one line, one round trip per batch.
+The SSH user must be root or hold CAP_NET_ADMIN plus write access to the hostsfile and permission to signal dnsmasq;
+commands are sent without sudo. Commands are batched: ``cmd; echo <marker> $?`` on one line, one round trip per
+batch (L1).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ from .parser import (
     parse_hostsfile,
     parse_leases,
     parse_neighbours,
+    parse_netns,
     parse_nft_json,
     parse_tools,
 )
@@ -195,24 +198,68 @@ class LinuxDriver(SSHDriver):
         found = Discovery()
         present = parse_tools(tools)
         found.arping = ("arping",) if "arping" in present else ("busybox", "arping") if "busybox" in present else None
-        pid = self.pid_option
-        if pid is None:
-            first = pids.split()
-            pid = int(first[0]) if first and first[0].isdecimal() else None
-        found.pid = pid
+        running = [int(p) for p in pids.split() if p.isascii() and p.isdecimal()]
         cfg = DnsmasqConfig()
-        if pid is not None:
-            argv = self.send(f"tr '\\0' '\\n' < /proc/{pid}/cmdline").split("\n")
-            cfg = parse_dnsmasq_args([a for a in argv if a != ""])
-            reads = [f"cat {shlex.quote(f)} 2>/dev/null || true" for f in cfg.conf_files if f != "/dev/null"]
-            reads += [f"cat {shlex.quote(d.rstrip('/'))}/* 2>/dev/null || true" for d in cfg.conf_dirs]
-            if reads:
-                for text in self.send_many(reads):
-                    parse_dnsmasq_conf(text, cfg, "dnsmasq configuration")
+        if self.pid_option is not None or len(running) <= 1:
+            pid = self.pid_option if self.pid_option is not None else (running[0] if running else None)
+            if pid is not None:
+                argv = self.send(f"tr '\\0' '\\n' < /proc/{pid}/cmdline").split("\n")
+                cfg = self._read_config(argv)
+        else:
+            pid, cfg = self._choose_dnsmasq(running)
+        found.pid = pid
         found.config = cfg
         found.leasefile = self.leases_option or cfg.leasefile or DEFAULT_LEASES
         found.hostsfile = self.hosts_option or (cfg.hostsfiles[0] if cfg.hostsfiles else None)
         return found
+
+    def _read_config(self, argv: list[str]) -> DnsmasqConfig:
+        """dnsmasq's options: its command line, then its ``--conf-file`` (default /etc/dnsmasq.conf) and
+        ``--conf-dir`` files, read in one batch."""
+        cfg = parse_dnsmasq_args([a for a in argv if a != ""])
+        reads = [f"cat {shlex.quote(f)} 2>/dev/null || true" for f in cfg.conf_files if f != "/dev/null"]
+        reads += [f"cat {shlex.quote(d.rstrip('/'))}/* 2>/dev/null || true" for d in cfg.conf_dirs]
+        if reads:
+            for text in self.send_many(reads):
+                parse_dnsmasq_conf(text, cfg, "dnsmasq configuration")
+        return cfg
+
+    def _choose_dnsmasq(self, running: list[int]) -> tuple[int, DnsmasqConfig]:
+        """Several dnsmasq processes (containers, a second LAN): the one that serves the LAN, or a refusal that says
+        which ``dnsmasq_pid=`` to pass. A process in another network namespace (``/proc/<pid>/ns/net``) serves
+        another network stack; of the rest, a candidate must be able to serve a LAN interface of this host (its
+        ``--interface``/``--except-interface`` and a ``dhcp-range`` inside that interface's network): the
+        ``lan_interface`` option when given, else any interface but the WAN."""
+        commands = [f"tr '\\0' '\\n' < /proc/{pid}/cmdline" for pid in running]
+        commands += [f"readlink /proc/{pid}/ns/net 2>/dev/null || true" for pid in (*running, "self")]
+        out = self._run(commands)
+        own_ns = parse_netns(out[-1])
+        namespaces = [parse_netns(text) for text in out[len(running):-1]]
+        wan = self.wan_option or self._wan
+        candidates: list[tuple[int, DnsmasqConfig, list[str]]] = []
+        for pid, cmdline, netns in zip(running, out[: len(running)], namespaces, strict=True):
+            if own_ns is not None and netns is not None and netns != own_ns:
+                continue
+            cfg = self._read_config(cmdline.split("\n"))
+            served = [ifname for ifname, addrs in self._addresses.items()
+                      if ifname != wan and ifname != "lo" and (self.lan_option in (None, ifname))
+                      and any(cfg.may_serve(ifname, a.network) for a in addrs)]
+            if served:
+                candidates.append((pid, cfg, served))
+        if len(candidates) == 1:
+            return candidates[0][0], candidates[0][1]
+        where = f"the LAN interface {self.lan_option}" if self.lan_option else "a LAN interface"
+        if not candidates:
+            raise UnsupportedOperation(
+                f"none of the dnsmasq processes {', '.join(map(str, running))} serves {where} of this host: pass "
+                f"dnsmasq_pid=<pid of the LAN's dnsmasq>", host=self.host, driver=self.name)
+        listed = "; ".join(f"dnsmasq_pid={pid} (serves {', '.join(served)}; hostsfile "
+                           f"{cfg.hostsfiles[0] if cfg.hostsfiles else 'none'})" for pid, cfg, served in candidates)
+        raise UnsupportedOperation(
+            f"several dnsmasq processes can serve {where}: pass the LAN's one as {listed}"
+            + ("" if self.lan_option else ", or name the LAN as one of " + ", ".join(
+                f"lan_interface={ifname}" for _, _, served in candidates for ifname in served)),
+            host=self.host, driver=self.name)
 
     def _capabilities(self, discovery: Discovery) -> Capabilities:
         """:data:`_BASE` narrowed to this router: no reservation without a hostsfile, probing only with an arping
@@ -244,6 +291,8 @@ class LinuxDriver(SSHDriver):
             assert self._discovery is not None
             commands += self._file_reads(self._discovery)
         out = self._run(commands)
+        self._addresses = parse_addresses(out[2])
+        self._wan = self.wan_option or parse_default_route(out[3])
         if first:
             self._discovery = self._discover(out[5], out[6])
             extra = self._run(self._file_reads(self._discovery))
@@ -254,8 +303,6 @@ class LinuxDriver(SSHDriver):
         assert discovery is not None
         self._parse_facts(out[0])
         self._ruleset = parse_nft_json(out[1])
-        self._addresses = parse_addresses(out[2])
-        self._wan = self.wan_option or parse_default_route(out[3])
         wan_addrs = self._addresses.get(self._wan or "", [])
         self._wan_address = wan_addrs[0].ip if wan_addrs else None
         scope = self._scope(discovery, files[1] if discovery.hostsfile else "")
@@ -463,16 +510,16 @@ class LinuxDriver(SSHDriver):
         self.send_many([f"sed -i {shlex.quote(program)} {shlex.quote(path)}", self._reload(discovery)])
 
     def _flush_connections(self, ports: tuple[int, ...]) -> int:
-        """Delete inbound conntrack entries to the WAN address on ``ports`` (udp and tcp), then lab finding 8.
+        """Delete inbound conntrack entries to the WAN address on ``ports`` (udp and tcp), then guard late answers.
 
-        Finding 8: a phone still answering a scanner after the flush opens a LAN-initiated flow
+        A phone still answering a scanner after the flush opens a LAN-initiated flow
         ``phone:5060 → scanner`` that masquerade maps to WAN:5060, and the scanner's packets then arrive as
         replies, never meeting the forward. So: (1) the scanners are the sources of the deleted inbound entries;
         (2) flows from the LAN to those addresses are deleted too (never the phone's flow to its registrar, which
         did not come in from outside); (3) so that such a flow cannot form again, routerfix's table gets a set of
         those scanner addresses (1 h timeout) and a ``srcnat - 10`` chain that masquerades flows *to them* onto
-        random high ports instead of WAN:5060/5061. That only changes the public source port of traffic towards
-        scanners; everything else keeps its mapping.
+        random high ports instead of WAN:5060/5061 (L26, L27). That only changes the public source port of traffic
+        towards scanners; everything else keeps its mapping.
         """
         if self._wan_address is None:
             self.read_state()

@@ -1,18 +1,14 @@
 """Parsers for a Linux router's tools: ``nft -j list ruleset``, dnsmasq's command line, configuration, lease and
-hosts files, ``ip -4 -o addr``, ``ip -4 route``, ``ip -4 neigh``, ``conntrack -D``, ``command -v`` and
-``arping -D`` output.
+hosts files, ``ip -4 -o addr``, ``ip -4 route``, ``ip -4 neigh``, ``conntrack -D``, ``command -v``,
+``readlink /proc/<pid>/ns/net`` and ``arping -D`` output.
 
-Facts relied on: ../shared/research/ssh-cli.md §5 (dnsmasq ``dhcp-range=start,end[,mask],lease``, Debian lease
-file ``/var/lib/misc/dnsmasq.leases`` with ``expiry mac ip hostname client-id`` lines, ``ip neigh``), lab-notes.md
-(dnsmasq ``--conf-file``/``--dhcp-leasefile``/``--dhcp-hostsfile`` re-read on SIGHUP; conntrack ``-D`` exits 1 when
-nothing matched). The nft JSON layout follows libnftables-json(5) [I: not in the research]. ``arping -D``
-(duplicate address detection): iputils arping.c ``finish()`` prints ``Received %d response(s)`` (plus
-`` (N request(s), N broadcast(s))`` when non-zero) unless ``-q``, and in ``-D`` mode returns ``!!received`` (0 = no
-reply, 1 = a reply), 2 on errors; busybox 1.35 ``arping -D`` (run in a namespace pair) prints
-``Received N response(s) (N request(s), N broadcast(s))`` and exits the same way. Both exit 0 *without* that line
-when the interface is not ARPable, and Thomas Habets' ``arping`` has another ``-D`` (Cisco-style ``!``/``.``
-output) and exits 0 when something *did* answer (its src/arping.c) — so the count is parsed, never the exit status
-alone. Only routerfix errors leave this module.
+Facts relied on: docs/facts/linux.md L20 (libnftables-json layout), L11/L12 (dnsmasq options, short and long forms,
+configuration lines), L14 (hostsfile lines), L15 (lease lines), L8-L10 (iproute2 output), L30/L31 (conntrack
+lines), L2 (``command -v``), L6 (namespace links), L34-L37 (arping: iputils prints ``Received %d response(s)``
+unless ``-q`` and in ``-D`` mode exits 0 = no reply, 1 = a reply, 2 = error; busybox prints the same count with a
+parenthesis and exits the same way; both exit 0 *without* the line when the interface is not ARPable; Thomas
+Habets' ``arping`` has another ``-D`` and exits 0 when something *did* answer, so the count is parsed, never the exit
+status alone). Only routerfix errors leave this module.
 """
 
 from __future__ import annotations
@@ -27,6 +23,7 @@ from routerfix.errors import InvalidValue, ParseError
 from routerfix.model import Lease, Neighbour, PortForward, PortRange, Protocol, Reservation
 
 __all__ = ["ARPING_EXIT", "ArpingResult", "DnsmasqConfig", "NftRule", "parse_addresses", "parse_arping",
+           "parse_netns",
            "parse_conntrack", "parse_default_route", "parse_dnsmasq_args", "parse_dnsmasq_conf", "parse_hostsfile",
            "parse_leases", "parse_neighbours", "parse_nft_json", "parse_tools"]
 
@@ -184,11 +181,27 @@ class DnsmasqConfig:
     hostsfiles: list[str] = field(default_factory=list)
     hosts: list[Reservation] = field(default_factory=list)
     interfaces: list[str] = field(default_factory=list)
+    except_interfaces: list[str] = field(default_factory=list)
     router: str | None = None
+
+    def may_serve(self, interface: str, network: ipaddress.IPv4Network | None) -> bool:
+        """Whether this dnsmasq can hand out addresses on ``interface`` (whose network is ``network``): it is not
+        excluded there, it listens there (``--interface``; none given = every interface), and, when the network is
+        known, one of its ``dhcp-range`` starts lies in it."""
+        if interface in self.except_interfaces or (self.interfaces and interface not in self.interfaces):
+            return False
+        return network is None or any(_in(start, network) for start, _, _ in self.ranges)
 
 
 _LONG = {"C": "conf-file", "7": "conf-dir", "l": "dhcp-leasefile", "F": "dhcp-range", "G": "dhcp-host",
-         "i": "interface", "O": "dhcp-option"}
+         "i": "interface", "I": "except-interface", "O": "dhcp-option"}
+
+
+def _in(address: str, network: ipaddress.IPv4Network) -> bool:
+    try:
+        return ipaddress.IPv4Address(address) in network
+    except ValueError:
+        return False
 
 
 def _apply_option(cfg: DnsmasqConfig, key: str, value: str, source: str) -> None:
@@ -202,6 +215,8 @@ def _apply_option(cfg: DnsmasqConfig, key: str, value: str, source: str) -> None
         cfg.hostsfiles.append(value)
     elif key == "interface":
         cfg.interfaces += [v for v in value.split(",") if v]
+    elif key == "except-interface":
+        cfg.except_interfaces += [v for v in value.split(",") if v]
     elif key == "dhcp-range":
         addrs = [p for p in value.split(",") if _IPV4.fullmatch(p.strip())]
         if len(addrs) >= 2:
@@ -226,7 +241,8 @@ def parse_dnsmasq_args(args: list[str], source: str = "/proc/<pid>/cmdline") -> 
         if arg.startswith("--"):
             key, _, value = arg[2:].partition("=")
             if not _ and key in ("conf-file", "conf-dir", "dhcp-leasefile", "dhcp-hostsfile", "dhcp-range",
-                                 "interface", "dhcp-host", "dhcp-option") and i + 1 < len(args):
+                                 "interface", "except-interface", "dhcp-host", "dhcp-option") \
+                    and i + 1 < len(args):
                 i += 1
                 value = args[i]
         elif arg.startswith("-") and len(arg) >= 2 and arg[1] in _LONG:
@@ -339,6 +355,12 @@ def parse_conntrack(text: str) -> list[dict[str, str]]:
             entries.append({"protocol": match.group(1), "src": match.group(2), "dst": match.group(3),
                             "sport": match.group(4), "dport": match.group(5)})
     return entries
+
+
+def parse_netns(text: str) -> int | None:
+    """``readlink /proc/<pid>/ns/net`` → the namespace inode (``net:[4026531840]``); None when unreadable."""
+    match = re.fullmatch(r"\s*net:\[(\d+)\]\s*", text)
+    return int(match.group(1)) if match else None
 
 
 def parse_tools(text: str, names: tuple[str, ...] = ("arping", "busybox")) -> set[str]:

@@ -1,28 +1,23 @@
 """The MikroTik RouterOS v6/v7 driver (netmiko ``mikrotik_routeros`` over SSH).
 
-Facts relied on (../shared/research/ssh-cli.md):
+Facts relied on: docs/facts/mikrotik.md (rows M#).
 
-* §1: netmiko logs in as ``<user>+ct511w4098h`` (no colours, dumb terminal, no paging); absolute command paths;
-  forwards are ``/ip firewall nat`` ``chain=dstnat action=dst-nat`` rules restricted with
-  ``in-interface-list=WAN`` and placed first with ``place-before=0``; the DHCP pool is the ``address-pool`` of the
-  DHCP server; ``print terse`` everywhere (v6 and v7 layouts differ); SIP ALG is
-  ``/ip firewall service-port set sip disabled=yes``; NAT filtering "open" = ``endpoint-independent-nat`` rules
-  (v7 only; absent = endpoint-dependent = secure). ``save_config()`` is never called: RouterOS applies and persists
-  each command at once (§0.4).
-* §14: numbers refer to the session's last ``print`` (every removal re-prints or uses ``[find where ...]``);
-  ``remove`` always gets numbers or ``[find]`` (else it waits at ``numbers:``); v7 connections carry
-  ``dst-port``, v6 ``dst-address=a.b.c.d:port``; error texts (``bad command name``, ``expected end of command``,
-  ``syntax error``, ``input does not match any value``, ``invalid value for argument``, ``no such item``,
-  ``failure:``) mark a failed command.
-* §0.2: clear connection tracking after NAT changes (``/ip firewall connection remove``): only inbound entries
-  (original destination = a WAN address, else a source outside the LAN) on 5060/5061.
+* Session: netmiko's ``<user>+ct511w4098h`` login and prompt (M1, M2); absolute command paths (M3); never
+  ``save_config()`` (M4); several commands per line with ``:put`` markers, option ``batch=false`` for one per round
+  trip (M5); interleaved log lines skipped (M6); error texts mark a failed command (M7, M8).
+* Reads: ``print terse`` everywhere (M10-M14); numbers refer to the session's last ``print`` of the menu (M15);
+  the DHCP pool is the ``address-pool`` of the LAN's DHCP server (M20, M21); every static lease of that server is a
+  reservation, a client-id-only one included (M22, M23).
+* Forwards: ``/ip firewall nat`` ``chain=dstnat action=dst-nat`` rules restricted with ``in-interface-list=WAN``
+  and placed first with ``place-before=0`` (M30-M32).
+* NAT filtering: "open" = enabled ``endpoint-independent-nat`` rules (v7 only, M33); routerfix marks the rules it
+  disables and undoes only those (M34, M35). SIP ALG = the ``sip`` service port (M36).
+* Connection flush after NAT changes (M37): only inbound entries (destination = a WAN address, else a source outside
+  the LAN) on 5060/5061, v6/v7 layouts (M38, M39).
 
-Inferred [I]: several commands on one line separated by ``;`` (with ``:put "<marker>"`` between them) run in one
-round trip, the first error stopping the line — option ``batch=false`` sends one command per round trip instead.
-
-Backup: :meth:`MikrotikDriver.backup` returns ``/export`` text, but :attr:`Feature.BACKUP` is not declared: the
-research gives no faithful restore over the CLI (importing an export on top of a configuration duplicates
-entries; ``/system backup load`` reboots the router), so the engine relies on its verified step-by-step rollback.
+Backup: :meth:`MikrotikDriver.backup` returns ``/export`` text (M17), but :attr:`Feature.BACKUP` is not declared:
+there is no faithful restore over the CLI (importing an export on top of a configuration duplicates entries;
+``/system backup load`` reboots the router), so the engine relies on its verified step-by-step rollback.
 """
 
 from __future__ import annotations
@@ -50,18 +45,22 @@ from routerfix.model import (
 )
 
 from .parser import (
+    LanScope,
     TerseItem,
     forwards_from_rule,
     parse_address_ranges,
     parse_key_value_page,
     parse_terse,
     parse_version,
+    static_reservations,
 )
 
 __all__ = ["MikrotikDriver", "ros_quote"]
 
 NAT = "/ip firewall nat"
 EIM_COMMENT = "routerfix-eim"
+EIM_OFF = "routerfix-off|"
+"""Comment prefix of an endpoint-independent-nat rule routerfix disabled (the rest is the operator's comment)."""
 _PRINT = "print terse without-paging"
 _CAPS = Capabilities(
     features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.NAT_MODE, Feature.DHCP_SCOPE,
@@ -115,6 +114,8 @@ class MikrotikDriver(SSHDriver):
         self._nat_printed = False
         self._wan_addresses: set[ipaddress.IPv4Address] = set()
         self._lan_network: ipaddress.IPv4Network | None = None
+        self._lan_server: str | None = None
+        """Name of the LAN's DHCP server, from the last read (static leases are added to it)."""
 
     def open(self) -> None:
         """Connect, log in and read the version (capabilities depend on it); numbers from earlier sessions are
@@ -155,8 +156,10 @@ class MikrotikDriver(SSHDriver):
         self._remember_nat(out[f"{NAT} {_PRINT}"])
         self._remember_addresses(out[f"/ip address {_PRINT}"], out[f"/interface list member {_PRINT}"])
         caps = self.capabilities
-        scope = self._parse_scope(out)
+        lan = self._parse_scope(out)
+        scope = lan.scope
         self._lan_network = scope.network
+        self._lan_server = lan.server
         return DeviceState(
             facts=facts, capabilities=caps,
             nat_mode=self._nat_mode() if Feature.NAT_MODE in caps else None,
@@ -229,7 +232,8 @@ class MikrotikDriver(SSHDriver):
         """Whether the ``sip`` service port (NAT helper) is enabled."""
         return self._parse_sip_alg(self.send(f"/ip firewall service-port {_PRINT}"))
 
-    def _parse_scope(self, out: dict[str, str]) -> DhcpScope:
+    def _parse_scope(self, out: dict[str, str]) -> LanScope:
+        """The LAN's DHCP server (its name), pool, network/gateway and every static lease of that server."""
         servers = [s for s in parse_terse(out[f"/ip dhcp-server {_PRINT}"], "/ip dhcp-server print")
                    if not s.disabled]
         if self.dhcp_server:
@@ -238,7 +242,7 @@ class MikrotikDriver(SSHDriver):
             raise ParseError("/ip dhcp-server print", "no enabled DHCP server" + (
                 f" named {self.dhcp_server!r}" if self.dhcp_server else ""), host=self.host, driver=self.name)
         server = servers[0]
-        self._server_name = server.get("name")
+        server_name = server.get("name")
         pool_name = server.get("address-pool")
         pools = [p for p in parse_terse(out[f"/ip pool {_PRINT}"], "/ip pool print") if p.get("name") == pool_name]
         if not pools:
@@ -272,16 +276,13 @@ class MikrotikDriver(SSHDriver):
         if network is None or gateway is None:
             raise ParseError("/ip dhcp-server network print", "no network/gateway holds the DHCP pool",
                              host=self.host, driver=self.name)
-        reservations = tuple(
-            Reservation(lease.get("address"), lease.get("mac-address"), lease.get("comment"))
-            for lease in parse_terse(out[f"/ip dhcp-server lease {_PRINT}"], "/ip dhcp-server lease print")
-            if not lease.dynamic and lease.get("address") and lease.get("mac-address")
-            and lease.get("server") in ("", self._server_name, "all"))
-        return DhcpScope(network, gateway, tuple(ranges), reservations)
+        leases = parse_terse(out[f"/ip dhcp-server lease {_PRINT}"], "/ip dhcp-server lease print")
+        reservations = tuple(static_reservations(leases))
+        return LanScope(DhcpScope(network, gateway, tuple(ranges), reservations), server_name)
 
     def get_dhcp_scope(self) -> DhcpScope:
         """The pool behind the LAN's DHCP server, its network/gateway and static leases."""
-        return self._parse_scope(self._read_all())
+        return self._parse_scope(self._read_all()).scope
 
     @staticmethod
     def _parse_leases(text: str) -> tuple[Lease, ...]:
@@ -346,7 +347,9 @@ class MikrotikDriver(SSHDriver):
 
     def _reserve_address(self, reservation: Reservation) -> None:
         check_device_name(reservation.name, "reservation name")
-        server = getattr(self, "_server_name", None)
+        if self._lan_server is None:
+            self.read_state()
+        server = self._lan_server
         where = f" server={ros_quote(server)}" if server else ""
         self.send(f"/ip dhcp-server lease add address={reservation.address} "
                   f"mac-address={reservation.mac.upper()}{where} comment={reservation.name}")
@@ -364,20 +367,26 @@ class MikrotikDriver(SSHDriver):
         if Feature.NAT_MODE not in self.capabilities:
             raise UnsupportedOperation("RouterOS 6 has no endpoint-independent NAT", host=self.host,
                                        driver=self.name)
+        if not self._nat_printed:
+            self.list_port_forwards()
+        eim = self._eim_rules()  # numbers of the session's last print, which the commands below refer to
         if mode is NatMode.SECURE:
-            self.send(f"{NAT} disable [find where action=endpoint-independent-nat and !disabled]")
-            self._nat_printed = False
-            return
-        self.list_port_forwards()
-        if self._eim_rules():
-            self.send(f"{NAT} enable [find where action=endpoint-independent-nat]")
+            # mark each rule this run disables, so that OPEN (the undo) re-enables those and no other
+            commands = [f"{NAT} set {item.index} disabled=yes comment={ros_quote(EIM_OFF + item.get('comment'))}"
+                        for item in eim if not item.disabled]
         else:
-            self.send_many([
-                f"{NAT} add chain=srcnat action=endpoint-independent-nat protocol=udp "
-                f"out-interface-list={self.wan_list} comment={EIM_COMMENT}",
-                f"{NAT} add chain=dstnat action=endpoint-independent-nat protocol=udp "
-                f"in-interface-list={self.wan_list} comment={EIM_COMMENT}",
-            ])
+            marked = [item for item in eim if item.get("comment").startswith(EIM_OFF)]
+            commands = [f"{NAT} set {item.index} disabled=no comment={ros_quote(item.get('comment')[len(EIM_OFF):])}"
+                        for item in marked]
+            if not marked and not any(not item.disabled for item in eim):
+                commands = [
+                    f"{NAT} add chain=srcnat action=endpoint-independent-nat protocol=udp "
+                    f"out-interface-list={self.wan_list} comment={EIM_COMMENT}",
+                    f"{NAT} add chain=dstnat action=endpoint-independent-nat protocol=udp "
+                    f"in-interface-list={self.wan_list} comment={EIM_COMMENT}",
+                ]
+        if commands:
+            self.send_many(commands)
         self._nat_printed = False
 
     def _flush_connections(self, ports: tuple[int, ...]) -> int:
@@ -387,7 +396,25 @@ class MikrotikDriver(SSHDriver):
         v7 = self.version[0] >= 7
         alternatives = "|".join(str(p) for p in sorted(set(ports)))
         where = f'dst-port~"^({alternatives})\\$"' if v7 else f'dst-address~":({alternatives})\\$"'
-        text = self.send(f"/ip firewall connection {_PRINT} where {where}")
+        removed = 0
+        for _attempt in range(2):
+            doomed = self._inbound_connections(self.send(f"/ip firewall connection {_PRINT} where {where}"), ports)
+            if not doomed:
+                return removed
+            try:
+                self.send(f"/ip firewall connection remove {','.join(map(str, doomed))}")
+            except DeviceError as exc:
+                if "no such item" not in exc.device_message:
+                    raise
+                # an entry expired between print and remove: print again and remove what is still there (a read
+                # first, so this is no blind repeat of the write)
+                removed = -1
+                continue
+            return len(doomed) if removed == 0 else -1
+        return -1  # entries kept expiring under us twice; what is left times out on its own
+
+    def _inbound_connections(self, text: str, ports: tuple[int, ...]) -> list[int]:
+        """Numbers of the printed tcp/udp connections to ``ports`` that came in from outside."""
         doomed: list[int] = []
         for item in parse_terse(text, "/ip firewall connection print"):
             if item.get("protocol") not in ("udp", "tcp"):
@@ -400,15 +427,7 @@ class MikrotikDriver(SSHDriver):
                 src is not None and self._lan_network is not None and src not in self._lan_network)
             if inbound:
                 doomed.append(item.index)
-        if not doomed:
-            return 0
-        try:
-            self.send(f"/ip firewall connection remove {','.join(map(str, doomed))}")
-        except DeviceError as exc:
-            if "no such item" not in exc.device_message:
-                raise
-            return -1  # an entry expired between print and remove; the rest are gone with the retry below
-        return len(doomed)
+        return doomed
 
 
 def _split_address(address: str, port: str) -> tuple[ipaddress.IPv4Address | None, int | None]:

@@ -1,9 +1,9 @@
 """Parsers for RouterOS v6/v7 CLI output (``print terse``, ``print`` key: value pages, ``/export``).
 
-Facts relied on (../shared/research/ssh-cli.md): §1 terse samples (index, flag group, ``key=value``), §0.6 log
-lines such as ``17:20:06 echo: ...`` interleaved in output, §14 v7 terse layout (``comment=`` first and unquoted
-even with spaces, empty values as ``key=`` where v6 prints ``key=""``, index not padded, one column per flag
-group), §14 ``/export`` continuation lines (`` \\`` + four-space indent). Only routerfix errors leave this module.
+Facts relied on: docs/facts/mikrotik.md M6 (interleaved log lines), M10-M13 (terse rows: number, flag letters of
+either case, ``key=value``; v6 quoting vs v7 unquoted comment first and ``key=`` for empty values; unset properties
+left out), M16 (key: value pages), M17/M18 (``/export`` lines and their `` \\`` continuation), M21 (pool ranges),
+M22/M23 (static leases), M30-M32 (NAT rules). Only routerfix errors leave this module.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import re
 from dataclasses import dataclass, field
 
 from routerfix.errors import InvalidValue, ParseError
-from routerfix.model import AddressRange, PortForward, PortRange, Protocol
+from routerfix.model import AddressRange, DhcpScope, PortForward, PortRange, Protocol, Reservation
 
-__all__ = ["TerseItem", "forwards_from_rule", "join_export_lines", "parse_address_ranges", "parse_key_values",
-           "parse_terse", "parse_version", "strip_log_lines"]
+__all__ = ["ANY_MAC", "LanScope", "TerseItem", "forwards_from_rule", "join_export_lines", "parse_address_ranges",
+           "parse_key_values", "parse_terse", "parse_version", "static_reservations", "strip_log_lines"]
 
 _LOG_LINE = re.compile(r"^\s*(?:\w{3}/\d\d/\d{4} )?\d\d:\d\d:\d\d \S+: ")
 _INDEX = re.compile(r"^\s*(\d+)(?=\s|$)")
-_FLAG_TOKEN = re.compile(r"[A-Z*]+")
+_FLAG_TOKEN = re.compile(r"[A-Za-z*]+")  # connections add lower-case s (srcnat) and d (dstnat)
 _KEY_AT = re.compile(r"(?:^|(?<=\s))([a-z][a-z0-9.\-]*)=")
 
 
@@ -45,6 +45,46 @@ class TerseItem:
     def dynamic(self) -> bool:
         """Flag ``D`` (dynamic entry)."""
         return "D" in self.flags or self.props.get("dynamic") == "yes"
+
+
+@dataclass(frozen=True)
+class LanScope:
+    """What ``_parse_scope`` read: the DHCP scope and the name of the DHCP server it belongs to."""
+
+    scope: DhcpScope
+    server: str
+
+
+ANY_MAC = "00:00:00:00:00:00"
+"""A static lease's ``mac-address`` when none was given (the documented default: any client's MAC)."""
+
+
+def static_reservations(leases: list[TerseItem]) -> list[Reservation]:
+    """Every static (not dynamic) lease with a fixed address, as a reservation (M22, M23).
+
+    A lease identified by ``client-id`` only has no ``mac-address`` in the print; its address is reserved all the same
+    (the device refuses a second static lease on it), so it is reported with :data:`ANY_MAC` and named after its
+    comment or client-id. Fail-safe: disabled static leases count too (re-enabling one needs no routerfix consent),
+    and so do those of other DHCP servers (``server=all``, a server shown by internal id such as ``*1``...): an
+    address someone pinned is never a sink."""
+    found: list[Reservation] = []
+    for lease in leases:
+        if lease.dynamic:
+            continue
+        try:
+            address = ipaddress.IPv4Address(lease.get("address"))
+        except ValueError:
+            continue  # an address pool, not a fixed address
+        mac = lease.get("mac-address")
+        if not _MAC_TEXT.fullmatch(mac):
+            mac = ANY_MAC
+        client = lease.get("client-id")
+        name = lease.get("comment") or (f"client-id {client}" if client else "")
+        found.append(Reservation(address, mac, name))
+    return found
+
+
+_MAC_TEXT = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}")
 
 
 def strip_log_lines(text: str) -> list[str]:

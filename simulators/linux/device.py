@@ -1,44 +1,48 @@
 """A Debian 12 router shell (bash as root, nftables 1.0.6, dnsmasq 2.90, conntrack-tools 1.4.7) over real SSH.
 
-Stands for the lab router of lab-notes.md: ``wan0`` 203.0.113.2/24 (default route), ``br-lan`` 192.168.88.1/24,
-dnsmasq started with ``--conf-file=/dev/null --dhcp-range=192.168.88.100,192.168.88.250,12h``, a lease file and
-``--dhcp-hostsfile`` (re-read on SIGHUP), masquerade in ``table ip nat``; scenario ``packaged`` instead runs
-Debian's packaged dnsmasq (``/etc/dnsmasq.conf`` + ``-7 /etc/dnsmasq.d,...``) with the options in those files.
+Follows docs/facts/linux.md (the L rows marked "simulator" or "both"), never the driver.
 
-Facts reproduced: research ssh-cli.md §5 (dnsmasq ``dhcp-range`` form, Debian lease path and line format
-``expiry mac ip host client-id``, ``ip neigh``), lab-notes.md (dnsmasq flags; ``conntrack -D ... --orig-dst
---orig-port-dst`` and its exit status 1 when nothing matched; the first dnat chain by priority wins; finding 8:
-an answer from the phone after the flush creates a LAN flow that masquerade maps to WAN:5060 —
-:meth:`LinuxRouter.phone_answers` models it, :meth:`LinuxRouter.scanner_reaches_phone` says whether a scanner's
-next packet to WAN:5060 would reach the phone). Inferred [I]: the exact text of ``nft list ruleset`` and the
-``nft -j`` JSON layout (libnftables-json(5)), error wording ``Error: Could not process rule: No such file or
-directory``, bash's ``-bash: X: command not found``.
+The router: ``wan0`` 203.0.113.2/24 (default route), ``br-lan`` 192.168.88.1/24, dnsmasq started with
+``--conf-file=/dev/null --interface=br-lan --dhcp-range=192.168.88.100,192.168.88.250,12h``, a lease file and
+``--dhcp-hostsfile`` (re-read on SIGHUP), masquerade in ``table ip nat``. Scenarios: ``packaged`` runs Debian's
+packaged dnsmasq instead (``/etc/dnsmasq.conf`` + ``-7 /etc/dnsmasq.d,...``, L16 inferred); ``container`` adds a
+container's dnsmasq in another network namespace whose ``--interface`` name also exists here; ``multi`` adds that
+and a guest LAN ``br-guest`` served by a second dnsmasq configured with ``-C /etc/dnsmasq-guest.conf`` (L3-L6,
+L11-L13: ``pidof`` lists the others first, each has its own hostsfile, SIGHUP count and namespace link).
 
-ARP duplicate-address detection (lab-notes.md finding 4), knob ``arping``: ``"iputils"`` (default: Debian's
-iputils-arping), ``"busybox"`` (only ``busybox arping``, as in the lab), ``"both"``, ``"habets"`` (Thomas Habets'
-``arping`` package, whose ``-D`` is something else) or ``"none"``. Hosts that "exist" on ``br-lan`` answer: leased
-addresses, neighbour entries with a link-layer address, and the static squatters (knob ``squatters``, address → MAC;
-every scenario has one: a camera set by hand to 192.168.88.250, the top of the pool, with no lease and no neighbour
-entry). Facts used:
+* Shell: ``PS1``, ``$?``, ``;``/``||``, redirections (L1), ``command -v`` (L2), ``uname -nr`` (L7),
+  ``readlink /proc/<pid>/ns/net`` (L6), ``/proc/<pid>/cmdline`` (L5); bash's ``-bash: X: command not found``
+  wording is inferred.
+* iproute2 output (L8-L10); nftables transactions, priorities, rule syntax and JSON (L20-L23), the error wording
+  (L25, inferred); the ``nft list ruleset`` text layout is inferred (the driver reads only JSON).
+* dnsmasq options, hostsfile and lease lines, SIGHUP (L11-L15, L17).
+* conntrack ``-D``/``-L`` lines and summary (L30, L31), exit status 1 when nothing matched (L32, inferred); a late
+  answer from a phone forms a LAN flow that masquerade maps to WAN:5060 (L26, L27) —
+  :meth:`LinuxRouter.phone_answers` models it, :meth:`LinuxRouter.scanner_reaches_phone` says whether a scanner's
+  next packet to WAN:5060 would reach the phone.
 
-* iputils arping.c (github.com/iputils/iputils): header ``ARPING <dst> from <src> <dev>`` (src 0.0.0.0 in -D mode),
-  reply ``Unicast reply from <ip> [<MAC, upper-case hex>]  <t>ms``, ``Sent N probes (N broadcast(s))``,
+ARP duplicate-address detection, knob ``arping``: ``"iputils"`` (default: Debian's iputils-arping), ``"busybox"``
+(only ``busybox arping``), ``"both"``, ``"habets"`` (Thomas Habets' ``arping`` package, whose ``-D`` is something
+else) or ``"none"``. Hosts that "exist" on ``br-lan`` answer: leased addresses, neighbour entries with a link-layer
+address, and the static squatters (knob ``squatters``, address → MAC; every scenario has one: a camera set by hand to
+192.168.88.250, the top of the pool, with no lease and no neighbour entry). Facts used:
+
+* iputils ``arping.c`` (L34): header ``ARPING <dst> from <src> <dev>`` (src 0.0.0.0 in -D mode), reply
+  ``Unicast reply from <ip> [<MAC, upper-case hex>]  <t>ms``, ``Sent N probes (N broadcast(s))``,
   ``Received N response(s)`` (a parenthesis only for broadcast/request replies), nothing of that with ``-q``;
   ``-D`` quits on the first reply and exits ``!!received``; ``Device X not available.`` exit 2; ``Interface "lo" is
   not ARPable`` on stdout, exit 0 in -D mode.
-* busybox 1.35.0 (Debian 12), run in a network-namespace pair: ``ARPING 10.9.0.8 from 0.0.0.0 v0``, ``Unicast reply
-  from 10.9.0.7 [ca:51:23:b3:26:48] 0.010ms``, ``Sent 1 probe(s) (0 broadcast(s))`` after a reply, ``Sent 2
-  probe(s) (0 broadcast(s))`` and 2.0 s for a free address with ``-c 2 -w 2``, ``Received N response(s) (0
-  request(s), 0 broadcast(s))``, exit 1 / 0; ``arping: interface nosuch not found: No such device`` exit 2;
-  ``arping: interface lo is not ARPable`` exit 0; ``arping: bad address 'X'`` exit 2; ``X: applet not found`` exit
-  127; the probe adds no neighbour entry.
-* Habets arping src/arping.c: ``-D`` = Cisco-style display (``!`` per reply, ``.`` per timeout, then
+* busybox ``networking/arping.c`` (L35): ``ARPING <dst> from 0.0.0.0 <dev>``, ``Unicast reply from <ip> [<mac>]
+  <t>ms``, ``Sent N probe(s) (0 broadcast(s))``, ``Received N response(s) (0 request(s), 0 broadcast(s))``, exit 1 /
+  0; ``arping: interface X not found: No such device`` exit 2; ``arping: interface lo is not ARPable`` exit 0;
+  ``arping: bad address 'X'`` exit 2; ``X: applet not found`` exit 127; the probe adds no neighbour entry.
+* Habets ``src/arping.c`` (L36): ``-D`` = Cisco-style display (``!`` per reply, ``.`` per timeout, then
   ``\t<loss>% packet loss (N extra)``), exit ``!numrecvd`` (0 when something answered).
-* bash ``command -v a b`` prints the path of each name found and exits 0 when any was found (run here).
 
-Inferred [I]: the reply times (fixed), iputils' ``Sent`` count of 2 for a free address with ``-c 2 -w 2`` (read
-from its event loop, not run), iputils' wording for a bad target (``arping: X: Name or service not known``), the
-program paths ``command -v`` prints, Habets' exact spacing, and that nothing but those hosts answers (no proxy ARP).
+Inferred: the reply times (fixed), iputils' ``Sent`` count of 2 for a free address with ``-c 2 -w 2`` (read from its
+event loop), iputils' wording for a bad target (``arping: X: Name or service not known``), the program paths
+``command -v`` prints, Habets' exact spacing, busybox's exact spacing, and that nothing but those hosts answers (no
+proxy ARP).
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ __all__ = ["LinuxRouter", "LinuxShell", "simulate"]
 
 WAN, LAN = "wan0", "br-lan"
 WAN_ADDR = "203.0.113.2"
+NETNS = 4026531840
+"""The initial network namespace's inode (the shell and the LAN's dnsmasq live there)."""
 _PRIO = {"dstnat": -100, "srcnat": 100, "filter": 0, "mangle": -150}
 
 
@@ -160,6 +166,19 @@ def _parse_rule(text: str) -> tuple[list[dict[str, Any]], str]:
 
 
 @dataclass
+class Dnsmasq:
+    """Another dnsmasq process on the machine (a second LAN, or one inside a container's network namespace)."""
+
+    pid: int
+    args: list[str]
+    hostsfile: str | None = None
+    netns: int = NETNS
+    """Inode of its network namespace (``readlink /proc/<pid>/ns/net`` prints ``net:[<inode>]``)."""
+    reloads: int = 0
+    loaded_hosts: str = ""
+
+
+@dataclass
 class LinuxRouter:
     """The router's state, shared by all sessions."""
 
@@ -181,6 +200,10 @@ class LinuxRouter:
     """Which ARP prober is installed: "iputils", "busybox", "both", "habets" or "none"."""
     squatters: dict[str, str] = field(default_factory=dict)
     """Hosts with a static address (address → MAC): no lease, no neighbour entry, but they answer ARP."""
+    other_dnsmasq: list[Dnsmasq] = field(default_factory=list)
+    """More dnsmasq processes; ``pidof`` lists them before the LAN's (order: inferred, L12)."""
+    extra_addresses: list[tuple[str, str]] = field(default_factory=list)
+    """More LAN-side interfaces (name, address/prefix) shown by ``ip -4 -o addr show``."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # --- nftables ------------------------------------------------------------------------------------
@@ -389,6 +412,11 @@ class LinuxRouter:
 
     def hup(self, pid: int) -> bool:
         """``kill -HUP pid``: dnsmasq re-reads its hostsfile."""
+        other = next((d for d in self.other_dnsmasq if d.pid == pid), None)
+        if other is not None:
+            other.reloads += 1
+            other.loaded_hosts = self.files.get(other.hostsfile or "", "")
+            return True
         if pid != self.dnsmasq_pid:
             return False
         self.reloads += 1
@@ -410,7 +438,7 @@ class LinuxRouter:
             "masquerade to" in r["text"] for c in table.chains.values() for r in c.rules)
 
     def phone_answers(self, phone: str, scanner: str, proto: str = "udp") -> None:
-        """The phone sends a late answer to ``scanner`` (lab finding 8): a LAN flow forms; masquerade keeps
+        """The phone sends a late answer to ``scanner`` (L26, L27): a LAN flow forms; masquerade keeps
         source port 5060 unless routerfix's guard maps flows to that scanner elsewhere."""
         wan_port = "5060" if not self._guarded(scanner) else "40123"
         self.conntrack.append({"protocol": proto, "src": phone, "dst": scanner, "sport": "5060", "dport": "5060",
@@ -481,7 +509,7 @@ def _split_statements(line: str) -> list[str]:
 
 
 def lab_router(scenario: str = "lab") -> LinuxRouter:
-    """The lab's router: phones .100/.101, a PC, a static printer at .240, an active scan of a phone."""
+    """The router: phones .100/.101, a PC, a static printer at .240, an active scan of a phone."""
     r = LinuxRouter()
     leases = ("1764032400 00:04:f2:a1:b2:c3 192.168.88.100 phone1 01:00:04:f2:a1:b2:c3\n"
               "1764032410 80:5e:c0:11:22:33 192.168.88.101 SIP-T46S *\n"
@@ -506,6 +534,25 @@ def lab_router(scenario: str = "lab") -> LinuxRouter:
     else:
         r.files["/etc/dnsmasq.hosts"] = "00:11:22:33:44:55,192.168.88.120,nas\n"
     r.loaded_hosts = r.files.get("/etc/dnsmasq.hosts", "")
+    if scenario in ("multi", "container"):
+        # a container's dnsmasq (its own network namespace; its interface name exists on the host too)
+        r.other_dnsmasq.append(Dnsmasq(2301, ["dnsmasq", "-k", "--interface=br-lan", "--dhcp-range=10.88.0.10,"
+                                              "10.88.0.99,1h", "--dhcp-hostsfile=/etc/ctr.hosts"],
+                                       "/etc/ctr.hosts", netns=4026532601))
+        r.files["/etc/ctr.hosts"] = ""
+    if scenario == "multi":
+        # a guest LAN served by a second dnsmasq on this host, configured in its own file
+        r.extra_addresses.append(("br-guest", "192.168.99.1/24"))
+        r.other_dnsmasq.insert(0, Dnsmasq(1650, ["/usr/sbin/dnsmasq", "-C", "/etc/dnsmasq-guest.conf"],
+                                          "/etc/dnsmasq-guest.hosts"))
+        r.files["/etc/dnsmasq-guest.conf"] = ("interface=br-guest\nbind-interfaces\n"
+                                             "dhcp-range=192.168.99.100,192.168.99.200,2h\n"
+                                             "dhcp-hostsfile=/etc/dnsmasq-guest.hosts\n"
+                                             "dhcp-leasefile=/var/lib/misc/dnsmasq-guest.leases\n")
+        r.files["/etc/dnsmasq-guest.hosts"] = ""
+        r.files["/var/lib/misc/dnsmasq-guest.leases"] = ""
+    for other in r.other_dnsmasq:
+        other.loaded_hosts = r.files.get(other.hostsfile or "", "")
     r.files["/etc/debian_version"] = "12.8\n"
     r.add_table("ip", "nat")
     r.nft("add chain ip nat prerouting { type nat hook prerouting priority dstnat; policy accept; }; "
@@ -635,7 +682,20 @@ class LinuxShell(Shell):
         match = re.fullmatch(r"/proc/(\d+)/cmdline", path)
         if match and int(match.group(1)) == self.router.dnsmasq_pid:
             return "\0".join(self.router.dnsmasq_args) + "\0"
-        return ""
+        other = next((d for d in self.router.other_dnsmasq if match and d.pid == int(match.group(1))), None)
+        return "" if other is None else "\0".join(other.args) + "\0"
+
+    def _readlink(self, path: str) -> tuple[str, str, int]:
+        """``readlink /proc/<pid>/ns/net`` (and ``/proc/self/ns/net``): ``net:[<inode>]`` (L13)."""
+        match = re.fullmatch(r"/proc/(self|\d+)/ns/net", path)
+        if match is None:
+            return "", "", 1
+        r = self.router
+        key = match.group(1)
+        if key == "self" or (key.isdigit() and int(key) == r.dnsmasq_pid):
+            return f"net:[{NETNS}]\n", "", 0
+        other = next((d for d in r.other_dnsmasq if str(d.pid) == key), None)
+        return (f"net:[{other.netns}]\n", "", 0) if other is not None else ("", "", 1)
 
     def _program(self, args: list[str], stdin: str) -> tuple[str, str, int]:
         name, rest = args[0], args[1:]
@@ -663,7 +723,10 @@ class LinuxShell(Shell):
         if name == "hostname":
             return f"{r.hostname}\n", "", 0
         if name == "pidof":
-            return (f"{r.dnsmasq_pid}\n", "", 0) if rest == ["dnsmasq"] and r.dnsmasq_pid else ("", "", 1)
+            pids = [d.pid for d in r.other_dnsmasq] + ([r.dnsmasq_pid] if r.dnsmasq_pid else [])
+            return (" ".join(map(str, pids)) + "\n", "", 0) if rest == ["dnsmasq"] and pids else ("", "", 1)
+        if name == "readlink" and len(rest) == 1:
+            return self._readlink(rest[0])
         if name == "tr":
             if rest == ["\\0", "\\n"]:
                 return stdin.replace("\0", "\n"), "", 0
@@ -799,7 +862,10 @@ class LinuxShell(Shell):
                     f"2: {WAN}    inet {WAN_ADDR}/24 brd 203.0.113.255 scope global {WAN}\\       valid_lft forever "
                     "preferred_lft forever\n"
                     f"4: {LAN}    inet 192.168.88.1/24 brd 192.168.88.255 scope global {LAN}\\       valid_lft "
-                    "forever preferred_lft forever\n"), "", 0
+                    "forever preferred_lft forever\n"
+                    + "".join(f"{5 + n}: {name}    inet {addr} scope global {name}\\       valid_lft forever "
+                              "preferred_lft forever\n" for n, (name, addr) in enumerate(self.router.extra_addresses))
+                    ), "", 0
         if rest == ["-4", "route", "show", "default"]:
             return f"default via 203.0.113.1 dev {WAN} onlink \n", "", 0
         if rest[:3] == ["-4", "neigh", "show"]:
@@ -865,7 +931,9 @@ def simulate(scenario: str = "lab", password: str = "lx-sim-pass",  # noqa: S107
              squatters: dict[str, str] | None = None, **knobs: Any) -> Iterator[SimulatedDevice]:
     """Serve the simulated Debian router on 127.0.0.1 (user ``root``). ``handle.model`` is the
     :class:`LinuxRouter`. Scenarios: ``lab`` (dnsmasq configured on its command line), ``packaged``
-    (``/etc/dnsmasq.conf`` + ``/etc/dnsmasq.d``), ``pbx`` (a forward of 5060 to a PBX), ``no-hostsfile``.
+    (``/etc/dnsmasq.conf`` + ``/etc/dnsmasq.d``), ``pbx`` (a forward of 5060 to a PBX), ``no-hostsfile``,
+    ``container`` (plus a container's dnsmasq in another network namespace), ``multi`` (plus that and a guest LAN
+    ``br-guest`` with its own dnsmasq).
     ``arping`` ("iputils", "busybox", "both", "habets", "none") and ``squatters`` (address → MAC of static hosts,
     replacing the scenario's) change the LAN's ARP side."""
     state = router or lab_router(scenario)

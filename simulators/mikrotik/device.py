@@ -1,27 +1,24 @@
 """A stateful MikroTik RouterOS CLI (v6 or v7 layout) served over real SSH on 127.0.0.1.
 
+Follows docs/facts/mikrotik.md (the M rows marked "simulator" or "both"), never the driver.
+
 Stands for a hAP-class router with the default configuration (``defconf``): bridge LAN 192.168.88.1/24,
-``WAN``/``LAN`` interface lists, DHCP server ``defconf`` on pool ``default-dhcp``
+``WAN``/``LAN`` interface lists (M27), DHCP server ``defconf`` on pool ``default-dhcp``
 (192.168.88.10-192.168.88.254), masquerade for ``out-interface-list=WAN``.
 
-Facts reproduced (../shared/research/ssh-cli.md):
+* Session: ``admin+ct511w4098h`` accepted and stripped (M1), prompt ``[admin@MikroTik] > `` and ``quit`` (M2), bare
+  menu paths change the prompt (M3, inferred), ``;``-separated statements and ``:put`` (M5, inferred), optional
+  interleaved log lines (M6, knob ``log_lines``), error texts (M7, M8).
+* Prints: terse rows in the v6 or v7 layout (M10-M12: unset properties left out, so a client-id-only static lease
+  prints no ``mac-address``), flags (M13), legends only without ``terse`` (M14), numbers from the session's last
+  print of the menu (M15), ``/system resource``/``identity`` pages (M16), ``/export`` (M17, M18).
+* Leases: static leases with ``mac-address`` or ``client-id`` (M22), a second static lease on an address refused
+  (M24), statuses (M25); ARP (M26).
+* NAT: ``add ... place-before=`` (M30-M32), ``endpoint-independent-nat`` only on v7 (M33), ``set``/``enable``/
+  ``disable`` by number or ``[find]`` (M34), an empty comment removes the comment (M19, inferred), service ports
+  (M36), v6/v7 connection layouts (M38), ``connection remove`` (M39).
 
-* §1: prompt ``[admin@MikroTik] > ``; netmiko logs in as ``admin+ct511w4098h`` (the suffix is accepted and
-  stripped); a bare menu path changes the prompt to ``[admin@MikroTik] /ip firewall nat> `` [I in research];
-  ``quit`` ends the session; ``/ip firewall nat add ... place-before=0``; ``/ip pool``, ``/ip dhcp-server``,
-  ``lease``, ``/ip arp`` ``print terse``; ``/ip firewall service-port set sip disabled=yes``;
-  ``endpoint-independent-nat`` rules (v7 only).
-* §14: v7 terse (``comment=`` first and unquoted, empty ``key=``, unpadded index, one column per flag letter) vs
-  v6 terse (``key=""``, quoted values with spaces, flags grouped) [v6 comment placement: I]; error texts
-  ``bad command name X (line 1 column N)``, ``expected end of command (line 1 column N)``,
-  ``syntax error (line 1 column N)``, ``invalid value for argument X``, ``no such item``; ``remove`` without
-  numbers waits at ``numbers:``; numbers refer to the session's last ``print`` of the menu (before any print, to
-  the current order: inferred); v7 connections print ``src-port``/``dst-port`` separately, v6 as ``addr:port``;
-  ``/export`` sorts properties, quotes only when needed and wraps at 80 columns with `` \\`` and four spaces.
-* §0.6: log lines such as ``12:00:01 echo: system,info ...`` may be interleaved (knob ``log_lines``).
-
-Inferred (not in the research): several commands on one line separated by ``;`` run in order and the first
-error stops the line; ``:put "text"`` prints its argument; the exact banner text (written here, not copied).
+Own words: the banner text.
 """
 
 from __future__ import annotations
@@ -68,6 +65,9 @@ class MenuSpec:
     flags: str = "XD"
 
 
+_COUNTERS = ("orig-packets", "orig-bytes", "orig-fasttrack-packets", "orig-fasttrack-bytes", "repl-packets",
+             "repl-bytes", "repl-fasttrack-packets", "repl-fasttrack-bytes", "orig-rate", "repl-rate")
+"""Per-connection counters printed after ``timeout`` (M38: ``orig-bytes=47 603``, thousands grouped by a space)."""
 _NAT_KEYS = ("chain", "action", "to-addresses", "to-ports", "protocol", "src-address", "dst-address",
              "dst-address-type", "in-interface", "in-interface-list", "out-interface", "out-interface-list",
              "src-port", "dst-port", "ipsec-policy", "randomise-ports", "log", "log-prefix", "comment")
@@ -76,14 +76,17 @@ MENUS: dict[str, MenuSpec] = {
     "ip firewall service-port": MenuSpec(("ports", "sip-direct-media", "sip-timeout"),
                                          ("name", "ports", "sip-direct-media", "sip-timeout"), name_key="name"),
     "ip firewall connection": MenuSpec((), ("protocol", "src-address", "src-port", "dst-address", "dst-port",
-                                            "reply-src-address", "reply-dst-address", "tcp-state", "timeout")),
+                                            "reply-src-address", "reply-src-port", "reply-dst-address",
+                                            "reply-dst-port", "tcp-state", "timeout", *_COUNTERS)),
     "ip dhcp-server": MenuSpec(("name", "interface", "address-pool", "lease-time"),
                                ("name", "interface", "lease-time", "address-pool"), name_key="name"),
     "ip dhcp-server network": MenuSpec(("address", "gateway", "dns-server", "comment"),
                                        ("address", "gateway", "dns-server", "comment")),
     "ip dhcp-server lease": MenuSpec(("address", "mac-address", "server", "comment", "client-id", "host-name"),
-                                     ("address", "mac-address", "client-id", "host-name", "server", "status",
-                                      "comment")),
+                                     # M11: the order real devices print (learned host-name last)
+                                     ("address", "mac-address", "client-id", "address-lists", "server",
+                                      "dhcp-option", "status", "expires-after", "last-seen", "active-address",
+                                      "active-mac-address", "active-client-id", "active-server", "host-name")),
     "ip pool": MenuSpec(("name", "ranges"), ("name", "ranges"), name_key="name"),
     "ip arp": MenuSpec(("address", "mac-address", "interface"), ("address", "mac-address", "interface", "published"),
                        flags="XDC"),
@@ -103,6 +106,12 @@ _VALUE_CHECKS: dict[str, re.Pattern[str]] = {
                          r"endpoint-independent-nat|jump|log|same"),
     "disabled": re.compile(r"yes|no"),
 }
+_FLAG_ORDER = "XIRHDBPC"
+"""Legend order of item flags (M13, M14: ``X - disabled, I - invalid, H - DHCP, D - dynamic, P - published, C -
+complete``; leases add R radius and B blocked, placed here by inference)."""
+_CONNECTION_FLAGS = "ESACDFHsd"
+"""Legend order of connection flags (M13: E expected, S seen-reply, A assured, C confirmed, D dying, F fasttrack,
+H hw-offload, s srcnat, d dstnat)."""
 _TREE = {"ip", "ip firewall", "ip dhcp-server", "interface", "system", "system resource", "system identity", *MENUS}
 _VERBS = {"print", "add", "remove", "set", "export", "find", "enable", "disable"}
 
@@ -117,7 +126,7 @@ class RouterOSState:
     menus: dict[str, list[Item]] = field(default_factory=dict)
     next_id: int = 1
     log_lines: bool = False
-    """Interleave a log line (``hh:mm:ss echo: ...``) before print outputs (research §0.6)."""
+    """Interleave a log line (``hh:mm:ss echo: ...``) before print outputs (M6)."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
@@ -147,6 +156,15 @@ class RouterOSState:
         return next(i for i in self.items("ip firewall service-port") if i.props.get("name") == name)
 
 
+def counters(packets: int, octets: int) -> dict[str, str]:
+    """Connection counters as RouterOS prints them (M38: thousands separated by a space, rates in bps)."""
+    def grouped(n: int) -> str:
+        return f"{n:,}".replace(",", " ")
+    return {"orig-packets": grouped(packets), "orig-bytes": grouped(octets), "orig-fasttrack-packets": "0",
+            "orig-fasttrack-bytes": "0", "repl-packets": grouped(packets), "repl-bytes": grouped(octets),
+            "repl-fasttrack-packets": "0", "repl-fasttrack-bytes": "0", "orig-rate": "0bps", "repl-rate": "0bps"}
+
+
 def default_state(version: str = "7.16.2", scenario: str = "office") -> RouterOSState:
     """``defconf`` plus a small office: two phones, a PC, a printer seen only in ARP, an inbound scan."""
     s = RouterOSState(version=version)
@@ -166,8 +184,12 @@ def default_state(version: str = "7.16.2", scenario: str = "office") -> RouterOS
     for addr, mac, host in (("192.168.88.254", "00:04:F2:A1:B2:C3", "Polycom-VVX450"),
                             ("192.168.88.253", "80:5E:C0:11:22:33", "SIP-T46S"),
                             ("192.168.88.20", "3C:22:FB:44:55:66", "reception-pc")):
-        s.add("ip dhcp-server lease", {"address": addr, "mac-address": mac, "client-id": "1:" + mac.lower(),
-                                       "host-name": host, "server": "defconf", "status": "bound"}, dynamic=True)
+        client = "1:" + ":".join(f"{int(b, 16):x}" for b in mac.split(":"))  # M11: leading zeros dropped
+        s.add("ip dhcp-server lease", {"address": addr, "mac-address": mac, "client-id": client,
+                                       "address-lists": "", "server": "defconf", "dhcp-option": "",
+                                       "status": "bound", "expires-after": "8m55s", "last-seen": "1m5s",
+                                       "active-address": addr, "active-mac-address": mac, "active-client-id": client,
+                                       "active-server": "defconf", "host-name": host}, dynamic=True)
         s.add("ip arp", {"address": addr, "mac-address": mac, "interface": "bridge", "published": "no"},
               dynamic=True, extra_flags="C")
     s.add("ip arp", {"address": "192.168.88.250", "mac-address": "00:80:77:12:34:56", "interface": "bridge",
@@ -189,14 +211,17 @@ def default_state(version: str = "7.16.2", scenario: str = "office") -> RouterOS
         if name == "sip":
             props.update({"sip-direct-media": "yes", "sip-timeout": "1h"})
         s.add("ip firewall service-port", props, disabled=disabled)
+    # flags per M13: S seen-reply, A assured, C confirmed, d dstnat, s srcnat (connections carry no D flag)
     s.add("ip firewall connection", {"protocol": "udp", "src-address": "198.51.100.166", "src-port": "5060",
                                      "dst-address": "203.0.113.2", "dst-port": "5060",
-                                     "reply-src-address": "192.168.88.254:5060",
-                                     "reply-dst-address": "198.51.100.166:5060", "timeout": "1m58s"}, dynamic=True)
+                                     "reply-src-address": "192.168.88.254", "reply-src-port": "5060",
+                                     "reply-dst-address": "198.51.100.166", "reply-dst-port": "5060",
+                                     "timeout": "1m58s", **counters(3, 1311)}, dynamic=True, extra_flags="SACd")
     s.add("ip firewall connection", {"protocol": "udp", "src-address": "192.168.88.254", "src-port": "5060",
                                      "dst-address": "198.51.100.10", "dst-port": "5060",
-                                     "reply-src-address": "198.51.100.10:5060",
-                                     "reply-dst-address": "203.0.113.2:5060", "timeout": "2m"}, dynamic=True)
+                                     "reply-src-address": "198.51.100.10", "reply-src-port": "5060",
+                                     "reply-dst-address": "203.0.113.2", "reply-dst-port": "5060",
+                                     "timeout": "2m", **counters(2 * 60, 48_210)}, dynamic=True, extra_flags="SACs")
     return s
 
 
@@ -273,10 +298,15 @@ def _tokens(text: str, offset: int) -> list[Token]:
     return tokens
 
 
-def _quote(value: str, v7_terse: bool = False) -> str:
+_V6_STRINGS = frozenset({"client-id", "host-name", "address-lists", "dhcp-option", "comment", "log-prefix"})
+"""Text properties RouterOS 6 prints quoted even without spaces (M11: ``client-id="1:30:7:4d:f5:7:49"``,
+``host-name="Galaxy-S8"``)."""
+
+
+def _quote(value: str, v7_terse: bool = False, *, always: bool = False) -> str:
     if v7_terse:
         return value
-    if value == "" or re.search(r"[\s\"\\;$\[\]{}=]", value):
+    if always or value == "" or re.search(r"[\s\"\\;$\[\]{}=]", value):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         return f'"{escaped}"'
     return value
@@ -394,23 +424,29 @@ class RouterOSShell(Shell):
     # --- print ----------------------------------------------------------------------------------------------
 
     def _resource(self) -> str:
-        channel = "stable"
-        return (f"                   uptime: 3d4h12m9s\n                  version: {self.state.version} ({channel})\n"
-                f"               build-time: 2024-11-20 10:00:00\n              free-memory: 201.2MiB\n"
-                f"             total-memory: 256.0MiB\n                      cpu: ARMv7\n"
-                f"          architecture-name: arm\n               board-name: {self.state.board}\n"
-                f"                 platform: MikroTik\n")
+        """The key: value page of M16, field order and date format as recorded (``build-time: Dec/20/2023 ...``
+        on 6.48 and 7.12 alike)."""
+        channel = "stable" if self.state.v7 else "long-term"
+        fields = (("uptime", "3d4h12m9s"), ("version", f"{self.state.version} ({channel})"),
+                  ("build-time", "Nov/20/2024 10:00:00"), ("factory-software", "6.44.6"),
+                  ("free-memory", "201.2MiB"), ("total-memory", "256.0MiB"), ("cpu", "ARMv7"), ("cpu-count", "4"),
+                  ("cpu-frequency", "716MHz"), ("cpu-load", "1%"), ("free-hdd-space", "1196.0KiB"),
+                  ("total-hdd-space", "16.0MiB"), ("architecture-name", "arm"), ("board-name", self.state.board),
+                  ("platform", "MikroTik"))
+        return "".join(f"{key:>25}: {value}\n" for key, value in fields)
 
     def _view(self, menu: str, item: Item) -> dict[str, str]:
         props = dict(item.props)
-        if menu == "ip firewall connection" and not self.state.v7:
-            for side in ("src", "dst"):
+        if menu == "ip firewall connection" and not self.state.v7:  # M38: v6 prints address:port
+            for side in ("src", "dst", "reply-src", "reply-dst"):
                 port = props.pop(f"{side}-port", "")
                 if port:
                     props[f"{side}-address"] = f"{props.get(f'{side}-address', '')}:{port}"
         return props
 
     def _flags(self, menu: str, item: Item) -> str:
+        if menu == "ip firewall connection":
+            return item.extra_flags  # M13: connection flags are their own letters
         letters = ""
         if item.disabled:
             letters += "X"
@@ -440,22 +476,23 @@ class RouterOSShell(Shell):
         if self.state.log_lines:
             lines.append("12:00:01 echo: system,info,account user admin logged in from 127.0.0.1 via ssh")
         v7 = self.state.v7
-        flag_letters = sorted({c for it in items for c in self._flags(menu, it)})
+        legend = _CONNECTION_FLAGS if menu == "ip firewall connection" else _FLAG_ORDER
+        used = {c for it in items for c in self._flags(menu, it)}
+        flag_letters = [c for c in legend if c in used]
         width = max([len(str(numbering[it.id])) for it in items] or [1]) + 1
         for it in items:
             props = self._view(menu, it)
-            order = [k for k in ("comment", *spec.order) if k in props]
+            order = [k for k in dict.fromkeys(("comment", *spec.order)) if k in props]
             order += [k for k in props if k not in order]
             flags = self._flags(menu, it)
             if v7:
                 index = f"{numbering[it.id]:>{width - 1}}"
-                cols = " ".join(c if c in flags else " " for c in flag_letters)
-                pairs = " ".join(f"{k}={_quote(props[k], k == 'comment')}" if props[k] != "" or k == "comment"
-                                 else f"{k}=" for k in order)
+                cols = "".join(c if c in flags else " " for c in flag_letters)  # M13: one column per letter
+                pairs = " ".join(f"{k}={props[k]}" for k in order)  # M11: v7 quotes nothing
                 lines.append(f"{index} {cols} {pairs}" if cols else f"{index} {pairs}")
             else:
                 fw = max([len(self._flags(menu, x)) for x in items] + [1])
-                pairs = " ".join(f"{k}={_quote(props[k])}" for k in order)
+                pairs = " ".join(f"{k}={_quote(props[k], always=k in _V6_STRINGS)}" for k in order)
                 lines.append(f"{numbering[it.id]:>{max(width, 2)}} {flags:<{fw}} {pairs}")
         if not terse:
             header = "Flags: X - disabled, D - dynamic" if not v7 else "Flags: X - DISABLED, D - DYNAMIC"
@@ -535,8 +572,8 @@ class RouterOSShell(Shell):
             if props.get("action") == "endpoint-independent-nat" and not self.state.v7:
                 raise RouterOSError("input does not match any value of action")
         if menu == "ip dhcp-server lease":
-            if "address" not in props or "mac-address" not in props:
-                raise RouterOSError("failure: address and mac-address must be set")
+            if "address" not in props or not (props.get("mac-address") or props.get("client-id")):
+                raise RouterOSError("failure: address and mac-address or client-id must be set")
             for other in self.state.items(menu):
                 if other.props.get("address") == props["address"] and not other.dynamic:
                     raise RouterOSError("failure: already have static lease with this IP address")
@@ -600,6 +637,8 @@ class RouterOSShell(Shell):
         props, meta = self._props(menu, words[1:], MENUS[menu].keys)
         for it in chosen:
             it.props.update(props)
+            if it.props.get("comment") == "":
+                del it.props["comment"]  # an empty comment is no comment (M14)
             if "disabled" in meta:
                 it.disabled = meta["disabled"] == "yes"
             if verb in ("enable", "disable"):

@@ -180,7 +180,7 @@ def test_a_drop_at_each_step_leaves_the_device_mitigated_or_as_before(ssh_host: 
                     assert routerfix.apply_ghostcall_mitigation(check).status == "unchanged", f"step {step}"
 
 
-# --- probing a candidate sink with ARP duplicate-address detection (lab-notes finding 4) ---------------------------
+# --- probing a candidate sink with ARP duplicate-address detection (docs/facts/linux.md L34-L37) ----------------------
 
 SQUATTER = "192.168.88.250"
 """The simulated LAN's static camera: top of the pool, no lease, no neighbour entry, answers ARP."""

@@ -54,9 +54,9 @@ def test_exact_commands_for_the_office_v7(sim: SimulatedDevice) -> None:
         result = routerfix.apply_ghostcall_mitigation(driver)
     assert result.status == "mitigated" and str(result.plan.sink) == "192.168.88.252"
     sent = writes_sent(sim, start)
-    reads = [c for c in sent if ":put" in c]
+    reads = [c for c in sent if c.startswith("/system resource print")]
     assert len(reads) == 2, "two read passes (plan, verify) of one round trip each"
-    writes = [c for c in sent if ":put" not in c and c != "quit"]
+    writes = [c for c in sent if c not in reads and c != "quit"]
     assert writes == [
         "/ip firewall nat add chain=dstnat action=dst-nat protocol=tcp dst-port=5060-5061 in-interface-list=WAN "
         "to-addresses=192.168.88.252 to-ports=5060-5061 comment=routerfix-sip-tcp place-before=0",
@@ -64,7 +64,8 @@ def test_exact_commands_for_the_office_v7(sim: SimulatedDevice) -> None:
         "to-addresses=192.168.88.252 to-ports=5060-5061 comment=routerfix-sip-udp place-before=0",
         '/ip dhcp-server lease add address=192.168.88.252 mac-address=02:00:5E:C0:50:60 server="defconf" '
         "comment=routerfix-sink",
-        "/ip firewall nat disable [find where action=endpoint-independent-nat and !disabled]",
+        '/ip firewall nat set 1 disabled=yes comment="routerfix-off|"; :put "RFX-0"; '
+        '/ip firewall nat set 2 disabled=yes comment="routerfix-off|"; :put "RFX-1"',
         "/ip firewall service-port set sip disabled=yes",
         '/ip firewall connection print terse without-paging where dst-port~"^(5060|5061)\\$"',
         "/ip firewall connection remove 0",
