@@ -188,7 +188,7 @@ def _decode_name(name: str) -> str:
 
 
 def parse_netcgi_entries(page: Page) -> list[NetCgiEntry]:
-    """Rules of net-cgi ``forwarding.htm`` from ``forwardingArrayN`` and ``forward_array_num``."""
+    """Rules of net-cgi ``forwarding.htm`` from ``forwardingArray1`` .. ``forwardingArray<forward_array_num>``."""
     values = js_vars(page.text)
     if "forward_array_num" not in values:
         raise ParseError(page.name, "no forward_array_num (not the port-forwarding page)")
@@ -199,7 +199,7 @@ def parse_netcgi_entries(page: Page) -> list[NetCgiEntry]:
     if not 0 <= count <= 1024:
         raise ParseError(page.name, f"forward_array_num {count} is out of range")
     entries: list[NetCgiEntry] = []
-    for i in range(count):
+    for i in range(1, count + 1):  # the page script counts forwardingArray1..forward_array_num
         line = values.get(f"forwardingArray{i}")
         if line is None:
             raise ParseError(page.name, f"forwardingArray{i} is missing")
@@ -216,7 +216,7 @@ def parse_netcgi_entries(page: Page) -> list[NetCgiEntry]:
             continue
         if proto not in _NC_PROTO:
             raise ParseError(page.name, f"forwardingArray{i} has protocol {proto[:10]!r}")
-        entries.append(NetCgiEntry(i + 1, 1, _decode_name(name), _NC_PROTO[proto], _range(es, ee, page.name),
+        entries.append(NetCgiEntry(i, 1, _decode_name(name), _NC_PROTO[proto], _range(es, ee, page.name),
                                    _range(is_, ie, page.name), _ip(ip, page.name)))
     return entries
 

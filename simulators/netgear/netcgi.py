@@ -173,7 +173,7 @@ class NetCgiPages:
         ts = self.sim.issue_timestamps(*LIST_FLAGS, kill=("forwarding_add_range", "forwarding_edit_range"))
         lines = self._entries()
         script = (f"var ts='{ts}';\n"
-                  + "".join(f"var forwardingArray{i}=\"{_js(line)}\";\n" for i, line in enumerate(lines))
+                  + "".join(f"var forwardingArray{i}=\"{_js(line)}\";\n" for i, line in enumerate(lines, 1))
                   + f"var forward_array_num={len(lines)};\nvar trigger_array_num=0;\nvar upnp_array_num=0;\n"
                   f"var lan_ip=\"{self.sim.config.lan_ip}\";")
         body = (self.form_open("forwarding.htm", "forwarding", ts)

@@ -1,0 +1,61 @@
+"""Field reports from an acceptance run against stand-ins built from Netgear's GPL firmware, each a test.
+
+The simulators follow docs/facts/netgear.md; the row numbers quoted below are rows of that table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import routerfix
+from routerfix.errors import DeviceError
+from routerfix.model import PortForward, PortRange, Protocol
+from routerfix.transport.http import Page
+
+from .conftest import connect
+
+
+def _rules(device: Any) -> list[tuple[str, str, int, int, str]]:
+    device.handle.settle()
+    return [(r.name, r.proto, r.ext_start, r.ext_end, r.ip) for r in device.handle.config.rules]
+
+
+# --- 1. net-cgi numbers forwardingArrayN from 1 to forward_array_num (facts: forwarding.htm rows) ---------------
+
+
+def test_netcgi_rule_array_is_numbered_from_one() -> None:
+    from routerfix.drivers.netgear import parsers
+
+    page = Page("forwarding.htm", "", 200, "var forwardingArray1=\"Web TCP 8080 8080 80 80 192.168.1.20 0 0\";\n"
+                                           "var forward_array_num=1;")
+    (entry,) = parsers.parse_netcgi_entries(page)
+    assert (entry.name, entry.first, entry.count, str(entry.external)) == ("Web", 1, 1, "8080")
+
+
+def test_netcgi_existing_forward_show_plan_mitigate_undo(netgear: Any) -> None:
+    from routerfix.simulators.netgear.state import Rule
+
+    web = ("Web", "TCP", 8080, 8080, "192.168.1.20")
+    with netgear("R7800", rules=[Rule("Web", "TCP", 8080, 8080, 80, 80, "192.168.1.20")]) as device:
+        with connect(device) as router:
+            assert [(f.name, str(f.external_ports)) for f in router.list_port_forwards()] == [("Web", "8080")]
+            plan = routerfix.plan_ghostcall_mitigation(router)
+            assert [a.kind for a in plan.actions][0] == "add_forward"
+            first = routerfix.apply_ghostcall_mitigation(router)
+            assert first.status == "mitigated" and first.verified
+        assert _rules(device) == [web, ("routerfix-sip", "TCP/UDP", 5060, 5061, "192.168.1.254")]
+        with connect(device) as router:
+            assert routerfix.apply_ghostcall_mitigation(router).status == "unchanged"
+            assert routerfix.remove_ghostcall_mitigation(router, record=first.to_dict()).status == "undone"
+        assert _rules(device) == [web]
+
+
+def test_netcgi_forward_added_to_an_empty_table_reads_back(netgear: Any) -> None:
+    with netgear("R7800") as device:
+        with connect(device) as router:
+            assert routerfix.apply_ghostcall_mitigation(router).status == "mitigated"
+        with connect(device) as router:  # a later run reads the page the first one left behind
+            assert [f.name for f in router.list_port_forwards()] == ["routerfix-sip"]
+        assert _rules(device) == [("routerfix-sip", "TCP/UDP", 5060, 5061, "192.168.1.254")]
