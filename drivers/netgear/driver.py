@@ -72,6 +72,11 @@ _NOTES_ACOS = ("ACOS GUI: the rule list has no protocol column; the protocol is 
 _NOTES_NETCGI = ("net-cgi GUI: refused writes look like successes, so every write is read back",
                  "64 port-forwarding rules",
                  "no DHCP reservation and no ping tool are driven: the sink is taken from the top of the pool")
+_NETCGI_KEEP = (("bt_igmp_value", "endis_bt_igmp"),
+                *((f"hid_bri_lan{i}", f"bri_lan_tag{i}") for i in range(1, 5)),
+                *((f"hid_brig_ssid{i}", f"brig_ssid_tag{i}") for i in range(1, 3)),
+                *((f"hid_brig_guest_ssid{i}", f"brig_guest_ssid_tag{i}") for i in range(1, 3)))
+"""net-cgi WAN hidden fields the page script sets from a page variable ("0"/"1") before posting."""
 _PROTO_VALUE = {Protocol.BOTH: "TCP/UDP", Protocol.TCP: "TCP", Protocol.UDP: "UDP"}
 
 
@@ -302,7 +307,8 @@ class NetgearDriver(Driver):
             form = page.form()
             form.require("NatInboundFiltering", "spi_value", "sipalg_value", "dmz_value", "rspToPing_value",
                          "dmz_ip", "wan_mtu", "submit_flag")
-            for var in ("nat_fitering", "endis_sipalg", "spiEnable", "dmz_value", "rspToPing_value"):
+            for var in ("nat_fitering", "endis_sipalg", "spiEnable", "dmz_value", "rspToPing_value", "endis_igmp",
+                        "dmzIpAddr"):
                 if values.get(var) is None:
                     raise ParseError(page.name, f"JS variable {var} is missing: posting without it would "
                                                 f"switch settings off")
@@ -486,15 +492,33 @@ class NetgearDriver(Driver):
                 return self._post(self._cgi("security.cgi"), body, "WAN setup (security.cgi)")
             form = page.form()
             mtu = page.token(r"wan_mtu\.value\s*=\s*'(\d{3,4})'")
-            body = form.build({
+            dmz_on = values["dmz_value"] == "1"
+            dmz_ip = values["dmzIpAddr"]  # local to loadvalue(); the page has no other copy of the address
+            quad = dmz_ip.split(".")
+            if dmz_on and (len(quad) != 4 or not all(q.isdigit() and int(q) <= 255 for q in quad)):
+                raise ParseError(page.name, "DMZ is on but the page shows no DMZ address (dmzIpAddr): posting "
+                                            "would blank the DMZ server")
+            changes: dict[str, str | None] = {
                 "NatInboundFiltering": secured, "wan_mtu": mtu,
-                "spi_value": values["spiEnable"], "disable_spi": None if values["spiEnable"] == "1" else "1",
-                "dmz_value": values["dmz_value"], "dmz_enable": "1" if values["dmz_value"] == "1" else None,
-                "dmz_ip": values.get("dmz_ipaddr", "") if values["dmz_value"] == "1" else "",
-                "rspToPing_value": values["rspToPing_value"],
-                "rspToPing": "1" if values["rspToPing_value"] == "1" else None,
-                "sipalg_value": "0" if want_sip else "1", "disable_sipalg": None if want_sip else "1",
-            })
+                "spi_value": "1" if values["spiEnable"] == "1" else "0",
+                "disable_spi": None if values["spiEnable"] == "1" else form.field("disable_spi").value,
+                "dmz_value": "1" if dmz_on else "0", "dmz_ip": dmz_ip,
+                "dmz_enable": form.field("dmz_enable").value if dmz_on else None,
+                "rspToPing_value": "1" if values["rspToPing_value"] == "1" else "0",
+                "rspToPing": form.field("rspToPing").value if values["rspToPing_value"] == "1" else None,
+                "sipalg_value": "0" if want_sip else "1",
+                "disable_sipalg": None if want_sip else form.field("disable_sipalg").value,
+                "igmp_value": "1" if values["endis_igmp"] == "1" else "0",
+            }
+            if dmz_on:
+                changes.update({f"dmzip{i}": q for i, q in enumerate(quad, 1)})
+            # the page script fills these from its variables before it posts: keep them as the router has them
+            for field, var in _NETCGI_KEEP:
+                if form.has(field) and values.get(var) in ("0", "1"):
+                    changes[field] = values[var]
+            if all(values.get(f"bri_lan_tag{i}") in ("0", "1") for i in range(1, 5)) and form.has("hid_iptv_mask"):
+                changes["hid_iptv_mask"] = str(sum(int(values[f"bri_lan_tag{i}"]) << (i - 1) for i in range(1, 5)))
+            body = form.build(changes)
             return self._post(form.action, body, "WAN setup (apply.cgi wan)")
 
         self._write(f"setting {what}", send, check)

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 
 import routerfix
-from routerfix.errors import DeviceError
-from routerfix.model import PortForward, PortRange, Protocol
 from routerfix.transport.http import Page
 
 from .conftest import connect
@@ -42,7 +40,7 @@ def test_netcgi_existing_forward_show_plan_mitigate_undo(netgear: Any) -> None:
         with connect(device) as router:
             assert [(f.name, str(f.external_ports)) for f in router.list_port_forwards()] == [("Web", "8080")]
             plan = routerfix.plan_ghostcall_mitigation(router)
-            assert [a.kind for a in plan.actions][0] == "add_forward"
+            assert plan.actions[0].kind == "add_forward"
             first = routerfix.apply_ghostcall_mitigation(router)
             assert first.status == "mitigated" and first.verified
         assert _rules(device) == [web, ("routerfix-sip", "TCP/UDP", 5060, 5061, "192.168.1.254")]
@@ -59,3 +57,40 @@ def test_netcgi_forward_added_to_an_empty_table_reads_back(netgear: Any) -> None
         with connect(device) as router:  # a later run reads the page the first one left behind
             assert [f.name for f in router.list_port_forwards()] == ["routerfix-sip"]
         assert _rules(device) == [("routerfix-sip", "TCP/UDP", 5060, 5061, "192.168.1.254")]
+
+
+# --- 2. net-cgi DMZ: the address is the variable dmzIpAddr inside loadvalue() (facts: net-cgi WAN rows) ---------
+
+
+def test_dmz_server_and_igmp_survive_the_wan_post(netgear: Any, model: str) -> None:
+    with netgear(model) as device:
+        cfg = device.handle.config
+        cfg.dmz_enable, cfg.dmz_ip, cfg.igmp_proxy = True, "192.168.1.50", True
+        with connect(device) as router:
+            result = routerfix.apply_ghostcall_mitigation(router)
+            assert result.status == "mitigated" and result.verified
+        device.handle.settle()
+        assert (cfg.dmz_enable, cfg.dmz_ip, cfg.igmp_proxy, cfg.spi) == (True, "192.168.1.50", True, True)
+        assert (cfg.nat_secured, cfg.sip_alg) == (False, False)
+
+
+def test_netcgi_wan_post_carries_the_dmz_address(netgear: Any) -> None:
+    with netgear("R7800") as device:
+        cfg = device.handle.config
+        cfg.dmz_enable, cfg.dmz_ip = True, "192.168.1.50"
+        with connect(device) as router:
+            router.set_sip_alg(False)
+        (wan,) = [p.form for p in device.handle.server.recorded("POST") if p.form.get("submit_flag") == "wan"]
+        assert (wan["dmz_value"], wan["dmz_ip"], wan["dmz_enable"]) == ("1", "192.168.1.50", "dmz_enable")
+        assert [wan[f"dmzip{i}"] for i in range(1, 5)] == ["192", "168", "1", "50"]
+        assert wan["igmp_value"] == "1" and wan["sipalg_value"] == "1" and wan["disable_sipalg"] == "disable_sipalg"
+
+
+def test_netcgi_dmz_on_without_an_address_is_not_posted(netgear: Any) -> None:
+    with netgear("R7800") as device:
+        cfg = device.handle.config
+        cfg.dmz_enable, cfg.dmz_ip = True, ""
+        with connect(device) as router:
+            with pytest.raises(routerfix.ParseError, match="DMZ"):
+                router.set_sip_alg(False)
+        assert device.handle.server.recorded("POST") == []
