@@ -201,12 +201,14 @@ class NetgearDriver(Driver):
 
     def _is_other_admin(self, page: Page) -> bool:
         if self.family == "acos":
-            return "multi_login.cgi" in page.text
+            return "MNU_access_multiLogin2.htm" in page.text or "multi_login.cgi" in page.text
         return "multi_login.html" in page.text and "top.location" in page.text
 
     def _take_over(self, page: Page) -> None:
         http = self.http
         if self.family == "acos":
+            if "multi_login.cgi" not in page.text:  # the redirect page: the form is on the multi-login page
+                page = http.get("/MNU_access_multiLogin2.htm", page="MNU_access_multiLogin2.htm", check=False)
             form = page.form(action="multi_login.cgi")
             form.require("act")
             answer = http.post(form.action, form.build({"act": "yes"}), page="multi-login (multi_login.cgi)")

@@ -76,15 +76,23 @@ class AcosPages:
             f"Port Triggering</a></li><li><a href=\"DEV_device.htm\">Attached Devices</a></li>"
             f"<li><a href=\"LGO_logout.htm\">Logout</a></li></ul><p>LAN {cfg.lan_ip}</p>")))
 
+    def multi_login_redirect(self) -> SimResponse:
+        """What a second admin gets for any page (``MNU_multiLogin.htm``): no form, only a script that sends
+        the browser to the multi-login page."""
+        script = ("function do_redirect()\n{\n\ttop.location.href = \"MNU_access_multiLogin2.htm\";\n}")
+        return SimResponse(200, (f"<html><head><title>NETGEAR Genie</title><script>{script}</script></head>"
+                                 "<body onLoad=\"do_redirect();\"></body></html>"))
+
     def multi_login_page(self) -> SimResponse:
-        body = (f"<form name=\"multiLogin\" method=\"POST\" action=\"{self.action('multi_login.cgi')}\">"
-                "<p>Another administrator is currently logged in to the router. Only one administrator can manage "
-                "the router at a time. Do you want to log in anyway? The other administrator will be logged out."
-                "</p><input type=\"hidden\" name=\"act\" value=\"yes\">"
-                "<input type=\"submit\" name=\"yes\" value=\"Yes\" onclick=\"document.forms[0].act.value='yes'\">"
-                "<input type=\"submit\" name=\"no\" value=\"No\" onclick=\"document.forms[0].act.value='no'\">"
-                "</form>")
-        return SimResponse(200, _page("MNU_access_multiLogin2", body))
+        """``MNU_access_multiLogin2.htm``: a form to ``multi_login.cgi?id=`` with two ``<button>``s and hidden
+        ``act`` defaulting to ``yes``."""
+        body = (f"<form action=\"{self.action('multi_login.cgi')}\" method=\"POST\">"
+                "<h2>Another device is logged in to the router; continuing here logs it out.</h2>"
+                "<button class=\"purpleBtn\" onclick=\"yesClick();\" name=\"yes\"><span>Yes</span></button>"
+                "<button class=\"purpleBtn\" name=\"no\" onclick=\"noClick();\"><span>No</span></button>"
+                "<input type=\"hidden\" name=\"act\" value=\"yes\"></form>")
+        return SimResponse(200, _page("NETGEAR Genie", body, "function yesClick(){document.forms[0].act.value="
+                                                             "\"yes\";document.forms[0].submit();}"))
 
     def csrf_timeout(self) -> SimResponse:
         return SimResponse(200, _page("Timestamp expired", f"<p class=\"error\">{CSRF_TEXT}</p>"))

@@ -313,7 +313,9 @@ class NetgearSimulator:
         if isinstance(self.pages, AcosPages):
             if req.path == "/multi_login.cgi":
                 return self.pages.multi_login_cgi(req)
-            return self.pages.multi_login_page()
+            if req.path == "/MNU_access_multiLogin2.htm":
+                return self.pages.multi_login_page()
+            return self.pages.multi_login_redirect()
         if req.path == "/change_user.html":
             self.take_session(req.client)
             return self.pages.index(req)

@@ -94,3 +94,26 @@ def test_netcgi_dmz_on_without_an_address_is_not_posted(netgear: Any) -> None:
             with pytest.raises(routerfix.ParseError, match="DMZ"):
                 router.set_sip_alg(False)
         assert device.handle.server.recorded("POST") == []
+
+
+# --- 3. ACOS other admin: a page whose script goes to MNU_access_multiLogin2.htm (facts: ACOS multi-login rows) --
+
+
+def test_acos_other_admin_is_recognised_and_nothing_is_written(netgear: Any) -> None:
+    with netgear("R7000", other_admin=True) as device:
+        with pytest.raises(routerfix.SessionError, match="another admin is logged in"):
+            connect(device)
+        assert device.handle.server.recorded("POST") == []
+        assert device.handle.holder == "192.168.1.23"
+
+
+def test_acos_take_over_goes_through_the_multi_login_page(netgear: Any) -> None:
+    with netgear("R7000", other_admin=True) as device:
+        with connect(device, take_over_session=True) as router:
+            assert routerfix.apply_ghostcall_mitigation(router).status == "mitigated"
+        server = device.handle.server
+        (take,) = [r for r in server.recorded("POST") if r.path == "/multi_login.cgi"]
+        assert take.form["act"] == "yes" and take.query.startswith("id=")
+        gets = [r.path for r in server.recorded("GET")]
+        assert gets.index("/MNU_access_multiLogin2.htm") < gets.index("/WAN_wan.htm")
+        assert _rules(device) == [("routerfix-sip", "TCP/UDP", 5060, 5061, "192.168.1.254")]
