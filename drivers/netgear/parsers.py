@@ -57,13 +57,29 @@ def parse_wait_ms(page: Page, default: int = 500) -> int:
     return int(match.group(1)) if match else default
 
 
+_FAILURE_RE = re.compile(r"<h1>\s*Failure\s*</h1>|<title>\s*Failure\s*</title>", re.I)
+_BOLD_RE = re.compile(r"<b>(.*?)</b>", re.S | re.I)
+
+
 def parse_failure(page: Page) -> str | None:
-    """The reason on a "Failure" page, or None when the page is not one."""
-    if not re.search(r"<title>\s*Failure\s*</title>|<h1>\s*Failure\s*</h1>", page.text, re.I):
+    """The reason on a "Failure" page, or None when the page is not one.
+
+    Both families head the page ``<h1>Failure</h1>`` and put the reason in the bold text of the next
+    centred cell (ACOS ``BKS_err.htm``; net-cgi ``del_fail.htm``-style pages); without it, the page's
+    own words after the heading."""
+    match = _FAILURE_RE.search(page.text)
+    if match is None:
         return None
-    match = re.search(r"<p class=\"?error\"?>(.*?)</p>", page.text, re.S | re.I)
-    words = html.unescape(re.sub(r"<[^>]*>", "", match.group(1))).strip() if match else ""
-    return words[:200] or "the router refused the change"
+    rest = page.text[match.end():]
+    bold = _BOLD_RE.search(rest)
+    words = _plain(bold.group(1)) if bold else ""
+    if not words:
+        words = _plain(re.sub(r"<script.*?</script>", " ", rest, flags=re.S | re.I))
+    return words[:200] or "no reason given"
+
+
+def _plain(fragment: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]*>", " ", fragment))).strip()
 
 
 @dataclass(frozen=True)

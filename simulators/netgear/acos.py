@@ -28,6 +28,7 @@ TEXTS = {
     "port_used": "The port is used by another service or rule.",
     "max_rules": "The router can support only 20 port forwarding rules.",
 }
+FEW_SECONDS = "This page goes back to the previous one in a few seconds."
 CSRF_TEXT = "Sorry,your timestamp is expired. Please click the menu to re-enter the page."
 _TYPE_TO_PROTO = {"BOTH": "TCP/UDP", "TCP/UDP": "TCP/UDP", "TCP": "TCP", "UDP": "UDP"}
 _PROTO_TO_OLDTYPE = {"TCP/UDP": "BOTH", "TCP": "TCP", "UDP": "UDP"}
@@ -98,11 +99,17 @@ class AcosPages:
         return SimResponse(200, _page("Timestamp expired", f"<p class=\"error\">{CSRF_TEXT}</p>"))
 
     def failure(self, reason: str, next_file: str) -> SimResponse:
-        body = (f"<form name=\"formname\" method=\"POST\" action=\"{self.action('message.cgi')}\">"
-                f"<h1>Failure</h1><p class=\"error\">{_e(reason)}</p>"
-                f"<input type=\"hidden\" name=\"next_file\" value=\"{_e(next_file)}\">"
-                "<input type=\"submit\" name=\"Return\" value=\"Return\"></form>")
-        return SimResponse(200, _page("Failure", body))
+        """``BKS_err.htm``: title ``NETGEAR Router <model>``, heading ``<h1>Failure</h1>``, the reason in the
+        bold text of a centred cell, a "few seconds" line, hidden ``next_file``; form ``msg`` → ``message.cgi``."""
+        script = ("function delayedLoad()\n{\n\tvar nextF = document.forms[0].next_file.value;\n"
+                  "\tsetTimeout(\"location.replace('\" + nextF + \"')\", 6000);\n}")
+        body = (f"<form id=\"target\" name=\"msg\" action=\"{self.action('message.cgi')}\" method=\"post\">"
+                "<input type=\"hidden\" name=\"buttonHit\"><input type=\"hidden\" name=\"buttonValue\">"
+                "<table><tr><td align=\"left\"><h1>Failure</h1></td></tr></table>"
+                f"<table><tr>\n <td align=center><b>{_e(reason)}\n</b></TD>\n</TR></table>"
+                f"<table><tr>\n <td align=center>{FEW_SECONDS}</TD>\n</TR></table>"
+                f"<input type=\"hidden\" name=\"next_file\" value=\"{_e(next_file)}\"></form>")
+        return SimResponse(200, _page(f"NETGEAR Router {self.sim.model}", body, script))
 
     def bad_request(self, why: str) -> SimResponse:
         return SimResponse(400, _page("400 Bad Request", f"<h1>400 Bad Request</h1><p>{_e(why)}</p>"))

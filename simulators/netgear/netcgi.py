@@ -93,8 +93,15 @@ class NetCgiPages:
                                       f"setTimeout(function(){{location.href=\"{back}\";}}, {ms});"))
 
     def failure(self, reason: str, back: str) -> SimResponse:
-        return SimResponse(200, _page("Failure", f"<h1>Failure</h1><p class=\"error\">{_e(reason)}</p>"
-                                                 f"<a href=\"{back}\">Back</a>"))
+        """A failure page shaped like the firmware's ``del_fail.htm``/``port_fail.htm``: ``table_header`` with
+        ``<h1>Failure</h1>``, the reason in ``<B>`` of a centred cell, a "few seconds" line, back after 5 s."""
+        script = f"function redirect_to()\n{{\n\tsetTimeout(\"location.href='{back}';\", 5000);\n}}"
+        body = ("<table width='100%' border=0 cellpadding=0 cellspacing=3 ><tr><td colSpan=2><h1>Failure</h1>"
+                f"</td></tr>\n<TR>\n\t<TD nowrap align=center><B>{_e(reason)}</B></TD>\n</TR>\n"
+                "<TR>\n\t<TD nowrap align=center>This page goes back to the previous one in a few seconds.</TD>\n"
+                "</TR>\n</TABLE>")
+        return SimResponse(200, (f"<html><head><script>{script}</script></head><body onLoad='redirect_to()'>{body}"
+                                 "</body></html>"))
 
     # --- WAN setup ---
 

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 import routerfix
+from routerfix.errors import DeviceError
+from routerfix.model import PortForward, PortRange, Protocol
 from routerfix.transport.http import Page
 
 from .conftest import connect
@@ -117,3 +119,22 @@ def test_acos_take_over_goes_through_the_multi_login_page(netgear: Any) -> None:
         gets = [r.path for r in server.recorded("GET")]
         assert gets.index("/MNU_access_multiLogin2.htm") < gets.index("/WAN_wan.htm")
         assert _rules(device) == [("routerfix-sip", "TCP/UDP", 5060, 5061, "192.168.1.254")]
+
+
+# --- 4. the router's reason: bold text under <h1>Failure</h1> (facts: failure page rows) --------------------------
+
+
+def test_a_refusal_carries_the_routers_reason(netgear: Any, model: str) -> None:
+    from routerfix.simulators.netgear.state import Rule
+
+    rules = [Rule(f"r{i}", "TCP", 1000 + i, 1000 + i, 1000 + i, 1000 + i, "192.168.1.20") for i in range(3)]
+    with netgear(model, rules=rules, max_rules=3) as device, connect(device) as router:
+        forward = PortForward("routerfix-sip", Protocol.BOTH, PortRange(5060, 5061), "192.168.1.254",
+                              PortRange(5060, 5061))
+        with pytest.raises(DeviceError) as info:
+            router.add_port_forward(forward)
+        reason = info.value.device_message
+        assert "port forwarding rules" in reason and ("20" in reason or "64" in reason)
+        assert "refused the change: the router refused" not in str(info.value)
+        assert "few seconds" not in reason
+    assert len(_rules(device)) == 3

@@ -18,7 +18,8 @@ FRAGMENTS = ["<tr>", "</tr>", "<span class=ttext>", "</span>", "<input type=RADI
              "var access_control_device_num=1;", "var access_control_device0=\"Allowed*1.2.3.4*zz*wired\";",
              "<form name=frmRules action=\"security.cgi?id=1\">", "<input name=oldType value=BOTH>", "Attached",
              "5060-5061", "192.168.1.300", "Model=R7000", "Firmware=V1", "\r\n", "@", ";", "<NewAttachDevice>",
-             "</NewAttachDevice>", "2@1;1.1.1.1;x;00:11:22:33:44:55", "<title>Failure</title>", "<p class=error>"]
+             "</NewAttachDevice>", "2@1;1.1.1.1;x;00:11:22:33:44:55", "<title>Failure</title>", "<p class=error>",
+             "<h1>Failure</h1>", "<td align=center><b>", "</b></TD>"]
 text = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=30)), max_size=25).map("".join)
 
 PAGE_PARSERS: list[Callable[[Page], Any]] = [
