@@ -3,7 +3,7 @@
 ``open()`` reads ``currentsetting.htm`` (no login needed) for model and firmware and picks the flavour:
 ACOS (R6700/R7000/R8000/R8500...: ``security.cgi``/``pforward.cgi``/``lan.cgi`` with ``?id=`` tokens) or
 net-cgi (R7800/R9000/XR/Orbi: ``apply.cgi?/PAGE timestamp=…`` with ``submit_flag``). Facts and traps:
-``/work/shared/research/netgear-deep.md`` (summarised in docs/netgear.md).
+docs/facts/netgear.md (summarised in docs/netgear.md).
 
 Writes fetch the form they post (fresh token, current values), post once, wait as long as the router's
 "Please wait" page says, and read back: a net-cgi router answers a refused (stale timestamp) POST with the

@@ -1,8 +1,8 @@
 """Parsers for Netgear pages (ACOS and net-cgi) and the Genie SOAP attached-device string.
 
 Router output is untrusted: every function either returns validated values or raises
-:class:`routerfix.errors.ParseError` naming the page. Facts: netgear-deep.md (row formats, JS variables,
-hidden fields) and consumer-web.md §1.7 (``currentsetting.htm``, ``GetAttachDevice``).
+:class:`routerfix.errors.ParseError` naming the page. Facts: docs/facts/netgear.md (row formats, page
+variables, hidden fields, failure pages, ``currentsetting.htm``, ``GetAttachDevice``).
 """
 
 from __future__ import annotations

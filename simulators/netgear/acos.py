@@ -1,5 +1,5 @@
-"""Pages and CGI handlers of the simulated ACOS GUI (R7000). Markup written for routerfix from the
-facts in netgear-deep.md "ACOS family"; no firmware file is copied."""
+"""Pages and CGI handlers of the simulated ACOS GUI (R7000). Follows docs/facts/netgear.md rows 1-30;
+markup written for routerfix, no firmware file is copied."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Pages and the ``apply.cgi`` handler of the simulated net-cgi GUI (R7800). Markup written for routerfix
-from the facts in netgear-deep.md "net-cgi family"; no firmware file is copied."""
+"""Pages and the ``apply.cgi`` handler of the simulated net-cgi GUI (R7800). Follows docs/facts/netgear.md
+rows 1-11 and 31-49; markup written for routerfix, no firmware file is copied."""
 
 from __future__ import annotations
 
@@ -302,8 +302,9 @@ class NetCgiPages:
         return SimResponse(200, _page("LAN Setup", body, script))
 
     def dev_wait(self, req: SimRequest) -> SimResponse:
-        return SimResponse(200, _page("Attached Devices", "<p>Please wait a moment...</p>",
-                                      "setTimeout(function(){location.href=\"DEV_show_device.htm\";}, 1000);"))
+        return SimResponse(200, "<html><head><META http-equiv=\"Refresh\" content=\"6; url=DEV_show_device.htm\">"
+                                "<title>Attached Devices</title></head><body><p>Please wait a moment...</p>"
+                                "</body></html>")
 
     def devices_page(self, req: SimRequest) -> SimResponse:
         devices = self.sim.config.devices

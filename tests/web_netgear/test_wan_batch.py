@@ -2,9 +2,9 @@
 
 Both settings are fields of the WAN setup form (ACOS ``security.cgi``: radio ``NatInboundFiltering`` and checkbox
 ``disable_sip``; net-cgi ``apply.cgi`` ``submit_flag=wan``: ``NatInboundFiltering`` and hidden ``sipalg_value``),
-whose handler reads both from one POST (netgear-deep.md). The engine groups the neighbouring ``SetNatMode`` and
-``SetSipAlg`` actions; the driver holds both and posts once, read back once. Faults on that POST end fully mitigated
-or exactly as before, and a POST is never sent again blindly.
+whose handler reads both from one POST (docs/facts/netgear.md rows 17-19, 35-38). The engine groups the
+neighbouring ``SetNatMode`` and ``SetSipAlg`` actions; the driver holds both and posts once, read back once. Faults
+on that POST end fully mitigated or exactly as before, and a POST is never sent again blindly.
 """
 
 from __future__ import annotations
