@@ -584,12 +584,15 @@ class NetgearDriver(Driver):
             assert internal is not None
             serflag = "1" if Protocol.TCP in forward.protocol.members() and 1720 in ext else "0"
             quad = str(forward.internal_address).split(".")
+            # as the page script sends it: spaces as &harr;, & as &#38;; hidden_port_range 1/0 = same range or not
+            name = forward.name.replace("&", "&#38;").replace(" ", "&harr;")
             changes: dict[str, str | None] = {
-                "portname": forward.name, "srvtype": proto, "exter_port": str(ext),
-                "same_range": "1" if internal == ext else None,
+                "portname": name, "srvtype": proto, "exter_port": str(ext),
+                "same_range": form.field("same_range").value if internal == ext else None,
                 "internal_port": None if internal == ext else str(internal),
-                "serflag": serflag, "service_ip": str(forward.internal_address), "hidden_portname": forward.name,
-                "hidden_port_range": str(ext), "port_start": f"{ext.start},", "port_end": f"{ext.end},",
+                "serflag": serflag, "service_ip": str(forward.internal_address),
+                "hidden_port_range": "1" if internal == ext else "0",
+                "port_start": f"{ext.start},", "port_end": f"{ext.end},",
                 "hidden_port_int_start": f"{internal.start},",
                 "hidden_port_int_end": f"{internal.start + len(ext) - 1},",
                 **{f"server_ip{i}": q for i, q in enumerate(quad, 1)},

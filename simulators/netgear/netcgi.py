@@ -217,7 +217,7 @@ class NetCgiPages:
             + "Service Name <input type=\"text\" name=\"portname\" maxlength=\"30\" value=\"\">"
             f"Protocol <select name=\"srvtype\">{options}</select>"
             "External Port Range <input type=\"text\" name=\"exter_port\" maxlength=\"256\" value=\"\">"
-            "<input type=\"checkbox\" name=\"same_range\" value=\"1\" checked>Use the same port range for "
+            "<input type=\"checkbox\" name=\"same_range\" value=\"same_range\" checked>Use the same port range for "
             "Internal port <input type=\"text\" name=\"internal_port\" disabled value=\"\">"
             "Internal IP address "
             + "".join(f"<input type=\"text\" name=\"server_ip{i}\" size=\"3\" value=\"\">" for i in range(1, 5))

@@ -69,7 +69,7 @@ def test_netcgi_requests_for_default_state(netgear: Any) -> None:
                                     "hidden_port_int_end", "service_ip", "serflag", "hidden_port_range")} == {
             "portname": "routerfix-sip", "srvtype": "TCP/UDP", "port_start": "5060,", "port_end": "5061,",
             "hidden_port_int_start": "5060,", "hidden_port_int_end": "5061,", "service_ip": "192.168.1.254",
-            "serflag": "0", "hidden_port_range": "5060-5061"}
+            "serflag": "0", "hidden_port_range": "1"}
         # one WAN POST carries both changes: NAT filtering Open and SIP ALG off (hidden sipalg_value=1)
         assert wan["NatInboundFiltering"] == "Open" and wan["sipalg_value"] == "1"
         assert wan["disable_sipalg"] == "disable_sipalg"  # the checkbox's own value (the handler reads sipalg_value)
