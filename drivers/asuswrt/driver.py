@@ -13,10 +13,10 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from routerfix.driver import Driver
+from routerfix.base.web import WebDriver
 from routerfix.errors import (
     AuthenticationError,
     DeviceError,
@@ -38,7 +38,7 @@ from routerfix.model import (
     Reservation,
 )
 from routerfix.secrets import register
-from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession, Page, PageChecks
+from routerfix.transport.http import Page, PageChecks
 
 from .parser import (
     ERROR_STATUS,
@@ -77,7 +77,7 @@ def _status(page: Page) -> str | None:
     return str(value) if value is not None else None
 
 
-class AsuswrtDriver(Driver):
+class AsuswrtDriver(WebDriver):
     """ASUSWRT routers. Options: the HTTP options (``scheme``, ``tls_fingerprint``, ``verify_tls``, ``ca_file``,
     ``take_over_session``)."""
 
@@ -89,27 +89,24 @@ class AsuswrtDriver(Driver):
         notes=("ASUSWRT has no NAT filtering switch; SIP ALG is not managed by this driver",
                "connection tracking cannot be cleared from the web API: restarting the firewall drops the "
                "forwarding state but not established flows"))
-    option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
+    default_headers: ClassVar[Mapping[str, str]] = {"User-Agent": USER_AGENT}
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
-        self.http = HttpSession(
-            self.host, driver=self.name, timeouts=self.timeouts,
-            options=HttpOptions.from_options(self.options, port=self.port),
-            checks=PageChecks(logged_out=lambda p: _status(p) in ("1", "2", "8"),
-                              other_admin=lambda p: _status(p) == "9"),
-            login=self._login, logout=self._logout, headers={"User-Agent": USER_AGENT})
-        self.transport_security = self.http.transport_security
         self._nv: dict[str, str] = {}
         """nvram values read in this session. ASUSWRT admits one admin at a time, so within one session only
         this driver changes them: read-modify-write starts from here instead of another request."""
 
     # --- session ---------------------------------------------------------------------------------
 
+    def _page_checks(self) -> PageChecks:
+        return PageChecks(logged_out=lambda p: _status(p) in ("1", "2", "8"), other_admin=lambda p: _status(p) == "9")
+
     def _referer(self) -> dict[str, str]:
         return {"Referer": f"{self.http.base_url}/"}
 
     def _login(self) -> None:
+        """Log in (one ``login.cgi`` request)."""
         if self.password is None:
             raise AuthenticationError("ASUSWRT needs a password", host=self.host, driver=self.name)
         cred = base64.b64encode(f"{self.username or 'admin'}:{self.password.reveal()}".encode()).decode()
@@ -131,6 +128,7 @@ class AsuswrtDriver(Driver):
         self._nv.clear()  # a new session: someone else may have changed things in between
 
     def _logout(self) -> None:
+        """Log out (``Logout.asp``)."""
         self.http.request("GET", "/Logout.asp", page="Logout.asp", headers=self._referer())
 
     def _raise_for_status(self, data: dict[str, Any], source: str) -> None:
@@ -155,16 +153,6 @@ class AsuswrtDriver(Driver):
             raise SessionError(f"{source}: the session ended ({name})", host=self.host, driver=self.name)
         raise DeviceError(f"{source}: the router refused the request", device_message=f"error_status {code} {name}",
                           host=self.host, driver=self.name)
-
-    def open(self) -> None:
-        """Log in (one ``login.cgi`` request)."""
-        self.http.open()
-        self.is_open = True
-
-    def close(self) -> None:
-        """Log out (``Logout.asp``) and drop the session."""
-        self.http.close()
-        self.is_open = False
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -358,9 +346,4 @@ class AsuswrtDriver(Driver):
             return all(now[k] == values[k] for k in _BACKUP_KEYS)
 
         self._apply(values, "restart_firewall;restart_dnsmasq", done, "restore")
-
-    def request_stats(self) -> dict[str, int]:
-        """HTTP requests, logins and logouts of this session (benchmarks)."""
-        s = self.http.stats
-        return {"requests": s.requests, "gets": s.gets, "posts": s.posts, "logins": s.logins, "logouts": s.logouts}
 

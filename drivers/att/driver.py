@@ -17,11 +17,11 @@ import hashlib
 import logging
 from typing import Any, ClassVar
 
-from routerfix.driver import Driver
+from routerfix.base.web import WebDriver
 from routerfix.errors import AuthenticationError, DeviceError, ParseError, SessionError
 from routerfix.model import Capabilities, DeviceFacts, DeviceState, Remedy, normalise_mac
 from routerfix.secrets import register
-from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession, Page, PageChecks, TokenExpired
+from routerfix.transport.http import Page, PageChecks, TokenExpired
 
 from .parser import SUPPORTED_MODELS, error_text, parse_sysinfo
 
@@ -40,46 +40,37 @@ def _is_login_page(page: Page) -> bool:
     return "Access Code Required" in page.text
 
 
-class AttGatewayDriver(Driver):
+class AttGatewayDriver(WebDriver):
     """AT&T BGW210/BGW320. Options: the HTTP options (default ``scheme="http"``). The password is the Device
     Access Code printed on the gateway; it is needed only for :meth:`set_ip_passthrough`."""
 
     name: ClassVar[str] = "att"
     capabilities = Capabilities(remedy=Remedy.BRIDGE_MODE, notes=(ATT_NOTE,))
-    option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
+    default_scheme: ClassVar[str] = "http"
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
-        self.http = HttpSession(self.host, driver=self.name, timeouts=self.timeouts,
-                                options=HttpOptions.from_options(self.options, port=self.port, default_scheme="http"),
-                                checks=PageChecks(logged_out=_is_login_page), logout=self._logout)
-        self.transport_security = self.http.transport_security
         self._facts = DeviceFacts("AT&T", "gateway")
         self._logged_in = False
+
+    def _page_checks(self) -> PageChecks:
+        return PageChecks(logged_out=_is_login_page)
 
     def _referer(self, page: str = "home.ha") -> dict[str, str]:
         return {"Referer": f"{self.http.base_url}/cgi-bin/{page}"}
 
-    def open(self) -> None:
-        """Read ``sysinfo.ha`` (no login) and check the model is a BGW210/BGW320."""
-        self.http.open()
-        try:
-            page = self.http.get("/cgi-bin/sysinfo.ha", page="sysinfo.ha", check=False)
-            facts = parse_sysinfo(page.text)
-            if not facts.model.upper().startswith(SUPPORTED_MODELS):
-                raise ParseError("sysinfo.ha", f"model {facts.model!r} is not a BGW210/BGW320 this driver knows",
-                                 host=self.host, driver=self.name)
-        except BaseException:
-            self.http.close()
-            raise
+    def _on_open(self) -> None:
+        """Read ``sysinfo.ha`` (no login: the access code is asked for by :meth:`set_ip_passthrough` only) and check
+        the model is a BGW210/BGW320."""
+        page = self.http.get("/cgi-bin/sysinfo.ha", page="sysinfo.ha", check=False)
+        facts = parse_sysinfo(page.text)
+        if not facts.model.upper().startswith(SUPPORTED_MODELS):
+            raise ParseError("sysinfo.ha", f"model {facts.model!r} is not a BGW210/BGW320 this driver knows",
+                             host=self.host, driver=self.name)
         self._facts = DeviceFacts(f"AT&T ({facts.vendor})", facts.model, facts.firmware)
-        self.is_open = True
 
-    def close(self) -> None:
-        """Log out (if :meth:`set_ip_passthrough` logged in) and drop the session."""
-        self.http.close()
+    def _on_close(self) -> None:
         self._logged_in = False
-        self.is_open = False
 
     def _logout(self) -> None:
         if not self._logged_in:
@@ -96,7 +87,7 @@ class AttGatewayDriver(Driver):
 
     # --- IP Passthrough (explicit, never part of a mitigation) ------------------------------------------
 
-    def _login(self) -> None:
+    def _enter_access_code(self) -> None:
         if self.password is None or not self.password.reveal():
             raise AuthenticationError("IP Passthrough needs the Device Access Code (the gateway's sticker) as the "
                                       "password", host=self.host, driver=self.name)
@@ -128,7 +119,7 @@ class AttGatewayDriver(Driver):
         page = self.http.get("/cgi-bin/ippass.ha", page="ippass.ha", headers=self._referer(), check=False)
         if _is_login_page(page):
             self._logged_in = False
-            self._login()
+            self._enter_access_code()
             page = self.http.get("/cgi-bin/ippass.ha", page="ippass.ha", headers=self._referer(), check=False)
             if _is_login_page(page):
                 raise SessionError("ippass.ha: still the access-code page after logging in", host=self.host,
@@ -138,7 +129,7 @@ class AttGatewayDriver(Driver):
     def get_ip_passthrough(self) -> tuple[str, str]:
         """``(allocmode, passmac)`` as ``ippass.ha`` shows them (logs in with the access code)."""
         if not self._logged_in:
-            self._login()
+            self._enter_access_code()
         form = self._ippass_form().form(action="ippass.ha")
         form.require("nonce", "allocmode", "passmode", "passmac")
         return form.field("allocmode").value, form.field("passmac").value.lower()
@@ -154,7 +145,7 @@ class AttGatewayDriver(Driver):
         target = normalise_mac(mac, "mac")
         self._count_write("set_ip_passthrough", target)
         if not self._logged_in:
-            self._login()
+            self._enter_access_code()
 
         def send() -> None:
             form = self._ippass_form().form(action="ippass.ha")

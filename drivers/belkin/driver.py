@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from routerfix.driver import Driver
+from routerfix.base.web import WebDriver
 from routerfix.errors import ParseError
 from routerfix.model import Capabilities, DeviceFacts, DeviceState, Remedy
-from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession
 
 __all__ = ["BELKIN_NOTE", "BelkinDriver"]
 
@@ -24,24 +23,20 @@ BELKIN_NOTE = ("Belkin routers have no port forwarding routerfix can set (the se
 """Why the verdict is "replace the router"."""
 
 
-class BelkinDriver(Driver):
+class BelkinDriver(WebDriver):
     """Belkin routers: detection and the replace-the-router verdict. Options: the HTTP options (default
     ``scheme="http"``)."""
 
     name: ClassVar[str] = "belkin"
     capabilities = Capabilities(remedy=Remedy.REPLACE_ROUTER, notes=(BELKIN_NOTE,))
-    option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
+    default_scheme: ClassVar[str] = "http"
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
-        self.http = HttpSession(self.host, driver=self.name, timeouts=self.timeouts,
-                                options=HttpOptions.from_options(self.options, port=self.port, default_scheme="http"))
-        self.transport_security = self.http.transport_security
         self._facts = DeviceFacts("Belkin", "router")
 
-    def open(self) -> None:
+    def _on_open(self) -> None:
         """Fetch ``/login.stm`` (no login) and check it is a Belkin/Arcadyan login page."""
-        self.http.open()
         try:
             page = self.http.get("/login.stm", page="login.stm", check=False, ok_status=(200, 401, 403, 404))
             if page.status != 200:
@@ -49,21 +44,11 @@ class BelkinDriver(Driver):
             form = page.form(action="login.cgi")
             form.require("pws", "arc_action")
         except ParseError:
-            self.http.close()
             raise ParseError("login.stm", "not a Belkin (Arcadyan) login page", host=self.host,
                              driver=self.name) from None
-        except BaseException:
-            self.http.close()
-            raise
         values = page.vars()
         model = values.get("modelName") or next(iter(re.findall(r"\b(F\d[A-Z0-9]{3,10})\b", page.text)), "router")
         self._facts = DeviceFacts("Belkin", model, values.get("firmwareVersion", ""))
-        self.is_open = True
-
-    def close(self) -> None:
-        """Drop the session (nothing was logged in to)."""
-        self.http.close()
-        self.is_open = False
 
     def facts(self) -> DeviceFacts:
         """Model and firmware from the login page's script."""

@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any, ClassVar
 
+from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.errors import AuthenticationError, DeviceError, InvalidValue, ParseError, RouterfixError
 from routerfix.model import (
     Backup,
@@ -22,7 +23,6 @@ from routerfix.model import (
     Reservation,
 )
 from routerfix.secrets import redact, register, reveal
-from routerfix.transport.ssh import SSH_OPTION_NAMES, SSHDriver
 
 from .parser import (
     MARKER_ACL,

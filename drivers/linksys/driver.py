@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
-from routerfix.driver import Driver
+from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
 from routerfix.errors import (
     AuthenticationError,
     DeviceError,
@@ -55,7 +55,6 @@ from routerfix.model import (
 )
 from routerfix.retry import retry_transient
 from routerfix.secrets import Secret, register
-from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession
 
 from .parser import (
     JnapReply,
@@ -100,7 +99,7 @@ def _holds(set_action: str, output: dict[str, Any], body: dict[str, Any]) -> boo
     return all(output.get(k) == v for k, v in body.items())
 
 
-class LinksysDriver(Driver):
+class LinksysDriver(WebDriver):
     """Linksys JNAP routers. Options: the HTTP options plus ``restart_wait`` (seconds before polling after a
     ``DeviceRestart``, default 20) and ``poll_interval`` (default 2)."""
 
@@ -111,6 +110,7 @@ class LinksysDriver(Driver):
         max_forwards=None, forward_ranges=True, forward_both=True, orders_rules=False,
         notes=("JNAP has no NAT filtering setting and no way to clear connection tracking",))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"restart_wait", "poll_interval"}
+    default_scheme: ClassVar[str] = "http"
     batch_kinds = frozenset({"set_sip_alg", "add_forward", "remove_forward", "reserve_address", "release_address"})
 
     def __init__(self, host: str, **options: Any) -> None:
@@ -121,10 +121,6 @@ class LinksysDriver(Driver):
                 raise InvalidValue(key, value, "seconds from 0 to 600")
         self.restart_wait = float(self.options.get("restart_wait", 20.0))
         self.poll_interval = float(self.options.get("poll_interval", 2.0))
-        self.http = HttpSession(self.host, driver=self.name, timeouts=self.timeouts,
-                                options=HttpOptions.from_options(self.options, port=self.port, default_scheme="http"),
-                                login=self._login)
-        self.transport_security = self.http.transport_security
         self._auth = Secret("")
         self._fresh: dict[str, dict[str, Any]] = {}
         """Outputs of this session's last read, by action, each used at most once as the "read" of a
@@ -170,6 +166,7 @@ class LinksysDriver(Driver):
                           host=self.host, driver=self.name)
 
     def _login(self) -> None:
+        """Check the password (``core/CheckAdminPassword``); JNAP has no session to log out of."""
         if self.password is None:
             raise AuthenticationError("JNAP needs the admin password", host=self.host, driver=self.name)
         token = base64.b64encode(f"admin:{self.password.reveal()}".encode()).decode()
@@ -181,16 +178,6 @@ class LinksysDriver(Driver):
             raise ParseError("/JNAP/", f"the router does not answer JNAP ({exc.device_message or exc.message}); "
                                        f"not a JNAP firmware?", host=self.host, driver=self.name) from None
         self._check(reply, "core/CheckAdminPassword")
-
-    def open(self) -> None:
-        """Check the password (``core/CheckAdminPassword``)."""
-        self.http.open()
-        self.is_open = True
-
-    def close(self) -> None:
-        """Drop the HTTP session (JNAP has no logout)."""
-        self.http.close()
-        self.is_open = False
 
     def _transaction(self, actions: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         body = [{"action": action_url(a), "request": {}} for a in actions]
@@ -495,8 +482,3 @@ class LinksysDriver(Driver):
                 errors.append(exc)
         if errors:
             raise errors[0]
-
-    def request_stats(self) -> dict[str, int]:
-        """HTTP requests and logins of this session (benchmarks)."""
-        s = self.http.stats
-        return {"requests": s.requests, "gets": s.gets, "posts": s.posts, "logins": s.logins, "logouts": s.logouts}

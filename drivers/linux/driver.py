@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.errors import DeviceError, InvalidValue, ParseError, UnsupportedOperation
 from routerfix.model import (
     AddressRange,
@@ -56,7 +57,6 @@ from routerfix.model import (
     Reservation,
     check_device_name,
 )
-from routerfix.transport.ssh import SSH_OPTION_NAMES, SSHDriver
 
 from .parser import (
     ARPING_EXIT,

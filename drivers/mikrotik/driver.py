@@ -32,6 +32,7 @@ import re
 import time
 from typing import Any, ClassVar
 
+from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver, parse_bool
 from routerfix.errors import DeviceError, InvalidValue, ParseError, UnsupportedOperation
 from routerfix.model import (
     Backup,
@@ -47,7 +48,6 @@ from routerfix.model import (
     Reservation,
     check_device_name,
 )
-from routerfix.transport.ssh import SSH_OPTION_NAMES, SSHDriver, parse_bool
 
 from .parser import (
     TerseItem,

@@ -7,6 +7,7 @@ import re
 import time
 from typing import Any, ClassVar
 
+from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.errors import DeviceError, InvalidValue, ParseError
 from routerfix.model import (
     Backup,
@@ -22,7 +23,6 @@ from routerfix.model import (
     Reservation,
 )
 from routerfix.planner import RULE_PREFIX, SINK_NAME
-from routerfix.transport.ssh import SSH_OPTION_NAMES, SSHDriver
 
 from .parser import (
     UciSection,

@@ -16,11 +16,11 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from routerfix.driver import Driver
+from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
 from routerfix.errors import DeviceError, InvalidValue, ParseError
 from routerfix.model import Capabilities, DeviceFacts, DeviceState, Feature, PortForward, Remedy
 from routerfix.retry import retry_transient
-from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpServerError, HttpSession
+from routerfix.transport.http import HttpServerError
 
 from .parser import Description, SoapFault, build_soap, mapping_to_forward, parse_description, parse_soap
 
@@ -37,7 +37,7 @@ _END_CODES = (713, 714, 402)
 """Faults that end the GetGenericPortMappingEntry walk (713 per spec; some gateways answer 714 or 402)."""
 
 
-class UpnpDriver(Driver):
+class UpnpDriver(WebDriver):
     """UPnP IGD, read-only. Options: the HTTP options (default ``scheme="http"``), ``location`` (path or URL
     of the root description, default ``/rootDesc.xml``), ``max_entries`` (bound of the mapping walk, default
     256). Default port 5000."""
@@ -46,6 +46,8 @@ class UpnpDriver(Driver):
     capabilities = Capabilities(features=frozenset({Feature.LIST_FORWARDS}), remedy=Remedy.READ_ONLY_ACCESS,
                                 notes=(UPNP_NOTE,))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"location", "max_entries"}
+    default_scheme: ClassVar[str] = "http"
+    default_port: ClassVar[int | None] = 5000
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
@@ -54,29 +56,14 @@ class UpnpDriver(Driver):
         if isinstance(self.max_entries, bool) or not isinstance(self.max_entries, int) or \
                 not 1 <= self.max_entries <= 4096:
             raise InvalidValue("max_entries", self.max_entries, "a whole number from 1 to 4096")
-        self.http = HttpSession(self.host, driver=self.name, timeouts=self.timeouts,
-                                options=HttpOptions.from_options(self.options, port=self.port or 5000,
-                                                                 default_scheme="http"))
-        self.transport_security = self.http.transport_security
         self._desc: Description | None = None
         self.truncated = False
         """True when the last walk stopped at ``max_entries``."""
 
-    def open(self) -> None:
+    def _on_open(self) -> None:
         """Fetch the root description and find the WAN connection service."""
-        self.http.open()
-        try:
-            page = self.http.get(self.location, page="root description", check=False)
-            self._desc = parse_description(page.text, self.http.url(self.location))
-        except BaseException:
-            self.http.close()
-            raise
-        self.is_open = True
-
-    def close(self) -> None:
-        """Drop the session (UPnP has none)."""
-        self.http.close()
-        self.is_open = False
+        page = self.http.get(self.location, page="root description", check=False)
+        self._desc = parse_description(page.text, self.http.url(self.location))
 
     @property
     def description(self) -> Description:

@@ -17,6 +17,7 @@ import re
 import time
 from typing import Any, ClassVar
 
+from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.errors import DeviceError, InvalidValue, ParseError
 from routerfix.model import (
     Backup,
@@ -28,7 +29,6 @@ from routerfix.model import (
     PortForward,
     Reservation,
 )
-from routerfix.transport.ssh import SSH_OPTION_NAMES, SSHDriver
 
 from .configtree import Path, parse_commands, quote
 from .parser import parse_arp, parse_conntrack_deleted, parse_interface_address, parse_version

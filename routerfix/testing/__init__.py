@@ -49,6 +49,7 @@ __all__ = [
     "check_capabilities_honest",
     "check_forward_round_trip",
     "check_mitigation_idempotent",
+    "check_open_idempotent",
     "check_read_back_stable",
     "check_reservation_round_trip",
     "check_signatures",
@@ -86,6 +87,26 @@ def check_signatures(driver_cls: type[Driver]) -> None:
         assert list(sig.parameters) == list(base_sig.parameters), \
             f"{driver_cls.__name__}.{verb}{sig} differs from Driver.{verb}{base_sig}"
     assert driver_cls.name, f"{driver_cls.__name__} has no registry name"
+
+
+def check_open_idempotent(driver: Driver) -> None:
+    """An open driver says so (``is_open``), so ``with driver:`` does not log in again; a second :meth:`open`
+    logs in no more (drivers on :mod:`routerfix.base` count their ``logins``); close is safe twice and the
+    driver opens again."""
+    assert driver.is_open, f"{type(driver).__name__}.open() returned but is_open is False: `with driver:` and " \
+                           f"routerfix.connect would log in a second time"
+    logins = getattr(driver, "logins", None)
+    driver.open()
+    assert driver.__enter__() is driver
+    assert driver.is_open, "a second open() left the driver closed"
+    if isinstance(logins, int):
+        now = getattr(driver, "logins", None)
+        assert now == logins, f"a second open() or `with driver:` logged in again ({logins} → {now} logins)"
+    driver.close()
+    assert not driver.is_open, "close() left is_open True"
+    driver.close()
+    driver.open()
+    assert driver.is_open, "open() after close() left is_open False"
 
 
 def check_capabilities_honest(driver: Driver) -> None:
@@ -227,6 +248,10 @@ class DriverConformance:
     def test_signatures(self, driver: Driver) -> None:
         """Contract signatures."""
         self._run(check_signatures, type(driver))
+
+    def test_open_idempotent(self, driver: Driver) -> None:
+        """is_open is kept; a second open() does not log in twice."""
+        self._run(check_open_idempotent, driver)
 
     def test_capabilities_honest(self, driver: Driver) -> None:
         """Declared capabilities work; undeclared ones are refused."""

@@ -1,75 +1,39 @@
-"""The shared HTTP layer for web-GUI and HTTP-API drivers (``requests``). No vendor names here.
+"""The HTTP session of web-GUI and HTTP-API drivers (``requests``). No vendor names here.
 
-One :class:`HttpSession` per device per run. It gives every driver the same
-guarantees:
+One :class:`HttpSession` per device per run. It gives every driver the same guarantees:
 
 * **Timeouts** on every call (:class:`routerfix.Timeouts` ``connect``/``read``).
-* **Trust**: TLS is verified by default (system CAs, or ``ca_file``). Routers
-  usually carry self-signed certificates: pin one with ``tls_fingerprint=
-  "sha256:<hex of the DER certificate>"`` (checked by urllib3's
-  ``assert_fingerprint`` on every connection). ``verify_tls=False`` turns all
-  checking off and is **unsafe** (anyone on the path can read the password);
-  it is reported as ``transport_security="tls-unverified"``. ``scheme="http"``
-  is for routers that offer nothing else and is reported as ``"plain-http"``.
+* **Trust**: TLS verified by default, pinning, CA bundles (:mod:`routerfix.transport.tls`).
+* **Credentials** held only as :class:`~routerfix.secrets.Secret` (:meth:`HttpSession.set_credentials`); the
+  ``Authorization`` header or cookie is built while each request is prepared.
 * **Errors mapped at this boundary**: connect/read timeouts →
-  :class:`~routerfix.errors.ConnectTimeout`/:class:`~routerfix.errors.ReadTimeout`,
-  other connection failures → :class:`~routerfix.errors.TransportError`
-  (HTTP 5xx → :class:`HttpServerError`, also transient), certificate problems →
-  :class:`~routerfix.errors.TrustError` (the message carries the certificate's
-  fingerprint and how to pin it), HTTP 401 at login →
-  :class:`~routerfix.errors.AuthenticationError` (never retried).
-* **Retries** (:func:`routerfix.retry.retry_transient`) only for GETs and
-  connection set-up, never for a POST. After a failed write the driver re-reads
-  and decides (:meth:`HttpSession.guarded_write`).
-* **Session pages**: drivers pass :class:`PageChecks` predicates that recognise
-  the device's "logged out", "another admin is logged in" and "token expired"
-  pages. :meth:`HttpSession.get` handles each once: re-login, take over the other
-  admin's session only when the caller allowed it (``take_over_session=True``),
-  or refetch; a second occurrence raises :class:`~routerfix.errors.SessionError`.
-* **Untrusted HTML**: :func:`parse_form`, :func:`find_token` and :func:`js_vars`
-  raise :class:`~routerfix.errors.ParseError` naming the page when the page is
-  not what was expected; :meth:`Form.build` refuses to build a body that lacks
-  a required field, so half a form is never posted.
-* **Counting**: :attr:`HttpSession.stats` counts requests, logins and logouts
-  (benchmarks compare them with the GUI's own minimum).
+  :class:`~routerfix.errors.ConnectTimeout`/:class:`~routerfix.errors.ReadTimeout`, other connection failures →
+  :class:`~routerfix.errors.TransportError` (HTTP 5xx → :class:`HttpServerError`, also transient), certificate
+  problems → :class:`~routerfix.errors.TrustError` (the message carries the certificate's fingerprint and how to
+  pin it), HTTP 401 at login → :class:`~routerfix.errors.AuthenticationError` (never retried).
+* **Retries** (:func:`routerfix.retry.retry_transient`) only for GETs and connection set-up, never for a POST.
+  After a failed write the driver re-reads and decides (:meth:`HttpSession.guarded_write`).
+* **Session pages**: drivers pass :class:`PageChecks` predicates that recognise the device's "logged out",
+  "another admin is logged in" and "token expired" pages. :meth:`HttpSession.get` handles each once: re-login,
+  take over the other admin's session only when the caller allowed it (``take_over_session=True``), or refetch; a
+  second occurrence raises :class:`~routerfix.errors.SessionError`.
+* **Untrusted HTML**: pages and forms are parsed by :mod:`routerfix.transport.html`.
+* **Counting**: :attr:`HttpSession.stats` counts requests, logins and logouts (benchmarks compare them with the
+  GUI's own minimum).
 
-Interface for driver authors (stable)::
-
-    from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession, PageChecks
-
-    class MyDriver(Driver):
-        option_names = HTTP_OPTION_NAMES | {"my_option"}
-
-        def open(self):
-            self.http = HttpSession(self.host, driver=self.name, timeouts=self.timeouts,
-                                    options=HttpOptions.from_options(self.options, port=self.port),
-                                    checks=PageChecks(logged_out=..., other_admin=..., token_expired=...),
-                                    login=self._login, logout=self._logout, take_over=self._take_over)
-            self.transport_security = self.http.transport_security
-            self.http.open()            # connects and calls login() once (retrying connection set-up only)
-
-        def close(self):
-            self.http.close()           # calls logout() if logged in; never raises
-
-        def get_nat_mode(self):
-            page = self.http.get("/wan.htm", page="WAN setup")      # Page: .text, .status, .form(), .vars()
-            ...
+Drivers normally do not build the session themselves: :class:`routerfix.base.web.WebDriver` owns it (open,
+close, ``is_open``, ``transport_security``) and calls the driver's ``_login``/``_logout`` hooks.
 """
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import logging
-import re
-import ssl
 import threading
-import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from routerfix.driver import Timeouts
 from routerfix.errors import (
     AuthenticationError,
     ConnectionDropped,
@@ -84,6 +48,27 @@ from routerfix.errors import (
     TrustError,
 )
 from routerfix.retry import retry_transient
+from routerfix.secrets import Secret
+from routerfix.timeouts import Timeouts
+from routerfix.transport.html import (
+    Form,
+    FormField,
+    Page,
+    find_token,
+    js_vars,
+    page_words,
+    parse_form,
+    parse_forms,
+)
+from routerfix.transport.tls import (
+    HTTP_OPTION_NAMES,
+    HttpOptions,
+    cert_fingerprint,
+    configure_trust,
+    normalise_fingerprint,
+    quiet_when_pinned,
+    trust_error,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -108,17 +93,14 @@ __all__ = [
     "parse_form",
     "parse_forms",
 ]
+# Form, FormField, Page and the page parsers live in routerfix.transport.html, HttpOptions and the fingerprint
+# helpers in routerfix.transport.tls; they are re-exported here for drivers written against the one-module layout.
 
 log = logging.getLogger("routerfix.transport.http")
-
-HTTP_OPTION_NAMES: frozenset[str] = frozenset(
-    {"scheme", "verify_tls", "tls_fingerprint", "ca_file", "take_over_session"})
-"""Driver options every HTTP driver accepts (add them to :attr:`Driver.option_names`)."""
 
 MAX_PAGE_BYTES = 4 * 1024 * 1024
 """Largest page accepted from a device; anything bigger is refused as garbage."""
 
-_FP_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class HttpServerError(TransportError):
@@ -133,82 +115,6 @@ class TokenExpired(SessionError):
     """The device answered a POST with its "token expired"/"logged out" page: nothing was applied."""
 
 
-def normalise_fingerprint(value: object) -> str:
-    """``"sha256:AB:CD..."``/``"abcd..."`` → 64 lower-case hex digits, or raise :class:`InvalidValue`."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text.startswith("sha256:"):
-            text = text[len("sha256:"):]
-        text = text.replace(":", "")
-        if _FP_RE.fullmatch(text):
-            return text
-    raise InvalidValue("tls_fingerprint", value, "'sha256:' followed by the 64 hex digits of the certificate's "
-                                                 "SHA-256 (DER) fingerprint")
-
-
-def cert_fingerprint(der: bytes) -> str:
-    """``"sha256:<hex>"`` of a DER certificate, the form ``tls_fingerprint`` takes."""
-    return "sha256:" + hashlib.sha256(der).hexdigest()
-
-
-@dataclass(frozen=True)
-class HttpOptions:
-    """How to reach and trust a web GUI. Built from driver options by :meth:`from_options`.
-
-    :param scheme: ``"https"`` (default) or ``"http"`` (only for routers that offer nothing else; the
-        result then says ``plain-http``).
-    :param port: TCP port; default 443/80 by scheme.
-    :param verify_tls: verify the certificate chain and host name (default). ``False`` is unsafe: the
-        password can be read by anyone on the path. Prefer ``tls_fingerprint``.
-    :param tls_fingerprint: pin the device's certificate: ``"sha256:<hex>"`` of the DER certificate.
-        With a pin, chain and host name are not checked; the certificate must match exactly.
-    :param ca_file: a CA bundle (PEM) to verify against instead of the system store.
-    :param take_over_session: when another admin is logged in, take their session over (they are
-        logged out). Off by default: the run then stops with a SessionError.
-    """
-
-    scheme: str = "https"
-    port: int | None = None
-    verify_tls: bool = True
-    tls_fingerprint: str | None = None
-    ca_file: str | None = None
-    take_over_session: bool = False
-
-    def __post_init__(self) -> None:
-        if self.scheme not in ("http", "https"):
-            raise InvalidValue("scheme", self.scheme, "'https' or 'http'")
-        for name in ("verify_tls", "take_over_session"):
-            if not isinstance(getattr(self, name), bool):
-                raise InvalidValue(name, getattr(self, name), "True or False")
-        if self.tls_fingerprint is not None:
-            object.__setattr__(self, "tls_fingerprint", normalise_fingerprint(self.tls_fingerprint))
-            if self.scheme != "https":
-                raise InvalidValue("tls_fingerprint", self.tls_fingerprint, "used only with scheme='https'")
-        if self.ca_file is not None and not isinstance(self.ca_file, str):
-            raise InvalidValue("ca_file", self.ca_file, "a path to a PEM CA bundle")
-        if self.port is not None and (isinstance(self.port, bool) or not isinstance(self.port, int)
-                                      or not 1 <= self.port <= 65535):
-            raise InvalidValue("port", self.port, "a TCP port from 1 to 65535")
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any], *, port: int | None = None,
-                     default_scheme: str = "https") -> HttpOptions:
-        """Pick :data:`HTTP_OPTION_NAMES` out of a driver's options (other keys are ignored)."""
-        return cls(scheme=options.get("scheme", default_scheme), port=port,
-                   verify_tls=options.get("verify_tls", True), tls_fingerprint=options.get("tls_fingerprint"),
-                   ca_file=options.get("ca_file"), take_over_session=options.get("take_over_session", False))
-
-    @property
-    def security(self) -> str:
-        """What :attr:`Driver.transport_security` should say: ``tls``, ``tls-pinned``, ``tls-unverified`` or
-        ``plain-http``."""
-        if self.scheme == "http":
-            return "plain-http"
-        if self.tls_fingerprint:
-            return "tls-pinned"
-        return "tls" if self.verify_tls else "tls-unverified"
-
-
 @dataclass
 class HttpStats:
     """Counters of one session (benchmarks report them beside the GUI's minimum)."""
@@ -221,214 +127,39 @@ class HttpStats:
     """Login sequences run (the first one included)."""
     logouts: int = 0
 
+class _SecretAuth:
+    """A ``requests`` auth hook holding credentials as Secrets; revealed only into the request being prepared."""
 
-# --- pages and forms ---------------------------------------------------------------------------------
+    def __init__(self) -> None:
+        self.basic: tuple[str, Secret] | None = None
+        self.headers: dict[str, Secret] = {}
+        self.cookies: dict[str, Secret] = {}
 
+    def set(self, *, basic: tuple[str, Secret] | None = None, headers: Mapping[str, Secret] | None = None,
+            cookies: Mapping[str, Secret] | None = None) -> None:
+        for value in [*(headers or {}).values(), *(cookies or {}).values(), *([basic[1]] if basic else [])]:
+            if not isinstance(value, Secret):
+                raise InvalidValue("credential", type(value).__name__, "a routerfix.secrets.Secret")
+        self.basic = basic
+        self.headers = dict(headers or {})
+        self.cookies = dict(cookies or {})
 
-@dataclass(frozen=True)
-class FormField:
-    """One control of a form as the page delivered it."""
+    def __call__(self, request: Any) -> Any:
+        if self.basic is not None:
+            user, password = self.basic
+            token = base64.b64encode(f"{user}:{password.reveal()}".encode()).decode("ascii")
+            request.headers["Authorization"] = f"Basic {token}"
+        for name, value in self.headers.items():
+            request.headers[name] = value.reveal()
+        if self.cookies:
+            pairs = "; ".join(f"{name}={value.reveal()}" for name, value in self.cookies.items())
+            jar = request.headers.get("Cookie")
+            request.headers["Cookie"] = f"{jar}; {pairs}" if jar else pairs
+        return request
 
-    name: str
-    kind: str
-    """``hidden``, ``text``, ``password``, ``checkbox``, ``radio``, ``select``, ``textarea``, ``submit``,
-    ``button``, ``image``, ``reset``, ``file``..."""
-    value: str
-    checked: bool = False
-    disabled: bool = False
-    options: tuple[str, ...] = ()
-    """For ``select``: the option values."""
-
-
-_BUTTON_KINDS = frozenset({"submit", "button", "image", "reset"})
-
-
-@dataclass(frozen=True)
-class Form:
-    """A parsed HTML form. ``action`` is as written in the page (relative, query and all)."""
-
-    page: str
-    name: str
-    action: str
-    method: str
-    fields: tuple[FormField, ...]
-
-    def names(self) -> set[str]:
-        """Every control name in the form."""
-        return {f.name for f in self.fields}
-
-    def has(self, name: str) -> bool:
-        """True when the form has a control called ``name``."""
-        return any(f.name == name for f in self.fields)
-
-    def hidden(self) -> dict[str, str]:
-        """The hidden inputs (first value per name), disabled ones included."""
-        out: dict[str, str] = {}
-        for f in self.fields:
-            if f.kind == "hidden":
-                out.setdefault(f.name, f.value)
-        return out
-
-    def field(self, name: str) -> FormField:
-        """The first control called ``name``; :class:`ParseError` if the page lacks it."""
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise ParseError(self.page, f"form {self.name or self.action!r} has no field {name!r}")
-
-    def radio_values(self, name: str) -> tuple[str, ...]:
-        """The values offered by radio buttons called ``name``."""
-        return tuple(f.value for f in self.fields if f.name == name and f.kind == "radio")
-
-    def values(self) -> dict[str, str]:
-        """What a browser without JavaScript would submit: hidden, text, password, textarea, checked
-        checkboxes and radios, each select's selected (or first) option; no disabled controls, no buttons."""
-        out: dict[str, str] = {}
-        for f in self.fields:
-            if f.disabled or f.kind in _BUTTON_KINDS or f.kind == "file":
-                continue
-            if f.kind in ("checkbox", "radio") and not f.checked:
-                continue
-            out.setdefault(f.name, f.value)
-        return out
-
-    def require(self, *names: str) -> None:
-        """Raise :class:`ParseError` naming the page unless every name is a control of the form."""
-        missing = [n for n in names if not self.has(n)]
-        if missing:
-            raise ParseError(self.page, f"form {self.name or self.action!r} lacks {', '.join(missing)}: "
-                                        f"not the page this driver knows (firmware changed?)")
-
-    def build(self, changes: Mapping[str, str | None] | None = None, *, button: tuple[str, str] | None = None,
-              base: Mapping[str, str] | None = None, extra: frozenset[str] | set[str] = frozenset()
-              ) -> dict[str, str]:
-        """The body to post: ``base`` (default :meth:`values`) with ``changes`` applied (``None`` removes a
-        field) plus the submit ``button`` (name, value). Every changed name and the button must be controls
-        of this form, or listed in ``extra`` (fields the page's JavaScript would add): otherwise
-        :class:`ParseError`, so a half-understood form is never posted."""
-        body = dict(self.values() if base is None else base)
-        changes = dict(changes or {})
-        known = self.names() | set(extra)
-        unknown = [n for n in changes if n not in known]
-        if button is not None and button[0] not in known:
-            unknown.append(button[0])
-        if unknown:
-            raise ParseError(self.page, f"form {self.name or self.action!r} lacks {', '.join(unknown)}: not the "
-                                        f"page this driver knows (firmware changed?)")
-        for key, value in changes.items():
-            if value is None:
-                body.pop(key, None)
-            else:
-                body[key] = value
-        if button is not None:
-            body[button[0]] = button[1]
-        return body
-
-
-@dataclass(frozen=True)
-class Page:
-    """A fetched page: what a parser needs, and the name errors use."""
-
-    name: str
-    url: str
-    status: int
-    text: str = field(repr=False)
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    def form(self, name: str | None = None, *, action: str | None = None) -> Form:
-        """The form called ``name`` (or whose action contains ``action``; or the only/first one)."""
-        return parse_form(self.text, self.name, name=name, action=action)
-
-    def forms(self) -> list[Form]:
-        """Every form of the page."""
-        return parse_forms(self.text, self.name)
-
-    def vars(self) -> dict[str, str]:
-        """The page's JavaScript string/number variables (``var x = '...';``)."""
-        return js_vars(self.text)
-
-    def token(self, pattern: str | re.Pattern[str]) -> str:
-        """The first group of ``pattern`` in the page; :class:`ParseError` when absent."""
-        return find_token(self.text, pattern, self.name)
-
-
-def parse_forms(html: str, page: str) -> list[Form]:
-    """Every form of ``html``. Untrusted input: any failure is a :class:`ParseError` naming ``page``."""
-    if not isinstance(html, str):
-        raise ParseError(page, "not text")
-    try:
-        from bs4 import BeautifulSoup
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            soup = BeautifulSoup(html, "html.parser")
-        forms: list[Form] = []
-        for node in soup.find_all("form"):
-            fields: list[FormField] = []
-            for ctl in node.find_all(["input", "select", "textarea", "button"]):
-                name = ctl.get("name")
-                if not isinstance(name, str) or not name:
-                    continue
-                disabled = ctl.has_attr("disabled")
-                if ctl.name == "select":
-                    opts = ctl.find_all("option")
-                    values = tuple(str(o.get("value", o.get_text())) for o in opts)
-                    chosen = next((str(o.get("value", o.get_text())) for o in opts if o.has_attr("selected")),
-                                  values[0] if values else "")
-                    fields.append(FormField(name, "select", chosen, disabled=disabled, options=values))
-                elif ctl.name == "textarea":
-                    fields.append(FormField(name, "textarea", ctl.get_text(), disabled=disabled))
-                else:
-                    default_kind = "submit" if ctl.name == "button" else "text"
-                    kind = str(ctl.get("type") or default_kind).lower()
-                    value = ctl.get("value")
-                    default_value = "on" if kind in ("checkbox", "radio") else ""
-                    fields.append(FormField(name, kind, str(value) if value is not None else default_value,
-                                            checked=ctl.has_attr("checked"), disabled=disabled))
-            forms.append(Form(page=page, name=str(node.get("name") or node.get("id") or ""),
-                              action=str(node.get("action") or ""), method=str(node.get("method") or "GET").upper(),
-                              fields=tuple(fields)))
-        return forms
-    except RouterfixError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - untrusted input: whatever the parser trips on is a ParseError
-        raise ParseError(page, f"unreadable HTML ({type(exc).__name__})") from None
-
-
-def parse_form(html: str, page: str, *, name: str | None = None, action: str | None = None) -> Form:
-    """The form called ``name`` or whose action contains ``action`` (else the first); :class:`ParseError`
-    naming ``page`` when there is none."""
-    forms = parse_forms(html, page)
-    for form in forms:
-        if (name is None or form.name == name) and (action is None or action in form.action):
-            return form
-    wanted = f"form {name!r}" if name else (f"a form posting to {action!r}" if action else "a form")
-    raise ParseError(page, f"no {wanted} in the page (an error page, a login page or another firmware?)")
-
-
-def find_token(text: str, pattern: str | re.Pattern[str], page: str) -> str:
-    """Group 1 (or the whole match) of ``pattern`` in ``text``; :class:`ParseError` naming ``page`` if absent."""
-    if not isinstance(text, str):
-        raise ParseError(page, "not text")
-    match = re.search(pattern, text)
-    if match is None:
-        raise ParseError(page, "no session token in the page (logged out, or another firmware?)")
-    return match.group(1) if match.groups() else match.group(0)
-
-
-_JS_VAR_RE = re.compile(
-    r"""\bvar\s+([A-Za-z_$][\w$]*)\s*=\s*(?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)'|(-?\d+(?:\.\d+)?))\s*[;,\n]""")
-
-
-def js_vars(text: str) -> dict[str, str]:
-    """``var name = 'text'|"text"|123;`` assignments of a page (first one per name), escapes kept raw."""
-    if not isinstance(text, str):
-        return {}
-    out: dict[str, str] = {}
-    for m in _JS_VAR_RE.finditer(text):
-        value = next(g for g in (m.group(2), m.group(3), m.group(4)) if g is not None)
-        out.setdefault(m.group(1), value)
-    return out
+    def __repr__(self) -> str:
+        return (f"<credentials basic={self.basic is not None} headers={sorted(self.headers)} "
+                f"cookies={sorted(self.cookies)}>")
 
 
 def _never(page: Page) -> bool:
@@ -479,6 +210,7 @@ class HttpSession:
         self._logout = logout
         self._take_over = take_over
         self._headers = dict(headers or {})
+        self._auth = _SecretAuth()
         self.stats = HttpStats()
         self.logged_in = False
         self._session: requests.Session | None = None
@@ -520,28 +252,26 @@ class HttpSession:
 
     def _new_session(self) -> requests.Session:
         import requests
-        from requests.adapters import HTTPAdapter
-
-        fingerprint = self.options.tls_fingerprint
-
-        class _PinnedAdapter(HTTPAdapter):
-            def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-                kwargs["assert_fingerprint"] = fingerprint
-                super().init_poolmanager(*args, **kwargs)
 
         session = requests.Session()
         session.trust_env = False  # no proxies or netrc from the environment: talk to the device only
         session.headers.update({"User-Agent": "routerfix", **self._headers})
-        if self.options.scheme == "https":
-            if fingerprint:
-                session.mount("https://", _PinnedAdapter(max_retries=0))
-                session.verify = False  # the pin replaces chain and host-name checks
-            elif not self.options.verify_tls:
-                session.verify = False
-            elif self.options.ca_file:
-                session.verify = self.options.ca_file
-        session.mount("http://", HTTPAdapter(max_retries=0))
+        session.auth = self._auth
+        configure_trust(session, self.options)
         return session
+
+    # --- credentials ---
+
+    def set_credentials(self, *, basic: tuple[str, Secret] | None = None, headers: Mapping[str, Secret] | None = None,
+                        cookies: Mapping[str, Secret] | None = None) -> None:
+        """Credentials sent with every request from now on, held only as :class:`~routerfix.secrets.Secret`:
+        ``basic`` (user name, password) becomes ``Authorization: Basic ...``, ``headers`` and ``cookies`` are sent
+        as given. Each is revealed only while a request is being prepared, never stored as a plain string."""
+        self._auth.set(basic=basic, headers=headers, cookies=cookies)
+
+    def clear_credentials(self) -> None:
+        """Send no credentials from now on."""
+        self._auth.set()
 
     # --- lifecycle ---
 
@@ -586,15 +316,6 @@ class HttpSession:
 
     # --- requests ---
 
-    @contextmanager
-    def _quiet_pinned(self) -> Iterator[None]:
-        if self.options.scheme == "https" and (self.options.tls_fingerprint or not self.options.verify_tls):
-            with warnings.catch_warnings():  # pinned: checked by fingerprint; unverified: warned once at open
-                warnings.filterwarnings("ignore", message=".*Unverified HTTPS request.*")
-                yield
-        else:
-            yield
-
     def request(self, method: str, path: str, *, page: str, params: Mapping[str, str] | None = None,
                 data: Mapping[str, str] | str | bytes | None = None, headers: Mapping[str, str] | None = None,
                 ok_status: tuple[int, ...] = (200,), timeout: float | None = None) -> Page:
@@ -614,7 +335,7 @@ class HttpSession:
             self.stats.gets += 1
         read_timeout = timeout if timeout is not None else self.timeouts.read
         try:
-            with self._quiet_pinned():
+            with quiet_when_pinned(self.options):
                 resp = self.session.request(method.upper(), url, params=params, data=data, headers=headers,
                                             timeout=(self.timeouts.connect, read_timeout), allow_redirects=False)
             content = resp.content
@@ -649,7 +370,7 @@ class HttpSession:
         if status >= 500:
             raise HttpServerError(f"{page}: the device answered HTTP {status}", status=status, host=self.host,
                                   driver=self.driver)
-        raise DeviceError(f"{page}: the device answered HTTP {status}", device_message=_page_words(text),
+        raise DeviceError(f"{page}: the device answered HTTP {status}", device_message=page_words(text),
                           host=self.host, driver=self.driver)
 
     def get(self, path: str, *, page: str, params: Mapping[str, str] | None = None,
@@ -767,7 +488,8 @@ class HttpSession:
                           device_message="", host=self.host, driver=self.driver)
 
     def _trust_error(self, exc: BaseException) -> TrustError | TransportError:
-        return _trust(self, exc)
+        return trust_error(exc, host=self.host, port=self.port, base_url=self.base_url,
+                           timeout=self.timeouts.connect, options=self.options, driver=self.driver)
 
     def ensure_connected(self) -> None:
         """Recreate the session and log in again if it was lost (after a transport fault)."""
@@ -782,56 +504,3 @@ def _short(exc: BaseException) -> str:
         if marker in text:
             return marker
     return type(exc).__name__
-
-
-def _page_words(text: str) -> str:
-    """A short, clean excerpt of an error page (for DeviceError.device_message)."""
-    plain = re.sub(r"<script.*?</script>|<style.*?</style>", " ", text, flags=re.S | re.I)
-    plain = re.sub(r"<[^>]*>", " ", plain)
-    plain = re.sub(r"[\x00-\x1f\x7f]+", " ", plain)
-    return re.sub(r"\s+", " ", plain).strip()[:200]
-
-
-def page_words(text: str) -> str:
-    """Public alias of the error-page excerpt helper (the device's own words, tags stripped, ≤200 chars)."""
-    return _page_words(text)
-
-
-def _server_fingerprint(host: str, port: int, timeout: float) -> str | None:
-    try:
-        pem = ssl.get_server_certificate((host, port), timeout=timeout)
-        return cert_fingerprint(ssl.PEM_cert_to_DER_cert(pem))
-    except (OSError, ValueError):
-        return None
-
-
-def _trust_error_message(host: str, port: int, timeout: float, pinned: str | None, detail: str) -> str:
-    seen = _server_fingerprint(host, port, timeout)
-    if pinned:
-        return (f"the TLS certificate of {host}:{port} does not match the pinned fingerprint sha256:{pinned} "
-                f"(it presents {seen or 'an unreadable certificate'}); if the router's certificate was "
-                f"legitimately replaced, check it on the device and pin the new one")
-    how = (f"if this is the router's own self-signed certificate, pin it: tls_fingerprint='{seen}' "
-           f"(--tls-fingerprint {seen})") if seen else "pin its certificate with tls_fingerprint='sha256:<hex>'"
-    return f"the TLS certificate of {host}:{port} is not trusted ({detail}); {how}, or pass ca_file"
-
-
-def _detail(exc: BaseException) -> str:
-    text = str(exc)
-    for marker in ("self-signed certificate", "self signed certificate", "certificate has expired",
-                   "Hostname mismatch", "unable to get local issuer certificate", "Fingerprints did not match",
-                   "wrong version number", "CERTIFICATE_VERIFY_FAILED"):
-        if marker.lower() in text.lower():
-            return marker
-    return type(exc).__name__
-
-
-def _trust(session: HttpSession, exc: BaseException) -> TrustError | TransportError:
-    detail = _detail(exc)
-    if detail == "wrong version number":  # plain HTTP spoken on the port: not a trust question
-        return TransportError(f"{session.base_url} does not speak TLS (scheme='http'?)", host=session.host,
-                              driver=session.driver)
-    message = _trust_error_message(session.host, session.port, session.timeouts.connect,
-                                   session.options.tls_fingerprint, detail)
-    return TrustError(message, host=session.host, driver=session.driver)
-

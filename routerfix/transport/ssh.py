@@ -1,67 +1,43 @@
-"""The shared SSH layer: one netmiko session per device per run, strict host-key trust, errors mapped
-to routerfix errors, and a lean command loop.
+"""The SSH session: netmiko logs in (it knows each platform's login quirks), then commands are written straight
+to the channel and the reply is read until the prompt appears (``select`` on the channel, no fixed sleeps, no
+``find_prompt`` round trips). A dropped channel is noticed at once (:class:`~routerfix.errors.ConnectionDropped`),
+not after the read timeout. Errors are mapped to routerfix errors here. No vendor names here.
 
-Driver authors subclass :class:`SSHDriver` and set:
+Host-key trust is :mod:`routerfix.transport.ssh_trust`; drivers subclass :class:`routerfix.base.ssh.SSHDriver`.
 
-* ``device_type`` — netmiko's device type (login quirks, e.g. username suffixes, come from netmiko);
-* ``prompt_pattern`` — a regex that *fully* matches the device's prompt line (ANSI codes and ``\\r`` removed,
-  trailing blanks stripped), e.g. ``r"\\S+@\\S+:.*[#$]"``. ``None`` keeps netmiko's own session preparation;
-* ``error_patterns`` — regexes; an output line matching one raises :class:`~routerfix.errors.DeviceError` carrying
-  that line as ``device_message``;
-* optionally ``session_commands`` (sent once after login, e.g. ``terminal length 0``), ``logout_command``,
-  ``batch_separator`` + :meth:`SSHDriver._batch_marker` (several commands in one round trip).
+**The netmiko seam.** netmiko's public API is used everywhere (``ConnectHandler``, ``establish_connection``,
+``session_preparation``, ``session_log``, ``paramiko_cleanup``) except in one place, :class:`NetmikoSeam`, which
+opens a connection the way netmiko's own ``BaseConnection._open()`` does, stopping before its session preparation
+(that preparation costs several ``find_prompt`` round trips; this module finds the first prompt itself). The seam
+relies on three netmiko internals, each pinned by ``test_netmiko_seam`` in ``tests/ssh/test_transport.py``:
 
-and then use :meth:`SSHDriver.send` / :meth:`SSHDriver.send_many` (``self.connection`` is the netmiko object for
-what netmiko does best, e.g. ``send_config_set``/``commit``; its timeouts are already set from
-:class:`~routerfix.driver.Timeouts`).
+* ``_modify_connection_params()``, called before ``establish_connection()`` as ``_open()`` does (platform login
+  quirks, e.g. RouterOS's ``+ct511w4098h`` user-name suffix);
+* the ``key_policy`` attribute, which ``_build_ssh_client()`` hands to paramiko (routerfix's host-key decision);
+* ``_secrets_filter``, the filter each connection adds to the ``netmiko`` logger and ``disconnect()`` removes
+  (removed here without ``disconnect()``, whose ``cleanup()`` would type commands into a closed session).
 
-Trust options (plain strings/bools, so ``-o name=value`` works on the command line):
-
-``known_hosts``
-    path of an OpenSSH known_hosts file (default ``~/.ssh/known_hosts``). The device's key must be in it.
-``host_key_fingerprint``
-    ``SHA256:<base64>`` exactly as ``ssh-keygen -lf`` / OpenSSH print it: trust exactly that key (known_hosts is
-    then not consulted).
-``accept_new_host_key``
-    ``true``: trust on first use — an unknown key is accepted and appended to ``known_hosts``; a key that differs
-    from the one on file is refused all the same.
-``key_file``
-    private key for public-key authentication (the password, if any, is then used as its passphrase only if the
-    key is encrypted and ``key_passphrase`` is not given).
-``key_passphrase``
-    passphrase of ``key_file``.
-
-Speed: netmiko is used to connect and log in (it knows each platform's login quirks); after that, commands are
-written straight to the channel and the reply is read until the prompt appears (``select`` on the channel, no
-fixed sleeps, no ``find_prompt`` round trips). A dropped channel is noticed at once
-(:class:`~routerfix.errors.ConnectionDropped`), not after the read timeout.
+netmiko is bound below its next major version in ``pyproject.toml``; a new major must pass that test first.
 """
 
 from __future__ import annotations
 
-import base64
 import codecs
-import hashlib
+import io
 import logging
-import os
 import re
-import secrets
 import select
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import paramiko
 
-from routerfix.driver import Driver, Timeouts
 from routerfix.errors import (
     AuthenticationError,
     ConnectionDropped,
     ConnectTimeout,
-    DeviceError,
     InvalidValue,
     ReadTimeout,
     RouterfixError,
@@ -69,149 +45,25 @@ from routerfix.errors import (
     TrustError,
 )
 from routerfix.retry import retry_transient
-from routerfix.secrets import Secret
+from routerfix.timeouts import Timeouts
+from routerfix.transport.ssh_trust import HostKeyPolicy, fingerprint
 
 __all__ = [
-    "SSH_OPTION_NAMES",
-    "HostKeyPolicy",
-    "SSHDriver",
+    "NetmikoSeam",
     "SSHSession",
-    "TrustSettings",
-    "fingerprint",
-    "known_hosts_name",
+    "clean_text",
+    "connect_with_retries",
+    "login",
     "map_ssh_error",
-    "parse_bool",
+    "release",
+    "wait_for",
 ]
 
 log = logging.getLogger("routerfix.transport.ssh")
 T = TypeVar("T")
 
-SSH_OPTION_NAMES = frozenset({"known_hosts", "host_key_fingerprint", "accept_new_host_key", "key_file",
-                              "key_passphrase"})
-"""Option names every SSH driver accepts (add your own with ``SSH_OPTION_NAMES | {...}``)."""
-
-DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
-_FINGERPRINT_RE = re.compile(r"SHA256:([A-Za-z0-9+/]{43})=?")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[=>78]")
 _MAX_BUFFER = 8 * 1024 * 1024
-
-
-def parse_bool(value: object, field_name: str) -> bool:
-    """A bool from ``True``/``False`` or the strings ``true/false/yes/no/on/off/1/0`` (CLI ``-o`` values)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off", ""):
-        return False
-    raise InvalidValue(field_name, value, "true or false")
-
-
-def fingerprint(key: paramiko.PKey) -> str:
-    """OpenSSH's SHA256 fingerprint of a public key: ``SHA256:`` + unpadded base64 of the key blob's digest."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
-
-
-def known_hosts_name(host: str, port: int) -> str:
-    """The host field OpenSSH writes in known_hosts: ``host`` on port 22, ``[host]:port`` otherwise."""
-    return host if port == 22 else f"[{host}]:{port}"
-
-
-@dataclass(frozen=True)
-class TrustSettings:
-    """The parsed trust and authentication options of one SSH driver instance."""
-
-    known_hosts: Path
-    host_key_fingerprint: str | None = None
-    accept_new_host_key: bool = False
-    key_file: str | None = None
-    key_passphrase: Secret | None = None
-
-    @classmethod
-    def from_options(cls, options: dict[str, Any]) -> TrustSettings:
-        """Validate the driver options (plain strings/bools) into settings."""
-        known = options.get("known_hosts") or DEFAULT_KNOWN_HOSTS
-        if not isinstance(known, (str, os.PathLike)):
-            raise InvalidValue("known_hosts", known, "a path to an OpenSSH known_hosts file")
-        pin = options.get("host_key_fingerprint")
-        if pin is not None and pin != "":
-            match = _FINGERPRINT_RE.fullmatch(pin.strip()) if isinstance(pin, str) else None
-            if match is None:
-                raise InvalidValue("host_key_fingerprint", pin,
-                                   "SHA256:<43 base64 characters>, as printed by ssh-keygen -lf or ssh -v")
-            pin = "SHA256:" + match.group(1)
-        else:
-            pin = None
-        key_file = options.get("key_file")
-        if key_file is not None and (not isinstance(key_file, (str, os.PathLike)) or not str(key_file)):
-            raise InvalidValue("key_file", key_file, "a path to an SSH private key")
-        if key_file is not None and not Path(key_file).expanduser().is_file():
-            raise InvalidValue("key_file", str(key_file), "an existing private key file")
-        passphrase = options.get("key_passphrase")
-        return cls(
-            known_hosts=Path(known).expanduser(),
-            host_key_fingerprint=pin,
-            accept_new_host_key=parse_bool(options.get("accept_new_host_key", False), "accept_new_host_key"),
-            key_file=None if key_file is None else str(Path(key_file).expanduser()),
-            key_passphrase=None if passphrase in (None, "") else Secret(passphrase),
-        )
-
-
-class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
-    """Decides on host keys paramiko does not find in the loaded known_hosts: checks a pinned fingerprint, or
-    (trust on first use) appends a new key to known_hosts; otherwise refuses. The refusal is kept in
-    :attr:`failure` as a :class:`~routerfix.errors.TrustError` (netmiko re-wraps paramiko's exception)."""
-
-    def __init__(self, settings: TrustSettings, host: str, port: int, driver: str) -> None:
-        self.settings = settings
-        self.host = host
-        self.port = port
-        self.driver = driver
-        self.failure: TrustError | None = None
-
-    def _refuse(self, message: str) -> paramiko.SSHException:
-        self.failure = TrustError(message, host=self.host, driver=self.driver)
-        return paramiko.SSHException(message)
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        """Accept, record or refuse ``key`` for ``hostname`` (raises to refuse)."""
-        got = fingerprint(key)
-        settings = self.settings
-        name = known_hosts_name(self.host, self.port)
-        if settings.host_key_fingerprint is not None:
-            if got == settings.host_key_fingerprint:
-                return
-            raise self._refuse(
-                f"the SSH host key of {name} ({key.get_name()} {got}) does not match the pinned "
-                f"host_key_fingerprint {settings.host_key_fingerprint}: the device was re-keyed or this is not the "
-                f"device. Check the key on the device itself before pinning the new one")
-        known = client.get_host_keys().lookup(hostname)
-        if known:  # the host is on file under another key type: as suspicious as a changed key
-            types = ", ".join(sorted(known.keys()))
-            raise self._refuse(
-                f"the SSH host key of {name} is a {key.get_name()} key ({got}) but {settings.known_hosts} holds a "
-                f"{types} key for it: refused (a changed key is never accepted automatically). If the device was "
-                f"re-keyed, check the new key on the device, remove the old entry with "
-                f"ssh-keygen -R '{name}' -f {settings.known_hosts} and connect again")
-        if settings.accept_new_host_key:
-            _append_known_host(settings.known_hosts, name, key)
-            log.warning("%s: trusting new SSH host key %s %s on first use (added to %s)", name, key.get_name(), got,
-                        settings.known_hosts)
-            return
-        raise self._refuse(
-            f"the SSH host key of {name} ({key.get_name()} {got}) is not in {settings.known_hosts}. Check the "
-            f"fingerprint on the device, then trust it deliberately: pass host_key_fingerprint={got}, or add the key "
-            f"to the known_hosts file (ssh-keyscan -p {self.port} {self.host} >> {settings.known_hosts}), or pass "
-            f"accept_new_host_key=true to trust it on first use")
-
-
-def _append_known_host(path: Path, name: str, key: paramiko.PKey) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    line = f"{name} {key.get_name()} {key.get_base64()}\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "a", encoding="ascii") as handle:
-        handle.write(line)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -438,299 +290,85 @@ def _short(command: str, limit: int = 80) -> str:
     return command if len(command) <= limit else command[: limit - 3] + "..."
 
 
-class SSHDriver(Driver):
-    """Base class of drivers that talk to a device's CLI over SSH (netmiko login + lean command loop).
-
-    Subclasses set the class attributes below and implement the verbs with :meth:`send`/:meth:`send_many`.
-    """
-
-    device_type: ClassVar[str] = ""
-    """netmiko ``device_type`` (``ConnectHandler``)."""
-    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES
-    transport_security = "ssh"
-    default_port: ClassVar[int] = 22
-    prompt_pattern: ClassVar[str | None] = None
-    """Regex fully matching the prompt line; ``None`` = netmiko's session preparation and base prompt."""
-    error_patterns: ClassVar[tuple[str, ...]] = ()
-    """Regexes (searched line by line) that mark a device's refusal in a command's output."""
-    session_commands: ClassVar[tuple[str, ...]] = ()
-    """Commands sent once after login (paging off...)."""
-    logout_command: ClassVar[str | None] = "exit"
-    """Sent (without waiting) before the connection is closed."""
-    batch_separator: ClassVar[str | None] = None
-    """Command separator allowing several commands on one line (``"; "``), or ``None`` (one round trip each)."""
-    batch_max_line: ClassVar[int] = 1000
-    """Longest batched line sent at once."""
-    connect_attempts: ClassVar[int] = 3
-    """Connection set-up attempts (transient faults only; never after an authentication or trust failure)."""
-
-    def __init__(self, host: str, **options: Any) -> None:
-        super().__init__(host, **options)
-        self.trust = TrustSettings.from_options(dict(self.options))
-        self._conn: Any = None
-        self._session: SSHSession | None = None
-        self._errors = [re.compile(p) for p in self.error_patterns]
-        self.connect_seconds = 0.0
-        """Time the last :meth:`open` took (benchmarks)."""
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    @property
-    def ssh_port(self) -> int:
-        """The TCP port in use."""
-        return self.port or self.default_port
-
-    def _netmiko_params(self) -> dict[str, Any]:
-        """Keyword arguments for netmiko's ``ConnectHandler``; subclasses may add to them."""
-        t: Timeouts = self.timeouts
-        params: dict[str, Any] = {
-            "device_type": self.device_type, "host": self.host, "port": self.ssh_port,
-            "username": self.username or "", "password": self.password.reveal() if self.password else None,
-            "conn_timeout": t.connect, "auth_timeout": t.connect, "banner_timeout": t.connect,
-            "blocking_timeout": t.read, "timeout": int(max(1, t.read)), "read_timeout_override": t.read,
-            "fast_cli": True, "session_log": None, "auto_connect": False,
-            "ssh_strict": True, "system_host_keys": False, "allow_agent": False, "use_keys": False,
-        }
-        if self.trust.host_key_fingerprint is None and self.trust.known_hosts.is_file():
-            params.update(alt_host_keys=True, alt_key_file=str(self.trust.known_hosts))
-        if self.trust.key_file:
-            passphrase = self.trust.key_passphrase.reveal() if self.trust.key_passphrase else None
-            params.update(use_keys=True, key_file=self.trust.key_file, passphrase=passphrase)
-        return params
-
-    def open(self) -> None:
-        """Connect, verify the host key, log in and prepare the shell (retrying transient set-up faults only)."""
-        if self.is_open:
-            return
-        started = time.monotonic()
-        retry_transient(self._open_once, attempts=self.connect_attempts, wait=self.timeouts.retry_wait,
-                        max_wait=8 * self.timeouts.retry_wait)
-        self.connect_seconds = time.monotonic() - started
-        self.is_open = True
-
-    def _open_once(self) -> None:
-        from netmiko import ConnectHandler
-
-        policy = HostKeyPolicy(self.trust, self.host, self.ssh_port, self.name)
-        conn: Any = None
-        try:
-            conn = ConnectHandler(**self._netmiko_params())
-            conn.key_policy = policy
-            login_tail: list[str] = []
-            original = conn.read_until_pattern
-
-            def recording_read(*args: Any, **kwargs: Any) -> Any:
-                data = original(*args, **kwargs)
-                login_tail.append(str(data))
-                return data
-
-            conn.read_until_pattern = recording_read
-            conn._modify_connection_params()
-            conn.establish_connection()
-            conn.read_until_pattern = original
-            self._conn = conn
-            if self.prompt_pattern is None:
-                conn._try_session_preparation()
-                prompt = re.compile(re.escape(conn.base_prompt) + r".*")
-                self._session = SSHSession(conn.remote_conn, prompt, enter=conn.RETURN, host=self.host,
-                                           driver=self.name)
-            else:
-                self._session = SSHSession(conn.remote_conn, re.compile(self.prompt_pattern), enter=conn.RETURN,
-                                           host=self.host, driver=self.name)
-                self._lean_preparation(conn, "".join(login_tail))
-        except BaseException as exc:
-            self._teardown(conn)
-            if isinstance(exc, Exception):
-                raise map_ssh_error(exc, host=self.host, driver=self.name, during="connecting",
-                                    policy=policy) from None
-            raise
-
-    def _lean_preparation(self, conn: Any, login_tail: str) -> None:
-        """Find the first prompt without netmiko's extra round trips, then send :attr:`session_commands`."""
-        session = self._session
-        assert session is not None
-        last = clean_text(login_tail).rsplit("\n", 1)[-1].rstrip() if login_tail else ""
-        if last and session.prompt.fullmatch(last):
-            session.last_prompt = last
-        else:
-            session.read_until_prompt(timeout=self.timeouts.connect, after_newline=False, during="logging in")
-        conn.base_prompt = _base_prompt(session.last_prompt)
-        for command in self.session_commands:
-            self.send(command)
-
-    def close(self) -> None:
-        """Log out and disconnect; safe to call twice and after a failed open."""
-        conn, self._conn = self._conn, None
-        session, self._session = self._session, None
-        self.is_open = False
-        if session is not None and self.logout_command:
-            try:
-                session.write(self.logout_command + session.enter)
-            except RouterfixError:
-                pass
-        self._teardown(conn)
+class NetmikoSeam:
+    """The one place that touches netmiko internals (see the module docstring); everything else is public API."""
 
     @staticmethod
-    def _teardown(conn: Any) -> None:
-        if conn is None:
-            return
-        for closer in (getattr(conn, "remote_conn", None), getattr(conn, "remote_conn_pre", None)):
-            try:
-                if closer is not None:
-                    closer.close()
-            except Exception:  # noqa: BLE001, S110 - a dead connection closes quietly
-                pass
-        try:
-            logging.getLogger("netmiko").removeFilter(conn._secrets_filter)
-        except Exception:  # noqa: BLE001, S110
-            pass
+    def prepare(conn: Any, policy: paramiko.MissingHostKeyPolicy) -> None:
+        """Before ``establish_connection()``: routerfix's host-key policy, then the platform's own parameter
+        changes, as ``BaseConnection._open()`` does."""
+        conn.key_policy = policy
+        conn._modify_connection_params()
 
-    # --- commands -----------------------------------------------------------------------------
+    @staticmethod
+    def forget_secrets_filter(conn: Any) -> None:
+        """Remove the connection's secrets filter from the ``netmiko`` logger (``disconnect()`` does it too)."""
+        secrets_filter = getattr(conn, "_secrets_filter", None)
+        if secrets_filter is not None:
+            logging.getLogger("netmiko").removeFilter(secrets_filter)
 
-    @property
-    def connection(self) -> Any:
-        """The netmiko connection object (for platform helpers such as ``send_config_set``/``commit``)."""
-        if self._conn is None:
-            raise ConnectionDropped("the SSH session is not open", host=self.host, driver=self.name)
-        return self._conn
 
-    @property
-    def session(self) -> SSHSession:
-        """The open shell."""
-        if self._session is None:
-            raise ConnectionDropped("the SSH session is not open", host=self.host, driver=self.name)
-        return self._session
+def login(params: dict[str, Any], *, policy: HostKeyPolicy, prompt_pattern: str | None, timeout: float, host: str,
+          driver: str) -> tuple[Any, SSHSession]:
+    """Connect and log in with netmiko (``params`` for ``ConnectHandler``; ``policy`` decides on the host key) and
+    return the netmiko connection and the shell, at its first prompt.
 
-    def _lost(self) -> None:
-        """Forget a session that failed mid-command (the engine reconnects)."""
-        conn, self._conn = self._conn, None
-        self._session = None
-        self.is_open = False
-        self._teardown(conn)
+    ``prompt_pattern`` fully matches the prompt line; ``None`` keeps netmiko's own session preparation and base
+    prompt. Any failure is mapped to a routerfix error (the host-key refusal kept by ``policy`` first) and the
+    half-open connection is released."""
+    from netmiko import ConnectHandler
+    from netmiko.session_log import SessionLog
 
-    def send(self, command: str, *, expect: str | None = None, timeout: float | None = None,
-             check: bool = True) -> str:
-        """Run one command and return its output (echo and prompt removed).
-
-        :param expect: regex fully matching the line that ends the reply, if not the prompt (a question).
-        :param timeout: seconds; defaults to ``timeouts.read``.
-        :param check: raise :class:`DeviceError` when a line matches :attr:`error_patterns`.
-        """
-        session = self.session
-        try:
-            output = session.command(command, timeout=timeout or self.timeouts.read,
-                                     expect=re.compile(expect) if expect else None)
-        except RouterfixError as exc:
-            if isinstance(exc, (TransportError,)):
-                self._lost()
-            raise
-        if check:
-            self.check_output(command, output)
-        return output
-
-    def check_output(self, command: str, output: str) -> None:
-        """Raise :class:`DeviceError` with the device's own words when ``output`` holds an error line."""
-        for line in output.split("\n"):
-            for pattern in self._errors:
-                if pattern.search(line):
-                    raise DeviceError(f"the device refused {_short(command)!r}", device_message=line.strip(),
-                                      host=self.host, driver=self.name)
-
-    def send_pipelined(self, commands: Sequence[str], *, check: bool = True, timeout: float | None = None
-                       ) -> list[str]:
-        """Type ``commands`` ahead in one write and return one output per command (one round trip in all).
-
-        Unlike :meth:`send_many`, every line reaches the device even when an earlier one is refused; with
-        ``check`` the first refusal is raised (:class:`DeviceError`) once all replies are in. Meant for blocks
-        that are harmless to run whole (configuration candidates committed afterwards, independent config
-        lines); see :meth:`SSHSession.pipeline`."""
-        session = self.session
-        try:
-            outputs = session.pipeline(list(commands), timeout=timeout or self.timeouts.read)
-        except RouterfixError as exc:
-            if isinstance(exc, TransportError):
-                self._lost()
-            raise
-        if check:
-            for command, output in zip(commands, outputs, strict=True):
-                self.check_output(command, output)
-        return outputs
-
-    def _batch_marker(self, token: str) -> str:
-        """A command printing a line ``token`` (optionally followed by `` <exit status>``). Needed when
-        :attr:`batch_separator` is set."""
-        raise NotImplementedError
-
-    def send_many(self, commands: Sequence[str], *, check: bool = True) -> list[str]:
-        """Run ``commands`` in as few round trips as the platform allows and return one output per command.
-
-        With :attr:`batch_separator`, commands go on one line separated by markers (``cmd1; marker; cmd2...``);
-        a marker line may carry an exit status, non-zero counting as a failure. Where the device stops at the
-        first error, the commands after it are reported as not run (:class:`DeviceError`).
-        """
-        commands = list(commands)
-        if not commands:
-            return []
-        if not self.batch_separator or len(commands) == 1:
-            return [self.send(c, check=check) for c in commands]
-        outputs: list[str] = []
-        group: list[str] = []
-        length = 0
-        for command in commands:
-            piece = len(command) + 2 * len(self.batch_separator) + 40
-            if group and length + piece > self.batch_max_line:
-                outputs += self._send_batch(group, check)
-                group, length = [], 0
-            group.append(command)
-            length += piece
-        outputs += self._send_batch(group, check)
-        return outputs
-
-    def _send_batch(self, commands: list[str], check: bool) -> list[str]:
-        sep = self.batch_separator or "; "
-        token = "RFX" + secrets.token_hex(5)
-        parts: list[str] = []
-        for i, command in enumerate(commands):
-            parts += [command, self._batch_marker(f"{token}-{i}")]
-        line = sep.join(parts)
-        output = self.send(line, check=False)
-        marker = re.compile(rf"^{token}-(\d+)(?:[ \t]+(-?\d+))?[ \t]*$")
-        results: list[str] = []
-        current: list[str] = []
-        statuses: list[int] = []
-        for text_line in output.split("\n"):
-            found = marker.match(text_line.strip())
-            if found and int(found.group(1)) == len(results):
-                results.append("\n".join(current))
-                statuses.append(int(found.group(2) or 0))
-                current = []
+    conn: Any = None
+    login_log = io.BytesIO()
+    try:
+        # the login as netmiko read it (public session_log parameter), to see whether it already read the prompt
+        conn = ConnectHandler(**{**params, "session_log": SessionLog(buffered_io=login_log)})
+        NetmikoSeam.prepare(conn, policy)
+        conn.establish_connection()
+        if prompt_pattern is None:
+            conn.write_channel(conn.RETURN)
+            conn.session_preparation()
+            session = SSHSession(conn.remote_conn, re.compile(re.escape(conn.base_prompt) + r".*"), enter=conn.RETURN,
+                                 host=host, driver=driver)
+        else:
+            session = SSHSession(conn.remote_conn, re.compile(prompt_pattern), enter=conn.RETURN, host=host,
+                                 driver=driver)
+            tail = login_log.getvalue().decode("utf-8", "replace")
+            last = clean_text(tail).rsplit("\n", 1)[-1].rstrip() if tail else ""
+            if last and session.prompt.fullmatch(last):
+                session.last_prompt = last
             else:
-                current.append(text_line)
-        for i, command in enumerate(commands):
-            if i >= len(results):
-                rest = "\n".join(current)
-                if check:
-                    self.check_output(command, rest)
-                    raise DeviceError(f"the device stopped before finishing {_short(command)!r}",
-                                      device_message=rest.strip()[-300:], host=self.host, driver=self.name)
-                results.append(rest)
-                current = []
-                continue
-            if check:
-                self.check_output(command, results[i])
-                if statuses[i] != 0:
-                    raise DeviceError(f"the device refused {_short(command)!r} (exit status {statuses[i]})",
-                                      device_message=results[i].strip()[-300:] or f"exit status {statuses[i]}",
-                                      host=self.host, driver=self.name)
-        return results
-
-    @property
-    def round_trips(self) -> int:
-        """Command exchanges of the current session."""
-        return self._session.round_trips if self._session is not None else 0
+                session.read_until_prompt(timeout=timeout, after_newline=False, during="logging in")
+            conn.base_prompt = base_prompt(session.last_prompt)
+        login_log.seek(0)
+        login_log.truncate()
+        return conn, session
+    except BaseException as exc:
+        release(conn)
+        if isinstance(exc, Exception):
+            raise map_ssh_error(exc, host=host, driver=driver, during="connecting", policy=policy) from None
+        raise
 
 
-def _base_prompt(prompt: str) -> str:
+def release(conn: Any) -> None:
+    """Close a netmiko connection without typing anything into it (never raises)."""
+    if conn is None:
+        return
+    try:
+        conn.paramiko_cleanup()
+    except Exception:  # noqa: BLE001, S110 - a dead connection closes quietly
+        pass
+    NetmikoSeam.forget_secrets_filter(conn)
+
+
+def connect_with_retries(attempt: Callable[[], None], *, attempts: int, timeouts: Timeouts) -> None:
+    """Run one connection attempt, again after transient faults only (never after an authentication or trust
+    failure), at most ``attempts`` times in all."""
+    retry_transient(attempt, attempts=attempts, wait=timeouts.retry_wait, max_wait=8 * timeouts.retry_wait)
+
+
+def base_prompt(prompt: str) -> str:
     """netmiko's idea of the base prompt: the prompt without its trailing terminator."""
     text = prompt.strip()
     return text[:-1].rstrip() if text and text[-1] in "#$>%" else text

@@ -14,6 +14,7 @@ import asyncssh
 import pytest
 from routerfix.simulators._hosts.ssh import SimulatedSSHDevice, SSHSimulatorHost
 
+from routerfix.base.ssh import SSHDriver, parse_bool
 from routerfix.driver import Timeouts
 from routerfix.errors import (
     AuthenticationError,
@@ -25,7 +26,7 @@ from routerfix.errors import (
     TrustError,
 )
 from routerfix.model import DeviceFacts
-from routerfix.transport.ssh import SSHDriver, TrustSettings, parse_bool
+from routerfix.transport.ssh_trust import TrustSettings
 
 from .conftest import FAST, EchoShell
 
@@ -272,3 +273,42 @@ def test_login_suffix_and_exec_are_served(ssh_host: SSHSimulatorHost) -> None:
         assert asyncio.run(run()).strip() == "exec-works"
     finally:
         ssh_host.remove_device(dev)
+
+
+def test_netmiko_seam() -> None:
+    """Pins the one netmiko seam (routerfix.transport.ssh.NetmikoSeam) and the version bound that guards it: if a
+    netmiko release changes any of this, this test says where before a device does."""
+    import inspect
+    import re
+    import tomllib
+    from importlib.metadata import version
+
+    import paramiko
+    from netmiko import ConnectHandler
+    from netmiko.base_connection import BaseConnection
+
+    from routerfix.transport.ssh import NetmikoSeam, release
+
+    opening = inspect.getsource(BaseConnection._open)
+    steps = [opening.find(s) for s in ("_modify_connection_params()", "establish_connection()",
+                                       "_try_session_preparation()")]
+    assert -1 not in steps and steps == sorted(steps), "netmiko's _open() no longer runs these steps in this order"
+    assert "set_missing_host_key_policy(self.key_policy)" in inspect.getsource(BaseConnection._build_ssh_client)
+    assert "removeFilter(self._secrets_filter)" in inspect.getsource(BaseConnection.disconnect)
+
+    netmiko_log = logging.getLogger("netmiko")
+    conn = ConnectHandler(device_type="mikrotik_routeros", host="192.0.2.1", username="admin",
+                          password="seam-Pw-1", auto_connect=False)
+    policy = paramiko.RejectPolicy()
+    assert conn._secrets_filter in netmiko_log.filters
+    NetmikoSeam.prepare(conn, policy)
+    assert conn.key_policy is policy
+    assert conn.username.startswith("admin+"), "RouterOS's login suffix no longer comes from netmiko"
+    release(conn)
+    assert conn._secrets_filter not in netmiko_log.filters
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    bound = next(d for d in pyproject["project"]["dependencies"] if d.startswith("netmiko"))
+    upper = re.search(r"<\s*(\d+)", bound)
+    assert upper is not None, "netmiko needs an upper bound (the seam is checked per major version)"
+    assert int(version("netmiko").split(".")[0]) < int(upper.group(1))

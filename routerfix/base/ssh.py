@@ -1,0 +1,279 @@
+"""The SSH driver base: a platform described as data (prompt, error texts, session and logout commands) over
+one SSH session per device (:mod:`routerfix.transport.ssh`).
+
+Driver authors subclass :class:`SSHDriver` and set:
+
+* ``device_type`` — netmiko's device type (login quirks, e.g. username suffixes, come from netmiko);
+* ``prompt_pattern`` — a regex that *fully* matches the device's prompt line (ANSI codes and ``\\r`` removed,
+  trailing blanks stripped), e.g. ``r"\\S+@\\S+:.*[#$]"``. ``None`` keeps netmiko's own session preparation;
+* ``error_patterns`` — regexes; an output line matching one raises :class:`~routerfix.errors.DeviceError` carrying
+  that line as ``device_message``;
+* optionally ``session_commands`` (sent once after login, e.g. ``terminal length 0``), ``logout_command``,
+  ``batch_separator`` + :meth:`SSHDriver._batch_marker` (several commands in one round trip).
+
+and then use :meth:`SSHDriver.send` / :meth:`SSHDriver.send_many` / :meth:`SSHDriver.send_pipelined`
+(``self.connection`` is the netmiko object for what netmiko does best; its timeouts are already set from
+:class:`~routerfix.driver.Timeouts`). Trust options: :mod:`routerfix.transport.ssh_trust`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from routerfix.driver import Driver, Timeouts
+from routerfix.errors import ConnectionDropped, DeviceError, RouterfixError, TransportError
+from routerfix.transport.ssh import SSHSession, connect_with_retries, login, release
+from routerfix.transport.ssh_trust import SSH_OPTION_NAMES, HostKeyPolicy, TrustSettings, parse_bool
+
+__all__ = ["SSH_OPTION_NAMES", "SSHDriver", "parse_bool"]
+
+
+def _short(command: str, limit: int = 80) -> str:
+    return command if len(command) <= limit else command[: limit - 3] + "..."
+
+
+class SSHDriver(Driver):
+    """Base class of drivers that talk to a device's CLI over SSH (netmiko login + lean command loop).
+
+    Subclasses set the class attributes below and implement the verbs with :meth:`send`/:meth:`send_many`.
+    """
+
+    device_type: ClassVar[str] = ""
+    """netmiko ``device_type`` (``ConnectHandler``)."""
+    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES
+    transport_security = "ssh"
+    default_port: ClassVar[int] = 22
+    prompt_pattern: ClassVar[str | None] = None
+    """Regex fully matching the prompt line; ``None`` = netmiko's session preparation and base prompt."""
+    error_patterns: ClassVar[tuple[str, ...]] = ()
+    """Regexes (searched line by line) that mark a device's refusal in a command's output."""
+    session_commands: ClassVar[tuple[str, ...]] = ()
+    """Commands sent once after login (paging off...)."""
+    logout_command: ClassVar[str | None] = "exit"
+    """Sent (without waiting) before the connection is closed."""
+    batch_separator: ClassVar[str | None] = None
+    """Command separator allowing several commands on one line (``"; "``), or ``None`` (one round trip each)."""
+    batch_max_line: ClassVar[int] = 1000
+    """Longest batched line sent at once."""
+    connect_attempts: ClassVar[int] = 3
+    """Connection set-up attempts (transient faults only; never after an authentication or trust failure)."""
+
+    def __init__(self, host: str, **options: Any) -> None:
+        super().__init__(host, **options)
+        self.trust = TrustSettings.from_options(dict(self.options))
+        self._conn: Any = None
+        self._session: SSHSession | None = None
+        self._errors = [re.compile(p) for p in self.error_patterns]
+        self.connect_seconds = 0.0
+        """Time the last :meth:`open` took (benchmarks)."""
+        self.logins = 0
+        """Logins made by this instance (the conformance kit checks that a second :meth:`open` makes none)."""
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def ssh_port(self) -> int:
+        """The TCP port in use."""
+        return self.port or self.default_port
+
+    def _netmiko_params(self) -> dict[str, Any]:
+        """Keyword arguments for netmiko's ``ConnectHandler``; subclasses may add to them."""
+        t: Timeouts = self.timeouts
+        params: dict[str, Any] = {
+            "device_type": self.device_type, "host": self.host, "port": self.ssh_port,
+            "username": self.username or "", "password": self.password.reveal() if self.password else None,
+            "conn_timeout": t.connect, "auth_timeout": t.connect, "banner_timeout": t.connect,
+            "blocking_timeout": t.read, "timeout": int(max(1, t.read)), "read_timeout_override": t.read,
+            "fast_cli": True, "auto_connect": False,
+            "ssh_strict": True, "system_host_keys": False, "allow_agent": False, "use_keys": False,
+        }
+        if self.trust.host_key_fingerprint is None and self.trust.known_hosts.is_file():
+            params.update(alt_host_keys=True, alt_key_file=str(self.trust.known_hosts))
+        if self.trust.key_file:
+            passphrase = self.trust.key_passphrase.reveal() if self.trust.key_passphrase else None
+            params.update(use_keys=True, key_file=self.trust.key_file, passphrase=passphrase)
+        return params
+
+    def open(self) -> None:
+        """Connect, verify the host key, log in and prepare the shell (retrying transient set-up faults only).
+        Does nothing when already open."""
+        if self.is_open:
+            return
+        started = time.monotonic()
+        connect_with_retries(self._open_once, attempts=self.connect_attempts, timeouts=self.timeouts)
+        self.connect_seconds = time.monotonic() - started
+        self.is_open = True
+
+    def _open_once(self) -> None:
+        """One connection attempt: log in, find the first prompt, send :attr:`session_commands`. Platforms that
+        need more (privilege, a mode) extend it."""
+        policy = HostKeyPolicy(self.trust, self.host, self.ssh_port, self.name)
+        self._conn, self._session = login(self._netmiko_params(), policy=policy, prompt_pattern=self.prompt_pattern,
+                                          timeout=self.timeouts.connect, host=self.host, driver=self.name)
+        self.logins += 1
+        try:
+            for command in self.session_commands:
+                self.send(command)
+        except BaseException:
+            self._lost()
+            raise
+
+    def close(self) -> None:
+        """Log out and disconnect; safe to call twice and after a failed open."""
+        conn, self._conn = self._conn, None
+        session, self._session = self._session, None
+        self.is_open = False
+        if session is not None and self.logout_command:
+            try:
+                session.write(self.logout_command + session.enter)
+            except RouterfixError:
+                pass
+        release(conn)
+
+    # --- commands -----------------------------------------------------------------------------
+
+    @property
+    def connection(self) -> Any:
+        """The netmiko connection object (for platform helpers such as ``send_config_set``/``commit``)."""
+        if self._conn is None:
+            raise ConnectionDropped("the SSH session is not open", host=self.host, driver=self.name)
+        return self._conn
+
+    @property
+    def session(self) -> SSHSession:
+        """The open shell."""
+        if self._session is None:
+            raise ConnectionDropped("the SSH session is not open", host=self.host, driver=self.name)
+        return self._session
+
+    def _lost(self) -> None:
+        """Forget a session that failed mid-command (the engine reconnects)."""
+        conn, self._conn = self._conn, None
+        self._session = None
+        self.is_open = False
+        release(conn)
+
+    def send(self, command: str, *, expect: str | None = None, timeout: float | None = None,
+             check: bool = True) -> str:
+        """Run one command and return its output (echo and prompt removed).
+
+        :param expect: regex fully matching the line that ends the reply, if not the prompt (a question).
+        :param timeout: seconds; defaults to ``timeouts.read``.
+        :param check: raise :class:`DeviceError` when a line matches :attr:`error_patterns`.
+        """
+        session = self.session
+        try:
+            output = session.command(command, timeout=timeout or self.timeouts.read,
+                                     expect=re.compile(expect) if expect else None)
+        except RouterfixError as exc:
+            if isinstance(exc, (TransportError,)):
+                self._lost()
+            raise
+        if check:
+            self.check_output(command, output)
+        return output
+
+    def check_output(self, command: str, output: str) -> None:
+        """Raise :class:`DeviceError` with the device's own words when ``output`` holds an error line."""
+        for line in output.split("\n"):
+            for pattern in self._errors:
+                if pattern.search(line):
+                    raise DeviceError(f"the device refused {_short(command)!r}", device_message=line.strip(),
+                                      host=self.host, driver=self.name)
+
+    def send_pipelined(self, commands: Sequence[str], *, check: bool = True, timeout: float | None = None
+                       ) -> list[str]:
+        """Type ``commands`` ahead in one write and return one output per command (one round trip in all).
+
+        Unlike :meth:`send_many`, every line reaches the device even when an earlier one is refused; with
+        ``check`` the first refusal is raised (:class:`DeviceError`) once all replies are in. Meant for blocks
+        that are harmless to run whole (configuration candidates committed afterwards, independent config
+        lines); see :meth:`SSHSession.pipeline`."""
+        session = self.session
+        try:
+            outputs = session.pipeline(list(commands), timeout=timeout or self.timeouts.read)
+        except RouterfixError as exc:
+            if isinstance(exc, TransportError):
+                self._lost()
+            raise
+        if check:
+            for command, output in zip(commands, outputs, strict=True):
+                self.check_output(command, output)
+        return outputs
+
+    def _batch_marker(self, token: str) -> str:
+        """A command printing a line ``token`` (optionally followed by `` <exit status>``). Needed when
+        :attr:`batch_separator` is set."""
+        raise NotImplementedError
+
+    def send_many(self, commands: Sequence[str], *, check: bool = True) -> list[str]:
+        """Run ``commands`` in as few round trips as the platform allows and return one output per command.
+
+        With :attr:`batch_separator`, commands go on one line separated by markers (``cmd1; marker; cmd2...``);
+        a marker line may carry an exit status, non-zero counting as a failure. Where the device stops at the
+        first error, the commands after it are reported as not run (:class:`DeviceError`).
+        """
+        commands = list(commands)
+        if not commands:
+            return []
+        if not self.batch_separator or len(commands) == 1:
+            return [self.send(c, check=check) for c in commands]
+        outputs: list[str] = []
+        group: list[str] = []
+        length = 0
+        for command in commands:
+            piece = len(command) + 2 * len(self.batch_separator) + 40
+            if group and length + piece > self.batch_max_line:
+                outputs += self._send_batch(group, check)
+                group, length = [], 0
+            group.append(command)
+            length += piece
+        outputs += self._send_batch(group, check)
+        return outputs
+
+    def _send_batch(self, commands: list[str], check: bool) -> list[str]:
+        sep = self.batch_separator or "; "
+        token = "RFX" + secrets.token_hex(5)
+        parts: list[str] = []
+        for i, command in enumerate(commands):
+            parts += [command, self._batch_marker(f"{token}-{i}")]
+        line = sep.join(parts)
+        output = self.send(line, check=False)
+        marker = re.compile(rf"^{token}-(\d+)(?:[ \t]+(-?\d+))?[ \t]*$")
+        results: list[str] = []
+        current: list[str] = []
+        statuses: list[int] = []
+        for text_line in output.split("\n"):
+            found = marker.match(text_line.strip())
+            if found and int(found.group(1)) == len(results):
+                results.append("\n".join(current))
+                statuses.append(int(found.group(2) or 0))
+                current = []
+            else:
+                current.append(text_line)
+        for i, command in enumerate(commands):
+            if i >= len(results):
+                rest = "\n".join(current)
+                if check:
+                    self.check_output(command, rest)
+                    raise DeviceError(f"the device stopped before finishing {_short(command)!r}",
+                                      device_message=rest.strip()[-300:], host=self.host, driver=self.name)
+                results.append(rest)
+                current = []
+                continue
+            if check:
+                self.check_output(command, results[i])
+                if statuses[i] != 0:
+                    raise DeviceError(f"the device refused {_short(command)!r} (exit status {statuses[i]})",
+                                      device_message=results[i].strip()[-300:] or f"exit status {statuses[i]}",
+                                      host=self.host, driver=self.name)
+        return results
+
+    @property
+    def round_trips(self) -> int:
+        """Command exchanges of the current session."""
+        return self._session.round_trips if self._session is not None else 0

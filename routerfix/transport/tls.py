@@ -1,0 +1,192 @@
+"""TLS for the HTTP transport: the options every web driver accepts, certificate pinning and the trust errors
+that say how to pin. No vendor names here.
+
+TLS is verified by default (system CAs, or ``ca_file``). Routers usually carry self-signed certificates: pin one
+with ``tls_fingerprint="sha256:<hex of the DER certificate>"`` (checked by urllib3's ``assert_fingerprint`` on
+every connection). ``verify_tls=False`` turns all checking off and is **unsafe** (anyone on the path can read the
+password); it is reported as ``transport_security="tls-unverified"``. ``scheme="http"`` is for routers that offer
+nothing else and is reported as ``"plain-http"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import ssl
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from routerfix.errors import InvalidValue, TransportError, TrustError
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = [
+    "HTTP_OPTION_NAMES",
+    "HttpOptions",
+    "cert_fingerprint",
+    "configure_trust",
+    "normalise_fingerprint",
+    "quiet_when_pinned",
+    "trust_error",
+]
+
+HTTP_OPTION_NAMES: frozenset[str] = frozenset(
+    {"scheme", "verify_tls", "tls_fingerprint", "ca_file", "take_over_session"})
+"""Driver options every HTTP driver accepts (add them to :attr:`Driver.option_names`)."""
+"""Driver options every HTTP driver accepts (add them to :attr:`Driver.option_names`)."""
+
+_FP_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def normalise_fingerprint(value: object) -> str:
+    """``"sha256:AB:CD..."``/``"abcd..."`` → 64 lower-case hex digits, or raise :class:`InvalidValue`."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.startswith("sha256:"):
+            text = text[len("sha256:"):]
+        text = text.replace(":", "")
+        if _FP_RE.fullmatch(text):
+            return text
+    raise InvalidValue("tls_fingerprint", value, "'sha256:' followed by the 64 hex digits of the certificate's "
+                                                 "SHA-256 (DER) fingerprint")
+
+
+def cert_fingerprint(der: bytes) -> str:
+    """``"sha256:<hex>"`` of a DER certificate, the form ``tls_fingerprint`` takes."""
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """How to reach and trust a web GUI. Built from driver options by :meth:`from_options`.
+
+    :param scheme: ``"https"`` (default) or ``"http"`` (only for routers that offer nothing else; the
+        result then says ``plain-http``).
+    :param port: TCP port; default 443/80 by scheme.
+    :param verify_tls: verify the certificate chain and host name (default). ``False`` is unsafe: the
+        password can be read by anyone on the path. Prefer ``tls_fingerprint``.
+    :param tls_fingerprint: pin the device's certificate: ``"sha256:<hex>"`` of the DER certificate.
+        With a pin, chain and host name are not checked; the certificate must match exactly.
+    :param ca_file: a CA bundle (PEM) to verify against instead of the system store.
+    :param take_over_session: when another admin is logged in, take their session over (they are
+        logged out). Off by default: the run then stops with a SessionError.
+    """
+
+    scheme: str = "https"
+    port: int | None = None
+    verify_tls: bool = True
+    tls_fingerprint: str | None = None
+    ca_file: str | None = None
+    take_over_session: bool = False
+
+    def __post_init__(self) -> None:
+        if self.scheme not in ("http", "https"):
+            raise InvalidValue("scheme", self.scheme, "'https' or 'http'")
+        for name in ("verify_tls", "take_over_session"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidValue(name, getattr(self, name), "True or False")
+        if self.tls_fingerprint is not None:
+            object.__setattr__(self, "tls_fingerprint", normalise_fingerprint(self.tls_fingerprint))
+            if self.scheme != "https":
+                raise InvalidValue("tls_fingerprint", self.tls_fingerprint, "used only with scheme='https'")
+        if self.ca_file is not None and not isinstance(self.ca_file, str):
+            raise InvalidValue("ca_file", self.ca_file, "a path to a PEM CA bundle")
+        if self.port is not None and (isinstance(self.port, bool) or not isinstance(self.port, int)
+                                      or not 1 <= self.port <= 65535):
+            raise InvalidValue("port", self.port, "a TCP port from 1 to 65535")
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], *, port: int | None = None,
+                     default_scheme: str = "https") -> HttpOptions:
+        """Pick :data:`HTTP_OPTION_NAMES` out of a driver's options (other keys are ignored)."""
+        return cls(scheme=options.get("scheme", default_scheme), port=port,
+                   verify_tls=options.get("verify_tls", True), tls_fingerprint=options.get("tls_fingerprint"),
+                   ca_file=options.get("ca_file"), take_over_session=options.get("take_over_session", False))
+
+    @property
+    def security(self) -> str:
+        """What :attr:`Driver.transport_security` should say: ``tls``, ``tls-pinned``, ``tls-unverified`` or
+        ``plain-http``."""
+        if self.scheme == "http":
+            return "plain-http"
+        if self.tls_fingerprint:
+            return "tls-pinned"
+        return "tls" if self.verify_tls else "tls-unverified"
+
+
+def configure_trust(session: requests.Session, options: HttpOptions) -> None:
+    """Set up certificate checking of ``session`` as ``options`` say (pin, CA bundle, verification off)."""
+    from requests.adapters import HTTPAdapter
+
+    fingerprint = options.tls_fingerprint
+
+    class _PinnedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["assert_fingerprint"] = fingerprint
+            super().init_poolmanager(*args, **kwargs)
+
+    if options.scheme == "https":
+        if fingerprint:
+            session.mount("https://", _PinnedAdapter(max_retries=0))
+            session.verify = False  # the pin replaces chain and host-name checks
+        elif not options.verify_tls:
+            session.verify = False
+        elif options.ca_file:
+            session.verify = options.ca_file
+    session.mount("http://", HTTPAdapter(max_retries=0))
+
+
+@contextmanager
+def quiet_when_pinned(options: HttpOptions) -> Iterator[None]:
+    """Silence urllib3's "Unverified HTTPS request" warning where it does not apply: a pinned certificate is
+    checked by fingerprint; verification off was warned about once, at open."""
+    if options.scheme == "https" and (options.tls_fingerprint or not options.verify_tls):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Unverified HTTPS request.*")
+            yield
+    else:
+        yield
+
+
+def _server_fingerprint(host: str, port: int, timeout: float) -> str | None:
+    try:
+        pem = ssl.get_server_certificate((host, port), timeout=timeout)
+        return cert_fingerprint(ssl.PEM_cert_to_DER_cert(pem))
+    except (OSError, ValueError):
+        return None
+
+
+def _trust_error_message(host: str, port: int, timeout: float, pinned: str | None, detail: str) -> str:
+    seen = _server_fingerprint(host, port, timeout)
+    if pinned:
+        return (f"the TLS certificate of {host}:{port} does not match the pinned fingerprint sha256:{pinned} "
+                f"(it presents {seen or 'an unreadable certificate'}); if the router's certificate was "
+                f"legitimately replaced, check it on the device and pin the new one")
+    how = (f"if this is the router's own self-signed certificate, pin it: tls_fingerprint='{seen}' "
+           f"(--tls-fingerprint {seen})") if seen else "pin its certificate with tls_fingerprint='sha256:<hex>'"
+    return f"the TLS certificate of {host}:{port} is not trusted ({detail}); {how}, or pass ca_file"
+
+
+def _detail(exc: BaseException) -> str:
+    text = str(exc)
+    for marker in ("self-signed certificate", "self signed certificate", "certificate has expired",
+                   "Hostname mismatch", "unable to get local issuer certificate", "Fingerprints did not match",
+                   "wrong version number", "CERTIFICATE_VERIFY_FAILED"):
+        if marker.lower() in text.lower():
+            return marker
+    return type(exc).__name__
+
+
+def trust_error(exc: BaseException, *, host: str, port: int, base_url: str, timeout: float,
+                options: HttpOptions, driver: str) -> TrustError | TransportError:
+    """The routerfix error for a TLS failure: :class:`TrustError` saying what the device presents and how to pin
+    it, or :class:`TransportError` when the port does not speak TLS at all."""
+    detail = _detail(exc)
+    if detail == "wrong version number":  # plain HTTP spoken on the port: not a trust question
+        return TransportError(f"{base_url} does not speak TLS (scheme='http'?)", host=host, driver=driver)
+    message = _trust_error_message(host, port, timeout, options.tls_fingerprint, detail)
+    return TrustError(message, host=host, driver=driver)
