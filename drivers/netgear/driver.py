@@ -1,9 +1,11 @@
 """The ``netgear`` driver: Nighthawk routers over their web GUI, both families.
 
-``open()`` reads ``currentsetting.htm`` (no login needed) for model and firmware and picks the flavour:
-ACOS (R6700/R7000/R8000/R8500...: ``security.cgi``/``pforward.cgi``/``lan.cgi`` with ``?id=`` tokens) or
-net-cgi (R7800/R9000/XR/Orbi: ``apply.cgi?/PAGE timestamp=…`` with ``submit_flag``). Facts and traps:
-``/work/shared/research/netgear-deep.md`` (summarised in docs/netgear.md).
+``open()`` reads ``currentsetting.htm`` (no login needed) for model and firmware and picks the GUI family once:
+:class:`~.acos.AcosFamily` (R6700/R7000/R8000/R8500...: ``security.cgi``/``pforward.cgi``/``lan.cgi`` with ``?id=``
+tokens) or :class:`~.netcgi.NetCgiFamily` (R7800/R9000/XR/Orbi: ``apply.cgi?/PAGE timestamp=…`` with
+``submit_flag``). A family holds its pages, fields and quirks as data and the few methods that truly differ; this
+module holds their shared base (:class:`NetgearFamily`) and the registered driver, which does everything the
+families share. Facts and traps: docs/facts/netgear.md (summarised in docs/netgear.md).
 
 Writes fetch the form they post (fresh token, current values), post once, wait as long as the router's
 "Please wait" page says, and read back: a net-cgi router answers a refused (stale timestamp) POST with the
@@ -21,10 +23,17 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar
 
-from routerfix.driver import Driver
-from routerfix.errors import DeviceError, InvalidValue, ParseError, SessionError, UnsupportedOperation
+from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
+from routerfix.errors import (
+    AuthenticationError,
+    DeviceError,
+    InvalidValue,
+    SessionError,
+    UnsupportedOperation,
+)
 from routerfix.model import (
     Capabilities,
     DeviceFacts,
@@ -38,41 +47,122 @@ from routerfix.model import (
     Protocol,
 )
 from routerfix.policy import NatDecision, Phone
-from routerfix.transport.http import HTTP_OPTION_NAMES, HttpOptions, HttpSession, Page, PageChecks
+from routerfix.transport.http import Page, PageChecks
 
-from .parsers import (
-    acos_token,
-    parse_acos_devices,
-    parse_acos_rows,
-    parse_acos_service_type,
-    parse_current_setting,
-    parse_failure,
-    parse_netcgi_devices,
-    parse_netcgi_entries,
-    parse_wait_ms,
-    scope_from,
-)
+from .parsers import parse_current_setting, parse_failure, parse_wait_ms
 
-__all__ = ["ACOS_MODELS", "NETCGI_MODELS", "NetgearDriver"]
-
-ACOS_MODELS = frozenset({"R6250", "R6300V2", "R6400", "R6400V2", "R6700", "R6700V3", "R6900", "R6900P", "R7000",
-                         "R7000P", "R7900", "R7900P", "R8000", "R8000P", "R8500", "R7850", "R7960P", "R8300"})
-"""Models with the Broadcom ACOS httpd."""
-NETCGI_MODELS = frozenset({"R7500", "R7500V2", "R7800", "R9000", "XR450", "XR500", "XR700", "BR500", "RBR20",
-                           "RBR40", "RBR50", "RBR750", "RBR850", "RBK50"})
-"""Models with the Qualcomm net-cgi GUI (Orbi routers included)."""
+__all__ = ["FamilyName", "NetgearDriver", "NetgearFamily", "WanState"]
 
 SIP_PORTS = PortRange(5060, 5061)
-_FEATURES = frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.NAT_MODE, Feature.SIP_ALG,
-                       Feature.DHCP_SCOPE, Feature.NEIGHBOURS})
-_NOTES_ACOS = ("ACOS GUI: the rule list has no protocol column; the protocol is read from the edit form for "
-               "rules on 5060-5061 and reported as tcp/udp for the others",
-               "20 port-forwarding rules (firmware V1.0.1.22; newer firmware assumed the same)",
-               "no DHCP reservation and no ping tool are driven: the sink is taken from the top of the pool")
-_NOTES_NETCGI = ("net-cgi GUI: refused writes look like successes, so every write is read back",
-                 "64 port-forwarding rules",
-                 "no DHCP reservation and no ping tool are driven: the sink is taken from the top of the pool")
-_PROTO_VALUE = {Protocol.BOTH: "TCP/UDP", Protocol.TCP: "TCP", Protocol.UDP: "UDP"}
+FEATURES = frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.NAT_MODE, Feature.SIP_ALG,
+                      Feature.DHCP_SCOPE, Feature.NEIGHBOURS})
+PROTO_VALUE = {Protocol.BOTH: "TCP/UDP", Protocol.TCP: "TCP", Protocol.UDP: "UDP"}
+"""The ``srvtype`` option of each protocol (both families)."""
+NO_RESERVATION = "no DHCP reservation and no ping tool are driven: the sink is taken from the top of the pool"
+
+
+class FamilyName(StrEnum):
+    """The two Nighthawk web GUIs (the ``family`` option)."""
+
+    ACOS = "acos"
+    NETCGI = "netcgi"
+
+
+@dataclass(frozen=True)
+class WanState:
+    """What the WAN setup page says about the two settings routerfix drives."""
+
+    nat: NatMode
+    sip_alg: bool
+
+
+class Gone(Exception):
+    """The rule to remove is not on the router (already gone: not an error)."""
+
+
+class NetgearFamily:
+    """Shared base of the GUI families: class attributes are the family's data; the methods are what differs.
+
+    A family works through its driver's page cache and session (:meth:`NetgearDriver.fetch`,
+    :meth:`NetgearDriver.submit`, ``driver.http``)."""
+
+    name: ClassVar[FamilyName]
+    models: ClassVar[frozenset[str]]
+    """Models known to have this GUI."""
+    max_forwards: ClassVar[int]
+    notes: ClassVar[tuple[str, ...]]
+    wan_page: ClassVar[str] = "/WAN_wan.htm"
+    lan_page: ClassVar[str] = "/LAN_lan.htm"
+    devices_page: ClassVar[str]
+    """The attached-devices list."""
+
+    def __init__(self, driver: NetgearDriver, firmware: str) -> None:
+        self.driver = driver
+        self.firmware = firmware
+
+    def capabilities(self) -> Capabilities:
+        """What this family offers."""
+        return Capabilities(features=FEATURES, max_forwards=self.max_forwards, forward_ranges=True,
+                            forward_both=True, notes=self.notes)
+
+    # --- session pages -------------------------------------------------------------------------------
+
+    def is_other_admin(self, page: Page) -> bool:
+        """The page says another admin holds the session."""
+        raise NotImplementedError
+
+    def take_over(self, page: Page) -> None:
+        """Take another admin's session over (the caller allowed it)."""
+        raise NotImplementedError
+
+    def note(self, page: Page, *, posted: bool = False) -> None:
+        """See every page fetched and every POST's answer (form tokens). Default: nothing to track."""
+
+    def forget(self) -> None:
+        """Drop per-session state (the session closed or a POST's fate is unknown). Default: none."""
+
+    # --- reads ---------------------------------------------------------------------------------------------
+
+    def wan_state(self, page: Page) -> WanState:
+        """NAT filtering and SIP ALG from the WAN page, after checking every value a WAN POST depends on."""
+        raise NotImplementedError
+
+    def forwards(self) -> tuple[PortForward, ...]:
+        """Every custom-service forward."""
+        raise NotImplementedError
+
+    def scope(self, page: Page) -> DhcpScope:
+        """The DHCP scope from the LAN page."""
+        raise NotImplementedError
+
+    def neighbours(self, page: Page) -> list[Neighbour]:
+        """The attached devices from :attr:`devices_page`."""
+        raise NotImplementedError
+
+    # --- writes ----------------------------------------------------------------------------------------
+
+    def post_wan(self, page: Page, nat: NatMode, sip_alg: bool) -> Page:
+        """Post the WAN form of ``page`` with both values set and every other setting kept."""
+        raise NotImplementedError
+
+    def post_add(self, forward: PortForward) -> Page:
+        """Post the add form once for ``forward``."""
+        raise NotImplementedError
+
+    def is_added(self, forward: PortForward) -> bool:
+        """``forward`` shows in the list (read back after an add)."""
+        return any(f.key() == forward.key() for f in self.forwards())
+
+    def post_remove(self, forward: PortForward) -> Page:
+        """Post the delete of ``forward`` found by content; :class:`Gone` when it is not there."""
+        raise NotImplementedError
+
+
+def _families() -> tuple[type[NetgearFamily], ...]:
+    from .acos import AcosFamily  # the family modules build on this one
+    from .netcgi import NetCgiFamily
+
+    return AcosFamily, NetCgiFamily
 
 
 @dataclass
@@ -83,7 +173,7 @@ class _HeldWan:
     sip: bool | None = None
 
 
-class NetgearDriver(Driver):
+class NetgearDriver(WebDriver):
     """Netgear Nighthawk (ACOS and net-cgi) over the web GUI.
 
     Options: the shared HTTP options (``scheme``, ``verify_tls``, ``tls_fingerprint``, ``ca_file``,
@@ -92,102 +182,70 @@ class NetgearDriver(Driver):
     """
 
     name: ClassVar[str] = "netgear"
-    capabilities = Capabilities(features=_FEATURES, max_forwards=20, forward_ranges=True, forward_both=True,
-                                orders_rules=False, notes=_NOTES_ACOS)
+    capabilities = Capabilities(features=FEATURES, max_forwards=20, forward_ranges=True, forward_both=True,
+                                orders_rules=False,
+                                notes=("the GUI family is found when the session opens: ACOS (20 rules) or net-cgi "
+                                       "(64 rules)", NO_RESERVATION))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"family"}
-    transport_security = "tls"
     batch_kinds = frozenset({"set_nat_mode", "set_sip_alg"})
     """NAT filtering and SIP ALG share the WAN setup form: :meth:`write_batch` sends them in one POST."""
 
     def __init__(self, host: str, **options: Any) -> None:
+        forced = options.get("family")
+        if forced is not None and forced not in {f.value for f in FamilyName}:
+            raise InvalidValue("family", forced, "'acos' or 'netcgi'")
         super().__init__(host, **options)
-        family = self.options.get("family")
-        if family not in (None, "acos", "netcgi"):
-            raise InvalidValue("family", family, "'acos' or 'netcgi'")
-        self._http_options = HttpOptions.from_options(self.options, port=self.port)
-        self.transport_security = self._http_options.security
-        self.family: str = family or ""
+        self._family: NetgearFamily | None = None
         self.setting: dict[str, str] = {}
         self._facts: DeviceFacts | None = None
-        self._http: HttpSession | None = None
         self._cache: dict[str, Page] = {}
-        self._token: str | None = None
-        self._list_page = ""
         self._held: _HeldWan | None = None
 
-    # --- lifecycle -----------------------------------------------------------------------------------
+    # --- session (WebDriver hooks) --------------------------------------------------------------------
 
     @property
-    def http(self) -> HttpSession:
-        """The HTTP session (open)."""
-        if self._http is None:
+    def family(self) -> NetgearFamily:
+        """The GUI family found by :meth:`open`."""
+        if self._family is None:
             raise SessionError("the session is not open", host=self.host, driver=self.name)
-        return self._http
+        return self._family
 
     @property
     def stats(self) -> dict[str, int]:
         """Requests and logins of this run (for benchmarks)."""
-        s = self._http.stats if self._http else None
-        return {"requests": s.requests if s else 0, "gets": s.gets if s else 0, "posts": s.posts if s else 0,
-                "logins": s.logins if s else 0, "logouts": s.logouts if s else 0}
+        return self.request_stats()
 
-    def open(self) -> None:
-        """Read ``currentsetting.htm``, pick the family, log in (Basic auth; one retry of the first 401)."""
-        self._http = HttpSession(
-            self.host, driver=self.name, timeouts=self.timeouts, options=self._http_options,
-            checks=PageChecks(logged_out=_is_login_form, other_admin=self._is_other_admin,
-                              token_expired=_is_token_expired),
-            login=self._login, logout=self._logout, take_over=self._take_over)
-        self.http.open()
-        self.is_open = True
-
-    def close(self) -> None:
-        """Log out (``LGO_logout.htm``) and close; never raises."""
-        if self._http is not None:
-            self._http.close()
-        self._cache.clear()
-        self._token = None
-        self.is_open = False
+    def _page_checks(self) -> PageChecks:
+        return PageChecks(logged_out=_is_login_form, other_admin=self._is_other_admin,
+                          token_expired=_is_token_expired)
 
     def _login(self) -> None:
+        """Read ``currentsetting.htm``, pick the family, log in (Basic auth; one retry of the first 401)."""
         http = self.http
         page = http.request("GET", "/currentsetting.htm", page="currentsetting.htm")
         self.setting = parse_current_setting(page.text)
         model = self.setting["Model"].upper()
-        if not self.options.get("family"):
-            if model in ACOS_MODELS:
-                self.family = "acos"
-            elif model in NETCGI_MODELS:
-                self.family = "netcgi"
-            else:
-                raise UnsupportedOperation(
-                    f"Netgear model {model} is not known to this driver; pass family='acos' (R6xxx/R7000/R8000 "
-                    f"style GUI) or family='netcgi' (R7800/R9000/Orbi style GUI) if you know it",
-                    host=self.host, driver=self.name)
+        forced = self.options.get("family")
+        kind = next((f for f in _families() if (f.name == forced if forced else model in f.models)), None)
+        if kind is None:
+            raise UnsupportedOperation(
+                f"Netgear model {model} is not known to this driver; pass family='acos' (R6xxx/R7000/R8000 "
+                f"style GUI) or family='netcgi' (R7800/R9000/Orbi style GUI) if you know it",
+                host=self.host, driver=self.name)
         firmware = self.setting["Firmware"]
         self._facts = DeviceFacts("Netgear", model, firmware, "")
-        if self.family == "acos":
-            self._list_page = "/FW_forward2.htm" if firmware.upper().startswith("V1.0.1.") else "/FW_forward3.htm"
-            self.capabilities = Capabilities(features=_FEATURES, max_forwards=20, forward_ranges=True,
-                                             forward_both=True, notes=_NOTES_ACOS)
-        else:
-            self._list_page = "/forwarding.htm"
-            self.capabilities = Capabilities(features=_FEATURES, max_forwards=64, forward_ranges=True,
-                                             forward_both=True, notes=_NOTES_NETCGI)
+        self._family = kind(self, firmware)
+        self.capabilities = self._family.capabilities()
         http.session.auth = (self.username or "admin", self.password.reveal() if self.password else "")
         try:
             start = http.request("GET", "/index.htm", page="start page")
-        except Exception as exc:  # the first request of a client answers 401 even with good credentials
-            from routerfix.errors import AuthenticationError
-
-            if not isinstance(exc, AuthenticationError):
-                raise
+        except AuthenticationError:  # the first request of a client answers 401 even with good credentials
             start = http.request("GET", "/index.htm", page="start page")
         if _is_login_form(start):
             raise UnsupportedOperation(
                 "this firmware logs in through a form, not HTTP Basic auth: its login is not supported yet; "
                 "nothing was changed", host=self.host, driver=self.name)
-        self._note(start)
+        self._family.note(start)
         if self._is_other_admin(start):
             http.recover("other_admin", start)
 
@@ -195,56 +253,37 @@ class NetgearDriver(Driver):
         self.http.request("GET", "/LGO_logout.htm", page="LGO_logout.htm", ok_status=(200, 302, 401, 404))
 
     def _is_other_admin(self, page: Page) -> bool:
-        if self.family == "acos":
-            return "multi_login.cgi" in page.text
-        return "multi_login.html" in page.text and "top.location" in page.text
+        return self._family is not None and self._family.is_other_admin(page)
 
     def _take_over(self, page: Page) -> None:
-        http = self.http
-        if self.family == "acos":
-            form = page.form(action="multi_login.cgi")
-            form.require("act")
-            answer = http.post(form.action, form.build({"act": "yes"}), page="multi-login (multi_login.cgi)")
-            self._note(answer, posted=True)
-        else:
-            http.get("/change_user.html", page="change_user.html", check=False)
+        self.family.take_over(page)
 
-    # --- page helpers --------------------------------------------------------------------------------------
+    def _on_close(self) -> None:
+        self._cache.clear()
+        if self._family is not None:
+            self._family.forget()
 
-    def _note(self, page: Page, *, posted: bool = False) -> None:
-        """Track the ACOS form token: every page with a POST form issues one, every POST uses it up."""
-        if self.family != "acos":
-            return
-        token = acos_token(page.text)
-        if token is not None:
-            self._token = token
-        elif posted:
-            self._token = None
+    # --- pages shared by the families ---------------------------------------------------------------
 
-    def _get(self, path: str, name: str, *, cache: bool = True) -> Page:
+    def fetch(self, path: str, name: str, *, cache: bool = True) -> Page:
+        """GET ``path`` (from this session's page cache unless ``cache=False``); the family sees the page."""
         if cache and path in self._cache:
             return self._cache[path]
         page = self.http.get(path, page=name)
-        self._note(page)
+        self.family.note(page)
         self._cache[path] = page
         return page
 
-    def _cgi(self, cgi: str) -> str:
-        """``cgi?id=<current token>``, fetching a page with a form first when no token is held."""
-        if self._token is None:
-            self._get("/WAN_wan.htm", "WAN_wan.htm", cache=False)
-        if self._token is None:
-            raise ParseError("WAN_wan.htm", "no form token in the page")
-        return f"/{cgi}?id={self._token}"
-
-    def _post(self, path: str, body: dict[str, str], name: str) -> Page:
+    def submit(self, path: str, body: dict[str, str], name: str) -> Page:
+        """POST once (the page cache is emptied first); a "Failure" page raises :class:`DeviceError` with the
+        router's reason."""
         self._cache.clear()
         try:
             answer = self.http.post(path, body, page=name)
         except BaseException:
-            self._token = None
+            self.family.forget()
             raise
-        self._note(answer, posted=True)
+        self.family.note(answer, posted=True)
         if answer.status == 200:
             reason = parse_failure(answer)
             if reason is not None:
@@ -287,109 +326,42 @@ class NetgearDriver(Driver):
             raise SessionError("the session is not open", host=self.host, driver=self.name)
         return self._facts
 
-    def _wan(self) -> tuple[Page, dict[str, str]]:
-        page = self._get("/WAN_wan.htm", "WAN_wan.htm")
-        values = page.vars()
-        if self.family == "acos":
-            form = page.form("frmRules")
-            form.require("NatInboundFiltering", "nat_inbound_filtering", "disable_sip", "wan_mtu", "apply")
-            for var in ("spiEnable", "dmzEnable", "resp2ping", "sipenable", "gproxy_enable"):
-                if values.get(var) not in ("0", "1"):
-                    raise ParseError(page.name, f"JS variable {var} is missing or not 0/1")
-            if form.hidden().get("nat_inbound_filtering") not in ("0", "1"):
-                raise ParseError(page.name, "hidden nat_inbound_filtering is not 0/1")
-        else:
-            form = page.form()
-            form.require("NatInboundFiltering", "spi_value", "sipalg_value", "dmz_value", "rspToPing_value",
-                         "dmz_ip", "wan_mtu", "submit_flag")
-            for var in ("nat_fitering", "endis_sipalg", "spiEnable", "dmz_value", "rspToPing_value"):
-                if values.get(var) is None:
-                    raise ParseError(page.name, f"JS variable {var} is missing: posting without it would "
-                                                f"switch settings off")
-        return page, values
+    def _wan(self) -> tuple[Page, WanState]:
+        page = self.fetch(self.family.wan_page, "WAN_wan.htm")
+        return page, self.family.wan_state(page)
 
     def get_nat_mode(self) -> NatMode | None:
         """NAT filtering: Secured → secure, Open → open."""
-        page, values = self._wan()
-        if self.family == "acos":
-            secured = page.form("frmRules").hidden()["nat_inbound_filtering"] == "1"
-        else:
-            secured = values["nat_fitering"] == "0"
-        return NatMode.SECURE if secured else NatMode.OPEN
+        return self._wan()[1].nat
 
     def get_sip_alg(self) -> bool | None:
         """SIP ALG on?"""
-        _, values = self._wan()
-        if self.family == "acos":
-            return values["sipenable"] == "1"
-        return values["endis_sipalg"] != "1"
+        return self._wan()[1].sip_alg
 
     def list_port_forwards(self) -> tuple[PortForward, ...]:
         """Every custom-service forward. ``ref`` is the 1-based row (ACOS) or ``first:count`` (net-cgi)."""
-        if self.family == "acos":
-            return self._acos_forwards()
-        page = self._get(self._list_page, "forwarding.htm")
-        return tuple(PortForward(e.name, e.protocol, e.external, e.ip, e.internal, ref=f"{e.first}:{e.count}")
-                     for e in parse_netcgi_entries(page))
-
-    def _acos_list(self) -> Page:
-        try:
-            return self._get(self._list_page, self._list_page.lstrip("/"))
-        except DeviceError as exc:  # 404: the other list page name of this firmware generation
-            if "404" not in str(exc):
-                raise
-            self._list_page = "/FW_forward3.htm" if self._list_page.endswith("2.htm") else "/FW_forward2.htm"
-            return self._get(self._list_page, self._list_page.lstrip("/"))
-
-    def _acos_forwards(self) -> tuple[PortForward, ...]:
-        page = self._acos_list()
-        rows = parse_acos_rows(page)
-        form = page.form("formname")
-        out = []
-        for row in rows:
-            protocol = Protocol.BOTH
-            if row.external.overlaps(SIP_PORTS):  # the list has no protocol column: ask the edit form
-                body = form.build({"action": "edit", "selectEntry": str(row.index), "RouteSelect": str(row.index)},
-                                  button=("Edit", "Edit Service"))
-                answer = self.http.post(self._cgi("pforward.cgi"), body, page="pforward.cgi (edit)")
-                self._note(answer, posted=True)
-                protocol = parse_acos_service_type(answer)
-            out.append(PortForward(row.name, protocol, row.external, row.ip, row.internal, ref=str(row.index)))
-        return tuple(out)
+        return self.family.forwards()
 
     def get_dhcp_scope(self) -> DhcpScope:
         """LAN address, mask and the DHCP pool from ``LAN_lan.htm`` (no reservations are read)."""
-        page = self._get("/LAN_lan.htm", "LAN_lan.htm")
-        if self.family == "acos":
-            hidden = page.form("frmLan").hidden()
-            keys = ("lan_ipaddr", "lan_netmask", "dhcp_start", "dhcp_end")
-            if any(not hidden.get(k) for k in keys):
-                raise ParseError(page.name, "the LAN form lacks lan_ipaddr/lan_netmask/dhcp_start/dhcp_end")
-            return scope_from(hidden[keys[0]], hidden[keys[1]], hidden[keys[2]], hidden[keys[3]], page.name)
-        values = page.vars()
-        keys = ("old_lanip", "old_lanmask", "dhcp_start", "dhcp_end")
-        if any(not values.get(k) for k in keys):
-            raise ParseError(page.name, "the LAN page lacks old_lanip/old_lanmask/dhcp_start/dhcp_end")
-        return scope_from(values[keys[0]], values[keys[1]], values[keys[2]], values[keys[3]], page.name)
+        return self.family.scope(self.fetch(self.family.lan_page, "LAN_lan.htm"))
 
     def list_neighbours(self) -> tuple[Neighbour, ...]:
         """The attached-devices list (wired and wireless)."""
-        if self.family == "acos":
-            return tuple(parse_acos_devices(self._get("/DEV_device.htm", "DEV_device.htm")))
-        return tuple(parse_netcgi_devices(self._get("/DEV_show_device.htm", "DEV_show_device.htm")))
+        path = self.family.devices_page
+        return tuple(self.family.neighbours(self.fetch(path, path.lstrip("/"))))
 
     def read_state(self) -> DeviceState:
         """One pass over WAN, port forwarding, LAN and attached devices (4 pages)."""
         self._cache.clear()
-        state = DeviceState(facts=self.facts(), capabilities=self.capabilities, nat_mode=self.get_nat_mode(),
-                            sip_alg=self.get_sip_alg(), forwards=self.list_port_forwards(),
-                            scope=self.get_dhcp_scope(), neighbours=self.list_neighbours())
-        return state
+        return DeviceState(facts=self.facts(), capabilities=self.capabilities, nat_mode=self.get_nat_mode(),
+                           sip_alg=self.get_sip_alg(), forwards=self.list_port_forwards(),
+                           scope=self.get_dhcp_scope(), neighbours=self.list_neighbours())
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """Read back what verification compares: NAT filtering, SIP ALG (WAN page) and every forward.
 
-        Pages read since this session's last POST are reused: ``_post`` empties the page cache before it
+        Pages read since this session's last POST are reused: :meth:`submit` empties the page cache before it
         sends, so every cached page shows the router after all of this run's writes (typically the WAN page
         the last write's read-back fetched). The LAN page (no reservations are driven here) and the attached
         devices list hold nothing verification looks at and are not read."""
@@ -452,164 +424,38 @@ class NetgearDriver(Driver):
 
     def _wan_write(self, what: str, *, nat: NatMode | None = None, sip: bool | None = None) -> None:
         def check() -> bool:
-            return (nat is None or self.get_nat_mode() is nat) and (sip is None or self.get_sip_alg() is sip)
+            state = self._wan()[1]
+            return (nat is None or state.nat is nat) and (sip is None or state.sip_alg is sip)
 
         def send() -> Page:
-            page, values = self._wan()
-            current_nat = self.get_nat_mode()
-            current_sip = self.get_sip_alg()
-            want_nat = nat or current_nat
-            want_sip = current_sip if sip is None else sip
-            secured = "Secured" if want_nat is NatMode.SECURE else "Open"
-            if self.family == "acos":
-                form = page.form("frmRules")
-                hidden = form.hidden()
-                dmz_ip = hidden.get("dmz_ip", "")
-                dmz_on = values["dmzEnable"] == "1"
-                changes: dict[str, str | None] = {
-                    "NatInboundFiltering": secured,
-                    "wan_mtu": hidden.get("nvram_mtu") or hidden.get("wan_way") or "",
-                    "disable_spi": None if values["spiEnable"] == "1" else "disable_spi",
-                    "dmz_enable": "dmz_enable" if dmz_on else None,
-                    "rspToPing": "rspToPing" if values["resp2ping"] == "1" else None,
-                    "disable_gproxy": None if values["gproxy_enable"] == "1" else "disable_gproxy",
-                    "disable_sip": None if want_sip else "disable_sip",
-                }
-                if dmz_on:
-                    parts = dmz_ip.split(".")
-                    if len(parts) != 4:
-                        raise ParseError(page.name, "DMZ is on but dmz_ip is not an address")
-                    changes.update({f"dmzip{i}": p for i, p in enumerate(parts, 1)})
-                if not changes["wan_mtu"]:
-                    raise ParseError(page.name, "no MTU in the page (nvram_mtu/wan_way)")
-                body = form.build(changes, button=("apply", "Apply"))
-                return self._post(self._cgi("security.cgi"), body, "WAN setup (security.cgi)")
-            form = page.form()
-            mtu = page.token(r"wan_mtu\.value\s*=\s*'(\d{3,4})'")
-            body = form.build({
-                "NatInboundFiltering": secured, "wan_mtu": mtu,
-                "spi_value": values["spiEnable"], "disable_spi": None if values["spiEnable"] == "1" else "1",
-                "dmz_value": values["dmz_value"], "dmz_enable": "1" if values["dmz_value"] == "1" else None,
-                "dmz_ip": values.get("dmz_ipaddr", "") if values["dmz_value"] == "1" else "",
-                "rspToPing_value": values["rspToPing_value"],
-                "rspToPing": "1" if values["rspToPing_value"] == "1" else None,
-                "sipalg_value": "0" if want_sip else "1", "disable_sipalg": None if want_sip else "1",
-            })
-            return self._post(form.action, body, "WAN setup (apply.cgi wan)")
+            page, current = self._wan()
+            return self.family.post_wan(page, nat or current.nat, current.sip_alg if sip is None else sip)
 
         self._write(f"setting {what}", send, check)
 
     def _add_port_forward(self, forward: PortForward) -> None:
         if forward.internal_ports is None:
             raise InvalidValue("internal_ports", None, "a port range")
-
-        def check() -> bool:
-            if self.family == "acos":
-                # the list shows name, ports and address; the protocol (one more POST to the edit form) is
-                # checked by the verification that follows every change (a mismatch there rolls back)
-                return any((r.name, r.ip, r.external, r.internal) == (forward.name, forward.internal_address,
-                                                                      forward.external_ports, forward.internal_ports)
-                           for r in parse_acos_rows(self._acos_list()))
-            return any(f.key() == forward.key() for f in self.list_port_forwards())
-
-        send = self._acos_add(forward) if self.family == "acos" else self._netcgi_add(forward)
-        self._write(f"adding forward {forward.name}", send, check)
-
-    def _acos_add(self, forward: PortForward) -> Callable[[], Page]:
-        def send() -> Page:
-            listing = self._acos_list()
-            body = listing.form("formname").build({"action": "custom", "serv_type": "pf"},
-                                                  button=("Add", "Add Custom Service"))
-            svc = self._post(self._cgi("pforward.cgi"), body, "pforward.cgi (custom service form)")
-            form = svc.form("formname")
-            form.require("portname", "srvtype", "port_start", "port_end", "same_range", "internal_port_start",
-                         "server_ip1", "server_ip2", "server_ip3", "server_ip4", "action", "newType", "newIP",
-                         "entryData", "apply")
-            proto = _PROTO_VALUE[forward.protocol]
-            if proto not in form.field("srvtype").options:
-                raise ParseError(svc.name, f"the protocol list lacks {proto}")
-            ext, internal = forward.external_ports, forward.internal_ports
-            assert internal is not None
-            same = internal == ext
-            quad = str(forward.internal_address).split(".")
-            changes: dict[str, str | None] = {
-                "portname": forward.name, "srvtype": proto, "port_start": str(ext.start), "port_end": str(ext.end),
-                "same_range": "same_range" if same else None,
-                "internal_port_start": None if same else str(internal.start),
-                "internal_port_end": None if same else str(internal.start + len(ext) - 1),
-                "action": "add_apply", "newType": proto, "newIP": str(forward.internal_address), "entryData": "",
-                **{f"server_ip{i}": q for i, q in enumerate(quad, 1)},
-            }
-            return self._post(self._cgi("pforward.cgi"), form.build(changes, button=("apply", "Apply")),
-                              "pforward.cgi (add_apply)")
-        return send
-
-    def _netcgi_add(self, forward: PortForward) -> Callable[[], Page]:
-        def send() -> Page:
-            page = self._get("/forwarding_add.htm", "forwarding_add.htm", cache=False)
-            form = page.form()
-            form.require("portname", "srvtype", "exter_port", "server_ip1", "server_ip4", "serflag", "service_ip",
-                         "hidden_portname", "hidden_port_range", "hidden_port_int_start", "hidden_port_int_end",
-                         "port_start", "port_end", "submit_flag")
-            proto = _PROTO_VALUE[forward.protocol]
-            if proto not in form.field("srvtype").options:
-                raise ParseError(page.name, f"the protocol list lacks {proto}")
-            ext, internal = forward.external_ports, forward.internal_ports
-            assert internal is not None
-            serflag = "1" if Protocol.TCP in forward.protocol.members() and 1720 in ext else "0"
-            quad = str(forward.internal_address).split(".")
-            changes: dict[str, str | None] = {
-                "portname": forward.name, "srvtype": proto, "exter_port": str(ext),
-                "same_range": "1" if internal == ext else None,
-                "internal_port": None if internal == ext else str(internal),
-                "serflag": serflag, "service_ip": str(forward.internal_address), "hidden_portname": forward.name,
-                "hidden_port_range": str(ext), "port_start": f"{ext.start},", "port_end": f"{ext.end},",
-                "hidden_port_int_start": f"{internal.start},",
-                "hidden_port_int_end": f"{internal.start + len(ext) - 1},",
-                **{f"server_ip{i}": q for i, q in enumerate(quad, 1)},
-            }
-            return self._post(form.action, form.build(changes), "apply.cgi (forwarding_add_range)")
-        return send
+        family = self.family
+        self._write(f"adding forward {forward.name}", lambda: family.post_add(forward),
+                    lambda: family.is_added(forward))
 
     def _remove_port_forward(self, forward: PortForward) -> None:
         def check() -> bool:
-            return not any(_same_rule(f, forward) for f in self.list_port_forwards())
+            return not any(same_rule(f, forward) for f in self.list_port_forwards())
 
         def send() -> Page:
             self._cache.clear()
-            if self.family == "acos":
-                listing = self._acos_list()
-                rows = [r for r in parse_acos_rows(listing) if r.name == forward.name and r.ip ==
-                        forward.internal_address and r.external == forward.external_ports]
-                if not rows:
-                    raise _Gone()
-                n = str(rows[0].index)
-                body = listing.form("formname").build({"action": "delete", "selectEntry": n, "RouteSelect": n},
-                                                      button=("Delete", "Delete Service"))
-                return self._post(self._cgi("pforward.cgi"), body, "pforward.cgi (delete)")
-            page = self._get(self._list_page, "forwarding.htm", cache=False)
-            entries = [e for e in parse_netcgi_entries(page) if e.name == forward.name and e.ip ==
-                       forward.internal_address and e.external == forward.external_ports and
-                       e.protocol is forward.protocol]
-            if not entries:
-                raise _Gone()
-            form = page.form()
-            form.require("submit_flag", "select_del", "select_del_num")
-            body = form.build({"submit_flag": "forwarding_del_range", "select_del": str(entries[0].first),
-                               "select_del_num": str(entries[0].count)})
-            return self._post(form.action, body, "apply.cgi (forwarding_del_range)")
+            return self.family.post_remove(forward)
 
         try:
             self._write(f"removing forward {forward.name}", send, check)
-        except _Gone:
+        except Gone:
             return
 
 
-class _Gone(Exception):
-    """The rule to remove is not on the router (already gone: not an error)."""
-
-
-def _same_rule(a: PortForward, b: PortForward) -> bool:
+def same_rule(a: PortForward, b: PortForward) -> bool:
+    """The same rule by name, address, external ports and an overlapping protocol."""
     return (a.name, a.internal_address, a.external_ports) == (b.name, b.internal_address, b.external_ports) and \
         bool(a.protocol.members() & b.protocol.members())
 

@@ -1,8 +1,8 @@
 """Parsers for Netgear pages (ACOS and net-cgi) and the Genie SOAP attached-device string.
 
 Router output is untrusted: every function either returns validated values or raises
-:class:`routerfix.errors.ParseError` naming the page. Facts: netgear-deep.md (row formats, JS variables,
-hidden fields) and consumer-web.md §1.7 (``currentsetting.htm``, ``GetAttachDevice``).
+:class:`routerfix.errors.ParseError` naming the page. Facts: docs/facts/netgear.md (row formats, page
+variables, hidden fields, failure pages, ``currentsetting.htm``, ``GetAttachDevice``).
 """
 
 from __future__ import annotations
@@ -57,13 +57,29 @@ def parse_wait_ms(page: Page, default: int = 500) -> int:
     return int(match.group(1)) if match else default
 
 
+_FAILURE_RE = re.compile(r"<h1>\s*Failure\s*</h1>|<title>\s*Failure\s*</title>", re.I)
+_BOLD_RE = re.compile(r"<b>(.*?)</b>", re.S | re.I)
+
+
 def parse_failure(page: Page) -> str | None:
-    """The reason on a "Failure" page, or None when the page is not one."""
-    if not re.search(r"<title>\s*Failure\s*</title>|<h1>\s*Failure\s*</h1>", page.text, re.I):
+    """The reason on a "Failure" page, or None when the page is not one.
+
+    Both families head the page ``<h1>Failure</h1>`` and put the reason in the bold text of the next
+    centred cell (ACOS ``BKS_err.htm``; net-cgi ``del_fail.htm``-style pages); without it, the page's
+    own words after the heading."""
+    match = _FAILURE_RE.search(page.text)
+    if match is None:
         return None
-    match = re.search(r"<p class=\"?error\"?>(.*?)</p>", page.text, re.S | re.I)
-    words = html.unescape(re.sub(r"<[^>]*>", "", match.group(1))).strip() if match else ""
-    return words[:200] or "the router refused the change"
+    rest = page.text[match.end():]
+    bold = _BOLD_RE.search(rest)
+    words = _plain(bold.group(1)) if bold else ""
+    if not words:
+        words = _plain(re.sub(r"<script.*?</script>", " ", rest, flags=re.S | re.I))
+    return words[:200] or "no reason given"
+
+
+def _plain(fragment: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]*>", " ", fragment))).strip()
 
 
 @dataclass(frozen=True)
@@ -188,7 +204,7 @@ def _decode_name(name: str) -> str:
 
 
 def parse_netcgi_entries(page: Page) -> list[NetCgiEntry]:
-    """Rules of net-cgi ``forwarding.htm`` from ``forwardingArrayN`` and ``forward_array_num``."""
+    """Rules of net-cgi ``forwarding.htm`` from ``forwardingArray1`` .. ``forwardingArray<forward_array_num>``."""
     values = js_vars(page.text)
     if "forward_array_num" not in values:
         raise ParseError(page.name, "no forward_array_num (not the port-forwarding page)")
@@ -199,7 +215,7 @@ def parse_netcgi_entries(page: Page) -> list[NetCgiEntry]:
     if not 0 <= count <= 1024:
         raise ParseError(page.name, f"forward_array_num {count} is out of range")
     entries: list[NetCgiEntry] = []
-    for i in range(count):
+    for i in range(1, count + 1):  # the page script counts forwardingArray1..forward_array_num
         line = values.get(f"forwardingArray{i}")
         if line is None:
             raise ParseError(page.name, f"forwardingArray{i} is missing")
@@ -216,7 +232,7 @@ def parse_netcgi_entries(page: Page) -> list[NetCgiEntry]:
             continue
         if proto not in _NC_PROTO:
             raise ParseError(page.name, f"forwardingArray{i} has protocol {proto[:10]!r}")
-        entries.append(NetCgiEntry(i + 1, 1, _decode_name(name), _NC_PROTO[proto], _range(es, ee, page.name),
+        entries.append(NetCgiEntry(i, 1, _decode_name(name), _NC_PROTO[proto], _range(es, ee, page.name),
                                    _range(is_, ie, page.name), _ip(ip, page.name)))
     return entries
 

@@ -1,5 +1,5 @@
-"""Pages and CGI handlers of the simulated ACOS GUI (R7000). Markup written for routerfix from the
-facts in netgear-deep.md "ACOS family"; no firmware file is copied."""
+"""Pages and CGI handlers of the simulated ACOS GUI (R7000). Follows docs/facts/netgear.md rows 1-30;
+markup written for routerfix, no firmware file is copied."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ TEXTS = {
     "port_used": "The port is used by another service or rule.",
     "max_rules": "The router can support only 20 port forwarding rules.",
 }
+FEW_SECONDS = "This page goes back to the previous one in a few seconds."
 CSRF_TEXT = "Sorry,your timestamp is expired. Please click the menu to re-enter the page."
 _TYPE_TO_PROTO = {"BOTH": "TCP/UDP", "TCP/UDP": "TCP/UDP", "TCP": "TCP", "UDP": "UDP"}
 _PROTO_TO_OLDTYPE = {"TCP/UDP": "BOTH", "TCP": "TCP", "UDP": "UDP"}
@@ -76,25 +77,39 @@ class AcosPages:
             f"Port Triggering</a></li><li><a href=\"DEV_device.htm\">Attached Devices</a></li>"
             f"<li><a href=\"LGO_logout.htm\">Logout</a></li></ul><p>LAN {cfg.lan_ip}</p>")))
 
+    def multi_login_redirect(self) -> SimResponse:
+        """What a second admin gets for any page (``MNU_multiLogin.htm``): no form, only a script that sends
+        the browser to the multi-login page."""
+        script = ("function do_redirect()\n{\n\ttop.location.href = \"MNU_access_multiLogin2.htm\";\n}")
+        return SimResponse(200, (f"<html><head><title>NETGEAR Genie</title><script>{script}</script></head>"
+                                 "<body onLoad=\"do_redirect();\"></body></html>"))
+
     def multi_login_page(self) -> SimResponse:
-        body = (f"<form name=\"multiLogin\" method=\"POST\" action=\"{self.action('multi_login.cgi')}\">"
-                "<p>Another administrator is currently logged in to the router. Only one administrator can manage "
-                "the router at a time. Do you want to log in anyway? The other administrator will be logged out."
-                "</p><input type=\"hidden\" name=\"act\" value=\"yes\">"
-                "<input type=\"submit\" name=\"yes\" value=\"Yes\" onclick=\"document.forms[0].act.value='yes'\">"
-                "<input type=\"submit\" name=\"no\" value=\"No\" onclick=\"document.forms[0].act.value='no'\">"
-                "</form>")
-        return SimResponse(200, _page("MNU_access_multiLogin2", body))
+        """``MNU_access_multiLogin2.htm``: a form to ``multi_login.cgi?id=`` with two ``<button>``s and hidden
+        ``act`` defaulting to ``yes``."""
+        body = (f"<form action=\"{self.action('multi_login.cgi')}\" method=\"POST\">"
+                "<h2>Another device is logged in to the router; continuing here logs it out.</h2>"
+                "<button class=\"purpleBtn\" onclick=\"yesClick();\" name=\"yes\"><span>Yes</span></button>"
+                "<button class=\"purpleBtn\" name=\"no\" onclick=\"noClick();\"><span>No</span></button>"
+                "<input type=\"hidden\" name=\"act\" value=\"yes\"></form>")
+        return SimResponse(200, _page("NETGEAR Genie", body, "function yesClick(){document.forms[0].act.value="
+                                                             "\"yes\";document.forms[0].submit();}"))
 
     def csrf_timeout(self) -> SimResponse:
         return SimResponse(200, _page("Timestamp expired", f"<p class=\"error\">{CSRF_TEXT}</p>"))
 
     def failure(self, reason: str, next_file: str) -> SimResponse:
-        body = (f"<form name=\"formname\" method=\"POST\" action=\"{self.action('message.cgi')}\">"
-                f"<h1>Failure</h1><p class=\"error\">{_e(reason)}</p>"
-                f"<input type=\"hidden\" name=\"next_file\" value=\"{_e(next_file)}\">"
-                "<input type=\"submit\" name=\"Return\" value=\"Return\"></form>")
-        return SimResponse(200, _page("Failure", body))
+        """``BKS_err.htm``: title ``NETGEAR Router <model>``, heading ``<h1>Failure</h1>``, the reason in the
+        bold text of a centred cell, a "few seconds" line, hidden ``next_file``; form ``msg`` → ``message.cgi``."""
+        script = ("function delayedLoad()\n{\n\tvar nextF = document.forms[0].next_file.value;\n"
+                  "\tsetTimeout(\"location.replace('\" + nextF + \"')\", 6000);\n}")
+        body = (f"<form id=\"target\" name=\"msg\" action=\"{self.action('message.cgi')}\" method=\"post\">"
+                "<input type=\"hidden\" name=\"buttonHit\"><input type=\"hidden\" name=\"buttonValue\">"
+                "<table><tr><td align=\"left\"><h1>Failure</h1></td></tr></table>"
+                f"<table><tr>\n <td align=center><b>{_e(reason)}\n</b></TD>\n</TR></table>"
+                f"<table><tr>\n <td align=center>{FEW_SECONDS}</TD>\n</TR></table>"
+                f"<input type=\"hidden\" name=\"next_file\" value=\"{_e(next_file)}\"></form>")
+        return SimResponse(200, _page(f"NETGEAR Router {self.sim.model}", body, script))
 
     def bad_request(self, why: str) -> SimResponse:
         return SimResponse(400, _page("400 Bad Request", f"<h1>400 Bad Request</h1><p>{_e(why)}</p>"))

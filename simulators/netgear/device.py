@@ -7,41 +7,22 @@ Models and firmware:
   "legacy" profile of the R7000 GPL: decimal tokens, no cookie, ``FW_forward2.htm`` with start/end columns.
 * ``R7800`` — net-cgi, firmware ``V1.0.2.60WW``.
 
-Facts reproduced (netgear-deep.md unless named; [I] = inferred there, the stricter choice):
+Follows the fact table docs/facts/netgear.md (row numbers below), never the driver. In short:
 
-* Both: ``currentsetting.htm`` without auth, ``Key=Value`` CRLF lines (consumer-web.md §1.7); Basic auth,
-  user ``admin``; the first request of a client answers 401 even with good credentials; one admin
-  session per client IP, a second IP gets the multi-login page; [I] idle timeout 300 s; logout
-  ``LGO_logout.htm``; ``NatInboundFiltering`` Secured/Open; [I] writes apply after a short delay behind a
-  "Please wait a moment..." page; forward target inside the LAN and not the router; [I] overlaps and the
-  reserved ports (1900/UDP, 123/UDP, remote management) refused.
-* ACOS: realm ``NETGEAR R7000``; XSRF_TOKEN profile (credentials only with the cookie echoed); every POST
-  form's action is ``<cgi>?id=<token>``; [I] one valid token, issued by every page with a POST form,
-  consumed by every POST, refused ones too; stale id → 200 "Sorry,your timestamp is expired..."; WAN page
-  ``frmRules`` → ``security.cgi`` with the real field names, state only in JS vars and hidden
-  ``nat_inbound_filtering``; security.cgi reads the checkboxes (unticked = SPI/SIP ALG/IGMP on); [I]
-  missing/invalid ``NatInboundFiltering`` or bad ``wan_mtu`` → 400; [I] no ``apply`` field → ignored;
-  list page ``formname`` → ``pforward.cgi`` with hidden ``action``/``selectEntry``/``entryData``..., rows
-  ``RouteSelect`` radios and ``ttext`` spans, no protocol column; ``action=custom`` → the custom-service
-  form (``internal_port_*`` disabled, ``server_ip1..4``, hidden ``newType``/``newIP``...); add_apply reads
-  ``newType``/``newIP`` (not ``srvtype``/``server_ip*``) [I: newType carries the srvtype option value, or
-  BOTH/TCP/UDP]; [I] ``port_start`` and ``port_end`` both required; malformed values → 400; refusals →
-  "Failure" page; [I] 20-rule limit ("The router can support only 20 port forwarding rules."); [I] edit
-  answers the service form with ``oldType`` etc. filled; ``LAN_lan.htm`` ``frmLan`` → ``lan.cgi`` with the
-  pool in hidden ``dhcp_start``/``dhcp_end``; ``DEV_device.htm`` rows; multi-login
-  ``MNU_access_multiLogin2.htm`` → ``multi_login.cgi?id=`` with hidden ``act`` defaulting to ``yes``;
-  [I] ``FW_forward.htm`` is 404.
-* net-cgi: realm ``NETGEAR R7800``, ``Server: uhttpd/1.0.0``; forms post to ``/apply.cgi?/PAGE
-  timestamp=TS`` with ``submit_flag``; timestamps per flag (``forwarding.htm`` issues ``forwarding``,
-  ``forwarding_del_range``... and kills ``forwarding_add_range``); [I] single-use, a mismatch burns the
-  current one and is answered with the same wait page as a success; WAN apply reads the hidden
-  ``*_value`` fields (empty ``spi_value`` switches SPI off; ``sipalg_value=1`` = SIP ALG off), JS vars
-  ``nat_fitering`` ('0' = Secured) and ``endis_sipalg`` ('1' = off); rules only as JS
-  ``forwardingArrayN="name proto extStart extEnd intStart intEnd ip aux serflag"``, a 1720/TCP range adds
-  the ``TCP 1503`` aux entry; add reads ``port_start``/``port_end``/``hidden_port_int_*`` comma lists and
-  ``service_ip``, not ``exter_port``/``server_ip*``; delete ``select_del``/``select_del_num`` (1-based
-  slice); [I] 64 rules; LAN pool only in JS inside ``loadvalue()``; ``DEV_show_device.htm``
-  ``access_control_deviceN`` vars; multi-login ``multi_login.html`` / ``change_user.html`` / ``goodbye.html``.
+* Both: ``currentsetting.htm`` without auth (1); Basic auth, user ``admin`` (2); the first request of a client
+  answers 401 (3); one admin session per client address (4), idle timeout 300 s (5, inferred); logout
+  ``LGO_logout.htm`` (6); forward target inside the LAN, not the router (8); overlaps and reserved ports
+  refused (9, inferred); writes apply after the "Please wait" page's delay (10); refusals on a page headed
+  ``<h1>Failure</h1>`` with the reason in bold (11).
+* ACOS: rows 12-30 (realm, ``XSRF_TOKEN`` on newer firmware, ``?id=`` tokens used up by every POST, the
+  timestamp-expired page, ``WAN_wan.htm``/``security.cgi``, ``FW_forward2/3.htm``/``pforward.cgi`` with the
+  custom-service form, 20 rules, ``LAN_lan.htm``, ``DEV_device.htm``, a second admin redirected by
+  ``MNU_multiLogin.htm`` to ``MNU_access_multiLogin2.htm`` and ``multi_login.cgi``).
+* net-cgi: rows 31-49 (``apply.cgi?/PAGE timestamp=`` per submit flag, a stale timestamp answered like a
+  success, ``WAN_wan.htm`` state in page variables with the DMZ address only inside ``loadvalue()``, the
+  handler reading the hidden ``*_value`` fields, ``forwardingArray1..forward_array_num``, the add form's
+  comma lists, delete by 1-based slice, 64 rules, LAN pool inside ``loadvalue()``, ``DEV_show_device.htm``,
+  ``multi_login.html``/``change_user.html``).
 
 Markup is written for routerfix; no firmware file is copied. The Genie SOAP API is not simulated.
 
@@ -313,7 +294,9 @@ class NetgearSimulator:
         if isinstance(self.pages, AcosPages):
             if req.path == "/multi_login.cgi":
                 return self.pages.multi_login_cgi(req)
-            return self.pages.multi_login_page()
+            if req.path == "/MNU_access_multiLogin2.htm":
+                return self.pages.multi_login_page()
+            return self.pages.multi_login_redirect()
         if req.path == "/change_user.html":
             self.take_session(req.client)
             return self.pages.index(req)

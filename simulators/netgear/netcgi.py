@@ -1,10 +1,9 @@
-"""Pages and the ``apply.cgi`` handler of the simulated net-cgi GUI (R7800). Markup written for routerfix
-from the facts in netgear-deep.md "net-cgi family"; no firmware file is copied."""
+"""Pages and the ``apply.cgi`` handler of the simulated net-cgi GUI (R7800). Follows docs/facts/netgear.md
+rows 1-11 and 31-49; markup written for routerfix, no firmware file is copied."""
 
 from __future__ import annotations
 
 import html
-import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,7 @@ TEXTS = {  # the meaning of ngw/languages-en.js entries, in routerfix's words
     "port_used": "The ports conflict with another port forwarding, port triggering or UPnP entry.",
     "max_rules": "The maximum number of port forwarding rules is 64.",
 }
+_ZERO = ' value="0"'
 LIST_FLAGS = ("forwarding", "forwarding_editnum_range", "forwarding_del_range", "forwarding_hidden_add")
 
 
@@ -93,36 +93,62 @@ class NetCgiPages:
                                       f"setTimeout(function(){{location.href=\"{back}\";}}, {ms});"))
 
     def failure(self, reason: str, back: str) -> SimResponse:
-        return SimResponse(200, _page("Failure", f"<h1>Failure</h1><p class=\"error\">{_e(reason)}</p>"
-                                                 f"<a href=\"{back}\">Back</a>"))
+        """A failure page shaped like the firmware's ``del_fail.htm``/``port_fail.htm``: ``table_header`` with
+        ``<h1>Failure</h1>``, the reason in ``<B>`` of a centred cell, a "few seconds" line, back after 5 s."""
+        script = f"function redirect_to()\n{{\n\tsetTimeout(\"location.href='{back}';\", 5000);\n}}"
+        body = ("<table width='100%' border=0 cellpadding=0 cellspacing=3 ><tr><td colSpan=2><h1>Failure</h1>"
+                f"</td></tr>\n<TR>\n\t<TD nowrap align=center><B>{_e(reason)}</B></TD>\n</TR>\n"
+                "<TR>\n\t<TD nowrap align=center>This page goes back to the previous one in a few seconds.</TD>\n"
+                "</TR>\n</TABLE>")
+        return SimResponse(200, (f"<html><head><script>{script}</script></head><body onLoad='redirect_to()'>{body}"
+                                 "</body></html>"))
 
     # --- WAN setup ---
 
     def wan_page(self, req: SimRequest) -> SimResponse:
+        """``WAN_wan.htm`` (facts: net-cgi WAN rows): state in page variables, the DMZ address only in a
+        variable local to ``loadvalue()``, every checkbox and hidden field empty until the page script runs;
+        the Apply button is written by the script (no form control)."""
         cfg = self.sim.config
         ts = self.sim.issue_timestamps("wan")
-        script = (f"var ts='{ts}';\nvar nat_fitering='{0 if cfg.nat_secured else 1}';\n"
-                  f"var endis_sipalg='{0 if cfg.sip_alg else 1}';\nvar spiEnable='{int(cfg.spi)}';\n"
-                  f"var dmz_value='{int(cfg.dmz_enable)}';\nvar dmz_ipaddr='{_e(cfg.dmz_ip)}';\n"
-                  f"var rspToPing_value='{int(cfg.resp_ping)}';\n"
-                  f"function loadvalue(){{ var cf=document.forms[0];\ncf.wan_mtu.value = '{cfg.wan_mtu}';\n}}")
+        lan = cfg.lan_ip
+        script = (
+            f"var ts='{ts}';\nvar dmz_value='{int(cfg.dmz_enable)}';\nvar spiEnable='{int(cfg.spi)}';\n"
+            f"var rspToPing_value='{int(cfg.resp_ping)}';\nvar nat_fitering='{0 if cfg.nat_secured else 1}';\n"
+            f"var lan_ip=\"{lan}\";\nvar lan_mask=\"{cfg.lan_mask}\";\n"
+            f"var endis_sipalg=\"{0 if cfg.sip_alg else 1}\";\nvar have_igmp= (top.igmp_flag == 1)?1:0;\n"
+            f"var endis_igmp=\"{int(cfg.igmp_proxy)}\";\nvar endis_bt_igmp=\"\";\n"
+            + "".join(f"var bri_lan_tag{i}=\"0\";\n" for i in range(1, 5))
+            + "document.write('<input class=\"apply_bt\" type=\"button\" name=\"Apply\" id=\"apply\" "
+            "value=\"Apply\" onClick=\"return checkwan(document.forms[0]);\">');\n"
+            "function loadvalue()\n{\n\tvar cf = document.forms[0];\n"
+            f"\tvar dmzIpAddr=\"{_e(cfg.dmz_ip)}\";\n\tvar lanIpAddr=\"{lan}\";\n"
+            f"\tcf.wan_mtu.value = '{cfg.wan_mtu}';\n}}")
         body = (
             self.form_open("WAN_wan.htm", "wan", ts)
-            + "<input type=\"checkbox\" name=\"disable_spi\" value=\"1\">Disable Port Scan and DoS Protection"
-            "<input type=\"checkbox\" name=\"dmz_enable\" value=\"1\">Default DMZ Server"
-            + "".join(f"<input type=\"text\" name=\"dmzip{i}\" size=\"3\" value=\"\">" for i in range(1, 5))
-            + "<input type=\"checkbox\" name=\"rspToPing\" value=\"1\">Respond to Ping on Internet Port"
-            "<input type=\"text\" name=\"wan_mtu\" size=\"5\" value=\"\">"
+            + "".join(f"<input type=\"hidden\" name=\"{n}\"{_ZERO if n in ('igmp_value', 'bt_igmp_value') else ''}>"
+                      for n in ("dod_value", "spi_value", "dmz_value", "rspToPing_value", "dmz_ip", "sipalg_value",
+                                "igmp_value", "hid_bri_lan1", "hid_bri_lan2", "hid_bri_lan3", "hid_bri_lan4",
+                                "hid_brig_ssid1", "hid_brig_ssid2", "hid_iptv_mask", "hid_iptv_show_tag",
+                                "hid_brig_guest_ssid1", "hid_brig_guest_ssid2", "bt_igmp_value"))
+            + "<input type=\"checkbox\" name=\"disable_spi\" value=\"disable_spi\">Disable Port Scan and DoS "
+            "Protection<input type=\"checkbox\" name=\"dmz_enable\" value=\"dmz_enable\">Default DMZ Server"
+            + "".join(f"<input type=\"text\" name=\"dmzip{i}\" size=\"4\" maxlength=\"3\">" for i in range(1, 5))
+            + "<input type=\"checkbox\" name=\"rspToPing\" value=\"rspToPing\">Respond to Ping on Internet Port"
+            "<input type=\"text\" name=\"wan_mtu\" size=\"8\" maxlength=\"4\">"
             "NAT Filtering <input type=\"radio\" name=\"NatInboundFiltering\" value=\"Secured\">Secured"
             "<input type=\"radio\" name=\"NatInboundFiltering\" value=\"Open\">Open"
-            "<input type=\"checkbox\" name=\"disable_sipalg\" value=\"1\">Disable SIP ALG"
-            + "".join(f"<input type=\"hidden\" name=\"{n}\" value=\"{v}\">" for n, v in (
-                ("spi_value", ""), ("dmz_value", ""), ("rspToPing_value", ""), ("dmz_ip", ""),
-                ("sipalg_value", ""), ("igmp_value", "0")))
-            + "<input type=\"button\" name=\"apply\" value=\"Apply\" onclick=\"checkwan()\"></form>")
+            "<input type=\"checkbox\" name=\"disable_sipalg\" value=\"disable_sipalg\">Disable SIP ALG"
+            + "".join(f"<input type=\"checkbox\" name=\"{n}\">" for n in (
+                "bri_lan1", "bri_lan2", "bri_lan3", "bri_lan4", "brig_ssid1", "brig_ssid2", "brig_guest_ssid1",
+                "brig_guest_ssid2"))
+            + "</form>")
         return SimResponse(200, _page("WAN Setup", body, script))
 
     def _apply_wan(self, f: dict[str, str]) -> SimResponse:
+        """The handler reads ``NatInboundFiltering``, ``wan_mtu`` and the hidden ``*_value`` fields, never the
+        checkboxes. **[I]** it does not check ``dmz_ip``: with ``dmz_value=1`` it stores whatever it gets, an
+        empty address too (the page script is what validates it)."""
         nat = f.get("NatInboundFiltering")
         if nat not in ("Secured", "Open"):
             return self.failure("Please select a NAT filtering mode.", "WAN_wan.htm")
@@ -134,12 +160,6 @@ class NetCgiPages:
             return self.failure("Invalid MTU size.", "WAN_wan.htm")
         dmz_on = f.get("dmz_value") == "1"
         dmz_ip = f.get("dmz_ip", "")
-        if dmz_on:
-            try:
-                if ipaddress.IPv4Address(dmz_ip) not in self.sim.config.network:
-                    raise ValueError
-            except ValueError:
-                return self.failure("Invalid DMZ IP address.", "WAN_wan.htm")
 
         def apply() -> None:
             cfg = self.sim.config
@@ -147,6 +167,7 @@ class NetCgiPages:
             cfg.spi = f.get("spi_value") == "1"  # the hidden value, not the checkbox: empty switches SPI off
             cfg.resp_ping = f.get("rspToPing_value") == "1"
             cfg.sip_alg = f.get("sipalg_value") != "1"
+            cfg.igmp_proxy = f.get("igmp_value") == "1"  # the markup default "0" switches IGMP proxying off
             cfg.dmz_enable = dmz_on
             cfg.dmz_ip = dmz_ip if dmz_on else cfg.dmz_ip
             cfg.wan_mtu = mtu
@@ -173,7 +194,7 @@ class NetCgiPages:
         ts = self.sim.issue_timestamps(*LIST_FLAGS, kill=("forwarding_add_range", "forwarding_edit_range"))
         lines = self._entries()
         script = (f"var ts='{ts}';\n"
-                  + "".join(f"var forwardingArray{i}=\"{_js(line)}\";\n" for i, line in enumerate(lines))
+                  + "".join(f"var forwardingArray{i}=\"{_js(line)}\";\n" for i, line in enumerate(lines, 1))
                   + f"var forward_array_num={len(lines)};\nvar trigger_array_num=0;\nvar upnp_array_num=0;\n"
                   f"var lan_ip=\"{self.sim.config.lan_ip}\";")
         body = (self.form_open("forwarding.htm", "forwarding", ts)
@@ -196,7 +217,7 @@ class NetCgiPages:
             + "Service Name <input type=\"text\" name=\"portname\" maxlength=\"30\" value=\"\">"
             f"Protocol <select name=\"srvtype\">{options}</select>"
             "External Port Range <input type=\"text\" name=\"exter_port\" maxlength=\"256\" value=\"\">"
-            "<input type=\"checkbox\" name=\"same_range\" value=\"1\" checked>Use the same port range for "
+            "<input type=\"checkbox\" name=\"same_range\" value=\"same_range\" checked>Use the same port range for "
             "Internal port <input type=\"text\" name=\"internal_port\" disabled value=\"\">"
             "Internal IP address "
             + "".join(f"<input type=\"text\" name=\"server_ip{i}\" size=\"3\" value=\"\">" for i in range(1, 5))
@@ -281,8 +302,9 @@ class NetCgiPages:
         return SimResponse(200, _page("LAN Setup", body, script))
 
     def dev_wait(self, req: SimRequest) -> SimResponse:
-        return SimResponse(200, _page("Attached Devices", "<p>Please wait a moment...</p>",
-                                      "setTimeout(function(){location.href=\"DEV_show_device.htm\";}, 1000);"))
+        return SimResponse(200, "<html><head><META http-equiv=\"Refresh\" content=\"6; url=DEV_show_device.htm\">"
+                                "<title>Attached Devices</title></head><body><p>Please wait a moment...</p>"
+                                "</body></html>")
 
     def devices_page(self, req: SimRequest) -> SimResponse:
         devices = self.sim.config.devices

@@ -1,9 +1,8 @@
 """The configuration a simulated Nighthawk keeps across logins, and its server-side validation.
 
-Facts (see ``simulator.py`` for the full list): rule limits 20 (ACOS V1.0.1.22) and 64 (net-cgi);
-forward target inside the LAN, not the router; **[I]** overlaps refused whatever the target;
-**[I]** UPnP 1900/UDP, NTP 123/UDP and the remote-management port refused
-(netgear-deep.md "Both families").
+Follows docs/facts/netgear.md: rule limits 20 (ACOS, row 27) and 64 (net-cgi, row 45); forward target
+inside the LAN and not the router (row 8); overlaps and the reserved ports (1900/UDP, 123/UDP, remote
+management) refused whatever the target (row 9, inferred: the stricter choice).
 """
 
 from __future__ import annotations

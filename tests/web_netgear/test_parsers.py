@@ -14,11 +14,12 @@ from routerfix.errors import RouterfixError
 from routerfix.transport.http import Page, js_vars, parse_forms
 
 FRAGMENTS = ["<tr>", "</tr>", "<span class=ttext>", "</span>", "<input type=RADIO name=RouteSelect value=1>",
-             "pforward.cgi?id=ab12 ", "var forward_array_num=1;", "var forwardingArray0=\"a TCP 1 2 3 4 1.2.3.4 0 0\";",
+             "pforward.cgi?id=ab12 ", "var forward_array_num=1;", "var forwardingArray1=\"a TCP 1 2 3 4 1.2.3.4 0 0\";",
              "var access_control_device_num=1;", "var access_control_device0=\"Allowed*1.2.3.4*zz*wired\";",
              "<form name=frmRules action=\"security.cgi?id=1\">", "<input name=oldType value=BOTH>", "Attached",
              "5060-5061", "192.168.1.300", "Model=R7000", "Firmware=V1", "\r\n", "@", ";", "<NewAttachDevice>",
-             "</NewAttachDevice>", "2@1;1.1.1.1;x;00:11:22:33:44:55", "<title>Failure</title>", "<p class=error>"]
+             "</NewAttachDevice>", "2@1;1.1.1.1;x;00:11:22:33:44:55", "<title>Failure</title>", "<p class=error>",
+             "<h1>Failure</h1>", "<td align=center><b>", "</b></TD>"]
 text = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=30)), max_size=25).map("".join)
 
 PAGE_PARSERS: list[Callable[[Page], Any]] = [
@@ -56,8 +57,8 @@ def test_known_good_inputs() -> None:
     devices = parsers.parse_attach_device_soap(soap)
     assert [(str(d.address), d.mac, d.hostname) for d in devices] == [
         ("192.168.1.2", "28:c6:8e:00:00:01", ""), ("192.168.1.3", "28:c6:8e:00:00:02", "pc")]
-    page = Page("forwarding.htm", "", 200, "var forwardingArray0=\"Net&harr;Meeting TCP 1719 1720 1719 1720 "
-                "192.168.1.5 0 1\";\nvar forwardingArray1=\"Net&harr;Meeting TCP 1503 1503 1503 1503 192.168.1.5 1 1\";"
+    page = Page("forwarding.htm", "", 200, "var forwardingArray1=\"Net&harr;Meeting TCP 1719 1720 1719 1720 "
+                "192.168.1.5 0 1\";\nvar forwardingArray2=\"Net&harr;Meeting TCP 1503 1503 1503 1503 192.168.1.5 1 1\";"
                 "\nvar forward_array_num=2;")
     (entry,) = parsers.parse_netcgi_entries(page)
     assert (entry.name, entry.first, entry.count) == ("Net Meeting", 1, 2)

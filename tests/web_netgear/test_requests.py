@@ -69,11 +69,13 @@ def test_netcgi_requests_for_default_state(netgear: Any) -> None:
                                     "hidden_port_int_end", "service_ip", "serflag", "hidden_port_range")} == {
             "portname": "routerfix-sip", "srvtype": "TCP/UDP", "port_start": "5060,", "port_end": "5061,",
             "hidden_port_int_start": "5060,", "hidden_port_int_end": "5061,", "service_ip": "192.168.1.254",
-            "serflag": "0", "hidden_port_range": "5060-5061"}
+            "serflag": "0", "hidden_port_range": "1"}
         # one WAN POST carries both changes: NAT filtering Open and SIP ALG off (hidden sipalg_value=1)
-        assert wan["NatInboundFiltering"] == "Open" and wan["sipalg_value"] == "1" and wan["disable_sipalg"] == "1"
+        assert wan["NatInboundFiltering"] == "Open" and wan["sipalg_value"] == "1"
+        assert wan["disable_sipalg"] == "disable_sipalg"  # the checkbox's own value (the handler reads sipalg_value)
         assert wan["spi_value"] == "1" and "disable_spi" not in wan  # the hidden-field trap: SPI stays on
         assert wan["wan_mtu"] == "1500" and wan["dmz_value"] == "0" and wan["rspToPing_value"] == "0"
+        assert wan["igmp_value"] == "1"  # IGMP proxying stays as it was (the markup default "0" would turn it off)
         assert [(r.method, r.path, r.query.split(" ")[0]) for r in server.recorded()] == [
             ("GET", "/currentsetting.htm", ""), ("GET", "/index.htm", ""), ("GET", "/index.htm", ""),
             ("GET", "/WAN_wan.htm", ""), ("GET", "/forwarding.htm", ""), ("GET", "/LAN_lan.htm", ""),

@@ -2,9 +2,9 @@
 
 Both settings are fields of the WAN setup form (ACOS ``security.cgi``: radio ``NatInboundFiltering`` and checkbox
 ``disable_sip``; net-cgi ``apply.cgi`` ``submit_flag=wan``: ``NatInboundFiltering`` and hidden ``sipalg_value``),
-whose handler reads both from one POST (netgear-deep.md). The engine groups the neighbouring ``SetNatMode`` and
-``SetSipAlg`` actions; the driver holds both and posts once, read back once. Faults on that POST end fully mitigated
-or exactly as before, and a POST is never sent again blindly.
+whose handler reads both from one POST (docs/facts/netgear.md rows 17-19, 35-38). The engine groups the
+neighbouring ``SetNatMode`` and ``SetSipAlg`` actions; the driver holds both and posts once, read back once. Faults
+on that POST end fully mitigated or exactly as before, and a POST is never sent again blindly.
 """
 
 from __future__ import annotations
@@ -229,11 +229,15 @@ def test_tokens_expire_mid_batch(netgear: Any, model: str, phase: str) -> None:
 
 
 def test_a_refused_merged_post_rolls_back(netgear: Any, model: str) -> None:
-    """The router refuses the WAN form (DMZ server outside the LAN → "Failure" page): nothing of the batch is
-    applied; the forward added before it is removed again."""
+    """The router refuses the WAN form with a "Failure" page (ACOS: DMZ server outside the LAN; net-cgi, whose
+    handler does not check the DMZ address: an MTU out of range): nothing of the batch is applied; the forward
+    added before it is removed again."""
     with netgear(model) as device:
         cfg = device.handle.config
-        cfg.dmz_enable, cfg.dmz_ip = True, "10.9.9.9"
+        if model == "R7000":
+            cfg.dmz_enable, cfg.dmz_ip = True, "10.9.9.9"
+        else:
+            cfg.wan_mtu = 1700
         with connect(device) as router:
             with pytest.raises(routerfix.DeviceError) as info:
                 routerfix.apply_ghostcall_mitigation(router)
