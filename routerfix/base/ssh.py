@@ -91,8 +91,6 @@ class SSHDriver(Driver):
             "fast_cli": True, "auto_connect": False,
             "ssh_strict": True, "system_host_keys": False, "allow_agent": False, "use_keys": False,
         }
-        if self.trust.host_key_fingerprint is None and self.trust.known_hosts.is_file():
-            params.update(alt_host_keys=True, alt_key_file=str(self.trust.known_hosts))
         if self.trust.key_file:
             passphrase = self.trust.key_passphrase.reveal() if self.trust.key_passphrase else None
             params.update(use_keys=True, key_file=self.trust.key_file, passphrase=passphrase)
