@@ -39,7 +39,7 @@ from routerfix.model import (
     PortForward,
     Reservation,
 )
-from routerfix.secrets import register
+from routerfix.secrets import Secret, register
 from routerfix.transport.http import Page, PageChecks
 
 from .parser import (
@@ -135,8 +135,7 @@ class AsuswrtDriver(WebDriver):
         token = data.get("asus_token")
         if not isinstance(token, str) or not token:
             raise ParseError("login.cgi", "no asus_token in the login answer", host=self.host, driver=self.name)
-        register(token)
-        self.http.session.cookies.set("asus_token", token)
+        self.http.set_credentials(cookies={"asus_token": Secret(token)})
         self._nv.clear()  # a new session: someone else may have changed things in between
 
     def _logout(self) -> None:

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from routerfix.driver import Driver, Timeouts
 from routerfix.errors import ConnectionDropped, DeviceError, RouterfixError, TransportError
+from routerfix.secrets import Secret
 from routerfix.transport.ssh import SSHSession, connect_with_retries, login, release
 from routerfix.transport.ssh_trust import SSH_OPTION_NAMES, HostKeyPolicy, TrustSettings, parse_bool
 
@@ -61,9 +62,15 @@ class SSHDriver(Driver):
     """Longest batched line sent at once."""
     connect_attempts: ClassVar[int] = 3
     """Connection set-up attempts (transient faults only; never after an authentication or trust failure)."""
+    secret_options: ClassVar[frozenset[str]] = frozenset({"key_passphrase"})
+    """Options that hold credentials (add yours, e.g. an enable secret): kept in :attr:`options` as
+    :class:`~routerfix.secrets.Secret`, so ``options[name].reveal()`` (or :func:`routerfix.secrets.reveal`) where
+    the value is sent."""
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
+        self.options = {k: Secret(v) if k in self.secret_options and isinstance(v, str) and v else v
+                        for k, v in self.options.items()}
         self.trust = TrustSettings.from_options(dict(self.options))
         self._conn: Any = None
         self._session: SSHSession | None = None
@@ -91,8 +98,6 @@ class SSHDriver(Driver):
             "fast_cli": True, "auto_connect": False,
             "ssh_strict": True, "system_host_keys": False, "allow_agent": False, "use_keys": False,
         }
-        if self.trust.host_key_fingerprint is None and self.trust.known_hosts.is_file():
-            params.update(alt_host_keys=True, alt_key_file=str(self.trust.known_hosts))
         if self.trust.key_file:
             passphrase = self.trust.key_passphrase.reveal() if self.trust.key_passphrase else None
             params.update(use_keys=True, key_file=self.trust.key_file, passphrase=passphrase)

@@ -266,7 +266,8 @@ class HttpSession:
                         cookies: Mapping[str, Secret] | None = None) -> None:
         """Credentials sent with every request from now on, held only as :class:`~routerfix.secrets.Secret`:
         ``basic`` (user name, password) becomes ``Authorization: Basic ...``, ``headers`` and ``cookies`` are sent
-        as given. Each is revealed only while a request is being prepared, never stored as a plain string."""
+        as given. Each is revealed only while a request is being prepared, never stored as a plain string. They
+        last until :meth:`close` (set them in the driver's login)."""
         self._auth.set(basic=basic, headers=headers, cookies=cookies)
 
     def clear_credentials(self) -> None:
@@ -310,6 +311,7 @@ class HttpSession:
                     log.info("%s: logout failed (%s)", self.host, type(exc).__name__)
         finally:
             self.logged_in = False
+            self._auth.set()
             if self._session is not None:
                 self._session.close()
                 self._session = None

@@ -323,9 +323,11 @@ def login(params: dict[str, Any], *, policy: HostKeyPolicy, prompt_pattern: str 
     login_log = io.BytesIO()
     try:
         # the login as netmiko read it (public session_log parameter), to see whether it already read the prompt
-        conn = ConnectHandler(**{**params, "session_log": SessionLog(buffered_io=login_log)})
-        NetmikoSeam.prepare(conn, policy)
-        conn.establish_connection()
+        with policy.host_keys_file() as known:
+            extra: dict[str, Any] = {"alt_host_keys": True, "alt_key_file": known} if known else {}
+            conn = ConnectHandler(**{**params, **extra, "session_log": SessionLog(buffered_io=login_log)})
+            NetmikoSeam.prepare(conn, policy)
+            conn.establish_connection()
         if prompt_pattern is None:
             conn.write_channel(conn.RETURN)
             conn.session_preparation()

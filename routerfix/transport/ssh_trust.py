@@ -22,10 +22,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 import os
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +43,9 @@ __all__ = [
     "DEFAULT_KNOWN_HOSTS",
     "SSH_OPTION_NAMES",
     "HostKeyPolicy",
+    "KnownHost",
+    "KnownHosts",
+    "Marker",
     "TrustSettings",
     "fingerprint",
     "known_hosts_name",
@@ -116,10 +124,125 @@ class TrustSettings:
         )
 
 
+class Marker(StrEnum):
+    """The optional first field of a known_hosts line."""
+
+    NONE = ""
+    REVOKED = "@revoked"
+    CERT_AUTHORITY = "@cert-authority"
+
+
+@dataclass(frozen=True)
+class KnownHost:
+    """One line of a known_hosts file: marker, host patterns, key type and base64 key (the comment is dropped)."""
+
+    marker: Marker
+    patterns: str
+    key_type: str
+    key: str
+
+    @classmethod
+    def parse(cls, line: str) -> KnownHost | None:
+        """The line's entry, or None for a comment, a blank line or a line that is not a known_hosts entry."""
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            return None
+        marker = Marker.NONE
+        if fields[0].startswith("@"):
+            if fields[0] not in (Marker.REVOKED, Marker.CERT_AUTHORITY):
+                return None
+            marker = Marker(fields.pop(0))
+        if len(fields) < 3:
+            return None
+        patterns, key_type, key = fields[:3]
+        try:
+            base64.b64decode(key, validate=True)
+        except ValueError:
+            return None
+        return cls(marker, patterns, key_type, key)
+
+    def matches(self, name: str) -> bool:
+        """Whether the line applies to ``name`` (``host`` or ``[host]:port``): a hashed name, or a comma-separated
+        list of patterns with ``*``/``?`` wildcards where a matching ``!pattern`` excludes the host."""
+        if self.patterns.startswith("|"):
+            return _hashed_match(self.patterns, name)
+        matched = False
+        for pattern in self.patterns.split(","):
+            negated = pattern.startswith("!")
+            if _glob(pattern[1:] if negated else pattern).fullmatch(name):
+                if negated:
+                    return False
+                matched = True
+        return matched
+
+    def same_key(self, key: paramiko.PKey) -> bool:
+        """Whether this line holds ``key``."""
+        return self.key_type == key.get_name() and self.key == key.get_base64()
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern),
+                      re.IGNORECASE | re.DOTALL)
+
+
+def _hashed_match(field: str, name: str) -> bool:
+    parts = field.split("|")
+    if len(parts) != 4 or parts[1] != "1":
+        return False
+    try:
+        salt = base64.b64decode(parts[2], validate=True)
+        digest = base64.b64decode(parts[3], validate=True)
+    except ValueError:
+        return False
+    return hmac.compare_digest(hmac.new(salt, name.encode(), hashlib.sha1).digest(), digest)
+
+
+@dataclass(frozen=True)
+class KnownHosts:
+    """An OpenSSH known_hosts file as sshd(8) describes it ("SSH_KNOWN_HOSTS FILE FORMAT"). Lines that are not
+    entries are skipped, never fatal."""
+
+    entries: tuple[KnownHost, ...] = ()
+
+    @classmethod
+    def read(cls, path: Path) -> KnownHosts:
+        """The entries of ``path`` (none when the file does not exist)."""
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return cls()
+        except OSError as exc:
+            raise InvalidValue("known_hosts", str(path), f"a readable known_hosts file ({exc.strerror})") from None
+        entries = []
+        for number, line in enumerate(text.splitlines(), 1):
+            entry = KnownHost.parse(line)
+            if entry is None and line.strip() and not line.lstrip().startswith("#"):
+                log.debug("%s:%d: not a known_hosts entry, skipped", path, number)
+            elif entry is not None:
+                entries.append(entry)
+        return cls(tuple(entries))
+
+    def keys_for(self, name: str) -> list[KnownHost]:
+        """The plain (unmarked) lines that apply to ``name`` and whose key is not revoked."""
+        return [e for e in self.entries if e.marker is Marker.NONE and e.matches(name)
+                and not any(r.key == e.key for r in self.entries if r.marker is Marker.REVOKED)]
+
+    def authorities_for(self, name: str) -> list[KnownHost]:
+        """The ``@cert-authority`` lines that apply to ``name``."""
+        return [e for e in self.entries if e.marker is Marker.CERT_AUTHORITY and e.matches(name)]
+
+    def revoked(self, key: paramiko.PKey) -> bool:
+        """Whether a ``@revoked`` line holds ``key`` (for any host: a revoked key is never accepted)."""
+        return any(e.marker is Marker.REVOKED and e.same_key(key) for e in self.entries)
+
+
 class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
-    """Decides on host keys paramiko does not find in the loaded known_hosts: checks a pinned fingerprint, or
-    (trust on first use) appends a new key to known_hosts; otherwise refuses. The refusal is kept in
-    :attr:`failure` as a :class:`~routerfix.errors.TrustError` (netmiko re-wraps paramiko's exception)."""
+    """Decides on host keys before any credential is sent. paramiko is given only the keys on file for this host
+    (:meth:`host_keys_file`: wildcards, negations and hashed names resolved, revoked keys left out); this policy
+    decides on every other key: refuses a revoked one, checks a pinned fingerprint, refuses a key of a host on
+    file under another key or only under a certificate authority, or (trust on first use) appends a new key to
+    known_hosts; otherwise refuses. The refusal is kept in :attr:`failure` as a
+    :class:`~routerfix.errors.TrustError` (netmiko re-wraps paramiko's exception)."""
 
     def __init__(self, settings: TrustSettings, host: str, port: int, driver: str) -> None:
         self.settings = settings
@@ -127,16 +250,39 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
         self.port = port
         self.driver = driver
         self.failure: TrustError | None = None
+        self.known = KnownHosts.read(settings.known_hosts)
 
     def _refuse(self, message: str) -> paramiko.SSHException:
         self.failure = TrustError(message, host=self.host, driver=self.driver)
         return paramiko.SSHException(message)
+
+    @contextmanager
+    def host_keys_file(self) -> Iterator[str | None]:
+        """A private file of this host's trusted keys in the plain form paramiko reads (None: none, or a pinned
+        fingerprint, which replaces known_hosts), removed afterwards."""
+        name = known_hosts_name(self.host, self.port)
+        keys = [] if self.settings.host_key_fingerprint is not None else self.known.keys_for(name)
+        if not keys:
+            yield None
+            return
+        fd, path = tempfile.mkstemp(prefix="routerfix-known-hosts-")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.writelines(f"{name} {e.key_type} {e.key}\n" for e in keys)
+            yield path
+        finally:
+            with suppress(OSError):
+                os.unlink(path)
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         """Accept, record or refuse ``key`` for ``hostname`` (raises to refuse)."""
         got = fingerprint(key)
         settings = self.settings
         name = known_hosts_name(self.host, self.port)
+        if self.known.revoked(key):
+            raise self._refuse(
+                f"the SSH host key of {name} ({key.get_name()} {got}) is REVOKED in {settings.known_hosts} "
+                f"(@revoked): a revoked key is never accepted. Ask whoever revoked it which key the device has now")
         if settings.host_key_fingerprint is not None:
             if got == settings.host_key_fingerprint:
                 return
@@ -149,9 +295,14 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
             types = ", ".join(sorted(known.keys()))
             raise self._refuse(
                 f"the SSH host key of {name} is a {key.get_name()} key ({got}) but {settings.known_hosts} holds a "
-                f"{types} key for it: refused (a changed key is never accepted automatically). If the device was "
-                f"re-keyed, check the new key on the device, remove the old entry with "
+                f"{types} key for it: treated as CHANGED and refused (a changed key is never accepted automatically). "
+                f"If the device was re-keyed, check the new key on the device, remove the old entry with "
                 f"ssh-keygen -R '{name}' -f {settings.known_hosts} and connect again")
+        if self.known.authorities_for(name):
+            raise self._refuse(
+                f"{settings.known_hosts} trusts a certificate authority (@cert-authority) for {name}, but routerfix "
+                f"does not check SSH host certificates; the device showed the plain key {key.get_name()} {got}. "
+                f"Check it on the device, then pass host_key_fingerprint={got} or add the key itself to the file")
         if settings.accept_new_host_key:
             _append_known_host(settings.known_hosts, name, key)
             log.warning("%s: trusting new SSH host key %s %s on first use (added to %s)", name, key.get_name(), got,

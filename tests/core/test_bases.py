@@ -132,6 +132,19 @@ def test_failed_detection_closes_the_session() -> None:
         assert not driver.is_open and driver.http._session is None
 
 
+def test_asuswrt_session_token_is_a_secret_cookie(asus: SimulatedDevice) -> None:
+    driver = _connect(asus)
+    assert isinstance(driver, WebDriver)
+    try:
+        driver.read_state()
+        cookie = asus.handle.http.requests[-1].headers.get("cookie", "")
+        token = cookie.removeprefix("asus_token=")
+        assert cookie.startswith("asus_token=") and len(token) > 8
+        assert token not in repr(vars(driver.http)) + repr(driver.http.session.cookies)
+    finally:
+        driver.close()
+
+
 def test_http_credentials_are_secrets_built_at_send_time(asus: SimulatedDevice) -> None:
     """HttpSession.set_credentials keeps Secrets only; the header reaches the device, never the session's state."""
     driver = _connect(asus)
@@ -147,12 +160,15 @@ def test_http_credentials_are_secrets_built_at_send_time(asus: SimulatedDevice) 
         token = base64.b64encode(b"admin:Cred3ntial-Canary").decode()
         assert seen.get("authorization") == f"Basic {token}"
         assert seen.get("x-token") == "tok-Canary9"
-        assert "sid=sid-Canary7" in seen.get("cookie", "") and "asus_token=" in seen.get("cookie", "")
+        assert seen.get("cookie") == "sid=sid-Canary7"  # replaces the driver's own session cookie
         state = repr(vars(driver.http)) + repr(vars(driver.http.session)) + repr(driver.http.session.headers)
         for plain in ("Cred3ntial-Canary", token, "tok-Canary9", "sid-Canary7"):
             assert plain not in state
         driver.http.clear_credentials()
         driver.http.request("GET", "/appGet.cgi", page="probe", params={"hook": "nvram_get(productid);"})
         assert "authorization" not in asus.handle.http.requests[-1].headers
+        driver.http.set_credentials(basic=("admin", password))
+        driver.close()
+        assert driver.http._auth.basic is None, "credentials outlived the session"
     finally:
         driver.close()

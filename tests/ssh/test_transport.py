@@ -312,3 +312,18 @@ def test_netmiko_seam() -> None:
     upper = re.search(r"<\s*(\d+)", bound)
     assert upper is not None, "netmiko needs an upper bound (the seam is checked per major version)"
     assert int(version("netmiko").split(".")[0]) < int(upper.group(1))
+
+
+def test_secret_options_are_kept_as_secrets(device: SimulatedSSHDevice, tmp_path: Path) -> None:
+    """Options an SSH driver names in secret_options (key_passphrase, a platform's enable secret) are Secrets."""
+    from routerfix.secrets import Secret
+
+    class Enabling(ToyDriver):
+        option_names: ClassVar[frozenset[str]] = ToyDriver.option_names | {"enable_secret"}
+        secret_options: ClassVar[frozenset[str]] = ToyDriver.secret_options | {"enable_secret"}
+
+    driver = Enabling("127.0.0.1", port=device.port, username="admin", password=PASSWORD, timeouts=FAST,
+                      enable_secret="En4ble-Canary", host_key_fingerprint=device.fingerprint)
+    assert isinstance(driver.options["enable_secret"], Secret)
+    assert driver.options["enable_secret"].reveal() == "En4ble-Canary"
+    assert "En4ble-Canary" not in repr(vars(driver))
