@@ -89,6 +89,7 @@ class CiscoIosDriver(SSHDriver):
                             Feature.SIP_ALG}),
         forward_ranges=False, forward_both=False, orders_rules=False, notes=_NOTES)
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_interface", "dhcp_pool", "enable_secret"}
+    secret_options: ClassVar[frozenset[str]] = SSHDriver.secret_options | {"enable_secret"}
     prompt_pattern: ClassVar[str | None] = r"[A-Za-z][\w.-]*(?:\([\w-]+\))?[#>]"
     error_patterns: ClassVar[tuple[str, ...]] = (r"^% ?\S",)
     session_commands: ClassVar[tuple[str, ...]] = ("terminal length 0", "terminal width 511")

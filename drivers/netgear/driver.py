@@ -47,6 +47,7 @@ from routerfix.model import (
     Protocol,
 )
 from routerfix.policy import NatDecision, Phone
+from routerfix.secrets import Secret
 from routerfix.transport.http import Page, PageChecks
 
 from .parsers import parse_current_setting, parse_failure, parse_wait_ms
@@ -236,7 +237,7 @@ class NetgearDriver(WebDriver):
         self._facts = DeviceFacts("Netgear", model, firmware, "")
         self._family = kind(self, firmware)
         self.capabilities = self._family.capabilities()
-        http.session.auth = (self.username or "admin", self.password.reveal() if self.password else "")
+        http.set_credentials(basic=(self.username or "admin", self.password or Secret("")))
         try:
             start = http.request("GET", "/index.htm", page="start page")
         except AuthenticationError:  # the first request of a client answers 401 even with good credentials

@@ -346,9 +346,7 @@ class HeaderLogin(LegacyFirmware):
     def login(self) -> None:
         """Set the header and check it with the status page (which also gives the facts)."""
         user, password = self._credentials()
-        token = base64.b64encode(f"{user}:{password.reveal()}".encode()).decode()
-        register(token)
-        self.http.session.headers["Authorization"] = f"Basic {token}"
+        self.http.set_credentials(basic=(user, password))
         self._facts = self._status()
 
 
@@ -364,7 +362,7 @@ class CookieLogin(LegacyFirmware):
         token = base64.b64encode(f"{user}:{digest}".encode()).decode()
         register(token)
         register(digest)
-        self.http.session.cookies.set("Authorization", f"Basic%20{token}", path="/")
+        self.http.set_credentials(cookies={"Authorization": Secret(f"Basic%20{token}")})
         self.prefix = ""
         self._vs_cache = self._res_cache = None
         self._vs_seen = self._res_seen = -1

@@ -44,7 +44,7 @@ def test_no_transport_imports_the_driver_contract() -> None:
 
 
 def test_web_drivers_take_the_session_from_the_base() -> None:
-    for name in ("asuswrt", "att", "belkin", "linksys", "upnp"):
+    for name in ("asuswrt", "att", "belkin", "linksys", "netgear", "tplink", "upnp"):
         assert issubclass(routerfix.get_driver(name), WebDriver), name
         source = (ROOT / "drivers" / name / "driver.py").read_text(encoding="utf-8")
         for repeated in ("HttpSession(", "self.is_open =", "transport_security =", "def open(", "def close("):
