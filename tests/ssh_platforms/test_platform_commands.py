@@ -85,8 +85,8 @@ EXPECTED: dict[str, list[str]] = {
         "configure",
         "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
         "ip-address '192.168.1.199'",
-        "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink mac "
-        "'02:00:5e:c0:50:60'",
+        "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
+        "mac-address '02:00:5e:c0:50:60'",  # the simulator is 1.4 sagitta
         "commit",
         "save",
         "exit",
