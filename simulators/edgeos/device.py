@@ -108,14 +108,14 @@ set service nat rule 1 type destination
 def _leases(router: VyattaRouter) -> str:
     head = ("IP address      Hardware Address   Lease expiration     Pool       Client Name\n"
             "----------      ----------------   ----------------     ----       -----------\n")
-    return head + "".join(f"{x['ip']:<16}{x['mac']:<19}{'2026/11/26 08:00:00':<21}{'LAN':<11}{x['hostname']}\n"
+    return head + "".join(f"{x['ip']:<16}{x['mac']:<19}{'Nov 26, 2026':<21}{'LAN':<11}{x['hostname']}\n"
                           for x in router.leases)
 
 
 def _arp(router: VyattaRouter) -> str:
-    rows = ["IP Address                HW type     Flags       HW address            Mask     Device"]
-    rows += [f"{ip:<26}{'0x1':<12}{'0x2':<12}{mac:<22}{'*':<9}switch0" for ip, mac in router.arp.items()]
-    rows.append(f"{'192.168.1.240':<26}{'0x1':<12}{'0x0':<12}{'00:00:00:00:00:00':<22}{'*':<9}switch0")
+    rows = ["Address                  HWtype  HWaddress           Flags Mask            Iface"]
+    rows += [f"{ip:<25}{'ether':<8}{mac:<20}{'C':<22}switch0" for ip, mac in router.arp.items()]
+    rows.append(f"{'192.168.1.240':<33}{'(incomplete)':<42}switch0")
     return "\n".join(rows) + "\n"
 
 
