@@ -7,8 +7,8 @@ from typing import ClassVar
 from routerfix.errors import UnsupportedOperation
 from routerfix.model import Capabilities, DhcpScope, Feature, Lease, PortForward, Protocol, Reservation
 
-from .base import VyattaDriver
-from .configtree import Path, rule_table
+from .._vyatta.configtree import Path, rule_table
+from .._vyatta.engine import VyattaDriver
 from .parser import dhcp_scope, parse_leases, vyos_forwards, vyos_sip_alg, vyos_wan_interface
 from .syntax import SYNTAX, VyosSyntax, train_of
 
@@ -88,5 +88,5 @@ class VyosDriver(VyattaDriver):
                 f"{base} {self._syntax().static_mapping_mac} '{reservation.mac}'"]
 
     def _sip_commands(self, enabled: bool) -> list[str]:
-        # 1.4+: the SIP helper is loaded only while this node exists (ssh-cli.md §3, vyos-1x system_conntrack.py)
+        # the SIP helper is loaded only while this node exists (docs/facts/vyos.md row 22)
         return ["set system conntrack modules sip"] if enabled else ["delete system conntrack modules sip"]

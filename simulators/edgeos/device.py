@@ -1,14 +1,10 @@
 """A simulated Ubiquiti EdgeRouter X on EdgeOS 2.0.9, served over real SSH on 127.0.0.1
-(:mod:`routerfix.simulators._hosts.ssh`).
+(:mod:`routerfix.simulators._hosts.ssh`). Follows the table docs/facts/edgeos.md.
 
-The CLI engine is the Vyatta-family one in :mod:`routerfix.simulators.vyos.shell` (facts from ``ssh-cli.md`` §3/§0.4:
-``ubnt@ubnt:~$`` / ``[edit]`` + ``ubnt@ubnt#`` prompts, per-session candidate, ``commit``, ``save`` → ``Saving
-configuration to '/config/config.boot'...`` / ``Done``, ``Cannot exit: configuration modified``, ``exit discard``
-[C]; inferred texts marked [I] there). EdgeOS specifics here: ``terminal width 512``/``terminal length 0`` [C
-netmiko], the ``service nat rule`` and ``port-forward`` trees, ``subnet S start A stop B``, ``system conntrack
-modules sip disable`` [C real configs, §3], ``show dhcp leases`` columns [C ntc fixture, §3]; ``static-mapping``
-``mac-address``, values quoted only when needed, and the ``show arp``/``show interfaces``/``show version`` layouts
-are [I].
+The CLI engine is the Vyatta-family one in :mod:`routerfix.simulators._vyatta.shell`. EdgeOS specifics here: the
+``service nat rule`` and ``port-forward`` trees, ``subnet S start A stop B``, ``static-mapping`` ``ip-address``/
+``mac-address``, ``system conntrack modules sip disable``, values quoted only when needed, and the ``show``
+layouts of recorded EdgeRouter output.
 
 Starting state ("office"): WAN eth0 (DHCP, 203.0.113.9), LAN switch0 192.168.1.1/24, wizard DHCP range
 .38-.243, a printer static mapping (.150), a customer port-forward wizard rule tcp 8443 → 192.168.1.20:443,
@@ -22,13 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from routerfix.drivers.vyos.configtree import FLAG, LEAF, MULTI, Path, Schema, Tag, rule_table  # type: ignore[import-not-found]  # mypy sees drivers/ as "drivers"
-
 from routerfix.simulate import SimulatedDevice
 
 from .._hosts.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
-from ..vyos.device import ARP, LEASES, scanner_flows
-from ..vyos.shell import Dialect, VyattaRouter, VyattaSession, seed
+from .._vyatta.shell import ARP, LEASES, Dialect, VyattaRouter, VyattaSession, scanner_flows
+from .._vyatta.tree import FLAG, LEAF, MULTI, Path, Schema, Tag, group, seed
 
 __all__ = ["EDGEOS_SCHEMA", "EdgeOsSimulator", "make_router", "simulate"]
 
@@ -130,7 +124,7 @@ def _interfaces(router: VyattaRouter) -> str:
 
 
 def _validate(paths: list[Path]) -> str | None:
-    for number, rule in rule_table(paths, ("service", "nat", "rule")).items():
+    for number, rule in group(paths, ("service", "nat", "rule")).items():
         kind = (rule.get(("type",)) or [""])[0]
         if not kind:
             return f"[ service nat rule {number} ]\nRule type must be set"

@@ -1,7 +1,7 @@
 """A simulated VyOS router, release 1.3 (equuleus), 1.4 (sagitta, the default) or 1.5 (circinus), served over
 real SSH on 127.0.0.1 (:mod:`routerfix.simulators._hosts.ssh`). Follows the table docs/facts/vyos.md.
 
-The CLI engine is :mod:`routerfix.simulators.vyos.shell`. This module adds each release's configuration nodes (the
+The CLI engine is :mod:`routerfix.simulators._vyatta.shell`. This module adds each release's configuration nodes (the
 part of vyos-1x's interface definitions routerfix and the starting state use), its commit-time checks, and the
 ``show`` layouts.
 
@@ -18,12 +18,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from routerfix.drivers.vyos.configtree import FLAG, LEAF, MULTI, Path, Schema, Tag, rule_table  # type: ignore[import-not-found]  # mypy sees drivers/ as "drivers"
-
 from routerfix.simulate import SimulatedDevice
 
 from .._hosts.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
-from .shell import Conntrack, Dialect, VyattaRouter, VyattaSession, seed
+from .._vyatta.shell import ARP, LEASES, Dialect, VyattaRouter, VyattaSession, scanner_flows
+from .._vyatta.tree import FLAG, LEAF, MULTI, Path, Schema, Tag, group, seed
 
 __all__ = ["VYOS_SCHEMA", "VyosSimulator", "make_router", "simulate"]
 
@@ -125,21 +124,6 @@ def _config(text: str, release: str) -> str:
     return text
 
 
-LEASES = [
-    {"ip": "192.168.1.100", "mac": "00:04:f2:a1:b2:c3", "hostname": "Polycom-VVX450"},
-    {"ip": "192.168.1.101", "mac": "80:5e:c0:11:22:33", "hostname": "SIP-T46S"},
-    {"ip": "192.168.1.102", "mac": "3c:22:fb:44:55:66", "hostname": "reception-pc"},
-]
-ARP = {"192.168.1.100": "00:04:f2:a1:b2:c3", "192.168.1.150": "00:80:77:12:34:56",
-       "192.168.1.20": "00:11:32:00:aa:01", "192.168.1.102": "3c:22:fb:44:55:66"}
-
-
-def scanner_flows(wan: str = "203.0.113.7") -> list[Conntrack]:
-    """Two inbound scanner flows to the WAN on 5060 and one phone flow to its provider (must survive a flush)."""
-    return [Conntrack("udp", "198.51.100.23", wan, 5060), Conntrack("udp", "198.51.100.24", wan, 5060),
-            Conntrack("udp", "192.168.1.100", "192.0.2.80", 5060)]
-
-
 def _leases(router: VyattaRouter) -> str:
     head = ("IP Address      MAC address        State    Lease start          Lease expiration     Remaining    "
             "Pool      Hostname        Origin\n"
@@ -172,7 +156,7 @@ def _validator(release: str) -> Callable[[list[Path]], str | None]:
     mac_key = "mac" if release == "1.5" else "mac-address"
 
     def validate(paths: list[Path]) -> str | None:
-        for number, rule in rule_table(paths, ("nat", "destination", "rule")).items():
+        for number, rule in group(paths, ("nat", "destination", "rule")).items():
             err = f"Destination NAT configuration error in rule {number}:"
             if ("translation", "address") not in rule and ("translation", "port") not in rule and \
                     "exclude" not in rule.get((), []):
@@ -180,7 +164,7 @@ def _validator(release: str) -> Callable[[list[Path]], str | None]:
             if any(k in rule for k in (("destination", "port"), ("translation", "port"), ("source", "port"))) and \
                     (rule.get(("protocol",)) or [""])[0] not in ("tcp", "udp", "tcp_udp"):
                 return f"{err} ports can only be specified when protocol is either tcp, udp or tcp_udp!"
-        for network, body in rule_table(paths, ("service", "dhcp-server", "shared-network-name")).items():
+        for network, body in group(paths, ("service", "dhcp-server", "shared-network-name")).items():
             subnets = {k[1] for k in body if len(k) >= 2 and k[0] == "subnet"}
             for subnet in sorted(subnets):
                 sub = {k[2:]: v for k, v in body.items() if k[:2] == ("subnet", subnet)}

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from routerfix.drivers.vyos.syntax import Train, train_of
+from routerfix.simulators._vyatta.shell import VyattaSession
 from routerfix.simulators.vyos.device import make_router
-from routerfix.simulators.vyos.shell import VyattaSession
 
 import routerfix
 from routerfix.planner import SINK_NAME
