@@ -1,16 +1,9 @@
-"""A stateful model of an OpenWrt 23.05 root shell (no network): a tiny ``ash`` (``;``, ``&&``, ``||``, ``$?``)
-with ``uci`` over three packages, and the files and tools the driver reads.
-
-Facts reproduced (``/work/shared/research/ssh-cli.md`` §4; [I] = inferred, not confirmed there):
-
-* ``uci set/get/add/delete/commit/show/export``, ``uci -X show`` with real ``cfgXXXXXX`` ids, ``@type[N]``
-  references, redirect options (``name``, ``target``, ``src``, ``dest``, ``proto``, ``src_dport``, ``dest_ip``,
-  ``dest_port``), ``dhcp.lan.start``/``limit`` defaults 100/150, ``/tmp/dhcp.leases`` lines, fw4 ``auto_helper``,
-  ``/etc/init.d/firewall reload`` [C].
-* Inferred [I]: changes are staged (``/tmp/.uci``) until ``uci commit`` and survive the session but not a reboot;
-  ``uci changes`` format; ``uci: Entry not found`` / ``uci: Invalid argument``; root prompt ``root@OpenWrt:~#``;
-  the Dropbear banner; ``-ash: X: not found``; ``ip neigh show``, ``ifstatus wan`` JSON, busybox ``ping`` and
-  ``conntrack -D`` outputs; the running firewall is the committed configuration at the last reload.
+"""A stateful model of an OpenWrt 23.05 root shell (no network), following the table docs/facts/openwrt.md: a
+tiny BusyBox ash (``;``, ``&&``, ``||``, ``$?``; row 31) running ``uci`` with the real tool's argument rules (rows
+1-15: one package per package command, one tuple per section command, usage + exit 255 otherwise, staged changes
+until ``uci commit``), fw4 reloads (20), ``ifstatus`` (27), ``conntrack`` (28-29) and the files the driver reads.
+Rows the table marks inferred are modelled as inferred there (staged changes live in ``/tmp`` and die at reboot;
+the running firewall is the committed configuration at the last reload).
 """
 
 from __future__ import annotations
@@ -358,7 +351,15 @@ class OpenWrtSession(Shell):
             rows.append("192.168.1.240 dev br-lan  FAILED")
             rows.append(f"{r.wan_ip.rsplit('.', 1)[0]}.1 dev wan lladdr 00:00:5e:00:01:01 REACHABLE")
             return "\n".join(rows) + "\n"
-        if name == "ifstatus" and args == ["wan"]:
+        if name == "ifstatus":
+            if not args:
+                self.status = 1
+                return "Usage: /sbin/ifstatus <interface>\n"
+            if args[0] not in ("lan", "wan", "loopback"):
+                self.status = 1
+                return f"Interface {args[0]} not found\n"
+            if args[0] != "wan":
+                return json.dumps({"up": True, "l3_device": "br-lan" if args[0] == "lan" else "lo"}) + "\n"
             return json.dumps({"up": True, "l3_device": "wan", "proto": "dhcp",
                                "ipv4-address": [{"address": r.wan_ip, "mask": 24}]}, indent="\t") + "\n"
         if name in ("/etc/init.d/firewall", "fw4") and args[:1] in (["reload"], ["restart"]):
@@ -383,6 +384,9 @@ class OpenWrtSession(Shell):
     def _conntrack(self, args: list[str]) -> str:
         r = self.router
         opts = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("-")}
+        if "--dport" in args and ("-p" not in args or args.index("-p") > args.index("--dport")):
+            self.status = 2  # a protocol option needs its protocol first (docs/facts/openwrt.md row 28)
+            return "conntrack v1.4.8 (conntrack-tools): unknown option `--dport'\n"
         if "-D" not in args:
             self.status = 1
             return "conntrack v1.4.8 (conntrack-tools): unsupported in this simulator\n"

@@ -67,3 +67,13 @@ def test_restore_from_backup_sends_only_accepted_uci_lines(sim: Any) -> None:
         driver.restore(backup)
         assert device.handle.router.usage_errors == []
         assert not device.handle.router.changes
+
+
+@pytest.mark.parametrize(("line", "status", "start"), [
+    ("ifstatus", 1, "Usage: "), ("ifstatus nosuch", 1, "Interface nosuch not found"), ("ifstatus wan", 0, "{"),
+    ("conntrack -D --dport 5060 -p udp", 2, "conntrack v"),
+    ("conntrack -D -p udp --orig-dst 203.0.113.11 --dport 5060", 0, "conntrack v"),
+    ("conntrack -D -p tcp --orig-dst 203.0.113.11 --dport 5061", 1, "conntrack v1.4.8 (conntrack-tools): 0 flow")])
+def test_other_tools_argument_rules(line: str, status: int, start: str) -> None:
+    out, got = _run(line)
+    assert got == status and out.startswith(start)
