@@ -46,7 +46,8 @@ EDGEOS_SCHEMA = Schema({
                                                   r"[A-Za-z0-9][\w.-]*")}, r"\d+\.\d+\.\d+\.\d+/\d+")})},
         "nat": {"rule": Tag({"description": LEAF, "destination": {"address": LEAF, "port": LEAF},
                              "inbound-interface": LEAF, "outbound-interface": LEAF, "log": LEAF, "protocol": LEAF,
-                             "type": LEAF, "disable": FLAG, "inside-address": {"address": LEAF, "port": LEAF},
+                             "type": LEAF, "disable": FLAG, "exclude": FLAG,
+                             "inside-address": {"address": LEAF, "port": LEAF},
                              "outside-address": {"address": LEAF}, "source": {"address": LEAF, "port": LEAF}},
                             r"\d{1,4}")},
         "ssh": {"port": LEAF, "protocol-version": LEAF}, "gui": {"http-port": LEAF, "https-port": LEAF}},
@@ -124,14 +125,16 @@ def _interfaces(router: VyattaRouter) -> str:
 
 
 def _validate(paths: list[Path]) -> str | None:
+    """Commit checks of a ``service nat rule`` (docs/facts/edgeos.md row 6)."""
     for number, rule in group(paths, ("service", "nat", "rule")).items():
         kind = (rule.get(("type",)) or [""])[0]
-        if not kind:
-            return f"[ service nat rule {number} ]\nRule type must be set"
-        if kind == "destination" and ("inside-address", "address") not in rule:
-            return f"[ service nat rule {number} ]\ninside-address must be set for destination rules"
+        where = f"[ service nat rule {number} ]\n"
+        if kind not in ("source", "destination", "masquerade"):
+            return where + "rule type not specified/valid"
         if kind == "destination" and ("inbound-interface",) not in rule:
-            return f"[ service nat rule {number} ]\ninbound-interface must be set for destination rules"
+            return where + "inbound-interface not specified"
+        if kind == "destination" and ("inside-address", "address") not in rule and "exclude" not in rule.get((), []):
+            return where + "inside-address not specified"
     return None
 
 
