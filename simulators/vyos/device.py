@@ -142,6 +142,25 @@ def _arp(router: VyattaRouter) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _leases_13(router: VyattaRouter) -> str:
+    """1.3's ``show dhcp server leases`` (docs/facts/vyos.md row 23: the isc-dhcp era columns)."""
+    head = ("IP address      Hardware address    State    Lease start          Lease expiration     Remaining"
+            "    Pool    Hostname\n"
+            "--------------  ------------------  -------  -------------------  -------------------  -----------"
+            "  ------  --------------\n")
+    rows = [f"{x['ip']:<16}{x['mac']:<20}{'active':<9}{'2026/11/25 08:00:00':<21}{'2026/11/26 08:00:00':<21}"
+            f"{'23:10:05':<13}{'LAN':<8}{x['hostname']}" for x in router.leases]
+    return head + "".join(r + "\n" for r in rows)
+
+
+def _arp_13(router: VyattaRouter) -> str:
+    """1.3's ``show arp`` (``arp -e -n``, docs/facts/vyos.md row 24)."""
+    rows = ["Address                  HWtype  HWaddress           Flags Mask            Iface"]
+    rows += [f"{ip:<25}{'ether':<8}{mac:<20}{'C':<22}eth1" for ip, mac in router.arp.items()]
+    rows.append(f"{'192.168.1.198':<33}{'(incomplete)':<42}eth1")
+    return "\n".join(rows) + "\n"
+
+
 def _interfaces(router: VyattaRouter) -> str:
     return ("Codes: S - State, L - Link, u - Up, D - Down, A - Admin Down\n"
             "Interface    IP Address         MAC                VRF        MTU  S/L    Description\n"
@@ -209,7 +228,8 @@ _NAMES = {"1.3": ("1.3.8", "equuleus"), "1.4": ("1.4.0", "sagitta"), "1.5": ("1.
 
 DIALECTS = {release: Dialect(
     schema=SCHEMAS[release], terminal_prefix="set terminal", leases_command="show dhcp server leases",
-    render_leases=_leases, render_arp=_arp, render_interfaces=_interfaces,
+    render_leases=_leases_13 if release == "1.3" else _leases, render_arp=_arp_13 if release == "1.3" else _arp,
+    render_interfaces=_interfaces,
     version=_VERSION.format(version=_NAMES[release][0], train=_NAMES[release][1]), validate=_validator(release))
     for release in RELEASES}
 VYOS = DIALECTS["1.4"]

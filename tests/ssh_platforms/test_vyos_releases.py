@@ -78,3 +78,12 @@ def test_equuleus_has_no_inbound_interface_name() -> None:
     ("VyOS 1.2.9-S1", None), ("VyOS 999", None), ("", None)])
 def test_train_of_version(version: str, train: Train | None) -> None:
     assert train_of(version) == train
+
+
+@pytest.mark.parametrize("release", sorted(FORMS))
+def test_reads_leases_and_neighbours_of_each_release(release: str, sim: Any) -> None:
+    with sim("vyos", release=release) as device, connect(device) as driver:
+        state = driver.read_state()
+        assert {str(lease.address) for lease in state.leases} == {"192.168.1.100", "192.168.1.101", "192.168.1.102"}
+        assert {str(n.address) for n in state.neighbours} == set(device.handle.router.arp)
+        assert state.scope is not None and any(r.name == "printer" for r in state.scope.reservations)
