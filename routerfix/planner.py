@@ -281,6 +281,12 @@ def _in_use(state: DeviceState, *, exclude_sink_reservation: bool = True) -> dic
     return used
 
 
+def _seen_as(used: dict[ipaddress.IPv4Address, str], address: ipaddress.IPv4Address) -> str:
+    """What uses ``address`` on the LAN (a forward naming it as its target does not count)."""
+    why = used.get(address)
+    return "not seen on the LAN now" if why is None or why.startswith("target of forward") else why
+
+
 def _pick_sink(driver: Driver, state: DeviceState, opts: MitigationOptions, current: ipaddress.IPv4Address | None,
                warnings: list[str]) -> tuple[ipaddress.IPv4Address, str]:
     scope = state.scope
@@ -328,6 +334,8 @@ def _pick_sink(driver: Driver, state: DeviceState, opts: MitigationOptions, curr
             if skipped:
                 reason += f" (skipped {', '.join(skipped)}: something answered there)"
                 warnings.append(f"static hosts answered at {', '.join(skipped)} inside the DHCP pool")
+            elif not opts.probe:
+                reason += " (not probed: probing switched off)"
             elif not can_probe:
                 reason += " (not probed: the device cannot probe addresses)"
             return addr, reason
@@ -368,8 +376,7 @@ def make_plan(driver: Driver, state: DeviceState, opts: MitigationOptions) -> Pl
         if not f.enabled:
             warnings.append(f"a disabled forward {f.describe()} also names SIP ports; left as it is")
     if conflicts and not opts.replace_conflicting:
-        described = "; ".join(
-            f"{f.describe()} (target {used.get(f.internal_address, 'not seen in use now')})" for f in conflicts)
+        described = "; ".join(f"{f.describe()} (target: {_seen_as(used, f.internal_address)})" for f in conflicts)
         raise ForwardConflict(
             f"WAN SIP ports are already forwarded: {described}. If that host is a PBX, the site needs it and this "
             f"mitigation does not apply; if the rule is stale, rerun with replace_conflicting=True "

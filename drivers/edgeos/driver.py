@@ -6,9 +6,9 @@ from typing import ClassVar
 
 from routerfix.model import Capabilities, DhcpScope, Feature, Lease, PortForward, Protocol, Reservation
 
-from ..vyos.base import VyattaDriver
-from ..vyos.configtree import Path, rule_table
-from ..vyos.parser import dhcp_scope, parse_leases
+from .._vyatta.configtree import Path, rule_table
+from .._vyatta.engine import VyattaDriver
+from .._vyatta.parser import dhcp_scope, parse_leases
 from .parser import edgeos_forwards, edgeos_sip_alg, edgeos_wan_interface
 
 __all__ = ["EdgeOsDriver"]

@@ -1,11 +1,5 @@
-"""Parsers for Ubiquiti EdgeOS configuration (``show configuration commands``) and tables. Pure functions.
-
-Facts relied on (``/work/shared/research/ssh-cli.md`` §3 EdgeOS): raw destination NAT ``service nat rule N`` with
-``type destination``, ``inbound-interface <if>``, ``protocol tcp_udp``, ``destination port``, ``inside-address
-address``/``port``, ``description`` [C real configs]; the port-forward wizard tree ``port-forward rule N`` with
-``original-port``, ``protocol``, ``forward-to address``/``port`` under one ``port-forward wan-interface`` [C];
-DHCP ``subnet S start A stop B`` [C]; ``static-mapping <name> ip-address``/``mac-address`` [I]; SIP ALG off as
-``system conntrack modules sip disable`` [C]; ``show dhcp leases`` columns [C ntc fixture].
+"""Parsers for EdgeOS's own configuration nodes: raw ``service nat rule`` destination rules, the port-forward
+wizard tree, masquerade rules, the SIP helper switch (docs/facts/edgeos.md rows 3, 7, 10). Pure functions.
 """
 
 from __future__ import annotations
@@ -14,14 +8,10 @@ from collections.abc import Iterable
 
 from routerfix.model import PortForward
 
-from ..vyos.configtree import Path, rule_table
-from ..vyos.parser import make_forward, protocol_of
+from .._vyatta.configtree import Path, rule_table
+from .._vyatta.parser import make_forward, order, protocol_of
 
 __all__ = ["edgeos_forwards", "edgeos_sip_alg", "edgeos_wan_interface"]
-
-
-def _order(numbers: Iterable[str]) -> list[str]:
-    return sorted(numbers, key=lambda n: int(n) if n.isdecimal() else 1 << 30)
 
 
 def edgeos_forwards(paths: Iterable[Path]) -> tuple[PortForward, ...]:
@@ -29,7 +19,7 @@ def edgeos_forwards(paths: Iterable[Path]) -> tuple[PortForward, ...]:
     paths = list(paths)
     forwards: list[PortForward] = []
     table = rule_table(paths, ("service", "nat", "rule"))
-    for number in _order(table):
+    for number in order(table):
         rule = {k: v[0] for k, v in table[number].items() if v}
         if rule.get(("type",)) != "destination":
             continue
@@ -40,7 +30,7 @@ def edgeos_forwards(paths: Iterable[Path]) -> tuple[PortForward, ...]:
             enabled="disable" not in table[number].get((), []), ref=f"nat:{number}")
     wan = next((p[2] for p in paths if p[:2] == ("port-forward", "wan-interface") and len(p) == 3), None)
     pf = rule_table(paths, ("port-forward", "rule"))
-    for number in _order(pf):
+    for number in order(pf):
         rule = {k: v[0] for k, v in pf[number].items() if v}
         forwards += make_forward(
             rule.get(("description",)) or f"port-forward-{number}", protocol_of(rule.get(("protocol",))),
@@ -53,7 +43,7 @@ def edgeos_wan_interface(paths: Iterable[Path]) -> str | None:
     """The outbound interface of the first masquerade rule, else the port-forward ``wan-interface``."""
     paths = list(paths)
     table = rule_table(paths, ("service", "nat", "rule"))
-    for number in _order(table):
+    for number in order(table):
         rule = {k: v[0] for k, v in table[number].items() if v}
         if rule.get(("type",)) in ("masquerade", "source") and rule.get(("outbound-interface",)):
             return rule[("outbound-interface",)]

@@ -42,7 +42,15 @@ __all__ = ["OpenWrtDriver"]
 _DONE = "ROUTERFIX-DONE"
 _NAME_RE = re.compile(r"[A-Za-z][\w-]{0,31}")
 _PROTO = {Protocol.TCP: "tcp", Protocol.UDP: "udp", Protocol.BOTH: "tcp udp"}
+_UCI_NAME_RE = re.compile(r"[A-Za-z0-9_]+")
+"""A UCI section or option name (openwrt.md: uci names)."""
 _MANAGED = {"firewall": "redirect", "dhcp": "host"}
+
+
+def _sq(value: object) -> str:
+    """``value`` as one single-quoted ash word: a value read from the device (a customer's rule name) is never
+    interpreted by the shell."""
+    return "'" + str(value).replace("'", "'\\''") + "'"
 
 
 def _section_id(name: str) -> str:
@@ -69,7 +77,7 @@ class OpenWrtDriver(SSHDriver):
                "connection tracking is flushed only where the conntrack tool is installed"))
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"lan_interface", "wan_zone", "lan_zone"}
     prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+:\S*[#$]"
-    error_patterns: ClassVar[tuple[str, ...]] = (r"^uci: ", r"^-?ash: .*not found", r"syntax error")
+    error_patterns: ClassVar[tuple[str, ...]] = (r"^uci: ", r"^Usage: uci ", r"^-?ash: .*not found", r"syntax error")
     batch_separator: ClassVar[str | None] = "; "
     logout_command: ClassVar[str | None] = "exit"
 
@@ -106,11 +114,14 @@ class OpenWrtDriver(SSHDriver):
 
     # --- helpers ---------------------------------------------------------------------------------------
 
-    def _read(self, *packages: str) -> tuple[dict[str, list[UciSection]], str]:
-        """``uci -X show`` of ``packages`` and ``uci changes`` of them, in one round trip."""
-        outs = self.send_many([*(f"uci -X show {p}" for p in packages), f"uci changes {' '.join(packages)}"],
-                              check=False)
-        return {p: parse_uci_show(o) for p, o in zip(packages, outs, strict=False)}, outs[-1]
+    def _read(self, *packages: str, written: tuple[str, ...] | None = None) -> tuple[dict[str, list[UciSection]], str]:
+        """``uci -X show`` of each of ``packages`` and ``uci changes`` of each package to be ``written`` (default:
+        all of them), in one round trip. ``uci`` takes one package per call (openwrt.md, uci argument rules);
+        a refused read raises."""
+        written = packages if written is None else written
+        outs = self.send_many([*(f"uci -X show {p}" for p in packages), *(f"uci changes {p}" for p in written)])
+        shown, changes = outs[:len(packages)], outs[len(packages):]
+        return {p: parse_uci_show(o) for p, o in zip(packages, shown, strict=True)}, "".join(changes)
 
     def _write(self, packages: tuple[str, ...], commands: list[str], pending: str) -> None:
         """Run ``commands`` then commit and reload, all in one ``&&`` chain (nothing is committed after a
@@ -129,7 +140,7 @@ class OpenWrtDriver(SSHDriver):
         line = " && ".join([*commands, *tail, f"echo {_DONE}"])
         out = self.send(line, check=False)
         if not any(x.strip() == _DONE for x in out.split("\n")):
-            self.send("uci revert " + " ".join(packages), check=False)  # nothing half-made stays staged
+            self.send("; ".join(f"uci revert {p}" for p in packages), check=False)  # nothing half-made stays staged
             self.check_output(line, out)  # raises with the device's own words when it gave any
             raise DeviceError("the change did not complete", device_message=out.strip()[-300:] or "no output",
                               host=self.host, driver=self.name)
@@ -210,12 +221,12 @@ class OpenWrtDriver(SSHDriver):
             ref = "firewall.@redirect[-1]"
             commands = ["uci add firewall redirect"]
         lan_zone = str(self.options.get("lan_zone") or "lan")
-        commands += [f"uci set {ref}.name='{forward.name}'", f"uci set {ref}.target='DNAT'",
-                     f"uci set {ref}.src='{self._wan_zone}'", f"uci set {ref}.dest='{lan_zone}'",
-                     f"uci set {ref}.proto='{_PROTO[forward.protocol]}'",
-                     f"uci set {ref}.src_dport='{forward.external_ports}'",
-                     f"uci set {ref}.dest_ip='{forward.internal_address}'",
-                     f"uci set {ref}.dest_port='{forward.internal_ports}'"]
+        commands += [f"uci set {ref}.name={_sq(forward.name)}", f"uci set {ref}.target='DNAT'",
+                     f"uci set {ref}.src={_sq(self._wan_zone)}", f"uci set {ref}.dest={_sq(lan_zone)}",
+                     f"uci set {ref}.proto={_sq(_PROTO[forward.protocol])}",
+                     f"uci set {ref}.src_dport={_sq(forward.external_ports)}",
+                     f"uci set {ref}.dest_ip={_sq(forward.internal_address)}",
+                     f"uci set {ref}.dest_port={_sq(forward.internal_ports)}"]
         if not forward.enabled:
             commands.append(f"uci set {ref}.enabled='0'")
         commands.append(f"uci reorder {ref}=0")  # first in the file: fw4 evaluates redirects in order
@@ -235,7 +246,7 @@ class OpenWrtDriver(SSHDriver):
             self._write(("firewall",), [f"uci delete firewall.{found.ref}"], pending)
 
     def _reserve_address(self, reservation: Reservation) -> None:
-        sections, pending = self._read("network", "dhcp")
+        sections, pending = self._read("network", "dhcp", written=("dhcp",))
         scope = scope_from_uci(sections["network"], sections["dhcp"], self._lan)
         for other in scope.reservations:
             if other == reservation:
@@ -245,9 +256,9 @@ class OpenWrtDriver(SSHDriver):
                                   device_message=f"dhcp host {other.name} holds it for {other.mac}",
                                   host=self.host, driver=self.name)
         ref = f"dhcp.{_section_id(reservation.name or SINK_NAME)}"
-        self._write(("dhcp",), [f"uci set {ref}=host", f"uci set {ref}.name='{reservation.name}'",
-                                f"uci set {ref}.mac='{reservation.mac}'", f"uci set {ref}.ip='{reservation.address}'"],
-                    pending)
+        self._write(("dhcp",), [f"uci set {ref}=host", f"uci set {ref}.name={_sq(reservation.name)}",
+                                f"uci set {ref}.mac={_sq(reservation.mac)}",
+                                f"uci set {ref}.ip={_sq(reservation.address)}"], pending)
 
     def _release_address(self, reservation: Reservation) -> None:
         sections, pending = self._read("dhcp")
@@ -296,18 +307,22 @@ class OpenWrtDriver(SSHDriver):
             for s, k in zip(then, then_keys, strict=True):
                 if k in now_keys:
                     continue
+                if not all(_UCI_NAME_RE.fullmatch(n) for n in (s.id.removeprefix("@").split("[")[0], *s.options)):
+                    raise DeviceError("the backup holds a section or option name uci does not accept",
+                                      device_message=f"{package} {kind} {s.id!r}"[:200], host=self.host,
+                                      driver=self.name)
                 ref = f"{package}.{s.id}" if not s.id.startswith("@") else f"{package}.@{kind}[-1]"
                 commands.append(f"uci set {ref}={kind}" if not s.id.startswith("@") else f"uci add {package} {kind}")
                 for option, value in s.options.items():
                     for v in value if isinstance(value, list) else [value]:
                         verb = "add_list" if isinstance(value, list) else "set"
-                        commands.append(f"uci {verb} {ref}.{option}='{v}'")
+                        commands.append(f"uci {verb} {ref}.{option}={_sq(v)}")
         then_defaults = next((s for s in saved if s.package == "firewall" and s.type == "defaults"), None)
         now_defaults = next((s for s in sections["firewall"] if s.type == "defaults"), None)
         if then_defaults is not None and now_defaults is not None and \
                 then_defaults.options.get("auto_helper") != now_defaults.options.get("auto_helper"):
             helper = then_defaults.get("auto_helper") if "auto_helper" in then_defaults.options else None
-            commands.append(f"uci set firewall.{now_defaults.id}.auto_helper='{helper}'" if helper is not None else
-                            f"uci delete firewall.{now_defaults.id}.auto_helper")
+            commands.append(f"uci set firewall.{now_defaults.id}.auto_helper={_sq(helper)}" if helper is not None
+                            else f"uci delete firewall.{now_defaults.id}.auto_helper")
         touched = tuple(p for p in ("firewall", "dhcp") if any(f" {p}." in c or f"add {p} " in c for c in commands))
         self._write(touched, commands, pending)

@@ -1,12 +1,8 @@
 """Parsers for OpenWrt (22.03+, fw4/UCI) output. Pure functions; only routerfix errors leave them.
 
-Facts relied on (``/work/shared/research/ssh-cli.md`` §4): redirect options ``name``, ``target='DNAT'``,
-``src``, ``dest``, ``proto``, ``src_dport``, ``dest_ip``, ``dest_port`` [C fw4 examples]; ``uci show`` lines
-``pkg.section=type`` / ``pkg.section.option='value'`` and ``uci -X`` shows real section ids [C]; the DHCP range
-is ``dhcp.lan.start`` (offset from the network address, default 100) and ``dhcp.lan.limit`` (count, default 150)
-of ``network.lan.ipaddr``/``netmask`` [C openwrt dhcp doc]; ``/tmp/dhcp.leases`` = ``expiry MAC IP hostname
-client-id`` [C]; fw4's ``auto_helper`` (default 1) attaches the SIP helper when its kmod is loaded [C fw4.uc];
-``ip neigh show`` lines and ``uci export`` layout are [I].
+Facts relied on (docs/facts/openwrt.md): ``uci show`` lines and ``-X`` ids (rows 11-12), redirect options (16-17),
+``auto_helper`` and the SIP helper module (19, 21), the DHCP ``start``/``limit`` pool and ``host`` sections (22-23),
+``/tmp/dhcp.leases`` (24), ``/etc/openwrt_release`` (26), ``ifstatus`` JSON (27), ``ip neigh show`` (33).
 """
 
 from __future__ import annotations

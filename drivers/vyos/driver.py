@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from routerfix.errors import UnsupportedOperation
 from routerfix.model import Capabilities, DhcpScope, Feature, Lease, PortForward, Protocol, Reservation
 
-from .base import VyattaDriver
-from .configtree import Path, rule_table
+from .._vyatta.configtree import Path, rule_table
+from .._vyatta.engine import VyattaDriver
 from .parser import dhcp_scope, parse_leases, vyos_forwards, vyos_sip_alg, vyos_wan_interface
+from .syntax import SYNTAX, VyosSyntax, train_of
 
 __all__ = ["VyosDriver"]
 
@@ -16,7 +18,8 @@ _PROTO = {Protocol.TCP: "tcp", Protocol.UDP: "udp", Protocol.BOTH: "tcp_udp"}
 
 
 class VyosDriver(VyattaDriver):
-    """VyOS 1.4 (sagitta) / 1.5 (circinus) over SSH.
+    """VyOS 1.3 (equuleus), 1.4 (sagitta), 1.5 (circinus) and later rolling releases over SSH; the nodes that
+    differ between releases are chosen by the version ``show version`` reports.
 
     Options (besides the SSH trust options): ``wan_interface`` (default: the outbound interface of the first
     source-NAT rule), ``dhcp_subnet`` (the LAN DHCP subnet; default: the first subnet with a range).
@@ -37,6 +40,15 @@ class VyosDriver(VyattaDriver):
     leases_command: ClassVar[str] = "show dhcp server leases"
     managed_prefixes: ClassVar[tuple[Path, ...]] = (
         ("nat", "destination"), ("service", "dhcp-server"), ("system", "conntrack", "modules"))
+
+    def _syntax(self) -> VyosSyntax:
+        """The running release's nodes (``show version`` is read once per driver; reads already hold it)."""
+        firmware = self.facts().firmware
+        train = train_of(firmware)
+        if train is None:
+            raise UnsupportedOperation(f"VyOS {firmware}: routerfix knows the configuration syntax of 1.3 "
+                                       "(equuleus) and later only", host=self.host, driver=self.name)
+        return SYNTAX[train]
 
     def _forwards(self, paths: list[Path]) -> tuple[PortForward, ...]:
         return vyos_forwards(paths)
@@ -64,7 +76,7 @@ class VyosDriver(VyattaDriver):
         base = f"set nat destination rule {number}"
         return [f"{base} description '{forward.name}'",
                 f"{base} destination port '{forward.external_ports}'",
-                f"{base} inbound-interface name '{wan}'",
+                f"{base} {self._syntax().inbound_interface} '{wan}'",
                 f"{base} protocol '{_PROTO[forward.protocol]}'",
                 f"{base} translation address '{forward.internal_address}'",
                 f"{base} translation port '{forward.internal_ports}'"]
@@ -72,8 +84,9 @@ class VyosDriver(VyattaDriver):
     def _reserve_commands(self, where: tuple[str, str], reservation: Reservation) -> list[str]:
         base = (f"set service dhcp-server shared-network-name {where[0]} subnet {where[1]} "
                 f"static-mapping {reservation.name}")
-        return [f"{base} ip-address '{reservation.address}'", f"{base} mac '{reservation.mac}'"]
+        return [f"{base} ip-address '{reservation.address}'",
+                f"{base} {self._syntax().static_mapping_mac} '{reservation.mac}'"]
 
     def _sip_commands(self, enabled: bool) -> list[str]:
-        # 1.4+: the SIP helper is loaded only while this node exists (ssh-cli.md §3, vyos-1x system_conntrack.py)
+        # the SIP helper is loaded only while this node exists (docs/facts/vyos.md row 22)
         return ["set system conntrack modules sip"] if enabled else ["delete system conntrack modules sip"]

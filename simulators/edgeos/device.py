@@ -1,14 +1,10 @@
 """A simulated Ubiquiti EdgeRouter X on EdgeOS 2.0.9, served over real SSH on 127.0.0.1
-(:mod:`routerfix.simulators._hosts.ssh`).
+(:mod:`routerfix.simulators._hosts.ssh`). Follows the table docs/facts/edgeos.md.
 
-The CLI engine is the Vyatta-family one in :mod:`routerfix.simulators.vyos.shell` (facts from ``ssh-cli.md`` §3/§0.4:
-``ubnt@ubnt:~$`` / ``[edit]`` + ``ubnt@ubnt#`` prompts, per-session candidate, ``commit``, ``save`` → ``Saving
-configuration to '/config/config.boot'...`` / ``Done``, ``Cannot exit: configuration modified``, ``exit discard``
-[C]; inferred texts marked [I] there). EdgeOS specifics here: ``terminal width 512``/``terminal length 0`` [C
-netmiko], the ``service nat rule`` and ``port-forward`` trees, ``subnet S start A stop B``, ``system conntrack
-modules sip disable`` [C real configs, §3], ``show dhcp leases`` columns [C ntc fixture, §3]; ``static-mapping``
-``mac-address``, values quoted only when needed, and the ``show arp``/``show interfaces``/``show version`` layouts
-are [I].
+The CLI engine is the Vyatta-family one in :mod:`routerfix.simulators._vyatta.shell`. EdgeOS specifics here: the
+``service nat rule`` and ``port-forward`` trees, ``subnet S start A stop B``, ``static-mapping`` ``ip-address``/
+``mac-address``, ``system conntrack modules sip disable``, values quoted only when needed, and the ``show``
+layouts of recorded EdgeRouter output.
 
 Starting state ("office"): WAN eth0 (DHCP, 203.0.113.9), LAN switch0 192.168.1.1/24, wizard DHCP range
 .38-.243, a printer static mapping (.150), a customer port-forward wizard rule tcp 8443 → 192.168.1.20:443,
@@ -22,13 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from routerfix.drivers.vyos.configtree import FLAG, LEAF, MULTI, Path, Schema, Tag, rule_table  # type: ignore[import-not-found]  # mypy sees drivers/ as "drivers"
-
 from routerfix.simulate import SimulatedDevice
 
 from .._hosts.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
-from ..vyos.device import ARP, LEASES, scanner_flows
-from ..vyos.shell import Dialect, VyattaRouter, VyattaSession, seed
+from .._vyatta.shell import ARP, LEASES, Dialect, VyattaRouter, VyattaSession, scanner_flows
+from .._vyatta.tree import FLAG, LEAF, MULTI, Path, Schema, Tag, group, seed
 
 __all__ = ["EDGEOS_SCHEMA", "EdgeOsSimulator", "make_router", "simulate"]
 
@@ -52,7 +46,8 @@ EDGEOS_SCHEMA = Schema({
                                                   r"[A-Za-z0-9][\w.-]*")}, r"\d+\.\d+\.\d+\.\d+/\d+")})},
         "nat": {"rule": Tag({"description": LEAF, "destination": {"address": LEAF, "port": LEAF},
                              "inbound-interface": LEAF, "outbound-interface": LEAF, "log": LEAF, "protocol": LEAF,
-                             "type": LEAF, "disable": FLAG, "inside-address": {"address": LEAF, "port": LEAF},
+                             "type": LEAF, "disable": FLAG, "exclude": FLAG,
+                             "inside-address": {"address": LEAF, "port": LEAF},
                              "outside-address": {"address": LEAF}, "source": {"address": LEAF, "port": LEAF}},
                             r"\d{1,4}")},
         "ssh": {"port": LEAF, "protocol-version": LEAF}, "gui": {"http-port": LEAF, "https-port": LEAF}},
@@ -108,14 +103,14 @@ set service nat rule 1 type destination
 def _leases(router: VyattaRouter) -> str:
     head = ("IP address      Hardware Address   Lease expiration     Pool       Client Name\n"
             "----------      ----------------   ----------------     ----       -----------\n")
-    return head + "".join(f"{x['ip']:<16}{x['mac']:<19}{'2026/11/26 08:00:00':<21}{'LAN':<11}{x['hostname']}\n"
+    return head + "".join(f"{x['ip']:<16}{x['mac']:<19}{'Nov 26, 2026':<21}{'LAN':<11}{x['hostname']}\n"
                           for x in router.leases)
 
 
 def _arp(router: VyattaRouter) -> str:
-    rows = ["IP Address                HW type     Flags       HW address            Mask     Device"]
-    rows += [f"{ip:<26}{'0x1':<12}{'0x2':<12}{mac:<22}{'*':<9}switch0" for ip, mac in router.arp.items()]
-    rows.append(f"{'192.168.1.240':<26}{'0x1':<12}{'0x0':<12}{'00:00:00:00:00:00':<22}{'*':<9}switch0")
+    rows = ["Address                  HWtype  HWaddress           Flags Mask            Iface"]
+    rows += [f"{ip:<25}{'ether':<8}{mac:<20}{'C':<22}switch0" for ip, mac in router.arp.items()]
+    rows.append(f"{'192.168.1.240':<33}{'(incomplete)':<42}switch0")
     return "\n".join(rows) + "\n"
 
 
@@ -130,14 +125,16 @@ def _interfaces(router: VyattaRouter) -> str:
 
 
 def _validate(paths: list[Path]) -> str | None:
-    for number, rule in rule_table(paths, ("service", "nat", "rule")).items():
+    """Commit checks of a ``service nat rule`` (docs/facts/edgeos.md row 6)."""
+    for number, rule in group(paths, ("service", "nat", "rule")).items():
         kind = (rule.get(("type",)) or [""])[0]
-        if not kind:
-            return f"[ service nat rule {number} ]\nRule type must be set"
-        if kind == "destination" and ("inside-address", "address") not in rule:
-            return f"[ service nat rule {number} ]\ninside-address must be set for destination rules"
+        where = f"[ service nat rule {number} ]\n"
+        if kind not in ("source", "destination", "masquerade"):
+            return where + "rule type not specified/valid"
         if kind == "destination" and ("inbound-interface",) not in rule:
-            return f"[ service nat rule {number} ]\ninbound-interface must be set for destination rules"
+            return where + "inbound-interface not specified"
+        if kind == "destination" and ("inside-address", "address") not in rule and "exclude" not in rule.get((), []):
+            return where + "inside-address not specified"
     return None
 
 

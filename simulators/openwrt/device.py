@@ -1,8 +1,8 @@
 """A simulated OpenWrt 23.05.3 router (Xiaomi Mi Router 4A Gigabit, ramips/mt7621) with a root shell over real
 SSH on 127.0.0.1 (:mod:`routerfix.simulators._hosts.ssh`).
 
-The shell and ``uci`` model are :mod:`routerfix.simulators.openwrt.shell`; its docstring lists the facts of
-``ssh-cli.md`` §4 it reproduces and marks the inferred ones [I]. UCI changes are staged until ``uci commit``
+Follows the table docs/facts/openwrt.md. The shell and ``uci`` model are
+:mod:`routerfix.simulators.openwrt.shell`. UCI changes are staged until ``uci commit``
 (and lost at ``handle.router.reboot()``); ``handle.router.active_firewall`` is what fw4 loaded at the last reload.
 
 Starting state ("office"): lan 192.168.1.1/24 with ``start=100``/``limit=150`` (pool .100-.249), a printer host

@@ -1,16 +1,9 @@
-"""A stateful model of an OpenWrt 23.05 root shell (no network): a tiny ``ash`` (``;``, ``&&``, ``||``, ``$?``)
-with ``uci`` over three packages, and the files and tools the driver reads.
-
-Facts reproduced (``/work/shared/research/ssh-cli.md`` §4; [I] = inferred, not confirmed there):
-
-* ``uci set/get/add/delete/commit/show/export``, ``uci -X show`` with real ``cfgXXXXXX`` ids, ``@type[N]``
-  references, redirect options (``name``, ``target``, ``src``, ``dest``, ``proto``, ``src_dport``, ``dest_ip``,
-  ``dest_port``), ``dhcp.lan.start``/``limit`` defaults 100/150, ``/tmp/dhcp.leases`` lines, fw4 ``auto_helper``,
-  ``/etc/init.d/firewall reload`` [C].
-* Inferred [I]: changes are staged (``/tmp/.uci``) until ``uci commit`` and survive the session but not a reboot;
-  ``uci changes`` format; ``uci: Entry not found`` / ``uci: Invalid argument``; root prompt ``root@OpenWrt:~#``;
-  the Dropbear banner; ``-ash: X: not found``; ``ip neigh show``, ``ifstatus wan`` JSON, busybox ``ping`` and
-  ``conntrack -D`` outputs; the running firewall is the committed configuration at the last reload.
+"""A stateful model of an OpenWrt 23.05 root shell (no network), following the table docs/facts/openwrt.md: a
+tiny BusyBox ash (``;``, ``&&``, ``||``, ``$?``; row 31) running ``uci`` with the real tool's argument rules (rows
+1-15: one package per package command, one tuple per section command, usage + exit 255 otherwise, staged changes
+until ``uci commit``), fw4 reloads (20), ``ifstatus`` (27), ``conntrack`` (28-29) and the files the driver reads.
+Rows the table marks inferred are modelled as inferred there (staged changes live in ``/tmp`` and die at reboot;
+the running firewall is the committed configuration at the last reload).
 """
 
 from __future__ import annotations
@@ -196,6 +189,8 @@ class OpenWrtRouter:
     active_firewall: list[Section] = field(default_factory=list)
     """The firewall configuration loaded at the last reload (what fw4 enforces)."""
     reloads: dict[str, int] = field(default_factory=dict)
+    usage_errors: list[str] = field(default_factory=list)
+    """``uci`` command lines answered with the usage text (a wrong argument count): a real router refuses them."""
     counter: int = 100
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -239,6 +234,22 @@ class OpenWrtRouter:
             "/tmp/dhcp.leases": "".join(f"{e} {m} {ip} {h} 01:{m}\n" for e, m, ip, h in self.leases),  # noqa: S108
             "/proc/modules": modules,
         }
+
+
+UCI_OPTIONS = frozenset("LmnNqsSX")
+"""``uci`` getopt flags without an argument (openwrt.md)."""
+UCI_OPTIONS_WITH_ARG = frozenset("cCdfpPt")
+"""``uci`` getopt flags taking an argument (openwrt.md)."""
+USAGE = ("Usage: uci [<options>] <command> [<arguments>]\n\nCommands:\n"
+         "\tbatch\n\texport     [<config>]\n\timport     [<config>]\n\tchanges    [<config>]\n"
+         "\tcommit     [<config>]\n\tadd        <config> <section-type>\n"
+         "\tadd_list   <config>.<section>.<option>=<string>\n\tdel_list   <config>.<section>.<option>=<string>\n"
+         "\tshow       [<config>[.<section>[.<option>]]]\n\tget        <config>.<section>[.<option>]\n"
+         "\tset        <config>.<section>[.<option>]=<value>\n"
+         "\tdelete     <config>[.<section>[[.<option>][=<id>]]]\n"
+         "\trename     <config>.<section>[.<option>]=<name>\n\trevert     <config>[.<section>[.<option>]]\n"
+         "\treorder    <config>.<section>=<position>\n\n")
+"""The head of ``uci``'s usage text: one line per command with the arguments it takes (openwrt.md)."""
 
 
 def _q(value: str) -> str:
@@ -331,13 +342,24 @@ class OpenWrtSession(Shell):
             self.status = 1
             return ""
         if name == "uci":
-            return self._uci(args)
+            out = self._uci(args)
+            if out is USAGE:
+                r.usage_errors.append(" ".join(words))
+            return out
         if name == "ip" and args[:1] == ["neigh"]:
             rows = [f"{ip} dev br-lan lladdr {mac} REACHABLE" for ip, mac in r.neigh.items()]
             rows.append("192.168.1.240 dev br-lan  FAILED")
             rows.append(f"{r.wan_ip.rsplit('.', 1)[0]}.1 dev wan lladdr 00:00:5e:00:01:01 REACHABLE")
             return "\n".join(rows) + "\n"
-        if name == "ifstatus" and args == ["wan"]:
+        if name == "ifstatus":
+            if not args:
+                self.status = 1
+                return "Usage: /sbin/ifstatus <interface>\n"
+            if args[0] not in ("lan", "wan", "loopback"):
+                self.status = 1
+                return f"Interface {args[0]} not found\n"
+            if args[0] != "wan":
+                return json.dumps({"up": True, "l3_device": "br-lan" if args[0] == "lan" else "lo"}) + "\n"
             return json.dumps({"up": True, "l3_device": "wan", "proto": "dhcp",
                                "ipv4-address": [{"address": r.wan_ip, "mask": 24}]}, indent="\t") + "\n"
         if name in ("/etc/init.d/firewall", "fw4") and args[:1] in (["reload"], ["restart"]):
@@ -362,6 +384,9 @@ class OpenWrtSession(Shell):
     def _conntrack(self, args: list[str]) -> str:
         r = self.router
         opts = {args[i]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("-")}
+        if "--dport" in args and ("-p" not in args or args.index("-p") > args.index("--dport")):
+            self.status = 2  # a protocol option needs its protocol first (docs/facts/openwrt.md row 28)
+            return "conntrack v1.4.8 (conntrack-tools): unknown option `--dport'\n"
         if "-D" not in args:
             self.status = 1
             return "conntrack v1.4.8 (conntrack-tools): unsupported in this simulator\n"
@@ -390,48 +415,98 @@ class OpenWrtSession(Shell):
             return typed[index] if -len(typed) <= index < len(typed) else None
         return next((s for s in sections if s.id == ref), None)
 
-    def _uci(self, args: list[str]) -> str:
-        r = self.router
+    def _usage(self, status: int) -> str:
+        """``uci``'s usage text (stderr, merged on the terminal) with ``status`` (openwrt.md: uci argument rules)."""
+        self.status = status
+        return USAGE
+
+    def _uci(self, argv: list[str]) -> str:
+        """``uci`` with cli.c's argument rules (openwrt.md): getopt options, then one command whose argument
+        count is checked before anything is looked up; a wrong count prints the usage and exits 255."""
         show_ids = False
-        while args and args[0] in ("-X", "-q"):
-            show_ids = show_ids or args[0] == "-X"
-            args = args[1:]
+        args = list(argv)
+        while args and args[0].startswith("-") and len(args[0]) > 1:
+            flag, args = args[0], args[1:]
+            letter = flag[1]
+            if letter in UCI_OPTIONS_WITH_ARG:
+                if len(flag) == 2:
+                    if not args:
+                        return self._usage(0)
+                    args = args[1:]
+            elif letter in UCI_OPTIONS:
+                show_ids = show_ids or "X" in flag
+            else:
+                return self._usage(0)  # getopt's default branch: usage, exit 0
         if not args:
-            return self._fail("Invalid argument")
-        verb, rest = args[0], args[1:]
-        if verb in ("show", "export", "changes", "commit", "revert"):
-            packages = rest or sorted(r.committed)
-            if any(p not in r.committed for p in packages):
-                return self._fail()
-            if verb == "show":
-                return "".join(self._show(p, show_ids) for p in packages)
-            if verb == "export":
-                return "".join(self._export(p) for p in packages)
-            if verb == "changes":
-                return "".join(c + "\n" for p in packages for c in r.changes.get(p, []))
-            for p in packages:
-                if verb == "commit" and p in r.staged:
-                    r.committed[p] = r.staged[p]
-                r.staged.pop(p, None)
-                r.changes.pop(p, None)
-            return ""
-        if verb == "add" and len(rest) == 2:
-            package, kind = rest
-            if package not in r.committed:
-                return self._fail()
-            r.counter += 1
-            sid = _anon_id(kind, r.counter)
-            r.writable(package).append(Section(sid, kind, True))
-            r.changes.setdefault(package, []).append(f"{package}.{sid}={_q(kind)}")
-            return sid + "\n"
-        if len(rest) != 1:
-            return self._fail("Invalid argument")
-        m = re.fullmatch(r"(\w+)\.([\w@\[\]-]+)(?:\.(\w+))?(?:=(.*))?", rest[0], re.S)
+            return self._usage(0)
+        verb, rest = args[0].lower(), args[1:]
+        if verb in ("show", "export", "changes", "commit"):
+            if len(rest) > 1:
+                return self._usage(255)
+            return self._package_command(verb, rest[0] if rest else None, show_ids)
+        if verb == "add":
+            if len(rest) != 2:
+                return self._usage(255)
+            return self._add(*rest)
+        if verb in ("get", "set", "delete", "del", "rename", "ren", "revert", "reorder", "add_list", "del_list"):
+            if len(rest) != 1:
+                return self._usage(255)
+            return self._section_command({"del": "delete", "ren": "rename"}.get(verb, verb), rest[0])
+        if verb == "help":
+            return self._usage(0)
+        if verb in ("batch", "import"):
+            return self._fail("not modelled by this simulator")
+        return self._usage(255)
+
+    def _package_command(self, verb: str, package: str | None, show_ids: bool) -> str:
+        r = self.router
+        if package is not None and not re.fullmatch(r"[\w-]+", package):
+            return self._fail("not modelled by this simulator (package-level only)")
+        packages = [package] if package is not None else sorted(r.committed)
+        if any(p not in r.committed for p in packages):
+            return self._fail()
+        if verb == "show":
+            return "".join(self._show(p, show_ids) for p in packages)
+        if verb == "export":
+            return "".join(self._export(p) for p in packages)
+        if verb == "changes":
+            return "".join(c + "\n" for p in packages for c in r.changes.get(p, []))
+        for p in packages:  # commit
+            if p in r.staged:
+                r.committed[p] = r.staged[p]
+            r.staged.pop(p, None)
+            r.changes.pop(p, None)
+        return ""
+
+    def _add(self, package: str, kind: str) -> str:
+        r = self.router
+        if package not in r.committed:
+            return self._fail()
+        r.counter += 1
+        sid = _anon_id(kind, r.counter)
+        r.writable(package).append(Section(sid, kind, True))
+        r.changes.setdefault(package, []).append(f"{package}.{sid}={_q(kind)}")
+        return sid + "\n"
+
+    def _section_command(self, verb: str, tuple_: str) -> str:
+        r = self.router
+        m = re.fullmatch(r"([\w-]+)(?:\.([\w@\[\]-]+)(?:\.([\w-]+))?)?(?:=(.*))?", tuple_, re.S)
         if m is None:
             return self._fail("Invalid argument")
         package, ref, option, value = m.groups()
         if package not in r.committed:
             return self._fail()
+        if value is not None and verb in ("get", "revert"):
+            self.status = 1  # cli.c: a value where none is taken ends the command silently with 1
+            return ""
+        if verb == "revert":
+            if ref is not None:
+                return self._fail("not modelled by this simulator (package-level revert only)")
+            r.staged.pop(package, None)
+            r.changes.pop(package, None)
+            return ""
+        if ref is None:
+            return self._fail("Invalid argument")
         sections = r.view(package) or []
         section = self._resolve(package, ref, sections)
         if verb == "get":
@@ -441,52 +516,51 @@ class OpenWrtSession(Shell):
                 return section.type + "\n"
             got = section.options[option]
             return (" ".join(got) if isinstance(got, list) else got) + "\n"
-        if verb in ("set", "add_list", "delete", "reorder"):
-            sections = r.writable(package)
-            section = self._resolve(package, ref, sections)
-            log = r.changes.setdefault(package, [])
-            if verb == "set" and option is None:
-                if value is None or not re.fullmatch(r"\w+", value):
-                    return self._fail("Invalid argument")
-                if section is None:
-                    if ref.startswith("@"):
-                        return self._fail()
-                    sections.append(Section(ref, value, False))
-                else:
-                    section.type = value
-                log.append(f"{package}.{ref}={_q(value)}")
-                return ""
-            if section is None:
-                return self._fail()
-            if verb == "reorder":
-                if option is not None or value is None or not value.lstrip("-").isdigit():
-                    return self._fail("Invalid argument")
-                sections.remove(section)
-                sections.insert(max(0, int(value)), section)
-                log.append(f"{package}.{section.id}={value}")
-                return ""
-            if verb == "delete":
-                if option is None:
-                    sections.remove(section)
-                elif option in section.options:
-                    del section.options[option]
-                else:
-                    return self._fail()
-                log.append(f"-{package}.{ref}" + (f".{option}" if option else ""))
-                return ""
-            if option is None or value is None:
+        if verb not in ("set", "add_list", "delete", "reorder"):
+            return self._fail("not modelled by this simulator")
+        sections = r.writable(package)
+        section = self._resolve(package, ref, sections)
+        log = r.changes.setdefault(package, [])
+        if verb == "set" and option is None:
+            if value is None or not re.fullmatch(r"\w+", value):
                 return self._fail("Invalid argument")
-            if verb == "add_list":
-                current = section.options.get(option)
-                section.options[option] = [*(current if isinstance(current, list) else
-                                             [current] if current else []), value]
-                log.append(f"{package}.{ref}.{option}+={_q(value)}")
+            if section is None:
+                if ref.startswith("@"):
+                    return self._fail()
+                sections.append(Section(ref, value, False))
             else:
-                section.options[option] = value
-                log.append(f"{package}.{ref}.{option}={_q(value)}")
+                section.type = value
+            log.append(f"{package}.{ref}={_q(value)}")
             return ""
-        return self._fail("Invalid argument") if verb not in ("import", "batch") else \
-            self._fail("not available in this simulator")
+        if section is None:
+            return self._fail()
+        if verb == "reorder":
+            if option is not None or value is None or not value.lstrip("-").isdigit():
+                return self._fail("Invalid argument")
+            sections.remove(section)
+            sections.insert(max(0, int(value)), section)
+            log.append(f"{package}.{section.id}={value}")
+            return ""
+        if verb == "delete":
+            if option is None:
+                sections.remove(section)
+            elif option in section.options:
+                del section.options[option]
+            else:
+                return self._fail()
+            log.append(f"-{package}.{ref}" + (f".{option}" if option else ""))
+            return ""
+        if option is None or value is None:
+            return self._fail("Invalid argument")
+        if verb == "add_list":
+            current = section.options.get(option)
+            section.options[option] = [*(current if isinstance(current, list) else
+                                         [current] if current else []), value]
+            log.append(f"{package}.{ref}.{option}+={_q(value)}")
+        else:
+            section.options[option] = value
+            log.append(f"{package}.{ref}.{option}={_q(value)}")
+        return ""
 
     def _name(self, package: str, section: Section, sections: list[Section], show_ids: bool) -> str:
         if show_ids or not section.anonymous:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from routerfix.simulators._vyatta.shell import VyattaSession
 from routerfix.simulators.cisco_ios.shell import IosRouter, IosSession
 from routerfix.simulators.openwrt.shell import OpenWrtRouter, OpenWrtSession
 from routerfix.simulators.vyos.device import make_router as make_vyos
-from routerfix.simulators.vyos.shell import VyattaSession
 
 import routerfix
 from routerfix.errors import DeviceError

@@ -60,8 +60,8 @@ EXPECTED: dict[str, list[str]] = {
         "configure",
         "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
         "ip-address '192.168.1.199'",
-        "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink mac "
-        "'02:00:5e:c0:50:60'",
+        "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
+        "mac-address '02:00:5e:c0:50:60'",  # the simulator is 1.4 sagitta
         "commit",
         "save",
         "exit",
@@ -132,7 +132,7 @@ EXPECTED: dict[str, list[str]] = {
         "firewall.routerfix_sip.dest_ip='192.168.1.248' && uci set "
         "firewall.routerfix_sip.dest_port='5060-5061' && uci reorder firewall.routerfix_sip=0 && uci commit "
         "firewall && /etc/init.d/firewall reload && echo ROUTERFIX-DONE",
-        "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci changes network dhcp; echo RFX-2 $?",
+        "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci changes dhcp; echo RFX-2 $?",
         "uci set dhcp.routerfix_sink=host && uci set dhcp.routerfix_sink.name='routerfix-sink' && uci set "
         "dhcp.routerfix_sink.mac='02:00:5e:c0:50:60' && uci set dhcp.routerfix_sink.ip='192.168.1.248' && uci "
         "commit dhcp && /etc/init.d/dnsmasq reload && echo ROUTERFIX-DONE",

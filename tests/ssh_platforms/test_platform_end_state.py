@@ -40,7 +40,7 @@ def device_side_facts(platform: str, handle: Any, sink: str) -> None:
                      "set nat destination rule 1 destination port '5060-5061'",
                      "set nat destination rule 1 protocol 'tcp_udp'",
                      f"set nat destination rule 1 translation address '{sink}'",
-                     f"static-mapping {SINK_NAME} mac '{SINK_MAC}'"):
+                     f"static-mapping {SINK_NAME} mac-address '{SINK_MAC}'"):  # 1.4 sagitta
             assert line in text
         assert "conntrack modules sip" not in text
     elif platform == "edgeos":

@@ -1,11 +1,11 @@
 """What VyOS and EdgeOS drivers share: reading ``show configuration commands``, and the configure → set/delete →
 ``commit`` → ``save`` → ``exit`` cycle.
 
-ssh-cli.md §0.4/§3 [C]: leaving configuration mode with uncommitted changes makes netmiko answer ``exit discard``
-(changes lost), and a committed change that is not saved is lost at reboot. So every write here commits *and*
+Leaving configuration mode with uncommitted changes needs ``exit discard`` (changes lost), and a committed change
+that is not saved is lost at reboot (docs/facts/vyos.md rows 3-4). So every write here commits *and*
 saves before leaving configuration mode, checks ``Done`` in the save output, and on any refusal leaves with
 ``exit discard`` so that nothing half-made stays in the candidate. netmiko's own VyOS helpers are not used: they
-read with 2-second timing waits (§3); commands go through :meth:`SSHDriver.send` with a prompt regex instead, and
+read with 2-second timing waits; commands go through :meth:`SSHDriver.send` with a prompt regex instead, and
 blocks that are harmless to run whole (reads, the ``set``/``delete`` lines of a candidate, ``save`` + ``exit``)
 through :meth:`SSHDriver.send_pipelined` (one round trip per block).
 """

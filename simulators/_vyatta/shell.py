@@ -1,19 +1,8 @@
-"""A stateful model of the Vyatta-family command line (VyOS 1.4/1.5; EdgeOS reuses it with its own dialect).
-
-Facts reproduced (``/work/shared/research/ssh-cli.md``; [I] = inferred, not confirmed there):
-
-* §3: op prompt ``vyos@vyos:~$ ``, config prompt ``[edit]`` + ``vyos@vyos# `` [C]; ``configure`` enters config
-  mode; changes are a per-session *candidate* until ``commit``; ``save`` prints ``Saving configuration to
-  '/config/config.boot'...`` then ``Done`` [C]; leaving with uncommitted changes answers ``Cannot exit:
-  configuration modified`` and ``exit discard`` throws the candidate away [C, netmiko source §0.4]; a candidate
-  dies with its session; a committed but unsaved change is lost at reboot (``router.reboot()``).
-* §3: session preparation ``set terminal width 512`` / ``set terminal length 0`` (EdgeOS: ``terminal ...``) [C];
-  ``show configuration commands`` [C]; ``show dhcp server leases`` table [C sample].
-* Inferred [I]: ``Configuration path: [...] is not valid`` / ``Set failed``; ``Nothing to delete`` /
-  ``Delete failed``; ``No configuration changes to commit``; ``Commit failed`` with the offending node;
-  ``Warning: configuration changes have not been saved.``; ``Invalid command: [...]`` in op mode; the ``:``
-  pager prompt until the terminal length is 0; ``show arp``/``show interfaces``/``show version`` layouts;
-  ``sudo conntrack -D`` output.
+"""The Vyatta-family command line (VyOS 1.3-1.5, Ubiquiti EdgeOS), shared by both simulators; each adds its
+dialect (schema, ``show`` layouts, commit checks). Follows docs/facts/vyos.md (rows 1-8, 26) and
+docs/facts/edgeos.md (rows 1-2, 16): prompts, ``[edit]``, a per-session candidate, ``commit``, ``save`` → ``Done``,
+``Cannot exit: configuration modified`` and ``exit discard``; a candidate dies with its session; a committed but
+unsaved change is lost at reboot (``router.reboot()``). Texts the table marks inferred are inferred here too.
 """
 
 from __future__ import annotations
@@ -26,11 +15,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from routerfix.drivers.vyos.configtree import Path, Schema, parse_commands  # type: ignore[import-not-found]  # mypy sees drivers/ as "drivers"
-
 from .._hosts.ssh import Shell
+from .tree import Path, Schema
 
-__all__ = ["Conntrack", "Dialect", "VyattaRouter", "VyattaSession"]
+__all__ = ["ARP", "LEASES", "Conntrack", "Dialect", "VyattaRouter", "VyattaSession", "scanner_flows"]
 
 
 @dataclass
@@ -288,12 +276,6 @@ class VyattaSession(Shell):
         return f"\n  Invalid command: [{' '.join(words)}]\n\n"
 
 
-def seed(text: str) -> list[Path]:
-    """Paths from ``set`` lines (for building starting configurations)."""
-    paths: list[Path] = parse_commands(text)
-    return paths
-
-
 def copy_router(router: VyattaRouter) -> VyattaRouter:
     """A deep copy (tests)."""
     return copy.deepcopy(router)
@@ -311,3 +293,20 @@ def ip_ok(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+LEASES = [
+    {"ip": "192.168.1.100", "mac": "00:04:f2:a1:b2:c3", "hostname": "Polycom-VVX450"},
+    {"ip": "192.168.1.101", "mac": "80:5e:c0:11:22:33", "hostname": "SIP-T46S"},
+    {"ip": "192.168.1.102", "mac": "3c:22:fb:44:55:66", "hostname": "reception-pc"},
+]
+"""The office's leases (two phones and a PC), the same on both simulators."""
+ARP = {"192.168.1.100": "00:04:f2:a1:b2:c3", "192.168.1.150": "00:80:77:12:34:56",
+       "192.168.1.20": "00:11:32:00:aa:01", "192.168.1.102": "3c:22:fb:44:55:66"}
+"""The office's neighbours."""
+
+
+def scanner_flows(wan: str = "203.0.113.7") -> list[Conntrack]:
+    """Two inbound scanner flows to the WAN on 5060 and one phone flow to its provider (must survive a flush)."""
+    return [Conntrack("udp", "198.51.100.23", wan, 5060), Conntrack("udp", "198.51.100.24", wan, 5060),
+            Conntrack("udp", "192.168.1.100", "192.0.2.80", 5060)]
