@@ -40,6 +40,16 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 if TYPE_CHECKING:
     from routerfix.simulate import SimulatedDevice
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def _asyncssh() -> Any:
+    """asyncssh, imported on first use (the ``sim`` extra) by one thread at a time: two fleet threads importing it
+    at once could otherwise see a half-initialised module."""
+    with _IMPORT_LOCK:
+        import asyncssh
+    return asyncssh
+
 __all__ = ["Knobs", "PlatformHandle", "SSHSimulatorHost", "Shell", "ShellFactory", "SimulatedSSHDevice", "running_host",
            "serve_device", "simulated_device"]
 
@@ -363,8 +373,7 @@ class SSHSimulatorHost:
         :param login_name: maps the login name sent to the account name.
         :param authorized_keys: asyncssh public keys accepted for public-key authentication.
         """
-        import asyncssh
-
+        asyncssh = _asyncssh()
         device = SimulatedSSHDevice(name=name, username=username, password=password, shell_factory=shell_factory,
                                     authorized_keys=list(authorized_keys or []), knobs=knobs or Knobs(), port=port,
                                     host_key=host_key or asyncssh.generate_private_key("ssh-ed25519"))
@@ -374,8 +383,7 @@ class SSHSimulatorHost:
         return device
 
     async def _listen(self, device: SimulatedSSHDevice) -> None:
-        import asyncssh
-
+        asyncssh = _asyncssh()
         server_class = _make_server_class(asyncssh)
 
         async def handle(process: Any) -> None:
