@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from routerfix.drivers.upnp import parser as upnp
+
 from routerfix.errors import DeviceError
 from routerfix.simulate import simulate
 
