@@ -4,13 +4,14 @@ Follows the fact table ``docs/facts/linksys.md`` (rows ``L<n>``), never the driv
 
 * ``POST /JNAP/`` with ``X-JNAP-Action: http://linksys.com/jnap/<module>/<Action>`` and ``X-JNAP-Authorization:
   Basic base64(admin:<password>)``; JSON in and out (L1-L3). A wrong or missing authorization is
-  ``_ErrorUnauthorized`` (L5); ``core/GetDeviceInfo`` and ``devicelist/GetDevices`` need none (L6).
+  ``_ErrorUnauthorized`` (L5); ``core/GetDeviceInfo``, ``devicelist/GetDevices`` and the other reads of L6 need
+  none.
 * Replies ``{"result": "OK", "output": {…}}``; refusals carry the firmware's result names (L5):
   ``_ErrorInvalidInput``, ``ErrorRulesOverlap``, ``ErrorInvalidIPAddress``, ``ErrorInvalidDestinationIPAddress``,
   ``ErrorInvalidAdminPassword``; an unknown action ``_ErrorUnknownAction`` (L5, inferred).
 * ``core/Transaction`` with ``[{"action", "request"}]`` → ``{"result": "OK", "responses": […]}`` (L4); a refused
   inner action makes the transaction's own result that refusal, with the responses so far (L4, inferred).
-* ``core/CheckAdminPassword`` with ``{"adminPassword": …}`` (L7).
+* ``core/CheckAdminPassword`` checks the authorization header, and ``adminPassword`` when the body has one (L7).
 * Port forwarding: single-port (``maxRules`` 50, ``maxDescriptionLength`` 32) and port-range (``maxRules`` 25)
   lists; a ``Set`` **replaces the whole list** (L8-L11); overlapping rules, enabled or not, are refused (L12).
 * ``router/Get|SetLANSettings`` with ``dhcpSettings.reservations`` (L13, L14); a ``Set`` answers
@@ -47,7 +48,9 @@ __all__ = ["SIM_PASSWORD", "LinksysRouter", "simulate"]
 SIM_PASSWORD = "linksys-Pa55"  # noqa: S105 - the simulator's own test credential
 """The admin password the simulator accepts by default."""
 _PREFIXES = ("http://linksys.com/jnap/", "http://cisco.com/jnap/")
-_NO_AUTH = frozenset({"core/GetDeviceInfo", "devicelist/GetDevices"})
+_NO_AUTH = frozenset({"core/GetDeviceInfo", "devicelist/GetDevices", "firewall/GetALGSettings",
+                      "router/GetLANSettings", "router/GetDHCPClientLeases"})
+"""Actions answered without ``X-JNAP-Authorization`` (L6)."""
 _PROTOCOLS = ("TCP", "UDP", "Both")
 
 
@@ -186,9 +189,9 @@ class LinksysRouter:
         if action == "core/GetDeviceInfo":
             return {**ok, "output": copy.deepcopy(self.info)}
         if action == "core/CheckAdminPassword":
-            if not isinstance(body, dict) or not isinstance(body.get("adminPassword"), str):
+            if not isinstance(body, dict) or not isinstance(body.get("adminPassword", ""), str):
                 return {"result": "_ErrorInvalidInput", "error": "adminPassword"}
-            if body["adminPassword"] != self.password:
+            if body.get("adminPassword", self.password) != self.password:  # the header was checked already
                 return {"result": "ErrorInvalidAdminPassword"}
             return ok if self.check_result == "OK" else {"result": self.check_result}
         if action == "firewall/GetSinglePortForwardingRules":

@@ -55,7 +55,7 @@ def test_recorded_lan_settings() -> None:
 
 
 def test_login_checks_the_password_as_linksys_app_does() -> None:
-    """facts: linksys L7 — ``core/CheckAdminPassword`` carries ``adminPassword`` (a firmware refuses it without)."""
+    """facts: linksys L7 — ``core/CheckAdminPassword`` carries ``adminPassword`` as Linksys's app sends it."""
     with simulate("linksys") as dev:
         with connect(dev) as router:
             assert router.facts().model.startswith("EA7500")
