@@ -1,14 +1,14 @@
 """AT&T BGW210/BGW320 residential gateways: detected, answered with the bridge-mode / IP Passthrough verdict,
 and able to set IP Passthrough for a given MAC when explicitly asked.
 
-Facts: ``/work/shared/research/consumer-web.md`` §0.2 and §5. NAT/Gaming on these gateways binds a service to a
-device picked from the gateway's known-device list (by MAC), so WAN 5060/5061 cannot be sent to an unused
-address: the fix belongs on a standalone router behind the gateway in IP Passthrough. Detection reads the
-unauthenticated ``sysinfo.ha``; nothing else is read and nothing is written during a mitigation.
+Facts: ``docs/facts/att.md`` (rows ``A<n>``). NAT/Gaming on these gateways binds a service to a device picked
+from the gateway's known-device list (by MAC, A12), so WAN 5060/5061 cannot be sent to an unused address: the fix
+belongs on a standalone router behind the gateway in IP Passthrough. Detection reads the unauthenticated
+``sysinfo.ha`` (A1, A3); nothing else is read and nothing is written during a mitigation.
 
 :meth:`AttGatewayDriver.set_ip_passthrough` is the driver's own public write: it logs in with the Device Access
-Code (``SessionID`` cookie, ``nonce``, ``hashpassword=md5(code+nonce)``) and saves ``ippass.ha`` with
-``allocmode=passthrough``, ``passmode=dhcps-fixed`` and the router's MAC, then reads the page back.
+Code (``SessionID`` cookie, ``nonce``, ``hashpassword=md5(code+nonce)``, A5, A6) and saves ``ippass.ha`` with
+``allocmode=passthrough``, ``passmode=dhcps-fixed`` and the router's MAC (A10, A11), then reads the page back.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Parsers for AT&T BGW210/BGW320 gateway pages (``/cgi-bin/*.ha``).
+"""Parsers for AT&T BGW210/BGW320 gateway pages (``/cgi-bin/*.ha``); facts: ``docs/facts/att.md``.
 
-Facts (``/work/shared/research/consumer-web.md`` §5): ``sysinfo.ha`` is readable without a login [C]; its
-label/value table layout (``<th>Model Number</th><td>…</td>``) is [I]. Errors are shown in
-``<div id="error-message-text">`` [C]. Only :class:`routerfix.errors.ParseError` leaves these parsers.
+``sysinfo.ha`` is a label/value table (A3): the label is the row's first cell, ``th`` or ``td`` (A4), the value
+the next one. Errors are shown in ``<div id="error-message-text">`` (A9). Only
+:class:`routerfix.errors.ParseError` leaves these parsers.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ def _cells(html: str, page: str) -> dict[str, str]:
             soup = BeautifulSoup(html, "html.parser")
         out: dict[str, str] = {}
         for row in soup.find_all("tr"):
-            label, value = row.find("th"), row.find("td")
-            if label is not None and value is not None:
-                out.setdefault(" ".join(label.get_text().split()), " ".join(value.get_text().split()))
+            cells = row.find_all(["th", "td"], recursive=False)
+            if len(cells) >= 2:
+                out.setdefault(" ".join(cells[0].get_text().split()), " ".join(cells[1].get_text().split()))
         return out
     except Exception as exc:  # noqa: BLE001 - untrusted input: whatever bs4 trips on is a ParseError
         raise ParseError(page, f"unreadable HTML ({type(exc).__name__})") from None

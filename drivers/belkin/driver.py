@@ -1,9 +1,9 @@
-"""Belkin (Arcadyan-based F-series) routers: detected, and answered with the seed's verdict.
+"""Belkin (Arcadyan-based F-series) routers: detected, and answered with the replace-the-router verdict.
 
-The seed's fact: Belkin routers offer no port forwarding routerfix can drive, so the site's router must be
-replaced. Research (``/work/shared/research/consumer-web.md`` §5) found no confirmed capture of a Belkin
-virtual-server page. The driver therefore only reads the unauthenticated login page to recognise the router
-and its model; it never logs in and never posts anything.
+Facts: ``docs/facts/belkin.md`` (rows ``B<n>``). No Belkin port-forwarding page is known from a public source (B7),
+so routerfix cannot send 5060/5061 to an unused address on one. The driver only reads the unauthenticated login
+page to recognise the router and its model (B1, B6); it never logs in and never posts anything. That page may
+carry the admin password's hash on some firmware (B3): the driver keeps only the model and firmware from it.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Linksys Smart Wi-Fi / Velop routers over JNAP (``POST /JNAP/``, JSON).
 
-Facts: ``/work/shared/research/consumer-web.md`` §4. Credentials travel on every call
-(``X-JNAP-Authorization``), so there is no admin session to hold or log out of. The state is read in one
-``core/Transaction``. Forward lists and LAN settings are replaced whole by their ``Set`` actions, so every
-write is read-modify-write of a fresh read. A write whose reply lists ``sideEffects`` (``DeviceRestart``) is
-followed by polling ``core/GetDeviceInfo`` until the router answers again, within ``timeouts.apply``, the
-pause between polls doubling from ``poll_interval`` up to four times it.
+Facts: ``docs/facts/linksys.md`` (rows ``L<n>``). Credentials travel on every call (``X-JNAP-Authorization``,
+L3), so there is no admin session to hold or log out of; the password is checked once with
+``core/CheckAdminPassword`` (L7). The state is read in one ``core/Transaction`` (L4). Forward lists and LAN
+settings are replaced whole by their ``Set`` actions (L10, L14), so every write is read-modify-write of a fresh
+read. A write whose reply lists ``sideEffects`` (``DeviceRestart``, L15) is followed by polling
+``core/GetDeviceInfo`` until the router answers again, within ``timeouts.apply``, the pause between polls
+doubling from ``poll_interval`` up to four times it.
 
 JNAP answers every write with its result (``OK`` or the refusal's name), so a write answered ``OK`` is not
 read back on its own: the engine's verification reads everything compared back in one ``core/Transaction``
@@ -14,11 +15,10 @@ device before it is sent again.
 
 Inside :meth:`LinksysDriver.write_batch` the writes are held (the latest ``Set`` body per action, later
 read-modify-writes of the same batch building on the held bodies) and sent together, as one
-``core/Transaction``, when the block ends. Assumptions, not in the research (marked [I] where used): what a
-real router does when one inner ``Set`` of a transaction is refused (stops, applies the rest, or undoes the
-others) is unknown, so any refusal is reported as a refusal of the whole batch and the engine re-reads and
-rolls back whatever landed; ``sideEffects`` are honoured wherever they appear (on the transaction's own reply,
-where Linksys's app reads them, or on an inner reply, where the simulator puts them).
+``core/Transaction``, when the block ends. What a real router does with the other inner ``Set`` actions when one
+is refused is not known (L4, inferred), so any refusal is reported as a refusal of the whole batch and the engine
+re-reads and rolls back whatever landed; ``sideEffects`` are honoured wherever they appear (on the
+transaction's own reply, where Linksys's app reads them, or on an inner reply).
 """
 
 from __future__ import annotations
@@ -82,6 +82,9 @@ _READS = ("core/GetDeviceInfo", SINGLE, RANGE, LAN, "router/GetDHCPClientLeases"
 _SET = {SINGLE: "firewall/SetSinglePortForwardingRules", RANGE: "firewall/SetPortRangeForwardingRules"}
 _LAN_SET_KEYS = ("ipAddress", "networkPrefixLength", "hostName", "isDHCPEnabled", "dhcpSettings")
 TRANSACTION = "core/Transaction"
+PASSWORD_REFUSALS = frozenset({"_ErrorUnauthorized", "ErrorInvalidAdminPassword", "ErrorPasswordCheckDelayed",
+                               "ErrorAdminAccountLocked"})
+"""Results that mean the router refused the admin password (facts: linksys L5, L7): never retried."""
 
 
 def _get_of(set_action: str) -> str:
@@ -159,7 +162,7 @@ class LinksysDriver(WebDriver):
     def _check(self, reply: JnapReply, action: str) -> None:
         if reply.ok:
             return
-        if reply.result == "_ErrorUnauthorized":
+        if reply.result in PASSWORD_REFUSALS:
             raise AuthenticationError("the router refused the admin password", host=self.host, driver=self.name)
         raise DeviceError(f"{action} refused", device_message=f"{reply.result}" + (f": {reply.error}"
                                                                                    if reply.error else ""),
@@ -171,9 +174,11 @@ class LinksysDriver(WebDriver):
             raise AuthenticationError("JNAP needs the admin password", host=self.host, driver=self.name)
         token = base64.b64encode(f"admin:{self.password.reveal()}".encode()).decode()
         register(token)
+        register(json.dumps(self.password.reveal())[1:-1])  # as it appears inside the JSON body
         self._auth = Secret("Basic " + token)
-        try:
-            reply = parse_reply(self._post("core/CheckAdminPassword", {}), "core/CheckAdminPassword")
+        try:  # L7: the body carries the password as Linksys's app sends it
+            reply = parse_reply(self._post("core/CheckAdminPassword", {"adminPassword": self.password.reveal()}),
+                                "core/CheckAdminPassword")
         except DeviceError as exc:
             raise ParseError("/JNAP/", f"the router does not answer JNAP ({exc.device_message or exc.message}); "
                                        f"not a JNAP firmware?", host=self.host, driver=self.name) from None
@@ -347,9 +352,9 @@ class LinksysDriver(WebDriver):
             self._sent += 1
             text = self._post(TRANSACTION, body)
             outer, replies = parse_transaction(text, len(actions))
-            if outer.result == "_ErrorUnauthorized":
+            if outer.result in PASSWORD_REFUSALS:
                 self._check(outer, TRANSACTION)
-            # [I] A refused transaction may carry its inner replies (Linksys's app looks there for the first
+            # L4: a refused transaction carries its inner replies (Linksys's app looks there for the first
             # refused action); read them when present, to name the refusal and honour their side effects.
             pairs = list(zip(actions, replies, strict=True)) if outer.ok else self._inner_replies(text, actions)
             effects = outer.side_effects + tuple(e for _, r in pairs for e in r.side_effects)
@@ -358,8 +363,8 @@ class LinksysDriver(WebDriver):
                 self._wait_back(effects)
                 answered.append(True)
                 return
-            # [I] Whether a real router applies the other actions of a transaction when one is refused is
-            # unknown: fail safe, the whole batch is refused, and the engine re-reads and rolls back what landed.
+            # L4 (inferred): whether a real router applies the other actions of a transaction when one is refused
+            # is unknown: fail safe, the whole batch is refused, and the engine re-reads and rolls back what landed.
             # A restart one of them caused is waited out first, so that the re-read finds the router up.
             try:
                 self._wait_back(effects)
@@ -367,7 +372,7 @@ class LinksysDriver(WebDriver):
                 log.warning("%s: %s", self.host, exc)
             # no inner reply names the refusal: the transaction's own result does
             action, reply = refused if refused is not None else (TRANSACTION, outer)
-            if reply.result == "_ErrorUnauthorized":
+            if reply.result in PASSWORD_REFUSALS:
                 self._check(reply, action)
             others = len(actions) - 1 if refused is not None else len(actions)
             raise DeviceError(f"{action} refused" + (f" (sent in one {TRANSACTION} with {others} "

@@ -1,22 +1,4 @@
-"""Parsers and builders for Linksys JNAP (``POST /JNAP/``, JSON).
-
-Facts (``/work/shared/research/consumer-web.md`` §4, all [C] from linksys/PrivacyGUI-JNAP unless marked):
-
-* Reply ``{"result": "OK", "output": {...}}``; errors put the code in ``result`` (``_ErrorUnauthorized``,
-  ``ErrorInvalidInput``, ``ErrorRuleOverlap``, ``ErrorInvalidIPAddress``,
-  ``ErrorInvalidDestinationIPAddress``) with an optional ``error`` text; ``sideEffects`` lists
-  ``DeviceRestart``/``WirelessInterruption``.
-* ``core/Transaction`` takes ``[{"action": <full URL>, "request": {...}}]`` and answers ``{"result": "OK",
-  "responses": [...]}``.
-* Single-port rules ``{isEnabled, externalPort, protocol, internalServerIPAddress, internalPort,
-  description}``; port-range rules ``{isEnabled, firstExternalPort, lastExternalPort, protocol,
-  internalServerIPAddress, description}``; ``protocol`` is ``TCP``, ``UDP`` or ``Both``; lists come with
-  ``maxRules``/``maxDescriptionLength``.
-* ``router/GetLANSettings``: ``ipAddress``, ``networkPrefixLength``, ``dhcpSettings.firstClientIPAddress``,
-  ``lastClientIPAddress``, ``reservations[{macAddress, ipAddress, description}]``.
-* ``devicelist/GetDevices``: ``devices[{deviceID, friendlyName, connections[{macAddress, ipAddress}]}]``;
-  ``router/GetDHCPClientLeases``: ``leases[{macAddress, ipAddress, expiration, hostName, clientID}]``.
-* ``firewall/GetALGSettings``: ``{isSIPEnabled}``.
+"""Parsers and builders for Linksys JNAP (``POST /JNAP/``, JSON); facts: ``docs/facts/linksys.md``.
 
 Only :class:`routerfix.errors.ParseError` leaves these parsers.
 """

@@ -1,4 +1,4 @@
-"""UPnP IGD, read-only: lists port mappings (conflicts); cannot install the fix (lab-notes finding 7)."""
+"""UPnP IGD, read-only: lists port mappings (conflicts); cannot install the fix (facts: docs/facts/upnp.md U11)."""
 
 from .driver import UpnpDriver
 

@@ -1,14 +1,13 @@
 """UPnP IGD, read-only: lists the gateway's port mappings so existing claims on WAN 5060/5061 are visible.
 
-UPnP cannot install the ghost-call fix in general (lab-notes.md finding 7, consumer-web.md §0.1): miniupnpd's
-default secure mode refuses a mapping to any address but the requester's (UPnPError 718 on IGDv1, 606 on IGDv2),
-it refuses all forwarding when its WAN address is private (CGNAT, double NAT), and mappings expire and vanish on
-reboot. So this driver declares only ``Feature.LIST_FORWARDS`` and the verdict ``Remedy.READ_ONLY_ACCESS``; the
-planner then warns about any mapping that already takes the SIP ports. It never sends ``AddPortMapping`` or
-``DeletePortMapping``.
+Facts: ``docs/facts/upnp.md`` (rows ``U<n>``). UPnP cannot install the ghost-call fix in general: miniupnpd's
+default secure mode refuses a mapping to any address but the requester's (UPnPError 718 on IGDv1, 606 on IGDv2,
+U11) and mappings are leases of the daemon, not configuration (U12). So this driver declares only
+``Feature.LIST_FORWARDS`` and the verdict ``Remedy.READ_ONLY_ACCESS``; the planner then warns about any mapping
+that already takes the SIP ports. It never sends ``AddPortMapping`` or ``DeletePortMapping``.
 
 Discovery by SSDP multicast is left to the caller: pass the root description's path or URL as ``location``
-(default ``/rootDesc.xml``, miniupnpd's) and the port (default 5000).
+(default ``/rootDesc.xml``, miniupnpd's, U2) and the port the SSDP answer's ``LOCATION`` names (default 5000, U1).
 """
 
 from __future__ import annotations
@@ -22,7 +21,15 @@ from routerfix.model import Capabilities, DeviceFacts, DeviceState, Feature, Por
 from routerfix.retry import retry_transient
 from routerfix.transport.http import HttpServerError
 
-from .parser import Description, SoapFault, build_soap, mapping_to_forward, parse_description, parse_soap
+from .parser import (
+    MAPPING_PROTOCOLS,
+    Description,
+    SoapFault,
+    build_soap,
+    mapping_to_forward,
+    parse_description,
+    parse_soap,
+)
 
 __all__ = ["UPNP_NOTE", "UpnpDriver"]
 
@@ -33,8 +40,9 @@ UPNP_NOTE = ("UPnP IGD cannot install this fix: the usual UPnP daemon (miniupnpd
              "behind a private WAN address, and mappings expire and vanish on reboot; use the router's own driver "
              "(this driver only reads the mappings, to show conflicts)")
 """Why UPnP gets a verdict instead of a plan."""
-_END_CODES = (713, 714, 402)
-"""Faults that end the GetGenericPortMappingEntry walk (713 per spec; some gateways answer 714 or 402)."""
+END_OF_LIST = 713
+"""The fault that ends the GetGenericPortMappingEntry walk (SpecifiedArrayIndexInvalid, facts: upnp U8); any
+other fault is an error, so a listing is never cut short silently."""
 
 
 class UpnpDriver(WebDriver):
@@ -59,6 +67,8 @@ class UpnpDriver(WebDriver):
         self._desc: Description | None = None
         self.truncated = False
         """True when the last walk stopped at ``max_entries``."""
+        self.skipped: list[str] = []
+        """Mappings of the last walk that a forward cannot hold (``UDPLITE``), described."""
 
     def _on_open(self) -> None:
         """Fetch the root description and find the WAN connection service."""
@@ -96,18 +106,24 @@ class UpnpDriver(WebDriver):
         return retry_transient(once)  # every action this driver sends is a read
 
     def list_port_forwards(self) -> tuple[PortForward, ...]:
-        """Every mapping, walking ``GetGenericPortMappingEntry`` from index 0 until the gateway says the index is
-        past the end (713), at most ``max_entries`` entries."""
+        """Every TCP/UDP mapping, walking ``GetGenericPortMappingEntry`` from index 0 until the gateway says the
+        index is past the end (713), at most ``max_entries`` entries. Other protocols are skipped into
+        :attr:`skipped`."""
         out: list[PortForward] = []
-        self.truncated = False
+        self.truncated, self.skipped = False, []
         for index in range(self.max_entries):
             reply = self._soap("GetGenericPortMappingEntry", {"NewPortMappingIndex": str(index)})
             if isinstance(reply, SoapFault):
-                if reply.code in _END_CODES:
+                if reply.code == END_OF_LIST:
                     return tuple(out)
-                raise DeviceError("GetGenericPortMappingEntry refused",
+                raise DeviceError(f"GetGenericPortMappingEntry {index} refused (the mappings could not all be read)",
                                   device_message=f"UPnPError {reply.code} {reply.description}", host=self.host,
                                   driver=self.name)
+            protocol = reply.get("NewProtocol", "").upper()
+            if protocol not in MAPPING_PROTOCOLS:
+                self.skipped.append(f"{protocol[:16]} {reply.get('NewExternalPort', '?')[:5]} -> "
+                                    f"{reply.get('NewInternalClient', '?')[:45]}")
+                continue
             out.append(mapping_to_forward(reply, index))
         self.truncated = True
         log.warning("%s: stopped listing UPnP mappings after %d entries", self.host, self.max_entries)
@@ -119,5 +135,8 @@ class UpnpDriver(WebDriver):
         notes = [UPNP_NOTE]
         if self.truncated:
             notes.append(f"only the first {self.max_entries} UPnP mappings were read")
+        if self.skipped:
+            notes.append("UPnP mappings of other protocols (not TCP/UDP, so not the SIP ports): "
+                         + "; ".join(self.skipped))
         self.capabilities = type(self).capabilities.replace(notes=tuple(notes))
         return DeviceState(facts=self.facts(), capabilities=self.capabilities, forwards=forwards)

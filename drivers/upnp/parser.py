@@ -1,16 +1,4 @@
-"""UPnP IGD: root-description and SOAP parsing, SOAP request building.
-
-Facts (``/work/shared/research/consumer-web.md`` §6, [C] miniupnp/miniupnp ``miniupnpc``):
-
-* ``POST <controlURL>`` with ``Content-Type: text/xml; charset="utf-8"`` and ``SOAPAction:
-  "<serviceType>#<Action>"``; the body is a SOAP envelope whose ``u:<Action>`` element carries the arguments.
-* Services ``urn:schemas-upnp-org:service:WANIPConnection:1``/``:2`` and ``WANPPPConnection:1``.
-* ``GetGenericPortMappingEntry(NewPortMappingIndex)`` is called with 0, 1, 2... until UPnP error 713
-  (SpecifiedArrayIndexInvalid); the reply holds ``NewRemoteHost``, ``NewExternalPort``, ``NewProtocol``
-  (``TCP``/``UDP``), ``NewInternalPort``, ``NewInternalClient``, ``NewEnabled``,
-  ``NewPortMappingDescription``, ``NewLeaseDuration``.
-* Faults carry ``<UPnPError><errorCode>N</errorCode><errorDescription>...`` (402, 501, 606, 713, 714, 718,
-  724, 725, 728, 729).
+"""UPnP IGD: root-description and SOAP parsing, SOAP request building (facts: ``docs/facts/upnp.md``).
 
 XML from the device is untrusted: documents with a DTD (entity tricks) are refused before parsing, and only
 :class:`routerfix.errors.ParseError` leaves these functions.
@@ -29,6 +17,7 @@ from routerfix.model import DeviceFacts, PortForward
 
 __all__ = [
     "IGD_SERVICES",
+    "MAPPING_PROTOCOLS",
     "SoapFault",
     "UPNP_ERRORS",
     "Description",
@@ -39,18 +28,19 @@ __all__ = [
 ]
 
 IGD_SERVICES = (
-    "urn:schemas-upnp-org:service:WANIPConnection:2",
-    "urn:schemas-upnp-org:service:WANIPConnection:1",
-    "urn:schemas-upnp-org:service:WANPPPConnection:1",
+    "urn:schemas-upnp-org:service:WANIPConnection:",
+    "urn:schemas-upnp-org:service:WANPPPConnection:",
 )
-"""Service types that hold port mappings, in order of preference."""
+"""Service types that hold port mappings, any version, in order of preference (facts: upnp U3)."""
+MAPPING_PROTOCOLS = frozenset({"TCP", "UDP"})
+"""Mapping protocols a :class:`PortForward` can hold; miniupnpd also lists ``UDPLITE`` (facts: upnp U9)."""
 
 UPNP_ERRORS = {
     402: "Invalid Args", 501: "Action Failed", 606: "Action not authorized", 713: "SpecifiedArrayIndexInvalid",
     714: "NoSuchEntryInArray", 718: "ConflictInMappingEntry", 724: "SamePortValuesRequired",
     725: "OnlyPermanentLeasesSupported", 728: "NoPortMapsAvailable", 729: "ConflictWithOtherMechanisms",
 }
-"""UPnP error codes (miniupnpc ``upnperrors.c``)."""
+"""UPnP error codes (facts: upnp U7)."""
 
 _DTD_RE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.I)
 _SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -106,7 +96,8 @@ def parse_description(text: str, location: str, source: str = "root description"
             stype, control = _child_text(node, "serviceType"), _child_text(node, "controlURL")
             if stype and control:
                 services.setdefault(stype, control)
-    chosen = next((s for s in IGD_SERVICES if s in services), None)
+    chosen = next((s for prefix in IGD_SERVICES for s in services if s.startswith(prefix)
+                   and s[len(prefix):].isdecimal()), None)
     if chosen is None:
         raise ParseError(source, "no WANIPConnection/WANPPPConnection service (not an Internet gateway?)")
     control_url = urljoin(base, services[chosen])

@@ -1,26 +1,27 @@
 """A simulated AT&T BGW320-505 (or BGW210-700) residential gateway on 127.0.0.1, plain HTTP.
 
-Facts reproduced, from ``/work/shared/research/consumer-web.md`` §5 ([C] confirmed there, [I] inferred):
+Follows the fact table ``docs/facts/att.md`` (rows ``A<n>``), never the driver: it imports no driver code.
 
 * Pages under ``/cgi-bin/*.ha``; ``sysinfo.ha``, ``home.ha``, ``broadbandstatistics.ha``, ``firewall.ha`` need no
-  login; ``ippass.ha``, ``apphosting.ha``, ``services.ha``, ``dhcpserver.ha`` need the Device Access Code [C].
-* Login: GET a protected page → ``Set-Cookie: SessionID=…`` and the "Access Code Required" page; GET again →
-  a form with a hidden ``nonce``; ``POST /cgi-bin/login.ha`` with ``nonce``, ``password`` (``*`` × length),
-  ``hashpassword=md5(code+nonce)``, ``Continue=Continue`` [C]. Requests without the session cookie or a
-  plausible ``Referer`` get a bare ``400 Bad Request`` [C].
-* Every form POST carries a fresh ``nonce`` from the page; a POST answers a small meta-refresh page, so the
-  client verifies by re-reading; errors appear in ``<div id="error-message-text">`` [C].
-* IP Passthrough (``ippass.ha``): ``nonce, allocmode=passthrough, passmode=dhcps-fixed, ippassmaclist=''
-  (manual), passmac=<MAC>, dhcpday/dhcphour/dhcpmin/dhcpsec, Save=Save`` [C]; ``allocmode``/``passmode`` as
-  selects and the option values ``default``/``dhcps-first`` are [I].
-* Port forwarding is bound to a known device (``apphosting.ha`` picks a MAC from the device list) [C]: the
-  reason routerfix's verdict is bridge mode / IP Passthrough. ``services.ha``/``apphosting.ha`` exist here only
-  to record any attempt to use them.
-* Logout ``/cgi-bin/logout.ha`` [I]; one nonce per page view, the previous one is invalidated [I].
+  login; ``ippass.ha``, ``apphosting.ha``, ``services.ha``, ``dhcpserver.ha``, ``restart.ha`` need the Device Access
+  Code (A1, A2).
+* ``sysinfo.ha``: one ``table60`` table, rows Manufacturer, Model Number, Serial Number, Software Version, MAC
+  Address, label cell then value cell (A3); whether the label cell is ``th`` or ``td`` is the ``label_cell`` knob
+  (A4, inferred).
+* Login: a protected page → ``Set-Cookie: SessionID=…`` and the "Access Code Required" page with a hidden
+  ``nonce``; ``POST /cgi-bin/login.ha`` with ``nonce``, ``password`` (``*`` × length), ``hashpassword=md5(code +
+  nonce)``, ``Continue=Continue`` (A5, A6). A POST without a plausible ``Referer`` gets a bare 400 (A7, inferred).
+* Every form POST carries the nonce of the page it came from; a POST answers a small meta-refresh page, so the
+  client verifies by re-reading; errors appear in ``<div id="error-message-text">`` (A8, A9).
+* IP Passthrough (``ippass.ha``): selects ``allocmode`` and ``passmode``, ``ippassmaclist`` (empty = manual entry),
+  ``passmac``, ``dhcpday``/``dhcphour``/``dhcpmin``/``dhcpsec``, ``Save=Save`` (A10, A11).
+* Port forwarding is bound to a device picked from the gateway's device list (``apphosting.ha``, A12): the reason
+  routerfix's verdict is bridge mode / IP Passthrough. ``services.ha``/``apphosting.ha`` only record attempts.
+* Logout ``/cgi-bin/logout.ha``; one nonce per page view, the previous one is invalidated (A13, inferred).
 
-Knobs (attributes of :class:`AttGateway`): ``login_changed`` (the login form lacks ``nonce``, as on firmware with
-another login), ``expire_on`` (the next matching request finds its session expired), plus the HTTP faults of
-:class:`routerfix.simulators._hosts.http.HttpSimulator` through ``handle.http``.
+Knobs (attributes of :class:`AttGateway`): ``label_cell``, ``login_changed`` (the login form lacks ``nonce``, as
+on firmware with another login), ``expire_on`` (the next matching request finds its session expired), plus the
+HTTP faults of :class:`routerfix.simulators._hosts.http.HttpSimulator` through ``handle.http``.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class AttGateway:
         self.lease = {"dhcpday": "0", "dhcphour": "0", "dhcpmin": "10", "dhcpsec": "0"}
         self.devices = [("00:04:f2:a1:b2:c3", "Polycom-VVX450", "192.168.1.64"),
                         ("3c:22:fb:44:55:66", "reception-pc", "192.168.1.65")]
+        self.label_cell = "th"
+        """The element of ``sysinfo.ha``'s label cells, ``th`` or ``td`` (A4)."""
         self.login_changed = False
         self.expire_on: str | None = None
         self.writes: list[str] = []
@@ -127,7 +130,8 @@ class AttGateway:
         rows = (("Manufacturer", "Humax" if self.model.startswith("BGW320") else "Arris"),
                 ("Model Number", self.model), ("Serial Number", "282417000000"),
                 ("Software Version", self.software), ("MAC Address", "d4:04:cd:00:00:01"))
-        table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        cell = self.label_cell
+        table = "".join(f"<tr><{cell}>{k}</{cell}><td>{v}</td></tr>" for k, v in rows)
         return _shell("System Information", f"<h1>System Information</h1><table class='table60'>{table}</table>")
 
     def _login_page(self, sid: str) -> str:

@@ -1,18 +1,21 @@
 """A simulated Belkin router (F9K1102 v2, Arcadyan firmware 2.00.09) on 127.0.0.1, plain HTTP.
 
-Facts reproduced, from ``/work/shared/research/consumer-web.md`` §5 ([C] confirmed there, [I] inferred):
+Follows the fact table ``docs/facts/belkin.md`` (rows ``B<n>``), never the driver: it imports no driver code.
 
-* Login page ``/login.stm`` with a form posting ``pws=<value>&arc_action=login&action=Submit`` to
-  ``/login.cgi``; a failed login lands on ``loginpserr.stm`` [C] (routersploit belkin modules).
-* Settings are ``POST /apply.cgi`` with ``page=…&location_page=<page>.stm&…&arc_action=Apply+Changes`` [C].
-* The model and firmware appear in the login page's script (``var modelName``/``var firmwareVersion``) [I].
-* Port forwarding on Belkin is guesswork (no confirmed capture) [C: research verdict]; routerfix's verdict for
-  Belkin is to replace the router (the seed), so this simulator only has to be recognisable and to record
-  whether anything tried to log in or apply (``handle.logins``, ``handle.applies``).
+* Login page ``/login.stm`` with a form posting ``pws``, ``arc_action=login`` and ``action=Submit`` to
+  ``/login.cgi`` (B1, B2); ``pws`` is the MD5 of the password, computed by the page (B3, inferred from the
+  password-hash disclosure); a failed login names ``loginpserr.stm`` (B4).
+* Settings are ``POST /apply.cgi`` with ``page=…&location_page=<page>.stm&…&arc_action=Apply+Changes`` (B5).
+* The model and firmware appear in the login page's script (``var modelName``/``var firmwareVersion``, B6,
+  inferred).
+* No port-forwarding page is known for Belkin (B7): routerfix's verdict for Belkin is to replace the router, so
+  this simulator only has to be recognisable and to record whether anything tried to log in or apply
+  (``handle.logins``, ``handle.applies``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,8 +57,10 @@ class BelkinRouter:
                 return SimResponse(200, self._login_page())
             if req.path == "/login.cgi" and req.method == "POST":
                 self.logins.append(dict(req.form))
-                if req.form.get("pws") != self.password:
-                    return SimResponse(302, "").header("Location", "/loginpserr.stm")
+                digest = hashlib.md5(self.password.encode()).hexdigest()  # noqa: S324 - the firmware's scheme (B3)
+                if req.form.get("pws") != digest:
+                    return SimResponse(200, "<html><head><meta http-equiv='refresh' content='0; url=loginpserr.stm'>"
+                                            "</head></html>")
                 return SimResponse(302, "").header("Location", "/index.stm")
             if req.path == "/apply.cgi" and req.method == "POST":
                 self.applies.append(dict(req.form))

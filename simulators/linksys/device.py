@@ -1,26 +1,28 @@
 """A simulated Linksys Smart Wi-Fi router (EA7500 v2, JNAP firmware 2.0.x) on 127.0.0.1.
 
-Facts reproduced, from ``/work/shared/research/consumer-web.md`` §4 ([C] confirmed there, [I] inferred):
+Follows the fact table ``docs/facts/linksys.md`` (rows ``L<n>``), never the driver: it imports no driver code.
 
-* ``POST /JNAP/`` with ``X-JNAP-Action: http://linksys.com/jnap/<module>/<Action>`` (``http://cisco.com/jnap/``
-  accepted too) and ``X-JNAP-Authorization: Basic base64(admin:<password>)``; JSON in and out [C].
-* Replies ``{"result": "OK", "output": {…}}``; errors ``_ErrorUnauthorized``, ``ErrorInvalidInput``,
-  ``ErrorRuleOverlap``, ``ErrorInvalidDestinationIPAddress`` with an ``error`` text [C names; when each is
-  raised here is I]. ``core/GetDeviceInfo`` and ``devicelist/GetDevices`` need no authorization [C for
-  GetDevices "reportedly"; I for GetDeviceInfo].
-* ``core/Transaction`` with ``[{"action", "request"}]`` → ``{"result": "OK", "responses": […]}`` [C].
-* ``firewall/Get|SetSinglePortForwardingRules`` (``maxRules`` 50, ``maxDescriptionLength`` 32) and
-  ``firewall/Get|SetPortRangeForwardingRules``; a Set **replaces the whole list** [C]; range list limit 25 [I].
-* ``router/Get|SetLANSettings`` with ``dhcpSettings.reservations`` [C]; a Set answers
-  ``sideEffects: ["DeviceRestart"]`` [I: which settings restart the router], after which the router answers
-  HTTP 503 for ``restart_seconds`` [I: a real one drops off the network].
-* ``firewall/Get|SetALGSettings`` ``{isSIPEnabled}`` [C]; ``router/GetDHCPClientLeases`` [C];
-  ``core/CheckAdminPassword`` [I: the action the Linksys GUI uses to check a password].
-* No admin sessions (credentials on every call), so no one-admin or token-expiry behaviour [C: header form].
+* ``POST /JNAP/`` with ``X-JNAP-Action: http://linksys.com/jnap/<module>/<Action>`` and ``X-JNAP-Authorization:
+  Basic base64(admin:<password>)``; JSON in and out (L1-L3). A wrong or missing authorization is
+  ``_ErrorUnauthorized`` (L5); ``core/GetDeviceInfo``, ``devicelist/GetDevices`` and the other reads of L6 need
+  none.
+* Replies ``{"result": "OK", "output": {…}}``; refusals carry the firmware's result names (L5):
+  ``_ErrorInvalidInput``, ``ErrorRulesOverlap``, ``ErrorInvalidIPAddress``, ``ErrorInvalidDestinationIPAddress``,
+  ``ErrorInvalidAdminPassword``; an unknown action ``_ErrorUnknownAction`` (L5, inferred).
+* ``core/Transaction`` with ``[{"action", "request"}]`` → ``{"result": "OK", "responses": […]}`` (L4); a refused
+  inner action makes the transaction's own result that refusal, with the responses so far (L4, inferred).
+* ``core/CheckAdminPassword`` checks the authorization header, and ``adminPassword`` when the body has one (L7).
+* Port forwarding: single-port (``maxRules`` 50, ``maxDescriptionLength`` 32) and port-range (``maxRules`` 25)
+  lists; a ``Set`` **replaces the whole list** (L8-L11); overlapping rules, enabled or not, are refused (L12).
+* ``router/Get|SetLANSettings`` with ``dhcpSettings.reservations`` (L13, L14); a ``Set`` answers
+  ``sideEffects: ["DeviceRestart"]`` and the router is away (HTTP 503) for ``restart_seconds`` (L15, inferred).
+* ``firewall/Get|SetALGSettings`` ``{isSIPEnabled}`` (L16); ``router/GetDHCPClientLeases`` (L17);
+  ``devicelist/GetDevices`` with the router itself and ``knownInterfaces`` as in a real Velop capture (L18).
 
-Knobs (attributes of :class:`LinksysRouter`): ``restart_seconds``, ``lan_side_effects``, ``login_changed``
+Knobs (attributes of :class:`LinksysRouter`): ``restart_seconds``, ``lan_side_effects``, ``check_result``,
+``login_changed``
 (``/JNAP/`` gone, as on firmware with another API), ``ignore_sets`` (``Set`` actions answered ``OK`` but not
-stored [I: a silently dropped change, for testing that verification catches it]), plus the HTTP faults of
+stored, for testing that verification catches a dropped change), plus the HTTP faults of
 :class:`routerfix.simulators._hosts.http.HttpSimulator` through ``handle.http``.
 """
 
@@ -46,16 +48,25 @@ __all__ = ["SIM_PASSWORD", "LinksysRouter", "simulate"]
 SIM_PASSWORD = "linksys-Pa55"  # noqa: S105 - the simulator's own test credential
 """The admin password the simulator accepts by default."""
 _PREFIXES = ("http://linksys.com/jnap/", "http://cisco.com/jnap/")
-_NO_AUTH = frozenset({"core/GetDeviceInfo", "devicelist/GetDevices"})
+_NO_AUTH = frozenset({"core/GetDeviceInfo", "devicelist/GetDevices", "firewall/GetALGSettings",
+                      "router/GetLANSettings", "router/GetDHCPClientLeases"})
+"""Actions answered without ``X-JNAP-Authorization`` (L6)."""
 _PROTOCOLS = ("TCP", "UDP", "Both")
 
 
-def _device(i: int, name: str, mac: str, ip: str) -> dict[str, Any]:
-    return {"deviceID": f"{i:08x}-0000-4000-8000-{mac.replace(':', '').lower()}", "lastChangeRevision": 10 + i,
-            "model": {"deviceType": "Computer"}, "unit": {}, "isAuthority": False, "friendlyName": name,
-            "knownMACAddresses": [mac], "connections": [{"macAddress": mac, "ipAddress": ip,
-                                                         "parentDeviceID": "00000000-0000-4000-8000-c0ffee000001"}],
-            "properties": [], "maxAllowedProperties": 16}
+def _device(i: int, name: str | None, mac: str, ip: str | None, *, authority: bool = False) -> dict[str, Any]:
+    """A device record shaped like the real capture (L18): ``friendlyName`` may be absent, ``connections`` empty."""
+    record: dict[str, Any] = {
+        "deviceID": f"{i:08x}-0000-4000-8000-{mac.replace(':', '').lower()}", "lastChangeRevision": 10 + i,
+        "model": {"deviceType": "Infrastructure" if authority else "Computer"}, "unit": {},
+        "isAuthority": authority, "knownInterfaces": [{"macAddress": mac, "interfaceType": "Wired"}],
+        "connections": [] if ip is None else [{"macAddress": mac, "ipAddress": ip}],
+        "properties": [], "maxAllowedProperties": 16}
+    if name is not None:
+        record["friendlyName"] = name
+    if ip is not None and not authority:
+        record["connections"][0]["parentDeviceID"] = "00000000-0000-4000-8000-c0ffee000001"
+    return record
 
 
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -89,9 +100,11 @@ class LinksysRouter:
             "maxDHCPReservationDescriptionLength": 63,
         }
         self.alg: dict[str, Any] = {"isSIPEnabled": True}
-        self.devices = [_device(1, "Polycom-VVX450", "00:04:F2:A1:B2:C3", "10.135.1.100"),
+        self.devices = [_device(0, "Linksys00005", "C0:FF:EE:00:00:01", "10.135.1.1", authority=True),
+                        _device(1, "Polycom-VVX450", "00:04:F2:A1:B2:C3", "10.135.1.100"),
                         _device(2, "SIP-T46S", "80:5E:C0:11:22:33", "10.135.1.101"),
-                        _device(3, "reception-pc", "3C:22:FB:44:55:66", "10.135.1.102")]
+                        _device(3, "reception-pc", "3C:22:FB:44:55:66", "10.135.1.102"),
+                        _device(4, None, "0E:A9:5B:A3:C0:72", None)]
         expires = "2026-11-26T00:00:00Z"
         self.leases = [{"macAddress": "80:5E:C0:11:22:33", "ipAddress": "10.135.1.101", "expiration": expires,
                         "hostName": "SIP-T46S", "clientID": "01:80:5e:c0:11:22:33"},
@@ -103,6 +116,9 @@ class LinksysRouter:
         self.restart_seconds = restart_seconds
         self.lan_side_effects: tuple[str, ...] = ("DeviceRestart",)
         self.login_changed = False
+        self.check_result = "OK"
+        """What ``core/CheckAdminPassword`` answers for the right password (a firmware that throttles checks
+        answers ``ErrorPasswordCheckDelayed``, L7)."""
         self.ignore_sets: set[str] = set()
         self.restarting_until = 0.0
         self.writes: list[str] = []
@@ -125,24 +141,25 @@ class LinksysRouter:
                 return SimResponse(404, "<html><body>404 Not Found</body></html>")
             action = self._action(req.headers.get("x-jnap-action", ""))
             if action is None:
-                return self._reply({"result": "ErrorUnknownAction"})
+                return self._reply({"result": "_ErrorUnknownAction"})
             try:
                 body = json.loads(req.body.decode("utf-8") or "{}")
             except (ValueError, UnicodeDecodeError):
-                return self._reply({"result": "ErrorInvalidInput", "error": "malformed JSON"})
+                return self._reply({"result": "_ErrorInvalidInput", "error": "malformed JSON"})
             authed = self._auth_ok(req.headers.get("x-jnap-authorization", ""))
             if action == "core/Transaction":
                 if not authed:
                     return self._reply({"result": "_ErrorUnauthorized"})
                 if not isinstance(body, list):
-                    return self._reply({"result": "ErrorInvalidInput", "error": "a list of actions"})
+                    return self._reply({"result": "_ErrorInvalidInput", "error": "a list of actions"})
                 responses = []
                 for item in body:
                     inner = self._action(str(item.get("action", ""))) if isinstance(item, dict) else None
-                    if inner is None or inner == "core/Transaction":
-                        responses.append({"result": "ErrorUnknownAction"})
-                        continue
-                    responses.append(self._do(inner, item.get("request") or {}))
+                    answer = {"result": "_ErrorUnknownAction"} if inner is None or inner == "core/Transaction" \
+                        else self._do(inner, item.get("request") or {})
+                    responses.append(answer)
+                    if answer["result"] != "OK":  # L4 (inferred): the first refusal stops and names the transaction
+                        return self._reply({"result": answer["result"], "responses": responses})
                 return self._reply({"result": "OK", "responses": responses})
             if action not in _NO_AUTH and not authed:
                 return self._reply({"result": "_ErrorUnauthorized"})
@@ -172,7 +189,11 @@ class LinksysRouter:
         if action == "core/GetDeviceInfo":
             return {**ok, "output": copy.deepcopy(self.info)}
         if action == "core/CheckAdminPassword":
-            return ok
+            if not isinstance(body, dict) or not isinstance(body.get("adminPassword", ""), str):
+                return {"result": "_ErrorInvalidInput", "error": "adminPassword"}
+            if body.get("adminPassword", self.password) != self.password:  # the header was checked already
+                return {"result": "ErrorInvalidAdminPassword"}
+            return ok if self.check_result == "OK" else {"result": self.check_result}
         if action == "firewall/GetSinglePortForwardingRules":
             return {**ok, "output": {"rules": copy.deepcopy(self.single), "maxRules": self.max_single,
                                      "maxDescriptionLength": 32}}
@@ -188,7 +209,7 @@ class LinksysRouter:
         if action == "router/GetDHCPClientLeases":
             return {**ok, "output": {"leases": copy.deepcopy(self.leases)}}
         if not isinstance(body, dict):
-            return {"result": "ErrorInvalidInput", "error": "an object"}
+            return {"result": "_ErrorInvalidInput", "error": "an object"}
         if action in self.ignore_sets:  # answered like a success, nothing stored
             return {**ok, "output": {}}
         if action in ("firewall/SetSinglePortForwardingRules", "firewall/SetPortRangeForwardingRules"):
@@ -197,11 +218,11 @@ class LinksysRouter:
             return self._set_lan(body)
         if action == "firewall/SetALGSettings":
             if not isinstance(body.get("isSIPEnabled"), bool):
-                return {"result": "ErrorInvalidInput", "error": "isSIPEnabled"}
+                return {"result": "_ErrorInvalidInput", "error": "isSIPEnabled"}
             self.alg = {"isSIPEnabled": body["isSIPEnabled"]}
             self.writes.append(action)
             return ok
-        return {"result": "ErrorUnknownAction"}
+        return {"result": "_ErrorUnknownAction"}
 
     def _lan_net(self) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(f"{self.lan['ipAddress']}/{self.lan['networkPrefixLength']}", strict=False)
@@ -210,17 +231,17 @@ class LinksysRouter:
         keys = {"isEnabled", "protocol", "internalServerIPAddress", "description"} | (
             {"externalPort", "internalPort"} if single else {"firstExternalPort", "lastExternalPort"})
         if not isinstance(rule, dict) or set(rule) != keys:
-            return "ErrorInvalidInput"
+            return "_ErrorInvalidInput"
         ports = [rule[k] for k in keys if "Port" in k]
         if not all(isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 65535 for p in ports):
-            return "ErrorInvalidInput"
+            return "_ErrorInvalidInput"
         if not single and rule["lastExternalPort"] < rule["firstExternalPort"]:
-            return "ErrorInvalidInput"
+            return "_ErrorInvalidInput"
         if rule["protocol"] not in _PROTOCOLS or not isinstance(rule["isEnabled"], bool):
-            return "ErrorInvalidInput"
+            return "_ErrorInvalidInput"
         if not isinstance(rule["description"], str) or len(rule["description"]) > 32 or any(
                 c in rule["description"] for c in "<>\"\\"):
-            return "ErrorInvalidInput"
+            return "_ErrorInvalidInput"
         try:
             ip = ipaddress.IPv4Address(rule["internalServerIPAddress"])
         except (ValueError, TypeError):
@@ -240,21 +261,21 @@ class LinksysRouter:
         single = action == "firewall/SetSinglePortForwardingRules"
         rules = body.get("rules")
         if not isinstance(rules, list):
-            return {"result": "ErrorInvalidInput", "error": "rules"}
+            return {"result": "_ErrorInvalidInput", "error": "rules"}
         if len(rules) > (self.max_single if single else self.max_range):
-            return {"result": "ErrorInvalidInput", "error": "too many rules"}
+            return {"result": "_ErrorInvalidInput", "error": "too many rules"}
         for rule in rules:
             problem = self._check_rule(rule, single)
             if problem:
                 return {"result": problem, "error": f"rule {rule!r:.80}"}
         other = self.range if single else self.single
-        active = [r for r in [*rules, *other] if r["isEnabled"]]
+        active = [*rules, *other]  # L12: the GUI refuses overlaps whether or not the rules are enabled
         for i, a in enumerate(active):
             for b in active[i + 1:]:
                 alo, ahi, ap = self._span(a)
                 blo, bhi, bp = self._span(b)
                 if alo <= bhi and blo <= ahi and ap & bp:
-                    return {"result": "ErrorRuleOverlap", "error": f"{a['description']!r} and {b['description']!r}"}
+                    return {"result": "ErrorRulesOverlap", "error": f"{a['description']!r} and {b['description']!r}"}
         if single:
             self.single = copy.deepcopy(rules)
         else:
@@ -265,7 +286,7 @@ class LinksysRouter:
     def _set_lan(self, body: dict[str, Any]) -> dict[str, Any]:
         need = {"ipAddress", "networkPrefixLength", "hostName", "isDHCPEnabled", "dhcpSettings"}
         if not need <= set(body) or not isinstance(body["dhcpSettings"], dict):
-            return {"result": "ErrorInvalidInput", "error": "missing LAN settings"}
+            return {"result": "_ErrorInvalidInput", "error": "missing LAN settings"}
         dhcp = body["dhcpSettings"]
         net = ipaddress.IPv4Network(f"{body['ipAddress']}/{body['networkPrefixLength']}", strict=False)
         seen: set[str] = set()
@@ -274,9 +295,9 @@ class LinksysRouter:
                 ip = ipaddress.IPv4Address(r["ipAddress"])
                 mac = str(r["macAddress"]).upper()
             except (ValueError, KeyError, TypeError):
-                return {"result": "ErrorInvalidInput", "error": "reservation"}
+                return {"result": "_ErrorInvalidInput", "error": "reservation"}
             if ip not in net or str(ip) in seen or mac in seen or len(str(r.get("description", ""))) > 63:
-                return {"result": "ErrorInvalidInput", "error": f"reservation {r!r:.80}"}
+                return {"result": "_ErrorInvalidInput", "error": f"reservation {r!r:.80}"}
             seen |= {str(ip), mac}
         for key in need:
             self.lan[key] = copy.deepcopy(body[key])

@@ -1,18 +1,19 @@
 """A simulated UPnP Internet Gateway Device (miniupnpd 2.3 in its default secure mode) on 127.0.0.1.
 
-Facts reproduced ([C] confirmed, [I] inferred):
+Follows the fact table ``docs/facts/upnp.md`` (rows ``U<n>``), never the driver: it imports no driver code.
 
-* Root description with a ``WANIPConnection:1`` service and its ``controlURL`` [C] consumer-web.md §6
-  (``miniupnpc/testdesc``); the paths ``/rootDesc.xml`` and ``/ctl/IPConn`` are miniupnpd's [I].
-* SOAP ``POST <controlURL>`` with ``SOAPAction: "<serviceType>#<Action>"``; ``GetGenericPortMappingEntry`` by
-  index until error 713, ``GetSpecificPortMappingEntry``, ``AddPortMapping``, ``DeletePortMapping``,
-  ``GetExternalIPAddress``; faults are HTTP 500 with ``<UPnPError><errorCode>`` [C] §6.
-* Secure mode (the default): ``AddPortMapping`` to any address but the requester's fails with 718
-  ConflictInMappingEntry (IGDv1) [C] §0.1 and lab-notes.md finding 7.
+* ``GET /rootDesc.xml`` → a root description with a ``WANIPConnection:1`` service at ``/ctl/IPConn`` (U2, U3);
+* SOAP ``POST /ctl/IPConn`` with ``SOAPAction: "<serviceType>#<Action>"`` (U4); faults are HTTP 500 with
+  ``<UPnPError><errorCode>`` and miniupnpd's own description texts (U6, U7);
+* ``GetGenericPortMappingEntry`` by index: 402 without a numeric index, 713 past the end; entries always say
+  ``NewEnabled`` 1 and a protocol ``TCP``, ``UDP`` or ``UDPLITE`` (U8, U9);
+* ``GetSpecificPortMappingEntry`` (714 when absent), ``GetExternalIPAddress``, ``DeletePortMapping`` (714);
+* secure mode: ``AddPortMapping`` to any address but the requester's fails with 718 (U11).
 
 Knobs (attributes of :class:`UpnpGateway`): ``endless`` (``GetGenericPortMappingEntry`` never runs out, to prove
-the driver's bound), ``secure_mode``; HTTP faults through ``handle.http``. ``handle.attempts`` records every
-``AddPortMapping``/``DeletePortMapping`` that reached the device.
+the driver's bound), ``secure_mode``, ``faults`` (index → UPnP error code answered for that
+``GetGenericPortMappingEntry`` index, as a gateway in trouble would); HTTP faults through ``handle.http``.
+``handle.attempts`` records every ``AddPortMapping``/``DeletePortMapping`` that reached the device.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from routerfix.drivers.upnp.parser import UPNP_ERRORS  # type: ignore[import-not-found]  # mypy sees drivers/ as "drivers"
-
 from routerfix.simulate import SimulatedDevice
 
 from .._hosts.http import HttpSimulator, SimRequest, SimResponse
@@ -34,6 +33,14 @@ from .._hosts.http import HttpSimulator, SimRequest, SimResponse
 __all__ = ["Mapping", "UpnpGateway", "simulate"]
 
 SERVICE = "urn:schemas-upnp-org:service:WANIPConnection:1"
+
+ERRORS = {
+    401: "Invalid Action", 402: "Invalid Args", 501: "Action Failed", 606: "Action not authorized",
+    713: "SpecifiedArrayIndexInvalid", 714: "NoSuchEntryInArray", 718: "ConflictInMappingEntry",
+    724: "SamePortValuesRequired", 725: "OnlyPermanentLeasesSupported", 728: "NoPortMapsAvailable",
+    729: "ConflictWithOtherMechanisms",
+}
+"""UPnP error codes and the description texts miniupnpd sends with them (facts: upnp U7)."""
 
 
 @dataclass
@@ -45,7 +52,6 @@ class Mapping:
     internal_client: str
     internal_port: int
     description: str
-    enabled: bool = True
     lease: int = 0
 
 
@@ -54,6 +60,8 @@ SCENARIOS = {
                                                                            "Transmission at 192.168.1.20:51413")],
     "pbx": [Mapping(5060, "UDP", "192.168.1.10", 5060, "PBX SIP"), Mapping(3074, "UDP", "192.168.1.30", 3074, "Xbox")],
     "empty": [],
+    "udplite": [Mapping(5004, "UDPLITE", "192.168.1.40", 5004, "RTP over UDP-Lite"),
+                Mapping(5060, "UDP", "192.168.1.10", 5060, "PBX SIP")],
 }
 """Starting mappings for the ``scenario`` knob."""
 
@@ -84,6 +92,8 @@ class UpnpGateway:
         self.mappings = [Mapping(**vars(m)) for m in SCENARIOS[scenario]]
         self.secure_mode = True
         self.endless = False
+        self.faults: dict[int, int] = {}
+        """``GetGenericPortMappingEntry`` index → the UPnP error answered for it instead of the entry."""
         self.attempts: list[str] = []
         """Every AddPortMapping/DeletePortMapping received (proof that nothing tried to write)."""
         self.http: HttpSimulator | None = None
@@ -93,7 +103,7 @@ class UpnpGateway:
     def _fault(self, code: int) -> SimResponse:
         body = _envelope('<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail>'
                          '<UPnPError xmlns="urn:schemas-upnp-org:control-1-0">'
-                         f"<errorCode>{code}</errorCode><errorDescription>{UPNP_ERRORS.get(code, '')}"
+                         f"<errorCode>{code}</errorCode><errorDescription>{ERRORS.get(code, '')}"
                          "</errorDescription></UPnPError></detail></s:Fault>")
         return SimResponse(500, body, content_type='text/xml; charset="utf-8"')
 
@@ -106,7 +116,7 @@ class UpnpGateway:
     def _entry(m: Mapping) -> dict[str, str]:
         return {"NewRemoteHost": "", "NewExternalPort": str(m.external), "NewProtocol": m.protocol,
                 "NewInternalPort": str(m.internal_port), "NewInternalClient": m.internal_client,
-                "NewEnabled": "1" if m.enabled else "0", "NewPortMappingDescription": m.description,
+                "NewEnabled": "1", "NewPortMappingDescription": m.description,
                 "NewLeaseDuration": str(m.lease)}
 
     def handle(self, req: SimRequest) -> SimResponse:
@@ -126,6 +136,8 @@ class UpnpGateway:
                 if not args.get("NewPortMappingIndex", "").isdigit():
                     return self._fault(402)
                 index = int(args["NewPortMappingIndex"])
+                if index in self.faults:
+                    return self._fault(self.faults[index])
                 if self.endless and self.mappings:
                     return self._ok(action, self._entry(self.mappings[index % len(self.mappings)]))
                 if index >= len(self.mappings):

@@ -248,7 +248,7 @@ def test_transaction_reads_everything_in_one_request(linksys: SimulatedDevice) -
         linksys.handle.http.clear_requests()
         state = router.read_state()
     assert len(linksys.handle.http.requests) == 1
-    assert state.sip_alg is True and len(state.leases) == 2 and len(state.neighbours) == 3
+    assert state.sip_alg is True and len(state.leases) == 2 and len(state.neighbours) == 4  # router too (L18)
     assert state.scope is not None and str(state.scope.pools[0]) == "10.135.1.100-10.135.1.149"
 
 
