@@ -9,8 +9,9 @@ Topology (only TEST-NET and a private LAN, all inside namespaces this module cre
                                                                               ├─ pc    (DHCP, runs routerfix)
                                                                               └─ newN  (DHCP clients made later)
 
-The router runs nftables (input/forward policy drop, masquerade; "open" NAT adds the endpoint-independent
-UDP mapping table of lab-notes.md), dnsmasq (``--conf-file=/dev/null --port=0``, leases file,
+The router runs nftables (input/forward policy drop, masquerade; "open" NAT adds an endpoint-independent
+UDP mapping table: any new inbound UDP flow to a WAN port is sent to the LAN endpoint that last sent from it),
+dnsmasq (``--conf-file=/dev/null --port=0``, leases file,
 ``--dhcp-hostsfile``) and sshd on :22, both inside the router's own PID namespace so that the router sees
 only its own processes. Each veth is created directly inside its two namespaces, so no interface ever exists in
 the root namespace. Every command has a timeout, every wait a deadline, every process is ended by its PID.
@@ -48,9 +49,31 @@ LAN_GW = "192.168.88.1"
 POOL_FIRST = "192.168.88.100"
 POOL_LAST = "192.168.88.250"
 PHONE_MAC = "80:5e:c0:12:34:56"
+LAN_MAC = "02:00:00:00:0a:fe"
+"""The router's LAN bridge address, set explicitly. A Linux bridge whose address was never set takes the lowest
+address of its ports and recomputes it whenever a port comes or goes (torvalds/linux: net/bridge/br_stp_if.c,
+``br_stp_recalculate_bridge_id``: "user has chosen a value so keep it" only once it was set). The router-side
+veth of a throwaway LAN device has a random address; when it was the lowest, the gateway's MAC changed while the
+device was plugged in, the phone learnt it (from the router's next ARP), and once the device was removed the phone
+sent to a MAC that no longer existed until its neighbour entry timed out (24 s measured): no registration, so
+``reset_router`` timed out. A real router's LAN MAC does not change when a device is plugged in."""
+LOW_PORT_MAC = "02:00:00:00:00:01"
+"""A router-side port address lower than :data:`LAN_MAC` and than any random veth address (for the test that the
+LAN MAC stays put)."""
 PC_MAC = "02:00:00:00:0a:01"
 PRINTER_RESERVATION = "02:11:22:33:44:55,192.168.88.20,printer"
 """A customer's own DHCP reservation that must survive apply and undo."""
+
+PHONE_CYCLE_PERIOD = 2.0
+"""Seconds between two registration cycles of the phone: sipp ``-r 1 -rp 2000`` starts one call every 2 s."""
+PHONE_ANSWER_TIMEOUT = 4.0
+"""Seconds the phone waits for the registrar's 200 and then for its qualify OPTIONS (the ``timeout="4000"`` of the
+two ``recv`` of ``scenarios/phone_register.xml``): a cycle has completed or failed this long after each step."""
+RING_ANSWER_DELAY = 0.8
+"""Seconds from the phone's 180 Ringing to its 486 Busy Here (the CANCEL ``recv`` timeout of
+``scenarios/phone_ooc.xml``)."""
+CYCLE_DEADLINE_SLACK = 2.0
+"""Scheduling slack per wait on a busy 2-core machine (sipp's timers and this process both run late)."""
 
 REQUIRED_TOOLS = ("ip", "nft", "dnsmasq", "sipp", "sshd", "ssh-keygen", "conntrack", "busybox", "unshare",
                   "nsenter")
@@ -105,6 +128,13 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float, interval:
         if time.monotonic() >= deadline:
             raise LabError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def cycle_deadline(count: int) -> float:
+    """Seconds within which ``count`` registration cycles started from now have completed on a working lab: the
+    phone starts the first within one period and the ``count``-th ``count - 1`` periods later; each completes, or is
+    given up by the phone itself, within its two answer timeouts; plus scheduling slack."""
+    return count * PHONE_CYCLE_PERIOD + 2 * PHONE_ANSWER_TIMEOUT + CYCLE_DEADLINE_SLACK
 
 
 def pid_alive(pid: int) -> bool:
@@ -183,16 +213,31 @@ class Counters:
 
 @dataclass
 class PhoneLog:
-    """What the phone and the provider logged: rings, registrations, qualify OPTIONS answered."""
+    """What the phone and the provider logged: rings, registrations, qualify OPTIONS answered, and the Call-IDs of
+    the registration cycles the phone started and of those that went all the way round."""
 
     rings: list[str] = field(default_factory=list)
     registered: int = 0
     qualified: int = 0
     provider_qualify_ok: int = 0
+    started: list[str] = field(default_factory=list)
+    """Call-IDs of the phone's registration cycles, in the order it started them."""
+    completed: frozenset[str] = frozenset()
+    """Call-IDs of the cycles that were registered, then qualified by the provider, answered and seen answered."""
+    unanswered: frozenset[str] = frozenset()
+    """Call-IDs of INVITEs the phone rang for and has not yet sent its final answer to (486, or 487 after a
+    CANCEL): a reply it still owes, which leaves the phone up to 0.8 s later."""
 
     def __sub__(self, other: PhoneLog) -> PhoneLog:
+        started = self.started[len(other.started):]
         return PhoneLog(self.rings[len(other.rings):], self.registered - other.registered,
-                        self.qualified - other.qualified, self.provider_qualify_ok - other.provider_qualify_ok)
+                        self.qualified - other.qualified, self.provider_qualify_ok - other.provider_qualify_ok,
+                        started, self.completed.intersection(started), self.unanswered)
+
+    @property
+    def cycles(self) -> int:
+        """Cycles started (in a difference: after the earlier log) that completed."""
+        return len(self.completed.intersection(self.started))
 
 
 def router_ruleset(mode: str) -> str:
@@ -253,13 +298,15 @@ REFERENCE_SINK = POOL_LAST
 def reference_fix(*, guard: bool) -> str:
     """The mitigation written by hand, as an nftables table (what the lab expects a Linux driver to install).
 
-    - ``prerouting`` at priority dstnat - 10, before the open-NAT mapping (lab-notes finding 2): WAN 5060-5061,
+    - ``prerouting`` at priority dstnat - 10, before the open-NAT mapping (whose dnat at priority dstnat would
+      otherwise decide first; nftables runs base chains of one hook in priority order): WAN 5060-5061,
       TCP and UDP, to the unused sink address;
     - with ``guard``, a ``forward`` chain that drops a *new* LAN-to-WAN UDP flow from SIP port 5060-5061 whose
       first packet is a SIP response ("SIP/2.0 " at the start of the payload). Such a flow only forms when a
       phone answers a request whose inbound flow was just deleted (the conntrack flush): if it were let out,
       masquerade would map it back to WAN:5060 and the scanner's next packets, being *replies* of that flow,
-      would never meet the forward and would ring the phone again (lab-notes finding 8). A phone's own flows
+      would never meet the forward and would ring the phone again (the "flush-only" case of
+      ``test_reference_fix_during_a_scan_needs_the_reply_guard`` shows it). A phone's own flows
       start with a request (REGISTER, OPTIONS keepalive, INVITE), so they are never touched; TCP gets the usual
       "new flow must start with SYN" rule for the same reason.
     """
@@ -453,17 +500,29 @@ class Lab:
         # Router: WAN, LAN bridge, forwarding.
         self.run("router", ["ip", "addr", "add", f"{WAN_ADDR}/24", "dev", "wan0"])
         self.run("router", ["ip", "route", "add", "default", "via", INET_WAN_ADDR])
-        self.run("router", ["ip", "link", "add", "name", "br-lan", "type", "bridge"])
+        self.run("router", ["ip", "link", "add", "name", "br-lan", "address", LAN_MAC, "type", "bridge"])
         self.run("router", ["ip", "addr", "add", f"{LAN_GW}/24", "dev", "br-lan"])
         self.run("router", ["ip", "link", "set", "br-lan", "up"])
         self.run("router", ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
         self.lan_port("phone", "r-phone", PHONE_MAC)
         self.lan_port("pc", "r-pc", PC_MAC)
 
-    def lan_port(self, role: str, port: str, mac: str) -> None:
-        """Plug ``role``'s eth0 (with ``mac``) into the router's LAN bridge."""
+    def lan_port(self, role: str, port: str, mac: str, port_mac: str | None = None) -> None:
+        """Plug ``role``'s eth0 (with ``mac``) into the router's LAN bridge; ``port_mac`` sets the address of the
+        router's side of the cable (random otherwise, as any veth)."""
         self._veth("router", port, role, "eth0", mac_b=mac)
+        if port_mac:
+            self.run("router", ["ip", "link", "set", "dev", port, "address", port_mac])
         self.run("router", ["ip", "link", "set", port, "master", "br-lan"])
+
+    def lan_mac(self) -> str:
+        """The router's LAN (br-lan) MAC address as the kernel reports it now."""
+        return self.run("router", ["cat", "/sys/class/net/br-lan/address"]).stdout.strip()
+
+    def phone_gateway_mac(self) -> str:
+        """The MAC the phone's neighbour table holds for its gateway ('' when it has none)."""
+        out = self.run("phone", ["ip", "-4", "neigh", "show", LAN_GW, "dev", "eth0"]).stdout.split()
+        return out[out.index("lladdr") + 1] if "lladdr" in out else ""
 
     def _start_router(self) -> None:
         self.set_nat_mode("open")
@@ -513,7 +572,8 @@ class Lab:
             "-oocsf", str(SCENARIOS / "phone_ooc.xml"), "-i", self.phone_addr, "-p", "5060",
             "-r", "1", "-rp", "2000", "-l", "4", "-m", "100000", "-log_file", str(phone_log),
             "-deadcall_wait", "2000", *sipp_common])
-        wait_for("the phone to register and be qualified", lambda: self.phone_log().provider_qualify_ok >= 1, 10)
+        wait_for("the phone to register and be qualified", lambda: self.phone_log().cycles >= 1,
+                 cycle_deadline(1))
 
     def dhcp(self, role: str, iface: str, *, hostname: str, request: str | None = None, timeout: float = 20) -> str:
         """Get an address for ``role`` by DHCP with busybox udhcpc and the lab's own hook; returns it."""
@@ -557,6 +617,14 @@ class Lab:
             self.run(None, ["ip", "netns", "del", self.ns[role]], check=False)
             self.made_ns.remove(self.ns[role])
             del self.ns[role]
+
+    @contextlib.contextmanager
+    def plugged_device(self, port_mac: str | None = None) -> Iterator[str]:
+        """A device without an address plugged into the LAN for the duration of a block (``port_mac``: the address
+        of the router's side of its cable). Yields its role; unplugged (namespace and veth pair removed) after."""
+        with self._lan_device("dev") as role:
+            self.lan_port(role, f"r-{role}", f"02:00:00:00:0d:{self.clients:02x}", port_mac=port_mac)
+            yield role
 
     @contextlib.contextmanager
     def static_squatter(self, address: str, mac: str = SQUATTER_MAC) -> Iterator[str]:
@@ -612,19 +680,30 @@ class Lab:
 
     def reset_router(self, mode: str = "open") -> None:
         """Put the router back to the lab's baseline (ruleset in ``mode``, the customer's reservation only,
-        no saved routerfix result) and wait until the phone has registered through it again."""
-        since = self.phone_log()
+        no saved routerfix result) and wait until the phone has registered through it again.
+
+        A reply the phone still owes to a scan (its 486 follows the INVITE by 0.8 s) would, after the conntrack
+        flush, leave as a new flow phone:5060 -> attacker that masquerade maps to WAN:5060; the attacker's next
+        packets would then be replies of that flow and reach the phone past any later fix (see
+        :func:`reference_fix`). So the reset waits for the phone to owe nothing before the flush, and once more
+        before it removes whatever flow to or from the attacker is left."""
+        self.wait_phone_quiet()
         self.set_nat_mode(mode)
         self.run("router", ["ip", "neigh", "flush", "dev", "br-lan"], check=False)
         if self.hostsfile.read_text() != self.baseline_hosts:
             self.hostsfile.write_text(self.baseline_hosts)
             self.hup_dnsmasq()
         (self.dir / "routerfix-result.json").unlink(missing_ok=True)
-        self.wait_registration_progress(since, count=1)
-        # A phone reply still owed to an earlier scan may have left after the flush and opened a flow
-        # phone:5060 -> attacker (lab-notes finding 8); the phone is quiet by now (its answers follow an INVITE
-        # within 0.8 s and it has registered again since), so remove what is left of the attacker's flows.
+        # only a cycle the phone started after all of the above proves the reset router carries it
+        self.wait_registration_progress(self.phone_log(), count=1)
+        self.wait_phone_quiet()
         self.forget_attacker()
+
+    def wait_phone_quiet(self) -> None:
+        """Wait until the phone has sent its final answer to every INVITE it rang for (deadline: the 0.8 s of
+        ``scenarios/phone_ooc.xml`` plus scheduling slack)."""
+        wait_for("the phone to answer every INVITE it rang for", lambda: not self.phone_log().unanswered,
+                 RING_ANSWER_DELAY + CYCLE_DEADLINE_SLACK)
 
     def forget_attacker(self) -> None:
         """Delete every connection-tracking entry to or from the attacker on the router."""
@@ -654,8 +733,8 @@ class Lab:
             os.kill(pid, signal.SIGHUP)
 
     def apply_reference_fix(self, *, guard: bool) -> None:
-        """Install :func:`reference_fix` on the router and flush inbound SIP connection tracking, the way
-        lab-notes.md describes (``conntrack -D -p PROTO --orig-dst WAN --orig-port-dst PORT``)."""
+        """Install :func:`reference_fix` on the router and flush inbound SIP connection tracking
+        (``conntrack -D -p PROTO --orig-dst WAN --orig-port-dst PORT`` for UDP and TCP 5060 and 5061)."""
         self.nft("router", reference_fix(guard=guard))
         for proto in ("udp", "tcp"):
             for port in ("5060", "5061"):
@@ -687,18 +766,28 @@ class Lab:
         def read(name: str) -> str:
             path = self.dir / name
             return path.read_text(errors="replace") if path.exists() else ""
-        phone = read("phone-sipp.log")
+        # the provider first: a cycle it saw answered is then surely complete in the phone's log read next
         provider = read("provider-sipp.log")
-        return PhoneLog(rings=re.findall(r"RING from=(.*)", phone), registered=phone.count("REGISTERED "),
-                        qualified=phone.count("QUALIFIED "), provider_qualify_ok=provider.count("QUALIFY_OK "))
+        phone = read("phone-sipp.log")
+        registered = re.findall(r"^REGISTERED (\S+)", phone, re.M)
+        qualified = re.findall(r"^QUALIFIED (\S+)", phone, re.M)
+        answered = re.findall(r"^QUALIFY_OK (\S+)", provider, re.M)
+        return PhoneLog(rings=re.findall(r"RING from=(.*)", phone), registered=len(registered),
+                        qualified=len(qualified), provider_qualify_ok=len(answered),
+                        started=re.findall(r"^STARTED (\S+)", phone, re.M),
+                        completed=frozenset(registered).intersection(qualified, answered),
+                        unanswered=frozenset(re.findall(r"^RANG (\S+)", phone, re.M))
+                        - frozenset(re.findall(r"^ANSWERED (\S+)", phone, re.M)))
 
-    def wait_registration_progress(self, since: PhoneLog, count: int = 2, timeout: float = 10) -> PhoneLog:
-        """Wait until the phone registered and answered the provider's OPTIONS ``count`` more times."""
+    def wait_registration_progress(self, since: PhoneLog, count: int = 2) -> PhoneLog:
+        """Wait until ``count`` registration cycles that the phone started after ``since`` have completed
+        (registered, qualified by the provider, the answer seen by the provider). The deadline follows the phone's
+        own schedule (:func:`cycle_deadline`)."""
         def check() -> PhoneLog | None:
             delta = self.phone_log() - since
-            ok = delta.registered >= count and delta.qualified >= count and delta.provider_qualify_ok >= count
-            return delta if ok else None
-        return wait_for(f"{count} more registrations and answered qualifies", check, timeout)
+            return delta if delta.cycles >= count else None
+        return wait_for(f"{count} registration cycle(s) started after the reset to complete", check,
+                        cycle_deadline(count))
 
     def conntrack(self) -> str:
         """The router's connection-tracking table (for failure messages)."""
@@ -742,7 +831,7 @@ class Lab:
         return {int(k): v for k, v in json.loads(out.stdout).items()}
 
     def full_scan(self) -> dict[str, str]:
-        """The attack of lab-notes.md: svmap (OPTIONS), svmap -m INVITE, svwar -m INVITE -e 100,1000, a sipp
+        """The ghost-call scan: svmap (OPTIONS), svmap -m INVITE, svwar -m INVITE -e 100,1000, a sipp
         INVITE from 1000, TCP connects to 5060/5061. Returns each tool's output (for the report)."""
         out: dict[str, str] = {}
         tcp: dict[int, str] = {}

@@ -57,7 +57,8 @@ def test_open_nat_without_fix_the_scan_rings_the_phone(fresh_open: Lab) -> None:
     assert any('"1000"' in r for r in log.rings), log.rings
     assert "routerfix-lab-phone" in scan["svmap"], scan["svmap"]
     assert log.registered >= 2 and log.provider_qualify_ok >= 2
-    # lab-notes finding 3: without a reservation, a new device asking for the top of the pool is given it
+    # without a reservation, dnsmasq gives a new device the address it asks for when that one is free: the top of
+    # the pool, where a driver would put its sink, is not protected by being unused
     given = lab.new_dhcp_client(request=netlab.POOL_LAST)
     report(f"[1] without the fix, a new DHCP client asking for {netlab.POOL_LAST} got {given}")
     assert given == netlab.POOL_LAST
@@ -89,7 +90,7 @@ def test_probe_from_the_attacker_sees_the_phone_before_any_fix(fresh_open: Lab) 
 
 @pytest.mark.parametrize("guard", [False, True], ids=["flush-only", "flush-and-reply-guard"])
 def test_reference_fix_during_a_scan_needs_the_reply_guard(fresh_open: Lab, guard: bool) -> None:
-    """Lab-notes finding 8, shown with the fix written by hand: with a 1 INVITE/s scan in flight, a forward plus
+    """The in-flight scan, shown with the fix written by hand: with a 1 INVITE/s scan in flight, a forward plus
     one conntrack flush is not enough (the phone's late 486 opens a flow the scanner rides back in); the reply
     guard of :func:`netlab.reference_fix` closes that. This is what test (2) holds the linux driver to."""
     lab = fresh_open
@@ -109,7 +110,7 @@ def test_reference_fix_during_a_scan_needs_the_reply_guard(fresh_open: Lab, guar
         assert seen.attacker == 0 and not log.rings, f"{seen} {log.rings}\n{lab.conntrack()}"
     else:
         assert seen.attacker > 0 and log.rings, "the in-flight scan did not get through a flush-only fix: the lab " \
-                                                "no longer reproduces finding 8, so test (2) proves less"
+                                                "no longer reproduces the late-reply flow, so test (2) proves less"
     assert log.registered >= 1 and log.provider_qualify_ok >= 1
 
 
@@ -172,7 +173,7 @@ def test_second_run_changes_nothing_and_undo_restores_the_router(driver_reads_op
 
 def test_static_squatter_at_the_top_of_the_pool_is_probed_and_skipped(driver_reads_open_nat: None,
                                                                      fresh_open: Lab) -> None:
-    """Lab-notes finding 4 with real parts: a device set by hand to the top of the pool has no lease and no neighbour
+    """A static squatter with real parts: a device set by hand to the top of the pool has no lease and no neighbour
     entry on the router, so only the driver's ARP probe (the router's real busybox/iputils ``arping -D`` over SSH)
     can see it. The sink must be another address, and the attacker's SIP must never reach the squatter."""
     lab = fresh_open
@@ -220,6 +221,29 @@ def test_static_squatter_at_the_top_of_the_pool_is_probed_and_skipped(driver_rea
     assert control == 1, "the squatter's counter does not count: the 0 above would prove nothing"
     assert "routerfix-lab-phone" not in svmap.stdout, svmap.stdout
     assert undone["status"] == "undone", undone
+
+
+def test_a_device_plugged_in_and_out_leaves_the_gateway_mac_and_the_phone_alone(fresh_open: Lab) -> None:
+    """Plugging a LAN device in and out must not change the router's LAN MAC. It did while the lab's bridge had no
+    address of its own (a Linux bridge then takes its lowest port's address): the phone learnt the temporary MAC
+    from the router's next ARP and, once the device was gone, sent its REGISTERs to a MAC that no longer existed
+    until its neighbour entry timed out; the next ``reset_router`` timed out waiting for a registration. The
+    device's port here has an address lower than any other, and the router is made to ARP the phone while it is
+    plugged in, so the lab without a fixed LAN MAC fails this test every time."""
+    lab = fresh_open
+    gateway = lab.lan_mac()
+    with lab.plugged_device(port_mac=netlab.LOW_PORT_MAC):
+        plugged = lab.lan_mac()
+        lab.run("router", ["ip", "neigh", "flush", "dev", "br-lan"])  # its next packet to the phone asks by ARP
+        lab.wait_registration_progress(lab.phone_log(), count=1)
+        learnt = lab.phone_gateway_mac()
+    started = time.monotonic()
+    after = lab.wait_registration_progress(lab.phone_log(), count=2)
+    report(f"[7] a LAN device (port MAC {netlab.LOW_PORT_MAC}) plugged in and out: router LAN MAC {gateway} -> "
+           f"{plugged}, the phone's gateway entry {learnt}; {after.cycles} registration cycles in "
+           f"{time.monotonic() - started:.1f} s after it was unplugged")
+    assert gateway == plugged == netlab.LAN_MAC, (gateway, plugged)
+    assert learnt == gateway and lab.phone_gateway_mac() == gateway, (learnt, lab.phone_gateway_mac())
 
 
 def test_secure_nat_before_the_fix_nothing_reaches_the_phone(lab: Lab) -> None:
