@@ -162,7 +162,8 @@ def classify(events: Sequence[SipEvent], *, mitigated: bool = False, phones: Ite
                 _add(site.provider_caller_ids, event.from_display or event.from_user)
             _add(site.samples, event.line)
             continue
-        if event.src is None or (is_lan(event.src) and (is_lan(event.dst) or event.dst is None)):
+        if event.src is None or event.src == event.dst or (is_lan(event.src) and (is_lan(event.dst)
+                                                                                   or event.dst is None)):
             classes[RequestClass.LOCAL] += 1
             continue
         reached = event.dst == LOCAL or is_lan(event.dst) or (event.call_id, event.dst or "") in answered

@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from routerfix.diagnose.report import Diagnosis
+    from routerfix.diagnose.report import Diagnosis, ScanSource
 
 __all__ = ["clean", "html", "renderable"]
 
@@ -44,15 +44,20 @@ def _rows(diagnosis: Diagnosis) -> list[tuple[str, str]]:
     return rows
 
 
-def _scanner_cells(source: Any) -> list[str]:
-    return [source.address, str(source.requests), str(source.reached), str(source.blocked),
-            ", ".join(f"{m} {n}" for m, n in sorted(source.methods.items())),
-            ", ".join(source.user_agents) or "-", ", ".join(source.caller_ids) or "-",
-            "; ".join(source.indicators) or "-", _span(source.first, source.last), "\n".join(source.samples[:3])]
+def _scanner_rows(source: ScanSource) -> list[tuple[str, str]]:
+    return [("requests", f"{source.requests} ({source.reached} reached a phone, {source.blocked} went nowhere)"),
+            ("methods", ", ".join(f"{m} {n}" for m, n in sorted(source.methods.items()))),
+            ("transports", ", ".join(source.transports) or "-"),
+            ("User-Agent", ", ".join(source.user_agents) or "-"),
+            ("caller IDs", ", ".join(source.caller_ids) or "-"),
+            ("targets", ", ".join(source.targets) or "-"),
+            ("marks", "; ".join(source.indicators) or "-"),
+            ("time span", _span(source.first, source.last)),
+            ("sample requests", "\n".join(source.samples[:4]))]
 
 
-_SCANNER_HEAD = ["source", "requests", "reached", "blocked", "methods", "User-Agent", "caller IDs", "marks",
-                 "time span", "sample requests"]
+MAX_SOURCES_SHOWN = 10
+"""The terminal and HTML views list this many sources (the JSON lists all)."""
 
 
 def _files_line(diagnosis: Diagnosis) -> str:
@@ -81,13 +86,16 @@ def renderable(diagnosis: Diagnosis) -> Any:
         style = colour.get(str(diagnosis.verdict), "yellow") if name == "verdict" else ""
         head.add_row(Text(name), Text(clean(value), style=style))
     parts: list[Any] = [head]
-    if diagnosis.scanners:
-        table = Table(title=Text("requests from elsewhere, by source"), title_justify="left")
-        for heading in _SCANNER_HEAD:
-            table.add_column(Text(heading))
-        for source in diagnosis.scanners[:20]:
-            table.add_row(*[Text(clean(cell)) for cell in _scanner_cells(source)])
+    for source in diagnosis.scanners[:MAX_SOURCES_SHOWN]:
+        table = Table(show_header=False, title=Text(clean(f"requests from elsewhere: {source.address}")),
+                      title_justify="left")
+        table.add_column(style="bold")
+        table.add_column()
+        for name, value in _scanner_rows(source):
+            table.add_row(Text(name), Text(clean(value)))
         parts.append(table)
+    if len(diagnosis.scanners) > MAX_SOURCES_SHOWN:
+        parts.append(Text(f"... and {len(diagnosis.scanners) - MAX_SOURCES_SHOWN} more sources (see --json)"))
     parts.append(Text(clean(_files_line(diagnosis)), style="dim"))
     return Group(*parts)
 
@@ -101,11 +109,11 @@ def html(diagnosis: Diagnosis) -> str:
     out += [f"<tr><th style='text-align:left'>{esc(k)}</th><td style='text-align:left'>{esc(v)}</td></tr>"
             for k, v in _rows(diagnosis)]
     out.append("</table>")
-    if diagnosis.scanners:
-        out.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in _SCANNER_HEAD) + "</tr>")
-        for source in diagnosis.scanners[:20]:
-            out.append("<tr>" + "".join(f"<td style='text-align:left'>{esc(c)}</td>"
-                                        for c in _scanner_cells(source)) + "</tr>")
+    for source in diagnosis.scanners[:MAX_SOURCES_SHOWN]:
+        out.append(f"<table><caption style='text-align:left'>{esc('requests from elsewhere: ' + source.address)}"
+                   "</caption>")
+        out += [f"<tr><th style='text-align:left'>{esc(k)}</th><td style='text-align:left'>{esc(v)}</td></tr>"
+                for k, v in _scanner_rows(source)]
         out.append("</table>")
     out.append(f"<p><small>{esc(_files_line(diagnosis))}</small></p></div>")
     return "".join(out)

@@ -76,6 +76,7 @@ def tcpdump(ns: str, iface: str, out: Path, work: Path) -> Iterator[None]:
                  10)
         if proc.poll() is not None:
             raise RuntimeError(f"tcpdump exited: {log.read_text(errors='replace')}")
+        time.sleep(0.5)  # "listening on" comes a moment before the first packets are taken
         yield
         time.sleep(0.3)  # let the last answers of the block arrive before the capture ends
     finally:
@@ -212,6 +213,19 @@ def loopback(out: Path, work: Path) -> list[Path]:
             time.sleep(1.0)
         stop(ph)
         made.append(out / "lo-scan-blocked.pcap")
+
+        # 4. no SIP at all on the SIP ports: TCP connects that send nothing, one non-SIP datagram
+        probe = ("import socket\n"
+                 f"for port in (5060, 5061):\n    s = socket.socket(); s.settimeout(1)\n"
+                 f"    try:\n        s.bind(('{ATTACKER}', 0)); s.connect(('{PHONE}', port))\n"
+                 "    except OSError:\n        pass\n    s.close()\n"
+                 f"u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('{ATTACKER}', 0))\n"
+                 f"u.sendto(b'\\x00\\x01hello', ('{PHONE}', 5060))\n")
+        with tcpdump(ns, "lo", out / "lo-no-sip.pcap", work):
+            time.sleep(0.5)
+            run(ns, [PYTHON, "-c", probe], timeout=20)
+            time.sleep(0.5)
+        made.append(out / "lo-no-sip.pcap")
     finally:
         for proc in reversed(procs):
             stop(proc)
