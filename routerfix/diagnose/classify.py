@@ -2,8 +2,9 @@
 
 The rules, each a row of docs/facts/diagnose.md:
 
-- a *phone* is an address that sends REGISTER, the host that wrote a log, or a LAN address (RFC 1918, RFC 6598,
-  IPv6 ULA/link-local) that receives an INVITE; phones may also be named by the caller;
+- a *phone* is an address that registers (a REGISTER from a LAN address or the logging host, or one answered
+  2xx: a scanner's REGISTER is refused), the host that wrote a log, or a LAN address (RFC 1918, RFC 6598, IPv6
+  ULA/link-local) that receives an INVITE from outside; phones may also be named by the caller;
 - the *provider* is where phones send REGISTER (by address, any port), plus any address named by the caller
   (SBC pools that send from other addresses must be named);
 - a request from elsewhere *reaches a phone* when it is delivered to a phone's LAN address or to the logging
@@ -93,8 +94,10 @@ def learn_site(events: Sequence[SipEvent], phones: Iterable[str] = (), providers
                ) -> tuple[set[str], set[str]]:
     """(phones, providers) learned from ``events``, starting from those given."""
     phone_set, provider_set = set(phones), set(providers)
+    registered = {e.call_id for e in events if e.status and 200 <= e.status < 300 and e.cseq_method == "REGISTER"}
     for event in events:
-        if event.method == "REGISTER" and event.src:
+        if event.method == "REGISTER" and event.src and not event.notes and (
+                event.src == LOCAL or is_lan(event.src) or event.call_id in registered):
             phone_set.add(event.src)
         if event.dst == LOCAL:
             phone_set.add(LOCAL)

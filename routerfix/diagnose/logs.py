@@ -178,13 +178,20 @@ def _sipp(lines: Iterator[str], name: str, budget: Budget, stats: LogStats) -> I
 
 
 def _sipp_time(text: str) -> float | None:
-    parts = text.split()
-    for part in reversed(parts):
+    """sipp's trace time stamp: 'YYYY-MM-DD HH:MM:SS.ffffff' in the sipp host's local time (or epoch seconds)."""
+    found = re.match(r"\s*(\d{4}-\d{2}-\d{2})[ \t]+(\d{2}:\d{2}:\d{2})(\.\d+)?", text)
+    if found:
+        try:
+            stamp = _time.mktime(_time.strptime(f"{found.group(1)} {found.group(2)}", "%Y-%m-%d %H:%M:%S"))
+        except (ValueError, OverflowError):
+            return None
+        return stamp + float(found.group(3) or 0)
+    for part in reversed(text.split()):
         try:
             value = float(part)
         except ValueError:
             continue
-        if value > 1e9:
+        if 1e9 < value < 1e11:
             return value
     return None
 
@@ -234,9 +241,13 @@ def _asterisk(lines: Iterator[str], name: str, budget: Budget, stats: LogStats) 
         event: SipEvent
         if failed:
             method, sender, host, port, call_id, reason = failed.groups()
-            sip = parse_sip(f"{method} sip:{LOCAL} SIP/2.0\r\nFrom: {sender}\r\n\r\n".encode(), source=name,
-                            origin=Origin.ASTERISK, time=when, transport="?", src=host.strip("[]"),
-                            sport=int(port) if len(port) < 6 else None, dst=LOCAL, dport=None)
+            try:
+                sip = parse_sip(f"{method} sip:pbx SIP/2.0\r\nFrom: {sender}\r\n\r\n".encode(), source=name,
+                                origin=Origin.ASTERISK, time=when, transport="?", src=host.strip("[]"),
+                                sport=int(port) if len(port) < 6 else None, dst=LOCAL, dport=None)
+            except ParseError:
+                stats.skipped += 1
+                continue
             from dataclasses import replace
 
             event = replace(sip, call_id=call_id[:200], request_user="", line=f"{method} (Asterisk: {reason[:120]})",
