@@ -64,12 +64,12 @@ def stop(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
 
 
 @contextlib.contextmanager
-def tcpdump(ns: str, iface: str, out: Path, work: Path) -> Iterator[None]:
+def tcpdump(ns: str, iface: str, out: Path, work: Path, bpf: str = CAPTURE_FILTER) -> Iterator[None]:
     """tcpdump inside namespace ``ns`` on ``iface``, writing ``out``; stopped (and flushed) after the block."""
     log = work / f"tcpdump-{out.stem}.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-n", "-U", "-s", "0", "-Z",
-                                 "root", "-w", str(out), CAPTURE_FILTER], stdout=sink, stderr=subprocess.STDOUT,
+                                 "root", "-w", str(out), bpf], stdout=sink, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
     try:
         wait_for(f"tcpdump on {ns}/{iface}", lambda: b"listening on" in log.read_bytes() or proc.poll() is not None,
@@ -259,9 +259,11 @@ def lab(out: Path, work: Path) -> list[Path]:
             built.run("prov", provider_call(netlab.WAN_ADDR, source=netlab.PROVIDER_ADDR), timeout=20, check=False)
             built.wait_registration_progress(built.phone_log(), count=1)
 
-        # 2. open NAT, no fix: the full scan of the lab (svmap, svmap INVITE, svwar 100/1000, sipp from 1000, TCP)
+        # 2. open NAT, no fix: the full scan of the lab (svmap, svmap INVITE, svwar 100/1000, sipp from 1000, TCP
+        #    connects) mixed with a real call from the provider
         built.reset_router("open")
         with both("scan-open"):
+            built.run("prov", provider_call(netlab.WAN_ADDR, source=netlab.PROVIDER_ADDR), timeout=20, check=False)
             built.full_scan()
             time.sleep(1.0)
 
@@ -273,6 +275,12 @@ def lab(out: Path, work: Path) -> list[Path]:
             built.wait_registration_progress(built.phone_log(), count=1)
             built.full_scan()
             time.sleep(1.0)
+
+        # 4. a capture filtered to the attacker's address while it only opens TCP connections: no SIP at all
+        wan_only = out / "lab-tcp-connects-wan.pcap"
+        with tcpdump(ns["router"], wan_if, wan_only, work, bpf=f"host {netlab.ATTACKER_ADDR}"):
+            built.attacker_tcp_connects()
+        made.append(wan_only)
     return made
 
 

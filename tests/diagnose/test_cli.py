@@ -95,3 +95,19 @@ def test_html_is_escaped(tmp_path: Path) -> None:
     page = diagnose([capture])._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "\x1b" not in page and "\u202e" not in page
+
+
+def test_terminal_table_names_the_verdict_evidence_and_limits() -> None:
+    from rich.console import Console
+
+    console = Console(record=True, width=100, color_system=None)
+    console.print(diagnose([DATA / "lo-scan-reaching.pcapng"]))
+    text = console.export_text()
+    assert "scan-reaching-phone" in text and "routerfix mitigate" in text
+    assert "requests from elsewhere: 198.51.100.166" in text and "friendly-scanner" in text
+    assert "max_packets=5000000" in text
+
+
+def test_notebook_html_for_a_clean_site() -> None:
+    page = diagnose([DATA / "lo-legit.pcap"])._repr_html_()
+    assert "no-scan" in page and "Alice Example" in page and "requests from elsewhere" not in page
