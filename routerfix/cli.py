@@ -368,8 +368,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from routerfix.diagnose import Limits, diagnose
 
     defaults = Limits()
-    limits = Limits(max_bytes_per_file=args.max_bytes or defaults.max_bytes_per_file,
-                    max_packets=args.max_packets or defaults.max_packets)
+    limits = Limits(max_bytes_per_file=defaults.max_bytes_per_file if args.max_bytes is None else args.max_bytes,
+                    max_packets=defaults.max_packets if args.max_packets is None else args.max_packets)
     result = diagnose(args.evidence, mitigated=args.mitigated, phones=args.phone, providers=args.provider,
                       limits=limits)
     emit(args, result.to_dict(), result)

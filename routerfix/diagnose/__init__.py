@@ -11,6 +11,7 @@ Kamailio sipdump). See docs/diagnose.md.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Iterator
 from os import PathLike
 from pathlib import Path
@@ -87,6 +88,16 @@ def read_evidence(paths: Iterable[str | PathLike[str]], limits: Limits | None = 
     return events, reports, budget
 
 
+def _addresses(field: str, values: Iterable[str]) -> list[str]:
+    out = []
+    for value in values:
+        try:
+            out.append(str(ipaddress.ip_address(str(value).strip("[]"))))
+        except ValueError:
+            raise InvalidValue(field, value, "an IPv4 or IPv6 address") from None
+    return out
+
+
 def diagnose(paths: Iterable[str | PathLike[str]], *, mitigated: bool = False, phones: Iterable[str] = (),
              providers: Iterable[str] = (), limits: Limits | None = None) -> Diagnosis:
     """Read the evidence at ``paths`` and reach a :class:`Verdict`.
@@ -100,6 +111,7 @@ def diagnose(paths: Iterable[str | PathLike[str]], *, mitigated: bool = False, p
     paths = list(paths)
     if not paths:
         raise InvalidValue("evidence", [], "at least one capture or log file")
+    phones, providers = _addresses("phone", phones), _addresses("provider", providers)
     events, reports, budget = read_evidence(paths, limits)
     found = classify(events, mitigated=mitigated, phones=phones, providers=providers)
     return Diagnosis(verdict=found.verdict, summary=found.summary, next_step=found.next_step, mitigated=mitigated,

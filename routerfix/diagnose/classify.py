@@ -231,7 +231,9 @@ def _verdict(classes: dict[str, int], scanners: list[ScanSource], site: Provider
     if blocked:
         return (Verdict.SCAN_ARRIVING_BLOCKED,
                 f"{blocked} request(s) from {len(scanners)} non-provider source(s) ({who}) arrived and were not "
-                "answered by any phone", "nothing: the fix works (scans arrive at the WAN and go nowhere)", 0)
+                "answered by any phone",
+                "nothing on the router: scans arrive and go nowhere (the fix, or the router's NAT filtering, holds)",
+                0)
     if site.provider_requests or site.phone_requests:
         seen = ", ".join(f"{m} x{n}" for m, n in sorted(site.provider_methods.items())) or "no requests"
         callers = f"; incoming calls from caller ID(s) {', '.join(site.provider_caller_ids)}" \
@@ -240,7 +242,7 @@ def _verdict(classes: dict[str, int], scanners: list[ScanSource], site: Provider
                 f"every inbound request came from the provider ({', '.join(site.providers) or 'unknown'}): {seen}"
                 f"{callers}",
                 "not a router problem: if the phone rang with odd caller IDs, those calls came through the "
-                "provider; ask the provider (or check the PBX's routing) with the Call-IDs of those calls", 0)
+                "provider; ask the provider (or check the PBX's routing) with the times and caller IDs above", 0)
     why = "no SIP requests in the evidence" if not unknown else (
         f"requests from {', '.join(unknown)} without a scanner's marks, and no provider learned (no REGISTER seen)")
     return (Verdict.INSUFFICIENT_EVIDENCE, why,

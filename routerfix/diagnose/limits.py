@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 
+from routerfix.errors import InvalidValue
+
 __all__ = ["Budget", "Limits"]
 
 
@@ -20,6 +22,11 @@ class Limits:
     max_tcp_streams: int = 4096
     max_stream_bytes: int = 256 * 1024
     max_line_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidValue(name, value, "a whole number of at least 1")
 
     def to_dict(self) -> dict[str, int]:
         """The limits as JSON-ready data."""

@@ -111,3 +111,7 @@ def test_terminal_table_names_the_verdict_evidence_and_limits() -> None:
 def test_notebook_html_for_a_clean_site() -> None:
     page = diagnose([DATA / "lo-legit.pcap"])._repr_html_()
     assert "no-scan" in page and "Alice Example" in page and "requests from elsewhere" not in page
+
+
+def test_zero_limit_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", str(DATA / "lo-legit.pcap"), "--max-packets", "0"]) == 2

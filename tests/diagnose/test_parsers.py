@@ -200,3 +200,15 @@ def test_overlong_log_line_is_skipped(tmp_path: Path) -> None:
     path.write_text("[2026-12-05 01:00:00] NOTICE[1] x.c: " + "A" * 5000 + "\n" + text)
     events, reports, _ = read_evidence([path], Limits(max_line_bytes=1024))
     assert reports[0].skipped >= 1 and len(events) == 6
+
+
+@pytest.mark.parametrize("kwargs", [{"phones": ["not-an-ip"]}, {"providers": ["198.51.100.300"]}])
+def test_named_addresses_are_validated(kwargs: dict[str, list[str]]) -> None:
+    with pytest.raises(InvalidValue):
+        diagnose([DATA / "lo-legit.pcap"], **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [0, -5, True])
+def test_limits_are_validated(value: int) -> None:
+    with pytest.raises(InvalidValue):
+        Limits(max_packets=value)
