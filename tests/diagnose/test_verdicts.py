@@ -19,8 +19,17 @@ EXPECTED = {
     "lo-scan-reaching.sipp-trace.log": Verdict.SCAN_REACHING_PHONE,
     "lo-scan-blocked.pcap": Verdict.SCAN_ARRIVING_BLOCKED,
     "lo-no-sip.pcap": Verdict.INSUFFICIENT_EVIDENCE,
+    # the namespace lab: a sipp phone behind a real nftables router with open NAT (tests/lab)
+    "lab-legit-phone.pcap": Verdict.NO_SCAN,
+    "lab-legit-wan.pcap": Verdict.NO_SCAN,
+    "lab-scan-open-phone.pcap": Verdict.SCAN_REACHING_PHONE,
+    "lab-scan-open-wan.pcap": Verdict.SCAN_REACHING_PHONE,
+    "lab-scan-fixed-phone.pcap": Verdict.NO_SCAN,
+    "lab-scan-fixed-wan.pcap": Verdict.SCAN_ARRIVING_BLOCKED,
+    "lab-tcp-connects-wan.pcap": Verdict.INSUFFICIENT_EVIDENCE,
 }
 LEGITIMATE = [name for name, verdict in EXPECTED.items() if verdict == Verdict.NO_SCAN]
+WITH_PROVIDER_CALL = ["lo-legit.pcap", "lo-legit.sipp-trace.log", "lab-legit-phone.pcap", "lab-legit-wan.pcap"]
 
 
 def test_every_data_file_has_an_expected_verdict() -> None:
@@ -30,6 +39,10 @@ def test_every_data_file_has_an_expected_verdict() -> None:
 
 def test_every_verdict_is_reached() -> None:
     assert set(EXPECTED.values()) == set(Verdict)
+
+
+def test_every_verdict_is_reached_on_lab_traffic() -> None:
+    assert {v for name, v in EXPECTED.items() if name.startswith("lab-")} == set(Verdict)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -45,8 +58,41 @@ def test_legitimate_traffic_is_never_a_scan(name: str) -> None:
     result = diagnose([DATA / name])
     assert result.scanners == []
     assert result.site.providers == ["198.51.100.10"]
-    assert "Alice Example" in result.site.provider_caller_ids or "+15555550123" in result.site.provider_caller_ids
+    assert result.site.provider_requests > 0 and result.site.phone_requests > 0
     assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("name", [*WITH_PROVIDER_CALL, "lab-scan-open-phone.pcap", "lab-scan-open-wan.pcap"])
+def test_a_real_call_from_the_provider_is_never_a_scan(name: str) -> None:
+    result = diagnose([DATA / name])
+    assert result.site.provider_caller_ids == ["Alice Example"]
+    assert result.site.provider_methods.get("INVITE") == 1
+    assert all("+15555550123" not in s.caller_ids for s in result.scanners)
+
+
+@pytest.mark.parametrize(("name", "phone"), [("lab-scan-open-phone.pcap", "192.168.88."),
+                                             ("lab-scan-open-wan.pcap", "203.0.113.2")])
+def test_lab_open_nat_scan_reaches_the_phone_on_both_sides(name: str, phone: str) -> None:
+    """Phone side: delivered to the phone's LAN address. WAN side: the phone answers through the open NAT."""
+    result = diagnose([DATA / name])
+    assert result.site.phones[0].startswith(phone)
+    scanner = result.scanners[0]
+    assert scanner.address == "198.51.100.166" and scanner.reached >= 10
+    assert "friendly-scanner" in scanner.user_agents and {"100", "1000"} <= set(scanner.caller_ids)
+    assert {"INVITE", "OPTIONS"} <= set(scanner.methods)
+
+
+def test_lab_after_the_fix_wan_side_arrives_phone_side_sees_nothing() -> None:
+    wan = diagnose([DATA / "lab-scan-fixed-wan.pcap"])
+    assert wan.scanners[0].address == "198.51.100.166" and wan.scanners[0].reached == 0
+    assert wan.scanners[0].targets == ["203.0.113.2"]
+    phone = diagnose([DATA / "lab-scan-fixed-phone.pcap"])
+    assert phone.verdict == Verdict.NO_SCAN and set(phone.site.provider_methods) == {"OPTIONS"}
+
+
+def test_lab_both_sides_after_the_fix_together() -> None:
+    result = diagnose([DATA / "lab-scan-fixed-phone.pcap", DATA / "lab-scan-fixed-wan.pcap"], mitigated=True)
+    assert result.verdict == Verdict.SCAN_ARRIVING_BLOCKED and result.exit_code == 0
 
 
 def test_scan_reaching_phone_evidence() -> None:
