@@ -442,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("diagnose", parents=[common],
-                       help="from captures and SIP logs: is the ringing a scan, does it reach a phone, does the fix hold")
+                       help="from captures and SIP logs: is the ringing a scan, does it reach a phone, does the fix "
+                            "hold")
     p.add_argument("evidence", nargs="+", metavar="EVIDENCE",
                    help="pcap/pcapng capture, sipp -trace_msg file, Asterisk full/security log, Kamailio sipdump file")
     p.add_argument("--mitigated", action="store_true",
