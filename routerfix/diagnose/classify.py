@@ -16,6 +16,7 @@ The rules, each a row of docs/facts/diagnose.md:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections import defaultdict
@@ -51,6 +52,7 @@ _LAN_V6 = [ipaddress.ip_network(n) for n in ("fc00::/7", "fe80::/10")]
 _NUMERIC = re.compile(r"^\+?\d{1,15}$")
 
 
+@functools.lru_cache(maxsize=65536)
 def is_lan(address: str | None) -> bool:
     """True for an address that only exists behind a router (RFC 1918, RFC 6598, link-local, IPv6 ULA)."""
     if not address or address == LOCAL:
