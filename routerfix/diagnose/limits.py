@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from routerfix.errors import InvalidValue
 
-__all__ = ["Budget", "Limits"]
+__all__ = ["BoundedReader", "Budget", "Limits"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,3 @@ class BoundedReader:
         data = self._raw.readline(want)
         self._left -= len(data)
         return data
-
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(name)

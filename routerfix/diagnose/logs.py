@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time as _time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -198,8 +198,6 @@ def _sipp_time(text: str) -> float | None:
 
 def _locate(event: SipEvent, *, received: bool, message: bytes) -> SipEvent:
     """Fill in the addresses a sipp trace leaves out (see :func:`_sipp`)."""
-    from dataclasses import replace
-
     if received:
         return replace(event, src=event.via_host or None, sport=event.via_port, dst=LOCAL)
     dst = None
@@ -248,8 +246,6 @@ def _asterisk(lines: Iterator[str], name: str, budget: Budget, stats: LogStats) 
             except ParseError:
                 stats.skipped += 1
                 continue
-            from dataclasses import replace
-
             event = replace(sip, call_id=call_id[:200], request_user="", line=f"{method} (Asterisk: {reason[:120]})",
                             notes=(reason[:120],))
         else:

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["EXIT_INSUFFICIENT", "EXIT_SCAN_REACHING", "FileReport", "ProviderEvidence", "RequestClass",
-           "ScanSource", "Diagnosis", "Verdict"]
+__all__ = ["EXIT_INSUFFICIENT", "EXIT_REPLACE_ROUTER", "EXIT_SCAN_REACHING", "Diagnosis", "FileReport",
+           "ProviderEvidence", "RequestClass", "ScanSource", "Verdict"]
 
 EXIT_SCAN_REACHING = 7
 """Exit code of ``routerfix diagnose``: scans reach a phone and the router is not mitigated yet (run mitigate)."""
