@@ -111,7 +111,10 @@ def read_log(path: Path, budget: Budget, stats: LogStats) -> Iterator[SipEvent]:
         parse: Callable[[Iterator[str], str, Budget, LogStats], Iterator[SipEvent]] = {
             LogFormat.SIPP_TRACE: _sipp, LogFormat.ASTERISK: _asterisk, LogFormat.KAMAILIO_SIPDUMP: _kamailio,
         }[found]
-        yield from parse(lines, path.name, budget, stats)
+        try:
+            yield from parse(lines, path.name, budget, stats)
+        except OSError as exc:  # the file went away or the disk failed mid-way: keep what was read
+            raise ParseError(str(path), f"read failed after {stats.records} records: {exc.strerror}") from None
         stats.bytes_cut = reader.cut
     finally:
         raw.close()
