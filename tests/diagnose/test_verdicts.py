@@ -1,0 +1,145 @@
+"""Verdicts on real traffic: captures and sipp traces made by make_captures.py from real sipp, SIPVicious and
+tcpdump (tests/diagnose/data/README.md). Every verdict is reached; legitimate-only traffic is never a scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from routerfix.diagnose import Verdict, diagnose
+from routerfix.diagnose.report import EXIT_INSUFFICIENT, EXIT_REPLACE_ROUTER, EXIT_SCAN_REACHING
+
+DATA = Path(__file__).parent / "data"
+
+EXPECTED = {
+    "lo-legit.pcap": Verdict.NO_SCAN,
+    "lo-legit.sipp-trace.log": Verdict.NO_SCAN,
+    "lo-scan-reaching.pcapng": Verdict.SCAN_REACHING_PHONE,
+    "lo-scan-reaching.sipp-trace.log": Verdict.SCAN_REACHING_PHONE,
+    "lo-scan-blocked.pcap": Verdict.SCAN_ARRIVING_BLOCKED,
+    "lo-no-sip.pcap": Verdict.INSUFFICIENT_EVIDENCE,
+    # the namespace lab: a sipp phone behind a real nftables router with open NAT (tests/lab)
+    "lab-legit-phone.pcap": Verdict.NO_SCAN,
+    "lab-legit-wan.pcap": Verdict.NO_SCAN,
+    "lab-scan-open-phone.pcap": Verdict.SCAN_REACHING_PHONE,
+    "lab-scan-open-wan.pcap": Verdict.SCAN_REACHING_PHONE,
+    "lab-scan-fixed-phone.pcap": Verdict.NO_SCAN,
+    "lab-scan-fixed-wan.pcap": Verdict.SCAN_ARRIVING_BLOCKED,
+    "lab-tcp-connects-wan.pcap": Verdict.INSUFFICIENT_EVIDENCE,
+}
+LEGITIMATE = [name for name, verdict in EXPECTED.items() if verdict == Verdict.NO_SCAN]
+WITH_PROVIDER_CALL = ["lo-legit.pcap", "lo-legit.sipp-trace.log", "lab-legit-phone.pcap", "lab-legit-wan.pcap"]
+
+
+def test_every_data_file_has_an_expected_verdict() -> None:
+    shipped = {p.name for p in DATA.iterdir() if p.suffix in (".pcap", ".pcapng", ".log")}
+    assert shipped == set(EXPECTED), "data files and EXPECTED disagree: regenerate or update the table"
+
+
+def test_every_verdict_is_reached() -> None:
+    assert set(EXPECTED.values()) == set(Verdict)
+
+
+def test_every_verdict_is_reached_on_lab_traffic() -> None:
+    assert {v for name, v in EXPECTED.items() if name.startswith("lab-")} == set(Verdict)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_verdict(name: str) -> None:
+    result = diagnose([DATA / name])
+    assert result.verdict == EXPECTED[name], result.to_json()
+    assert not result.limits_reached
+    assert all(f.error is None for f in result.files)
+
+
+@pytest.mark.parametrize("name", LEGITIMATE)
+def test_legitimate_traffic_is_never_a_scan(name: str) -> None:
+    result = diagnose([DATA / name])
+    assert result.scanners == []
+    assert result.site.providers == ["198.51.100.10"]
+    assert result.site.provider_requests > 0 and result.site.phone_requests > 0
+    assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("name", [*WITH_PROVIDER_CALL, "lab-scan-open-phone.pcap", "lab-scan-open-wan.pcap"])
+def test_a_real_call_from_the_provider_is_never_a_scan(name: str) -> None:
+    result = diagnose([DATA / name])
+    assert result.site.provider_caller_ids == ["Alice Example"]
+    assert result.site.provider_methods.get("INVITE") == 1
+    assert all("+15555550123" not in s.caller_ids for s in result.scanners)
+
+
+@pytest.mark.parametrize(("name", "phone"), [("lab-scan-open-phone.pcap", "192.168.88."),
+                                             ("lab-scan-open-wan.pcap", "203.0.113.2")])
+def test_lab_open_nat_scan_reaches_the_phone_on_both_sides(name: str, phone: str) -> None:
+    """Phone side: delivered to the phone's LAN address. WAN side: the phone answers through the open NAT."""
+    result = diagnose([DATA / name])
+    assert result.site.phones[0].startswith(phone)
+    scanner = result.scanners[0]
+    assert scanner.address == "198.51.100.166" and scanner.reached >= 10
+    assert "friendly-scanner" in scanner.user_agents and {"100", "1000"} <= set(scanner.caller_ids)
+    assert {"INVITE", "OPTIONS"} <= set(scanner.methods)
+
+
+def test_lab_after_the_fix_wan_side_arrives_phone_side_sees_nothing() -> None:
+    wan = diagnose([DATA / "lab-scan-fixed-wan.pcap"])
+    assert wan.scanners[0].address == "198.51.100.166" and wan.scanners[0].reached == 0
+    assert wan.scanners[0].targets == ["203.0.113.2"]
+    phone = diagnose([DATA / "lab-scan-fixed-phone.pcap"])
+    assert phone.verdict == Verdict.NO_SCAN and set(phone.site.provider_methods) == {"OPTIONS"}
+
+
+def test_lab_both_sides_after_the_fix_together() -> None:
+    result = diagnose([DATA / "lab-scan-fixed-phone.pcap", DATA / "lab-scan-fixed-wan.pcap"], mitigated=True)
+    assert result.verdict == Verdict.SCAN_ARRIVING_BLOCKED and result.exit_code == 0
+
+
+def test_scan_reaching_phone_evidence() -> None:
+    result = diagnose([DATA / "lo-scan-reaching.pcapng"])
+    assert result.exit_code == EXIT_SCAN_REACHING
+    assert "routerfix mitigate" in result.next_step
+    by_address = {s.address: s for s in result.scanners}
+    v4 = by_address["198.51.100.166"]
+    assert v4.reached == v4.requests > 0
+    assert "friendly-scanner" in v4.user_agents
+    assert {"100", "1000"} <= set(v4.caller_ids)
+    assert {"udp", "tcp"} <= set(v4.transports)
+    assert any(m.startswith("scanner User-Agent") for m in v4.indicators)
+    assert any(line.startswith("INVITE sip:100@") for line in v4.samples)
+    assert "2001:db8:100::166" in by_address, "the IPv6 scan was not seen"
+    assert v4.first is not None and v4.last is not None and v4.last >= v4.first
+    assert result.site.phones == ["192.168.88.100"]
+
+
+def test_scan_reaching_phone_when_already_mitigated_means_replace_the_router() -> None:
+    result = diagnose([DATA / "lo-scan-reaching.pcapng"], mitigated=True)
+    assert result.verdict == Verdict.SCAN_REACHING_PHONE
+    assert result.exit_code == EXIT_REPLACE_ROUTER
+    assert "NAT is failing" in result.next_step and "Replace the router" in result.next_step
+
+
+def test_blocked_scan_evidence() -> None:
+    result = diagnose([DATA / "lo-scan-blocked.pcap"])
+    assert result.exit_code == 0
+    scanner = next(s for s in result.scanners if s.address == "198.51.100.166")
+    assert scanner.reached == 0 and scanner.blocked == scanner.requests > 0
+    assert scanner.targets == ["203.0.113.2"]
+
+
+def test_insufficient_evidence_exit_code() -> None:
+    result = diagnose([DATA / "lo-no-sip.pcap"])
+    assert result.exit_code == EXIT_INSUFFICIENT
+    assert result.files[0].packets > 0 and result.files[0].sip_messages == 0
+
+
+def test_several_files_together_the_worst_wins() -> None:
+    result = diagnose([DATA / "lo-legit.pcap", DATA / "lo-scan-reaching.sipp-trace.log"])
+    assert result.verdict == Verdict.SCAN_REACHING_PHONE
+    assert [f.kind for f in result.files] == ["capture", "sipp-trace"]
+
+
+def test_provider_named_by_the_caller() -> None:
+    """Without a REGISTER in view, only scanner marks make a scan; naming the provider keeps its calls legit."""
+    result = diagnose([DATA / "lo-legit.pcap"], providers=["198.51.100.10"])
+    assert result.verdict == Verdict.NO_SCAN
