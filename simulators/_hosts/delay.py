@@ -92,6 +92,7 @@ class DelayHost:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="delay-proxy", daemon=True)
         self._servers: list[asyncio.Server] = []
+        self._handlers: set[asyncio.Task[Any]] = set()
 
     def __enter__(self) -> DelayHost:
         self._thread.start()
@@ -110,6 +111,10 @@ class DelayHost:
         one_way = max(0.0, rtt) / 2
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._handlers.add(task)
+                task.add_done_callback(self._handlers.discard)
             try:
                 if one_way:
                     await asyncio.sleep(one_way)
@@ -148,8 +153,13 @@ class DelayHost:
         async def close() -> None:
             for server in self._servers:
                 server.close()
+            for task in list(self._handlers):
+                task.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
 
         with contextlib.suppress(Exception):
             self._call(close(), timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
