@@ -225,28 +225,32 @@ def run_tuned(script: Script, device: Device, read_timeout: float = 30.0) -> Non
     conn = ConnectHandler(device_type=script.device_type, host=device.host, port=device.port or 22,
                           username=device.username, password=device.password, fast_cli=True)
     try:
-        base = re.escape(conn.find_prompt().strip()[:-1])
-        exec_prompt = base + r"[#$>\]]\s*$"
-        any_prompt = base + r".*[#$>\]]\s*$"
-        for command in script.reads:
-            conn.send_command(command, expect_string=exec_prompt, read_timeout=read_timeout)
-        if script.commit:
-            conn.send_command("configure", expect_string=any_prompt, read_timeout=read_timeout)
-            for line in script.config:
-                conn.send_command(line, expect_string=any_prompt, read_timeout=read_timeout)
-            conn.send_command("commit", expect_string=any_prompt, read_timeout=read_timeout)
-            if script.save:
-                conn.send_command("save", expect_string=any_prompt, read_timeout=read_timeout)
-            conn.send_command("exit", expect_string=exec_prompt, read_timeout=read_timeout)
-        elif script.device_type in ("linux", "mikrotik_routeros"):  # a shell: writes are commands too
-            for line in script.config:
-                conn.send_command(line, expect_string=exec_prompt, read_timeout=read_timeout)
-        else:
-            if script.config:
-                conn.send_config_set(script.config, read_timeout=read_timeout)
-            if script.save:
-                conn.send_command("write memory", expect_string=exec_prompt, read_timeout=read_timeout)
-        for command in script.after:
-            conn.send_command(command, expect_string=exec_prompt, read_timeout=read_timeout)
+        tuned_steps(conn, script, read_timeout)
     finally:
         conn.disconnect()
+
+
+def tuned_steps(conn: Any, script: Script, read_timeout: float = 30.0) -> None:
+    """The tuned script's commands on an open netmiko connection (shared with the Nornir baseline)."""
+    base = re.escape(re.split(r"[:#$>(]", conn.find_prompt().strip(), maxsplit=1)[0])
+    exec_prompt = any_prompt = base + r"[^\n]*[#$>]\s*$"  # the host part, in exec and in configuration mode
+    for command in script.reads:
+        conn.send_command(command, expect_string=exec_prompt, read_timeout=read_timeout)
+    if script.commit:
+        conn.send_command("configure", expect_string=any_prompt, read_timeout=read_timeout)
+        for line in script.config:
+            conn.send_command(line, expect_string=any_prompt, read_timeout=read_timeout)
+        conn.send_command("commit", expect_string=any_prompt, read_timeout=read_timeout)
+        if script.save:
+            conn.send_command("save", expect_string=any_prompt, read_timeout=read_timeout)
+        conn.send_command("exit", expect_string=exec_prompt, read_timeout=read_timeout)
+    elif script.device_type in ("linux", "mikrotik_routeros"):  # a shell: writes are commands too
+        for line in script.config:
+            conn.send_command(line, expect_string=exec_prompt, read_timeout=read_timeout)
+    else:
+        if script.config:
+            conn.send_config_set(script.config, read_timeout=read_timeout)
+        if script.save:
+            conn.send_command("write memory", expect_string=exec_prompt, read_timeout=read_timeout)
+    for command in script.after:
+        conn.send_command(command, expect_string=exec_prompt, read_timeout=read_timeout)

@@ -34,7 +34,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import SSH_DRIVERS, Device, Script, baseline_script, median, run_baseline, run_tuned, simulators
+from _support import (
+    SSH_DRIVERS,
+    Device,
+    Script,
+    baseline_script,
+    cpu_seconds,
+    median,
+    run_baseline,
+    run_tuned,
+    simulators,
+)
 
 FLOOR_ROUND_TRIPS = 4
 """1 read, 1 write batch, 1 verify, 1 flush: the strict floor's round trips after the handshake."""
@@ -50,18 +60,25 @@ STRICT: dict[str, tuple[float, str]] = {
 """Per driver: the device's own seconds the strict floor adds (the least the change needs), and why."""
 
 
-def record_change(driver: str) -> tuple[Script, int]:
+def record_change(driver: str) -> tuple[Script, int, float]:
     """Run routerfix once on an in-process simulator (no latency) and derive the netmiko script from what the
-    device saw. Returns the script and routerfix's round trips."""
+    device saw. Returns the script, routerfix's round trips and the device work time its lines cost
+    (docs/facts/timing.md, summed here without being spent)."""
+    from routerfix.simulators._hosts.timing import work_for
+
     import routerfix
     from routerfix.simulate import simulate
 
+    work = work_for(driver)
+    spent: list[float] = []
     with simulate(driver) as dev:
+        ssh = getattr(dev.handle, "device", dev.handle)
+        if work is not None:
+            ssh.knobs.work = lambda line, out: spent.append(work(line, out)) or 0.0
         with routerfix.connect(driver, dev.host, **dev.connect_options()) as router:
             routerfix.apply_ghostcall_mitigation(router)
             trips = int(getattr(router, "round_trips", 0))
-        ssh = getattr(dev.handle, "device", dev.handle)
-        return baseline_script(driver, list(ssh.commands)), trips
+        return baseline_script(driver, list(ssh.commands)), trips, sum(spent)
 
 
 def handshake(device: Device) -> float:
@@ -86,15 +103,15 @@ def handshake(device: Device) -> float:
         client.close()
 
 
-def mitigate(device: Device) -> tuple[float, int, str]:
-    """Seconds for routerfix connect + mitigation + close; round trips; status."""
+def mitigate(device: Device) -> tuple[float, int, str, float]:
+    """Seconds for routerfix connect + mitigation + close; round trips; status; client CPU seconds."""
     import routerfix
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     with routerfix.connect(device.driver, device.host, **device.connect_options()) as router:
         result = routerfix.apply_ghostcall_mitigation(router)
         trips = int(getattr(router, "round_trips", 0))
-    return time.perf_counter() - started, trips, result.status
+    return time.perf_counter() - started, trips, result.status, cpu_seconds() - cpu
 
 
 def netmiko_time(script: Script, device: Device, *, tuned: bool) -> tuple[float, str]:
@@ -110,14 +127,15 @@ def netmiko_time(script: Script, device: Device, *, tuned: bool) -> tuple[float,
 def measure(drivers: list[str], latencies: list[float], runs: int, *, realistic: bool = True,
             naive: bool = True) -> list[dict[str, Any]]:
     """Median figures per driver and latency."""
-    scripts = {d: record_change(d)[0] for d in drivers}
+    recorded = {d: record_change(d) for d in drivers}
+    scripts = {d: r[0] for d, r in recorded.items()}
     steps_all = ["hs", "rfx", "tuned"] + (["naive"] if naive else [])
     rows = []
     for latency in latencies:
         wanted: list[tuple[str, dict[str, Any]]] = [(d, {}) for _ in range(runs) for d in drivers
                                                     for _k in steps_all]
         samples: dict[str, dict[str, list[Any]]] = {d: {"hs": [], "rfx": [], "tuned": [], "naive": [], "rt": [],
-                                                         "err": []} for d in drivers}
+                                                         "cpu": [], "err": []} for d in drivers}
         with simulators(wanted, latency=latency, processes=1, realistic=realistic) as devices:
             pools = {d: iter([x for x in devices if x.driver == d]) for d in drivers}
             for run in range(runs):
@@ -131,7 +149,8 @@ def measure(drivers: list[str], latencies: list[float], runs: int, *, realistic:
                         if step == "hs":
                             s["hs"].append(handshake(dev))
                         elif step == "rfx":
-                            seconds, trips, status = mitigate(dev)
+                            seconds, trips, status, cpu = mitigate(dev)
+                            s["cpu"].append(cpu)
                             if status != "mitigated":
                                 s["err"].append(f"routerfix status {status}")
                             s["rfx"].append(seconds)
@@ -157,6 +176,8 @@ def measure(drivers: list[str], latencies: list[float], runs: int, *, realistic:
                 "tuned_s": round(tuned, 3), "tuned_vs_routerfix": round(tuned / rfx, 2) if rfx else None,
                 "naive_s": round(nm, 3) if s["naive"] else None,
                 "naive_vs_routerfix": round(nm / rfx, 2) if rfx and s["naive"] else None,
+                "routerfix_cpu_s": round(median(s["cpu"]), 3),
+                "routerfix_device_s": round(recorded[driver][2], 2) if realistic else 0.0,
                 "errors": sorted(set(s["err"])),
             })
     return rows
@@ -178,6 +199,19 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def breakdown(rows: list[dict[str, Any]]) -> str:
+    """Markdown table: where each routerfix run's wall time goes."""
+    out = ["| driver | routerfix wall | connect (bare handshake) | round trips × latency | device work | client CPU (incl. the handshake's) | "
+           "rest (overlap, scheduling on the loaded host) |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        trips = r["routerfix_round_trips"] * r["latency_ms"] / 1000
+        rest = r["routerfix_s"] - r["handshake_s"] - trips - r["routerfix_device_s"] - r["routerfix_cpu_s"]
+        out.append(f"| {r['driver']} | {r['routerfix_s']:.2f} s | {r['handshake_s']:.2f} s | "
+                   f"{r['routerfix_round_trips']:g} × {r['latency_ms']} ms = {trips:.2f} s | "
+                   f"{r['routerfix_device_s']:.2f} s | {r['routerfix_cpu_s']:.2f} s | {rest:+.2f} s |")
+    return "\n".join(out)
+
+
 def main() -> None:
     """Measure and print a JSON list (``--json``) or a Markdown table."""
     parser = argparse.ArgumentParser()
@@ -190,7 +224,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     rows = measure(args.drivers, args.latency, args.runs, realistic=not args.legacy, naive=not args.no_naive)
-    print(json.dumps(rows, indent=1) if args.json else table(rows))
+    print(json.dumps(rows, indent=1) if args.json else table(rows) + "\n\n" + breakdown(rows))
 
 
 if __name__ == "__main__":
