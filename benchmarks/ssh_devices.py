@@ -202,7 +202,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 def breakdown(rows: list[dict[str, Any]]) -> str:
     """Markdown table: where each routerfix run's wall time goes."""
     out = ["| driver | routerfix wall | connect (bare handshake) | round trips × latency | device work | "
-           "client CPU (incl. the handshake's) | rest (overlap, scheduling on the loaded host) |", "|---|---|---|---|---|---|---|"]
+           "client CPU (incl. the handshake's) | rest (overlap, scheduling on the loaded host) |",
+           "|---|---|---|---|---|---|---|"]
     for r in rows:
         trips = r["routerfix_round_trips"] * r["latency_ms"] / 1000
         rest = r["routerfix_s"] - r["handshake_s"] - trips - r["routerfix_device_s"] - r["routerfix_cpu_s"]
