@@ -9,10 +9,10 @@ import threading
 import time
 
 import pytest
-
-from routerfix.simulate import simulate
 from routerfix.simulators._hosts.delay import DelayHost
 from routerfix.simulators._hosts.timing import DEVICE_TIMING, device_seconds
+
+from routerfix.simulate import simulate
 
 RTT = 0.2
 
@@ -84,7 +84,7 @@ def test_ssh_host_spends_work_time_before_answering_and_queues_typed_ahead_lines
         device = dev.handle.device
         device.knobs.work = lambda line, _out: 0.3 if line.startswith("show version") else 0.0
         client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # noqa: S507 - loopback simulator
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
         client.connect(dev.host, port=dev.port, username=dev.username, password=dev.password,
                        look_for_keys=False, allow_agent=False, timeout=10)
         try:
