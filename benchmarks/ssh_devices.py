@@ -195,7 +195,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                    f"{FLOOR_ROUND_TRIPS} × {r['latency_ms']} ms + {r['floor_device_s']:g}) | "
                    f"{r['routerfix_s']:.2f} s | "
                    f"{r['routerfix_vs_floor']} | {r['routerfix_round_trips']:g} | {r['tuned_s']:.2f} s | "
-                   f"{r['tuned_vs_routerfix']} | {naive}{note} | {r['naive_vs_routerfix']} |")
+                   f"{r['tuned_vs_routerfix']} | {naive}{note} | {r['naive_vs_routerfix'] or '—'} |")
     return "\n".join(out)
 
 
