@@ -73,12 +73,37 @@ def _share_in_child(args: tuple[list[Device], int]) -> dict[str, Any]:
     return _fleet_share(*args)
 
 
-def child_routerfix(devices: list[Device], workers: int, processes: int = 1) -> dict[str, Any]:
+def share_ssl_context() -> None:
+    """Proposal 1 of docs/performance.md, tried from outside (``--shared-ssl-context``, benchmark only): every
+    urllib3 pool of this process gets one SSL context built once, instead of a fresh one that loads the system CA
+    store for every router. Only valid where no router needs CA verification (the benchmark's routers are pinned
+    by fingerprint or plain HTTP); the real change keeps one context per trust mode."""
+    import ssl
+
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    shared = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
+    shared.check_hostname = False
+    original = HTTPAdapter.init_poolmanager
+
+    def init_poolmanager(self: HTTPAdapter, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("ssl_context", shared)
+        original(self, *args, **kwargs)
+
+    HTTPAdapter.init_poolmanager = init_poolmanager  # type: ignore[method-assign]
+
+
+def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
+                    shared_ssl: bool = False) -> dict[str, Any]:
     """routerfix.run_fleet("mitigate") over ``devices``, in this process or ``processes`` forked workers."""
     import multiprocessing
 
     import routerfix
     import routerfix.fleet
+
+    if shared_ssl:
+        share_ssl_context()
 
     assert routerfix  # imported before timing: start-up is measured by import_time.py
     started = time.perf_counter()
@@ -94,7 +119,8 @@ def child_routerfix(devices: list[Device], workers: int, processes: int = 1) -> 
         for status, n in part["statuses"].items():
             statuses[status] = statuses.get(status, 0) + n
     rss = sum(p["peak_rss_mb"] for p in parts) + (peak_rss_mb() if processes > 1 else 0.0)
-    return {"tool": "routerfix", "hosts": len(devices), "workers": workers, "processes": processes,
+    return {"tool": "routerfix" + (" (shared SSL context)" if shared_ssl else ""), "hosts": len(devices),
+            "workers": workers, "processes": processes,
             "wall_s": round(wall, 2), "cpu_s": round(sum(p["cpu_s"] for p in parts), 1),
             "cpu_ms_per_router": round(1000 * sum(p["cpu_s"] for p in parts) / max(1, len(devices)), 1),
             "peak_rss_mb": round(rss, 1), "statuses": statuses,
@@ -172,7 +198,7 @@ def run_child(tool: str, devices: list[Device], workers: int, scripts: dict[str,
               processes: int = 1) -> dict[str, Any]:
     """Run one measured child process and return its JSON figures."""
     payload = {"tool": tool, "workers": workers, "devices": [d.__dict__ for d in devices], "scripts": scripts or {},
-               "processes": processes}
+               "processes": processes, "shared_ssl": SHARED_SSL}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(payload, handle)
     try:
@@ -200,6 +226,8 @@ def nornir_scripts() -> dict[str, dict[str, Any]]:
 
 REALISTIC = True
 """Set from ``--legacy`` (False: the simulators' latency knobs only, no device time)."""
+SHARED_SSL = False
+"""Set from ``--shared-ssl-context`` (routerfix runs with :func:`share_ssl_context`)."""
 
 
 def measure(size: int, workers: int, latency: float, procs: int, tool: str = "routerfix",
@@ -226,6 +254,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2],
                         help="worker processes of the measured child (each size is run with each)")
     parser.add_argument("--legacy", action="store_true", help="latency knobs only, no device time (old figures)")
+    parser.add_argument("--shared-ssl-context", action="store_true", help="try docs/performance.md proposal 1")
     parser.add_argument("--scaling-workers", type=int, nargs="*", default=[])
     parser.add_argument("--scaling-size", type=int, default=300)
     parser.add_argument("--latency", type=float, default=0.05)
@@ -239,13 +268,15 @@ def main() -> None:
         payload = json.loads(Path(args.child).read_text())
         devices = [Device(**d) for d in payload["devices"]]
         if payload["tool"] == "routerfix":
-            print(json.dumps(child_routerfix(devices, payload["workers"], payload.get("processes", 1))))
+            print(json.dumps(child_routerfix(devices, payload["workers"], payload.get("processes", 1),
+                                             bool(payload.get("shared_ssl")))))
         else:
             print(json.dumps(child_nornir(devices, payload["workers"], payload["scripts"],
                                           tuned=payload["tool"] == "nornir")))
         return
-    global REALISTIC
+    global REALISTIC, SHARED_SSL
     REALISTIC = not args.legacy
+    SHARED_SSL = args.shared_ssl_context
     rows = []
     for size in args.sizes:
         for processes in args.processes:
