@@ -34,7 +34,7 @@ pytest: $(BIN)/routerfix
 	$(BIN)/pytest
 
 bench: $(BIN)/routerfix
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -70,14 +70,19 @@ class Device:
 
 @contextlib.contextmanager
 def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float, processes: int = 1,
-               timeout: float = 600.0) -> Iterator[list[Device]]:
-    """Serve ``devices`` (driver, knobs) from ``processes`` simulator processes; yield them in the same order."""
+               timeout: float = 600.0, realistic: bool = False) -> Iterator[list[Device]]:
+    """Serve ``devices`` (driver, knobs) from ``processes`` simulator processes; yield them in the same order.
+
+    ``realistic``: every packet pays ``latency`` per round trip (a delaying TCP proxy in front of each device) and
+    SSH devices spend their documented work time (docs/facts/timing.md); otherwise the simulators' own latency
+    knobs (login, first prompt, command lines only) and no work time."""
     processes = max(1, min(processes, len(devices) or 1))
     shares: list[list[int]] = [list(range(i, len(devices), processes)) for i in range(processes)]
     procs = []
     try:
         for share in shares:
-            spec = {"latency": latency, "devices": [list(devices[i]) for i in share]}
+            spec = {"latency": latency, "network": "proxy" if realistic else "knob", "timing": realistic,
+                    "devices": [list(devices[i]) for i in share]}
             procs.append(subprocess.Popen([sys.executable, str(HERE / "simhost.py"), json.dumps(spec)],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
         found: dict[int, Device] = {}
@@ -112,7 +117,7 @@ def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float,
 # --- the plain netmiko script of an MSP engineer ------------------------------------------------------------
 
 _MARKER = re.compile(r'; (?::put "RFX[0-9a-f]+-\d+"|echo RFX[0-9a-f]+-\d+ \$\?)(?:; |$)')
-_SKIP = ("terminal ", "set terminal ", "export LC_ALL", "exit", "quit", "logout", "ping ")
+_SKIP = ("terminal ", "set terminal ", "export LC_ALL", "exit", "quit", "logout")
 
 
 def split_batch(line: str) -> list[str]:
@@ -129,6 +134,10 @@ def _is_write(driver: str, command: str) -> bool:
         return "uci set" in command or "uci commit" in command or "uci delete" in command or \
             command.startswith("conntrack -D")
     return command.startswith(("sudo conntrack", "clear "))
+
+
+def _is_probe(command: str) -> bool:
+    return command.startswith(("ping ", "arping "))
 
 
 @dataclass
@@ -178,7 +187,7 @@ def baseline_script(driver: str, recorded: Sequence[str]) -> Script:
                 continue
             if _is_write(driver, command):
                 (after if driver in ("vyos", "edgeos") else config).append(command)
-            elif command not in reads and not command.startswith("tr "):
+            elif (command not in reads or _is_probe(command)) and not command.startswith("tr "):
                 reads.append(command)
     return Script(NETMIKO_TYPES[driver], reads, config, after, commit=driver in ("vyos", "edgeos"),
                   save=driver in ("cisco_ios", "vyos", "edgeos"))
@@ -205,3 +214,43 @@ def run_baseline(script: Script, device: Device, read_timeout: float = 30.0) -> 
             conn.send_command(command, read_timeout=read_timeout)
     finally:
         conn.disconnect()
+
+
+def run_tuned(script: Script, device: Device, read_timeout: float = 30.0) -> None:
+    """The same change as :func:`run_baseline`, as a competent engineer tunes it: the prompt is found once after
+    login and every ``send_command`` passes it as ``expect_string`` (no ``find_prompt()`` per read); commit, save
+    and leaving configuration mode wait for their prompt pattern instead of netmiko's timing-based reads."""
+    from netmiko import ConnectHandler
+
+    conn = ConnectHandler(device_type=script.device_type, host=device.host, port=device.port or 22,
+                          username=device.username, password=device.password, fast_cli=True)
+    try:
+        tuned_steps(conn, script, read_timeout)
+    finally:
+        conn.disconnect()
+
+
+def tuned_steps(conn: Any, script: Script, read_timeout: float = 30.0) -> None:
+    """The tuned script's commands on an open netmiko connection (shared with the Nornir baseline)."""
+    base = re.escape(re.split(r"[:#$>(]", conn.find_prompt().strip(), maxsplit=1)[0])
+    exec_prompt = any_prompt = base + r"[^\n]*[#$>]\s*$"  # the host part, in exec and in configuration mode
+    for command in script.reads:
+        conn.send_command(command, expect_string=exec_prompt, read_timeout=read_timeout)
+    if script.commit:
+        conn.send_command("configure", expect_string=any_prompt, read_timeout=read_timeout)
+        for line in script.config:
+            conn.send_command(line, expect_string=any_prompt, read_timeout=read_timeout)
+        conn.send_command("commit", expect_string=any_prompt, read_timeout=read_timeout)
+        if script.save:
+            conn.send_command("save", expect_string=any_prompt, read_timeout=read_timeout)
+        conn.send_command("exit", expect_string=exec_prompt, read_timeout=read_timeout)
+    elif script.device_type in ("linux", "mikrotik_routeros"):  # a shell: writes are commands too
+        for line in script.config:
+            conn.send_command(line, expect_string=exec_prompt, read_timeout=read_timeout)
+    else:
+        if script.config:
+            conn.send_config_set(script.config, read_timeout=read_timeout)
+        if script.save:
+            conn.send_command("write memory", expect_string=exec_prompt, read_timeout=read_timeout)
+    for command in script.after:
+        conn.send_command(command, expect_string=exec_prompt, read_timeout=read_timeout)

@@ -6,8 +6,17 @@ freshly started (unmitigated) routers. Each measured run is a child process of i
 time and peak RSS (``ru_maxrss``) are those of routerfix (or Nornir) alone. The fleet cycles through
 :data:`MIX` (6 SSH platforms, 4 web GUIs).
 
-Run: .venv/bin/python benchmarks/fleet.py [--sizes 100 300 1000] [--workers 64] [--scaling-workers 8 16 32]
-                                          [--scaling-size 300] [--latency 0.05] [--nornir] [--json]
+Realistic by default (``--legacy``: the old knob-only latency): every router sits behind a delaying TCP proxy
+(each packet pays the round trip) and SSH routers spend their documented device time (docs/facts/timing.md).
+
+``--processes N`` (the proposed fleet change, measured here without touching ``routerfix/fleet.py``): the measured
+child forks N worker processes after importing routerfix, each running ``run_fleet`` on every N-th router with
+``workers / N`` threads, so the client's CPU work (key exchange, TLS, parsing) is no longer serialised by one GIL.
+Wall time is taken in the parent from before the fork until every worker finished; peak RSS is the sum of every
+process's peak.
+
+Run: .venv/bin/python benchmarks/fleet.py [--sizes 10 100 1000] [--workers 64] [--processes 1 2]
+                                          [--scaling-workers] [--latency 0.05] [--nornir] [--json]
 """
 
 from __future__ import annotations
@@ -39,33 +48,89 @@ def fleet(size: int) -> list[tuple[str, dict[str, Any]]]:
 
 # --- child processes (what is measured) -------------------------------------------------------------------------
 
-def child_routerfix(devices: list[Device], workers: int) -> dict[str, Any]:
-    """routerfix.run_fleet("mitigate") over ``devices``."""
-    import routerfix
+def _fleet_share(devices: list[Device], workers: int) -> dict[str, Any]:
+    """run_fleet("mitigate") over ``devices`` in this process: statuses, errors, CPU seconds, peak RSS."""
     from routerfix.fleet import run_fleet
     from routerfix.inventory import FleetHost
     from routerfix.secrets import Secret
 
-    hosts = [FleetHost(name=f"r{i:04d}-{d.driver}", hostname=d.host, driver=d.driver, port=d.port,
+    hosts = [FleetHost(name=f"r{i:04d}-{d.driver}-{d.port}", hostname=d.host, driver=d.driver, port=d.port,
                        username=d.username, options=d.options, password=Secret(d.password))
              for i, d in enumerate(devices)]
-    assert routerfix  # imported before timing: start-up is measured by import_time.py
     with tempfile.TemporaryDirectory() as state:
-        started, cpu = time.perf_counter(), cpu_seconds()
+        cpu = cpu_seconds()
         report = run_fleet(hosts, "mitigate", workers=workers, state_dir=state)
-        wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+        cpu = cpu_seconds() - cpu
     statuses: dict[str, int] = {}
     for r in report.results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
     errors = sorted({f"{r.driver}: {r.error_type}: {r.error_message}"[:160] for r in report.results
                      if r.error_type})[:5]
-    return {"tool": "routerfix", "hosts": len(hosts), "workers": workers, "wall_s": round(wall, 2),
-            "cpu_s": round(cpu, 1),
-            "peak_rss_mb": round(peak_rss_mb(), 1), "statuses": statuses, "errors": errors}
+    return {"statuses": statuses, "errors": errors, "cpu_s": cpu, "peak_rss_mb": peak_rss_mb()}
 
 
-def child_nornir(devices: list[Device], workers: int, scripts: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Nornir (threaded runner) + nornir_netmiko: reads, send_config, commit/save, as in the netmiko baseline."""
+def _share_in_child(args: tuple[list[Device], int]) -> dict[str, Any]:
+    return _fleet_share(*args)
+
+
+def share_ssl_context() -> None:
+    """Proposal 1 of docs/performance.md, tried from outside (``--shared-ssl-context``, benchmark only): every
+    urllib3 pool of this process gets one SSL context built once, instead of a fresh one that loads the system CA
+    store for every router. Only valid where no router needs CA verification (the benchmark's routers are pinned
+    by fingerprint or plain HTTP); the real change keeps one context per trust mode."""
+    import ssl
+
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    shared = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
+    shared.check_hostname = False
+    original = HTTPAdapter.init_poolmanager
+
+    def init_poolmanager(self: HTTPAdapter, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("ssl_context", shared)
+        original(self, *args, **kwargs)
+
+    HTTPAdapter.init_poolmanager = init_poolmanager  # type: ignore[method-assign]
+
+
+def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
+                    shared_ssl: bool = False) -> dict[str, Any]:
+    """routerfix.run_fleet("mitigate") over ``devices``, in this process or ``processes`` forked workers."""
+    import multiprocessing
+
+    import routerfix
+    import routerfix.fleet
+
+    if shared_ssl:
+        share_ssl_context()
+
+    assert routerfix  # imported before timing: start-up is measured by import_time.py
+    started = time.perf_counter()
+    if processes <= 1:
+        parts = [_fleet_share(devices, workers)]
+    else:
+        shares = [(devices[i::processes], max(1, workers // processes)) for i in range(processes)]
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            parts = pool.map(_share_in_child, shares)
+    wall = time.perf_counter() - started
+    statuses: dict[str, int] = {}
+    for part in parts:
+        for status, n in part["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    rss = sum(p["peak_rss_mb"] for p in parts) + (peak_rss_mb() if processes > 1 else 0.0)
+    return {"tool": "routerfix" + (" (shared SSL context)" if shared_ssl else ""), "hosts": len(devices),
+            "workers": workers, "processes": processes,
+            "wall_s": round(wall, 2), "cpu_s": round(sum(p["cpu_s"] for p in parts), 1),
+            "cpu_ms_per_router": round(1000 * sum(p["cpu_s"] for p in parts) / max(1, len(devices)), 1),
+            "peak_rss_mb": round(rss, 1), "statuses": statuses,
+            "errors": sorted({e for p in parts for e in p["errors"]})[:5]}
+
+
+def child_nornir(devices: list[Device], workers: int, scripts: dict[str, dict[str, Any]],
+                 tuned: bool = True) -> dict[str, Any]:
+    """Nornir (threaded runner) + nornir_netmiko: the tuned netmiko script per host (``tuned``: prompt found once,
+    ``expect_string`` on every read) or the naive one (nornir_netmiko tasks as documented)."""
     from nornir.core import Nornir
     from nornir.core.inventory import ConnectionOptions, Defaults, Groups, Host, Hosts, Inventory
     from nornir.core.plugins.connections import ConnectionPluginRegister
@@ -88,6 +153,13 @@ def child_nornir(devices: list[Device], workers: int, scripts: dict[str, dict[st
     nr = Nornir(inventory=Inventory(hosts=hosts, groups=Groups(), defaults=Defaults()),
                 runner=ThreadedRunner(num_workers=workers))
 
+    def change_tuned(task: Task) -> Result:
+        from _support import Script, tuned_steps
+
+        conn = task.host.get_connection("netmiko", task.nornir.config)
+        tuned_steps(conn, Script(task.host.platform or "", **task.host.data["script"]))
+        return Result(host=task.host)
+
     def change(task: Task) -> Result:
         script = task.host.data["script"]
         for command in script["reads"]:
@@ -104,11 +176,12 @@ def child_nornir(devices: list[Device], workers: int, scripts: dict[str, dict[st
         return Result(host=task.host)
 
     started, cpu = time.perf_counter(), cpu_seconds()
-    result = nr.run(task=change)
+    result = nr.run(task=change_tuned if tuned else change)
     nr.close_connections()
     wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     failed = sorted(result.failed_hosts)
-    return {"tool": "nornir+nornir_netmiko", "hosts": len(devices), "workers": workers, "wall_s": round(wall, 2),
+    return {"tool": "nornir+nornir_netmiko" + (" (tuned)" if tuned else " (naive)"), "hosts": len(devices),
+            "workers": workers, "wall_s": round(wall, 2),
             "cpu_s": round(cpu, 1),
             "peak_rss_mb": round(peak_rss_mb(), 1), "failed": len(failed),
             "errors": sorted({_first_error(result[h]) for h in failed[:5]})}
@@ -121,9 +194,11 @@ def _first_error(multi: Any) -> str:
     return "failed"
 
 
-def run_child(tool: str, devices: list[Device], workers: int, scripts: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_child(tool: str, devices: list[Device], workers: int, scripts: dict[str, Any] | None = None,
+              processes: int = 1) -> dict[str, Any]:
     """Run one measured child process and return its JSON figures."""
-    payload = {"tool": tool, "workers": workers, "devices": [d.__dict__ for d in devices], "scripts": scripts or {}}
+    payload = {"tool": tool, "workers": workers, "devices": [d.__dict__ for d in devices], "scripts": scripts or {},
+               "processes": processes, "shared_ssl": SHARED_SSL}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(payload, handle)
     try:
@@ -149,15 +224,24 @@ def nornir_scripts() -> dict[str, dict[str, Any]]:
     return out
 
 
+REALISTIC = True
+"""Set from ``--legacy`` (False: the simulators' latency knobs only, no device time)."""
+SHARED_SSL = False
+"""Set from ``--shared-ssl-context`` (routerfix runs with :func:`share_ssl_context`)."""
+
+
 def measure(size: int, workers: int, latency: float, procs: int, tool: str = "routerfix",
-            scripts: dict[str, Any] | None = None) -> dict[str, Any]:
+            scripts: dict[str, Any] | None = None, processes: int = 1, ssh_only: bool = False) -> dict[str, Any]:
     """Start fresh simulated routers, run one measured child against them."""
     mix = fleet(size)
-    if tool == "nornir":
+    if tool.startswith("nornir") or ssh_only:
         mix = [m for m in mix if m[0] in NETMIKO_TYPES]
-    with simulators(mix, latency=latency, processes=procs) as devices:
-        figures = run_child(tool, devices, workers, scripts)
+    with simulators(mix, latency=latency, processes=procs, realistic=REALISTIC) as devices:
+        figures = run_child(tool, devices, workers, scripts, processes)
     figures["latency_ms"] = round(latency * 1000)
+    figures["realistic"] = REALISTIC
+    if ssh_only:
+        figures["tool"] += " (SSH subset)"
     return figures
 
 
@@ -165,13 +249,18 @@ def main() -> None:
     """Measure and print figures (one JSON object per line with ``--json``, else a Markdown table)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--child")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--workers", type=int, default=64)
-    parser.add_argument("--scaling-workers", type=int, nargs="*", default=[8, 16, 32])
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2],
+                        help="worker processes of the measured child (each size is run with each)")
+    parser.add_argument("--legacy", action="store_true", help="latency knobs only, no device time (old figures)")
+    parser.add_argument("--shared-ssl-context", action="store_true", help="try docs/performance.md proposal 1")
+    parser.add_argument("--scaling-workers", type=int, nargs="*", default=[])
     parser.add_argument("--scaling-size", type=int, default=300)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--sim-processes", type=int, default=4)
     parser.add_argument("--nornir", action="store_true", help="also run Nornir + nornir_netmiko on the SSH subset")
+    parser.add_argument("--nornir-sizes", type=int, nargs="+", default=[60])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
@@ -179,43 +268,40 @@ def main() -> None:
         payload = json.loads(Path(args.child).read_text())
         devices = [Device(**d) for d in payload["devices"]]
         if payload["tool"] == "routerfix":
-            print(json.dumps(child_routerfix(devices, payload["workers"])))
+            print(json.dumps(child_routerfix(devices, payload["workers"], payload.get("processes", 1),
+                                             bool(payload.get("shared_ssl")))))
         else:
-            print(json.dumps(child_nornir(devices, payload["workers"], payload["scripts"])))
+            print(json.dumps(child_nornir(devices, payload["workers"], payload["scripts"],
+                                          tuned=payload["tool"] == "nornir")))
         return
+    global REALISTIC, SHARED_SSL
+    REALISTIC = not args.legacy
+    SHARED_SSL = args.shared_ssl_context
     rows = []
     for size in args.sizes:
-        rows.append(measure(size, args.workers, args.latency, args.sim_processes))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        for processes in args.processes:
+            rows.append(measure(size, args.workers, args.latency, args.sim_processes, processes=processes))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     for workers in args.scaling_workers:
         rows.append(measure(args.scaling_size, workers, args.latency, args.sim_processes))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     if args.nornir:
         scripts = nornir_scripts()
-        for size in args.sizes:
-            rows.append(measure_ssh_only(size, args))
+        for size in args.nornir_sizes:
+            rows.append(measure(size, args.workers, args.latency, args.sim_processes, ssh_only=True))
             rows.append(measure(size, args.workers, args.latency, args.sim_processes, "nornir", scripts))
             print(json.dumps(rows[-2:]), file=sys.stderr, flush=True)
     if args.json:
         for row in rows:
             print(json.dumps(row))
         return
-    print("| tool | routers | workers | wall | CPU (this process) | peak RSS | outcome |")
-    print("|---|---|---|---|---|---|---|")
+    print("| tool | routers | workers | processes | wall | client CPU | CPU per router | peak RSS | outcome |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         outcome = r.get("statuses") or f"{r.get('failed', 0)} failed"
-        print(f"| {r['tool']} | {r['hosts']} | {r['workers']} | {r['wall_s']:.1f} s | {r.get('cpu_s', 0):.0f} s | "
-              f"{r['peak_rss_mb']:.0f} MiB | {outcome} |")
-
-
-def measure_ssh_only(size: int, args: argparse.Namespace) -> dict[str, Any]:
-    """routerfix on the SSH subset of a fleet of ``size`` (the side-by-side partner of the Nornir run)."""
-    mix = [m for m in fleet(size) if m[0] in NETMIKO_TYPES]
-    with simulators(mix, latency=args.latency, processes=args.sim_processes) as devices:
-        figures = run_child("routerfix", devices, args.workers)
-    figures["tool"] = "routerfix (SSH subset)"
-    figures["latency_ms"] = round(args.latency * 1000)
-    return figures
+        print(f"| {r['tool']} | {r['hosts']} | {r['workers']} | {r.get('processes', 1)} | {r['wall_s']:.1f} s | "
+              f"{r.get('cpu_s', 0):.1f} s | {r.get('cpu_ms_per_router', '—')} ms | {r['peak_rss_mb']:.0f} MiB | "
+              f"{outcome} |")
 
 
 if __name__ == "__main__":

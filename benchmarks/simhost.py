@@ -4,11 +4,16 @@ so that the process being measured (routerfix, netmiko, Nornir) does not share i
 Run by :func:`benchmarks._support.simulators` (not by hand)::
 
     python benchmarks/simhost.py '{"latency": 0.05, "devices": [["mikrotik", {}], ["netgear", {"model": "R7800"}]]}'
+    python benchmarks/simhost.py '{"latency": 0.05, "network": "proxy", "timing": true, "devices": [...]}'
 
 It prints one JSON line per device (driver, host, port, username, password, options), then ``READY``, and serves
 until its standard input closes. SSH devices share one event loop (`SSHSimulatorHost`);
-each web device has its own threaded HTTP server. ``latency`` is injected with each simulator's own knob (SSH:
-per line, pipelined; HTTP: per request).
+each web device has its own threaded HTTP server.
+
+``network``: ``"knob"`` (the old way: ``latency`` is injected with each simulator's own knob, SSH per line, HTTP per
+request) or ``"proxy"`` (every device behind a delaying TCP proxy, :mod:`simulators._hosts.delay`: ``latency`` is
+the round-trip time of *every* packet, handshakes included; the simulators' knobs stay at 0). ``timing``: true
+switches on the device work times of :mod:`simulators._hosts.timing` (docs/facts/timing.md) on SSH devices.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ import os
 import sys
 from typing import Any
 
+from routerfix.simulators._hosts.delay import DelayHost
 from routerfix.simulators._hosts.http import HttpSimulator
-from routerfix.simulators._hosts.ssh import SSHSimulatorHost
+from routerfix.simulators._hosts.ssh import SimulatedSSHDevice, SSHSimulatorHost
+from routerfix.simulators._hosts.timing import work_for
 
 from routerfix.simulate import simulate
 
@@ -45,10 +52,14 @@ def _factory_params(driver: str) -> set[str]:
 def main() -> None:
     """Start the devices of the JSON spec in argv[1], print where they listen, serve until stdin closes."""
     spec = json.loads(sys.argv[1])
-    latency = float(spec.get("latency", 0.0))
+    proxy = spec.get("network", "knob") == "proxy"
+    rtt = float(spec.get("latency", 0.0))
+    latency = 0.0 if proxy else rtt
+    timing = bool(spec.get("timing", False))
     params: dict[str, set[str]] = {}
     with contextlib.ExitStack() as stack:
         ssh_host = stack.enter_context(SSHSimulatorHost())
+        delays = stack.enter_context(DelayHost()) if proxy else None
         for driver, knobs in spec["devices"]:
             if driver not in params:
                 params[driver] = _factory_params(driver)
@@ -61,7 +72,13 @@ def main() -> None:
             if "latency" not in params[driver]:
                 for server in _http_servers(device.handle):
                     server.latency = latency
-            print(json.dumps({"driver": device.driver, "host": device.host, "port": device.port,
+            ssh_device = getattr(device.handle, "device", device.handle)
+            if timing and isinstance(ssh_device, SimulatedSSHDevice):
+                ssh_device.knobs.work = work_for(driver)
+            port = device.port
+            if delays is not None and port is not None:
+                port = delays.add(port, rtt=rtt, upstream_host=device.host)
+            print(json.dumps({"driver": device.driver, "host": device.host, "port": port,
                               "username": device.username, "password": device.password,
                               "options": device.options}), flush=True)
         print("READY", flush=True)

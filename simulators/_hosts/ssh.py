@@ -20,7 +20,10 @@ Knobs (:class:`Knobs`, changeable while running, e.g. ``device.knobs.latency = 0
   :attr:`SimulatedSSHDevice.commands_seen` at the time of setting, see :meth:`SimulatedSSHDevice.drop_after`)
   arrives; ``drop_executes`` says whether that command runs first (the change lands, its answer is lost);
 * ``chunk_size``/``chunk_delay`` — slow output: the answer is written in chunks with a pause between them;
-* ``fail_auth`` — refuse every login (attempts are still counted in :attr:`SimulatedSSHDevice.auth_attempts`).
+* ``fail_auth`` — refuse every login (attempts are still counted in :attr:`SimulatedSSHDevice.auth_attempts`);
+* ``work`` — device work time: ``work(line, output)`` seconds the device spends on a line before answering (a probe
+  waiting out its timeout, a save writing flash; :mod:`simulators._hosts.timing`). The device works on one line at
+  a time: a line typed ahead starts when the previous one is done. None (the default): no work time.
 
 Recorders: :attr:`SimulatedSSHDevice.received` holds every byte received on every session (injection tests),
 :attr:`SimulatedSSHDevice.commands` every line executed, in order.
@@ -98,6 +101,7 @@ class Knobs:
     chunk_size: int = 0
     chunk_delay: float = 0.0
     fail_auth: bool = False
+    work: Callable[[str, str], float] | None = None
 
 
 @dataclass(eq=False)
@@ -241,7 +245,8 @@ async def _session(device: SimulatedSSHDevice, process: Any) -> None:
         if process.command is not None:  # exec request: one command, then exit
             device.commands.append(process.command)
             output = _run(shell, process.command)
-            await asyncio.sleep(device.knobs.latency)
+            work = device.knobs.work(process.command, output) if device.knobs.work is not None else 0.0
+            await asyncio.sleep(device.knobs.latency + work)
             await _write(process, _crlf(output), device.knobs)
             process.exit(0)
             return
@@ -249,6 +254,7 @@ async def _session(device: SimulatedSSHDevice, process: Any) -> None:
         await _write(process, _crlf(shell.welcome()) + shell.prompt(), device.knobs)
         pending = b""
         skip_lf = False
+        busy_until = 0.0
         while not shell.closed:
             try:
                 data = await process.stdin.read(4096)
@@ -287,7 +293,11 @@ async def _session(device: SimulatedSSHDevice, process: Any) -> None:
                 device.commands.append(text)
                 output = _run(shell, text)
                 answer = echo + _crlf(output) + ("" if shell.closed else shell.prompt())
-                await _until(loop, arrived + knobs.latency)
+                done = arrived
+                if knobs.work is not None:
+                    done = max(arrived, busy_until) + knobs.work(text, output)
+                    busy_until = done
+                await _until(loop, done + knobs.latency)
                 await _write(process, answer, knobs)
                 if shell.closed:
                     break

@@ -29,3 +29,14 @@ def test_mixed_fleet_of_20_is_mitigated_then_unchanged(tmp_path: Path) -> None:
         assert [r.status for r in first.results] == ["mitigated"] * 20, [r.error_message for r in first.results]
         again = run_fleet(hosts, "mitigate", workers=8, state_dir=tmp_path)
         assert [r.status for r in again.results] == ["unchanged"] * 20
+
+
+def test_realistic_mode_serves_ssh_and_https_through_the_delay_proxy(tmp_path: Path) -> None:
+    """The benchmark's realistic mode: every device behind the delaying proxy, SSH devices with work time."""
+    mix = [("mikrotik", {}), ("linux", {}), ("asuswrt", {}), ("netgear", {"model": "R7800"})]
+    with simulators(mix, latency=0.01, processes=1, realistic=True) as devices:
+        hosts = [FleetHost(name=f"r{i:02d}", hostname=d.host, driver=d.driver, port=d.port, username=d.username,
+                           options=d.options, password=Secret(d.password)) for i, d in enumerate(devices)]
+        report = run_fleet(hosts, "mitigate", workers=4, state_dir=tmp_path)
+    assert [r.status for r in report.results] == ["mitigated"] * 4, [r.error_message for r in report.results]
+    assert report.results[1].duration >= 2.0  # Linux: the free candidate's arping waits its -w 2 deadline (T1)

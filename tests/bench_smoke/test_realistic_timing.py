@@ -1,0 +1,104 @@
+"""The benchmark's realistic network and device timing: the delaying proxy puts a round trip on every packet and
+keeps byte order; the device work table (docs/facts/timing.md) charges silence, not answers; the SSH host spends
+the work time before answering. Lower bounds only (a loaded machine can only make things slower)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from routerfix.simulators._hosts.delay import DelayHost
+from routerfix.simulators._hosts.timing import DEVICE_TIMING, device_seconds
+
+from routerfix.simulate import simulate
+
+RTT = 0.2
+
+
+def _echo_server(greeting: bytes) -> tuple[socket.socket, threading.Thread]:
+    """A server that speaks first (like SSH), then echoes until the client closes."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(greeting)
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _recv_exactly(sock: socket.socket, size: int, deadline: float) -> bytes:
+    data = b""
+    while len(data) < size and time.monotonic() < deadline:
+        data += sock.recv(size - len(data))
+    return data
+
+
+def test_proxy_delays_connect_and_every_round_trip_and_keeps_order() -> None:
+    server, thread = _echo_server(b"HELLO\n")
+    with server, DelayHost() as delays:
+        port = delays.add(server.getsockname()[1], rtt=RTT)
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            assert _recv_exactly(client, 6, time.monotonic() + 10) == b"HELLO\n"
+            banner_after = time.monotonic() - started
+            chunks = [f"chunk-{i:03d};".encode() for i in range(200)]
+            sent = time.monotonic()
+            for chunk in chunks:  # many small writes: the proxy must neither reorder nor merge-drop them
+                client.sendall(chunk)
+            echoed = _recv_exactly(client, sum(map(len, chunks)), time.monotonic() + 10)
+            echo_after = time.monotonic() - sent
+    thread.join(5)
+    assert banner_after >= RTT * 0.95  # the server's first words arrive one round trip after connect
+    assert echo_after >= RTT * 0.95  # and every answer pays the round trip
+    assert echoed == b"".join(chunks)
+
+
+@pytest.mark.parametrize(("driver", "line", "output", "seconds"), [
+    ("linux", "arping -D -c 2 -w 2 -I br-lan 192.168.1.9 2>&1; echo rfx $?", "Received 0 response(s)\n", 2.0),
+    ("linux", "arping -D -c 2 -w 2 -I br-lan 192.168.1.9 2>&1; echo rfx $?", "Received 1 response(s)\n", 0.0),
+    ("openwrt", "ping -c 1 -W 1 192.168.1.9", "1 packets transmitted, 0 packets received, 100% packet loss", 1.0),
+    ("openwrt", "ping -c 1 -W 1 192.168.1.9", "1 packets transmitted, 1 packets received, 0% packet loss", 0.0),
+    ("openwrt", "uci commit firewall && /etc/init.d/firewall reload && echo OK", "OK\n", 0.6),
+    ("cisco_ios", "ping 192.168.1.9 repeat 2 timeout 1", "..\nSuccess rate is 0 percent (0/2)", 2.0),
+    ("cisco_ios", "ping 192.168.1.9 repeat 2 timeout 1", ".!\nSuccess rate is 50 percent (1/2)", 1.0),
+    ("cisco_ios", "write memory", "Building configuration...\n[OK]", 1.0),
+    ("cisco_ios", "show running-config", "", 0.0),
+    ("vyos", "commit", "", 0.58),
+    ("edgeos", "save", "Saving configuration to '/config/config.boot'...\nDone", 0.3),
+    ("mikrotik", "/ip firewall nat add chain=dstnat", "", 0.0),
+])
+def test_device_work_charges_silence_and_saves(driver: str, line: str, output: str, seconds: float) -> None:
+    assert device_seconds(DEVICE_TIMING[driver], line, output) == pytest.approx(seconds)
+
+
+def test_ssh_host_spends_work_time_before_answering_and_queues_typed_ahead_lines() -> None:
+    paramiko = pytest.importorskip("paramiko")
+    with simulate("cisco_ios") as dev:
+        device = dev.handle.device
+        device.knobs.work = lambda line, _out: 0.3 if line.startswith("show version") else 0.0
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        client.connect(dev.host, port=dev.port, username=dev.username, password=dev.password,
+                       look_for_keys=False, allow_agent=False, timeout=10)
+        try:
+            channel = client.invoke_shell()
+            text = b""
+            deadline = time.monotonic() + 10
+            while b"#" not in text and time.monotonic() < deadline:
+                text += channel.recv(65536)
+            started = time.monotonic()
+            channel.send(b"show version\nshow version\nterminal length 0\n")  # typed ahead: they queue
+            text = b""
+            while text.count(b"terminal length 0") < 1 and time.monotonic() < deadline:
+                text += channel.recv(65536)
+            elapsed = time.monotonic() - started
+        finally:
+            client.close()
+    assert elapsed >= 0.6 * 0.95  # two queued 0.3 s lines before the third answers
