@@ -5,10 +5,11 @@ Facts: ``docs/facts/meraki.md`` (rows ``M<n>``). The API key is the ``password``
 :class:`~routerfix.transport.http.HttpSession` only while a request is prepared; the ``network_id`` option names the
 MX network (``organization_id`` is only reported). One ``GET /networks/{id}`` checks the key at open (M2).
 
-Why not the official ``meraki`` SDK: it retries every 429 and 5xx answer itself, writes included (a blind retry
-of a PUT), logs to its own logger and file handlers by default, and has no certificate pinning; routerfix's
-:class:`HttpSession` keeps TLS verification and ``tls_fingerprint`` pinning, the secret handling and the
-timeouts, and :meth:`HttpSession.guarded_write` never repeats a write blindly. No extra dependency is needed.
+Why not the official ``meraki`` SDK (M16): it re-sends PUTs after a transport error or a 5xx (a blind write
+retry), holds the key as a plain header string and logs its tail, trusts only a CA bundle (no pinning), and on
+import patches ``requests`` for every user in the process; routerfix's :class:`HttpSession` keeps TLS verification
+and ``tls_fingerprint`` pinning, Secret-only credentials and the timeouts, and :meth:`HttpSession.guarded_write`
+never repeats a write blindly. No extra dependency is needed.
 
 Port forwarding is one list replaced whole by ``PUT .../appliance/firewall/portForwardingRules`` (M3, M4): every
 write is read-modify-write of the customer's rules kept whole (fields this driver does not know included), and

@@ -73,7 +73,7 @@ class MerakiCloud:
         self.vlans_enabled: bool = start["vlans"]
         self.vlan: dict[str, Any] = {
             "id": "1", "networkId": NETWORK_ID, "name": "Default", "subnet": "192.168.128.0/24",
-            "applianceIp": "192.168.128.1", "groupPolicyId": None, "dhcpHandling": "Run a DHCP server",
+            "applianceIp": "192.168.128.1", "dhcpHandling": "Run a DHCP server",
             "dhcpLeaseTime": "1 day", "dnsNameservers": "upstream_dns",
             "fixedIpAssignments": {"00:04:f2:a1:b2:c3": {"ip": "192.168.128.5", "name": "lobby phone"}},
             "reservedIpRanges": [{"start": "192.168.128.2", "end": "192.168.128.4", "comment": "printers"}]}
