@@ -261,9 +261,11 @@ class MerakiCloud:
 
 
 @contextmanager
-def simulate(scenario: str = "office", *, clients: int = 4, api_key: str = SIM_API_KEY,
+def simulate(scenario: str = "office", *, clients: int = 4, api_key: str = SIM_API_KEY, password: str | None = None,
              **_: Any) -> Iterator[SimulatedDevice]:
-    """Run a simulated Meraki Dashboard API (HTTPS, self-signed certificate pinned by fingerprint)."""
+    """Run a simulated Meraki Dashboard API (HTTPS, self-signed certificate pinned by fingerprint); ``password``
+    is another name for ``api_key`` (what the shared suites pass)."""
+    api_key = password or api_key
     cloud = MerakiCloud(scenario=scenario, clients=clients, api_key=api_key)
     with HttpSimulator(cloud.handle, tls=True) as server:
         cloud.http = server
