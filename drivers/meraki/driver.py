@@ -99,6 +99,7 @@ class MerakiDriver(WebDriver):
         if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 120:
             raise InvalidValue("max_retry_after", wait, "seconds from 0 to 120")
         self.rate_limit_retries, self.max_retry_after = retries, float(wait)
+        self._network: dict[str, Any] = {}
         self._vlans: bool | None = None
         """Whether the network uses VLANs (M7), read once per session."""
         self._fresh_rules: list[dict[str, Any]] | None = None
@@ -186,7 +187,7 @@ class MerakiDriver(WebDriver):
 
     def facts(self) -> DeviceFacts:
         """The network's name and product types (read at open)."""
-        net = getattr(self, "_network", {})
+        net = self._network
         return DeviceFacts("Cisco Meraki", "MX (" + ", ".join(net.get("productTypes") or []) + ")", "",
                            str(net.get("name") or self.network_id))
 
