@@ -262,7 +262,16 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
                 _recover(driver, plan, attempted, saved, journal, exc, fresh=interrupted or
                          not isinstance(exc, RouterfixError))
                 raise
-    flushed = _flush(driver, plan, flush_ports, notes)
+    try:
+        flushed = _flush(driver, plan, flush_ports, notes)
+    except KeyboardInterrupt as exc:  # the change is in and verified: keep it, close the record, then stop
+        with shielded():
+            if journal is not None:
+                journal.step_done(len(plan.actions))
+                journal.finish(JournalStatus.DONE)
+        exc.add_note("interrupted while clearing connection tracking: the change is in place and verified"
+                     + (f"; its undo record is {journal.path}" if journal is not None else ""))
+        raise
     result = MitigationResult("mitigated" if mitigate else "undone", True, False, plan,
                               applied=tuple(a.describe() for a in plan.actions), verified=True, undo=undo_records,
                               backup_file=backup_file, flushed=flushed, transport_security=security,
