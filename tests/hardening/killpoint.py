@@ -3,7 +3,9 @@
 Usage: ``python killpoint.py N WHEN SIGNAL -- <routerfix arguments>``
 
 * ``N``: which write verb call (1-based, counted over the whole process; 0: never).
-* ``WHEN``: ``before`` (the verb is called but nothing is sent yet) or ``after`` (its answer came back).
+* ``WHEN``: ``before`` (the verb is called but nothing is sent yet), ``after`` (its answer came back) or
+  ``during`` (the signal comes ``KILLPOINT_DELAY`` seconds, default 0.15, after the verb starts: with a
+  simulator that answers late, while the driver waits for the device's answer).
 * ``SIGNAL``: ``KILL`` (kill -9: nothing runs after it), ``TERM`` or ``INT``.
 
 The signal is sent by the process to itself with :func:`os.kill`, so the point is exact. With the environment
@@ -19,6 +21,7 @@ import functools
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +42,9 @@ def arm(n: int, when: str, signum: int) -> list[int]:
             hit = count[0] == n
             if hit and when == "before":
                 os.kill(os.getpid(), signum)
+            if hit and when == "during":
+                delay = float(os.environ.get("KILLPOINT_DELAY", "0.15"))
+                threading.Timer(delay, os.kill, (os.getpid(), signum)).start()
             value = original(self, *args, **kwargs)
             if hit and when == "after":
                 os.kill(os.getpid(), signum)
@@ -52,7 +58,7 @@ def arm(n: int, when: str, signum: int) -> list[int]:
 
 def main(argv: list[str]) -> int:
     n, when, sig = int(argv[0]), argv[1], getattr(signal, f"SIG{argv[2]}")
-    assert argv[3] == "--" and when in ("before", "after")
+    assert argv[3] == "--" and when in ("before", "after", "during")
     count = arm(n, when, sig)
     out = os.environ.get("KILLPOINT_COUNT")
     if out:
