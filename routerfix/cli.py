@@ -167,7 +167,7 @@ def connect_from_args(args: argparse.Namespace) -> routerfix.Driver:
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False)
 
 
 def emit(args: argparse.Namespace, data: dict[str, Any], renderable: Any) -> None:

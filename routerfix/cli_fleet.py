@@ -83,8 +83,8 @@ def handle(args: argparse.Namespace) -> int:
     from routerfix.fleet import DEFAULT_WORKERS, FleetReport, run_fleet
     from routerfix.inventory import load_inventory
 
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True, markup=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
     op: str = args.operation
     try:
         inventory = load_inventory(args.inventory)

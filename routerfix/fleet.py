@@ -198,14 +198,15 @@ class FleetReport:
         return _write_private(Path(path), self.to_json() + "\n")
 
     def to_csv(self) -> str:
-        """One CSV row per host (:data:`CSV_FIELDS`); lists are joined with ``"; "``."""
+        """One CSV row per host (:data:`CSV_FIELDS`); lists are joined with ``"; "``; a text cell that a
+        spreadsheet would read as a formula starts with ``'``."""
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
         for r in self.results:
             row = r.to_dict()
-            writer.writerow({k: "; ".join(row[k]) if isinstance(row[k], list) else
-                             ("" if row[k] is None else row[k]) for k in CSV_FIELDS})
+            writer.writerow({k: _csv_cell("; ".join(row[k]) if isinstance(row[k], list) else
+                                          ("" if row[k] is None else row[k])) for k in CSV_FIELDS})
         return buf.getvalue()
 
     def save_csv(self, path: str | Path) -> Path:
@@ -247,6 +248,17 @@ class FleetReport:
             table.add_row(Text(r.name), Text(r.driver), Text(r.status, style="green" if r.ok else "bold red"),
                           "yes" if r.changed else "no", Text(r.sink or ""), Text(detail))
         return table
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (``=HYPERLINK(...)`` in a device's name) starts with
+    ``'`` (the OWASP CSV-injection advice); numbers and booleans stay as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _write_private(path: Path, text: str) -> Path:
