@@ -38,7 +38,8 @@ def cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_show_prints_device_names_as_they_are(tmp_path: Path) -> None:
-    conn = ["--driver", "memory", "--host", "markup", "--no-prompt", "-o", f"state_file={hostile_router_file(tmp_path)}"]
+    conn = ["--driver", "memory", "--host", "markup", "--no-prompt", "-o",
+            f"state_file={hostile_router_file(tmp_path)}"]
     out = cli(["show", *conn], tmp_path)
     assert out.returncode == 0, out.stderr
     assert CAMERA in out.stdout and LINK in out.stdout and PBX in out.stdout
@@ -46,7 +47,8 @@ def test_show_prints_device_names_as_they_are(tmp_path: Path) -> None:
 
 
 def test_a_successful_mitigation_with_a_bracketed_forward_name_exits_0(tmp_path: Path) -> None:
-    conn = ["--driver", "memory", "--host", "markup", "--no-prompt", "-o", f"state_file={hostile_router_file(tmp_path)}"]
+    conn = ["--driver", "memory", "--host", "markup", "--no-prompt", "-o",
+            f"state_file={hostile_router_file(tmp_path)}"]
     out = cli(["mitigate", *conn, "--yes", "--replace-conflicting"], tmp_path)
     assert out.returncode == 0, out.stderr
     assert "mitigated" in out.stdout and PBX in out.stdout
