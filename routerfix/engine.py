@@ -440,7 +440,31 @@ def plan_restore(driver: Driver, state: DeviceState, records: Sequence[dict[str,
     if state.nat_mode is not NatMode.OPEN and was_nat is NatMode.OPEN and any(isinstance(a, SetNatMode)
                                                                               for a in actions):
         warnings.append("NAT filtering goes back to open")
-    return Plan("undo", driver.host, driver.name, state, tuple(actions), warnings=tuple(warnings))
+    return Plan("undo", driver.host, driver.name, state, tuple(_in_reverse_of(actions, planned)),
+                warnings=tuple(warnings))
+
+
+def _reverses(step: Action, done: Action) -> bool:
+    """True when ``step`` takes back what ``done`` did."""
+    if isinstance(step, RemoveForward) and isinstance(done, AddForward):
+        return same_forward(step.forward, done.forward)
+    if isinstance(step, AddForward) and isinstance(done, RemoveForward):
+        return same_forward(done.forward, step.forward)
+    if isinstance(step, (ReleaseAddress, ReserveAddress)) and isinstance(done, (ReserveAddress, ReleaseAddress)) \
+            and type(step) is not type(done):
+        return (step.reservation.address, step.reservation.mac) == (done.reservation.address, done.reservation.mac)
+    return isinstance(step, (SetNatMode, SetSipAlg)) and type(step) is type(done)
+
+
+def _in_reverse_of(actions: Sequence[Action], planned: Sequence[Action]) -> list[Action]:
+    """``actions`` in the reverse order of the planned steps they take back (the order a rollback would use,
+    so devices that keep lines in the order they were typed end as they were); the rest after, as they are."""
+    def rank(item: tuple[int, Action]) -> tuple[int, int]:
+        position, step = item
+        found = [i for i, done in enumerate(planned) if _reverses(step, done)]
+        return (-max(found), position) if found else (1, position)
+
+    return [a for _, a in sorted(enumerate(actions), key=rank)]
 
 
 def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, Any] | None = None, *,
