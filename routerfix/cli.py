@@ -47,8 +47,9 @@ from routerfix.errors import (
     StateFileError,
     TrustError,
 )
+from routerfix.interrupts import exit_code_for_interrupt, handle_termination
 from routerfix.planner import Plan
-from routerfix.result import default_state_dir
+from routerfix.records import default_state_dir
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -166,7 +167,7 @@ def connect_from_args(args: argparse.Namespace) -> routerfix.Driver:
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False)
 
 
 def emit(args: argparse.Namespace, data: dict[str, Any], renderable: Any) -> None:
@@ -229,21 +230,21 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_VERDICT if result.status == "verdict" else EXIT_OK
 
 
-def _save_result(result: routerfix.MitigationResult, state_dir: Path, explicit: str | None) -> Path:
-    if explicit:
-        return result.save(explicit)
-    safe_host = "".join(c if c.isalnum() or c in ".-" else "_" for c in result.host)
-    return result.save(state_dir / f"{safe_host}-{result.driver}-{time.strftime('%Y%m%dT%H%M%S')}-"
-                                   f"{result.plan.operation}.json")
-
-
 def _apply_confirmed(args: argparse.Namespace, driver: routerfix.Driver, plan_now: Callable[[], Plan],
                      state_dir: Path, backup: bool) -> routerfix.MitigationResult | None:
     """Plan, and apply. With --yes the device is read once. Otherwise the plan is shown and confirmed, and the
     device is read again before writing: it is applied only if it still plans the same changes (the router may
     have changed while the plan was on screen). None: the operator declined."""
     from routerfix.engine import execute_plan
+    from routerfix.locks import device_lock
+    from routerfix.records import DeviceKey
 
+    with device_lock(DeviceKey.of(driver), wait=getattr(args, "lock_wait", None)):
+        return _plan_confirm_apply(args, driver, plan_now, state_dir, backup, execute_plan)
+
+
+def _plan_confirm_apply(args: argparse.Namespace, driver: routerfix.Driver, plan_now: Callable[[], Plan],
+                        state_dir: Path, backup: bool, execute_plan: Any) -> routerfix.MitigationResult | None:
     plan = plan_now()
     if plan.changed and not args.yes:
         if not args.json:
@@ -256,7 +257,8 @@ def _apply_confirmed(args: argparse.Namespace, driver: routerfix.Driver, plan_no
             raise MitigationError("the router changed while the plan was on screen; nothing was written: run the "
                                   "command again to see the new plan", host=driver.host, driver=driver.name)
         plan = fresh
-    return execute_plan(driver, plan, backup=backup, state_dir=state_dir)
+    result: routerfix.MitigationResult = execute_plan(driver, plan, backup=backup, state_dir=state_dir)
+    return result
 
 
 def cmd_mitigate(args: argparse.Namespace) -> int:
@@ -268,19 +270,17 @@ def cmd_mitigate(args: argparse.Namespace) -> int:
                                   state_dir, options["backup"])
     if result is None:
         return EXIT_OK
-    saved = _save_result(result, state_dir, args.save) if result.changed else None
+    saved = result.record_file
+    copy = str(result.save(args.save)) if args.save and result.changed else None
     data = result.to_dict()
-    data["saved_to"] = str(saved) if saved else None
+    data["saved_to"] = saved
+    data["copy_saved_to"] = copy
     emit(args, data, result)
     if saved and not args.json:
-        _console().print(f"result and undo record saved to {saved}")
+        from rich.text import Text
+
+        _console().print(Text(f"result and undo record saved to {saved}" + (f" (copy: {copy})" if copy else "")))
     return EXIT_VERDICT if result.status == "verdict" else EXIT_OK
-
-
-def _latest_record(state_dir: Path, host: str, driver: str) -> Path | None:
-    safe_host = "".join(c if c.isalnum() or c in ".-" else "_" for c in host)
-    found = sorted(state_dir.glob(f"{safe_host}-{driver}-*-mitigate.json"))
-    return found[-1] if found else None
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
@@ -288,16 +288,17 @@ def cmd_undo(args: argparse.Namespace) -> int:
     from routerfix.engine import plan_ghostcall_removal
 
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
-    record: Path | None = Path(args.record) if args.record else _latest_record(state_dir, args.host, args.driver)
+    record: Path | None = Path(args.record) if args.record else None
     with connect_from_args(args) as driver:
-        result = _apply_confirmed(args, driver, lambda: plan_ghostcall_removal(driver, record=record), state_dir,
-                                  True)
+        result = _apply_confirmed(args, driver, lambda: plan_ghostcall_removal(driver, record=record,
+                                                                                state_dir=state_dir), state_dir, True)
     if result is None:
         return EXIT_OK
-    if result.changed:
-        _save_result(result, state_dir, None)
     data = result.to_dict()
-    data["record"] = str(record) if record else None
+    used = result.plan.extra.get("records") or []
+    data["record"] = used[-1] if used else None
+    data["records"] = used
+    data["saved_to"] = result.record_file
     emit(args, data, result)
     return EXIT_OK
 
@@ -421,14 +422,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_mitigation_arguments(p)
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before writing")
     p.add_argument("--state-dir", help="where results, undo records and backups go")
-    p.add_argument("--save", metavar="FILE", help="also save the result (undo record) here")
+    p.add_argument("--save", metavar="FILE", help="also save a copy of the undo record here (the state dir keeps "
+                                                  "its own)")
+    p.add_argument("--lock-wait", type=float, default=None, metavar="SECONDS",
+                   help="wait this long for another run on the same router (default 10; 0: refuse at once)")
     p.set_defaults(func=cmd_mitigate)
 
     p = sub.add_parser("undo", parents=[common], help="remove the mitigation (from the saved record)")
     add_connection_arguments(p)
-    p.add_argument("--record", metavar="FILE", help="result file of the mitigate run (default: the latest saved)")
+    p.add_argument("--record", metavar="FILE",
+                   help="undo record of a mitigate run (default: every record in the state dir since the last "
+                        "undo, back to the state before routerfix's first change)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before writing")
     p.add_argument("--state-dir", help="where results, undo records and backups go")
+    p.add_argument("--lock-wait", type=float, default=None, metavar="SECONDS",
+                   help="wait this long for another run on the same router (default 10; 0: refuse at once)")
     p.set_defaults(func=cmd_undo)
 
     p = sub.add_parser("demo", parents=[common], help="full mitigation against a built-in simulated router")
@@ -481,19 +489,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        code: int = args.func(args)
+        with handle_termination():
+            code: int = args.func(args)
         return code
     except RouterfixError as exc:
-        err = _console(stderr=True)
-        err.print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
-        for note in getattr(exc, "__notes__", ()):
-            err.print(f"  {note}", markup=False)
-        if getattr(args, "json", False):
-            sys.stdout.write(json.dumps({"error": exc.to_dict(), "notes": list(getattr(exc, "__notes__", ()))})
-                             + "\n")
+        _print_error(args, exc)
         return exit_code_for(exc)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:
+        _print_error(args, exc)
+        return exit_code_for_interrupt(exc)
+
+
+def _print_error(args: argparse.Namespace, exc: BaseException) -> None:
+    """The error and its notes on stderr (device text never read as markup), and as JSON with --json."""
+    from rich.text import Text
+
+    err = _console(stderr=True)
+    if isinstance(exc, RouterfixError):
+        err.print(Text.assemble(("error: ", "bold red"), str(exc)))
+    else:
+        err.print(Text.assemble(("interrupted: ", "bold red"), type(exc).__name__ + (f" ({exc})" if str(exc) else "")))
+    notes = [str(n) for n in getattr(exc, "__notes__", ())]
+    for note in notes:
+        err.print(Text(f"  {note}"))
+    if getattr(args, "json", False):
+        error = exc.to_dict() if isinstance(exc, RouterfixError) else {"type": type(exc).__name__,
+                                                                       "message": str(exc)}
+        sys.stdout.write(json.dumps({"error": error, "notes": notes}) + "\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,11 +10,12 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from routerfix.errors import RouterfixError
+from routerfix.interrupts import handle_termination
+from routerfix.records import unique_path
 
 __all__ = ["handle", "register"]
 
@@ -82,8 +83,8 @@ def handle(args: argparse.Namespace) -> int:
     from routerfix.fleet import DEFAULT_WORKERS, FleetReport, run_fleet
     from routerfix.inventory import load_inventory
 
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True, markup=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
     op: str = args.operation
     try:
         inventory = load_inventory(args.inventory)
@@ -105,19 +106,19 @@ def handle(args: argparse.Namespace) -> int:
             err.print("nothing changed")
             return EXIT_ALL
         workers = args.workers if args.workers is not None else DEFAULT_WORKERS
-        if args.json:
-            report: FleetReport = run_fleet(inventory, op, workers=workers, state_dir=state_dir,
-                                            only_failed=only_failed, **options)
-        else:
-            report = _run_with_progress(out, inventory, op, workers, state_dir, only_failed, options,
-                                        len(selection))
+        with handle_termination():  # SIGTERM stops like Ctrl-C: no new hosts, running ones finish
+            if args.json:
+                report: FleetReport = run_fleet(inventory, op, workers=workers, state_dir=state_dir,
+                                                only_failed=only_failed, **options)
+            else:
+                report = _run_with_progress(out, inventory, op, workers, state_dir, only_failed, options,
+                                            len(selection))
     except RouterfixError as exc:
         err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
         if args.json:
             sys.stdout.write(json.dumps({"error": exc.to_dict()}) + "\n")
         return EXIT_USAGE
-    report_path = Path(args.report) if args.report else \
-        state_dir / "reports" / f"fleet-{op}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    report_path = Path(args.report) if args.report else unique_path(state_dir / "reports", f"fleet-{op}", "json")
     report.save_json(report_path)
     if args.csv:
         report.save_csv(args.csv)

@@ -11,23 +11,36 @@ ends either fully mitigated or exactly as before.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from routerfix.actions import (
     Action,
+    AddForward,
     ReleaseAddress,
     RemoveForward,
+    ReserveAddress,
     SetNatMode,
     SetSipAlg,
     action_from_data,
     action_to_data,
+    same_forward,
 )
 from routerfix.driver import Driver
 from routerfix.errors import MitigationError, RollbackFailed, RouterfixError, StateFileError, VerificationFailed
-from routerfix.model import Backup, DeviceState, Feature, NatMode
+from routerfix.interrupts import shielded
+from routerfix.locks import device_lock
+from routerfix.model import (
+    Backup,
+    DeviceState,
+    Feature,
+    NatMode,
+    PortForward,
+    Reservation,
+    forward_from_data,
+    reservation_from_data,
+)
 from routerfix.planner import (
     RULE_PREFIX,
     SINK_MAC,
@@ -38,7 +51,17 @@ from routerfix.planner import (
     managed_view,
     simulate,
 )
-from routerfix.result import MitigationResult, load_record
+from routerfix.records import (
+    DeviceKey,
+    Journal,
+    JournalStatus,
+    atomic_write,
+    load_record,
+    prior_state,
+    undo_chain,
+    unique_path,
+)
+from routerfix.result import MitigationResult
 from routerfix.retry import is_transient, retry_transient
 
 __all__ = ["apply_ghostcall_mitigation", "execute_plan", "plan_ghostcall_removal", "plan_ghostcall_undo",
@@ -123,6 +146,12 @@ def _verify(driver: Driver, expected: DeviceState) -> DeviceState:
     return actual
 
 
+def _fresh_session(driver: Driver) -> None:
+    """Drop the session (it may hold an interrupted command's leftover reply) and open a new one."""
+    log.warning("%s: interrupted; dropping the session and reconnecting before deciding", driver.host)
+    retry_transient(driver.reconnect, wait=driver.timeouts.retry_wait, max_wait=8 * driver.timeouts.retry_wait)
+
+
 def _rollback(driver: Driver, plan: Plan, attempted: Sequence[Action], backup: Backup | None) -> str:
     """Undo the attempted actions (those the device shows done), verify, fall back to the backup."""
     try:
@@ -150,18 +179,41 @@ def _rollback(driver: Driver, plan: Plan, attempted: Sequence[Action], backup: B
 def _save_backup(backup: Backup, driver: Driver, state_dir: Path | None) -> str | None:
     if state_dir is None:
         return None
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    safe_host = "".join(c if c.isalnum() or c in ".-" else "_" for c in driver.host)
-    path = state_dir / f"{safe_host}-{driver.name}-{time.strftime('%Y%m%dT%H%M%S')}.backup"
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_text(backup.text, encoding="utf-8")
-    return str(path)
+    path = unique_path(state_dir, DeviceKey.of(driver).slug, "backup")
+    return str(atomic_write(path, backup.text))
+
+
+def _batches_indexed(driver: Driver, actions: Sequence[Action]) -> Iterator[tuple[range, list[Action]]]:
+    start = 0
+    for group in _batches(driver, actions):
+        yield range(start, start + len(group)), group
+        start += len(group)
+
+
+def _finish_after_interrupt(driver: Driver, plan: Plan) -> bool:
+    """Every write was sent when the interrupt came: on a new session, True when the device verifies."""
+    try:
+        _fresh_session(driver)
+        _verify(driver, plan.after)
+    except RouterfixError as exc:
+        log.warning("%s: verification after the interrupt failed (%s); rolling back", driver.host, exc)
+        return False
+    return True
 
 
 def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: bool = True,
                  state_dir: str | Path | None = None, flush_ports: Sequence[int] = tuple(SIP_PORTS)
                  ) -> MitigationResult:
     """Apply ``plan`` to ``driver`` with backup, verification and rollback, and build the result.
+
+    With ``state_dir``, a write-ahead record is saved there before the first write (the prior state of
+    everything the plan touches), updated after each step and closed with the result
+    (:mod:`routerfix.records`): ``undo`` works from it even after a kill at any point.
+
+    An interrupt (Ctrl-C, SIGTERM through :func:`routerfix.interrupts.handle_termination`) stops the writes;
+    the interrupted session is dropped, a new one re-reads the device and rolls back (or, when every write
+    was already sent, verifies and finishes); further interrupts wait until that is done. The interrupt is
+    then re-raised with a note saying how the device was left.
 
     :raises RollbackFailed: the apply failed and the device could not be put back (the message
         lists what is left).
@@ -170,75 +222,273 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
     mitigate = plan.operation == "mitigate"
     security = driver.transport_security
     if plan.verdicts and not plan.actions:
-        return MitigationResult("verdict", False, dry_run, plan, transport_security=security)
+        return MitigationResult("verdict", False, dry_run, plan, transport_security=security, port=driver.port)
     if not plan.actions:
         return MitigationResult("unchanged" if mitigate else "nothing_to_undo", False, dry_run, plan,
-                                verified=True, transport_security=security)
+                                verified=True, transport_security=security, port=driver.port)
     undo_records = tuple(action_to_data(a.inverse()) for a in reversed(plan.actions))
     if dry_run:
-        return MitigationResult("planned", False, True, plan, undo=undo_records, transport_security=security)
+        return MitigationResult("planned", False, True, plan, undo=undo_records, transport_security=security,
+                                port=driver.port)
 
+    journal = Journal(state_dir, DeviceKey.of(driver), plan.operation) if state_dir is not None else None
+    if journal is not None:
+        journal.begin(prior_state(plan.before), [action_to_data(a) for a in plan.actions], list(undo_records))
     saved: Backup | None = None
     backup_file = None
-    if backup and Feature.BACKUP in plan.before.capabilities:
-        saved = driver.backup()
-        backup_file = _save_backup(saved, driver, Path(state_dir) if state_dir else None)
+    notes: list[str] = []
     attempted: list[Action] = []
+    sent = False
     try:
-        for group in _batches(driver, plan.actions):
+        if backup and Feature.BACKUP in plan.before.capabilities:
+            saved = driver.backup()
+            backup_file = _save_backup(saved, driver, Path(state_dir) if state_dir else None)
+        for indexes, group in _batches_indexed(driver, plan.actions):
             attempted.extend(group)
             _run_batch(driver, group)
+            if journal is not None:
+                with shielded():
+                    for index in indexes:
+                        journal.step_done(index)
+        sent = True
         _verify(driver, plan.after)
     except BaseException as exc:
-        outcome = _rollback(driver, plan, attempted, saved)
-        if isinstance(exc, RouterfixError):
-            exc.add_note(outcome)
-            raise
-        if isinstance(exc, Exception):
-            raise MitigationError(f"unexpected error while applying ({type(exc).__name__}: {exc}); {outcome}",
-                                  host=driver.host, driver=driver.name) from exc
+        with shielded():
+            interrupted = not isinstance(exc, Exception)
+            if interrupted and sent and _finish_after_interrupt(driver, plan):
+                notes.append(f"interrupted ({type(exc).__name__}) after every change was sent; verified on a new "
+                             f"session")
+            else:
+                _recover(driver, plan, attempted, saved, journal, exc, fresh=interrupted or
+                         not isinstance(exc, RouterfixError))
+                raise
+    try:
+        flushed = _flush(driver, plan, flush_ports, notes)
+    except KeyboardInterrupt as exc:  # the change is in and verified: keep it, close the record, then stop
+        with shielded():
+            if journal is not None:
+                journal.step_done(len(plan.actions))
+                journal.finish(JournalStatus.DONE)
+        exc.add_note("interrupted while clearing connection tracking: the change is in place and verified"
+                     + (f"; its undo record is {journal.path}" if journal is not None else ""))
         raise
-    notes: list[str] = []
-    flushed: int | None = None
-    if plan.flush:
-        try:
-            flushed = driver.flush_connections(flush_ports)
-        except RouterfixError as exc:  # the rules are in and verified; a failed flush is a warning, not a rollback
-            notes.append(f"the change is in place, but clearing connection tracking failed ({exc}): scanners already "
-                         f"talking to a phone reach it until they pause")
-    return MitigationResult("mitigated" if mitigate else "undone", True, False, plan,
-                            applied=tuple(a.describe() for a in plan.actions), verified=True, undo=undo_records,
-                            backup_file=backup_file, flushed=flushed, transport_security=security,
-                            notes=tuple(notes))
+    result = MitigationResult("mitigated" if mitigate else "undone", True, False, plan,
+                              applied=tuple(a.describe() for a in plan.actions), verified=True, undo=undo_records,
+                              backup_file=backup_file, flushed=flushed, transport_security=security,
+                              notes=tuple(notes), record_file=str(journal.path) if journal else None,
+                              port=driver.port)
+    if journal is not None:
+        with shielded():
+            journal.finish(JournalStatus.DONE, result.to_dict())
+    return result
+
+
+def _flush(driver: Driver, plan: Plan, ports: Sequence[int], notes: list[str]) -> int | None:
+    """Clear inbound connection tracking when the plan asks; a failure is a note, not a rollback (the rules
+    are in and verified)."""
+    if not plan.flush:
+        return None
+    try:
+        return driver.flush_connections(ports)
+    except RouterfixError as exc:
+        notes.append(f"the change is in place, but clearing connection tracking failed ({exc}): scanners already "
+                     f"talking to a phone reach it until they pause")
+        return None
+
+
+def _recover(driver: Driver, plan: Plan, attempted: Sequence[Action], saved: Backup | None, journal: Journal | None,
+             exc: BaseException, *, fresh: bool) -> None:
+    """Roll back after ``exc`` (on a new session when ``fresh``), note the outcome on ``exc`` and in the
+    journal. Raises :class:`RollbackFailed` (from ``exc``) when the device could not be put back; returns
+    otherwise (the caller re-raises ``exc``)."""
+    try:
+        if fresh:
+            _fresh_session(driver)
+        outcome = _rollback(driver, plan, attempted, saved)
+    except RollbackFailed as failed:
+        if journal is not None:
+            journal.finish(JournalStatus.FAILED)
+            failed.add_note(f"the state before this run is saved in {journal.path}: `routerfix undo` restores it")
+        raise failed from exc
+    except BaseException as other:  # noqa: BLE001 - reconnecting failed: the device is in an unknown state
+        if journal is not None:
+            journal.finish(JournalStatus.FAILED)
+        raise RollbackFailed(f"could not reconnect to roll back ({other}): the device may be half-configured; "
+                             f"`routerfix undo` restores it from the record"
+                             + (f" {journal.path}" if journal else ""),
+                             report=tuple(a.describe() for a in attempted), host=driver.host,
+                             driver=driver.name) from exc
+    if journal is not None:
+        journal.finish(JournalStatus.ROLLED_BACK)
+    exc.add_note(outcome)
+    if isinstance(exc, Exception) and not isinstance(exc, RouterfixError):
+        raise MitigationError(f"unexpected error while applying ({type(exc).__name__}: {exc}); {outcome}",
+                              host=driver.host, driver=driver.name) from exc
 
 
 def apply_ghostcall_mitigation(driver: Driver, *, dry_run: bool = False, state_dir: str | Path | None = None,
-                               **options: Any) -> MitigationResult:
+                               lock_wait: float | None = None, **options: Any) -> MitigationResult:
     """Plan and apply the ghost-call mitigation on an open driver.
 
     :param driver: an open driver (see :func:`routerfix.connect`).
     :param dry_run: plan only; nothing is written (status ``planned``).
-    :param state_dir: where to write the pre-change backup (a private file), if anywhere.
+    :param state_dir: where to write the undo record (a write-ahead journal) and the pre-change backup
+        (private files), if anywhere.
+    :param lock_wait: seconds to wait for another run on the same device (:func:`routerfix.locks.device_lock`).
     :param options: :class:`~routerfix.planner.MitigationOptions` fields (``sink``,
         ``replace_conflicting``, ``reserve_sink``, ``manage_nat``, ``sip_alg_off``, ``flush``, ``probe``,
         ``still_ringing``, ``backup``...).
     :returns: a :class:`MitigationResult`; a second run returns ``changed=False``, status ``unchanged``.
     """
     opts = MitigationOptions.build(options)
-    plan = make_plan(driver, _read(driver), opts)
-    return execute_plan(driver, plan, dry_run=dry_run, backup=opts.backup, state_dir=state_dir)
+    if dry_run:
+        return execute_plan(driver, make_plan(driver, _read(driver), opts), dry_run=True)
+    with device_lock(DeviceKey.of(driver), wait=lock_wait):
+        plan = make_plan(driver, _read(driver), opts)
+        return execute_plan(driver, plan, backup=opts.backup, state_dir=state_dir)
 
 
-def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, Any] | None = None) -> Plan:
-    """Plan removing routerfix's changes: from a saved record when given, else by routerfix's rule and
-    reservation names (NAT mode and SIP ALG are then left as they are)."""
+def _restore_forward(forward: PortForward) -> AddForward:
+    """Putting a removed forward back (under its own name when that can be written, else a device-safe one)."""
+    return RemoveForward(forward).inverse()
+
+
+def _planned(records: Sequence[dict[str, Any]]) -> list[Action]:
+    found: list[Action] = []
+    for data in records:
+        for item in data.get("planned") or ():
+            if isinstance(item, dict):
+                found.append(action_from_data(item))
+    return found
+
+
+def _done(records: Sequence[dict[str, Any]]) -> list[Action]:
+    """The planned actions the records show done (a finished run's record: all of them)."""
+    found: list[Action] = []
+    for data in records:
+        planned = [action_from_data(x) for x in data.get("planned") or () if isinstance(x, dict)]
+        steps = data.get("steps_done")
+        if isinstance(steps, list):
+            found += [planned[i] for i in steps if isinstance(i, int) and 0 <= i < len(planned)]
+        elif data.get("status") in ("mitigated", "undone"):
+            found += planned
+    return found
+
+
+def plan_restore(driver: Driver, state: DeviceState, records: Sequence[dict[str, Any]]) -> Plan:
+    """Plan putting back the state saved by the first of ``records`` (a chain, oldest first): remove
+    routerfix's forwards and sink reservations that were not there, put back what the chain removed, and
+    restore NAT filtering and SIP ALG where the device still shows what routerfix set."""
+    before = records[0]["before"]
+    planned = _planned(records)
+    warnings: list[str] = []
+    try:
+        was_forwards = [forward_from_data(f) for f in before.get("forwards") or ()]
+        was_reservations = [reservation_from_data(r) for r in before.get("reservations") or ()]
+        was_nat = NatMode.parse(before["nat_mode"]) if before.get("nat_mode") else None
+    except (RouterfixError, KeyError, TypeError, ValueError) as exc:
+        raise StateFileError(f"the saved 'before' state is unusable ({str(exc)[:200]})", host=driver.host,
+                             driver=driver.name) from None
+    was_alg = before.get("sip_alg")
+    removed = [a.forward for a in planned if isinstance(a, RemoveForward)]
+    released = [a.reservation for a in planned if isinstance(a, ReleaseAddress)]
+    actions: list[Action] = []
+    for f in state.forwards:
+        if f.name.startswith(RULE_PREFIX) and not any(same_forward(f, w) for w in was_forwards):
+            actions.append(RemoveForward(f))
+    scope = state.scope
+    now_reserved = list(scope.reservations) if scope is not None else []
+
+    def same_res(a: Reservation, b: Reservation) -> bool:
+        return (a.address, a.mac) == (b.address, b.mac)
+
+    if scope is not None:
+        for r in now_reserved:
+            if r.mac == SINK_MAC and not any(same_res(r, w) for w in was_reservations):
+                actions.append(ReleaseAddress(r))
+    for w in was_forwards:
+        if any(same_forward(w, f) for f in state.forwards) or not any(same_forward(w, r) for r in removed):
+            continue
+        restore = _restore_forward(w)
+        if restore.forward.name != w.name:
+            warnings.append(f"the forward {w.name!r} goes back as {restore.forward.name!r}: its own name cannot "
+                            f"be written safely")
+        actions.append(restore)
+    if scope is not None and Feature.DHCP_RESERVATION in state.capabilities:
+        for res in was_reservations:
+            if not any(same_res(res, r) for r in now_reserved) and any(same_res(res, r) for r in released):
+                actions.append(ReserveAddress(res))
+    done = _done(records)
+    nat_targets = {a.target for a in planned if isinstance(a, SetNatMode)}
+    if was_nat is not None and state.nat_mode is not was_nat:
+        if state.nat_mode in nat_targets:
+            actions.append(SetNatMode(was_nat, state.nat_mode, "restore the NAT mode from before routerfix"))
+        else:
+            warnings.append(f"NAT filtering is {state.nat_mode.value if state.nat_mode else 'unknown'} now, not what "
+                            f"routerfix set; left as it is")
+    elif any(isinstance(a, SetNatMode) for a in done):
+        warnings.append(f"NAT filtering is {state.nat_mode.value if state.nat_mode else 'unknown'} now, not what "
+                        f"routerfix set (someone changed it back); left as it is")
+    alg_targets = {a.enabled for a in planned if isinstance(a, SetSipAlg)}
+    if isinstance(was_alg, bool) and state.sip_alg is not None and state.sip_alg is not was_alg:
+        if state.sip_alg in alg_targets:
+            actions.append(SetSipAlg(was_alg, state.sip_alg))
+        else:
+            warnings.append("SIP ALG was changed since routerfix set it; left as it is")
+    elif any(isinstance(a, SetSipAlg) for a in done):
+        warnings.append("SIP ALG was changed since routerfix set it; left as it is")
+    if state.nat_mode is not NatMode.OPEN and was_nat is NatMode.OPEN and any(isinstance(a, SetNatMode)
+                                                                              for a in actions):
+        warnings.append("NAT filtering goes back to open")
+    return Plan("undo", driver.host, driver.name, state, tuple(_in_reverse_of(actions, planned)),
+                warnings=tuple(warnings))
+
+
+def _reverses(step: Action, done: Action) -> bool:
+    """True when ``step`` takes back what ``done`` did."""
+    if isinstance(step, RemoveForward) and isinstance(done, AddForward):
+        return same_forward(step.forward, done.forward)
+    if isinstance(step, AddForward) and isinstance(done, RemoveForward):
+        return same_forward(done.forward, step.forward)
+    if isinstance(step, (ReleaseAddress, ReserveAddress)) and isinstance(done, (ReserveAddress, ReleaseAddress)) \
+            and type(step) is not type(done):
+        return (step.reservation.address, step.reservation.mac) == (done.reservation.address, done.reservation.mac)
+    return isinstance(step, (SetNatMode, SetSipAlg)) and type(step) is type(done)
+
+
+def _in_reverse_of(actions: Sequence[Action], planned: Sequence[Action]) -> list[Action]:
+    """``actions`` in the reverse order of the planned steps they take back (the order a rollback would use,
+    so devices that keep lines in the order they were typed end as they were); the rest after, as they are."""
+    def rank(item: tuple[int, Action]) -> tuple[int, int]:
+        position, step = item
+        found = [i for i, done in enumerate(planned) if _reverses(step, done)]
+        return (-max(found), position) if found else (1, position)
+
+    return [a for _, a in sorted(enumerate(actions), key=rank)]
+
+
+def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, Any] | None = None, *,
+                        chain: Sequence[dict[str, Any]] = ()) -> Plan:
+    """Plan removing routerfix's changes.
+
+    From a record chain (``chain``, oldest first, or the one ``record``) with a saved ``before`` state:
+    restore that state (:func:`plan_restore`). From a version 1 record: replay its ``undo`` list. With
+    neither: remove routerfix's rules and reservation by name (NAT mode and SIP ALG are then left as they
+    are)."""
+    records = list(chain) or ([record] if record is not None else [])
+    key = DeviceKey.of(driver)
+    for data in records:
+        theirs = DeviceKey.from_record(data)
+        if (theirs.driver, theirs.host) != (key.driver, key.host) or \
+                (data.get("record_version", 1) >= 2 and theirs.port != key.port):
+            raise StateFileError(f"the saved result is for {theirs.describe()[:200]}, not {key.describe()}",
+                                 host=driver.host, driver=driver.name)
+    if records and isinstance(records[0].get("before"), dict):
+        return plan_restore(driver, state, records)
     warnings: list[str] = []
     actions: list[Action] = []
-    if record is not None:
-        if record.get("host") != driver.host or record.get("driver") != driver.name:
-            raise StateFileError(f"the saved result is for {record.get('driver')}:{record.get('host')}, not "
-                                 f"{driver.name}:{driver.host}", host=driver.host, driver=driver.name)
-        for data in record["undo"]:
+    if records:
+        for data in records[-1]["undo"]:
             action = action_from_data(data)
             if isinstance(action, SetNatMode) and state.nat_mode is not action.previous:
                 warnings.append(f"NAT filtering is {state.nat_mode.value if state.nat_mode else 'unknown'} now, not "
@@ -263,23 +513,38 @@ def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, An
 
 def remove_ghostcall_mitigation(driver: Driver, *, record: str | Path | dict[str, Any] | None = None,
                                 dry_run: bool = False, state_dir: str | Path | None = None,
-                                backup: bool = True) -> MitigationResult:
+                                backup: bool = True, lock_wait: float | None = None) -> MitigationResult:
     """Undo the mitigation on an open driver, also from a new process.
 
-    :param record: a saved result (path, JSON text or dict from :meth:`MitigationResult.to_dict`); with
+    :param record: a saved record (path, JSON text or dict from :meth:`MitigationResult.to_dict`); with
         it, the previous NAT mode, SIP ALG and any replaced forward are restored too.
+    :param state_dir: where records are kept: without ``record``, the device's record chain there is used
+        (every run since the last undo: the state before routerfix's first change comes back), and this
+        run's own record is written there.
     :param dry_run: plan only.
+    :param lock_wait: seconds to wait for another run on the same device.
     :returns: a result with status ``undone`` or ``nothing_to_undo`` (a second undo changes nothing).
     """
-    plan = plan_ghostcall_removal(driver, record=record)
-    return execute_plan(driver, plan, dry_run=dry_run, backup=backup, state_dir=state_dir)
+    if dry_run:
+        return execute_plan(driver, plan_ghostcall_removal(driver, record=record, state_dir=state_dir), dry_run=True)
+    with device_lock(DeviceKey.of(driver), wait=lock_wait):
+        plan = plan_ghostcall_removal(driver, record=record, state_dir=state_dir)
+        return execute_plan(driver, plan, backup=backup, state_dir=state_dir)
 
 
-def plan_ghostcall_removal(driver: Driver, *, record: str | Path | dict[str, Any] | None = None) -> Plan:
-    """Read the device once and plan :func:`remove_ghostcall_mitigation` (with the saved ``record`` when
-    given). Changes nothing."""
-    data = load_record(record) if record is not None else None
-    return plan_ghostcall_undo(driver, _read(driver), data)
+def plan_ghostcall_removal(driver: Driver, *, record: str | Path | dict[str, Any] | None = None,
+                           state_dir: str | Path | None = None) -> Plan:
+    """Read the device once and plan :func:`remove_ghostcall_mitigation` (from the saved ``record`` when
+    given, else from the device's record chain in ``state_dir``). Changes nothing."""
+    if record is not None:
+        plan = plan_ghostcall_undo(driver, _read(driver), load_record(record))
+        used = [str(record)] if isinstance(record, (str, Path)) and not str(record).lstrip().startswith("{") else []
+    else:
+        chain = undo_chain(state_dir, DeviceKey.of(driver)) if state_dir is not None else []
+        plan = plan_ghostcall_undo(driver, _read(driver), chain=[data for _, data in chain])
+        used = [str(path) for path, _ in chain]
+    plan.extra["records"] = used
+    return plan
 
 
 def options_help() -> dict[str, str]:

@@ -19,6 +19,7 @@ the matching builtin, so callers can catch them either way (the pattern of
     ├── SessionError                         another admin logged in, session expired
     ├── DeviceError                          the device refused a command; carries its own message
     ├── ParseError                           device output was not what the parser knows
+    ├── DeviceBusy                           another routerfix run holds the device; nothing was changed
     ├── MitigationError
     │   ├── NoFreeAddress
     │   ├── ForwardConflict                  5060/5061 already forwarded to a host in use
@@ -37,6 +38,7 @@ __all__ = [
     "AuthenticationError",
     "ConnectTimeout",
     "ConnectionDropped",
+    "DeviceBusy",
     "DeviceError",
     "DriverConflict",
     "DriverNotFound",
@@ -181,6 +183,10 @@ class ParseError(RouterfixError, ValueError):
         super().__init__(f"could not parse {source}: {detail}", host=host, driver=driver)
         self.source = source
         self.detail = detail
+
+
+class DeviceBusy(RouterfixError):
+    """Another routerfix run is working on the same device (driver, host and port) on this machine."""
 
 
 class MitigationError(RouterfixError):

@@ -19,10 +19,12 @@ A host *succeeded* when it has no error and no verdict (a verdict means no confi
 the site: replace or re-cable the router). :meth:`FleetReport.exit_code` is 0 when every host
 succeeded, 1 when some did and 2 when none did (0 for an empty run).
 
-``mitigate`` saves each changed host's result, which is also its undo record, in the state
-directory as ``<host>-<driver>-<timestamp>-mitigate.json`` (the naming ``routerfix mitigate``
-uses, so ``routerfix undo`` finds fleet records and ``fleet undo`` finds single-host ones);
-``undo`` uses the latest record of each host, or, without one, removes routerfix's rules by name.
+``mitigate`` keeps each changed host's undo record (a write-ahead journal, :mod:`routerfix.records`)
+in the state directory, keyed by driver + host + port, the records ``routerfix mitigate`` keeps, so
+``routerfix undo`` finds fleet records and ``fleet undo`` finds single-host ones; ``undo`` restores
+each host's state from before routerfix's first change (its record chain), or, without a record,
+removes routerfix's rules by name. One inventory may not name the same device twice, and a run
+waits for (or refuses) a device another run is working on (:mod:`routerfix.locks`).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from typing import Any
 from routerfix.errors import InvalidValue, RouterfixError, StateFileError
 from routerfix.inventory import FleetHost, Inventory, load_inventory
 from routerfix.planner import MitigationOptions
-from routerfix.result import default_state_dir
+from routerfix.records import DeviceKey, atomic_write, clip, default_state_dir
+from routerfix.records import latest_record as _latest
 from routerfix.secrets import redact
 
 __all__ = ["DEFAULT_WORKERS", "OPERATIONS", "FleetReport", "HostResult", "default_state_dir", "failed_hosts",
@@ -69,14 +72,9 @@ OnDone = Callable[["HostResult"], None]
 """``on_done(result)``: called from a worker thread as a host's work ends."""
 
 
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)
-
-
-def latest_record(state_dir: str | Path, hostname: str, driver: str) -> Path | None:
-    """The newest saved mitigate result (undo record) for ``hostname`` and ``driver``, if any."""
-    found = sorted(Path(state_dir).glob(f"{_safe(hostname)}-{driver}-*-mitigate.json"))
-    return found[-1] if found else None
+def latest_record(state_dir: str | Path, hostname: str, driver: str, port: int | None = None) -> Path | None:
+    """The newest undo record of the device (driver, host, port) since its last undo, if any."""
+    return _latest(state_dir, DeviceKey(driver, hostname, port))
 
 
 @dataclass(frozen=True)
@@ -200,14 +198,15 @@ class FleetReport:
         return _write_private(Path(path), self.to_json() + "\n")
 
     def to_csv(self) -> str:
-        """One CSV row per host (:data:`CSV_FIELDS`); lists are joined with ``"; "``."""
+        """One CSV row per host (:data:`CSV_FIELDS`); lists are joined with ``"; "``; a text cell that a
+        spreadsheet would read as a formula starts with ``'``."""
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
         for r in self.results:
             row = r.to_dict()
-            writer.writerow({k: "; ".join(row[k]) if isinstance(row[k], list) else
-                             ("" if row[k] is None else row[k]) for k in CSV_FIELDS})
+            writer.writerow({k: _csv_cell("; ".join(row[k]) if isinstance(row[k], list) else
+                                          ("" if row[k] is None else row[k])) for k in CSV_FIELDS})
         return buf.getvalue()
 
     def save_csv(self, path: str | Path) -> Path:
@@ -251,11 +250,19 @@ class FleetReport:
         return table
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def _csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (``=HYPERLINK(...)`` in a device's name) starts with
+    ``'`` (the OWASP CSV-injection advice); numbers and booleans stay as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _write_private(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    return atomic_write(path, text)
 
 
 def load_report(source: str | Path) -> FleetReport:
@@ -266,10 +273,10 @@ def load_report(source: str | Path) -> FleetReport:
     try:
         data = json.loads(Path(source).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise StateFileError(f"cannot read the fleet report {str(source)!r}: {exc}") from None
+        raise StateFileError(f"cannot read the fleet report {clip(source)!r}: {clip(exc)}") from None
     if not isinstance(data, dict) or data.get("routerfix_fleet_report") != REPORT_VERSION or \
             not isinstance(data.get("hosts"), list):
-        raise StateFileError(f"{source} is not a routerfix fleet report (pass the JSON a fleet run saved)")
+        raise StateFileError(f"{clip(source)} is not a routerfix fleet report (pass the JSON a fleet run saved)")
     return FleetReport(operation=str(data.get("operation", "")),
                        results=tuple(HostResult.from_dict(h) for h in data["hosts"]),
                        started=float(data.get("started_ts") or 0.0), duration=float(data.get("duration_s") or 0.0),
@@ -314,12 +321,12 @@ def _run_host(host: FleetHost, operation: str, options: dict[str, Any], state_di
             elif operation == "mitigate":
                 result = routerfix.apply_ghostcall_mitigation(driver, state_dir=state_dir, **opts)
             else:
-                record = latest_record(state_dir, driver.host, driver.name) if state_dir else None
-                result = routerfix.remove_ghostcall_mitigation(driver, record=record, state_dir=state_dir,
+                result = routerfix.remove_ghostcall_mitigation(driver, state_dir=state_dir,
                                                                backup=opts.get("backup", True))
-        if result.changed and state_dir is not None:
-            record = result.save(state_dir / f"{_safe(result.host)}-{result.driver}-"
-                                             f"{time.strftime('%Y%m%dT%H%M%S')}-{result.plan.operation}.json")
+                used = result.plan.extra.get("records") or []
+                record = Path(used[-1]) if used else None
+        if result.record_file is not None:
+            record = Path(result.record_file)
         plan = result.plan
         verdicts = tuple(f"{v.remedy.value}: {v.reason}" for v in plan.verdicts)
         return HostResult(host.name, host.hostname, host.driver, operation, result.status, not verdicts,
@@ -331,6 +338,18 @@ def _run_host(host: FleetHost, operation: str, options: dict[str, Any], state_di
     except Exception as exc:
         log.debug("host %s failed", host.name, exc_info=True)
         return _error_result(host, operation, exc, started)
+
+
+def _refuse_duplicates(hosts: Iterable[FleetHost]) -> None:
+    """One device (driver, host, port) may appear once: two workers on one router undo each other."""
+    seen: dict[tuple[str, str, int | None], str] = {}
+    for h in hosts:
+        key = (h.driver, h.hostname.strip().lower(), h.port)
+        if key in seen:
+            raise InvalidValue("inventory", clip(h.name, 80),
+                               f"each device once: {clip(h.name, 80)!r} and {clip(seen[key], 80)!r} are both "
+                               f"{DeviceKey(*key).describe()}")
+        seen[key] = h.name
 
 
 def _call(callback: Callable[[Any], None] | None, arg: Any) -> None:
@@ -387,6 +406,7 @@ def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: st
         if gone:
             warnings.append(f"not in the inventory any more, skipped: {', '.join(gone)}")
         inventory = inventory.select([n for n in wanted if n in known])
+    _refuse_duplicates(inventory.hosts)
     state = None if operation == "plan" else Path(state_dir) if state_dir is not None else default_state_dir()
     if state is not None:
         state.mkdir(parents=True, exist_ok=True, mode=0o700)

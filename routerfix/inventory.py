@@ -75,6 +75,8 @@ class InventoryError(RouterfixError, ValueError):
 
     def __init__(self, message: str, *, host: str | None = None, field: str | None = None,
                  source: str | None = None) -> None:
+        host, field, source = (None if v is None else str(v)[:limit] for v, limit in
+                               ((host, 80), (field, 80), (source, 200)))  # echoed input stays short
         where = " ".join(p for p in (f"host {host!r}" if host else "", f"field {field!r}" if field else "",
                                      f"in {source}" if source else "") if p)
         super().__init__(f"{where}: {message}" if where else message, host=host)
@@ -202,19 +204,80 @@ def resolve_password(host: str, *, password: str | Secret | None = None, passwor
 # --- loading -----------------------------------------------------------------------------------
 
 
+MAX_INVENTORY_BYTES = 4 * 1024 * 1024
+"""The largest inventory file read (a 10,000-host inventory is about 2 MB)."""
+MAX_YAML_NODES = 500_000
+"""The most YAML nodes an inventory file may expand to once its aliases are followed: anchors and aliases
+(``&defaults`` / ``*defaults``) work as usual, an alias bomb (a few hundred bytes naming a billion nodes) is
+refused before anything is built."""
+MAX_YAML_DEPTH = 64
+"""The deepest nesting an inventory file may have."""
+
+
+def _expanded_nodes(root: Any, source: str, what: str) -> int:
+    """How many nodes ``root`` (a composed YAML node graph) stands for with every alias expanded; refuses
+    recursion, nesting deeper than :data:`MAX_YAML_DEPTH` and more than :data:`MAX_YAML_NODES`."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: Any, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise InventoryError(f"the {what} file has a recursive alias", source=source)
+        if depth > MAX_YAML_DEPTH:
+            raise InventoryError(f"the {what} file nests deeper than {MAX_YAML_DEPTH} levels", source=source)
+        open_nodes.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                total += size(k, depth + 1) + size(v, depth + 1)
+                if total > MAX_YAML_NODES:
+                    break
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                total += size(item, depth + 1)
+                if total > MAX_YAML_NODES:
+                    break
+        open_nodes.discard(key)
+        if total > MAX_YAML_NODES:
+            raise InventoryError(f"the {what} file expands to more than {MAX_YAML_NODES:,} YAML nodes through its "
+                                 f"aliases: refused (an alias bomb?)", source=source)
+        sizes[key] = total
+        return total
+
+    return size(root, 0)
+
+
 def _read_yaml(path: Path | None, what: str) -> dict[str, Any]:
     if path is None or not path.exists():
         return {}
     import yaml
 
+    loader = None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_INVENTORY_BYTES + 1)
+        if len(raw) > MAX_INVENTORY_BYTES:
+            raise InventoryError(f"the {what} file is larger than {MAX_INVENTORY_BYTES:,} bytes", source=str(path))
+        loader = yaml.SafeLoader(raw.decode("utf-8"))
+        node = loader.get_single_node()
+        if node is None:
+            return {}
+        _expanded_nodes(node, str(path), what)
+        data = loader.construct_document(node)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"cannot read the {what} file: {exc}", source=str(path)) from None
+        raise InventoryError(f"cannot read the {what} file: {str(exc)[:200]}", source=str(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise InventoryError(f"the {what} file is not valid YAML{at}", source=str(path)) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -1,5 +1,9 @@
 """Human renderings of plans, results and device state: rich renderables for the terminal and
-HTML tables for Jupyter. ``rich`` is imported only when something is rendered."""
+HTML tables for Jupyter. ``rich`` is imported only when something is rendered.
+
+Text the device or the LAN controls (names, host names, vendor strings, warnings quoting them) is never read as
+rich markup (``[/]``, ``[link=…]``) nor as HTML: every value goes in as a :class:`rich.text.Text` or through
+:func:`html.escape`."""
 
 from __future__ import annotations
 
@@ -55,13 +59,20 @@ def _plan_rows(plan: Plan) -> list[tuple[str, str]]:
 def state_renderable(state: DeviceState, phones: tuple[Phone, ...] = ()) -> Any:
     """A rich table of the device state (``routerfix show``)."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="device state", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for key, value in _state_rows(state, phones):
-        table.add_row(key, value)
+        table.add_row(Text(key), Text(value))
     return table
+
+
+def _warning(text: str) -> Any:
+    from rich.text import Text
+
+    return Text.assemble(("warning: ", "yellow"), text)
 
 
 def _diff_text(diff: str) -> Any:
@@ -80,41 +91,42 @@ def plan_renderable(plan: Plan) -> Any:
     from rich.console import Group
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"{plan.operation} plan for {plan.host} ({plan.driver})", show_header=False,
+    table = Table(title=Text(f"{plan.operation} plan for {plan.host} ({plan.driver})"), show_header=False,
                   title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for key, value in _plan_rows(plan):
-        table.add_row(key, value)
+        table.add_row(Text(key), Text(value))
     parts: list[Any] = [table]
     diff = plan.diff()
     if diff:
         parts.append(Panel(_diff_text(diff), title="diff (read from the device → planned)", title_align="left"))
-    for w in plan.warnings:
-        parts.append(f"[yellow]warning:[/yellow] {w}")
+    parts += [_warning(w) for w in plan.warnings]
     return Group(*parts)
 
 
 def result_renderable(result: MitigationResult) -> Any:
     """A rich rendering of a result: the plan plus what happened."""
     from rich.console import Group
+    from rich.text import Text
 
     from routerfix.result import STATUSES
 
     colour = {"mitigated": "green", "undone": "green", "unchanged": "green", "planned": "cyan",
               "verdict": "red", "nothing_to_undo": "green"}.get(result.status, "white")
     lines: list[Any] = [plan_renderable(result.plan)]
-    lines.append(f"[bold {colour}]{result.status}[/bold {colour}]: {STATUSES[result.status]} "
-                 f"(changed={result.changed}, verified={result.verified})")
+    lines.append(Text.assemble((result.status, f"bold {colour}"), f": {STATUSES[result.status]} "
+                               f"(changed={result.changed}, verified={result.verified})"))
     if result.flushed is not None:
-        lines.append(f"connection tracking: {result.flushed} inbound SIP entries cleared")
+        lines.append(Text(f"connection tracking: {result.flushed} inbound SIP entries cleared"))
     if result.backup_file:
-        lines.append(f"backup written to {result.backup_file}")
+        lines.append(Text(f"backup written to {result.backup_file}"))
     if result.transport_security == "plain-http":
-        lines.append("[yellow]the router only offers plain HTTP: credentials crossed the LAN unencrypted[/yellow]")
-    for note in result.notes:
-        lines.append(f"[yellow]warning:[/yellow] {note}")
+        lines.append(Text("the router only offers plain HTTP: credentials crossed the LAN unencrypted",
+                          style="yellow"))
+    lines += [_warning(note) for note in result.notes]
     return Group(*lines)
 
 

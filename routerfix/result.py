@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from routerfix.errors import StateFileError
+from routerfix.actions import action_to_data
+from routerfix.errors import RouterfixError
 from routerfix.planner import Plan
+from routerfix.records import RECORD_VERSION, default_state_dir, load_record, prior_state, save_copy
 
 __all__ = ["MitigationResult", "default_state_dir", "load_record"]
-
-RECORD_VERSION = 1
 
 STATUSES = {
     "planned": "dry run: these changes would be made",
@@ -38,6 +38,8 @@ class MitigationResult:
     :param backup_file: where the pre-change configuration backup was written, if anywhere.
     :param flushed: connection-tracking entries deleted (None: not flushed).
     :param transport_security: how the session was protected (``ssh``, ``tls-pinned``, ``plain-http``...).
+    :param port: the device's TCP port as given (None: the driver's default); part of the record's key.
+    :param record_file: the run's undo record (write-ahead journal) in the state directory, if one was kept.
     """
 
     status: str
@@ -51,6 +53,8 @@ class MitigationResult:
     flushed: int | None = None
     transport_security: str = "n/a"
     notes: tuple[str, ...] = field(default=())
+    record_file: str | None = None
+    port: int | None = None
 
     @property
     def host(self) -> str:
@@ -76,11 +80,13 @@ class MitigationResult:
         """JSON-ready form; also the undo record :func:`routerfix.remove_ghostcall_mitigation` reads."""
         data = self.plan.to_dict()
         data.update({
-            "record_version": RECORD_VERSION, "status": self.status, "status_text": STATUSES[self.status],
+            "record_version": RECORD_VERSION, "port": self.port, "before": prior_state(self.plan.before),
+            "planned": [action_to_data(a) for a in self.plan.actions], "status": self.status,
+            "status_text": STATUSES[self.status],
             "changed": self.changed, "dry_run": self.dry_run, "applied": list(self.applied),
             "verified": self.verified, "undo": list(self.undo), "backup_file": self.backup_file,
             "flushed": self.flushed, "transport_security": self.transport_security,
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "record_file": self.record_file,
         })
         return data
 
@@ -89,12 +95,14 @@ class MitigationResult:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
 
     def save(self, path: str | Path) -> Path:
-        """Write the JSON result (and undo record) to ``path``, readable only by its owner."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.touch(mode=0o600, exist_ok=True)
-        target.write_text(self.to_json() + "\n", encoding="utf-8")
-        return target
+        """Write the JSON result (and undo record) to ``path`` atomically, readable only by its owner. When the
+        run kept a record in the state directory, that record (with its ``before`` state) is what is copied."""
+        if self.record_file is not None:
+            try:
+                return save_copy(load_record(Path(self.record_file)), path)
+            except RouterfixError:
+                pass
+        return save_copy(self.to_dict(), path)
 
     def _repr_html_(self) -> str:
         from routerfix.render import result_html
@@ -105,33 +113,3 @@ class MitigationResult:
         from routerfix.render import result_renderable
 
         return result_renderable(self)
-
-
-def default_state_dir() -> Path:
-    """Where results, undo records and backups go: ``$ROUTERFIX_STATE_DIR``, else
-    ``$XDG_STATE_HOME/routerfix``, else ``~/.local/state/routerfix``."""
-    import os
-
-    env = os.environ.get("ROUTERFIX_STATE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "routerfix"
-
-
-def load_record(source: str | Path | dict[str, Any]) -> dict[str, Any]:
-    """Read a saved result (path, JSON text or dict) and check it is an undo record."""
-    if isinstance(source, dict):
-        data = source
-    else:
-        text = str(source)
-        try:
-            if isinstance(source, Path) or not text.lstrip().startswith("{"):
-                text = Path(text).read_text(encoding="utf-8")
-            data = json.loads(text)
-        except (OSError, ValueError) as exc:
-            raise StateFileError(f"cannot read the saved result {str(source)[:200]!r}: {exc}") from None
-    if not isinstance(data, dict) or data.get("record_version") != RECORD_VERSION or \
-            not isinstance(data.get("undo"), list):
-        raise StateFileError("not a routerfix result file (no record_version/undo): pass the JSON a mitigate run saved")
-    return data

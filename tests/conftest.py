@@ -21,3 +21,10 @@ def _fresh_memory_routers() -> Iterator[None]:
     reset_routers()
     yield
     reset_routers()
+
+
+@pytest.fixture(autouse=True)
+def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device locks (routerfix.locks) in a directory of this test only, inherited by the CLI processes it
+    starts: tests running at once on this machine never wait on each other's locks of the same host name."""
+    monkeypatch.setenv("ROUTERFIX_LOCK_DIR", str(tmp_path_factory.mktemp("locks")))

@@ -17,13 +17,13 @@ says whether the run *would* change the device (the ``napalm_configure`` convent
 
 The password comes from the host's ``password``, else ``data.password_env`` / ``data.password_file``
 (as in ``routerfix fleet``). Mitigation options come from the task's keyword arguments, overridden
-per host by ``data.mitigation``. With ``state_dir``, ``mitigate`` saves the undo record there and
-``undo`` uses the newest one (the files ``routerfix fleet`` and ``routerfix mitigate`` use).
+per host by ``data.mitigation``. With ``state_dir``, ``mitigate`` keeps its undo record there (written
+before the first write, :mod:`routerfix.records`) and ``undo`` restores the state from before routerfix's
+first change from the host's records there (the files ``routerfix fleet`` and ``routerfix mitigate`` use).
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +57,6 @@ def _options(task: Task, options: dict[str, Any]) -> dict[str, Any]:
     return {**options, **per_host}
 
 
-def _save(result: MitigationResult, state_dir: str | Path | None) -> str | None:
-    if state_dir is None or not result.changed:
-        return None
-    safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in result.host)
-    path = Path(state_dir) / f"{safe}-{result.driver}-{time.strftime('%Y%m%dT%H%M%S')}-{result.plan.operation}.json"
-    return str(result.save(path))
-
-
 def _result(task: Task, outcome: MitigationResult, dry_run: bool, saved: str | None) -> Result:
     data = outcome.to_dict()
     data["saved_to"] = saved
@@ -93,24 +85,21 @@ def mitigate(task: Task, dry_run: bool | None = None, state_dir: str | Path | No
     dry = task.is_dry_run(dry_run)
     outcome = routerfix.apply_ghostcall_mitigation(_driver(task), dry_run=dry, state_dir=state_dir,
                                                    **_options(task, options))
-    return _result(task, outcome, dry, None if dry else _save(outcome, state_dir))
+    return _result(task, outcome, dry, outcome.record_file)
 
 
 def undo(task: Task, dry_run: bool | None = None, state_dir: str | Path | None = None,
          record: str | Path | dict[str, Any] | None = None) -> Result:
-    """Remove the mitigation: from ``record``, else the newest record in ``state_dir``, else by rule names.
+    """Remove the mitigation: from ``record``, else the host's records in ``state_dir``, else by rule names.
 
     :param dry_run: overrides the global ``InitNornir(dry_run=...)``.
     """
     import routerfix
-    from routerfix.fleet import latest_record
 
     driver = _driver(task)
     dry = task.is_dry_run(dry_run)
-    if record is None and state_dir is not None:
-        record = latest_record(state_dir, driver.host, driver.name)
     outcome = routerfix.remove_ghostcall_mitigation(driver, record=record, dry_run=dry, state_dir=state_dir)
-    return _result(task, outcome, dry, None if dry else _save(outcome, state_dir))
+    return _result(task, outcome, dry, outcome.record_file)
 
 
 def facts(task: Task) -> Result:

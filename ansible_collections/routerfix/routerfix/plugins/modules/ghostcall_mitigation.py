@@ -76,7 +76,8 @@ options:
   state_dir:
     description:
       - Directory for the undo record and the configuration backup (private files). With
-        I(state=absent) and no I(record), the newest record for this host there is used.
+        I(state=absent) and no I(record), the records of this host there are used, so the state
+        before routerfix's first change comes back.
     type: path
   record:
     description:
@@ -172,8 +173,6 @@ result:
   type: dict
 """
 
-import time  # noqa: E402
-
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_common import (  # noqa: E402
@@ -186,18 +185,6 @@ from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_comm
 
 MITIGATION_OPTIONS = ("sink", "replace_conflicting", "reserve_sink", "manage_nat", "sip_alg_off", "flush", "probe",
                       "still_ringing", "backup")
-
-
-def _safe(text):
-    return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)
-
-
-def _latest_record(state_dir, host, driver):
-    import glob
-    import os
-
-    found = sorted(glob.glob(os.path.join(state_dir, f"{_safe(host)}-{driver}-*-mitigate.json")))
-    return found[-1] if found else None
 
 
 def run(module):
@@ -214,22 +201,16 @@ def run(module):
             result = routerfix.apply_ghostcall_mitigation(driver, dry_run=module.check_mode,
                                                           state_dir=p["state_dir"], **options)
         else:
-            if record is None and p["state_dir"]:
-                record = _latest_record(p["state_dir"], driver.host, driver.name)
             result = routerfix.remove_ghostcall_mitigation(driver, record=record, dry_run=module.check_mode,
                                                            state_dir=p["state_dir"], backup=p["backup"])
+            if record is None:
+                used = result.plan.extra.get("records") or []
+                record = used[-1] if used else None
     finally:
         driver.close()
-    saved = None
-    if result.changed:
-        if present and record:
-            saved = str(result.save(record))
-        elif p["state_dir"]:
-            import os
-
-            stamp = time.strftime("%Y%m%dT%H%M%S")
-            name = f"{_safe(result.host)}-{result.driver}-{stamp}-{result.plan.operation}.json"
-            saved = str(result.save(os.path.join(p["state_dir"], name)))
+    saved = result.record_file
+    if result.changed and present and record:
+        saved = str(result.save(record))
     plan = result.plan
     data = result.to_dict()
     for text in result.warnings:

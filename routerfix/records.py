@@ -1,0 +1,288 @@
+"""Undo records: the one home for naming, saving, finding and loading them.
+
+A record is a JSON file in the state directory, one per run that writes. It is a write-ahead journal: the
+engine creates it *before the first write* with the prior state of everything the plan touches, appends each
+step as it is done, and closes it with the run's result. Every save is atomic (temporary file, fsync, rename,
+mode 0600), so a kill at any moment leaves either the previous version or the new one, never a torn file.
+
+Records are keyed by driver + host + port (:class:`DeviceKey`): two routers behind one address never share
+one. File names carry a UTC timestamp with microseconds, the process id and a random suffix, so they never
+collide. The records of one device form a *chain* (:func:`undo_chain`): every run since the last completed
+undo; undoing restores the prior state saved by the chain's first record, whatever happened since (a kill,
+a rerun, a moved sink).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets as _random
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from routerfix.errors import StateFileError
+from routerfix.model import to_data
+
+if TYPE_CHECKING:
+    from routerfix.driver import Driver
+    from routerfix.model import DeviceState
+
+__all__ = ["RECORD_VERSION", "DeviceKey", "JournalStatus", "atomic_write", "default_state_dir", "load_record",
+           "prior_state", "record_name", "save_copy", "undo_chain", "unique_path"]
+
+log = logging.getLogger("routerfix.records")
+
+RECORD_VERSION = 2
+"""Version of the record format. Version 1 (no ``before``, no ``port``) is still read: its ``undo`` list is
+replayed."""
+READ_VERSIONS = frozenset({1, 2})
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+"""A record bigger than this is refused unread (records are a few kilobytes)."""
+ECHO_MAX = 200
+"""The most characters of a file name or value an error message repeats."""
+
+
+class JournalStatus(StrEnum):
+    """Where a run stood when its record was last saved."""
+
+    APPLYING = "applying"
+    """Written before the first write and after each step: the run did not finish (killed, or still running)."""
+    DONE = "done"
+    """Applied and verified."""
+    ROLLED_BACK = "rolled_back"
+    """A failure was rolled back: the device is as the record's ``before`` says."""
+    FAILED = "failed"
+    """The rollback failed: the device may be half-configured (the record's ``before`` says how it was)."""
+
+
+def clip(text: object, limit: int = ECHO_MAX) -> str:
+    """``text`` as a string of at most ``limit`` characters (for error messages that echo input)."""
+    value = str(text)
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)[:80]
+
+
+@dataclass(frozen=True)
+class DeviceKey:
+    """What one device is: driver, host and port (None: the driver's default)."""
+
+    driver: str
+    host: str
+    port: int | None = None
+
+    @classmethod
+    def of(cls, driver: Driver) -> DeviceKey:
+        """The key of an open driver."""
+        return cls(driver.name, driver.host, driver.port)
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> DeviceKey:
+        """The key a record was written for (version 1 records have no port: the default)."""
+        port = data.get("port")
+        return cls(str(data.get("driver")), str(data.get("host")), port if isinstance(port, int) else None)
+
+    @property
+    def slug(self) -> str:
+        """File-name form (not unique by itself: records are matched by their content too)."""
+        return f"{_safe(self.host)}-{self.port if self.port is not None else 'default'}-{_safe(self.driver)}"
+
+    def describe(self) -> str:
+        """``driver:host[:port]`` for messages."""
+        return f"{self.driver}:{self.host}" + (f":{self.port}" if self.port is not None else "")
+
+    def to_data(self) -> dict[str, Any]:
+        """The fields a record carries."""
+        return {"driver": self.driver, "host": self.host, "port": self.port}
+
+
+def prior_state(state: DeviceState) -> dict[str, Any]:
+    """What a record keeps of the state before a run: everything a plan can touch (NAT filtering, SIP ALG,
+    every forward, the DHCP reservations)."""
+    return {"nat_mode": to_data(state.nat_mode), "sip_alg": state.sip_alg,
+            "forwards": [to_data(f) for f in state.forwards],
+            "reservations": None if state.scope is None else [to_data(r) for r in state.scope.reservations]}
+
+
+def default_state_dir() -> Path:
+    """Where records and backups go: ``$ROUTERFIX_STATE_DIR``, else ``$XDG_STATE_HOME/routerfix``, else
+    ``~/.local/state/routerfix``."""
+    env = os.environ.get("ROUTERFIX_STATE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "routerfix"
+
+
+def _stamp() -> str:
+    now = time.time()
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1_000_000):06d}Z"
+
+
+def record_name(key: DeviceKey, operation: str, suffix: str = "json") -> str:
+    """A file name that never collides: key slug, UTC time to the microsecond, process id, random part."""
+    return f"{key.slug}-{_stamp()}-{os.getpid()}-{_random.token_hex(3)}-{_safe(operation)}.{suffix}"
+
+
+def unique_path(directory: Path, stem: str, suffix: str) -> Path:
+    """``directory/stem-<UTC time>-<pid>-<random>.suffix``: a fresh name for a report or backup."""
+    return directory / f"{_safe(stem)}-{_stamp()}-{os.getpid()}-{_random.token_hex(3)}.{suffix}"
+
+
+def atomic_write(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically, readable only by its owner: a temporary file in the same
+    directory, fsync, rename over ``path``, fsync of the directory. A kill at any point leaves the old file
+    or the new one."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:60]}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return target
+
+
+def save_copy(data: dict[str, Any], path: str | Path) -> Path:
+    """Write a record (or any JSON result) to ``path`` atomically; an existing file is replaced."""
+    return atomic_write(path, json.dumps(data, indent=2) + "\n")
+
+
+def _read_json(path: Path) -> Any:
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_RECORD_BYTES + 1)
+    if len(raw) > MAX_RECORD_BYTES:
+        raise ValueError(f"larger than {MAX_RECORD_BYTES} bytes")
+    return json.loads(raw.decode("utf-8"))
+
+
+def check_record(data: Any) -> dict[str, Any]:
+    """``data`` if it is a routerfix record, else :class:`StateFileError`."""
+    if not isinstance(data, dict) or data.get("record_version") not in READ_VERSIONS or \
+            not isinstance(data.get("undo"), list):
+        raise StateFileError("not a routerfix result file (no record_version/undo): pass the JSON a mitigate run saved")
+    if data.get("record_version", 1) >= 2 and not isinstance(data.get("before"), dict):
+        raise StateFileError("a routerfix record without its 'before' state: the file is damaged")
+    return data
+
+
+def load_record(source: str | Path | dict[str, Any]) -> dict[str, Any]:
+    """Read a saved record (path, JSON text or dict) and check it is one."""
+    if isinstance(source, dict):
+        return check_record(source)
+    text = str(source)
+    try:
+        if isinstance(source, Path) or not text.lstrip().startswith("{"):
+            data = _read_json(Path(text))
+        else:
+            data = json.loads(text[:MAX_RECORD_BYTES])
+    except (OSError, ValueError) as exc:
+        raise StateFileError(f"cannot read the saved result {clip(source)!r}: {clip(exc)}") from None
+    return check_record(data)
+
+
+def _device_records(state_dir: Path, key: DeviceKey) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every readable record of ``key`` in ``state_dir`` (unreadable or foreign files are skipped)."""
+    if not state_dir.is_dir():
+        return
+    patterns = {f"{key.slug}-*.json", f"{_safe(key.host)}-{key.driver}-*.json"}  # version 2 and version 1 names
+    seen: set[Path] = set()
+    for pattern in sorted(patterns):
+        for path in state_dir.glob(pattern):
+            if path in seen or not path.is_file():
+                continue
+            seen.add(path)
+            try:
+                data = check_record(_read_json(path))
+            except (OSError, ValueError, StateFileError) as exc:
+                log.warning("skipping the unreadable record %s: %s", clip(path), clip(exc))
+                continue
+            if DeviceKey.from_record(data) == key:
+                yield path, data
+
+
+def _order(item: tuple[Path, dict[str, Any]]) -> tuple[float, str]:
+    path, data = item
+    started = data.get("journal_started")
+    if isinstance(started, (int, float)):
+        return float(started), path.name
+    with contextlib.suppress(OSError):
+        return path.stat().st_mtime, path.name
+    return 0.0, path.name
+
+
+def undo_chain(state_dir: str | Path, key: DeviceKey) -> list[tuple[Path, dict[str, Any]]]:
+    """The records of ``key`` since its last completed undo, oldest first: what ``undo`` has to reverse.
+
+    A record of a run that only planned, or that changed nothing, is never written; one of a run killed
+    midway is in the chain (its ``before`` was saved before the first write)."""
+    records = sorted(_device_records(Path(state_dir), key), key=_order)
+    chain: list[tuple[Path, dict[str, Any]]] = []
+    for path, data in records:
+        if data.get("operation") == "undo":
+            if data.get("journal") in (JournalStatus.DONE, None) and data.get("status") in ("undone", None):
+                chain = []  # everything before a completed undo was reversed by it
+            continue
+        chain.append((path, data))
+    return chain
+
+
+def latest_record(state_dir: str | Path, key: DeviceKey) -> Path | None:
+    """The newest record of ``key`` in the current chain, if any."""
+    chain = undo_chain(state_dir, key)
+    return chain[-1][0] if chain else None
+
+
+class Journal:
+    """The write-ahead record of one run (see the module docstring). Each method saves it atomically."""
+
+    def __init__(self, state_dir: str | Path, key: DeviceKey, operation: str) -> None:
+        self.key = key
+        self.path = Path(state_dir) / record_name(key, operation)
+        self.data: dict[str, Any] = {"record_version": RECORD_VERSION, **key.to_data(), "operation": operation,
+                                     "journal": JournalStatus.APPLYING.value, "journal_started": time.time(),
+                                     "steps_done": [], "undo": []}
+
+    def begin(self, before: dict[str, Any], planned: list[dict[str, Any]], undo: list[dict[str, Any]]) -> None:
+        """Before the first write: the prior state of everything the plan touches, and the planned steps."""
+        self.data.update(before=before, planned=planned, undo=undo)
+        self._save()
+
+    def step_done(self, index: int) -> None:
+        """Step ``index`` of the plan is on the device."""
+        self.data["steps_done"].append(index)
+        self._save()
+
+    def finish(self, status: JournalStatus, result: dict[str, Any] | None = None) -> None:
+        """The run ended: ``status``, and the result's fields (the record is then also the result file)."""
+        if result is not None:
+            keep = {k: self.data[k] for k in ("record_version", "driver", "host", "port", "operation", "before",
+                                              "planned", "steps_done", "journal_started")}
+            self.data = {**result, **keep}
+        self.data["journal"] = status.value
+        self._save()
+
+    def _save(self) -> None:
+        atomic_write(self.path, json.dumps(self.data, indent=2) + "\n")

@@ -1,0 +1,160 @@
+"""Undo records (routerfix.records): atomic saves, names that never collide, keys with the port, the chain
+across runs, and what the CLI's --save adds."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import Lease, router
+from routerfix.drivers.memory.driver import MemoryRouter
+
+import routerfix
+from routerfix import NatMode, PortForward
+from routerfix.planner import managed_view
+from routerfix.records import DeviceKey, atomic_write, load_record, record_name, undo_chain
+
+ROUTERFIX = [sys.executable, "-m", "routerfix.cli"]
+
+
+def connect_port(r: MemoryRouter, port: int | None, host: str = "shared-wan") -> routerfix.Driver:
+    return routerfix.connect("memory", host, password="admin", router=r, port=port)
+
+
+def view(r: MemoryRouter) -> list[str]:
+    with connect_port(r, None, f"v-{id(r):x}") as d:
+        return managed_view(d.read_state())
+
+
+def test_atomic_write_is_private_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    path = atomic_write(tmp_path / "state" / "r.json", '{"a": 1}\n')
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert sorted(p.name for p in path.parent.iterdir()) == ["r.json"]
+
+
+def test_a_save_that_dies_midway_leaves_the_previous_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    path = atomic_write(tmp_path / "r.json", "old\n")
+
+    def dies(fd: int) -> None:
+        raise KeyboardInterrupt  # the process is stopped between writing and renaming
+
+    monkeypatch.setattr(os, "fsync", dies)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, "new content that never lands\n")
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_record_names_never_collide() -> None:
+    key = DeviceKey("memory", "10.0.0.1", 8022)
+    names = {record_name(key, "mitigate") for _ in range(2000)}
+    assert len(names) == 2000
+
+
+def test_an_empty_or_damaged_newer_file_does_not_hide_the_older_record(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    r = router()
+    with connect_port(r, None) as d:
+        done = routerfix.apply_ghostcall_mitigation(d, state_dir=state)
+    key = DeviceKey("memory", "shared-wan", None)
+    (state / record_name(key, "mitigate")).write_text("")  # a torn save of an older routerfix
+    (state / record_name(key, "mitigate")).write_text("{not json")
+    chain = undo_chain(state, key)
+    assert [str(p) for p, _ in chain] == [done.record_file]
+    with connect_port(r, None) as d:
+        undone = routerfix.remove_ghostcall_mitigation(d, state_dir=state)
+    assert undone.status == "undone" and r.nat_mode is NatMode.OPEN and r.sip_alg is True and not r.forwards
+
+
+def test_records_are_keyed_by_port_two_routers_behind_one_address(tmp_path: Path) -> None:
+    """Router B (port 2222) had a PBX forward replaced; undo on router A (port 22) must not replay B's record."""
+    state = tmp_path / "state"
+    a = router()
+    b = router(forwards=[PortForward("old-pbx", "udp", "5060", "192.168.1.10")])
+    before_a = view(a)
+    with connect_port(a, 22) as d:
+        routerfix.apply_ghostcall_mitigation(d, state_dir=state)
+    with connect_port(b, 2222) as d:
+        routerfix.apply_ghostcall_mitigation(d, state_dir=state, replace_conflicting=True)
+    with connect_port(a, 22) as d:
+        routerfix.remove_ghostcall_mitigation(d, state_dir=state)
+    assert view(a) == before_a
+    assert not any(f.name == "old-pbx" for f in a.forwards)
+    with connect_port(b, 2222) as d:
+        routerfix.remove_ghostcall_mitigation(d, state_dir=state)
+    assert [f.name for f in b.forwards] == ["old-pbx"]
+
+
+def test_a_record_of_another_port_is_refused(tmp_path: Path) -> None:
+    r = router()
+    with connect_port(r, 22) as d:
+        done = routerfix.apply_ghostcall_mitigation(d, state_dir=tmp_path)
+    with connect_port(r, 2222) as d, pytest.raises(routerfix.StateFileError, match="2222"):
+        routerfix.remove_ghostcall_mitigation(d, record=done.record_file)
+
+
+def test_undo_after_a_rerun_that_moved_the_sink_restores_the_state_before_the_first_run(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    r = router(sip_alg=True, nat_mode=NatMode.OPEN)
+    before = view(r)
+    with connect_port(r, None) as d:
+        first = routerfix.apply_ghostcall_mitigation(d, state_dir=state)
+    sink = first.plan.sink
+    r.leases.append(Lease(str(sink), "00:11:22:33:44:55", "new-phone"))  # the sink is in use now
+    with connect_port(r, None) as d:
+        second = routerfix.apply_ghostcall_mitigation(d, state_dir=state)
+    assert second.changed and second.plan.sink != sink
+    with connect_port(r, None) as d:
+        trace: list[str] = []
+        add = d.add_port_forward
+        d.add_port_forward = lambda f: (trace.append(str(f.internal_address)), add(f))[1]  # type: ignore[method-assign]
+        undone = routerfix.remove_ghostcall_mitigation(d, state_dir=state)
+    assert undone.status == "undone"
+    assert str(sink) not in trace  # never forwards SIP to the address now in use
+    assert view(r) == before
+    assert undone.plan.extra["records"] == [first.record_file, second.record_file]
+    with connect_port(r, None) as d:  # the chain ended with that undo: a second undo changes nothing
+        assert routerfix.remove_ghostcall_mitigation(d, state_dir=state).status == "nothing_to_undo"
+
+
+def test_undo_after_replace_conflicting_puts_the_forward_back(tmp_path: Path) -> None:
+    r = router(forwards=[PortForward("old-pbx", "udp", "5060", "192.168.1.10")])
+    before = view(r)
+    with connect_port(r, None) as d:
+        routerfix.apply_ghostcall_mitigation(d, state_dir=tmp_path, replace_conflicting=True)
+    with connect_port(r, None) as d:
+        routerfix.remove_ghostcall_mitigation(d, state_dir=tmp_path)
+    assert view(r) == before
+
+
+def test_a_result_dict_is_a_complete_record() -> None:
+    r = router()
+    with connect_port(r, 8022) as d:
+        data = routerfix.apply_ghostcall_mitigation(d).to_dict()
+    assert data["port"] == 8022 and data["before"]["nat_mode"] == "open" and data["planned"]
+    assert load_record(json.dumps(data))["record_version"] == 2
+
+
+def cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ROUTERFIX_PASSWORD": "admin", "ROUTERFIX_STATE_DIR": str(tmp_path / "state")}
+    return subprocess.run([*ROUTERFIX, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_save_adds_a_copy_and_the_state_dir_keeps_its_record(tmp_path: Path) -> None:
+    conn = ["--driver", "memory", "--host", "site-b", "--no-prompt", "-o", f"state_file={tmp_path / 'r.json'}"]
+    out = cli(["mitigate", *conn, "--yes", "--json", "--save", str(tmp_path / "copy.json")], tmp_path)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    kept = Path(data["saved_to"])
+    assert kept.parent == tmp_path / "state" and kept.exists()
+    assert load_record(tmp_path / "copy.json")["before"] == load_record(kept)["before"]
+    undo = cli(["undo", *conn, "--yes", "--json"], tmp_path)
+    assert undo.returncode == 0, undo.stderr
+    assert json.loads(undo.stdout)["records"] == [str(kept)]
