@@ -39,4 +39,4 @@ def test_missing_sim_extra_says_what_to_install() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
-    assert "asyncssh" in done.stderr and "pip install" in done.stderr
+    assert "asyncssh" in done.stderr and "pip install 'routerfix[sim]'" in done.stderr
