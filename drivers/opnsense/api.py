@@ -88,7 +88,8 @@ def parse_rules(data: Any) -> tuple[PortForward, ...]:
 
 
 def forward_to_rule(forward: PortForward) -> dict[str, str]:
-    """The ``rule`` object of ``add_rule`` for ``forward`` (O5, O24): on the WAN interface, to the WAN address."""
+    """The ``rule`` object of ``add_rule`` for ``forward`` (O5, O24): on the WAN interface, to the WAN address;
+    ``pass`` is left out (Manual, no filter rule: O25)."""
     internal = forward.internal_ports or forward.external_ports
     return {"disabled": "0" if forward.enabled else "1", "interface": WAN, "ipprotocol": "inet",
             "protocol": _PROTOCOLS[forward.protocol], "source.network": "any", "destination.network": WAN_ADDRESS,

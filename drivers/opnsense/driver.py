@@ -11,6 +11,8 @@ What the installed release lacks is declared, never scraped around (O9, O14): fi
 a firewall whose DHCP runs on ISC dhcpd (no API for its static mappings) gets no reservation capability and a
 note with the manual steps. OPNsense has no consumer "NAT filtering" mode and no SIP ALG (O18, O19): nothing
 of either is read or changed, and the capabilities say so.
+
+pfSense has no official API (O20), so routerfix has no pfSense driver: the manual steps are in the facts (O20).
 """
 
 from __future__ import annotations
