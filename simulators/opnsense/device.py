@@ -40,7 +40,7 @@ __all__ = ["ROUTES", "SIM_KEY", "SIM_SECRET", "OpnsenseFirewall", "simulate"]
 
 SIM_KEY = "sim0KEY/routerfix+opnsense0000000000000000000000"
 """The API key the simulator accepts (the shape of a real one: 48 base64 characters)."""
-SIM_SECRET = "XeD26XVrJ5ilAc-sim-EmglCRC+0j2e57tRsjHwFepOseySWLM53pJASeTA3"  # noqa: S105 - simulator credential
+SIM_SECRET = "Sim7secret+for/routerfix+opnsense+tests+000000000000000000000000000000"  # noqa: S105 - simulator credential
 
 ROUTES: dict[str, str] = {
     "diagnostics/system/system_information": "GET",
@@ -275,13 +275,14 @@ class OpnsenseFirewall:
 
 @contextmanager
 def simulate(scenario: str = "office", *, release: str = "26.7", dhcp: str = "kea", tls: bool = True,
-             **_: Any) -> Iterator[SimulatedDevice]:
-    """Run a simulated OPNsense on 127.0.0.1 over HTTPS (a self-signed certificate, pinned by fingerprint)."""
-    firewall = OpnsenseFirewall(scenario=scenario, release=release, dhcp=dhcp)
+             password: str = SIM_SECRET, **_: Any) -> Iterator[SimulatedDevice]:
+    """Run a simulated OPNsense on 127.0.0.1 over HTTPS (a self-signed certificate, pinned by fingerprint);
+    ``password`` is the API secret it accepts."""
+    firewall = OpnsenseFirewall(scenario=scenario, release=release, dhcp=dhcp, secret=password)
     with HttpSimulator(firewall.handle, tls=tls, server_header="OPNsense") as server:
         firewall.http = server
         options: dict[str, Any] = {"tls_fingerprint": server.fingerprint} if tls else {"scheme": "http"}
         yield SimulatedDevice(driver="opnsense", host="127.0.0.1", port=server.port, username=SIM_KEY,
-                              password=SIM_SECRET, options=options,
+                              password=password, options=options,
                               description=f"OPNsense {release} ({dhcp}, {scenario}) at {server.url}",
                               handle=firewall)
