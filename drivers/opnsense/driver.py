@@ -83,19 +83,32 @@ class OpnsenseDriver(WebDriver):
         self._subnet = ""
         """The uuid of the Kea subnet reservations go to (read with the scope)."""
         self._pending: set[Route] = set()
+        self._sent = 0
+        """POSTs sent in this session; a cached search is reused only while no POST was sent since."""
+        self._cache: dict[Route, tuple[int, Any]] = {}
         """Apply endpoints owed for writes saved but not yet applied."""
         self._batch = False
 
     # --- wire ------------------------------------------------------------------------------------
 
-    def _get(self, route: Route, *, ok: tuple[int, ...] = (200,)) -> Any:
+    def _get(self, route: Route, *, ok: tuple[int, ...] = (200,), reuse: bool = False) -> Any:
+        """GET ``route`` (reads are retried on transient faults). ``reuse``: the answer of this session's last GET
+        of ``route`` when no POST was sent since (the probe at log-in serves the planning read, which serves the
+        idempotence check of the first write)."""
+        cached = self._cache.get(route)
+        if reuse and cached is not None and cached[0] == self._sent:
+            return cached[1]
+
         def once() -> Any:
             page = self.http.request("GET", f"/api/{route}", page=route, ok_status=ok)
             return None if page.status != 200 else parse_json(page.text, route)
 
-        return retry_transient(once)
+        data = retry_transient(once)
+        self._cache[route] = (self._sent, data)
+        return data
 
     def _post(self, route: Route, body: dict[str, Any] | None = None, suffix: str = "") -> Any:
+        self._sent += 1
         page = self.http.post(f"/api/{route}{suffix}", json.dumps(body or {}), page=route,
                               headers={"Content-Type": "application/json"})
         return parse_json(page.text, route)
@@ -129,6 +142,7 @@ class OpnsenseDriver(WebDriver):
 
     def _on_close(self) -> None:
         self._pending.clear()
+        self._cache.clear()
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -150,10 +164,10 @@ class OpnsenseDriver(WebDriver):
     def list_port_forwards(self) -> tuple[PortForward, ...]:
         """Destination NAT rules in sequence order, ``ref`` their uuid (O4-O6)."""
         self._require(Feature.PORT_FORWARD, "port forwarding")
-        return parse_rules(self._get(Route.SEARCH_RULE))
+        return parse_rules(self._get(Route.SEARCH_RULE, reuse=True))
 
     def _reservation_rows(self) -> tuple[tuple[str, str, Reservation], ...]:
-        return parse_reservations(self._get(Route.SEARCH_RESERVATION))
+        return parse_reservations(self._get(Route.SEARCH_RESERVATION, reuse=True))
 
     def get_dhcp_scope(self) -> DhcpScope:
         """The first Kea IPv4 subnet with its pools and reservations (O10-O13)."""
