@@ -148,6 +148,15 @@ def test_fault_at_every_write_ends_mitigated_or_as_before(opn: SimulatedDevice, 
         assert _state(opn) == before, (kind, route)
 
 
+def test_write_answered_after_the_read_timeout_is_settled_by_a_read(opn: SimulatedDevice) -> None:
+    """A slow device: the add lands but its answer comes after the read timeout; a read settles it, no resend."""
+    opn.handle.http.add_fault("delay", "POST /api/firewall/d_nat/add_rule", seconds=1.5)
+    with connect(opn, timeouts=Timeouts(connect=3, read=1, apply=3)) as router:
+        assert routerfix.apply_ghostcall_mitigation(router).status == "mitigated"
+    assert opn.handle.writes.count("firewall/d_nat/add_rule") == 1  # stored once, never sent again
+    assert not opn.handle.dirty()
+
+
 def test_device_refusal_rolls_back(opn: SimulatedDevice) -> None:
     before = _state(opn)
     opn.handle.refuse.add("kea/dhcpv4/add_reservation")
