@@ -125,6 +125,16 @@ def _meraki_state(device: SimulatedDevice) -> Any:
     return scrub({"rules": cloud.rules, "fixed": cloud.vlan["fixedIpAssignments"], "single_lan": cloud.single_lan})
 
 
+def _opnsense_state(device: SimulatedDevice) -> Any:
+    fw = device.handle  # saved and running rules/reservations, without uuids and sequence numbers
+
+    def rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k not in ("uuid", "sequence", "subnet")} for r in items]
+
+    return scrub({"rules": rows(fw.rules), "running_rules": rows(fw.running_rules),
+                  "reservations": rows(fw.reservations), "running_reservations": rows(fw.running_reservations)})
+
+
 def _tplink_state(device: SimulatedDevice) -> Any:
     router = device.handle
     return scrub({"vs": router.vs, "reservations": router.reservations, "pool": router.pool})
@@ -203,6 +213,7 @@ TARGETS: tuple[Target, ...] = (
     Target("linksys", "linksys", "http", native=_linksys_state, token=False),
     Target("tplink", "tplink", "http", native=_tplink_state),
     Target("meraki", "meraki", "http", native=_meraki_state, token=False),
+    Target("opnsense", "opnsense", "http", native=_opnsense_state, token=False),
     Target("cisco_ios", "cisco_ios", "ssh", native=_cisco_state, error_line="% Invalid input detected at '^' marker."),
     Target("cisco_ios-xe", "cisco_ios", "ssh", {"xe": True}, native=_cisco_state,
            error_line="% Invalid input detected at '^' marker."),
