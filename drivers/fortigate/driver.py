@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -147,7 +148,11 @@ class FortigateDriver(WebDriver):
         answered: list[bool] = []
 
         def send() -> None:
-            self._send(method, path, body)
+            try:
+                self._send(method, path, body)
+            except DeviceError as exc:
+                if not (method == "DELETE" and "HTTP 404" in exc.device_message):
+                    raise  # F5: a DELETE answered 404 found nothing to delete: done
             answered.append(True)
 
         self.http.guarded_write(send, is_done=lambda: bool(answered) or is_done(), what=what)
@@ -276,9 +281,9 @@ class FortigateDriver(WebDriver):
                 raise DeviceError(f"policy {policy.get('policyid')} sends traffic to {name} and to other "
                                   f"addresses: remove {name} from it by hand first", host=self.host, driver=self.name)
             pid = policy.get("policyid")
-            self._write("DELETE", f"{POLICY}/{pid}", None, what=f"delete policy {pid}",
+            self._write("DELETE", f"{POLICY}/{_quote(pid)}", None, what=f"delete policy {pid}",
                         is_done=_gone(self._policies, "policyid", pid))
-        self._write("DELETE", f"{VIP}/{name}", None, what=f"delete VIP {name}",
+        self._write("DELETE", f"{VIP}/{_quote(name)}", None, what=f"delete VIP {name}",
                     is_done=_gone(self._vips, "name", name))
 
     def _put_reserved(self, server: ServerScope, table: list[dict[str, Any]], want: Callable[[ServerScope], bool],
@@ -328,7 +333,7 @@ class FortigateDriver(WebDriver):
             for helper in helpers:
                 if helper.get("name") == SIP_HELPER:
                     hid = helper.get("id")
-                    self._write("DELETE", f"{HELPERS}/{hid}", None, what=f"delete session helper {hid}",
+                    self._write("DELETE", f"{HELPERS}/{_quote(hid)}", None, what=f"delete session helper {hid}",
                                 is_done=_gone(self._helpers, "id", hid))
 
 
@@ -341,6 +346,11 @@ def _next_id(rows: list[dict[str, Any]], first: int) -> int:
 def _gone(read: Callable[[], list[dict[str, Any]]], key: str, value: Any) -> Callable[[], bool]:
     """A read-back check: no row of ``read()`` has ``key`` equal to ``value``."""
     return lambda: all(row.get(key) != value for row in read())
+
+
+def _quote(mkey: Any) -> str:
+    """An mkey as one URL path segment (F6: percent-encoded, ``/`` included)."""
+    return urllib.parse.quote(str(mkey), safe="")
 
 
 def _dst(policy: dict[str, Any]) -> list[str]:
