@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
-from routerfix.errors import AuthenticationError, DeviceError, InvalidValue, ParseError
+from routerfix.errors import AuthenticationError, DeviceError, InvalidValue, ParseError, RouterfixError
 from routerfix.model import (
     Capabilities,
     DeviceFacts,
@@ -254,19 +254,54 @@ class FortigateDriver(WebDriver):
                                                      for f in listed)), None)
 
     def _add_port_forward(self, forward: PortForward) -> None:
+        """The VIP, then its policy; a policy the unit refuses takes the VIP this call added back out, so that the
+        forward lands whole or not at all (a VIP alone would read as a disabled forward no plan undoes)."""
         if forward.protocol is Protocol.BOTH:
             raise InvalidValue("protocol", "both", "'tcp' or 'udp': a FortiOS VIP carries one protocol")
         names = {v.get("name") for v in self._vips()}
         if forward.name in names and self._vip_of(forward) is None:
             raise DeviceError(f"a VIP named {forward.name} already exists with other content", host=self.host,
                               driver=self.name)
+        steps: list[tuple[Callable[[], None], Callable[[], None]]] = []
         if forward.name not in names:
-            self._write("POST", VIP, self._vip_body(forward), what=f"add VIP {forward.name}",
-                        is_done=lambda: self._vip_of(forward) is not None)
+            steps.append((lambda: self._write("POST", VIP, self._vip_body(forward), what=f"add VIP {forward.name}",
+                                              is_done=lambda: self._vip_of(forward) is not None),
+                          lambda: self._write("DELETE", f"{VIP}/{_quote(forward.name)}", None,
+                                              what=f"take VIP {forward.name} back out",
+                                              is_done=_gone(self._vips, "name", forward.name))))
         lan = self._server().interface
         if not any(forward.name in _dst(p) for p in self._policies()):
-            self._write("POST", POLICY, self._policy_body(forward, lan), what=f"add policy {forward.name}",
-                        is_done=lambda: any(forward.name in _dst(p) for p in self._policies()))
+            steps.append((lambda: self._write("POST", POLICY, self._policy_body(forward, lan),
+                                              what=f"add policy {forward.name}",
+                                              is_done=lambda: any(forward.name in _dst(p) for p in self._policies())),
+                          _nothing))
+        self._all_or_nothing(steps)
+
+    def _all_or_nothing(self, steps: list[tuple[Callable[[], None], Callable[[], None]]],
+                        check: Callable[[], bool] | None = None, what: str = "") -> None:
+        """Run each ``(do, undo)`` step; when one fails, or ``check`` (a fresh read) does not show the change
+        after the last, undo the steps done (newest first, best effort: a failed undo is logged, the engine's
+        read-back sees what is left) and raise."""
+        done: list[Callable[[], None]] = []
+
+        def back_out() -> None:
+            for back in reversed(done):
+                try:
+                    back()
+                except RouterfixError as exc:
+                    log.warning("%s: could not undo a step of a failed change (%s)", self.host, exc)
+
+        for do, undo in steps:
+            try:
+                do()
+            except RouterfixError:
+                back_out()
+                raise
+            done.append(undo)
+        if steps and check is not None and not check():
+            back_out()
+            raise DeviceError(f"{what}: the unit answered success but does not show the change (read back)",
+                              host=self.host, driver=self.name)
 
     def _remove_port_forward(self, forward: PortForward) -> None:
         vip = self._vip_of(forward)
@@ -319,22 +354,41 @@ class FortigateDriver(WebDriver):
         return str(settings.get("default-voip-alg-mode", "")) if isinstance(settings, dict) else ""
 
     def _set_sip_alg(self, enabled: bool) -> None:
-        mode = "proxy-based" if enabled else "kernel-helper-based"
-        if self._mode() != mode:
-            self._write("PUT", SETTINGS, {"default-voip-alg-mode": mode}, what=f"VoIP ALG mode {mode}",
-                        is_done=lambda: self._mode() == mode)
+        """The VoIP ALG mode, then the ``sip`` session helper(s) (F15, F16), all or nothing."""
+        mode, was = ("proxy-based" if enabled else "kernel-helper-based"), self._mode()
+        steps: list[tuple[Callable[[], None], Callable[[], None]]] = []
+        if was != mode:
+            steps.append((lambda: self._put_mode(mode), lambda: self._put_mode(was)))
         helpers = self._helpers()
-        if enabled and not any(h.get("name") == SIP_HELPER for h in helpers):
+        sip = [h for h in helpers if h.get("name") == SIP_HELPER]
+        if enabled and not sip:
             new_id = SIP_HELPER_ID if all(h.get("id") != SIP_HELPER_ID for h in helpers) else _next_id(helpers, 1)
-            self._write("POST", HELPERS, {"id": new_id, "name": SIP_HELPER, "protocol": 17, "port": 5060},
-                        what="add the sip session helper",
-                        is_done=lambda: any(h.get("name") == SIP_HELPER for h in self._helpers()))
-        if not enabled:
-            for helper in helpers:
-                if helper.get("name") == SIP_HELPER:
-                    hid = helper.get("id")
-                    self._write("DELETE", f"{HELPERS}/{_quote(hid)}", None, what=f"delete session helper {hid}",
-                                is_done=_gone(self._helpers, "id", hid))
+            added = {"id": new_id, "name": SIP_HELPER, "protocol": 17, "port": 5060}
+            steps.append((lambda: self._post_helper(added), lambda: self._delete_helper(new_id)))
+        for helper in sip if not enabled else []:
+            kept = {k: v for k, v in helper.items() if not k.startswith("q_")}
+            steps.append((lambda h=kept: self._delete_helper(h.get("id")),  # type: ignore[misc]
+                          lambda h=kept: self._post_helper(h)))  # type: ignore[misc]
+        # the mode alone decides what get_sip_alg reports when it is proxy-based: a mode change answered but not
+        # stored would hide a deleted helper from the engine's rollback, so this change is read back here
+        self._all_or_nothing(steps, check=lambda: self._mode() == mode and any(
+            h.get("name") == SIP_HELPER for h in self._helpers()) is enabled, what=f"SIP ALG {mode}")
+
+    def _put_mode(self, mode: str) -> None:
+        self._write("PUT", SETTINGS, {"default-voip-alg-mode": mode}, what=f"VoIP ALG mode {mode}",
+                    is_done=lambda: self._mode() == mode)
+
+    def _post_helper(self, helper: dict[str, Any]) -> None:
+        self._write("POST", HELPERS, helper, what=f"add session helper {helper.get('id')}",
+                    is_done=lambda: any(h.get("id") == helper.get("id") for h in self._helpers()))
+
+    def _delete_helper(self, hid: Any) -> None:
+        self._write("DELETE", f"{HELPERS}/{_quote(hid)}", None, what=f"delete session helper {hid}",
+                    is_done=_gone(self._helpers, "id", hid))
+
+
+def _nothing() -> None:
+    """The undo of a last step (nothing follows it that could fail)."""
 
 
 def _next_id(rows: list[dict[str, Any]], first: int) -> int:

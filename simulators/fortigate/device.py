@@ -12,7 +12,8 @@ Follows the fact table ``docs/facts/fortigate.md`` (rows ``F<n>``), never the dr
   existing mkey is error -5; a DELETE of a VIP a policy uses is error -23 (F6).
 * ``monitor/system/status``, ``monitor/system/dhcp``, ``monitor/network/arp`` (F3, F13, F14).
 * ``max_requests_per_second`` knob: HTTP 429 beyond it (F18, inferred); ``ignore_writes``: writes answered success
-  and not stored; plus the faults of :class:`routerfix.simulators._hosts.http.HttpSimulator` (``handle.http``).
+  and not stored; ``refuse_write``: the n-th write refused with a FortiOS error (F5); ``token_valid``; plus the
+  faults of :class:`routerfix.simulators._hosts.http.HttpSimulator` (``handle.http``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,18 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
+def _stamp(obj: dict[str, Any]) -> dict[str, Any]:
+    """Entries of the tables inside a stored object get ``q_origin_key`` (their key as stored), as FortiOS serves
+    them (inferred from the served shape, F4)."""
+    for value in obj.values():
+        for entry in value if isinstance(value, list) else []:
+            if isinstance(entry, dict):
+                key = entry.get("id", entry.get("name", entry.get("range")))
+                if key is not None:
+                    entry["q_origin_key"] = key
+    return obj
+
+
 class FortiGate:
     """The device model: configuration tables, monitor data and the request handler."""
 
@@ -108,6 +121,9 @@ class FortiGate:
         self.version, self.build, self.serial = "v7.2.8", 1639, "FGT60FTK21000000"
         self.max_requests_per_second: int | None = None
         self.ignore_writes = False
+        self.refuse_write: int | None = None
+        """Refuse the n-th write request (1-based) with a FortiOS error (``-651``, F5), for rollback tests."""
+        self._write_requests = 0
         self.writes: list[str] = []
         """Every accepted write (``METHOD path``), in order."""
         self.http: HttpSimulator | None = None
@@ -117,8 +133,11 @@ class FortiGate:
     # --- state for tests ---
 
     def snapshot(self) -> str:
-        """The configuration (tables and settings) as canonical JSON, for before/after comparisons."""
-        return json.dumps([self.tables, self.settings], sort_keys=True)
+        """The configuration (tables and settings) as canonical JSON, for before/after comparisons. Session helpers
+        are compared in id order: each is found by protocol and port, their order means nothing (F16, inferred)."""
+        tables = {**self.tables, "system/session-helper": sorted(self.tables["system/session-helper"],
+                                                                 key=lambda h: int(h["id"]))}
+        return json.dumps([tables, self.settings], sort_keys=True)
 
     # --- handler ---
 
@@ -149,6 +168,10 @@ class FortiGate:
                 return self._reply(404, method=req.method)
             if not req.path.startswith("/api/v2/"):
                 return SimResponse(404, "<html><body>404 Not Found</body></html>")
+            if req.method != "GET":
+                self._write_requests += 1
+                if self._write_requests == self.refuse_write:
+                    return self._reply(500, method=req.method, error=-651)
             kind, _, rest = req.path[len("/api/v2/"):].partition("/")
             if kind == "monitor" and req.method == "GET":
                 return self._monitor(rest)
@@ -201,7 +224,7 @@ class FortiGate:
             if any(k == key and str(v) != mkey for k, v in body.items()):
                 return self._reply(400, error=-1, **meta)
             if not self.ignore_writes:
-                found.update(copy.deepcopy(body))
+                found.update(_stamp(copy.deepcopy(body)))
                 self.writes.append(f"PUT {table}/{mkey}")
             return self._reply(200, mkey=found[key], **meta)
         if req.method == "DELETE" and found is not None:
@@ -229,7 +252,7 @@ class FortiGate:
                 if not isinstance(ref, dict) or ref.get("name") not in known:
                     return self._reply(424, error=-3, **meta)  # F6: an entry the policy names does not exist
         if not self.ignore_writes:
-            rows.append({**copy.deepcopy(body), key: value, "q_origin_key": value})
+            rows.append(_stamp({**copy.deepcopy(body), key: value, "q_origin_key": value}))
             self.writes.append(f"POST {table}")
         return self._reply(200, mkey=value, **meta)
 

@@ -26,7 +26,7 @@ SERVED_ONLY = frozenset({"q_origin_key"})
 def _json_schema(node: dict[str, Any], *, required: bool, served: bool) -> dict[str, Any]:
     """One Ansible ``versioned_schema`` node as a JSON Schema (``options`` → enum, children → closed object)."""
     kind = node.get("type", "dict")
-    if kind == "list" and "children" in node or kind == "dict" and "children" in node:
+    if (kind == "list" and "children" in node) or (kind == "dict" and "children" in node):
         children = node["children"]
         props = {name.replace("_", "-"): _json_schema(child, required=True, served=served)
                  for name, child in children.items()}
