@@ -274,8 +274,11 @@ class FortiGate:
 
 
 @contextmanager
-def simulate(scenario: str = "office", *, token: str = SIM_TOKEN, **_: Any) -> Iterator[SimulatedDevice]:
-    """Run a simulated FortiGate REST API on 127.0.0.1 over HTTPS (pinned self-signed certificate)."""
+def simulate(scenario: str = "office", *, token: str = SIM_TOKEN, password: str | None = None,
+             **_: Any) -> Iterator[SimulatedDevice]:
+    """Run a simulated FortiGate REST API on 127.0.0.1 over HTTPS (pinned self-signed certificate). ``password``
+    is another name for ``token`` (the API token is the driver's password)."""
+    token = password if password is not None else token
     device = FortiGate(scenario=scenario, token=token)
     with HttpSimulator(device.handle, tls=True, server_header="xxxxxxxx-xxxxx") as server:
         device.http = server

@@ -120,6 +120,10 @@ def _linksys_state(device: SimulatedDevice) -> Any:
     return scrub({"single": router.single, "range": router.range, "lan": router.lan, "alg": router.alg})
 
 
+def _fortigate_state(device: SimulatedDevice) -> Any:
+    return device.handle.snapshot()
+
+
 def _tplink_state(device: SimulatedDevice) -> Any:
     router = device.handle
     return scrub({"vs": router.vs, "reservations": router.reservations, "pool": router.pool})
@@ -197,6 +201,7 @@ TARGETS: tuple[Target, ...] = (
     Target("asuswrt", "asuswrt", "http", native=_asus_state),
     Target("linksys", "linksys", "http", native=_linksys_state, token=False),
     Target("tplink", "tplink", "http", native=_tplink_state),
+    Target("fortigate", "fortigate", "http", native=_fortigate_state, token=False),
     Target("cisco_ios", "cisco_ios", "ssh", native=_cisco_state, error_line="% Invalid input detected at '^' marker."),
     Target("cisco_ios-xe", "cisco_ios", "ssh", {"xe": True}, native=_cisco_state,
            error_line="% Invalid input detected at '^' marker."),
