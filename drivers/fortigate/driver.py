@@ -208,21 +208,32 @@ class FortigateDriver(WebDriver):
         return neighbours(self._get(ARP))
 
     def get_sip_alg(self) -> bool | None:
-        """VoIP ALG mode and the ``sip`` session helper (F15, F16)."""
-        return sip_alg_on(self._get(SETTINGS), self._get(HELPERS))
+        """VoIP ALG mode and the ``sip`` session helper (F15, F16). What routerfix does not change is logged:
+        ``sip-expectation`` on (F15) and policies that carry a VoIP profile, which keep their ALG (F17)."""
+        settings = self._get(SETTINGS)
+        if isinstance(settings, dict) and settings.get("sip-expectation") == "enable":
+            log.info("%s: sip-expectation is enable (left as it is)", self.host)
+        profiled = [p.get("policyid") for p in self._policies() if p.get("voip-profile")]
+        if profiled:
+            log.warning("%s: policies %s carry a VoIP profile: the SIP ALG stays on for their traffic whatever the "
+                        "default mode (F17); remove the profile by hand if SIP goes through them",
+                        self.host, ", ".join(str(i)[:12] for i in profiled[:10]))
+        return sip_alg_on(settings, self._get(HELPERS))
 
     def read_state(self) -> DeviceState:
         """Seven GETs: VIPs, policies, DHCP servers, settings, session helpers, leases, ARP."""
         self._read.clear()
+        forwards_ = self.list_port_forwards()  # reads the policies get_sip_alg looks at too
         return DeviceState(facts=self.facts(), capabilities=self.capabilities, sip_alg=self.get_sip_alg(),
-                           forwards=self.list_port_forwards(), scope=self.get_dhcp_scope(),
+                           forwards=forwards_, scope=self.get_dhcp_scope(),
                            leases=self.list_leases(), neighbours=self.list_neighbours())
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """What verification compares (forwards, reservations, SIP ALG), without leases and ARP."""
         self._read.clear()
+        forwards_ = self.list_port_forwards()
         return DeviceState(facts=self.facts(), capabilities=self.capabilities, sip_alg=self.get_sip_alg(),
-                           forwards=self.list_port_forwards(), scope=self.get_dhcp_scope())
+                           forwards=forwards_, scope=self.get_dhcp_scope())
 
     # --- writes ---------------------------------------------------------------------------------------
 

@@ -236,3 +236,16 @@ def test_rate_limit_answer_is_a_refusal_not_a_blind_retry(fortigate: SimulatedDe
         with pytest.raises(DeviceError, match="HTTP 429"):
             router.set_sip_alg(False)
     assert fortigate.handle.writes == []
+
+
+def test_policy_with_a_voip_profile_is_reported_not_edited(fortigate: SimulatedDevice,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """F17: a policy with a VoIP profile keeps its ALG; the driver says so and leaves the policy alone."""
+    fg = fortigate.handle
+    fg.tables["firewall/policy"][0]["voip-profile"] = "default"
+    fg.settings["sip-expectation"] = "enable"
+    caplog.set_level(logging.INFO, logger="routerfix.drivers.fortigate")
+    with connect(fortigate) as router:
+        assert routerfix.apply_ghostcall_mitigation(router, backup=False).status == "mitigated"
+    assert "policies 1 carry a VoIP profile" in caplog.text and "sip-expectation is enable" in caplog.text
+    assert fg.tables["firewall/policy"][0]["voip-profile"] == "default" and fg.settings["sip-expectation"] == "enable"
