@@ -274,15 +274,16 @@ class FortiGate:
 
 
 @contextmanager
-def simulate(scenario: str = "office", *, token: str = SIM_TOKEN, password: str | None = None,
+def simulate(scenario: str = "office", *, token: str = SIM_TOKEN, password: str | None = None, tls: bool = True,
              **_: Any) -> Iterator[SimulatedDevice]:
     """Run a simulated FortiGate REST API on 127.0.0.1 over HTTPS (pinned self-signed certificate). ``password``
-    is another name for ``token`` (the API token is the driver's password)."""
+    is another name for ``token`` (the API token is the driver's password); ``tls=False`` serves plain HTTP, for
+    test matrices where the handshakes cost more than they prove (a real FortiGate serves HTTPS)."""
     token = password if password is not None else token
     device = FortiGate(scenario=scenario, token=token)
-    with HttpSimulator(device.handle, tls=True, server_header="xxxxxxxx-xxxxx") as server:
+    with HttpSimulator(device.handle, tls=tls, server_header="xxxxxxxx-xxxxx") as server:
         device.http = server
+        trust: dict[str, Any] = {"tls_fingerprint": server.fingerprint} if tls else {"scheme": "http"}
         yield SimulatedDevice(driver="fortigate", host="127.0.0.1", port=server.port, username="api-admin",
-                              password=token, options={"tls_fingerprint": server.fingerprint,
-                                                       "lan_interface": "internal"},
+                              password=token, options={**trust, "lan_interface": "internal"},
                               description=f"FortiGate 60F FortiOS 7.2 ({scenario}) at {server.url}", handle=device)

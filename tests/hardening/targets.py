@@ -201,7 +201,7 @@ TARGETS: tuple[Target, ...] = (
     Target("asuswrt", "asuswrt", "http", native=_asus_state),
     Target("linksys", "linksys", "http", native=_linksys_state, token=False),
     Target("tplink", "tplink", "http", native=_tplink_state),
-    Target("fortigate", "fortigate", "http", native=_fortigate_state, token=False),
+    Target("fortigate", "fortigate", "http", {"tls": False}, native=_fortigate_state, token=False),
     Target("cisco_ios", "cisco_ios", "ssh", native=_cisco_state, error_line="% Invalid input detected at '^' marker."),
     Target("cisco_ios-xe", "cisco_ios", "ssh", {"xe": True}, native=_cisco_state,
            error_line="% Invalid input detected at '^' marker."),
