@@ -14,7 +14,14 @@ from routerfix.simulators._hosts.http import SimRequest, SimResponse
 import routerfix
 from routerfix.cli import main
 from routerfix.driver import Driver, Timeouts
-from routerfix.errors import AuthenticationError, DeviceError, ForwardConflict, InvalidValue, RouterfixError
+from routerfix.errors import (
+    AuthenticationError,
+    DeviceError,
+    ForwardConflict,
+    InvalidValue,
+    RouterfixError,
+    TrustError,
+)
 from routerfix.model import PortForward, Reservation
 from routerfix.simulate import SimulatedDevice, simulate
 from routerfix.testing import DriverConformance
@@ -249,3 +256,9 @@ def test_policy_with_a_voip_profile_is_reported_not_edited(fortigate: SimulatedD
         assert routerfix.apply_ghostcall_mitigation(router, backup=False).status == "mitigated"
     assert "policies 1 carry a VoIP profile" in caplog.text and "sip-expectation is enable" in caplog.text
     assert fg.tables["firewall/policy"][0]["voip-profile"] == "default" and fg.settings["sip-expectation"] == "enable"
+
+
+def test_wrong_certificate_pin_sends_no_token(fortigate: SimulatedDevice) -> None:
+    with pytest.raises(TrustError):
+        connect(fortigate, tls_fingerprint="sha256:" + "00" * 32)
+    assert fortigate.handle.http.requests == []  # refused at the handshake: the token never left
