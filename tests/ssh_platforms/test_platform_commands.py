@@ -53,25 +53,19 @@ EXPECTED: dict[str, list[str]] = {
         "set nat destination rule 1 protocol 'tcp_udp'",
         "set nat destination rule 1 translation address '192.168.1.199'",
         "set nat destination rule 1 translation port '5060-5061'",
-        "commit",
-        "save",
-        "exit",
-        "show configuration commands",
-        "configure",
         "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
         "ip-address '192.168.1.199'",
         "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
         "mac-address '02:00:5e:c0:50:60'",  # the simulator is 1.4 sagitta
-        "commit",
-        "save",
+        "delete system conntrack modules sip",
+        "commit-confirm 10",
+        "y",  # the answer to "Proceed ?"
         "exit",
         "show configuration commands",
         "configure",
-        "delete system conntrack modules sip",
-        "commit",
+        "confirm",
         "save",
         "exit",
-        "show configuration commands",
         "show interfaces",
         "sudo conntrack -D -p udp --orig-dst 203.0.113.7 --dport 5060",
         "sudo conntrack -D -p tcp --orig-dst 203.0.113.7 --dport 5060",
@@ -92,25 +86,19 @@ EXPECTED: dict[str, list[str]] = {
         "set service nat rule 1 log disable",
         "set service nat rule 1 protocol tcp_udp",
         "set service nat rule 1 type destination",
-        "commit",
-        "save",
-        "exit",
-        "show configuration commands",
-        "configure",
         "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
         "ip-address 192.168.1.243",
         "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
         "mac-address 02:00:5e:c0:50:60",
-        "commit",
-        "save",
+        "set system conntrack modules sip disable",
+        "commit-confirm 10",
+        "y",  # the answer to "Proceed ?"
         "exit",
         "show configuration commands",
         "configure",
-        "set system conntrack modules sip disable",
-        "commit",
+        "confirm",
         "save",
         "exit",
-        "show configuration commands",
         "show interfaces",
         "sudo conntrack -D -p udp --orig-dst 203.0.113.9 --dport 5060",
         "sudo conntrack -D -p tcp --orig-dst 203.0.113.9 --dport 5060",
@@ -154,11 +142,12 @@ ROUND_TRIPS: dict[str, int] = {
     # "configure terminal" and its 16 lines one per round trip (nothing typed ahead of a line's answer),
     # "end" + "show running-config" typed ahead, and one "write memory" once the read-back matches
     "cisco_ios": 1 + 2 + (1 + 16) + 1 + 1,
-    # the reads as one block, then per action (forward, sink mapping, SIP helper): "configure" + the set/delete
-    # lines as one block, "commit", "save" + "exit" + "show configuration commands" as one block; then
-    # "show interfaces" and the four conntrack deletions as one block
-    "vyos": 1 + 3 * 3 + 1 + 1,
-    "edgeos": 1 + 3 * 3 + 1 + 1,
+    # the reads as one block, then every action in one candidate: "configure" + the set/delete lines as one
+    # block, "commit-confirm 10" and its "y", "exit" + "show configuration commands" as one block; once verified
+    # "configure" + "confirm", then "save" + "exit"; then "show interfaces" and the four conntrack deletions
+    # (was 1 + 3 * 3 + 1 + 1 = 12: a commit and a save per action)
+    "vyos": 1 + (1 + 2 + 1) + (1 + 1) + 1 + 1,
+    "edgeos": 1 + (1 + 2 + 1) + (1 + 1) + 1 + 1,
 }
 """Round trips of the platforms that type lines ahead (the others: one per line sent)."""
 
