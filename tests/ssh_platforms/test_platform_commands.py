@@ -20,7 +20,7 @@ EXPECTED: dict[str, list[str]] = {
         "show startup-config",
         "ping 192.168.1.199 repeat 2 timeout 1",
         "ping 192.168.1.198 repeat 2 timeout 1",
-        "configure terminal",
+        "configure terminal revert timer 10",
         "ip access-list standard routerfix-sip",
         "remark routerfix-sip-tcp-5060 tcp 192.168.1.198 5060 GigabitEthernet0/0 5060",
         "remark routerfix-sip-tcp-5061 tcp 192.168.1.198 5061 GigabitEthernet0/0 5061",
@@ -39,6 +39,7 @@ EXPECTED: dict[str, list[str]] = {
         "exit",
         "end",
         "show running-config",
+        "configure confirm",
         "write memory",
     ],
     "vyos": [
@@ -141,7 +142,8 @@ ROUND_TRIPS: dict[str, int] = {
     # the reads as one typed-ahead block, 2 pings, then every change of the run in one configuration block:
     # "configure terminal" and its 16 lines one per round trip (nothing typed ahead of a line's answer),
     # "end" + "show running-config" typed ahead, and one "write memory" once the read-back matches
-    "cisco_ios": 1 + 2 + (1 + 16) + 1 + 1,
+    # (+1 since device-held rollback: "configure confirm" before "write memory")
+    "cisco_ios": 1 + 2 + (1 + 16) + 1 + 1 + 1,
     # the reads as one block, then every action in one candidate: "configure" + the set/delete lines as one
     # block, "commit-confirm 10" and its "y", "exit" + "show configuration commands" as one block; once verified
     # "configure" + "confirm", then "save" + "exit"; then "show interfaces" and the four conntrack deletions
