@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import time
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
@@ -76,6 +78,8 @@ class OpenWrtDriver(SSHDriver):
                "no NAT filtering setting on stock fw4 (Linux conntrack): NAT mode not managed",
                "connection tracking is flushed only where the conntrack tool is installed"))
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"lan_interface", "wan_zone", "lan_zone"}
+    batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address", "set_sip_alg"})
+    """Every change of a run in one ``uci … && uci commit … && reload`` chain (:meth:`write_batch`)."""
     prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+:\S*[#$]"
     error_patterns: ClassVar[tuple[str, ...]] = (r"^uci: ", r"^Usage: uci ", r"^-?ash: .*not found", r"syntax error")
     batch_separator: ClassVar[str | None] = "; "
@@ -88,6 +92,8 @@ class OpenWrtDriver(SSHDriver):
             if value is not None and (not isinstance(value, str) or not _NAME_RE.fullmatch(value)):
                 raise InvalidValue(key, value, "a UCI interface or zone name such as lan or wan")
         self._facts: DeviceFacts | None = None
+        self._held: tuple[set[str], list[str]] | None = None
+        """Inside :meth:`write_batch`: the packages and ``uci`` commands held for one commit chain; else None."""
 
     @property
     def _lan(self) -> str:
@@ -123,15 +129,41 @@ class OpenWrtDriver(SSHDriver):
         shown, changes = outs[:len(packages)], outs[len(packages):]
         return {p: parse_uci_show(o) for p, o in zip(packages, shown, strict=True)}, "".join(changes)
 
+    @contextlib.contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """The ``uci`` commands of the block's writes in one ``&&`` chain at its end: each package committed once,
+        the firewall and dnsmasq reloaded once each. An exception inside drops what was held (nothing was sent)."""
+        if self._held is not None:  # nested: the outer block sends
+            yield
+            return
+        self._held = (set(), [])
+        try:
+            yield
+        except BaseException:
+            self._held = None
+            raise
+        (packages, commands), self._held = self._held, None
+        self._send_chain(tuple(sorted(packages)), commands)
+
     def _write(self, packages: tuple[str, ...], commands: list[str], pending: str) -> None:
         """Run ``commands`` then commit and reload, all in one ``&&`` chain (nothing is committed after a
-        refusal); refuse to commit someone else's uncommitted changes."""
+        refusal); refuse to commit someone else's uncommitted changes. Inside :meth:`write_batch` the commands
+        are held for the batch's one chain."""
         if not commands:
             return
         if pending.strip():
             raise DeviceError("the device has uncommitted UCI changes that a commit would also apply; commit or "
                               "revert them first", device_message=pending.strip()[:300], host=self.host,
                               driver=self.name)
+        if self._held is not None:
+            self._held[0].update(packages)
+            self._held[1].extend(commands)
+            return
+        self._send_chain(packages, commands)
+
+    def _send_chain(self, packages: tuple[str, ...], commands: list[str]) -> None:
+        if not commands:
+            return
         tail = [f"uci commit {p}" for p in packages]
         if "firewall" in packages:
             tail.append("/etc/init.d/firewall reload")

@@ -113,21 +113,21 @@ EXPECTED: dict[str, list[str]] = {
         "ping -c 1 -W 1 192.168.1.249",
         "ping -c 1 -W 1 192.168.1.248",
         "uci export firewall; echo RFX-0 $?; uci export dhcp; echo RFX-1 $?",
+        # each write hook reads what it changes; the changes themselves go as one chain (one commit per package,
+        # one firewall reload: was three chains and two firewall reloads)
+        "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
+        "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci changes dhcp; echo RFX-2 $?",
         "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
         "uci set firewall.routerfix_sip=redirect && uci set firewall.routerfix_sip.name='routerfix-sip' && "
         "uci set firewall.routerfix_sip.target='DNAT' && uci set firewall.routerfix_sip.src='wan' && uci set "
         "firewall.routerfix_sip.dest='lan' && uci set firewall.routerfix_sip.proto='tcp udp' && uci set "
         "firewall.routerfix_sip.src_dport='5060-5061' && uci set "
         "firewall.routerfix_sip.dest_ip='192.168.1.248' && uci set "
-        "firewall.routerfix_sip.dest_port='5060-5061' && uci reorder firewall.routerfix_sip=0 && uci commit "
-        "firewall && /etc/init.d/firewall reload && echo ROUTERFIX-DONE",
-        "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci changes dhcp; echo RFX-2 $?",
+        "firewall.routerfix_sip.dest_port='5060-5061' && uci reorder firewall.routerfix_sip=0 && "
         "uci set dhcp.routerfix_sink=host && uci set dhcp.routerfix_sink.name='routerfix-sink' && uci set "
-        "dhcp.routerfix_sink.mac='02:00:5e:c0:50:60' && uci set dhcp.routerfix_sink.ip='192.168.1.248' && uci "
-        "commit dhcp && /etc/init.d/dnsmasq reload && echo ROUTERFIX-DONE",
-        "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
-        "uci set firewall.cfg01027e.auto_helper='0' && uci commit firewall && /etc/init.d/firewall reload && "
-        "echo ROUTERFIX-DONE",
+        "dhcp.routerfix_sink.mac='02:00:5e:c0:50:60' && uci set dhcp.routerfix_sink.ip='192.168.1.248' && "
+        "uci set firewall.cfg01027e.auto_helper='0' && uci commit dhcp && uci commit firewall && "
+        "/etc/init.d/firewall reload && /etc/init.d/dnsmasq reload && echo ROUTERFIX-DONE",
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
         "RFX-2 $?; cat /tmp/dhcp.leases; echo RFX-3 $?; ip neigh show; echo RFX-4 $?; grep nf_conntrack_sip "
         "/proc/modules; echo RFX-5 $?",
