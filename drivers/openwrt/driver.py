@@ -24,7 +24,7 @@ from routerfix.model import (
     Protocol,
     Reservation,
 )
-from routerfix.planner import RULE_PREFIX, SINK_NAME
+from routerfix.planner import RULE_PREFIX, SINK_NAME, managed_view
 
 from .parser import (
     UciSection,
@@ -42,6 +42,8 @@ from .parser import (
 __all__ = ["OpenWrtDriver"]
 
 _DONE = "ROUTERFIX-DONE"
+_KEEP = "/tmp/routerfix-keep"  # noqa: S108 - the device's tmpfs, gone at reboot
+"""Where the pre-run copies of ``/etc/config/{firewall,dhcp}`` and the revert job's pid file live."""
 _NAME_RE = re.compile(r"[A-Za-z][\w-]{0,31}")
 _PROTO = {Protocol.TCP: "tcp", Protocol.UDP: "udp", Protocol.BOTH: "tcp udp"}
 _UCI_NAME_RE = re.compile(r"[A-Za-z0-9_]+")
@@ -77,7 +79,8 @@ class OpenWrtDriver(SSHDriver):
         notes=("forwards are fw4 redirects with src='wan', named sections moved to the top of the file",
                "no NAT filtering setting on stock fw4 (Linux conntrack): NAT mode not managed",
                "connection tracking is flushed only where the conntrack tool is installed"))
-    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"lan_interface", "wan_zone", "lan_zone"}
+    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"lan_interface", "wan_zone", "lan_zone",
+                                                                 "confirm_minutes"}
     batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address", "set_sip_alg"})
     """Every change of a run in one ``uci … && uci commit … && reload`` chain (:meth:`write_batch`)."""
     prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+:\S*[#$]"
@@ -92,6 +95,12 @@ class OpenWrtDriver(SSHDriver):
             if value is not None and (not isinstance(value, str) or not _NAME_RE.fullmatch(value)):
                 raise InvalidValue(key, value, "a UCI interface or zone name such as lan or wan")
         self._facts: DeviceFacts | None = None
+        minutes = self.options.get("confirm_minutes", 10)
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 60:
+            raise InvalidValue("confirm_minutes", minutes, "whole minutes from 1 to 60")
+        self.confirm_minutes: int = minutes
+        self.pending_confirm = False
+        """The self-revert job of this run is (or may be: its answer was lost) running on the device."""
         self._held: tuple[set[str], list[str]] | None = None
         """Inside :meth:`write_batch`: the packages and ``uci`` commands held for one commit chain; else None."""
 
@@ -161,6 +170,27 @@ class OpenWrtDriver(SSHDriver):
             return
         self._send_chain(packages, commands)
 
+    def _arm(self) -> list[str]:
+        """The head of the run's first chain: copy ``/etc/config/{firewall,dhcp}`` to tmpfs and start a detached
+        job that copies them back and reloads after ``confirm_minutes`` unless :meth:`verify_state` stops it
+        (OpenWrt has no native confirmed commit: docs/facts/openwrt.md rows 34-37)."""
+        if self.pending_confirm:
+            return []
+        self.pending_confirm = True  # set before sending: a lost answer may still have started the job
+        script = (f"sleep {60 * self.confirm_minutes} && cp {_KEEP}/firewall {_KEEP}/dhcp /etc/config/ && "
+                  "/etc/init.d/firewall reload; /etc/init.d/dnsmasq reload")
+        return [f"mkdir -p {_KEEP}", f"cp /etc/config/firewall /etc/config/dhcp {_KEEP}/",
+                f"start-stop-daemon -S -b -m -p {_KEEP}/revert.pid -x /bin/sh -- -c {_sq(script)}"]
+
+    def verify_state(self, expected: DeviceState) -> DeviceState:
+        """The full read (the default), then, when it matches ``expected`` (the engine's final check of a run or
+        of its rollback), the self-revert job is stopped: the change is kept."""
+        state = self.read_state()
+        if self.pending_confirm and managed_view(state) == managed_view(expected):
+            self.send(f"start-stop-daemon -K -p {_KEEP}/revert.pid; rm -f {_KEEP}/revert.pid", check=False)
+            self.pending_confirm = False
+        return state
+
     def _send_chain(self, packages: tuple[str, ...], commands: list[str]) -> None:
         if not commands:
             return
@@ -169,7 +199,7 @@ class OpenWrtDriver(SSHDriver):
             tail.append("/etc/init.d/firewall reload")
         if "dhcp" in packages:
             tail.append("/etc/init.d/dnsmasq reload")
-        line = " && ".join([*commands, *tail, f"echo {_DONE}"])
+        line = " && ".join([*self._arm(), *commands, *tail, f"echo {_DONE}"])
         out = self.send(line, check=False)
         if not any(x.strip() == _DONE for x in out.split("\n")):
             self.send("; ".join(f"uci revert {p}" for p in packages), check=False)  # nothing half-made stays staged

@@ -118,6 +118,11 @@ EXPECTED: dict[str, list[str]] = {
         "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci changes dhcp; echo RFX-2 $?",
         "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
+        # the self-revert job first (docs/facts/openwrt.md rows 34-37), then the change
+        "mkdir -p /tmp/routerfix-keep && cp /etc/config/firewall /etc/config/dhcp /tmp/routerfix-keep/ && "
+        "start-stop-daemon -S -b -m -p /tmp/routerfix-keep/revert.pid -x /bin/sh -- -c 'sleep 600 && cp "
+        "/tmp/routerfix-keep/firewall /tmp/routerfix-keep/dhcp /etc/config/ && /etc/init.d/firewall reload; "
+        "/etc/init.d/dnsmasq reload' && "
         "uci set firewall.routerfix_sip=redirect && uci set firewall.routerfix_sip.name='routerfix-sip' && "
         "uci set firewall.routerfix_sip.target='DNAT' && uci set firewall.routerfix_sip.src='wan' && uci set "
         "firewall.routerfix_sip.dest='lan' && uci set firewall.routerfix_sip.proto='tcp udp' && uci set "
@@ -131,6 +136,7 @@ EXPECTED: dict[str, list[str]] = {
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
         "RFX-2 $?; cat /tmp/dhcp.leases; echo RFX-3 $?; ip neigh show; echo RFX-4 $?; grep nf_conntrack_sip "
         "/proc/modules; echo RFX-5 $?",
+        "start-stop-daemon -K -p /tmp/routerfix-keep/revert.pid; rm -f /tmp/routerfix-keep/revert.pid",
         "ifstatus wan",
         "conntrack -D -p udp --orig-dst 203.0.113.11 --dport 5060; echo RFX-0 $?; conntrack -D -p tcp "
         "--orig-dst 203.0.113.11 --dport 5060; echo RFX-1 $?; conntrack -D -p udp --orig-dst 203.0.113.11 "
