@@ -1,10 +1,14 @@
 """What VyOS and EdgeOS drivers share: reading ``show configuration commands``, and the configure → set/delete →
-``commit`` → ``save`` → ``exit`` cycle.
+``commit-confirm`` → (verified) ``confirm`` → ``save`` cycle.
 
-Leaving configuration mode with uncommitted changes needs ``exit discard`` (changes lost), and a committed change
-that is not saved is lost at reboot (docs/facts/vyos.md rows 3-4). So every write here commits *and*
-saves before leaving configuration mode, checks ``Done`` in the save output, and on any refusal leaves with
-``exit discard`` so that nothing half-made stays in the candidate. netmiko's own VyOS helpers are not used: they
+Device-held rollback: the first commit of a run is ``commit-confirm N`` (the device reboots to its *saved*
+configuration after N minutes unless ``confirm`` comes first; docs/facts/vyos.md rows 28-32, edgeos.md rows
+17-19). Nothing is saved while that timer runs, so a client killed at any point leaves a device that puts itself
+back. ``confirm`` and ``save`` are sent only from :meth:`VyattaDriver.verify_state` once the read-back matches
+what the engine expects (the engine's last read of a run, and of a rollback). The writes of one engine batch go
+as one candidate and one commit (:meth:`VyattaDriver.write_batch`). Leaving configuration mode with uncommitted
+changes needs ``exit discard`` (changes lost; rows 3-4): on any refusal the driver leaves that way so that nothing
+half-made stays in the candidate. netmiko's own VyOS helpers are not used: they
 read with 2-second timing waits; commands go through :meth:`SSHDriver.send` with a prompt regex instead, and
 blocks that are harmless to run whole (reads, the ``set``/``delete`` lines of a candidate, ``save`` + ``exit``)
 through :meth:`SSHDriver.send_pipelined` (one round trip per block).
@@ -12,9 +16,12 @@ through :meth:`SSHDriver.send_pipelined` (one round trip per block).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import logging
 import re
 import time
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
@@ -29,11 +36,14 @@ from routerfix.model import (
     PortForward,
     Reservation,
 )
+from routerfix.planner import managed_view
 
 from .configtree import Path, parse_commands, quote
 from .parser import parse_arp, parse_conntrack_deleted, parse_interface_address, parse_version
 
 __all__ = ["VyattaDriver"]
+
+log = logging.getLogger("routerfix.drivers.vyatta")
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][\w.-]{0,63}")
 
@@ -42,7 +52,8 @@ class VyattaDriver(SSHDriver):
     """Base of the VyOS and EdgeOS drivers (not registered itself)."""
 
     vendor: ClassVar[str] = ""
-    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_interface", "dhcp_subnet"}
+    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_interface", "dhcp_subnet", "confirm_minutes"}
+    batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address", "set_sip_alg"})
     prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+(?::\S*)?[$#]"
     error_patterns: ClassVar[tuple[str, ...]] = (
         r"is not valid", r"Set failed", r"Delete failed", r"Commit failed", r"Invalid command", r"Cannot exit",
@@ -63,6 +74,15 @@ class VyattaDriver(SSHDriver):
                 ipaddress.IPv4Network(str(subnet), strict=False)
             except ValueError:
                 raise InvalidValue("dhcp_subnet", subnet, "a subnet such as 192.168.1.0/24") from None
+        minutes = self.options.get("confirm_minutes", 10)
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 60:
+            raise InvalidValue("confirm_minutes", minutes, "whole minutes from 1 to 60")
+        self.confirm_minutes: int = minutes
+        """``commit-confirm`` window: the device reboots to its saved configuration unless confirmed in time."""
+        self.pending_confirm = False
+        """A ``commit-confirm`` of this run is armed on the device and not yet confirmed."""
+        self._held: list[str] | None = None
+        """Lines of the current :meth:`write_batch` (None: not in a batch)."""
         self._facts: DeviceFacts | None = None
         self._unsaved = False
         self._cached: tuple[str, list[Path]] | None = None
@@ -135,12 +155,43 @@ class VyattaDriver(SSHDriver):
         return str(wan)
 
     def _commit(self, lines: list[str]) -> None:
-        """configure, ``lines``, commit, save, exit — or ``exit discard`` on any refusal.
+        """Inside :meth:`write_batch`: hold ``lines`` (the cached configuration is updated as if they had been
+        committed, so that the next hook of the batch sees them). Outside: send them now."""
+        if not lines:
+            return
+        if self._held is not None:
+            self._held += lines
+            text, paths = self._current()
+            self._cached = (text, _applied(paths, lines))
+            return
+        self._send_commit(lines)
 
-        Three round trips: ``configure`` and the ``set``/``delete`` lines typed ahead as one block (they only
-        build the candidate; a refused line makes the whole candidate go with ``exit discard`` before anything
-        is committed), ``commit`` on its own, then ``save``, ``exit`` and ``show configuration commands`` as one
-        block (the read-back every following write and the verification reuse)."""
+    @contextlib.contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """The writes of the block as one candidate and one commit at its end (nothing is saved here: see
+        :meth:`verify_state`). An exception inside drops the held lines (nothing was sent)."""
+        if self._held is not None:  # nested: the outer block sends
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        except BaseException:
+            self._held, self._cached = None, None
+            raise
+        lines, self._held = self._held, None
+        self._cached = None
+        self._send_commit(lines)
+
+    def _send_commit(self, lines: list[str]) -> None:
+        """configure, ``lines``, ``commit-confirm N`` (the run's first commit; later ones a plain ``commit``,
+        still covered by the same timer), exit — or ``exit discard`` on any refusal.
+
+        Round trips: ``configure`` and the ``set``/``delete`` lines typed ahead as one block (they only build the
+        candidate; a refused line makes the whole candidate go with ``exit discard`` before anything is
+        committed); the commit on its own (plus the answer to ``Proceed ?``); then ``exit`` and ``show
+        configuration commands`` as one block (the read-back the following writes and the verification reuse).
+        Nothing is saved: :meth:`verify_state` confirms and saves once the read-back matches the plan."""
         if not lines:
             return
         self._cached = None
@@ -148,10 +199,21 @@ class VyattaDriver(SSHDriver):
         try:
             for command, output in zip(block, self.send_pipelined(block, check=False), strict=True):
                 self.check_output(command, output)
-            self._unsaved = True
-            self.send("commit")
-            save, leave, text = self.send_pipelined(["save", "exit", "show configuration commands"], check=False)
-            self._check_saved(save)
+            if self.pending_confirm:
+                self.send("commit")
+            else:
+                self.pending_confirm = True  # armed before the commit lands (the device starts the timer first)
+                out = self.send(f"commit-confirm {self.confirm_minutes}", check=False,
+                                expect=rf"(?:.*Proceed \?.*|{self.prompt_pattern})")
+                if "Proceed" in self.session.last_prompt:  # the device asks first (vyos-1x config_mgmt.py)
+                    out += "\n" + self.send("y", check=False)
+                if "confirm is pending" in out:  # not ours: never confirm it
+                    self.pending_confirm = False
+                    raise DeviceError("another commit-confirm is pending on the device (someone else's change "
+                                      "waits for 'confirm'): nothing was committed", device_message=out.strip()[-200:],
+                                      host=self.host, driver=self.name)
+                self.check_output("commit-confirm", out)
+            leave, text = self.send_pipelined(["exit", "show configuration commands"], check=False)
             self.check_output("exit", leave)
             self.check_output("show configuration commands", text)
         except DeviceError:
@@ -159,6 +221,21 @@ class VyattaDriver(SSHDriver):
                 self.send("exit discard", check=False)
             raise
         self._parse_config(text)
+
+    def _confirm_and_save(self) -> None:
+        """``configure`` + ``confirm`` (the timer stops), then ``save`` + ``exit``: two round trips. The save
+        comes only after the device said the timer stopped."""
+        out = self.send_pipelined(["configure", "confirm"], check=False)[1]
+        if not re.search(r"timer stopped|No confirm pending", out, re.IGNORECASE):
+            self.send("exit discard", check=False)
+            raise DeviceError("confirm was not acknowledged: the device reboots to its saved configuration when the "
+                              "commit-confirm timer ends", device_message=out.strip()[-200:] or "no output",
+                              host=self.host, driver=self.name)
+        self.pending_confirm = False
+        self._unsaved = True
+        save, leave = self.send_pipelined(["save", "exit"], check=False)
+        self._check_saved(save)
+        self.check_output("exit", leave)
 
     def _check_saved(self, out: str) -> None:
         if "Done" not in out:
@@ -192,7 +269,7 @@ class VyattaDriver(SSHDriver):
 
     def read_state(self) -> DeviceState:
         """(``show version`` once,) configuration, leases and ARP typed ahead as one block: one round trip."""
-        if self._unsaved and self._session is not None:
+        if self._unsaved and not self.pending_confirm and self._session is not None:
             self.send("configure")
             self._save_in_config()  # a save lost to a dropped connection is redone first
             self.send("exit")
@@ -211,10 +288,23 @@ class VyattaDriver(SSHDriver):
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """What verification compares (SIP helper, every destination-NAT rule, the DHCP static mappings), from
         the configuration read after this session's last write (every commit reads it back after ``save``):
-        usually no round trip. Leases and ARP are not read."""
+        usually no round trip. Leases and ARP are not read. When it matches ``expected`` (the engine's final check
+        of a run or of a rollback), a pending ``commit-confirm`` is confirmed and the configuration saved here."""
         _, paths = self._current()
-        return DeviceState(facts=self.facts(), capabilities=self.capabilities, sip_alg=self._sip_alg(paths),
-                           forwards=self._forwards(paths), scope=self._scope(paths)[0])
+        state = DeviceState(facts=self.facts(), capabilities=self.capabilities, sip_alg=self._sip_alg(paths),
+                            forwards=self._forwards(paths), scope=self._scope(paths)[0])
+        if managed_view(state) == managed_view(expected):
+            if self.pending_confirm:  # the run's change (or its rollback) is verified: keep it, then save it
+                self._confirm_and_save()
+            elif self._unsaved:
+                self.send("configure")
+                self._save_in_config()
+                self.send("exit")
+        elif self.pending_confirm:
+            log.warning("%s: read-back differs from the plan; commit-confirm left armed (the device reboots to its "
+                        "saved configuration in %d minutes unless a verified rollback confirms)", self.host,
+                        self.confirm_minutes)
+        return state
 
     def list_port_forwards(self) -> tuple[PortForward, ...]:
         """Every destination-NAT rule that translates to an address."""
@@ -320,3 +410,19 @@ class VyattaDriver(SSHDriver):
                 lines.append("delete " + " ".join(prefix))
             lines += ["set " + " ".join(quote(w, False) for w in p) for p in theirs]
         self._commit(lines)
+
+
+def _applied(paths: list[Path], lines: list[str]) -> list[Path]:
+    """``paths`` after ``set``/``delete`` ``lines`` (what a batch's later hooks see before anything is sent)."""
+    result = list(paths)
+    for line in lines:
+        verb, _, rest = line.partition(" ")
+        words = parse_commands("set " + rest)
+        if not words:
+            continue
+        path = words[0]
+        if verb == "delete":
+            result = [p for p in result if p[:len(path)] != path]
+        elif path not in result:
+            result.append(path)
+    return result

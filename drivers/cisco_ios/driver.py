@@ -55,6 +55,12 @@ from .parser import (
 
 __all__ = ["CiscoIosDriver"]
 
+_ARCHIVE_PATH = re.compile(r"^archive[ \t]*\n(?:[ \t]+.*\n)*?[ \t]+path[ \t]+\S", re.MULTILINE)
+"""An ``archive`` block with a ``path`` line: what ``configure terminal revert timer`` needs (F36)."""
+_NO_HELD_ROLLBACK = ("no device-held rollback: no 'archive' with a 'path' in the running-config, so 'configure "
+                     "terminal revert timer' is unavailable; a client killed mid-run can leave the change in running-"
+                     "config unsaved (a reload brings back the startup-config)")
+
 log = logging.getLogger("routerfix.drivers.cisco_ios")
 
 _PING = "repeat 2 timeout 1"
@@ -88,7 +94,8 @@ class CiscoIosDriver(SSHDriver):
                             Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.PROBE, Feature.BACKUP,
                             Feature.SIP_ALG}),
         forward_ranges=False, forward_both=False, orders_rules=False, notes=_NOTES)
-    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_interface", "dhcp_pool", "enable_secret"}
+    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_interface", "dhcp_pool", "enable_secret",
+                                                                 "confirm_minutes"}
     secret_options: ClassVar[frozenset[str]] = SSHDriver.secret_options | {"enable_secret"}
     prompt_pattern: ClassVar[str | None] = r"[A-Za-z][\w.-]*(?:\([\w-]+\))?[#>]"
     error_patterns: ClassVar[tuple[str, ...]] = (r"^% ?\S",)
@@ -114,6 +121,16 @@ class CiscoIosDriver(SSHDriver):
         """The managed objects at the first read, then as last saved: a change from these is routerfix's own."""
         self._startup_differs: bool | None = None
         """Whether running and startup configuration differed at the first read (None: not read yet)."""
+        minutes = self.options.get("confirm_minutes", 10)
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 120:
+            raise InvalidValue("confirm_minutes", minutes, "whole minutes from 1 to 120")
+        self.confirm_minutes: int = minutes
+        """Revert-timer window: unconfirmed, the device rolls back to the configuration archived when armed."""
+        self.held_rollback: bool | None = None
+        """Whether the device can hold a rollback (``archive`` with ``path``), from the first read."""
+        self.pending_confirm = False
+        """A revert timer of this run is (or may be: its answer was lost) armed on the device, not yet confirmed."""
+        self._arm_answered = False
 
     # --- session ------------------------------------------------------------------------------------
 
@@ -188,9 +205,10 @@ class CiscoIosDriver(SSHDriver):
         was written for, then ``end`` (only from a configuration mode: at the exec prompt it is a host name) and
         the read-back, typed ahead. IOS runs typed-ahead lines after a refused one, in whatever mode the refusal
         left (docs/facts/cisco_ios.md F11, F12), so nothing is typed ahead of a line's answer. Returns the refusal."""
-        mode = _Mode.EXEC
         refusal: DeviceError | None = None
-        for line in ["configure terminal", *lines]:
+        first = [] if self._arm() else ["configure terminal"]
+        mode = _Mode.CONFIG if not first else _Mode.EXEC
+        for line in [*first, *lines]:
             wanted = _Mode.after(line, mode)
             output = self.send(line, check=False)
             mode = _Mode.of_prompt(self.session.last_prompt)
@@ -214,6 +232,26 @@ class CiscoIosDriver(SSHDriver):
         self.check_output("show running-config", text)
         self._parse_config(text)
         return refusal
+
+    def _arm(self) -> bool:
+        """Enter configuration mode with the revert timer armed (F35-F38), where the device can hold a rollback
+        and this run has not armed it yet. True when this entered configuration mode. An arm whose answer was lost
+        (a dropped connection) counts as ours when the device then says one is in progress; any other timer in
+        progress is someone else's: refused, and never confirmed."""
+        if not self.held_rollback or self._arm_answered:
+            return False
+        maybe_ours, self.pending_confirm = self.pending_confirm, True
+        output = self.send(f"configure terminal revert timer {self.confirm_minutes}", check=False)
+        if _Mode.of_prompt(self.session.last_prompt) is _Mode.CONFIG:
+            self._arm_answered = True
+            return True
+        if maybe_ours and "already in progress" in output:
+            self._arm_answered = True
+            return False
+        self.pending_confirm = False
+        raise DeviceError("the device refused the revert timer (another confirmed change may be pending): nothing "
+                          "was changed", device_message=" ".join(output.split())[-200:] or "no configuration prompt",
+                          host=self.host, driver=self.name)
 
     def _apply(self, target: Managed) -> None:
         """Take routerfix's managed objects to ``target``. A refused line stops the block; what landed before it is
@@ -303,23 +341,45 @@ class CiscoIosDriver(SSHDriver):
         text, config = self._parse_config(outputs[0])
         if first:
             self._startup_differs = config_body(text) != config_body(outputs[3])
+        if self.held_rollback is None:
+            self.held_rollback = _ARCHIVE_PATH.search(text) is not None
+            if not self.held_rollback:
+                log.warning("%s: %s", self.host, _NO_HELD_ROLLBACK)
+        caps = self.capabilities if self.held_rollback else \
+            Capabilities(features=self.capabilities.features, forward_ranges=False, forward_both=False,
+                         orders_rules=False, notes=(*self.capabilities.notes, _NO_HELD_ROLLBACK))
         return DeviceState(
-            facts=self._facts, capabilities=self.capabilities, nat_mode=None, sip_alg=config.sip_alg,
+            facts=self._facts, capabilities=caps, nat_mode=None, sip_alg=config.sip_alg,
             forwards=self._forwards(config), scope=scope_from_config(config, self.options.get("dhcp_pool")),
             leases=parse_bindings(outputs[1]), neighbours=parse_arp(outputs[2]))
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """What verification compares (SIP service lines, every static NAT rule, manual-binding pools), from the
         running-config read back after this session's last write: no round trip. When it matches ``expected``
-        and routerfix's managed objects differ from the saved ones, this is a run that succeeded: ``write
-        memory`` now, once (a rolled-back run, back where it started, saves nothing)."""
+        (the engine's final check of a run or of its rollback), an armed revert timer is confirmed (``configure
+        confirm``), and when routerfix's managed objects differ from the saved ones ``write memory`` follows, once
+        (a rolled-back run, back where it started, saves nothing)."""
         _, config = self._current()
         state = DeviceState(facts=self.facts(), capabilities=self.capabilities, nat_mode=None,
                             sip_alg=config.sip_alg, forwards=self._forwards(config),
                             scope=scope_from_config(config, self.options.get("dhcp_pool")))
-        if managed_view(state) == managed_view(expected) and Managed.of(config) != self._saved:
-            self._save(config)
+        if managed_view(state) == managed_view(expected):
+            if self.pending_confirm:  # verified: stop the revert timer first, then save (F37-F38)
+                self._confirm()
+            if Managed.of(config) != self._saved:
+                self._save(config)
+        elif self.pending_confirm:
+            log.warning("%s: read-back differs from the plan; the revert timer stays armed (the device rolls back in "
+                        "%d minutes unless a verified rollback confirms)", self.host, self.confirm_minutes)
         return state
+
+    def _confirm(self) -> None:
+        """``configure confirm``: the device keeps the change (no answer, or "none pending", is success)."""
+        out = self.send("configure confirm", check=False)
+        if out.strip() and "No Rollback Confirmed Change pending" not in out:
+            raise DeviceError("configure confirm was refused: the device rolls back when its revert timer ends",
+                              device_message=out.strip()[-200:], host=self.host, driver=self.name)
+        self.pending_confirm = self._arm_answered = False
 
     @staticmethod
     def _forwards(config: IosConfig) -> tuple[PortForward, ...]:
@@ -452,7 +512,7 @@ class _Mode(StrEnum):
     @classmethod
     def after(cls, line: str, mode: _Mode) -> _Mode:
         """The mode ``line`` is written to leave the device in, when run in ``mode``."""
-        if line == "configure terminal":
+        if line == "configure terminal" or line.startswith("configure terminal revert timer "):
             return cls.CONFIG
         if line == "end":
             return cls.EXEC

@@ -36,7 +36,8 @@ class EdgeOsDriver(VyattaDriver):
                "numbered with the lowest free number below 5000 (5000+ is left to source NAT)",
                "port-forward wizard rules are read (and removed only with replace_conflicting), never written",
                "no NAT filtering setting (Linux conntrack): NAT mode not managed",
-               "every change is committed and saved before leaving configuration mode"))
+               "all changes of a run go as one commit-confirm (the device reboots to its saved configuration unless "
+               "confirmed), confirmed and saved once the read-back matches the plan"))
     session_commands: ClassVar[tuple[str, ...]] = ("terminal width 512", "terminal length 0")
     leases_command: ClassVar[str] = "show dhcp leases"
     rule_number_limit: ClassVar[int] = 4999

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import time
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
@@ -22,7 +24,7 @@ from routerfix.model import (
     Protocol,
     Reservation,
 )
-from routerfix.planner import RULE_PREFIX, SINK_NAME
+from routerfix.planner import RULE_PREFIX, SINK_NAME, managed_view
 
 from .parser import (
     UciSection,
@@ -40,6 +42,8 @@ from .parser import (
 __all__ = ["OpenWrtDriver"]
 
 _DONE = "ROUTERFIX-DONE"
+_KEEP = "/tmp/routerfix-keep"  # noqa: S108 - the device's tmpfs, gone at reboot
+"""Where the pre-run copies of ``/etc/config/{firewall,dhcp}`` and the revert job's pid file live."""
 _NAME_RE = re.compile(r"[A-Za-z][\w-]{0,31}")
 _PROTO = {Protocol.TCP: "tcp", Protocol.UDP: "udp", Protocol.BOTH: "tcp udp"}
 _UCI_NAME_RE = re.compile(r"[A-Za-z0-9_]+")
@@ -75,7 +79,10 @@ class OpenWrtDriver(SSHDriver):
         notes=("forwards are fw4 redirects with src='wan', named sections moved to the top of the file",
                "no NAT filtering setting on stock fw4 (Linux conntrack): NAT mode not managed",
                "connection tracking is flushed only where the conntrack tool is installed"))
-    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"lan_interface", "wan_zone", "lan_zone"}
+    option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"lan_interface", "wan_zone", "lan_zone",
+                                                                 "confirm_minutes"}
+    batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address", "set_sip_alg"})
+    """Every change of a run in one ``uci … && uci commit … && reload`` chain (:meth:`write_batch`)."""
     prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+:\S*[#$]"
     error_patterns: ClassVar[tuple[str, ...]] = (r"^uci: ", r"^Usage: uci ", r"^-?ash: .*not found", r"syntax error")
     batch_separator: ClassVar[str | None] = "; "
@@ -88,6 +95,14 @@ class OpenWrtDriver(SSHDriver):
             if value is not None and (not isinstance(value, str) or not _NAME_RE.fullmatch(value)):
                 raise InvalidValue(key, value, "a UCI interface or zone name such as lan or wan")
         self._facts: DeviceFacts | None = None
+        minutes = self.options.get("confirm_minutes", 10)
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 60:
+            raise InvalidValue("confirm_minutes", minutes, "whole minutes from 1 to 60")
+        self.confirm_minutes: int = minutes
+        self.pending_confirm = False
+        """The self-revert job of this run is (or may be: its answer was lost) running on the device."""
+        self._held: tuple[set[str], list[str]] | None = None
+        """Inside :meth:`write_batch`: the packages and ``uci`` commands held for one commit chain; else None."""
 
     @property
     def _lan(self) -> str:
@@ -123,21 +138,68 @@ class OpenWrtDriver(SSHDriver):
         shown, changes = outs[:len(packages)], outs[len(packages):]
         return {p: parse_uci_show(o) for p, o in zip(packages, shown, strict=True)}, "".join(changes)
 
+    @contextlib.contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """The ``uci`` commands of the block's writes in one ``&&`` chain at its end: each package committed once,
+        the firewall and dnsmasq reloaded once each. An exception inside drops what was held (nothing was sent)."""
+        if self._held is not None:  # nested: the outer block sends
+            yield
+            return
+        self._held = (set(), [])
+        try:
+            yield
+        except BaseException:
+            self._held = None
+            raise
+        (packages, commands), self._held = self._held, None
+        self._send_chain(tuple(sorted(packages)), commands)
+
     def _write(self, packages: tuple[str, ...], commands: list[str], pending: str) -> None:
         """Run ``commands`` then commit and reload, all in one ``&&`` chain (nothing is committed after a
-        refusal); refuse to commit someone else's uncommitted changes."""
+        refusal); refuse to commit someone else's uncommitted changes. Inside :meth:`write_batch` the commands
+        are held for the batch's one chain."""
         if not commands:
             return
         if pending.strip():
             raise DeviceError("the device has uncommitted UCI changes that a commit would also apply; commit or "
                               "revert them first", device_message=pending.strip()[:300], host=self.host,
                               driver=self.name)
+        if self._held is not None:
+            self._held[0].update(packages)
+            self._held[1].extend(commands)
+            return
+        self._send_chain(packages, commands)
+
+    def _arm(self) -> list[str]:
+        """The head of the run's first chain: copy ``/etc/config/{firewall,dhcp}`` to tmpfs and start a detached
+        job that copies them back and reloads after ``confirm_minutes`` unless :meth:`verify_state` stops it
+        (OpenWrt has no native confirmed commit: docs/facts/openwrt.md rows 34-37)."""
+        if self.pending_confirm:
+            return []
+        self.pending_confirm = True  # set before sending: a lost answer may still have started the job
+        script = (f"sleep {60 * self.confirm_minutes} && cp {_KEEP}/firewall {_KEEP}/dhcp /etc/config/ && "
+                  "/etc/init.d/firewall reload; /etc/init.d/dnsmasq reload")
+        return [f"mkdir -p {_KEEP}", f"cp /etc/config/firewall /etc/config/dhcp {_KEEP}/",
+                f"start-stop-daemon -S -b -m -p {_KEEP}/revert.pid -x /bin/sh -- -c {_sq(script)}"]
+
+    def verify_state(self, expected: DeviceState) -> DeviceState:
+        """The full read (the default), then, when it matches ``expected`` (the engine's final check of a run or
+        of its rollback), the self-revert job is stopped: the change is kept."""
+        state = self.read_state()
+        if self.pending_confirm and managed_view(state) == managed_view(expected):
+            self.send(f"start-stop-daemon -K -p {_KEEP}/revert.pid; rm -f {_KEEP}/revert.pid", check=False)
+            self.pending_confirm = False
+        return state
+
+    def _send_chain(self, packages: tuple[str, ...], commands: list[str]) -> None:
+        if not commands:
+            return
         tail = [f"uci commit {p}" for p in packages]
         if "firewall" in packages:
             tail.append("/etc/init.d/firewall reload")
         if "dhcp" in packages:
             tail.append("/etc/init.d/dnsmasq reload")
-        line = " && ".join([*commands, *tail, f"echo {_DONE}"])
+        line = " && ".join([*self._arm(), *commands, *tail, f"echo {_DONE}"])
         out = self.send(line, check=False)
         if not any(x.strip() == _DONE for x in out.split("\n")):
             self.send("; ".join(f"uci revert {p}" for p in packages), check=False)  # nothing half-made stays staged

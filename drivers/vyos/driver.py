@@ -35,7 +35,8 @@ class VyosDriver(VyattaDriver):
         forward_ranges=True, forward_both=True, orders_rules=True,
         notes=("destination NAT rules take the lowest free rule number and are restricted with inbound-interface",
                "no NAT filtering setting (Linux conntrack): NAT mode not managed",
-               "every change is committed and saved before leaving configuration mode"))
+               "all changes of a run go as one commit-confirm (the device reboots to its saved configuration unless "
+               "confirmed), confirmed and saved once the read-back matches the plan"))
     session_commands: ClassVar[tuple[str, ...]] = ("set terminal width 512", "set terminal length 0")
     leases_command: ClassVar[str] = "show dhcp server leases"
     managed_prefixes: ClassVar[tuple[Path, ...]] = (

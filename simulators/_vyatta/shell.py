@@ -2,7 +2,10 @@
 dialect (schema, ``show`` layouts, commit checks). Follows docs/facts/vyos.md (rows 1-8, 26) and
 docs/facts/edgeos.md (rows 1-2, 16): prompts, ``[edit]``, a per-session candidate, ``commit``, ``save`` → ``Done``,
 ``Cannot exit: configuration modified`` and ``exit discard``; a candidate dies with its session; a committed but
-unsaved change is lost at reboot (``router.reboot()``). Texts the table marks inferred are inferred here too.
+unsaved change is lost at reboot (``router.reboot()``). ``commit-confirm [N] [no-prompt]`` / ``confirm`` follow
+vyos.md rows 28-32 (edgeos.md rows 17-19): the timer runs on the router, not the session, in *simulated* time
+(``router.advance(seconds)``, ``router.fire_revert()``), and its end reboots to the saved configuration.
+Texts the table marks inferred are inferred here too.
 """
 
 from __future__ import annotations
@@ -60,6 +63,12 @@ class VyattaRouter:
     wan_address: str = "203.0.113.7/24"
     conntrack: list[Conntrack] = field(default_factory=list)
     saved: list[Path] = field(default_factory=list)
+    clock: float = 0.0
+    """Simulated seconds (advanced by tests, never by the wall clock)."""
+    confirm_deadline: float | None = None
+    """When the armed ``commit-confirm`` reboots the router (None: none armed)."""
+    reverts: int = 0
+    """How many times a commit-confirm timer ran out (each one a reboot to the saved configuration)."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +90,22 @@ class VyattaRouter:
         with self.lock:
             self.running = list(self.saved)
 
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of simulated time pass; an armed commit-confirm timer that runs out reboots."""
+        with self.lock:
+            self.clock += seconds
+            if self.confirm_deadline is not None and self.clock >= self.confirm_deadline:
+                self.fire_revert()
+
+    def fire_revert(self) -> None:
+        """The commit-confirm timer ends now (if armed): reboot to the saved configuration."""
+        with self.lock:
+            if self.confirm_deadline is None:
+                return
+            self.confirm_deadline = None
+            self.reverts += 1
+            self.reboot()
+
     def has(self, prefix: Path) -> bool:
         """True when some running path starts with ``prefix``."""
         return any(p[:len(prefix)] == prefix for p in self.running)
@@ -96,6 +121,8 @@ class VyattaSession(Shell):
         self.candidate: list[Path] | None = None
         self.length = 24
         self._more: list[str] = []
+        self._question: tuple[str, Callable[[str], str]] | None = None
+        """A yes/no question waiting for its answer: the question line and what the answer runs."""
 
     def welcome(self) -> str:
         """The login banner."""
@@ -107,6 +134,8 @@ class VyattaSession(Shell):
         """``user@host:~$ `` in op mode, ``[edit]`` + ``user@host# `` in config mode, ``:`` while paging."""
         if self._more:
             return ":"
+        if self._question is not None:
+            return self._question[0]
         who = f"{self.router.user}@{self.router.hostname}"
         return f"[edit]\n{who}# " if self.candidate is not None else f"{who}:~$ "
 
@@ -128,6 +157,10 @@ class VyattaSession(Shell):
                     return ""
                 shown, self._more = self._more[: self.length - 1], self._more[self.length - 1:]
                 return "\n".join(shown) + "\n"
+            if self._question is not None:
+                answer, (_, then) = line.strip().lower(), self._question
+                self._question = None
+                return then(answer)
             text = line.strip()
             if not text:
                 return ""
@@ -206,6 +239,41 @@ class VyattaSession(Shell):
         r.conntrack = keep
         return f"conntrack v1.4.7 (conntrack-tools): {gone} flow entries have been deleted.\n"
 
+    def _commit_now(self) -> str:
+        cand = self.candidate
+        assert cand is not None
+        problem = self.dialect.validate(cand)
+        if problem:
+            return f"{problem}\n\nCommit failed\n"
+        self.router.running = self.dialect.schema.canonical(cand)  # the committed tree, not the typed order
+        return ""
+
+    def _commit_confirm(self, args: list[str]) -> str:
+        """``commit-confirm [minutes] [no-prompt]``: refuse when unchanged or when a timer is already armed; warn
+        about unsaved earlier commits; ask; arm the timer, *then* commit (vyos.md rows 28-30)."""
+        r = self.router
+        cand = self.candidate
+        assert cand is not None
+        if sorted(cand) == sorted(r.running):
+            return "No configuration changes to commit\n"
+        if r.confirm_deadline is not None:
+            return "Another confirm is pending\n"
+        minutes = _minutes(args)
+        warning = "\nYou should save previous commits before commit-confirm !\n" \
+            if sorted(r.running) != sorted(r.saved) else ""
+
+        def proceed(answer: str) -> str:
+            if answer not in ("", "y", "yes"):
+                return "commit-confirm canceled\n"
+            r.confirm_deadline = r.clock + 60 * minutes
+            return f"Initialized commit-confirm; {minutes} minutes to confirm before reboot\n" + self._commit_now()
+
+        if "no-prompt" in args:
+            return warning + proceed("y")
+        self._question = ("Proceed ? [Y/n] ", proceed)
+        return warning + f"\ncommit-confirm will automatically reboot in {minutes} minutes unless changes\n" \
+            "are confirmed.\n\n"
+
     # --- configuration mode --------------------------------------------------------------------------
 
     def _config(self, words: list[str], text: str) -> str:
@@ -241,11 +309,14 @@ class VyattaSession(Shell):
         if words == ["commit"] or words[:2] == ["commit", "comment"]:
             if sorted(cand) == sorted(r.running):
                 return "No configuration changes to commit\n"
-            problem = self.dialect.validate(cand)
-            if problem:
-                return f"{problem}\n\nCommit failed\n"
-            r.running = schema.canonical(cand)  # the committed tree, not the order lines were typed in
-            return ""
+            return self._commit_now()
+        if words[0] == "commit-confirm":
+            return self._commit_confirm(words[1:])
+        if words == ["confirm"]:
+            if r.confirm_deadline is None:
+                return "No confirm pending\n"
+            r.confirm_deadline = None
+            return "Reboot timer stopped\n"
         if words == ["save"] or (len(words) == 2 and words[0] == "save"):
             if len(words) == 2:
                 return f"Saving configuration to '{words[1]}'...\nDone\n"
@@ -274,6 +345,10 @@ class VyattaSession(Shell):
             return "".join(f"+ {' '.join(p)}\n" for p in cand if p not in r.running) + \
                 "".join(f"- {' '.join(p)}\n" for p in r.running if p not in cand)
         return f"\n  Invalid command: [{' '.join(words)}]\n\n"
+
+
+def _minutes(args: list[str]) -> int:
+    return next((int(a) for a in args[:1] if a.isdigit()), 10)
 
 
 def copy_router(router: VyattaRouter) -> VyattaRouter:

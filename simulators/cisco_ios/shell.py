@@ -6,7 +6,9 @@ Follows the fact table ``docs/facts/cisco_ios.md`` (rows cited as F<n>): prompts
 (F10), typed-ahead lines running on after a refusal in whatever mode it left (F11), an unknown EXEC word looked
 up as a host name (F12), ``write memory`` (F13), running/startup layout (F14-F15), NVGEN order (F18), static NAT,
 its clash refusal, SIP service lines and the marker ACL (F21-F25), DHCP pools and bindings (F26-F30), ARP, ping
-and show version (F31-F34). The inferred rows are marked there.
+and show version (F31-F34), the confirmed-change revert timer (F35-F39: ``configure terminal revert timer N``
+needs ``archive`` + ``path``, ``configure confirm`` stops it; it runs in simulated time: ``router.advance()``,
+``router.fire_revert()``). The inferred rows are marked there.
 """
 
 from __future__ import annotations
@@ -97,6 +99,9 @@ no ip http server
 ip nat inside source list 1 interface GigabitEthernet0/0 overload
 ip nat inside source static tcp 192.168.1.20 443 interface GigabitEthernet0/0 8443
 access-list 1 permit 192.168.1.0 0.0.0.255
+archive
+ path flash:archive
+ maximum 5
 line con 0
 line vty 0 4
  login local
@@ -136,6 +141,14 @@ class IosRouter:
     """Test knob: configuration lines the device refuses (line → the error it prints instead of running it)."""
     history: list[tuple[str, str]] = field(default_factory=list, repr=False)
     """Every line run, with the mode it ran in (``exec``, ``config``, ``dhcp-config``...)."""
+    clock: float = 0.0
+    """Simulated seconds (advanced by tests, never by the wall clock)."""
+    revert_deadline: float | None = None
+    """When the armed revert timer rolls the running configuration back (None: none armed)."""
+    revert_archive: list[Entry] | None = None
+    """The running configuration archived when the timer was armed (what the rollback replaces it with)."""
+    reverts: int = 0
+    """How many times a revert timer ran out."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -200,6 +213,27 @@ class IosRouter:
         body += ["!", "end"]
         text = "\n".join(body)
         return f"Building configuration...\n\nCurrent configuration : {len(text) + 1} bytes\n{text}\n"
+
+    def has_archive_path(self) -> bool:
+        """``archive`` with a ``path`` line: what ``configure terminal revert`` needs (F36)."""
+        return any(line == "archive" and any(c.startswith("path ") for c in children)
+                   for line, children in self.running)
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of simulated time pass; an armed revert timer that runs out rolls back."""
+        with self.lock:
+            self.clock += seconds
+            if self.revert_deadline is not None and self.clock >= self.revert_deadline:
+                self.fire_revert()
+
+    def fire_revert(self) -> None:
+        """The revert timer ends now (if armed): the running configuration is replaced by the archived one (F37)."""
+        with self.lock:
+            if self.revert_deadline is None or self.revert_archive is None:
+                return
+            self.running = copy.deepcopy(self.revert_archive)
+            self.revert_deadline, self.revert_archive = None, None
+            self.reverts += 1
 
     def reload(self) -> None:
         """Power-cycle: the running configuration becomes the startup configuration."""
@@ -366,6 +400,21 @@ class IosSession(Shell):
                 return self._invalid(line, 0)
             self.mode = "config"
             return "Enter configuration commands, one per line.  End with CNTL/Z.\n"
+        if m := re.fullmatch(r"configure terminal revert timer (\d+)", line):
+            if not r.has_archive_path():  # F36 (text inferred)
+                return "% Archive path not configured. Use 'path' command in archive config mode\n"
+            if r.revert_deadline is not None:  # F38 (text inferred)
+                return "% Rollback confirmed change is already in progress\n"
+            r.revert_archive = copy.deepcopy(r.running)
+            r.revert_deadline = r.clock + 60 * int(m.group(1))
+            self.mode = "config"
+            return ("Rollback Confirmed Change: Backing up current running config to flash:rollback-1\n"
+                    "Enter configuration commands, one per line.  End with CNTL/Z.\n")
+        if line == "configure confirm":
+            if r.revert_deadline is None:  # F38 (text inferred)
+                return "% No Rollback Confirmed Change pending\n"
+            r.revert_deadline, r.revert_archive = None, None
+            return ""
         if line in ("write memory", "write", "wr", "copy running-config startup-config"):
             r.startup = copy.deepcopy(r.running)
             return "Building configuration...\n[OK]\n"

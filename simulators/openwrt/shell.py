@@ -3,7 +3,10 @@ tiny BusyBox ash (``;``, ``&&``, ``||``, ``$?``; row 31) running ``uci`` with th
 1-15: one package per package command, one tuple per section command, usage + exit 255 otherwise, staged changes
 until ``uci commit``), fw4 reloads (20), ``ifstatus`` (27), ``conntrack`` (28-29) and the files the driver reads.
 Rows the table marks inferred are modelled as inferred there (staged changes live in ``/tmp`` and die at reboot;
-the running firewall is the committed configuration at the last reload).
+the running firewall is the committed configuration at the last reload). The self-revert job (rows 34-37):
+``mkdir -p``, ``cp`` of ``/etc/config/<package>`` to and from a directory, ``start-stop-daemon -S -b -m -p <pid>
+-x /bin/sh -- -c 'sleep N && <script>'`` (the job runs in *simulated* time: ``router.advance()``,
+``router.fire_revert()``; it outlives the session), ``start-stop-daemon -K -p <pid>`` and ``rm -f``.
 """
 
 from __future__ import annotations
@@ -192,6 +195,14 @@ class OpenWrtRouter:
     usage_errors: list[str] = field(default_factory=list)
     """``uci`` command lines answered with the usage text (a wrong argument count): a real router refuses them."""
     counter: int = 100
+    clock: float = 0.0
+    """Simulated seconds (advanced by tests, never by the wall clock)."""
+    copies: dict[str, list[Section]] = field(default_factory=dict)
+    """Files ``cp`` made of ``/etc/config/<package>`` (path → the package as committed then)."""
+    job: tuple[float, str, str] | None = None
+    """The background job ``start-stop-daemon -S`` started: (when its ``sleep`` ends, the rest, pid file)."""
+    reverts: int = 0
+    """How many times a background job's sleep ended and its script ran."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -211,6 +222,23 @@ class OpenWrtRouter:
         if package not in self.staged:
             self.staged[package] = copy.deepcopy(self.committed[package])
         return self.staged[package]
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of simulated time pass; a job whose ``sleep`` ends runs the rest of its script."""
+        with self.lock:
+            self.clock += seconds
+            if self.job is not None and self.clock >= self.job[0]:
+                self.fire_revert()
+
+    def fire_revert(self) -> None:
+        """The background job's ``sleep`` ends now (if one runs): the rest of its script runs."""
+        with self.lock:
+            if self.job is None:
+                return
+            _, script, _ = self.job
+            self.job = None
+            self.reverts += 1
+            OpenWrtSession(self).execute(script)
 
     def reboot(self) -> None:
         """Power-cycle: staged (``/tmp``) changes are lost; the firewall loads the committed configuration."""
@@ -369,6 +397,14 @@ class OpenWrtSession(Shell):
         if name == "/etc/init.d/dnsmasq" and args[:1] in (["reload"], ["restart"]):
             r.reloads["dnsmasq"] = r.reloads.get("dnsmasq", 0) + 1
             return ""
+        if name == "mkdir" and args[:1] == ["-p"]:
+            return ""
+        if name == "rm" and args[:1] == ["-f"]:
+            return ""
+        if name == "cp" and len(args) >= 2:
+            return self._cp(args[:-1], args[-1])
+        if name == "start-stop-daemon":
+            return self._daemon(args)
         if name == "conntrack" and r.has_conntrack:
             return self._conntrack(args)
         if name == "ping" and args:
@@ -380,6 +416,44 @@ class OpenWrtSession(Shell):
                     f"1 packets transmitted, {1 if ok else 0} packets received, {0 if ok else 100}% packet loss\n")
         self.status = 127
         return f"-ash: {name}: not found\n"
+
+    def _cp(self, sources: list[str], dest: str) -> str:
+        r = self.router
+        for source in sources:
+            package = source.rsplit("/", 1)[-1]
+            if source.startswith("/etc/config/") and package in r.committed and dest.endswith("/"):
+                r.copies[dest + package] = copy.deepcopy(r.committed[package])
+            elif source in r.copies and dest in ("/etc/config/", "/etc/config"):
+                r.committed[package] = copy.deepcopy(r.copies[source])
+            else:
+                self.status = 1
+                return f"cp: can't stat '{source}': No such file or directory\n"
+        return ""
+
+    def _daemon(self, args: list[str]) -> str:
+        """``-S -b -m -p <pid> -x /bin/sh -- -c 'sleep N && …'`` starts the job; ``-K -p <pid>`` stops it."""
+        r = self.router
+        pidfile = args[args.index("-p") + 1] if "-p" in args and args.index("-p") + 1 < len(args) else ""
+        if "-K" in args:
+            if r.job is not None and r.job[2] == pidfile:
+                r.job = None
+                return ""
+            self.status = 1
+            return "no /bin/sh found; none killed\n"
+        if "-S" in args and "-b" in args and "--" in args:
+            rest = args[args.index("--") + 1:]
+            m = re.fullmatch(r"sleep (\d+) && (.+)", rest[1], re.DOTALL) if rest[:1] == ["-c"] and len(rest) == 2 \
+                else None
+            if m is None:
+                self.status = 1
+                return "start-stop-daemon: unsupported job in this simulator\n"
+            if r.job is not None and r.job[2] == pidfile:
+                self.status = 1
+                return "/bin/sh is already running\n"
+            r.job = (r.clock + int(m.group(1)), m.group(2), pidfile)
+            return ""
+        self.status = 1
+        return "start-stop-daemon: need at least one of -S or -K\n"
 
     def _conntrack(self, args: list[str]) -> str:
         r = self.router

@@ -65,14 +65,15 @@ def test_one_configuration_block_and_one_save_per_run(sim: Any, caplog: pytest.L
             assert result.status == "mitigated" and len(result.applied) == 6
         assert not caplog.records, "warned of unsaved changes where running and startup were the same"
         sent = device.handle.device.commands
-        assert sent.count("configure terminal") == 1 and sent.count("write memory") == 1
-        assert sent.index("write memory") > max(i for i, c in enumerate(sent) if c == "end")
+        assert sent.count("configure terminal revert timer 10") == 1 and sent.count("write memory") == 1
+        assert sent.index("write memory") > sent.index("configure confirm") > max(
+            i for i, c in enumerate(sent) if c == "end")
         assert router.render() == router.render(router.startup), "the change is not saved"
         device.handle.device.clear_records()
         with connect(device) as driver:
             assert routerfix.remove_ghostcall_mitigation(driver).status == "undone"
         sent = device.handle.device.commands
-        assert sent.count("configure terminal") == 1 and sent.count("write memory") == 1
+        assert sent.count("configure terminal revert timer 10") == 1 and sent.count("write memory") == 1
         assert router.render() == router.render(router.startup)
 
 

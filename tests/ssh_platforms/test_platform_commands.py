@@ -20,7 +20,7 @@ EXPECTED: dict[str, list[str]] = {
         "show startup-config",
         "ping 192.168.1.199 repeat 2 timeout 1",
         "ping 192.168.1.198 repeat 2 timeout 1",
-        "configure terminal",
+        "configure terminal revert timer 10",
         "ip access-list standard routerfix-sip",
         "remark routerfix-sip-tcp-5060 tcp 192.168.1.198 5060 GigabitEthernet0/0 5060",
         "remark routerfix-sip-tcp-5061 tcp 192.168.1.198 5061 GigabitEthernet0/0 5061",
@@ -39,6 +39,7 @@ EXPECTED: dict[str, list[str]] = {
         "exit",
         "end",
         "show running-config",
+        "configure confirm",
         "write memory",
     ],
     "vyos": [
@@ -53,25 +54,19 @@ EXPECTED: dict[str, list[str]] = {
         "set nat destination rule 1 protocol 'tcp_udp'",
         "set nat destination rule 1 translation address '192.168.1.199'",
         "set nat destination rule 1 translation port '5060-5061'",
-        "commit",
-        "save",
-        "exit",
-        "show configuration commands",
-        "configure",
         "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
         "ip-address '192.168.1.199'",
         "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
         "mac-address '02:00:5e:c0:50:60'",  # the simulator is 1.4 sagitta
-        "commit",
-        "save",
+        "delete system conntrack modules sip",
+        "commit-confirm 10",
+        "y",  # the answer to "Proceed ?"
         "exit",
         "show configuration commands",
         "configure",
-        "delete system conntrack modules sip",
-        "commit",
+        "confirm",
         "save",
         "exit",
-        "show configuration commands",
         "show interfaces",
         "sudo conntrack -D -p udp --orig-dst 203.0.113.7 --dport 5060",
         "sudo conntrack -D -p tcp --orig-dst 203.0.113.7 --dport 5060",
@@ -92,25 +87,19 @@ EXPECTED: dict[str, list[str]] = {
         "set service nat rule 1 log disable",
         "set service nat rule 1 protocol tcp_udp",
         "set service nat rule 1 type destination",
-        "commit",
-        "save",
-        "exit",
-        "show configuration commands",
-        "configure",
         "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
         "ip-address 192.168.1.243",
         "set service dhcp-server shared-network-name LAN subnet 192.168.1.0/24 static-mapping routerfix-sink "
         "mac-address 02:00:5e:c0:50:60",
-        "commit",
-        "save",
+        "set system conntrack modules sip disable",
+        "commit-confirm 10",
+        "y",  # the answer to "Proceed ?"
         "exit",
         "show configuration commands",
         "configure",
-        "set system conntrack modules sip disable",
-        "commit",
+        "confirm",
         "save",
         "exit",
-        "show configuration commands",
         "show interfaces",
         "sudo conntrack -D -p udp --orig-dst 203.0.113.9 --dport 5060",
         "sudo conntrack -D -p tcp --orig-dst 203.0.113.9 --dport 5060",
@@ -124,24 +113,30 @@ EXPECTED: dict[str, list[str]] = {
         "ping -c 1 -W 1 192.168.1.249",
         "ping -c 1 -W 1 192.168.1.248",
         "uci export firewall; echo RFX-0 $?; uci export dhcp; echo RFX-1 $?",
+        # each write hook reads what it changes; the changes themselves go as one chain (one commit per package,
+        # one firewall reload: was three chains and two firewall reloads)
         "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
+        "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci changes dhcp; echo RFX-2 $?",
+        "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
+        # the self-revert job first (docs/facts/openwrt.md rows 34-37), then the change
+        "mkdir -p /tmp/routerfix-keep && cp /etc/config/firewall /etc/config/dhcp /tmp/routerfix-keep/ && "
+        "start-stop-daemon -S -b -m -p /tmp/routerfix-keep/revert.pid -x /bin/sh -- -c 'sleep 600 && cp "
+        "/tmp/routerfix-keep/firewall /tmp/routerfix-keep/dhcp /etc/config/ && /etc/init.d/firewall reload; "
+        "/etc/init.d/dnsmasq reload' && "
         "uci set firewall.routerfix_sip=redirect && uci set firewall.routerfix_sip.name='routerfix-sip' && "
         "uci set firewall.routerfix_sip.target='DNAT' && uci set firewall.routerfix_sip.src='wan' && uci set "
         "firewall.routerfix_sip.dest='lan' && uci set firewall.routerfix_sip.proto='tcp udp' && uci set "
         "firewall.routerfix_sip.src_dport='5060-5061' && uci set "
         "firewall.routerfix_sip.dest_ip='192.168.1.248' && uci set "
-        "firewall.routerfix_sip.dest_port='5060-5061' && uci reorder firewall.routerfix_sip=0 && uci commit "
-        "firewall && /etc/init.d/firewall reload && echo ROUTERFIX-DONE",
-        "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci changes dhcp; echo RFX-2 $?",
+        "firewall.routerfix_sip.dest_port='5060-5061' && uci reorder firewall.routerfix_sip=0 && "
         "uci set dhcp.routerfix_sink=host && uci set dhcp.routerfix_sink.name='routerfix-sink' && uci set "
-        "dhcp.routerfix_sink.mac='02:00:5e:c0:50:60' && uci set dhcp.routerfix_sink.ip='192.168.1.248' && uci "
-        "commit dhcp && /etc/init.d/dnsmasq reload && echo ROUTERFIX-DONE",
-        "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
-        "uci set firewall.cfg01027e.auto_helper='0' && uci commit firewall && /etc/init.d/firewall reload && "
-        "echo ROUTERFIX-DONE",
+        "dhcp.routerfix_sink.mac='02:00:5e:c0:50:60' && uci set dhcp.routerfix_sink.ip='192.168.1.248' && "
+        "uci set firewall.cfg01027e.auto_helper='0' && uci commit dhcp && uci commit firewall && "
+        "/etc/init.d/firewall reload && /etc/init.d/dnsmasq reload && echo ROUTERFIX-DONE",
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
         "RFX-2 $?; cat /tmp/dhcp.leases; echo RFX-3 $?; ip neigh show; echo RFX-4 $?; grep nf_conntrack_sip "
         "/proc/modules; echo RFX-5 $?",
+        "start-stop-daemon -K -p /tmp/routerfix-keep/revert.pid; rm -f /tmp/routerfix-keep/revert.pid",
         "ifstatus wan",
         "conntrack -D -p udp --orig-dst 203.0.113.11 --dport 5060; echo RFX-0 $?; conntrack -D -p tcp "
         "--orig-dst 203.0.113.11 --dport 5060; echo RFX-1 $?; conntrack -D -p udp --orig-dst 203.0.113.11 "
@@ -153,12 +148,14 @@ ROUND_TRIPS: dict[str, int] = {
     # the reads as one typed-ahead block, 2 pings, then every change of the run in one configuration block:
     # "configure terminal" and its 16 lines one per round trip (nothing typed ahead of a line's answer),
     # "end" + "show running-config" typed ahead, and one "write memory" once the read-back matches
-    "cisco_ios": 1 + 2 + (1 + 16) + 1 + 1,
-    # the reads as one block, then per action (forward, sink mapping, SIP helper): "configure" + the set/delete
-    # lines as one block, "commit", "save" + "exit" + "show configuration commands" as one block; then
-    # "show interfaces" and the four conntrack deletions as one block
-    "vyos": 1 + 3 * 3 + 1 + 1,
-    "edgeos": 1 + 3 * 3 + 1 + 1,
+    # (+1 since device-held rollback: "configure confirm" before "write memory")
+    "cisco_ios": 1 + 2 + (1 + 16) + 1 + 1 + 1,
+    # the reads as one block, then every action in one candidate: "configure" + the set/delete lines as one
+    # block, "commit-confirm 10" and its "y", "exit" + "show configuration commands" as one block; once verified
+    # "configure" + "confirm", then "save" + "exit"; then "show interfaces" and the four conntrack deletions
+    # (was 1 + 3 * 3 + 1 + 1 = 12: a commit and a save per action)
+    "vyos": 1 + (1 + 2 + 1) + (1 + 1) + 1 + 1,
+    "edgeos": 1 + (1 + 2 + 1) + (1 + 1) + 1 + 1,
 }
 """Round trips of the platforms that type lines ahead (the others: one per line sent)."""
 

@@ -1,0 +1,63 @@
+"""Self-reverting apply on OpenWrt (no native confirmed commit): the run's one ``uci`` chain first copies
+``/etc/config/{firewall,dhcp}`` to tmpfs and starts a detached ``start-stop-daemon`` job that copies them back and
+reloads after the window; ``verify_state`` stops the job once the read-back matches (docs/facts/openwrt.md rows
+34-37).
+
+A client that dies at any command from the chain on (the connection drops there and no new login is possible:
+what a SIGKILL leaves) leaves a device that, once the job's sleep ends (simulated time), holds and enforces the
+configuration from before — or, when it died after the job was stopped, the mitigated one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import routerfix
+from routerfix.errors import RouterfixError
+
+from .conftest import config_text, connect, persisted
+from .test_platform_commands import EXPECTED
+
+SENT = EXPECTED["openwrt"]
+_FIRST = next(i for i, c in enumerate(SENT) if c.startswith("mkdir -p /tmp/routerfix-keep")) + 1
+_LAST = next(i for i, c in enumerate(SENT) if c.startswith("start-stop-daemon -K")) + 1
+CASES = [(i, executes) for i in range(_FIRST, _LAST + 1) for executes in (False, True)]
+
+
+def _mitigated(sim: Any) -> str:
+    with sim("openwrt") as device, connect(device) as driver:
+        assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"
+        return config_text("openwrt", device.handle)
+
+
+@pytest.mark.parametrize(("index", "executes"), CASES, ids=[f"{i}-{'ran' if e else 'lost'}" for i, e in CASES])
+def test_client_killed_at_each_write_the_device_reverts_itself(index: int, executes: bool, sim: Any) -> None:
+    after = _mitigated(sim)
+    with sim("openwrt") as device:
+        router = device.handle.router
+        before = config_text("openwrt", device.handle)
+        driver = connect(device)
+        device.handle.device.knobs.fail_auth = True  # the client is gone: nothing logs in again
+        device.handle.device.drop_after(index, executes=executes)
+        try:
+            with pytest.raises(RouterfixError):
+                routerfix.apply_ghostcall_mitigation(driver)
+        finally:
+            driver.close()
+        assert device.handle.device.knobs.drop_at is None, "the drop did not happen: the case tests nothing"
+        kept = router.job is None and config_text("openwrt", device.handle) == after
+        router.advance(60 * 60)
+        assert config_text("openwrt", device.handle) == (after if kept else before), "the device did not revert"
+        assert persisted("openwrt", device.handle)
+        assert router.active_firewall == router.committed["firewall"], "the firewall enforces something else"
+
+
+def test_normal_run_stops_the_job_and_nothing_reverts_later(sim: Any) -> None:
+    with sim("openwrt") as device, connect(device) as driver:
+        router = device.handle.router
+        assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"
+        after = config_text("openwrt", device.handle)
+        assert router.job is None
+        router.advance(24 * 3600)
+        assert router.reverts == 0 and config_text("openwrt", device.handle) == after
