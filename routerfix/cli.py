@@ -367,7 +367,7 @@ def _optional_registrations() -> list[Callable[[Any], None]]:
     import importlib
 
     found = []
-    for module in ("routerfix.cli_fleet", "routerfix.cli_probe"):
+    for module in ("routerfix.cli_fleet", "routerfix.cli_probe", "routerfix.cli_detect"):
         try:
             found.append(importlib.import_module(module).register)
         except ModuleNotFoundError as exc:
