@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
-__all__ = ["ENTRY_POINT_GROUP", "Confidence", "Detection", "DetectStatus", "Fingerprint", "HttpReply", "Match",
-           "Observation", "Probe", "detect", "fingerprints", "match", "search"]
+__all__ = ["AUTO", "ENTRY_POINT_GROUP", "Confidence", "Detection", "DetectStatus", "Fingerprint", "HttpReply", "Match",
+           "Observation", "Probe", "detect", "fingerprints", "match", "resolve_driver", "search"]
 
 ENTRY_POINT_GROUP = "routerfix.fingerprints"
 DEFAULT_PORTS = (22, 443, 80)
@@ -288,3 +288,22 @@ def search(reply: HttpReply | None, pattern: str, *, header: str | None = None) 
         return None
     text = reply.header(header) if header else reply.body
     return re.search(pattern, text, re.I)
+
+
+AUTO = "auto"
+"""The driver name that asks for detection (``routerfix show --driver auto``)."""
+
+
+def resolve_driver(host: str, port: int | None = None, *, timeout: float = 3.0, deadline: float = 15.0) -> Detection:
+    """Detect ``host`` for ``--driver auto``: the detection when exactly one driver fits; otherwise
+    :class:`~routerfix.errors.DriverNotFound` listing the candidates (or what was seen), never a guess."""
+    from routerfix.errors import DriverNotFound
+
+    result = detect(host, [port] if port else None, timeout=timeout, deadline=deadline)
+    if result.status is DetectStatus.IDENTIFIED:
+        return result
+    if result.matches:
+        names = ", ".join(m.driver for m in result.matches)
+        raise DriverNotFound(f"--driver auto: {host} is {result.status}: it could be {names}; name one with --driver")
+    raise DriverNotFound(f"--driver auto: {host} is {result.status} ({'; '.join(result.seen)}); name the driver "
+                         "with --driver")
