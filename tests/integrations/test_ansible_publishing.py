@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,30 @@ def test_doc_fragment_is_plain_strings() -> None:
     doc = yaml.safe_load(fragment.DOCUMENTATION)
     lines = [*doc["notes"], *(d for o in doc["options"].values() for d in o["description"])]
     assert all(isinstance(line, str) for line in lines), json.dumps(lines, default=str)
+
+
+@pytest.mark.slow
+def test_built_collection_installs_and_documents_itself(tmp_path: Path) -> None:
+    """``ansible-galaxy collection build`` + ``install``: the tarball carries LICENSE and the EE metadata, and
+    ansible-doc works from the installed copy (not from this checkout)."""
+    galaxy = _tool("ansible-galaxy")
+    built = subprocess.run([galaxy, "collection", "build", str(COLLECTION), "--output-path", str(tmp_path)],
+                           capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stdout + built.stderr
+    tarball = next(tmp_path.glob("routerfix-routerfix-*.tar.gz"))
+    with tarfile.open(tarball) as tar:
+        names = set(tar.getnames())
+    assert {"LICENSE", "README.md", "meta/ee-requirements.txt", "meta/execution-environment.yml",
+            "execution-environment.yml"} <= names
+    assert not [n for n in names if "__pycache__" in n or n.startswith("tests/output")]
+    installed = tmp_path / "installed"
+    env = {**os.environ, "ANSIBLE_HOME": str(tmp_path / ".ansible")}
+    done = subprocess.run([galaxy, "collection", "install", str(tarball), "-p", str(installed)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = subprocess.run([_tool("ansible-doc"), "-t", "module", "--json", "routerfix.routerfix.ghostcall_mitigation"],
+                         capture_output=True, text=True, env={**env, "ANSIBLE_COLLECTIONS_PATH": str(installed)},
+                         timeout=120)
+    assert doc.returncode == 0, doc.stderr
+    entry = json.loads(doc.stdout)["routerfix.routerfix.ghostcall_mitigation"]
+    assert str(installed) in entry["doc"]["filename"]
