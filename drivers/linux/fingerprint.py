@@ -3,5 +3,5 @@
 
 from routerfix.detect import Confidence, Fingerprint
 
-fingerprint = Fingerprint("linux", ssh=(r"^SSH-2\.0-OpenSSH_",), ssh_confidence=Confidence.LOW,
+fingerprint = Fingerprint("linux", ssh=(r"^SSH-2\.0-OpenSSH_(?!\S* FreeBSD)",), ssh_confidence=Confidence.LOW,
                           ssh_evidence="OpenSSH (Linux, VyOS and EdgeOS all run it)")

@@ -13,11 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from routerfix.cli import main
-from routerfix.detect import Confidence, DetectStatus, detect
+from routerfix.detect import Confidence, DetectStatus, Match, Observation, detect, fingerprints, match
 from routerfix.simulate import simulate, simulators
 
 OPENSSH = {"linux", "vyos", "edgeos"}
 """Simulators whose SSH banner (OpenSSH) several drivers share: ambiguous by design."""
+
+
+FINGERPRINTED = {fp.driver for fp in fingerprints()}
 
 
 @pytest.mark.parametrize("name", [n for n in simulators() if n != "memory"])
@@ -27,6 +30,10 @@ def test_every_simulator_is_named_by_its_own_driver(name: str) -> None:
         result = detect(device.host, [device.port], timeout=2, deadline=10)
         recorded = getattr(getattr(device.handle, "server", None), "recorded", None)
     drivers = [m.driver for m in result.matches]
+    if name not in FINGERPRINTED:   # a driver without a fingerprint yet: never taken for another driver
+        assert result.status is not DetectStatus.IDENTIFIED, result
+        assert all(m.confidence is Confidence.LOW for m in result.matches), result
+        return
     assert name in drivers, result
     if name in OPENSSH:
         assert result.status is DetectStatus.AMBIGUOUS and set(drivers) == OPENSSH
@@ -123,3 +130,12 @@ def test_a_silent_server_is_bounded_by_the_deadline() -> None:
         listener.close()
     assert took < 5, took
     assert result.status in (DetectStatus.UNKNOWN, DetectStatus.UNREACHABLE)
+
+
+@pytest.mark.parametrize(("banner", "drivers"), [
+    ("SSH-2.0-ROSSSH", ["mikrotik"]), ("SSH-1.99-Cisco-1.25", ["cisco_ios"]), ("SSH-2.0-dropbear_2022.83", ["openwrt"]),
+    ("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", sorted(OPENSSH)), ("SSH-2.0-OpenSSH_9.3 FreeBSD-20230719", []),
+    ("SSH-2.0-AsyncSSH_2.14.0", [])])
+def test_ssh_banners(banner: str, drivers: list[str]) -> None:
+    found: list[Match] = match(Observation("192.0.2.1", 22, ssh_banner=banner), fingerprints())
+    assert [m.driver for m in found if m.confidence == found[0].confidence] == drivers
