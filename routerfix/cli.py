@@ -114,7 +114,8 @@ class _RefusePassword(argparse.Action):
 def add_connection_arguments(parser: argparse.ArgumentParser, *, host_required: bool = True) -> None:
     """The options every single-device command shares."""
     group = parser.add_argument_group("device")
-    group.add_argument("--driver", "-d", required=True, help="driver name (see `routerfix drivers`)")
+    group.add_argument("--driver", "-d", required=True,
+                       help="driver name (see `routerfix drivers`), or auto (see `routerfix detect`)")
     group.add_argument("--host", "-H", required=host_required, help="router address or name")
     group.add_argument("--port", type=int, help="TCP port, if not the driver's default")
     group.add_argument("--username", "-u", help="login name")
@@ -157,6 +158,13 @@ def mitigation_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def connect_from_args(args: argparse.Namespace) -> routerfix.Driver:
     """Open the device named by the connection arguments."""
+    if args.driver == "auto":   # detect without credentials first; only an unambiguous answer is used
+        from routerfix.detect import resolve_driver
+
+        found = resolve_driver(args.host, args.port)
+        args.driver = found.matches[0].driver
+        _console(stderr=True).print(f"detected driver {args.driver}: {'; '.join(found.matches[0].evidence)}",
+                                    markup=False)
     options = parse_options(args.option)
     if args.timeout is not None:
         options["timeouts"] = routerfix.Timeouts(read=args.timeout)
@@ -386,7 +394,7 @@ def _optional_registrations() -> list[Callable[[Any], None]]:
     import importlib
 
     found = []
-    for module in ("routerfix.cli_fleet", "routerfix.cli_probe"):
+    for module in ("routerfix.cli_fleet", "routerfix.cli_probe", "routerfix.cli_detect"):
         try:
             found.append(importlib.import_module(module).register)
         except ModuleNotFoundError as exc:

@@ -19,9 +19,20 @@ if TYPE_CHECKING:
 
     from routerfix.driver import Driver
 
-__all__ = ["ENTRY_POINT_GROUP", "DriverRegistry", "registry"]
+__all__ = ["ALIASES", "ENTRY_POINT_GROUP", "DriverRegistry", "registry"]
 
 ENTRY_POINT_GROUP = "routerfix.drivers"
+
+ALIASES: dict[str, str] = {
+    # netmiko device_type / NAPALM driver / Nornir platform -> routerfix driver, so existing inventories work
+    "mikrotik_routeros": "mikrotik",
+    "routeros": "mikrotik",
+    "ios": "cisco_ios",
+    "cisco_xe": "cisco_ios",
+    "vyatta_vyos": "vyos",
+    "ubiquiti_edgerouter": "edgeos",
+}
+"""Other tools' platform names for routerfix drivers; a driver registered under the name itself wins."""
 
 
 class DriverRegistry:
@@ -83,6 +94,8 @@ class DriverRegistry:
 
         with self._lock:
             self.auto_register()
+            if name not in self._loaded and name not in self._pending:
+                name = ALIASES.get(name, name)
             if name in self._loaded:
                 return self._loaded[name]
             ep = self._pending.get(name)

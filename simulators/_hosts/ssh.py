@@ -128,6 +128,8 @@ class SimulatedSSHDevice:
     commands: list[str] = field(default_factory=list, repr=False)
     sessions_open: int = 0
     model: Any = None
+    server_version: str | None = None
+    """The SSH identification after ``SSH-2.0-`` (the platform's, per its fact table); asyncssh's own if None."""
     """The simulated device's state object (platform simulators set it; tests inspect it)."""
     _server: Any = field(default=None, repr=False)
     _connections: list[Any] = field(default_factory=list, repr=False)
@@ -376,7 +378,7 @@ class SSHSimulatorHost:
                    password: str = "admin",  # noqa: S107 - a simulator's test account
                    port: int = 0, host_key: Any = None,
                    login_name: Callable[[str], str] | None = None, authorized_keys: list[Any] | None = None,
-                   knobs: Knobs | None = None) -> SimulatedSSHDevice:
+                   knobs: Knobs | None = None, server_version: str | None = None) -> SimulatedSSHDevice:
         """Start serving a device on 127.0.0.1 (``port=0``: a free port). Returns it, with ``port`` set.
 
         :param host_key: an asyncssh private key; a new ed25519 key is generated when omitted.
@@ -386,7 +388,8 @@ class SSHSimulatorHost:
         asyncssh = _asyncssh()
         device = SimulatedSSHDevice(name=name, username=username, password=password, shell_factory=shell_factory,
                                     authorized_keys=list(authorized_keys or []), knobs=knobs or Knobs(), port=port,
-                                    host_key=host_key or asyncssh.generate_private_key("ssh-ed25519"))
+                                    host_key=host_key or asyncssh.generate_private_key("ssh-ed25519"),
+                                    server_version=server_version)
         device.login_name = login_name
         self._call(self._listen(device))
         self.devices.append(device)
@@ -402,7 +405,8 @@ class SSHSimulatorHost:
         acceptor = await asyncssh.create_server(
             lambda: server_class(device), "127.0.0.1", device.port, server_host_keys=[device.host_key],
             process_factory=handle, encoding=None, line_editor=False, allow_scp=False, agent_forwarding=False,
-            x11_forwarding=False, keepalive_interval=0, login_timeout=60)
+            x11_forwarding=False, keepalive_interval=0, login_timeout=60,
+            **({"server_version": device.server_version} if device.server_version else {}))
         device._server = acceptor
         device.port = acceptor.get_port()
 

@@ -63,7 +63,7 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
     """Serve one simulated IOS router on 127.0.0.1 (on ``host`` if given, else on a private host)."""
     state = router or make_router(scenario, xe=xe, privilege=privilege, archive=archive)
     with serve_device(host, "cisco_ios", lambda user: IosSession(state, user), username=USERNAME,
-                      password=PASSWORD, knobs=Knobs(latency=latency)) as device:
+                      password=PASSWORD, knobs=Knobs(latency=latency), server_version="Cisco-1.25") as device:
         yield simulated_device(device, "cisco_ios",
                                f"Cisco {'ISR4331 IOS-XE 17.3' if state.xe else '2911 IOS 15.7'} ({scenario})",
                                CiscoSimulator(device, state))

@@ -176,6 +176,7 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
     """Serve one simulated EdgeRouter on 127.0.0.1 (on ``host`` if given, else on a private host)."""
     state = router or make_router(scenario)
     with serve_device(host, "edgeos", lambda user: VyattaSession(state, user), username=USERNAME,
-                      password=PASSWORD, knobs=Knobs(latency=latency)) as device:
+                      password=PASSWORD, knobs=Knobs(latency=latency),
+                      server_version="OpenSSH_7.4p1 Debian-10") as device:
         yield simulated_device(device, "edgeos", f"EdgeRouter X EdgeOS 2.0.9 ({scenario})",
                                EdgeOsSimulator(device, state))

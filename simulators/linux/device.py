@@ -944,6 +944,7 @@ def simulate(scenario: str = "lab", password: str = "lx-sim-pass",  # noqa: S107
     if squatters is not None:
         state.squatters = dict(squatters)
     with serve_device(host, "linux-router", lambda username: LinuxShell(username, state), username="root",
-                      password=password, knobs=Knobs(latency=latency, **knobs)) as device:
+                      password=password, knobs=Knobs(latency=latency, **knobs),
+                      server_version="OpenSSH_9.2p1 Debian-2") as device:
         device.model = state
         yield simulated_device(device, "linux", f"Debian 12 router, nftables + dnsmasq (simulated, {scenario})")

@@ -704,6 +704,6 @@ def simulate(version: str = "7.16.2", scenario: str = "office",
     router = state or default_state(version, scenario)
     with serve_device(host, f"mikrotik-{router.identity}", lambda username: RouterOSShell(username, router),
                       username="admin", password=password, login_name=lambda name: SUFFIX_RE.sub("", name),
-                      knobs=Knobs(latency=latency, **knobs)) as device:
+                      knobs=Knobs(latency=latency, **knobs), server_version="ROSSSH") as device:
         device.model = router
         yield simulated_device(device, "mikrotik", f"MikroTik RouterOS {router.version} (simulated, {scenario})")

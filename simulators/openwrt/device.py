@@ -54,5 +54,5 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
     """Serve one simulated OpenWrt router on 127.0.0.1 (on ``host`` if given, else on a private host)."""
     state = router or make_router(scenario, conntrack_tool=conntrack_tool, sip_module=sip_module)
     with serve_device(host, "openwrt", lambda user: OpenWrtSession(state, user), username=USERNAME,
-                      password=PASSWORD, knobs=Knobs(latency=latency)) as device:
+                      password=PASSWORD, knobs=Knobs(latency=latency), server_version="dropbear") as device:
         yield simulated_device(device, "openwrt", f"OpenWrt 23.05.3 ({scenario})", OpenWrtSimulator(device, state))

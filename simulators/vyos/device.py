@@ -259,6 +259,6 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
     """Serve one simulated VyOS ``release`` router on 127.0.0.1 (on ``host`` if given, else on a private host)."""
     state = router or make_router(scenario, release=release)
     with serve_device(host, "vyos", lambda user: VyattaSession(state, user), username=USERNAME, password=PASSWORD,
-                      knobs=Knobs(latency=latency)) as device:
+                      knobs=Knobs(latency=latency), server_version="OpenSSH_9.2p1 Debian-2") as device:
         version, train = _NAMES[release]
         yield simulated_device(device, "vyos", f"VyOS {version} {train} ({scenario})", VyosSimulator(device, state))

@@ -1,5 +1,6 @@
-# Copyright: routerfix developers
-# MIT License (see the repository's LICENSE)
+# Copyright: (c) 2026, routerfix developers
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT)
+# SPDX-License-Identifier: MIT
 
 
 class ModuleDocFragment:
@@ -15,8 +16,8 @@ options:
     required: true
   host:
     description:
-      - Address or name of the router. The module runs on the controller (C(connection: local) or
-        C(delegate_to: localhost)) and connects to this address itself.
+      - "Address or name of the router. The module runs on the controller (C(connection: local) or
+        C(delegate_to: localhost)) and connects to this address itself."
     type: str
     required: true
   username:
@@ -52,6 +53,6 @@ requirements:
 notes:
   - Set the connection options once for every routerfix module with
     C(module_defaults) and the action group C(group/routerfix.routerfix.routerfix).
-  - Modules talk to the router from the machine they run on; run them with C(connection: local) or
-    C(delegate_to: localhost).
+  - "Modules talk to the router from the machine they run on; run them with C(connection: local) or
+    C(delegate_to: localhost)."
 """

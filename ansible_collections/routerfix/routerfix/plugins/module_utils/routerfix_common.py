@@ -1,5 +1,6 @@
-# Copyright: routerfix developers
-# MIT License (see the repository's LICENSE)
+# Copyright: (c) 2026, routerfix developers
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT)
+# SPDX-License-Identifier: MIT
 """Shared pieces of the routerfix modules: the library import check, one argument spec, connecting,
 error reporting and diffs."""
 
@@ -7,6 +8,9 @@ error reporting and diffs."""
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+__all__ = ["HAS_ROUTERFIX", "RouterfixError", "check_library", "connect", "fail_from_error", "make_diff",
+           "routerfix_argument_spec", "state_lines"]
 
 ROUTERFIX_IMPORT_ERROR = None
 try:

@@ -1,6 +1,7 @@
 #!/usr/bin/python
-# Copyright: routerfix developers
-# MIT License (see the repository's LICENSE)
+# Copyright: (c) 2026, routerfix developers
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT)
+# SPDX-License-Identifier: MIT
 
 DOCUMENTATION = r"""
 ---
@@ -97,7 +98,7 @@ attributes:
     support: full
     description: NAT filtering, SIP ALG, port forwards and the sink reservation before and after.
 author:
-  - routerfix developers
+  - routerfix developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -177,6 +178,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_common import (  # noqa: E402
     RouterfixError,
+    check_library,
     connect,
     fail_from_error,
     make_diff,
@@ -252,6 +254,7 @@ def main():
         fail_on_verdict=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_library(module)   # before run() imports routerfix
     try:
         run(module)
     except RouterfixError as exc:

@@ -1,6 +1,7 @@
 #!/usr/bin/python
-# Copyright: routerfix developers
-# MIT License (see the repository's LICENSE)
+# Copyright: (c) 2026, routerfix developers
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT)
+# SPDX-License-Identifier: MIT
 
 DOCUMENTATION = r"""
 ---
@@ -30,7 +31,7 @@ attributes:
     support: full
     description: The NAT filtering line (and the rest of the managed configuration) before and after.
 author:
-  - routerfix developers
+  - routerfix developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -59,6 +60,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_common import (  # noqa: E402
     RouterfixError,
+    check_library,
     connect,
     fail_from_error,
     make_diff,
@@ -98,6 +100,7 @@ def main():
     argument_spec = routerfix_argument_spec()
     argument_spec.update(mode=dict(type="str", choices=["secure", "open"], required=True))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    check_library(module)   # before run() imports routerfix
     try:
         run(module)
     except RouterfixError as exc:

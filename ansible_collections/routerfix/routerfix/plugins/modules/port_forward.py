@@ -1,6 +1,7 @@
 #!/usr/bin/python
-# Copyright: routerfix developers
-# MIT License (see the repository's LICENSE)
+# Copyright: (c) 2026, routerfix developers
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT)
+# SPDX-License-Identifier: MIT
 
 DOCUMENTATION = r"""
 ---
@@ -53,7 +54,7 @@ attributes:
     support: full
     description: The router's forwards (and NAT/SIP ALG/sink lines) before and after.
 author:
-  - routerfix developers
+  - routerfix developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -96,6 +97,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_common import (  # noqa: E402
     RouterfixError,
+    check_library,
     connect,
     fail_from_error,
     make_diff,
@@ -158,6 +160,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("state", "present", ("external_ports", "internal_address"))])
+    check_library(module)   # before run() imports routerfix
     try:
         run(module)
     except RouterfixError as exc:

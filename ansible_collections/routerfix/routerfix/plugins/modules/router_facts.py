@@ -1,6 +1,7 @@
 #!/usr/bin/python
-# Copyright: routerfix developers
-# MIT License (see the repository's LICENSE)
+# Copyright: (c) 2026, routerfix developers
+# MIT License (see LICENSE or https://opensource.org/licenses/MIT)
+# SPDX-License-Identifier: MIT
 
 DOCUMENTATION = r"""
 ---
@@ -21,7 +22,7 @@ attributes:
     support: none
     description: Nothing changes.
 author:
-  - routerfix developers
+  - routerfix developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -50,6 +51,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_common import (  # noqa: E402
     RouterfixError,
+    check_library,
     connect,
     fail_from_error,
     routerfix_argument_spec,
@@ -79,6 +81,7 @@ def run(module):
 
 def main():
     module = AnsibleModule(argument_spec=routerfix_argument_spec(), supports_check_mode=True)
+    check_library(module)   # before run() imports routerfix
     try:
         run(module)
     except RouterfixError as exc:

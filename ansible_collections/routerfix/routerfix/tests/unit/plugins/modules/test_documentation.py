@@ -57,7 +57,7 @@ def test_documentation_matches_argument_spec(module, monkeypatch):
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_secrets_are_no_log(module, monkeypatch):
-    spec, _ = _argument_spec(module, monkeypatch)
+    spec, _kwargs = _argument_spec(module, monkeypatch)
     for name, arg in spec.items():
         if any(word in name for word in ("password", "secret", "token", "key")):
             assert arg.get("no_log") is True, name

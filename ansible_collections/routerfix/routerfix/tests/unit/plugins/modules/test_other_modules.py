@@ -12,14 +12,14 @@ def test_port_forward_present_idempotent_replace_absent(run_module, router):
     assert not failed and added["changed"] is True
     assert "forward nvr-https: tcp 8443 -> 192.168.1.20:443" in added["diff"]["after"]
     assert "nvr-https" not in added["diff"]["before"]
-    again, _ = run_module(port_forward, args)
+    again, _failed = run_module(port_forward, args)
     assert again["changed"] is False and len(again["forwards"]) == 1
-    moved, _ = run_module(port_forward, dict(args, internal_address="192.168.1.21"))
+    moved, _failed = run_module(port_forward, dict(args, internal_address="192.168.1.21"))
     assert moved["changed"] is True and moved["forwards"][0]["internal_address"] == "192.168.1.21"
     assert [a.split()[0] for a in moved["actions"]] == ["remove", "add"]
-    gone, _ = run_module(port_forward, dict(router, name="nvr-https", state="absent"))
+    gone, _failed = run_module(port_forward, dict(router, name="nvr-https", state="absent"))
     assert gone["changed"] is True and gone["forwards"] == []
-    gone_again, _ = run_module(port_forward, dict(router, name="nvr-https", state="absent"))
+    gone_again, _failed = run_module(port_forward, dict(router, name="nvr-https", state="absent"))
     assert gone_again["changed"] is False
 
 
@@ -35,12 +35,12 @@ def test_port_forward_requires_ports_and_address_when_present(run_module, router
 
 
 def test_nat_mode(run_module, router):
-    planned, _ = run_module(nat_mode, dict(router, mode="secure"), check_mode=True)
+    planned, _failed = run_module(nat_mode, dict(router, mode="secure"), check_mode=True)
     assert planned["changed"] is True and planned["previous"] == "open"
-    done, _ = run_module(nat_mode, dict(router, mode="secure"), diff=True)
+    done, _failed = run_module(nat_mode, dict(router, mode="secure"), diff=True)
     assert done["changed"] is True and done["mode"] == "secure"
     assert "nat filtering: secure" in done["diff"]["after"] and "nat filtering: open" in done["diff"]["before"]
-    again, _ = run_module(nat_mode, dict(router, mode="secure"))
+    again, _failed = run_module(nat_mode, dict(router, mode="secure"))
     assert again["changed"] is False
 
 

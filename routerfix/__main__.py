@@ -1,0 +1,7 @@
+"""``python -m routerfix``: the ``routerfix`` command."""
+
+import sys
+
+from routerfix.cli import main
+
+sys.exit(main())
