@@ -3,6 +3,7 @@ never retried (IOS answers a wrong enable password with ``Password:`` again: doc
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -44,7 +45,9 @@ def test_missing_enable_password_on_the_device_is_an_authentication_failure(sim:
             _open(device)
         assert time.monotonic() - started < FAST_ENOUGH, "waited out the read timeout"
         assert device.handle.device.logins == 1
-        assert "No password set" in str(caught.value)
+        # the device's own answer ("% No password set"); the word may be masked when an earlier test in this
+        # process registered "password" as a secret (every registered secret is masked in every message)
+        assert re.search(r"% No \S+ set", str(caught.value)), str(caught.value)
 
 
 def test_right_enable_secret_still_enables(sim: Any) -> None:
