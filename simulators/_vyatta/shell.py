@@ -385,3 +385,12 @@ def scanner_flows(wan: str = "203.0.113.7") -> list[Conntrack]:
     """Two inbound scanner flows to the WAN on 5060 and one phone flow to its provider (must survive a flush)."""
     return [Conntrack("udp", "198.51.100.23", wan, 5060), Conntrack("udp", "198.51.100.24", wan, 5060),
             Conntrack("udp", "192.168.1.100", "192.0.2.80", 5060)]
+
+
+def net_tools_arp(router: VyattaRouter, iface: str, incomplete: str) -> str:
+    """``show arp`` as net-tools ``arp -e -n`` prints it (EdgeOS, VyOS 1.3: docs/facts/vyos.md row 24), with one
+    ``(incomplete)`` entry for ``incomplete``."""
+    rows = ["Address                  HWtype  HWaddress           Flags Mask            Iface"]
+    rows += [f"{ip:<25}{'ether':<8}{mac:<20}{'C':<22}{iface}" for ip, mac in router.arp.items()]
+    rows.append(f"{incomplete:<33}{'(incomplete)':<42}{iface}")
+    return "\n".join(rows) + "\n"

@@ -21,7 +21,7 @@ from typing import Any
 from routerfix.simulate import SimulatedDevice
 
 from .._hosts.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
-from .._vyatta.shell import ARP, LEASES, Dialect, VyattaRouter, VyattaSession, scanner_flows
+from .._vyatta.shell import ARP, LEASES, Dialect, VyattaRouter, VyattaSession, net_tools_arp, scanner_flows
 from .._vyatta.tree import FLAG, LEAF, MULTI, Path, Schema, Tag, group, seed
 
 __all__ = ["EDGEOS_SCHEMA", "EdgeOsSimulator", "make_router", "simulate"]
@@ -108,10 +108,7 @@ def _leases(router: VyattaRouter) -> str:
 
 
 def _arp(router: VyattaRouter) -> str:
-    rows = ["Address                  HWtype  HWaddress           Flags Mask            Iface"]
-    rows += [f"{ip:<25}{'ether':<8}{mac:<20}{'C':<22}switch0" for ip, mac in router.arp.items()]
-    rows.append(f"{'192.168.1.240':<33}{'(incomplete)':<42}switch0")
-    return "\n".join(rows) + "\n"
+    return net_tools_arp(router, "switch0", "192.168.1.240")
 
 
 def _interfaces(router: VyattaRouter) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from routerfix.simulate import SimulatedDevice
 
 from .._hosts.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
-from .._vyatta.shell import ARP, LEASES, Dialect, VyattaRouter, VyattaSession, scanner_flows
+from .._vyatta.shell import ARP, LEASES, Dialect, VyattaRouter, VyattaSession, net_tools_arp, scanner_flows
 from .._vyatta.tree import FLAG, LEAF, MULTI, Path, Schema, Tag, group, seed
 
 __all__ = ["VYOS_SCHEMA", "VyosSimulator", "make_router", "simulate"]
@@ -155,10 +155,7 @@ def _leases_13(router: VyattaRouter) -> str:
 
 def _arp_13(router: VyattaRouter) -> str:
     """1.3's ``show arp`` (``arp -e -n``, docs/facts/vyos.md row 24)."""
-    rows = ["Address                  HWtype  HWaddress           Flags Mask            Iface"]
-    rows += [f"{ip:<25}{'ether':<8}{mac:<20}{'C':<22}eth1" for ip, mac in router.arp.items()]
-    rows.append(f"{'192.168.1.198':<33}{'(incomplete)':<42}eth1")
-    return "\n".join(rows) + "\n"
+    return net_tools_arp(router, "eth1", "192.168.1.198")
 
 
 def _interfaces(router: VyattaRouter) -> str:
