@@ -13,6 +13,7 @@ from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 import routerfix
 from routerfix.driver import Driver, Timeouts
+from routerfix.errors import RouterfixError
 from routerfix.simulate import SimulatedDevice
 
 FAST = Timeouts(connect=5, read=5, apply=5)
@@ -62,3 +63,17 @@ def sim(ssh_host: SSHSimulatorHost) -> Callable[..., Any]:
 def connect(device: SimulatedDevice, **options: Any) -> Driver:
     """Open the device's driver with short timeouts."""
     return routerfix.connect(device.driver, device.host, timeouts=FAST, **device.connect_options(), **options)
+
+
+def kill_client_during_apply(device: SimulatedDevice, index: int, *, executes: bool) -> None:
+    """Run a mitigation whose client dies at write command ``index`` (the command is lost, or ``executes`` and its
+    answer is lost) and can never log in again; assert the drop happened."""
+    driver = connect(device)
+    device.handle.device.knobs.fail_auth = True  # the client is gone: nothing logs in again
+    device.handle.device.drop_after(index, executes=executes)
+    try:
+        with pytest.raises(RouterfixError):
+            routerfix.apply_ghostcall_mitigation(driver)
+    finally:
+        driver.close()
+    assert device.handle.device.knobs.drop_at is None, "the drop did not happen: the case tests nothing"

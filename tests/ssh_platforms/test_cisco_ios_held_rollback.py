@@ -15,7 +15,7 @@ import pytest
 import routerfix
 from routerfix.errors import RouterfixError
 
-from .conftest import connect
+from .conftest import connect, kill_client_during_apply
 from .test_platform_commands import EXPECTED
 
 SENT = EXPECTED["cisco_ios"]
@@ -35,15 +35,7 @@ def test_client_killed_at_each_write_the_device_reverts_itself(index: int, execu
     with sim("cisco_ios") as device:
         router = device.handle.router
         before = router.render()
-        driver = connect(device)
-        device.handle.device.knobs.fail_auth = True  # the client is gone: nothing logs in again
-        device.handle.device.drop_after(index, executes=executes)
-        try:
-            with pytest.raises(RouterfixError):
-                routerfix.apply_ghostcall_mitigation(driver)
-        finally:
-            driver.close()
-        assert device.handle.device.knobs.drop_at is None, "the drop did not happen: the case tests nothing"
+        kill_client_during_apply(device, index, executes=executes)
         confirmed = router.revert_deadline is None and router.render() == after
         if not confirmed:
             assert router.render(router.startup) == before, "something was saved before the confirm"

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 import routerfix
-from routerfix.errors import RouterfixError
 
-from .conftest import config_text, connect, persisted
+from .conftest import config_text, connect, kill_client_during_apply, persisted
 from .test_platform_commands import EXPECTED
 
 SENT = EXPECTED["openwrt"]
@@ -37,15 +36,7 @@ def test_client_killed_at_each_write_the_device_reverts_itself(index: int, execu
     with sim("openwrt") as device:
         router = device.handle.router
         before = config_text("openwrt", device.handle)
-        driver = connect(device)
-        device.handle.device.knobs.fail_auth = True  # the client is gone: nothing logs in again
-        device.handle.device.drop_after(index, executes=executes)
-        try:
-            with pytest.raises(RouterfixError):
-                routerfix.apply_ghostcall_mitigation(driver)
-        finally:
-            driver.close()
-        assert device.handle.device.knobs.drop_at is None, "the drop did not happen: the case tests nothing"
+        kill_client_during_apply(device, index, executes=executes)
         kept = router.job is None and config_text("openwrt", device.handle) == after
         router.advance(60 * 60)
         assert config_text("openwrt", device.handle) == (after if kept else before), "the device did not revert"

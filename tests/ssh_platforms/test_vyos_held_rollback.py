@@ -16,7 +16,7 @@ import pytest
 import routerfix
 from routerfix.errors import RouterfixError
 
-from .conftest import config_text, connect, persisted
+from .conftest import config_text, connect, kill_client_during_apply, persisted
 from .test_platform_commands import EXPECTED
 
 PLATFORMS = ("vyos", "edgeos")
@@ -60,15 +60,7 @@ def test_client_killed_at_each_write_the_device_reverts_itself(platform: str, in
     with sim(platform) as device:
         router = device.handle.router
         before = config_text(platform, device.handle)
-        driver = connect(device)
-        device.handle.device.knobs.fail_auth = True  # the client is gone: nothing logs in again
-        device.handle.device.drop_after(index, executes=executes)
-        try:
-            with pytest.raises(RouterfixError):
-                routerfix.apply_ghostcall_mitigation(driver)
-        finally:
-            driver.close()
-        assert device.handle.device.knobs.drop_at is None, "the drop did not happen: the case tests nothing"
+        kill_client_during_apply(device, index, executes=executes)
         confirmed = router.confirm_deadline is None and config_text(platform, device.handle) == after
         if not confirmed:
             assert router.saved == router.dialect.schema.canonical(router.saved)
