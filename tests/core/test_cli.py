@@ -97,7 +97,7 @@ def _confirm_args(yes: bool) -> argparse.Namespace:
 def test_yes_reads_the_router_once_before_writing(tmp_path: Path) -> None:
     from helpers import connect, router
 
-    from routerfix.cli import _apply_confirmed
+    from routerfix.cli.commands import _apply_confirmed
 
     r = router()
     with connect(r) as d:
@@ -112,7 +112,7 @@ def test_a_router_that_changed_while_the_plan_was_on_screen_is_not_written(tmp_p
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from helpers import Lease, connect, router
 
-    import routerfix.cli as cli
+    import routerfix.cli.commands as cli
 
     r = router()
 

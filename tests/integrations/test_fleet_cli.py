@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from integration_support import PYTHON
 
-from routerfix import cli_fleet
+from routerfix.cli import fleet as cli_fleet
 
 
 def _run(argv: list[str]) -> int:

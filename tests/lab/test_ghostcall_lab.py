@@ -31,9 +31,9 @@ def describe(counters: netlab.Counters, log: netlab.PhoneLog) -> str:
 
 def probe_from_attacker(lab: Lab) -> tuple[int, dict[str, Any]]:
     """``routerfix probe WAN --json`` from the attacker's namespace: (exit code, parsed output). Uses the installed
-    ``routerfix`` command where there is one, else ``python -m routerfix.cli_probe``."""
+    ``routerfix`` command where there is one, else ``python -m routerfix.cli.probe``."""
     command = Path(netlab.PYTHON).parent / "routerfix"
-    argv = [str(command), "probe"] if command.exists() else [netlab.PYTHON, "-m", "routerfix.cli_probe"]
+    argv = [str(command), "probe"] if command.exists() else [netlab.PYTHON, "-m", "routerfix.cli.probe"]
     done = lab.run("atk", [*argv, WAN_ADDR, "--json", "--timeout", "1.5"], timeout=20, check=False)
     return done.returncode, json.loads(done.stdout)
 

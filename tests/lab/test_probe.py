@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routerfix import cli_probe
+from routerfix.cli import probe as cli_probe
 from routerfix.errors import InvalidValue
 from routerfix.probe import ProbeResult, build_options, parse_address, parse_response, probe
 

@@ -72,7 +72,7 @@ def handler(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``probe`` on its own (``python -m routerfix.cli_probe ADDRESS``); returns the exit code."""
+    """Run ``probe`` on its own (``python -m routerfix.cli.probe ADDRESS``); returns the exit code."""
     parser = argparse.ArgumentParser(prog="routerfix probe", description=_DESCRIPTION, epilog=_EPILOG)
     _add_arguments(parser)
     try:

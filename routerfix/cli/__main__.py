@@ -1,0 +1,7 @@
+"""``python -m routerfix.cli``."""
+
+import sys
+
+from routerfix.cli.app import main
+
+sys.exit(main())
