@@ -76,7 +76,7 @@ class UnifiDriver(WebDriver):
         self._platform: Platform | None = None
         self._facts: DeviceFacts | None = None
         self._cache: dict[Endpoint, list[dict[str, Any]]] = {}
-        """Answers of this session's reads, dropped at every write (a write makes them stale)."""
+        """Answers of this session's reads; a write drops the one it makes stale (the forwards)."""
 
     # --- wire --------------------------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ class UnifiDriver(WebDriver):
                item: str = "") -> None:
         """Send one write (never retried here: :meth:`HttpSession.guarded_write` decides). A 401 means it was not
         applied (U6): :class:`TokenExpired`, so the caller re-reads, logged in again, before anything is resent."""
-        self._cache.clear()
+        self._cache.pop(endpoint, None)
         try:
             page = self.http.request(method, self._path(f"{endpoint}/{item}" if item else endpoint),
                                      page=f"{method} {endpoint}", data=json.dumps(body or {}),
@@ -198,7 +198,8 @@ class UnifiDriver(WebDriver):
         return parse_clients(self._get(Endpoint.STA))
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
-        """Forwards and the scope only (what verification compares), read after the last write."""
+        """Forwards and the scope only (what verification compares). The forwards are read after the last write;
+        the networks and fixed IPs, which no write of this driver touches, are reused from this session's read."""
         return DeviceState(facts=self.facts(), capabilities=self.capabilities,
                            forwards=self.list_port_forwards(), scope=self.get_dhcp_scope())
 

@@ -123,6 +123,19 @@ class UnifiController:
         self._next = 1000
         self.http: HttpSimulator | None = None
         self.lock = threading.Lock()
+        self._start = copy.deepcopy((self.forwards, self.networks, self.users, self.clients))
+
+    def reset(self) -> None:
+        """Back to the starting configuration: no sessions, refusals, faults or recorded requests."""
+        with self.lock:
+            self.forwards, self.networks, self.users, self.clients = copy.deepcopy(self._start)
+            self.sessions.clear()
+            self.refuse.clear()
+            self.writes.clear()
+            self.failed_logins, self._expire_in = 0, None
+        if self.http is not None:
+            self.http.clear_faults()
+            self.http.clear_requests()
 
     @property
     def unifi_os(self) -> bool:
