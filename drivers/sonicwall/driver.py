@@ -268,13 +268,15 @@ class SonicwallDriver(WebDriver):
         key, inner = TABLE_KEYS[path]
         entry = {inner: obj} if inner else obj
         self._write("POST", str(path), {key: [entry]}, f"add {path} {obj.get('name', '')}")
-        self._get(path)[key].append(json.loads(json.dumps(entry)))
+        if isinstance(self._read.get(path), dict) and isinstance(self._read[path].get(key), list):
+            self._read[path][key].append(json.loads(json.dumps(entry)))
 
     def _delete_row(self, path: Path, by: str, value: str) -> None:
         key, inner = TABLE_KEYS[path]
         self._write("DELETE", f"{path}/{by}/{_quote(value)}", None, f"delete {path} {value}")
-        table = self._get(path)[key]
-        table[:] = [e for e in table if not isinstance(e, dict) or (e.get(inner) if inner else e).get(by) != value]
+        table = self._read[path][key] if isinstance(self._read.get(path), dict) else None
+        if isinstance(table, list):
+            table[:] = [e for e in table if not isinstance(e, dict) or (e.get(inner) if inner else e).get(by) != value]
 
     # --- writes ---------------------------------------------------------------------------------------
 
@@ -392,7 +394,7 @@ class SonicwallDriver(WebDriver):
         with self.write_batch():
             self._write("PUT", str(Path.VOIP), {"voip": {"sip": {"enable": enabled}}},
                         f"SIP transformations {'on' if enabled else 'off'}")
-            voip = self._get(Path.VOIP).get("voip")
+            voip = self._read[Path.VOIP].get("voip") if isinstance(self._read.get(Path.VOIP), dict) else None
             if isinstance(voip, dict):
                 voip["sip"] = {**(voip.get("sip") or {}), "enable": enabled}
 
