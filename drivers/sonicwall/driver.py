@@ -276,7 +276,7 @@ class SonicwallDriver(WebDriver):
         self._write("DELETE", f"{path}/{by}/{_quote(value)}", None, f"delete {path} {value}")
         table = self._read[path][key] if isinstance(self._read.get(path), dict) else None
         if isinstance(table, list):
-            table[:] = [e for e in table if not isinstance(e, dict) or (e.get(inner) if inner else e).get(by) != value]
+            table[:] = [e for e in table if _field(e, inner, by) != value]
 
     # --- writes ---------------------------------------------------------------------------------------
 
@@ -397,6 +397,12 @@ class SonicwallDriver(WebDriver):
             voip = self._read[Path.VOIP].get("voip") if isinstance(self._read.get(Path.VOIP), dict) else None
             if isinstance(voip, dict):
                 voip["sip"] = {**(voip.get("sip") or {}), "enable": enabled}
+
+
+def _field(entry: Any, inner: str, key: str) -> Any:
+    """``entry[inner][key]`` (``entry[key]`` without ``inner``), None where the shape differs."""
+    obj = entry.get(inner) if inner and isinstance(entry, dict) else entry
+    return obj.get(key) if isinstance(obj, dict) else None
 
 
 def _same(found: dict[str, Any], wanted: dict[str, Any]) -> bool:

@@ -45,7 +45,8 @@ def _mitigated(dev: SimulatedDevice) -> bool:
     sw = dev.handle
     return ("routerfix-sip" in _names(dev, "address_objects") and "routerfix-sip" in _names(dev, "nat_policies")
             and "routerfix-sip" in _names(dev, "access_rules")
-            and [s["ip"] for s in sw.running["static"]].count(SINK) == 1 and sw.running["voip"]["sip"]["enable"] is False)
+            and [s["ip"] for s in sw.running["static"]].count(SINK) == 1
+            and sw.running["voip"]["sip"]["enable"] is False)
 
 
 class TestSonicwallConformance(DriverConformance):
