@@ -15,7 +15,15 @@ import routerfix
 from routerfix.cli import main
 from routerfix.detect import Confidence, HttpReply, Observation, Probe
 from routerfix.driver import Driver, Timeouts
-from routerfix.errors import AuthenticationError, DeviceError, ForwardConflict, InvalidValue, RouterfixError, TrustError
+from routerfix.errors import (
+    AuthenticationError,
+    ConnectionDropped,
+    DeviceError,
+    ForwardConflict,
+    InvalidValue,
+    RouterfixError,
+    TrustError,
+)
 from routerfix.model import PortForward, Reservation
 from routerfix.simulate import SimulatedDevice, simulate
 from routerfix.testing import DriverConformance
@@ -183,6 +191,20 @@ def test_session_lost_between_writes_is_never_committed_half(sonicwall: Simulate
     assert sw.pending is None  # after a fault the engine writes step by step: each step its own commit
     assert sw.writes[:3] == ["POST address-objects/ipv4", "POST service-objects", "POST service-objects"]
     assert sw.writes[3] == "POST address-objects/ipv4"  # the lost three were written again, not committed half
+
+
+def test_a_batch_whose_session_was_renewed_is_not_committed(sonicwall: SimulatedDevice) -> None:
+    """A log-in in the middle of a batch (a read answered 401 re-logs in) means the earlier pending writes are gone
+    (S8): committing would apply only the later ones, so the batch ends as a dropped connection, uncommitted."""
+    sw = sonicwall.handle
+    before = sw.snapshot()
+    with connect(sonicwall) as router:
+        router.read_state()
+        with pytest.raises(ConnectionDropped), router.write_batch():
+            router.set_sip_alg(False)
+            router.http.login()  # type: ignore[attr-defined]  # what http.get does after a 401
+            router.reserve_address(Reservation(SINK, "02:00:5e:c0:50:60", "routerfix-sink"))
+    assert "COMMIT" not in sw.writes and sw.snapshot() == before
 
 
 # --- sessions, input and secrets -----------------------------------------------------------------------------------
