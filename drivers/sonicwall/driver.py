@@ -102,7 +102,7 @@ class SonicwallDriver(WebDriver):
         """Answers read since the last commit or discard; pending writes update them in place."""
         self._depth = 0
         self._dirty = False
-        self._logins_at_first_write = 0
+        self._logins_at_start = 0
 
     # --- wire ---------------------------------------------------------------------------------------
 
@@ -228,11 +228,11 @@ class SonicwallDriver(WebDriver):
             yield
             return
         self._depth = 1
-        self._logins_at_first_write = self.http.stats.logins
+        self._logins_at_start = self.http.stats.logins
         try:
             yield
             if self._dirty:
-                if self.http.stats.logins != self._logins_at_first_write:
+                if self.http.stats.logins != self._logins_at_start:
                     raise ConnectionDropped("the SonicOS session was renewed while changes were pending; they were "
                                             "lost and nothing was committed", host=self.host, driver=self.name)
                 self._call("POST", str(Path.PENDING), "commit", {})
