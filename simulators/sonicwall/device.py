@@ -6,8 +6,8 @@ Follows the fact table ``docs/facts/sonicwall.md`` (rows ``S<n>``), never the dr
   carried by a cookie (S2, S7, inferred); anything else without a live session is HTTP 401 with the status envelope
   (S4, S25); ``DELETE auth`` logs out (S3). A new login with ``override`` ends the previous session (S2).
 * Every configuration write lands in the session's *pending* configuration; ``POST config/pending`` commits it,
-  ``DELETE config/pending`` drops it, logging out or losing the session drops it too (S6, S8 inferred). GETs in a
-  session with pending changes show them (S8, inferred).
+  ``DELETE config/pending`` drops it, logging out or losing the session drops it too (S6, S8). GETs in a session
+  with pending changes show them (S29, inferred).
 * Tables (S9-S16, S19): ``address-objects/ipv4`` (by ``name``), ``service-objects``, ``service-groups`` (by
   ``name``), ``nat-policies/ipv4``, ``access-rules/ipv4`` (by ``uuid``), ``dhcp-server/ipv4/scopes/static``
   (by ``ip``/``mac``), ``dhcp-server/ipv4/scopes/dynamic`` (read only here), ``voip`` (one object, PUT merges);
@@ -183,7 +183,7 @@ class SonicWall:
 
     def _end_session(self) -> None:
         self.session = None
-        self.pending = None  # S6/S8 (inferred): a session's pending changes go with it
+        self.pending = None  # S8: a session's pending changes go with it
 
     def _auth(self, req: SimRequest) -> SimResponse:
         if req.method == "DELETE":
