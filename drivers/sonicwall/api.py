@@ -134,9 +134,11 @@ class Tables:
 
     def resolve(self, ref: Any) -> tuple[Protocol, str] | None:
         """A NAT ``service`` reference (S12): a service object, or a group of one TCP and one UDP object over the
-        same ports (both protocols) or of one object."""
+        same ports (both protocols) or of one object; ``any`` is every port of both (a one-to-one NAT)."""
         if not isinstance(ref, dict):
             return None
+        if ref.get("any") is True:
+            return Protocol.BOTH, "1-65535"
         if isinstance(ref.get("name"), str):
             return self.service(ref["name"])
         group = next((g for g in self.groups if g.get("name") == ref.get("group")), None)

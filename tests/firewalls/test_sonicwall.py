@@ -140,6 +140,25 @@ def test_replace_conflicting_removes_only_the_policy_of_a_foreign_forward() -> N
         assert dev.handle.writes.count("COMMIT") == 1
 
 
+def test_a_one_to_one_nat_to_a_host_is_a_forward_of_every_port(sonicwall: SimulatedDevice) -> None:
+    """A NAT policy with service ``any`` sends SIP to its host too: it is read as a forward of every port, so the
+    planner sees the conflict instead of forwarding SIP elsewhere."""
+    sw = sonicwall.handle
+    sw.running["address_objects"].append({"ipv4": {"name": "NAS", "uuid": "u-nas", "zone": "LAN",
+                                                   "host": {"ip": "192.168.168.20"}}})
+    sw.running["nat_policies"].append({"ipv4": {
+        "name": "nas-1to1", "uuid": "u-nat", "inbound": "X1", "outbound": "any", "source": {"any": True},
+        "translated_source": {"original": True}, "destination": {"name": "X1 IP"},
+        "translated_destination": {"name": "NAS"}, "service": {"any": True}, "translated_service": {"original": True},
+        "enable": True}})
+    with connect(sonicwall) as router:
+        assert [(f.name, f.protocol.value, str(f.external_ports), f.wan_only) for f in router.list_port_forwards()] \
+            == [("nas-1to1", "both", "1-65535", True)]
+        with pytest.raises(ForwardConflict):
+            routerfix.apply_ghostcall_mitigation(router, backup=False)
+    assert sw.writes == []
+
+
 # --- the pending configuration and faults at every write ----------------------------------------------------------
 
 WRITES = 9  # eight writes to the pending configuration and the commit
