@@ -73,6 +73,8 @@ _ANSWERED = (200, 400, 403, 404)
 NO_NAT_MODE = ("SonicOS has no consumer 'NAT filtering' setting: unsolicited inbound traffic is dropped unless an "
                "access rule allows it; a forward is an inbound NAT policy plus a WAN-to-LAN access rule")
 CONSISTENT_NAT = "'Enable consistent NAT' (VoIP settings) is reported, never changed"
+NO_FLUSH = ("the SonicOS API can only flush every connection at once (S30): connection tracking is not cleared; a "
+            "scanner already talking to a phone keeps reaching it until it pauses or its connection is deleted by hand")
 
 
 class SonicwallDriver(WebDriver):
@@ -85,7 +87,7 @@ class SonicwallDriver(WebDriver):
         features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
                             Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.SIP_ALG}),
         max_forwards=None, forward_ranges=True, forward_both=True, orders_rules=False,
-        notes=(NO_NAT_MODE, CONSISTENT_NAT))
+        notes=(NO_NAT_MODE, CONSISTENT_NAT, NO_FLUSH))
     batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address", "set_sip_alg"})
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"wan_interface", "wan_zone", "lan_zone"}
 
