@@ -143,6 +143,10 @@ def _unifi_state(device: SimulatedDevice) -> Any:
     return device.handle.snapshot()
 
 
+def _sonicwall_state(device: SimulatedDevice) -> Any:
+    return device.handle.snapshot()
+
+
 def _tplink_state(device: SimulatedDevice) -> Any:
     router = device.handle
     return scrub({"vs": router.vs, "reservations": router.reservations, "pool": router.pool})
@@ -224,6 +228,7 @@ TARGETS: tuple[Target, ...] = (
     Target("opnsense", "opnsense", "http", native=_opnsense_state, token=False),
     Target("fortigate", "fortigate", "http", {"tls": False}, native=_fortigate_state, token=False),
     Target("unifi", "unifi", "http", {"tls": False}, native=_unifi_state),
+    Target("sonicwall", "sonicwall", "http", {"tls": False}, native=_sonicwall_state),
     Target("cisco_ios", "cisco_ios", "ssh", native=_cisco_state, error_line="% Invalid input detected at '^' marker."),
     Target("cisco_ios-xe", "cisco_ios", "ssh", {"xe": True}, native=_cisco_state,
            error_line="% Invalid input detected at '^' marker."),
