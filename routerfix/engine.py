@@ -28,6 +28,7 @@ from routerfix.actions import (
     same_forward,
 )
 from routerfix.driver import Driver
+from routerfix.enums import Operation, ResultStatus
 from routerfix.errors import MitigationError, RollbackFailed, RouterfixError, StateFileError, VerificationFailed
 from routerfix.interrupts import shielded
 from routerfix.locks import device_lock
@@ -219,17 +220,19 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
         lists what is left).
     Any other failure is re-raised after a verified rollback, with a note saying so.
     """
-    mitigate = plan.operation == "mitigate"
+    mitigate = plan.operation is Operation.MITIGATE
     security = driver.transport_security
     if plan.verdicts and not plan.actions:
-        return MitigationResult("verdict", False, dry_run, plan, transport_security=security, port=driver.port)
+        return MitigationResult(status=ResultStatus.VERDICT, changed=False, dry_run=dry_run, plan=plan,
+                                transport_security=security, port=driver.port)
     if not plan.actions:
-        return MitigationResult("unchanged" if mitigate else "nothing_to_undo", False, dry_run, plan,
-                                verified=True, transport_security=security, port=driver.port)
+        return MitigationResult(status=ResultStatus.UNCHANGED if mitigate else ResultStatus.NOTHING_TO_UNDO,
+                                changed=False, dry_run=dry_run, plan=plan, verified=True,
+                                transport_security=security, port=driver.port)
     undo_records = tuple(action_to_data(a.inverse()) for a in reversed(plan.actions))
     if dry_run:
-        return MitigationResult("planned", False, True, plan, undo=undo_records, transport_security=security,
-                                port=driver.port)
+        return MitigationResult(status=ResultStatus.PLANNED, changed=False, dry_run=True, plan=plan,
+                                undo=undo_records, transport_security=security, port=driver.port)
 
     journal = Journal(state_dir, DeviceKey.of(driver), plan.operation) if state_dir is not None else None
     if journal is not None:
@@ -272,8 +275,9 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
         exc.add_note("interrupted while clearing connection tracking: the change is in place and verified"
                      + (f"; its undo record is {journal.path}" if journal is not None else ""))
         raise
-    result = MitigationResult("mitigated" if mitigate else "undone", True, False, plan,
-                              applied=tuple(a.describe() for a in plan.actions), verified=True, undo=undo_records,
+    result = MitigationResult(status=ResultStatus.MITIGATED if mitigate else ResultStatus.UNDONE, changed=True,
+                              dry_run=False, plan=plan, applied=tuple(a.describe() for a in plan.actions),
+                              verified=True, undo=undo_records,
                               backup_file=backup_file, flushed=flushed, transport_security=security,
                               notes=tuple(notes), record_file=str(journal.path) if journal else None,
                               port=driver.port)
@@ -370,7 +374,7 @@ def _done(records: Sequence[dict[str, Any]]) -> list[Action]:
         steps = data.get("steps_done")
         if isinstance(steps, list):
             found += [planned[i] for i in steps if isinstance(i, int) and 0 <= i < len(planned)]
-        elif data.get("status") in ("mitigated", "undone"):
+        elif data.get("status") in (ResultStatus.MITIGATED, ResultStatus.UNDONE):
             found += planned
     return found
 
@@ -440,8 +444,8 @@ def plan_restore(driver: Driver, state: DeviceState, records: Sequence[dict[str,
     if state.nat_mode is not NatMode.OPEN and was_nat is NatMode.OPEN and any(isinstance(a, SetNatMode)
                                                                               for a in actions):
         warnings.append("NAT filtering goes back to open")
-    return Plan("undo", driver.host, driver.name, state, tuple(_in_reverse_of(actions, planned)),
-                warnings=tuple(warnings))
+    return Plan(operation=Operation.UNDO, host=driver.host, driver=driver.name, before=state,
+                actions=tuple(_in_reverse_of(actions, planned)), warnings=tuple(warnings))
 
 
 def _reverses(step: Action, done: Action) -> bool:
@@ -508,7 +512,8 @@ def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, An
         actions += [ReleaseAddress(r) for r in after.scope.reservations if r.mac == SINK_MAC]
     if state.nat_mode is NatMode.OPEN and any(isinstance(a, SetNatMode) for a in actions):
         warnings.append("NAT filtering goes back to open")
-    return Plan("undo", driver.host, driver.name, state, tuple(actions), warnings=tuple(warnings))
+    return Plan(operation=Operation.UNDO, host=driver.host, driver=driver.name, before=state, actions=tuple(actions),
+                warnings=tuple(warnings))
 
 
 def remove_ghostcall_mitigation(driver: Driver, *, record: str | Path | dict[str, Any] | None = None,

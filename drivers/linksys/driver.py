@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
+from routerfix.enums import ActionKind
 from routerfix.errors import (
     AuthenticationError,
     DeviceError,
@@ -114,7 +115,8 @@ class LinksysDriver(WebDriver):
         notes=("JNAP has no NAT filtering setting and no way to clear connection tracking",))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"restart_wait", "poll_interval"}
     default_scheme: ClassVar[str] = "http"
-    batch_kinds = frozenset({"set_sip_alg", "add_forward", "remove_forward", "reserve_address", "release_address"})
+    batch_kinds = frozenset({ActionKind.SET_SIP_ALG, ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD,
+                             ActionKind.RESERVE_ADDRESS, ActionKind.RELEASE_ADDRESS})
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
