@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from routerfix.model import DeviceState
 
 __all__ = ["ACTION_KINDS", "Action", "ActionKind", "AddForward", "RemoveForward", "ReserveAddress", "ReleaseAddress",
-           "SetNatMode", "SetSipAlg", "action_from_data", "safe_restore_name", "same_forward"]
+           "SetNatMode", "SetSipAlg", "action_from_data", "safe_restore_name", "same_forward", "same_reservation"]
 
 
 def safe_restore_name(name: str) -> str:
@@ -30,6 +30,15 @@ def same_forward(a: PortForward, b: PortForward) -> bool:
     return (a.protocol, a.external_ports, a.internal_address, a.internal_ports, a.enabled) == \
         (b.protocol, b.external_ports, b.internal_address, b.internal_ports, b.enabled) and \
         safe_restore_name(a.name) == safe_restore_name(b.name)
+
+
+def same_reservation(a: Reservation, b: Reservation) -> bool:
+    """True when ``a`` and ``b`` reserve the same address for the same MAC (names aside)."""
+    return (a.address, a.mac) == (b.address, b.mac)
+
+
+def _holds(state: DeviceState, reservation: Reservation) -> bool:
+    return state.scope is not None and any(same_reservation(r, reservation) for r in state.scope.reservations)
 
 
 def same_rule(a: PortForward, b: PortForward) -> bool:
@@ -152,8 +161,7 @@ class ReserveAddress:
 
     def done_in(self, state: DeviceState) -> bool:
         """True when the device shows the reservation."""
-        return state.scope is not None and any(
-            r.address == self.reservation.address and r.mac == self.reservation.mac for r in state.scope.reservations)
+        return _holds(state, self.reservation)
 
     def inverse(self) -> ReleaseAddress:
         """Releasing it."""
@@ -178,8 +186,7 @@ class ReleaseAddress:
 
     def done_in(self, state: DeviceState) -> bool:
         """True when the device no longer shows it."""
-        return state.scope is None or not any(
-            r.address == self.reservation.address and r.mac == self.reservation.mac for r in state.scope.reservations)
+        return not _holds(state, self.reservation)
 
     def inverse(self) -> ReserveAddress:
         """Reserving it again."""

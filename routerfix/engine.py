@@ -26,6 +26,7 @@ from routerfix.actions import (
     action_from_data,
     action_to_data,
     same_forward,
+    same_reservation,
 )
 from routerfix.driver import Driver
 from routerfix.enums import Operation, ResultStatus
@@ -38,7 +39,6 @@ from routerfix.model import (
     Feature,
     NatMode,
     PortForward,
-    Reservation,
     forward_from_data,
     reservation_from_data,
 )
@@ -402,13 +402,9 @@ def plan_restore(driver: Driver, state: DeviceState, records: Sequence[dict[str,
             actions.append(RemoveForward(f))
     scope = state.scope
     now_reserved = list(scope.reservations) if scope is not None else []
-
-    def same_res(a: Reservation, b: Reservation) -> bool:
-        return (a.address, a.mac) == (b.address, b.mac)
-
     if scope is not None:
         for r in now_reserved:
-            if r.mac == SINK_MAC and not any(same_res(r, w) for w in was_reservations):
+            if r.mac == SINK_MAC and not any(same_reservation(r, w) for w in was_reservations):
                 actions.append(ReleaseAddress(r))
     for w in was_forwards:
         if any(same_forward(w, f) for f in state.forwards) or not any(same_forward(w, r) for r in removed):
@@ -420,7 +416,8 @@ def plan_restore(driver: Driver, state: DeviceState, records: Sequence[dict[str,
         actions.append(restore)
     if scope is not None and Feature.DHCP_RESERVATION in state.capabilities:
         for res in was_reservations:
-            if not any(same_res(res, r) for r in now_reserved) and any(same_res(res, r) for r in released):
+            if not any(same_reservation(res, r) for r in now_reserved) and \
+                    any(same_reservation(res, r) for r in released):
                 actions.append(ReserveAddress(res))
     done = _done(records)
     nat_targets = {a.target for a in planned if isinstance(a, SetNatMode)}
@@ -456,7 +453,7 @@ def _reverses(step: Action, done: Action) -> bool:
         return same_forward(done.forward, step.forward)
     if isinstance(step, (ReleaseAddress, ReserveAddress)) and isinstance(done, (ReserveAddress, ReleaseAddress)) \
             and type(step) is not type(done):
-        return (step.reservation.address, step.reservation.mac) == (done.reservation.address, done.reservation.mac)
+        return same_reservation(step.reservation, done.reservation)
     return isinstance(step, (SetNatMode, SetSipAlg)) and type(step) is type(done)
 
 

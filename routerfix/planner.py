@@ -27,6 +27,7 @@ from routerfix.actions import (
     SetSipAlg,
     action_to_data,
     same_forward,
+    same_reservation,
 )
 from routerfix.enums import Operation, ResultStatus
 from routerfix.errors import ForwardConflict, InvalidValue, MitigationError, NoFreeAddress
@@ -166,9 +167,8 @@ def simulate(state: DeviceState, actions: Iterable[Action]) -> DeviceState:
         elif isinstance(action, ReserveAddress) and scope is not None:
             scope = replace(scope, reservations=(*scope.reservations, action.reservation))
         elif isinstance(action, ReleaseAddress) and scope is not None:
-            r = action.reservation
             scope = replace(scope, reservations=tuple(x for x in scope.reservations
-                                                      if (x.address, x.mac) != (r.address, r.mac)))
+                                                      if not same_reservation(x, action.reservation)))
     return replace(state, forwards=tuple(forwards), scope=scope, nat_mode=nat_mode, sip_alg=sip_alg)
 
 
