@@ -10,7 +10,7 @@ from typing import Any
 from routerfix.errors import InvalidValue, ParseError
 from routerfix.model import PortForward, Protocol
 
-__all__ = ["flag", "forwards_from_rules", "load", "number", "text"]
+__all__ = ["flag", "forwards_from_rules", "load", "number", "objects", "text"]
 
 
 def load(data: str | bytes, source: str, not_json: str) -> Any:
@@ -43,6 +43,17 @@ def flag(obj: Mapping[str, Any], key: str, source: str) -> bool:
     if not isinstance(value, bool):
         raise ParseError(source, f"{key!r} missing or not true/false")
     return value
+
+
+def objects(data: Any, key: str | None, source: str, what: str) -> list[dict[str, Any]]:
+    """``data[key]`` (``data`` itself when ``key`` is None): a list of JSON objects, each a ``what``."""
+    items = data if key is None else data.get(key) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ParseError(source, f"not a list of {what}s" if key is None else f"{key!r} missing or not a list")
+    for item in items:
+        if not isinstance(item, dict):
+            raise ParseError(source, f"a {what} is not an object")
+    return items
 
 
 RuleReader = Callable[[int, dict[str, Any], Protocol], PortForward]

@@ -177,13 +177,10 @@ def reservation_to_json(reservation: Reservation) -> dict[str, str]:
 
 def parse_devices(output: dict[str, Any], source: str = "devicelist/GetDevices") -> list[Neighbour]:
     """Neighbours from the device list: one per connection that has an IPv4 address."""
-    devices = output.get("devices")
-    if not isinstance(devices, list):
-        raise ParseError(source, "'devices' missing or not a list")
     out = []
-    for dev in devices:
-        if not isinstance(dev, dict) or not isinstance(dev.get("connections", []), list):
-            raise ParseError(source, "a device is not an object with 'connections'")
+    for dev in jsonread.objects(output, "devices", source, "device"):
+        if not isinstance(dev.get("connections", []), list):
+            raise ParseError(source, "a device's 'connections' is not a list")
         name = dev.get("friendlyName") or ""
         for conn in dev.get("connections", []):
             if not isinstance(conn, dict) or not conn.get("ipAddress"):
@@ -197,13 +194,8 @@ def parse_devices(output: dict[str, Any], source: str = "devicelist/GetDevices")
 
 def parse_leases(output: dict[str, Any], source: str = "router/GetDHCPClientLeases") -> list[Lease]:
     """DHCP leases."""
-    leases = output.get("leases")
-    if not isinstance(leases, list):
-        raise ParseError(source, "'leases' missing or not a list")
     out = []
-    for item in leases:
-        if not isinstance(item, dict):
-            raise ParseError(source, "a lease is not an object")
+    for item in jsonread.objects(output, "leases", source, "lease"):
         try:
             out.append(Lease(str(item.get("ipAddress")), str(item.get("macAddress")), str(item.get("hostName") or "")))
         except InvalidValue as exc:

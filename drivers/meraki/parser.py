@@ -84,12 +84,8 @@ def reservation_entry(reservation: Reservation) -> dict[str, str]:
 
 def parse_clients(data: Any, source: str) -> list[Neighbour]:
     """Clients (M11): one neighbour per client with an IPv4 address."""
-    if not isinstance(data, list):
-        raise ParseError(source, "not a list of clients")
     out = []
-    for item in data:
-        if not isinstance(item, dict):
-            raise ParseError(source, "a client is not an object")
+    for item in jsonread.objects(data, None, source, "client"):
         if not item.get("ip") or not item.get("mac"):
             continue
         try:
