@@ -46,6 +46,8 @@ from _support import (
     simulators,
 )
 
+from routerfix.enums import ResultStatus
+
 FLOOR_ROUND_TRIPS = 4
 """1 read, 1 write batch, 1 verify, 1 flush: the strict floor's round trips after the handshake."""
 
@@ -103,7 +105,7 @@ def handshake(device: Device) -> float:
         client.close()
 
 
-def mitigate(device: Device) -> tuple[float, int, str, float]:
+def mitigate(device: Device) -> tuple[float, int, ResultStatus, float]:
     """Seconds for routerfix connect + mitigation + close; round trips; status; client CPU seconds."""
     import routerfix
 
@@ -151,7 +153,7 @@ def measure(drivers: list[str], latencies: list[float], runs: int, *, realistic:
                         elif step == "rfx":
                             seconds, trips, status, cpu = mitigate(dev)
                             s["cpu"].append(cpu)
-                            if status != "mitigated":
+                            if status is not ResultStatus.MITIGATED:
                                 s["err"].append(f"routerfix status {status}")
                             s["rfx"].append(seconds)
                             s["rt"].append(trips)

@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from routerfix.fleet import FleetReport, HostResult, run_fleet
+from routerfix.fleet import FleetOperation, FleetReport, HostResult, ResultStatus, run_fleet
 from routerfix.inventory import load_inventory
 
 
@@ -45,14 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"planning {len(inventory)} router(s)...")
     plan = run_fleet(inventory, "plan", workers=args.workers, on_done=progress)
     final: FleetReport = plan
-    ready = [r.name for r in plan.results if r.ok and r.status == "planned"]
+    ready = [r.name for r in plan.results if r.ok and r.status is ResultStatus.PLANNED]
     if args.mitigate and ready:
         console.print(f"mitigating {len(ready)} router(s)...")
         done = run_fleet(inventory.select(ready), "mitigate", workers=args.workers, state_dir=args.state_dir,
                          on_done=progress)
         merged = {r.name: r for r in (*plan.results, *done.results)}
-        final = FleetReport("mitigate", tuple(merged[n] for n in inventory.names()), plan.started,
-                            plan.duration + done.duration, args.workers, plan.source)
+        final = FleetReport(operation=FleetOperation.MITIGATE, results=tuple(merged[n] for n in inventory.names()),
+                            started=plan.started, duration=plan.duration + done.duration, workers=args.workers,
+                            source=plan.source)
     console.print(final)
 
     attention = final.failed

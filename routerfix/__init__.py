@@ -69,15 +69,17 @@ from routerfix.result import MitigationResult
 from routerfix.secrets import Secret
 
 if TYPE_CHECKING:
+    from routerfix.enums import ActionKind, FleetOperation, Operation, ResultStatus
     from routerfix.fleet import FleetReport, run_fleet
 
 __version__ = "0.1.0"
 
-_LAZY = {"FleetReport": "routerfix.fleet", "run_fleet": "routerfix.fleet"}
+_LAZY = {"FleetReport": "routerfix.fleet", "run_fleet": "routerfix.fleet", "ActionKind": "routerfix.enums",
+         "FleetOperation": "routerfix.enums", "Operation": "routerfix.enums", "ResultStatus": "routerfix.enums"}
 
 
 def __getattr__(name: str) -> Any:
-    """Fleet runs load on first use, keeping ``import routerfix`` light."""
+    """Fleet runs and the enums load on first use, keeping ``import routerfix`` light."""
     if name in _LAZY:
         import importlib
 
@@ -87,15 +89,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'routerfix' has no attribute {name!r}")
 
 __all__ = [
-    "AddressRange", "AuthenticationError", "Backup", "Capabilities", "ConnectTimeout", "ConnectionDropped",
-    "DeviceError", "DeviceFacts", "DeviceState", "DhcpScope", "Driver", "DriverConflict", "DriverNotFound",
-    "Feature", "FleetReport", "ForwardConflict", "InvalidValue", "Lease", "MitigationError", "MitigationOptions",
-    "MitigationResult", "NatDecision", "NatMode", "Neighbour", "NoFreeAddress", "ParseError", "Phone", "Plan",
-    "PortForward", "PortRange", "Protocol", "ReadTimeout", "RegistryError", "Remedy", "Reservation",
-    "RollbackFailed", "RouterfixError", "Secret", "SessionError", "StateFileError", "Timeouts", "TransportError",
-    "TrustError", "UnsupportedOperation", "VerificationFailed", "__version__", "apply_ghostcall_mitigation",
-    "connect", "find_phones", "get_driver", "list_drivers", "plan_ghostcall_mitigation", "register",
-    "remove_ghostcall_mitigation", "run_fleet",
+    "ActionKind", "AddressRange", "AuthenticationError", "Backup", "Capabilities", "ConnectTimeout",
+    "ConnectionDropped", "DeviceError", "DeviceFacts", "DeviceState", "DhcpScope", "Driver", "DriverConflict",
+    "DriverNotFound", "Feature", "FleetOperation", "FleetReport", "ForwardConflict", "InvalidValue", "Lease",
+    "MitigationError", "MitigationOptions", "MitigationResult", "NatDecision", "NatMode", "Neighbour", "NoFreeAddress",
+    "Operation", "ParseError", "Phone", "Plan", "PortForward", "PortRange", "Protocol", "ReadTimeout", "RegistryError",
+    "Remedy", "Reservation", "ResultStatus", "RollbackFailed", "RouterfixError", "Secret", "SessionError",
+    "StateFileError", "Timeouts", "TransportError", "TrustError", "UnsupportedOperation", "VerificationFailed",
+    "__version__", "apply_ghostcall_mitigation", "connect", "find_phones", "get_driver", "list_drivers",
+    "plan_ghostcall_mitigation", "register", "remove_ghostcall_mitigation", "run_fleet",
 ]
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from routerfix.enums import ActionKind
 from routerfix.model import NatMode, PortForward, Reservation, forward_from_data, reservation_from_data, to_data
 
 if TYPE_CHECKING:
     from routerfix.driver import Driver
     from routerfix.model import DeviceState
 
-__all__ = ["ACTION_KINDS", "Action", "AddForward", "RemoveForward", "ReserveAddress", "ReleaseAddress", "SetNatMode",
-           "SetSipAlg", "action_from_data", "safe_restore_name", "same_forward"]
+__all__ = ["ACTION_KINDS", "Action", "ActionKind", "AddForward", "RemoveForward", "ReserveAddress", "ReleaseAddress",
+           "SetNatMode", "SetSipAlg", "action_from_data", "safe_restore_name", "same_forward", "same_reservation"]
 
 
 def safe_restore_name(name: str) -> str:
@@ -31,6 +32,15 @@ def same_forward(a: PortForward, b: PortForward) -> bool:
         safe_restore_name(a.name) == safe_restore_name(b.name)
 
 
+def same_reservation(a: Reservation, b: Reservation) -> bool:
+    """True when ``a`` and ``b`` reserve the same address for the same MAC (names aside)."""
+    return (a.address, a.mac) == (b.address, b.mac)
+
+
+def _holds(state: DeviceState, reservation: Reservation) -> bool:
+    return state.scope is not None and any(same_reservation(r, reservation) for r in state.scope.reservations)
+
+
 def same_rule(a: PortForward, b: PortForward) -> bool:
     """Like :func:`same_forward`, enabled or not: a removal is done only when no rule of that identity is left."""
     return same_forward(a, b) or same_forward(a, dataclasses.replace(b, enabled=not b.enabled))
@@ -41,7 +51,7 @@ class AddForward:
     """Add a port forward."""
 
     forward: PortForward
-    kind: str = "add_forward"
+    kind: ActionKind = field(default=ActionKind.ADD_FORWARD, init=False)
 
     def apply(self, driver: Driver) -> None:
         """Send the forward to the device."""
@@ -65,7 +75,7 @@ class RemoveForward:
     """Remove a port forward (routerfix's stale one, or a conflicting one the caller let us replace)."""
 
     forward: PortForward
-    kind: str = "remove_forward"
+    kind: ActionKind = field(default=ActionKind.REMOVE_FORWARD, init=False)
 
     def apply(self, driver: Driver) -> None:
         """Remove it (the driver finds the rule by its content; ``ref`` is only a hint)."""
@@ -93,7 +103,7 @@ class SetNatMode:
     target: NatMode
     previous: NatMode | None
     reason: str = ""
-    kind: str = "set_nat_mode"
+    kind: ActionKind = field(default=ActionKind.SET_NAT_MODE, init=False)
 
     def apply(self, driver: Driver) -> None:
         """Set the mode."""
@@ -119,7 +129,7 @@ class SetSipAlg:
 
     enabled: bool
     previous: bool | None
-    kind: str = "set_sip_alg"
+    kind: ActionKind = field(default=ActionKind.SET_SIP_ALG, init=False)
 
     def apply(self, driver: Driver) -> None:
         """Set it."""
@@ -143,7 +153,7 @@ class ReserveAddress:
     """Reserve the sink in DHCP for routerfix's dummy MAC."""
 
     reservation: Reservation
-    kind: str = "reserve_address"
+    kind: ActionKind = field(default=ActionKind.RESERVE_ADDRESS, init=False)
 
     def apply(self, driver: Driver) -> None:
         """Make the reservation."""
@@ -151,8 +161,7 @@ class ReserveAddress:
 
     def done_in(self, state: DeviceState) -> bool:
         """True when the device shows the reservation."""
-        return state.scope is not None and any(
-            r.address == self.reservation.address and r.mac == self.reservation.mac for r in state.scope.reservations)
+        return _holds(state, self.reservation)
 
     def inverse(self) -> ReleaseAddress:
         """Releasing it."""
@@ -169,7 +178,7 @@ class ReleaseAddress:
     """Remove a DHCP reservation routerfix made."""
 
     reservation: Reservation
-    kind: str = "release_address"
+    kind: ActionKind = field(default=ActionKind.RELEASE_ADDRESS, init=False)
 
     def apply(self, driver: Driver) -> None:
         """Remove the reservation."""
@@ -177,8 +186,7 @@ class ReleaseAddress:
 
     def done_in(self, state: DeviceState) -> bool:
         """True when the device no longer shows it."""
-        return state.scope is None or not any(
-            r.address == self.reservation.address and r.mac == self.reservation.mac for r in state.scope.reservations)
+        return not _holds(state, self.reservation)
 
     def inverse(self) -> ReserveAddress:
         """Reserving it again."""
@@ -193,8 +201,7 @@ class ReleaseAddress:
 Action = AddForward | RemoveForward | SetNatMode | SetSipAlg | ReserveAddress | ReleaseAddress
 """Any plan step."""
 
-ACTION_KINDS: frozenset[str] = frozenset(
-    cls.kind for cls in (AddForward, RemoveForward, SetNatMode, SetSipAlg, ReserveAddress, ReleaseAddress))
+ACTION_KINDS: frozenset[ActionKind] = frozenset(ActionKind)
 """Every ``Action.kind`` (what :attr:`routerfix.Driver.batch_kinds` chooses from)."""
 
 
@@ -207,20 +214,20 @@ def action_to_data(action: Action) -> dict[str, Any]:
 def action_from_data(data: dict[str, Any]) -> Action:
     """Rebuild an action saved with :func:`action_to_data`."""
     kind = data.get("kind")
-    if kind == "add_forward":
+    if kind == ActionKind.ADD_FORWARD:
         return AddForward(forward_from_data(data["forward"]))
-    if kind == "remove_forward":
+    if kind == ActionKind.REMOVE_FORWARD:
         return RemoveForward(forward_from_data(data["forward"]))
-    if kind == "set_nat_mode":
+    if kind == ActionKind.SET_NAT_MODE:
         prev = data.get("previous")
         return SetNatMode(NatMode.parse(data["target"]), NatMode.parse(prev) if prev else None,
                           str(data.get("reason", "")))
-    if kind == "set_sip_alg":
+    if kind == ActionKind.SET_SIP_ALG:
         prev_alg = data.get("previous")
         return SetSipAlg(bool(data["enabled"]), None if prev_alg is None else bool(prev_alg))
-    if kind == "reserve_address":
+    if kind == ActionKind.RESERVE_ADDRESS:
         return ReserveAddress(reservation_from_data(data["reservation"]))
-    if kind == "release_address":
+    if kind == ActionKind.RELEASE_ADDRESS:
         return ReleaseAddress(reservation_from_data(data["reservation"]))
     from routerfix.errors import StateFileError
 

@@ -69,7 +69,8 @@ class Driver(abc.ABC):
     option_names: ClassVar[frozenset[str]] = frozenset()
     """Driver-specific keyword options this driver accepts."""
     batch_kinds: frozenset[str] = frozenset()
-    """Kinds of plan action (``Action.kind``: ``"set_nat_mode"``, ``"add_forward"`` ...) this driver can send
+    """Kinds of plan action (:class:`~routerfix.enums.ActionKind`, which equal their strings: ``"set_nat_mode"``,
+    ``"add_forward"`` ...) this driver can send
     together inside :meth:`write_batch` (one request, transaction or commit). The engine groups neighbouring
     actions of these kinds; empty (the default): every write goes on its own."""
     transport_security: str = "n/a"

@@ -26,8 +26,10 @@ from routerfix.actions import (
     action_from_data,
     action_to_data,
     same_forward,
+    same_reservation,
 )
 from routerfix.driver import Driver
+from routerfix.enums import Operation, ResultStatus
 from routerfix.errors import MitigationError, RollbackFailed, RouterfixError, StateFileError, VerificationFailed
 from routerfix.interrupts import shielded
 from routerfix.locks import device_lock
@@ -37,7 +39,6 @@ from routerfix.model import (
     Feature,
     NatMode,
     PortForward,
-    Reservation,
     forward_from_data,
     reservation_from_data,
 )
@@ -219,17 +220,19 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
         lists what is left).
     Any other failure is re-raised after a verified rollback, with a note saying so.
     """
-    mitigate = plan.operation == "mitigate"
+    mitigate = plan.operation is Operation.MITIGATE
     security = driver.transport_security
     if plan.verdicts and not plan.actions:
-        return MitigationResult("verdict", False, dry_run, plan, transport_security=security, port=driver.port)
+        return MitigationResult(status=ResultStatus.VERDICT, changed=False, dry_run=dry_run, plan=plan,
+                                transport_security=security, port=driver.port)
     if not plan.actions:
-        return MitigationResult("unchanged" if mitigate else "nothing_to_undo", False, dry_run, plan,
-                                verified=True, transport_security=security, port=driver.port)
+        return MitigationResult(status=ResultStatus.UNCHANGED if mitigate else ResultStatus.NOTHING_TO_UNDO,
+                                changed=False, dry_run=dry_run, plan=plan, verified=True,
+                                transport_security=security, port=driver.port)
     undo_records = tuple(action_to_data(a.inverse()) for a in reversed(plan.actions))
     if dry_run:
-        return MitigationResult("planned", False, True, plan, undo=undo_records, transport_security=security,
-                                port=driver.port)
+        return MitigationResult(status=ResultStatus.PLANNED, changed=False, dry_run=True, plan=plan,
+                                undo=undo_records, transport_security=security, port=driver.port)
 
     journal = Journal(state_dir, DeviceKey.of(driver), plan.operation) if state_dir is not None else None
     if journal is not None:
@@ -272,8 +275,9 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
         exc.add_note("interrupted while clearing connection tracking: the change is in place and verified"
                      + (f"; its undo record is {journal.path}" if journal is not None else ""))
         raise
-    result = MitigationResult("mitigated" if mitigate else "undone", True, False, plan,
-                              applied=tuple(a.describe() for a in plan.actions), verified=True, undo=undo_records,
+    result = MitigationResult(status=ResultStatus.MITIGATED if mitigate else ResultStatus.UNDONE, changed=True,
+                              dry_run=False, plan=plan, applied=tuple(a.describe() for a in plan.actions),
+                              verified=True, undo=undo_records,
                               backup_file=backup_file, flushed=flushed, transport_security=security,
                               notes=tuple(notes), record_file=str(journal.path) if journal else None,
                               port=driver.port)
@@ -370,7 +374,7 @@ def _done(records: Sequence[dict[str, Any]]) -> list[Action]:
         steps = data.get("steps_done")
         if isinstance(steps, list):
             found += [planned[i] for i in steps if isinstance(i, int) and 0 <= i < len(planned)]
-        elif data.get("status") in ("mitigated", "undone"):
+        elif data.get("status") in (ResultStatus.MITIGATED, ResultStatus.UNDONE):
             found += planned
     return found
 
@@ -398,13 +402,9 @@ def plan_restore(driver: Driver, state: DeviceState, records: Sequence[dict[str,
             actions.append(RemoveForward(f))
     scope = state.scope
     now_reserved = list(scope.reservations) if scope is not None else []
-
-    def same_res(a: Reservation, b: Reservation) -> bool:
-        return (a.address, a.mac) == (b.address, b.mac)
-
     if scope is not None:
         for r in now_reserved:
-            if r.mac == SINK_MAC and not any(same_res(r, w) for w in was_reservations):
+            if r.mac == SINK_MAC and not any(same_reservation(r, w) for w in was_reservations):
                 actions.append(ReleaseAddress(r))
     for w in was_forwards:
         if any(same_forward(w, f) for f in state.forwards) or not any(same_forward(w, r) for r in removed):
@@ -416,7 +416,8 @@ def plan_restore(driver: Driver, state: DeviceState, records: Sequence[dict[str,
         actions.append(restore)
     if scope is not None and Feature.DHCP_RESERVATION in state.capabilities:
         for res in was_reservations:
-            if not any(same_res(res, r) for r in now_reserved) and any(same_res(res, r) for r in released):
+            if not any(same_reservation(res, r) for r in now_reserved) and \
+                    any(same_reservation(res, r) for r in released):
                 actions.append(ReserveAddress(res))
     done = _done(records)
     nat_targets = {a.target for a in planned if isinstance(a, SetNatMode)}
@@ -440,8 +441,8 @@ def plan_restore(driver: Driver, state: DeviceState, records: Sequence[dict[str,
     if state.nat_mode is not NatMode.OPEN and was_nat is NatMode.OPEN and any(isinstance(a, SetNatMode)
                                                                               for a in actions):
         warnings.append("NAT filtering goes back to open")
-    return Plan("undo", driver.host, driver.name, state, tuple(_in_reverse_of(actions, planned)),
-                warnings=tuple(warnings))
+    return Plan(operation=Operation.UNDO, host=driver.host, driver=driver.name, before=state,
+                actions=tuple(_in_reverse_of(actions, planned)), warnings=tuple(warnings))
 
 
 def _reverses(step: Action, done: Action) -> bool:
@@ -452,7 +453,7 @@ def _reverses(step: Action, done: Action) -> bool:
         return same_forward(done.forward, step.forward)
     if isinstance(step, (ReleaseAddress, ReserveAddress)) and isinstance(done, (ReserveAddress, ReleaseAddress)) \
             and type(step) is not type(done):
-        return (step.reservation.address, step.reservation.mac) == (done.reservation.address, done.reservation.mac)
+        return same_reservation(step.reservation, done.reservation)
     return isinstance(step, (SetNatMode, SetSipAlg)) and type(step) is type(done)
 
 
@@ -508,7 +509,8 @@ def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, An
         actions += [ReleaseAddress(r) for r in after.scope.reservations if r.mac == SINK_MAC]
     if state.nat_mode is NatMode.OPEN and any(isinstance(a, SetNatMode) for a in actions):
         warnings.append("NAT filtering goes back to open")
-    return Plan("undo", driver.host, driver.name, state, tuple(actions), warnings=tuple(warnings))
+    return Plan(operation=Operation.UNDO, host=driver.host, driver=driver.name, before=state, actions=tuple(actions),
+                warnings=tuple(warnings))
 
 
 def remove_ghostcall_mitigation(driver: Driver, *, record: str | Path | dict[str, Any] | None = None,

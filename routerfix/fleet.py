@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from routerfix.enums import FleetOperation, ResultStatus
 from routerfix.errors import InvalidValue, RouterfixError, StateFileError
 from routerfix.inventory import FleetHost, Inventory, load_inventory
 from routerfix.planner import MitigationOptions
@@ -49,8 +50,8 @@ from routerfix.records import DeviceKey, atomic_write, clip, default_state_dir
 from routerfix.records import latest_record as _latest
 from routerfix.secrets import redact
 
-__all__ = ["DEFAULT_WORKERS", "OPERATIONS", "FleetReport", "HostResult", "default_state_dir", "failed_hosts",
-           "latest_record", "load_report", "run_fleet"]
+__all__ = ["DEFAULT_WORKERS", "OPERATIONS", "FleetOperation", "FleetReport", "HostResult", "ResultStatus",
+           "default_state_dir", "failed_hosts", "latest_record", "load_report", "run_fleet"]
 
 log = logging.getLogger("routerfix.fleet")
 
@@ -58,7 +59,7 @@ DEFAULT_WORKERS = 8
 """Hosts worked on at once by default (consumer routers and DSL links dislike bursts; Nornir uses 20)."""
 MAX_WORKERS = 64
 """The most workers :func:`run_fleet` accepts."""
-OPERATIONS = ("plan", "mitigate", "undo")
+OPERATIONS: tuple[FleetOperation, ...] = tuple(FleetOperation)
 """What :func:`run_fleet` can do on each host."""
 REPORT_VERSION = 1
 """Version of the JSON report format (``routerfix_fleet_report`` key)."""
@@ -77,12 +78,12 @@ def latest_record(state_dir: str | Path, hostname: str, driver: str, port: int |
     return _latest(state_dir, DeviceKey(driver, hostname, port))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HostResult:
     """What happened on one host. JSON-ready through :meth:`to_dict`; holds no secret.
 
-    :param status: a :data:`routerfix.result.STATUSES` key, or ``failed`` (an error) or ``cancelled``
-        (the run was interrupted before this host started).
+    :param status: a :data:`routerfix.result.STATUSES` key, or :attr:`~ResultStatus.FAILED` (an error) or
+        :attr:`~ResultStatus.CANCELLED` (the run was interrupted before this host started).
     :param ok: True when the host succeeded: no error and no verdict.
     :param changed: True when the device was changed.
     :param error_type: the error's class name (``AuthenticationError``, ``ConnectTimeout``...).
@@ -93,8 +94,8 @@ class HostResult:
     name: str
     hostname: str
     driver: str
-    operation: str
-    status: str
+    operation: FleetOperation
+    status: ResultStatus
     ok: bool
     changed: bool = False
     sink: str | None = None
@@ -108,10 +109,15 @@ class HostResult:
     duration: float = 0.0
     transport_security: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operation", FleetOperation(self.operation))
+        object.__setattr__(self, "status", ResultStatus(self.status))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"name": self.name, "hostname": self.hostname, "driver": self.driver, "operation": self.operation,
-                "status": self.status, "ok": self.ok, "changed": self.changed, "sink": self.sink,
+        return {"name": self.name, "hostname": self.hostname, "driver": self.driver,
+                "operation": str(self.operation), "status": str(self.status), "ok": self.ok, "changed": self.changed,
+                "sink": self.sink,
                 "actions": list(self.actions), "verdicts": list(self.verdicts), "warnings": list(self.warnings),
                 "diff": self.diff, "error_type": self.error_type, "error_message": self.error_message,
                 "record": self.record, "duration_s": round(self.duration, 3),
@@ -122,7 +128,8 @@ class HostResult:
         """Rebuild from :meth:`to_dict` output."""
         try:
             return cls(name=str(data["name"]), hostname=str(data["hostname"]), driver=str(data["driver"]),
-                       operation=str(data["operation"]), status=str(data["status"]), ok=bool(data["ok"]),
+                       operation=FleetOperation(str(data["operation"])), status=ResultStatus(str(data["status"])),
+                       ok=bool(data["ok"]),
                        changed=bool(data.get("changed")), sink=data.get("sink"),
                        actions=tuple(data.get("actions") or ()), verdicts=tuple(data.get("verdicts") or ()),
                        warnings=tuple(data.get("warnings") or ()), diff=str(data.get("diff") or ""),
@@ -133,11 +140,11 @@ class HostResult:
             raise StateFileError(f"a host entry of the fleet report is unusable ({exc})") from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FleetReport:
     """The outcome of :func:`run_fleet`: one :class:`HostResult` per host, in inventory order."""
 
-    operation: str
+    operation: FleetOperation
     results: tuple[HostResult, ...]
     started: float = 0.0
     duration: float = 0.0
@@ -145,6 +152,9 @@ class FleetReport:
     source: str = ""
     interrupted: bool = False
     warnings: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operation", FleetOperation(self.operation))
 
     def __len__(self) -> int:
         return len(self.results)
@@ -169,7 +179,7 @@ class FleetReport:
         """How many hosts ended in each status, plus ``total``, ``ok``, ``not_ok`` and ``changed``."""
         counts: dict[str, int] = {}
         for r in self.results:
-            counts[r.status] = counts.get(r.status, 0) + 1
+            counts[str(r.status)] = counts.get(str(r.status), 0) + 1
         counts.update(total=len(self.results), ok=len(self.succeeded), not_ok=len(self.failed),
                       changed=sum(r.changed for r in self.results))
         return counts
@@ -182,7 +192,7 @@ class FleetReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what :meth:`save_json` writes and ``--only-failed`` reads)."""
-        return {"routerfix_fleet_report": REPORT_VERSION, "operation": self.operation,
+        return {"routerfix_fleet_report": REPORT_VERSION, "operation": str(self.operation),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
                 "started_ts": self.started, "duration_s": round(self.duration, 3), "workers": self.workers,
                 "inventory": self.source, "interrupted": self.interrupted, "exit_code": self.exit_code(),
@@ -277,8 +287,12 @@ def load_report(source: str | Path) -> FleetReport:
     if not isinstance(data, dict) or data.get("routerfix_fleet_report") != REPORT_VERSION or \
             not isinstance(data.get("hosts"), list):
         raise StateFileError(f"{clip(source)} is not a routerfix fleet report (pass the JSON a fleet run saved)")
-    return FleetReport(operation=str(data.get("operation", "")),
-                       results=tuple(HostResult.from_dict(h) for h in data["hosts"]),
+    results = tuple(HostResult.from_dict(h) for h in data["hosts"])
+    try:
+        operation = FleetOperation(str(data.get("operation", "")))
+    except ValueError:
+        raise StateFileError(f"{clip(source)} names no fleet operation ({', '.join(OPERATIONS)})") from None
+    return FleetReport(operation=operation, results=results,
                        started=float(data.get("started_ts") or 0.0), duration=float(data.get("duration_s") or 0.0),
                        workers=int(data.get("workers") or DEFAULT_WORKERS), source=str(data.get("inventory", "")),
                        interrupted=bool(data.get("interrupted")), warnings=tuple(data.get("warnings") or ()))
@@ -293,7 +307,7 @@ def failed_hosts(report: str | Path | FleetReport) -> list[str]:
 # --- running -----------------------------------------------------------------------------------
 
 
-def _error_result(host: FleetHost, operation: str, exc: BaseException, started: float) -> HostResult:
+def _error_result(host: FleetHost, operation: FleetOperation, exc: BaseException, started: float) -> HostResult:
     if isinstance(exc, RouterfixError):
         message = exc.message  # host and driver have their own columns
         notes = getattr(exc, "__notes__", ())
@@ -301,12 +315,14 @@ def _error_result(host: FleetHost, operation: str, exc: BaseException, started: 
             message += " (" + "; ".join(notes) + ")"
     else:  # a bug or a library error that escaped a driver: keep the type, mask any secret in the text
         message = f"unexpected {type(exc).__name__}: {exc}"
-    return HostResult(host.name, host.hostname, host.driver, operation, "failed", False,
-                      error_type=type(exc).__name__, error_message=redact(message)[:2000],
+    return HostResult(name=host.name, hostname=host.hostname, driver=host.driver, operation=operation,
+                      status=ResultStatus.FAILED, ok=False, error_type=type(exc).__name__,
+                      error_message=redact(message)[:2000],
                       duration=time.monotonic() - started)
 
 
-def _run_host(host: FleetHost, operation: str, options: dict[str, Any], state_dir: Path | None) -> HostResult:
+def _run_host(host: FleetHost, operation: FleetOperation, options: dict[str, Any],
+              state_dir: Path | None) -> HostResult:
     """One host, start to finish; every exception becomes a failed result."""
     import routerfix
 
@@ -316,9 +332,9 @@ def _run_host(host: FleetHost, operation: str, options: dict[str, Any], state_di
         driver = routerfix.connect(host.driver, host.hostname, **host.connect_options())
         record: Path | None = None
         with driver:
-            if operation == "plan":
+            if operation is FleetOperation.PLAN:
                 result = routerfix.apply_ghostcall_mitigation(driver, dry_run=True, **opts)
-            elif operation == "mitigate":
+            elif operation is FleetOperation.MITIGATE:
                 result = routerfix.apply_ghostcall_mitigation(driver, state_dir=state_dir, **opts)
             else:
                 result = routerfix.remove_ghostcall_mitigation(driver, state_dir=state_dir,
@@ -329,8 +345,9 @@ def _run_host(host: FleetHost, operation: str, options: dict[str, Any], state_di
             record = Path(result.record_file)
         plan = result.plan
         verdicts = tuple(f"{v.remedy.value}: {v.reason}" for v in plan.verdicts)
-        return HostResult(host.name, host.hostname, host.driver, operation, result.status, not verdicts,
-                          changed=result.changed, sink=str(plan.sink) if plan.sink else None,
+        return HostResult(name=host.name, hostname=host.hostname, driver=host.driver, operation=operation,
+                          status=result.status, ok=not verdicts, changed=result.changed,
+                          sink=str(plan.sink) if plan.sink else None,
                           actions=tuple(a.describe() for a in plan.actions), verdicts=verdicts,
                           warnings=tuple(redact(w) for w in result.warnings), diff=result.diff,
                           record=str(record) if record else None, duration=time.monotonic() - started,
@@ -361,7 +378,7 @@ def _call(callback: Callable[[Any], None] | None, arg: Any) -> None:
         log.warning("progress callback %r raised; ignored", callback, exc_info=True)
 
 
-def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: str = "plan", *,
+def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: str = FleetOperation.PLAN, *,
               workers: int = DEFAULT_WORKERS, on_start: OnStart | None = None, on_done: OnDone | None = None,
               state_dir: str | Path | None = None, only: Sequence[str] | None = None,
               only_failed: str | Path | FleetReport | None = None, **mitigation_options: Any) -> FleetReport:
@@ -369,7 +386,7 @@ def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: st
 
     :param hosts: an :class:`~routerfix.inventory.Inventory`, :class:`FleetHost` objects, or the path of a
         SimpleInventory (directory or hosts.yaml).
-    :param operation: ``"plan"`` (dry run), ``"mitigate"`` or ``"undo"``.
+    :param operation: a :class:`FleetOperation`: ``"plan"`` (dry run), ``"mitigate"`` or ``"undo"``.
     :param workers: hosts worked on at once (1-64, default :data:`DEFAULT_WORKERS`).
     :param on_start: called with each :class:`FleetHost` as its work starts (from a worker thread).
     :param on_done: called with each :class:`HostResult` as it finishes (from a worker thread).
@@ -386,9 +403,10 @@ def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: st
     """
     if operation not in OPERATIONS:
         raise InvalidValue("operation", operation, "'plan', 'mitigate' or 'undo'")
+    op = FleetOperation(operation)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
         raise InvalidValue("workers", workers, f"a whole number from 1 to {MAX_WORKERS}")
-    if operation == "undo":
+    if op is FleetOperation.UNDO:
         unknown = sorted(set(mitigation_options) - {"backup"})
         if unknown:
             raise InvalidValue("option", unknown[0], "no mitigation options for undo (only backup)")
@@ -407,7 +425,7 @@ def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: st
             warnings.append(f"not in the inventory any more, skipped: {', '.join(gone)}")
         inventory = inventory.select([n for n in wanted if n in known])
     _refuse_duplicates(inventory.hosts)
-    state = None if operation == "plan" else Path(state_dir) if state_dir is not None else default_state_dir()
+    state = None if op is FleetOperation.PLAN else Path(state_dir) if state_dir is not None else default_state_dir()
     if state is not None:
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -417,7 +435,7 @@ def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: st
 
     def job(host: FleetHost) -> HostResult:
         _call(on_start, host)
-        result = _run_host(host, operation, dict(mitigation_options), state)
+        result = _run_host(host, op, dict(mitigation_options), state)
         with lock:
             results[host.name] = result
         _call(on_done, result)
@@ -442,8 +460,10 @@ def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: st
     for h in inventory.hosts:
         r = results.get(h.name)
         if r is None:
-            r = HostResult(h.name, h.hostname, h.driver, operation, "cancelled", False, error_type="Cancelled",
+            r = HostResult(name=h.name, hostname=h.hostname, driver=h.driver, operation=op,
+                           status=ResultStatus.CANCELLED, ok=False, error_type="Cancelled",
                            error_message="the run was interrupted before this host started")
         ordered.append(r)
-    return FleetReport(operation, tuple(ordered), started_wall, time.monotonic() - started, workers,
-                       inventory.source, interrupted, tuple(warnings))
+    return FleetReport(operation=op, results=tuple(ordered), started=started_wall,
+                       duration=time.monotonic() - started, workers=workers, source=inventory.source,
+                       interrupted=interrupted, warnings=tuple(warnings))

@@ -27,7 +27,9 @@ from routerfix.actions import (
     SetSipAlg,
     action_to_data,
     same_forward,
+    same_reservation,
 )
+from routerfix.enums import Operation, ResultStatus
 from routerfix.errors import ForwardConflict, InvalidValue, MitigationError, NoFreeAddress
 from routerfix.model import (
     DeviceState,
@@ -45,7 +47,7 @@ from routerfix.policy import NatDecision, Phone, find_phones
 if TYPE_CHECKING:
     from routerfix.driver import Driver
 
-__all__ = ["MitigationOptions", "Plan", "RULE_PREFIX", "SINK_MAC", "SINK_NAME", "SIP_PORTS", "Verdict",
+__all__ = ["MitigationOptions", "Operation", "Plan", "RULE_PREFIX", "SINK_MAC", "SINK_NAME", "SIP_PORTS", "Verdict",
            "desired_forwards", "make_plan", "managed_view", "plan_ghostcall_mitigation"]
 
 log = logging.getLogger("routerfix.plan")
@@ -165,17 +167,16 @@ def simulate(state: DeviceState, actions: Iterable[Action]) -> DeviceState:
         elif isinstance(action, ReserveAddress) and scope is not None:
             scope = replace(scope, reservations=(*scope.reservations, action.reservation))
         elif isinstance(action, ReleaseAddress) and scope is not None:
-            r = action.reservation
             scope = replace(scope, reservations=tuple(x for x in scope.reservations
-                                                      if (x.address, x.mac) != (r.address, r.mac)))
+                                                      if not same_reservation(x, action.reservation)))
     return replace(state, forwards=tuple(forwards), scope=scope, nat_mode=nat_mode, sip_alg=sip_alg)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     """What the mitigation (or its undo) will change on one device, computed from read-back state."""
 
-    operation: str
+    operation: Operation
     host: str
     driver: str
     before: DeviceState
@@ -189,6 +190,9 @@ class Plan:
     flush: bool = False
     reservation: Reservation | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "operation", Operation(self.operation))
 
     @property
     def changed(self) -> bool:
@@ -211,7 +215,8 @@ class Plan:
         from routerfix.render import result_html
         from routerfix.result import MitigationResult
 
-        return result_html(MitigationResult("planned" if self.actions else "unchanged", False, True, self))
+        status = ResultStatus.PLANNED if self.actions else ResultStatus.UNCHANGED
+        return result_html(MitigationResult(status=status, changed=False, dry_run=True, plan=self))
 
     def __rich__(self) -> Any:
         from routerfix.render import plan_renderable
@@ -221,7 +226,7 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
-            "operation": self.operation, "host": self.host, "driver": self.driver,
+            "operation": str(self.operation), "host": self.host, "driver": self.driver,
             "facts": to_data(self.before.facts), "changed": self.changed,
             "actions": [a.describe() for a in self.actions],
             "action_records": [action_to_data(a) for a in self.actions],
@@ -357,8 +362,8 @@ def make_plan(driver: Driver, state: DeviceState, opts: MitigationOptions) -> Pl
                 warnings.append(f"WAN SIP ports are already forwarded: {f.describe()} (a PBX? it must stay reachable "
                                 f"after any replacement)")
         verdicts.append(Verdict(remedy, _REMEDY_TEXT[remedy] + (f" ({extra})" if extra else "")))
-        return Plan("mitigate", driver.host, driver.name, state, (), phones=phones, warnings=tuple(warnings),
-                    verdicts=tuple(verdicts))
+        return Plan(operation=Operation.MITIGATE, host=driver.host, driver=driver.name, before=state, actions=(),
+                    phones=phones, warnings=tuple(warnings), verdicts=tuple(verdicts))
 
     if caps.remedy is not None:
         return verdict_plan(caps.remedy, "; ".join(caps.notes))
@@ -436,7 +441,8 @@ def make_plan(driver: Driver, state: DeviceState, opts: MitigationOptions) -> Pl
     if state.nat_mode is NatMode.OPEN and nat.target is NatMode.OPEN:
         warnings.append("NAT filtering stays open: only WAN ports 5060/5061 are covered, so keep phones on local "
                         "port 5060 and set them to accept SIP only from their provider")
-    return Plan("mitigate", driver.host, driver.name, state, tuple(actions), sink=sink, sink_reason=sink_reason,
+    return Plan(operation=Operation.MITIGATE, host=driver.host, driver=driver.name, before=state,
+                actions=tuple(actions), sink=sink, sink_reason=sink_reason,
                 nat=nat, phones=phones, warnings=tuple(warnings), verdicts=tuple(verdicts), flush=flush,
                 reservation=reservation)
 

@@ -27,6 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from routerfix.enums import Operation, ResultStatus
 from routerfix.errors import StateFileError
 from routerfix.model import to_data
 
@@ -241,8 +242,8 @@ def undo_chain(state_dir: str | Path, key: DeviceKey) -> list[tuple[Path, dict[s
     records = sorted(_device_records(Path(state_dir), key), key=_order)
     chain: list[tuple[Path, dict[str, Any]]] = []
     for path, data in records:
-        if data.get("operation") == "undo":
-            if data.get("journal") in (JournalStatus.DONE, None) and data.get("status") in ("undone", None):
+        if data.get("operation") == Operation.UNDO:
+            if data.get("journal") in (JournalStatus.DONE, None) and data.get("status") in (ResultStatus.UNDONE, None):
                 chain = []  # everything before a completed undo was reversed by it
             continue
         chain.append((path, data))
@@ -258,10 +259,10 @@ def latest_record(state_dir: str | Path, key: DeviceKey) -> Path | None:
 class Journal:
     """The write-ahead record of one run (see the module docstring). Each method saves it atomically."""
 
-    def __init__(self, state_dir: str | Path, key: DeviceKey, operation: str) -> None:
+    def __init__(self, state_dir: str | Path, key: DeviceKey, operation: Operation) -> None:
         self.key = key
         self.path = Path(state_dir) / record_name(key, operation)
-        self.data: dict[str, Any] = {"record_version": RECORD_VERSION, **key.to_data(), "operation": operation,
+        self.data: dict[str, Any] = {"record_version": RECORD_VERSION, **key.to_data(), "operation": str(operation),
                                      "journal": JournalStatus.APPLYING.value, "journal_started": time.time(),
                                      "steps_done": [], "undo": []}
 

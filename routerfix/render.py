@@ -112,12 +112,11 @@ def result_renderable(result: MitigationResult) -> Any:
     from rich.console import Group
     from rich.text import Text
 
-    from routerfix.result import STATUSES
+    from routerfix.result import STATUSES, ResultStatus
 
-    colour = {"mitigated": "green", "undone": "green", "unchanged": "green", "planned": "cyan",
-              "verdict": "red", "nothing_to_undo": "green"}.get(result.status, "white")
+    colour = {ResultStatus.PLANNED: "cyan", ResultStatus.VERDICT: "red"}.get(result.status, "green")
     lines: list[Any] = [plan_renderable(result.plan)]
-    lines.append(Text.assemble((result.status, f"bold {colour}"), f": {STATUSES[result.status]} "
+    lines.append(Text.assemble((str(result.status), f"bold {colour}"), f": {STATUSES[result.status]} "
                                f"(changed={result.changed}, verified={result.verified})"))
     if result.flushed is not None:
         lines.append(Text(f"connection tracking: {result.flushed} inbound SIP entries cleared"))

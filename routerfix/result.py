@@ -8,28 +8,29 @@ from pathlib import Path
 from typing import Any
 
 from routerfix.actions import action_to_data
+from routerfix.enums import ResultStatus
 from routerfix.errors import RouterfixError
 from routerfix.planner import Plan
 from routerfix.records import RECORD_VERSION, default_state_dir, load_record, prior_state, save_copy
 
-__all__ = ["MitigationResult", "default_state_dir", "load_record"]
+__all__ = ["STATUSES", "MitigationResult", "ResultStatus", "default_state_dir", "load_record"]
 
-STATUSES = {
-    "planned": "dry run: these changes would be made",
-    "unchanged": "nothing to change: the mitigation is already in place",
-    "mitigated": "mitigation applied and verified",
-    "verdict": "no configuration change can fix this site: see verdicts",
-    "undone": "mitigation removed and verified",
-    "nothing_to_undo": "nothing of routerfix's is on the device",
+STATUSES: dict[ResultStatus, str] = {
+    ResultStatus.PLANNED: "dry run: these changes would be made",
+    ResultStatus.UNCHANGED: "nothing to change: the mitigation is already in place",
+    ResultStatus.MITIGATED: "mitigation applied and verified",
+    ResultStatus.VERDICT: "no configuration change can fix this site: see verdicts",
+    ResultStatus.UNDONE: "mitigation removed and verified",
+    ResultStatus.NOTHING_TO_UNDO: "nothing of routerfix's is on the device",
 }
 """Every ``status`` a result can carry, with its meaning."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MitigationResult:
     """What a run did on one device.
 
-    :param status: one of :data:`STATUSES`.
+    :param status: one of :data:`STATUSES` (a plain string is turned into its :class:`ResultStatus`).
     :param changed: True only when the device was changed (never in a dry run).
     :param plan: the plan, holding the read-back state, sink, NAT decision, warnings and verdicts.
     :param applied: the actions applied, in order.
@@ -42,7 +43,7 @@ class MitigationResult:
     :param record_file: the run's undo record (write-ahead journal) in the state directory, if one was kept.
     """
 
-    status: str
+    status: ResultStatus
     changed: bool
     dry_run: bool
     plan: Plan
@@ -55,6 +56,9 @@ class MitigationResult:
     notes: tuple[str, ...] = field(default=())
     record_file: str | None = None
     port: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", ResultStatus(self.status))
 
     @property
     def host(self) -> str:
@@ -81,7 +85,7 @@ class MitigationResult:
         data = self.plan.to_dict()
         data.update({
             "record_version": RECORD_VERSION, "port": self.port, "before": prior_state(self.plan.before),
-            "planned": [action_to_data(a) for a in self.plan.actions], "status": self.status,
+            "planned": [action_to_data(a) for a in self.plan.actions], "status": str(self.status),
             "status_text": STATUSES[self.status],
             "changed": self.changed, "dry_run": self.dry_run, "applied": list(self.applied),
             "verified": self.verified, "undo": list(self.undo), "backup_file": self.backup_file,

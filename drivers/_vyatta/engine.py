@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
+from routerfix.enums import ActionKind
 from routerfix.errors import DeviceError, InvalidValue, ParseError
 from routerfix.model import (
     Backup,
@@ -53,7 +54,8 @@ class VyattaDriver(SSHDriver):
 
     vendor: ClassVar[str] = ""
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_interface", "dhcp_subnet", "confirm_minutes"}
-    batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address", "set_sip_alg"})
+    batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD, ActionKind.RESERVE_ADDRESS,
+                             ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG})
     prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+(?::\S*)?[$#]"
     error_patterns: ClassVar[tuple[str, ...]] = (
         r"is not valid", r"Set failed", r"Delete failed", r"Commit failed", r"Invalid command", r"Cannot exit",

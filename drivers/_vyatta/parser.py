@@ -8,14 +8,15 @@ import datetime
 import ipaddress
 import re
 from collections.abc import Iterable
+from enum import StrEnum
 
 from routerfix.errors import InvalidValue, ParseError
 from routerfix.model import AddressRange, DeviceFacts, DhcpScope, Lease, Neighbour, PortForward, Protocol, Reservation
 
 from .configtree import Path, rule_table
 
-__all__ = ["dhcp_scope", "make_forward", "order", "parse_arp", "parse_conntrack_deleted", "parse_interface_address",
-           "parse_leases", "parse_table", "parse_version", "port_list", "protocol_of"]
+__all__ = ["RangeSyntax", "dhcp_scope", "make_forward", "order", "parse_arp", "parse_conntrack_deleted",
+           "parse_interface_address", "parse_leases", "parse_table", "parse_version", "port_list", "protocol_of"]
 
 _MAC_RE = re.compile(r"\b([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})\b")
 _IP_RE = re.compile(r"^(\d{1,3}(?:\.\d{1,3}){3})\b")
@@ -66,12 +67,21 @@ def make_forward(name: str, proto: Protocol | None, external: str | None, addres
     return result
 
 
+class RangeSyntax(StrEnum):
+    """How a dialect writes a DHCP subnet's address range."""
+
+    VYOS = "vyos"
+    """``range N start A`` and ``range N stop B``."""
+    EDGEOS = "edgeos"
+    """``start A stop B``."""
+
+
 def dhcp_scope(paths: Iterable[Path], *, subnet: str | None = None, mac_keys: tuple[str, ...] = ("mac", "mac-address"),
-               ranges: str = "vyos") -> tuple[DhcpScope, tuple[str, str]]:
+               ranges: RangeSyntax = RangeSyntax.VYOS) -> tuple[DhcpScope, tuple[str, str]]:
     """The LAN DHCP scope and its ``(shared-network-name, subnet)``.
 
     :param subnet: the subnet to use (``192.168.1.0/24``); default: the first subnet with a range.
-    :param ranges: ``"vyos"`` (``range N start/stop``) or ``"edgeos"`` (``start A stop B``).
+    :param ranges: the dialect's range syntax.
     :raises ParseError: no DHCP subnet with a range.
     """
     paths = list(paths)
@@ -104,7 +114,7 @@ def dhcp_scope(paths: Iterable[Path], *, subnet: str | None = None, mac_keys: tu
     except ValueError:
         raise ParseError("show configuration commands", f"bad DHCP subnet {net!r}") from None
     pools: list[AddressRange] = []
-    if ranges == "vyos":
+    if ranges == RangeSyntax.VYOS:
         starts = {k[1]: v[0] for k, v in sbody.items() if len(k) == 3 and k[0] == "range" and k[2] == "start"}
         stops = {k[1]: v[0] for k, v in sbody.items() if len(k) == 3 and k[0] == "range" and k[2] == "stop"}
         pairs: list[tuple[str, str]] = [(starts[n], stops.get(n, "")) for n in starts]

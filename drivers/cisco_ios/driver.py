@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
+from routerfix.enums import ActionKind
 from routerfix.errors import (
     AuthenticationError,
     ConnectionDropped,
@@ -101,7 +102,8 @@ class CiscoIosDriver(SSHDriver):
     error_patterns: ClassVar[tuple[str, ...]] = (r"^% ?\S",)
     session_commands: ClassVar[tuple[str, ...]] = ("terminal length 0", "terminal width 511")
     logout_command: ClassVar[str | None] = "exit"
-    batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address", "set_sip_alg"})
+    batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD, ActionKind.RESERVE_ADDRESS,
+                             ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG})
     """Every change of a run goes in one configuration block (:meth:`write_batch`) and one save."""
 
     def __init__(self, host: str, **options: Any) -> None:

@@ -8,7 +8,7 @@ from routerfix.model import Capabilities, DhcpScope, Feature, Lease, PortForward
 
 from .._vyatta.configtree import Path, rule_table
 from .._vyatta.engine import VyattaDriver
-from .._vyatta.parser import dhcp_scope, parse_leases
+from .._vyatta.parser import RangeSyntax, dhcp_scope, parse_leases
 from .parser import edgeos_forwards, edgeos_sip_alg, edgeos_wan_interface
 
 __all__ = ["EdgeOsDriver"]
@@ -49,7 +49,8 @@ class EdgeOsDriver(VyattaDriver):
 
     def _scope(self, paths: list[Path]) -> tuple[DhcpScope, tuple[str, str]]:
         subnet = self.options.get("dhcp_subnet")
-        return dhcp_scope(paths, subnet=str(subnet) if subnet else None, mac_keys=("mac-address",), ranges="edgeos")
+        return dhcp_scope(paths, subnet=str(subnet) if subnet else None, mac_keys=("mac-address",),
+                          ranges=RangeSyntax.EDGEOS)
 
     def _sip_alg(self, paths: list[Path]) -> bool:
         return edgeos_sip_alg(paths)

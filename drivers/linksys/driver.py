@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
+from routerfix.enums import ActionKind
 from routerfix.errors import (
     AuthenticationError,
     DeviceError,
@@ -58,6 +59,7 @@ from routerfix.secrets import Secret, register
 
 from .parser import (
     JnapReply,
+    RuleTable,
     action_url,
     forward_to_rule,
     parse_alg,
@@ -80,6 +82,7 @@ LAN = "router/GetLANSettings"
 _READS = ("core/GetDeviceInfo", SINGLE, RANGE, LAN, "router/GetDHCPClientLeases", "devicelist/GetDevices",
           "firewall/GetALGSettings")
 _SET = {SINGLE: "firewall/SetSinglePortForwardingRules", RANGE: "firewall/SetPortRangeForwardingRules"}
+_TABLE = {SINGLE: RuleTable.SINGLE, RANGE: RuleTable.RANGE}
 _LAN_SET_KEYS = ("ipAddress", "networkPrefixLength", "hostName", "isDHCPEnabled", "dhcpSettings")
 TRANSACTION = "core/Transaction"
 PASSWORD_REFUSALS = frozenset({"_ErrorUnauthorized", "ErrorInvalidAdminPassword", "ErrorPasswordCheckDelayed",
@@ -114,7 +117,8 @@ class LinksysDriver(WebDriver):
         notes=("JNAP has no NAT filtering setting and no way to clear connection tracking",))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"restart_wait", "poll_interval"}
     default_scheme: ClassVar[str] = "http"
-    batch_kinds = frozenset({"set_sip_alg", "add_forward", "remove_forward", "reserve_address", "release_address"})
+    batch_kinds = frozenset({ActionKind.SET_SIP_ALG, ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD,
+                             ActionKind.RESERVE_ADDRESS, ActionKind.RELEASE_ADDRESS})
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
@@ -221,7 +225,7 @@ class LinksysDriver(WebDriver):
                            str(info.get("firmwareVersion") or ""), str(info.get("description") or ""))
 
     def _forwards(self, single: dict[str, Any], ranged: dict[str, Any]) -> tuple[PortForward, ...]:
-        return tuple(parse_rules(single, "single", SINGLE)[1] + parse_rules(ranged, "range", RANGE)[1])
+        return tuple(parse_rules(single, RuleTable.SINGLE, SINGLE)[1] + parse_rules(ranged, RuleTable.RANGE, RANGE)[1])
 
     def facts(self) -> DeviceFacts:
         """Model and firmware from ``core/GetDeviceInfo``."""
@@ -409,7 +413,7 @@ class LinksysDriver(WebDriver):
         return out
 
     def _rules(self, which: str) -> list[dict[str, Any]]:
-        return parse_rules(self._call(which, read=True).output, "single" if which == SINGLE else "range", which)[0]
+        return parse_rules(self._call(which, read=True).output, _TABLE[which], which)[0]
 
     def _write_rules(self, which: str, rules: list[dict[str, Any]], what: str) -> None:
         self._set(_SET[which], {"rules": rules}, lambda: self._rules(which) == rules, what)
@@ -418,7 +422,7 @@ class LinksysDriver(WebDriver):
         rule = forward_to_rule(forward)
         which = RANGE if "firstExternalPort" in rule else SINGLE
         output = self._read_for_write(which)
-        rules, _, limit = parse_rules(output, "single" if which == SINGLE else "range", which)
+        rules, _, limit = parse_rules(output, _TABLE[which], which)
         if rule in rules:
             return
         if limit is not None and len(rules) >= limit:
@@ -429,8 +433,7 @@ class LinksysDriver(WebDriver):
     def _remove_port_forward(self, forward: PortForward) -> None:
         for which in (SINGLE, RANGE):
             output = self._read_for_write(which)
-            kind = "single" if which == SINGLE else "range"
-            rules, forwards, _ = parse_rules(output, kind, which)
+            rules, forwards, _ = parse_rules(output, _TABLE[which], which)
             keep = [r for r, f in zip(rules, forwards, strict=True) if f.key() != forward.key()]
             if len(keep) != len(rules):
                 self._write_rules(which, keep, f"remove forward {forward.name}")

@@ -6,16 +6,18 @@ Only :class:`routerfix.errors.ParseError` leaves these parsers.
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
+from routerfix import jsonread
 from routerfix.errors import InvalidValue, ParseError
 from routerfix.model import AddressRange, DhcpScope, Lease, Neighbour, PortForward, Protocol, Reservation
 
 __all__ = [
     "ACTION_PREFIX",
     "JnapReply",
+    "RuleTable",
     "action_url",
     "forward_to_rule",
     "is_range_rule",
@@ -32,7 +34,7 @@ __all__ = [
 ACTION_PREFIX = "http://linksys.com/jnap/"
 """Current action namespace (older firmware: ``http://cisco.com/jnap/``)."""
 
-_PROTO_IN = {"TCP": Protocol.TCP, "UDP": Protocol.UDP, "BOTH": Protocol.BOTH}
+_PROTO_IN = {"tcp": Protocol.TCP, "udp": Protocol.UDP, "both": Protocol.BOTH}
 _PROTO_OUT = {Protocol.TCP: "TCP", Protocol.UDP: "UDP", Protocol.BOTH: "Both"}
 
 
@@ -72,10 +74,7 @@ def _reply_from(data: object, source: str) -> JnapReply:
 
 
 def _load(text: str, source: str) -> Any:
-    try:
-        return json.loads(text)
-    except (ValueError, TypeError, RecursionError):
-        raise ParseError(source, "the reply is not JSON (is this a JNAP router?)") from None
+    return jsonread.load(text, source, "the reply is not JSON (is this a JNAP router?)")
 
 
 def parse_reply(text: str, source: str) -> JnapReply:
@@ -95,25 +94,6 @@ def parse_transaction(text: str, count: int, source: str = "core/Transaction") -
     return outer, [_reply_from(r, source) for r in responses]
 
 
-def _text(obj: dict[str, Any], key: str, source: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str):
-        raise ParseError(source, f"{key!r} missing or not text")
-    return value
-
-
-def _int(obj: dict[str, Any], key: str, source: str) -> int:
-    value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParseError(source, f"{key!r} missing or not a number")
-    return value
-
-
-def _bool(obj: dict[str, Any], key: str, source: str) -> bool:
-    value = obj.get(key)
-    if not isinstance(value, bool):
-        raise ParseError(source, f"{key!r} missing or not true/false")
-    return value
 
 
 def is_range_rule(rule: dict[str, Any]) -> bool:
@@ -121,33 +101,35 @@ def is_range_rule(rule: dict[str, Any]) -> bool:
     return "firstExternalPort" in rule
 
 
-def parse_rules(output: dict[str, Any], kind: str, source: str) -> tuple[list[dict[str, Any]], list[PortForward],
-                                                                          int | None]:
+class RuleTable(StrEnum):
+    """The two JNAP port-forward tables; a forward's ``ref`` is ``<table>:<index>``."""
+
+    SINGLE = "single"
+    """``SinglePortForwardingRules``: one external port onto one internal port."""
+    RANGE = "range"
+    """``PortRangeForwardingRules``: a range onto the same range (``firstExternalPort``)."""
+
+
+def parse_rules(output: dict[str, Any], kind: RuleTable, source: str) -> tuple[list[dict[str, Any]],
+                                                                                list[PortForward], int | None]:
     """The raw rules (kept for read-modify-write), their forwards (``ref`` = ``kind:index``) and ``maxRules``."""
-    rules = output.get("rules")
-    if not isinstance(rules, list):
-        raise ParseError(source, "'rules' missing or not a list")
-    forwards = []
-    for i, rule in enumerate(rules):
-        if not isinstance(rule, dict):
-            raise ParseError(source, f"rule {i} is not an object")
-        proto = _PROTO_IN.get(_text(rule, "protocol", source).upper())
-        if proto is None:
-            raise ParseError(source, f"rule {i}: unknown protocol {rule.get('protocol')!r}")
-        try:
-            if kind == "range":
-                ext: Any = f"{_int(rule, 'firstExternalPort', source)}-{_int(rule, 'lastExternalPort', source)}"
-                internal: Any = None
-            else:
-                ext = _int(rule, "externalPort", source)
-                internal = _int(rule, "internalPort", source)
-            forwards.append(PortForward(str(rule.get("description", "")), proto, ext,
-                                        _text(rule, "internalServerIPAddress", source), internal,
-                                        enabled=_bool(rule, "isEnabled", source), ref=f"{kind}:{i}"))
-        except InvalidValue as exc:
-            raise ParseError(source, f"rule {i}: {exc.message}") from None
+    table = RuleTable(kind)
+
+    def read(i: int, rule: dict[str, Any], proto: Protocol) -> PortForward:
+        if table is RuleTable.RANGE:
+            ext: Any = f"{jsonread.number(rule, 'firstExternalPort', source)}-" \
+                       f"{jsonread.number(rule, 'lastExternalPort', source)}"
+            internal: Any = None
+        else:
+            ext = jsonread.number(rule, "externalPort", source)
+            internal = jsonread.number(rule, "internalPort", source)
+        return PortForward(str(rule.get("description", "")), proto, ext,
+                           jsonread.text(rule, "internalServerIPAddress", source), internal,
+                           enabled=jsonread.flag(rule, "isEnabled", source), ref=f"{table}:{i}")
+
+    rules, forwards = jsonread.forwards_from_rules(output, source, _PROTO_IN, read)
     limit = output.get("maxRules")
-    return list(rules), forwards, limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+    return rules, forwards, limit if isinstance(limit, int) and not isinstance(limit, bool) else None
 
 
 def forward_to_rule(forward: PortForward) -> dict[str, Any]:
@@ -170,17 +152,18 @@ def parse_lan_settings(output: dict[str, Any], source: str = "router/GetLANSetti
     if not isinstance(dhcp, dict):
         raise ParseError(source, "'dhcpSettings' missing")
     try:
-        gateway = ipaddress.IPv4Address(_text(output, "ipAddress", source))
-        network = ipaddress.IPv4Network(f"{gateway}/{_int(output, 'networkPrefixLength', source)}", strict=False)
-        pools = (AddressRange(_text(dhcp, "firstClientIPAddress", source), _text(dhcp, "lastClientIPAddress",
-                                                                                   source)),) \
+        gateway = ipaddress.IPv4Address(jsonread.text(output, "ipAddress", source))
+        prefix = jsonread.number(output, "networkPrefixLength", source)
+        network = ipaddress.IPv4Network(f"{gateway}/{prefix}", strict=False)
+        pools = (AddressRange(jsonread.text(dhcp, "firstClientIPAddress", source),
+                              jsonread.text(dhcp, "lastClientIPAddress", source)),) \
             if output.get("isDHCPEnabled", True) else ()
         reservations = []
         for r in dhcp.get("reservations") or []:
             if not isinstance(r, dict):
                 raise ParseError(source, "a reservation is not an object")
-            reservations.append(Reservation(_text(r, "ipAddress", source), _text(r, "macAddress", source),
-                                            str(r.get("description", ""))))
+            reservations.append(Reservation(jsonread.text(r, "ipAddress", source),
+                                            jsonread.text(r, "macAddress", source), str(r.get("description", ""))))
         return DhcpScope(network, gateway, pools, tuple(reservations))
     except (InvalidValue, ValueError) as exc:
         raise ParseError(source, f"unreadable LAN settings ({exc})") from None
@@ -194,13 +177,10 @@ def reservation_to_json(reservation: Reservation) -> dict[str, str]:
 
 def parse_devices(output: dict[str, Any], source: str = "devicelist/GetDevices") -> list[Neighbour]:
     """Neighbours from the device list: one per connection that has an IPv4 address."""
-    devices = output.get("devices")
-    if not isinstance(devices, list):
-        raise ParseError(source, "'devices' missing or not a list")
     out = []
-    for dev in devices:
-        if not isinstance(dev, dict) or not isinstance(dev.get("connections", []), list):
-            raise ParseError(source, "a device is not an object with 'connections'")
+    for dev in jsonread.objects(output, "devices", source, "device"):
+        if not isinstance(dev.get("connections", []), list):
+            raise ParseError(source, "a device's 'connections' is not a list")
         name = dev.get("friendlyName") or ""
         for conn in dev.get("connections", []):
             if not isinstance(conn, dict) or not conn.get("ipAddress"):
@@ -214,13 +194,8 @@ def parse_devices(output: dict[str, Any], source: str = "devicelist/GetDevices")
 
 def parse_leases(output: dict[str, Any], source: str = "router/GetDHCPClientLeases") -> list[Lease]:
     """DHCP leases."""
-    leases = output.get("leases")
-    if not isinstance(leases, list):
-        raise ParseError(source, "'leases' missing or not a list")
     out = []
-    for item in leases:
-        if not isinstance(item, dict):
-            raise ParseError(source, "a lease is not an object")
+    for item in jsonread.objects(output, "leases", source, "lease"):
         try:
             out.append(Lease(str(item.get("ipAddress")), str(item.get("macAddress")), str(item.get("hostName") or "")))
         except InvalidValue as exc:
@@ -230,4 +205,4 @@ def parse_leases(output: dict[str, Any], source: str = "router/GetDHCPClientLeas
 
 def parse_alg(output: dict[str, Any], source: str = "firewall/GetALGSettings") -> bool:
     """``isSIPEnabled``."""
-    return _bool(output, "isSIPEnabled", source)
+    return jsonread.flag(output, "isSIPEnabled", source)

@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
+from routerfix.enums import ActionKind
 from routerfix.errors import AuthenticationError, DeviceError, InvalidValue, ParseError
 from routerfix.model import (
     Backup,
@@ -85,7 +86,7 @@ class MerakiDriver(WebDriver):
                                                                    "rate_limit_retries", "max_retry_after"}
     default_scheme: ClassVar[str] = "https"
     default_headers: ClassVar[dict[str, str]] = {"Accept": "application/json"}
-    batch_kinds = frozenset({"add_forward", "remove_forward"})
+    batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD})
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)

@@ -7,9 +7,9 @@ input) leaves these functions. Raw rule objects are kept whole so a read-modify-
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Any
 
+from routerfix import jsonread
 from routerfix.errors import InvalidValue, ParseError
 from routerfix.model import AddressRange, DhcpScope, Neighbour, PortForward, Protocol, Reservation
 
@@ -21,38 +21,18 @@ _PROTO_IN = {"tcp": Protocol.TCP, "udp": Protocol.UDP}
 
 def load(text: str, source: str) -> Any:
     """JSON from an API answer."""
-    try:
-        return json.loads(text)
-    except (ValueError, TypeError, RecursionError):
-        raise ParseError(source, "the answer is not JSON (is this the Meraki Dashboard API?)") from None
-
-
-def _text(obj: dict[str, Any], key: str, source: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str):
-        raise ParseError(source, f"{key!r} missing or not text")
-    return value
+    return jsonread.load(text, source, "the answer is not JSON (is this the Meraki Dashboard API?)")
 
 
 def parse_rules(data: Any, source: str) -> tuple[list[dict[str, Any]], list[PortForward]]:
-    """``{"rules": [...]}`` (M3) → the raw rules (kept whole) and their forwards (``ref`` = index)."""
-    rules = data.get("rules") if isinstance(data, dict) else None
-    if not isinstance(rules, list):
-        raise ParseError(source, "'rules' missing or not a list")
-    forwards = []
-    for i, rule in enumerate(rules):
-        if not isinstance(rule, dict):
-            raise ParseError(source, f"rule {i} is not an object")
-        proto = _PROTO_IN.get(_text(rule, "protocol", source).lower())
-        if proto is None:
-            raise ParseError(source, f"rule {i}: unknown protocol {rule.get('protocol')!r}")
-        try:
-            forwards.append(PortForward(str(rule.get("name") or ""), proto, _text(rule, "publicPort", source),
-                                        _text(rule, "lanIp", source), _text(rule, "localPort", source),
-                                        ref=str(i)))
-        except InvalidValue as exc:  # M5 (inferred): port lists ("80,443") are not read; refuse, never guess
-            raise ParseError(source, f"rule {i}: {exc.message}") from None
-    return list(rules), forwards
+    """``{"rules": [...]}`` (M3) → the raw rules (kept whole) and their forwards (``ref`` = index). A rule whose
+    ports do not read as one port or range (M5, inferred: port lists such as ``"80,443"``) is refused, never
+    guessed."""
+    def read(i: int, rule: dict[str, Any], proto: Protocol) -> PortForward:
+        return PortForward(str(rule.get("name") or ""), proto, jsonread.text(rule, "publicPort", source),
+                           jsonread.text(rule, "lanIp", source), jsonread.text(rule, "localPort", source), ref=str(i))
+
+    return jsonread.forwards_from_rules(data, source, _PROTO_IN, read)
 
 
 def _ports(ports: Any) -> str:
@@ -87,8 +67,8 @@ def parse_scope(data: Any, source: str) -> DhcpScope:
     if not isinstance(data, dict):
         raise ParseError(source, "not an object")
     try:
-        network = ipaddress.IPv4Network(_text(data, "subnet", source), strict=False)
-        gateway = ipaddress.IPv4Address(_text(data, "applianceIp", source))
+        network = ipaddress.IPv4Network(jsonread.text(data, "subnet", source), strict=False)
+        gateway = ipaddress.IPv4Address(jsonread.text(data, "applianceIp", source))
         hosts = (network.network_address + 1, network.broadcast_address - 1)
         reservations = tuple(Reservation(str(v.get("ip")), mac, str(v.get("name") or ""))
                              for mac, v in parse_fixed(data, source).items())
@@ -104,12 +84,8 @@ def reservation_entry(reservation: Reservation) -> dict[str, str]:
 
 def parse_clients(data: Any, source: str) -> list[Neighbour]:
     """Clients (M11): one neighbour per client with an IPv4 address."""
-    if not isinstance(data, list):
-        raise ParseError(source, "not a list of clients")
     out = []
-    for item in data:
-        if not isinstance(item, dict):
-            raise ParseError(source, "a client is not an object")
+    for item in jsonread.objects(data, None, source, "client"):
         if not item.get("ip") or not item.get("mac"):
             continue
         try:

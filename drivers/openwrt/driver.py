@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
+from routerfix.enums import ActionKind
 from routerfix.errors import DeviceError, InvalidValue, ParseError
 from routerfix.model import (
     Backup,
@@ -81,7 +82,8 @@ class OpenWrtDriver(SSHDriver):
                "connection tracking is flushed only where the conntrack tool is installed"))
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"lan_interface", "wan_zone", "lan_zone",
                                                                  "confirm_minutes"}
-    batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address", "set_sip_alg"})
+    batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD, ActionKind.RESERVE_ADDRESS,
+                             ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG})
     """Every change of a run in one ``uci … && uci commit … && reload`` chain (:meth:`write_batch`)."""
     prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+:\S*[#$]"
     error_patterns: ClassVar[tuple[str, ...]] = (r"^uci: ", r"^Usage: uci ", r"^-?ash: .*not found", r"syntax error")

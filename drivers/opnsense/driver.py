@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from routerfix.base.web import WebDriver
+from routerfix.enums import ActionKind
 from routerfix.errors import AuthenticationError, DeviceError, ParseError
 from routerfix.model import (
     Capabilities,
@@ -75,7 +76,8 @@ class OpnsenseDriver(WebDriver):
                             Feature.NEIGHBOURS, Feature.DHCP_RESERVATION}),
         max_forwards=None, forward_ranges=True, forward_both=True, orders_rules=False,
         notes=(NO_NAT_MODE, NO_SIP_ALG))
-    batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address"})
+    batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD, ActionKind.RESERVE_ADDRESS,
+                             ActionKind.RELEASE_ADDRESS})
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)

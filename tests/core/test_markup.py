@@ -13,7 +13,7 @@ from pathlib import Path
 
 from helpers import Lease, PortForward, connect, router
 
-from routerfix.fleet import FleetReport, HostResult
+from routerfix.fleet import FleetOperation, FleetReport, HostResult, ResultStatus
 from routerfix.render import state_html
 
 ROUTERFIX = [sys.executable, "-m", "routerfix.cli"]
@@ -62,9 +62,10 @@ def test_html_escapes_device_text() -> None:
 
 
 def test_csv_cells_never_start_a_formula() -> None:
-    row = HostResult("=HYPERLINK(\"http://x\")", "h", "memory", "plan", "failed", False,
-                     error_message="+cmd|' /C calc'!A0", warnings=("-2+3", "@SUM(A1)"))
-    text = FleetReport("plan", (row,)).to_csv()
+    row = HostResult(name="=HYPERLINK(\"http://x\")", hostname="h", driver="memory", operation=FleetOperation.PLAN,
+                     status=ResultStatus.FAILED, ok=False, error_message="+cmd|' /C calc'!A0",
+                     warnings=("-2+3", "@SUM(A1)"))
+    text = FleetReport(operation=FleetOperation.PLAN, results=(row,)).to_csv()
     cells = next(r for r in csv.DictReader(io.StringIO(text)))
     assert cells["name"].startswith("'=") and cells["error_message"].startswith("'+")
     assert cells["warnings"].startswith("'-")

@@ -18,7 +18,7 @@ from routerfix.drivers.memory import MemoryDriver
 import routerfix
 from routerfix.driver import Driver
 from routerfix.errors import InvalidValue, StateFileError
-from routerfix.fleet import FleetReport, HostResult, failed_hosts, load_report, run_fleet
+from routerfix.fleet import FleetOperation, FleetReport, HostResult, ResultStatus, failed_hosts, load_report, run_fleet
 from routerfix.inventory import FleetHost, load_inventory
 
 
@@ -44,7 +44,7 @@ def test_exit_codes_all_some_none(tmp_path: Path, password_env: str) -> None:
     assert run_fleet(inv(["office", "office"], "all"), "plan").exit_code() == 0
     assert run_fleet(inv(["office", "full-pool"], "some"), "plan").exit_code() == 1
     assert run_fleet(inv(["pbx", "full-pool"], "none"), "plan").exit_code() == 2
-    assert FleetReport("plan", ()).exit_code() == 0
+    assert FleetReport(operation=FleetOperation.PLAN, results=()).exit_code() == 0
 
 
 class _BrokenDriver(MemoryDriver):
@@ -166,8 +166,9 @@ def test_only_failed_reruns_just_the_failures(fleet_inventory: Path, tmp_path: P
 
 
 def test_only_failed_skips_hosts_gone_from_the_inventory(fleet_inventory: Path, tmp_path: Path) -> None:
-    fake = FleetReport("plan", (HostResult("retired", "x", "memory", "plan", "failed", False),
-                                HostResult("pbx", "y", "memory", "plan", "failed", False)))
+    fake = FleetReport(operation=FleetOperation.PLAN, results=tuple(
+        HostResult(name=name, hostname=host, driver="memory", operation=FleetOperation.PLAN,
+                   status=ResultStatus.FAILED, ok=False) for name, host in (("retired", "x"), ("pbx", "y"))))
     report = run_fleet(fleet_inventory, "plan", only_failed=fake)
     assert [r.name for r in report.results] == ["pbx"]
     assert any("retired" in w for w in report.warnings)
@@ -192,9 +193,10 @@ def test_mitigate_saves_undo_records_and_undo_restores(fleet_inventory: Path, tm
 
 
 def test_renderings_escape_device_text(tmp_path: Path) -> None:
-    r = HostResult("<script>x</script>", "h", "memory", "plan", "failed", False, error_type="DeviceError",
+    r = HostResult(name="<script>x</script>", hostname="h", driver="memory", operation=FleetOperation.PLAN,
+                   status=ResultStatus.FAILED, ok=False, error_type="DeviceError",
                    error_message="refused: <b>bad</b> [red]markup[/red]")
-    report = FleetReport("plan", (r,), duration=1.0)
+    report = FleetReport(operation=FleetOperation.PLAN, results=(r,), duration=1.0)
     page = report._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;b&gt;bad" in page
     from rich.console import Console

@@ -192,6 +192,7 @@ MITIGATION_OPTIONS = ("sink", "replace_conflicting", "reserve_sink", "manage_nat
 def run(module):
     """Plan, apply (unless check mode) and report."""
     import routerfix
+    from routerfix.result import ResultStatus
 
     p = module.params
     present = p["state"] == "present"
@@ -219,7 +220,7 @@ def run(module):
         module.warn(text)
     output = dict(
         changed=plan.changed if module.check_mode else result.changed,
-        status=result.status,
+        status=str(result.status),
         sink=str(plan.sink) if plan.sink else None,
         actions=[a.describe() for a in plan.actions],
         verdicts=data["verdicts"],
@@ -230,7 +231,7 @@ def run(module):
     )
     if module._diff:
         output["diff"] = make_diff(plan.host, plan.before, plan.after)
-    if result.status == "verdict" and p["fail_on_verdict"]:
+    if result.status is ResultStatus.VERDICT and p["fail_on_verdict"]:
         module.fail_json(msg="no configuration change can fix this site: " + "; ".join(
             v["reason"] for v in data["verdicts"]), **output)
     module.exit_json(**output)
