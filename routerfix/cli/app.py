@@ -45,6 +45,7 @@ from routerfix.cli.common import (
 )
 from routerfix.errors import (
     AuthenticationError,
+    DriverNotFound,
     ForwardConflict,
     InvalidValue,
     NoFreeAddress,
@@ -82,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser = functools.partial(sub.add_parser, allow_abbrev=False)  # type: ignore[method-assign]
 
-    p = sub.add_parser("drivers", parents=[common], help="list installed drivers")
+    p = sub.add_parser("drivers", parents=[common], help="list installed drivers, or one driver's options")
+    p.add_argument("name", nargs="?", metavar="NAME", help="list this driver's options with their meaning")
     p.set_defaults(func=cmd_drivers)
 
     p = sub.add_parser("show", parents=[common], help="show NAT mode, forwards, DHCP scope, leases and phones")
@@ -139,7 +141,7 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_AUTH
     if isinstance(exc, (ForwardConflict, NoFreeAddress)):
         return EXIT_DECISION
-    if isinstance(exc, (InvalidValue, StateFileError)):
+    if isinstance(exc, (InvalidValue, StateFileError, DriverNotFound)):
         return EXIT_USAGE
     return EXIT_FAILED
 

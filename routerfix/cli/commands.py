@@ -16,6 +16,7 @@ from routerfix.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_VERDICT,
+    TRUST_FLAGS,
     confirm,
     connect_from_args,
     console,
@@ -23,14 +24,18 @@ from routerfix.cli.common import (
     mitigation_options,
     parse_options,
 )
+from routerfix.credentials import CLI_SECRETS
 from routerfix.errors import MitigationError
 from routerfix.planner import Plan
 from routerfix.records import default_state_dir
 
+
 def cmd_drivers(args: argparse.Namespace) -> int:
-    """List installed drivers."""
+    """List installed drivers, or one driver's options with their meaning."""
     from routerfix.registry import registry
 
+    if args.name:
+        return _describe_driver(args, routerfix.get_driver(args.name))
     rows = registry.describe()
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -40,6 +45,26 @@ def cmd_drivers(args: argparse.Namespace) -> int:
     table = Table("driver", "plugin")
     for row in rows:
         table.add_row(row["name"], row["target"])
+    console().print(table)
+    return EXIT_OK
+
+
+def _describe_driver(args: argparse.Namespace, cls: type[routerfix.Driver]) -> int:
+    """``routerfix drivers NAME``: the driver's options, which are secret, the flag that sets each, their meaning."""
+    flags = {tf.option: tf.flag for tf in TRUST_FLAGS}
+    flags.update({spec.name: f"--{spec.flag}-file/-env" for spec in CLI_SECRETS[1:]})
+    rows = [{"name": name, "secret": name in cls.secret_options, "flag": flags.get(name),
+             "help": cls.option_help.get(name, "")} for name in sorted(cls.option_names)]
+    data = {"name": cls.name, "target": f"{cls.__module__}:{cls.__qualname__}", "options": rows}
+    if args.json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table("option", "flag", "meaning", title=f"{cls.name} options (-o KEY=VALUE, or the flag)")
+    for row in rows:
+        meaning = str(row["help"] or "(undocumented)") + (" [secret]" if row["secret"] else "")
+        table.add_row(str(row["name"]), str(row["flag"] or ""), meaning)
     console().print(table)
     return EXIT_OK
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from routerfix.cli.common import add_mitigation_arguments, mitigation_options
 from routerfix.errors import RouterfixError
 from routerfix.interrupts import handle_termination
 from routerfix.records import unique_path
@@ -50,23 +51,10 @@ def register(subparsers: Any) -> None:
         p.add_argument("--state-dir", help="undo records, backups and reports (default: ~/.local/state/routerfix)")
         p.add_argument("--yes", "-y", action="store_true", help="do not ask before writing")
         if op != "undo":
-            p.add_argument("--replace-conflicting", action="store_true",
-                           help="replace existing forwards of 5060/5061 (only if known to be stale!)")
-            p.add_argument("--no-nat", dest="manage_nat", action="store_false", help="leave NAT filtering alone")
-            p.add_argument("--no-reserve", dest="reserve_sink", action="store_false",
-                           help="do not reserve the sink in DHCP")
-            p.add_argument("--keep-sip-alg", dest="sip_alg_off", action="store_false", help="leave SIP ALG alone")
-            p.add_argument("--no-flush", dest="flush", action="store_false",
-                           help="do not clear connection tracking")
-            p.add_argument("--no-probe", dest="probe", action="store_false",
-                           help="do not probe candidate sink addresses")
-        p.add_argument("--no-backup", dest="backup", action="store_false", help="take no configuration backup")
+            add_mitigation_arguments(p, fleet=True)
+        else:
+            p.add_argument("--no-backup", dest="backup", action="store_false", help="take no configuration backup")
         p.set_defaults(func=handle, operation=op)
-
-
-def _mitigation_options(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("replace_conflicting", "manage_nat", "reserve_sink", "sip_alg_off", "flush", "probe", "backup")
-    return {n: getattr(args, n) for n in names if hasattr(args, n)}
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
@@ -90,7 +78,7 @@ def handle(args: argparse.Namespace) -> int:
         inventory = load_inventory(args.inventory)
         if args.only:
             inventory = inventory.select(args.only)
-        options = _mitigation_options(args)
+        options = mitigation_options(args)
         state_dir = _state_dir(args)
         selection = inventory
         only_failed: Any = None

@@ -41,6 +41,7 @@ from routerfix.secrets import Secret
 
 __all__ = [
     "DEFAULT_KNOWN_HOSTS",
+    "SSH_OPTION_HELP",
     "SSH_OPTION_NAMES",
     "HostKeyPolicy",
     "KnownHost",
@@ -57,6 +58,15 @@ log = logging.getLogger("routerfix.transport.ssh")
 SSH_OPTION_NAMES = frozenset({"known_hosts", "host_key_fingerprint", "accept_new_host_key", "key_file",
                               "key_passphrase"})
 """Option names every SSH driver accepts (add your own with ``SSH_OPTION_NAMES | {...}``)."""
+SSH_OPTION_HELP: dict[str, str] = {
+    "known_hosts": "OpenSSH known_hosts file the device's key must be in (default ~/.ssh/known_hosts)",
+    "host_key_fingerprint": "trust exactly this host key: SHA256:<base64>, as ssh-keygen -lf prints it",
+    "accept_new_host_key": "true: trust an unknown key on first use and add it to known_hosts (a changed key is "
+                           "still refused)",
+    "key_file": "SSH private key for public-key login",
+    "key_passphrase": "passphrase of key_file (secret: from a file, a variable or a prompt)",
+}
+"""What each SSH option means (``routerfix drivers NAME``)."""
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 _FINGERPRINT_RE = re.compile(r"SHA256:([A-Za-z0-9+/]{43})=?")
