@@ -63,6 +63,11 @@ options:
       - Ask the router whether anything answers at a candidate sink before using it.
     type: bool
     default: true
+  max_probes:
+    description:
+      - How many candidate sinks to probe before giving up (0 to 64).
+    type: int
+    default: 8
   still_ringing:
     description:
       - The site still gets ghost calls although it was mitigated before; with nothing left to change
@@ -182,11 +187,9 @@ from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_comm
     connect,
     fail_from_error,
     make_diff,
+    mitigation_argument_spec,
     routerfix_argument_spec,
 )
-
-MITIGATION_OPTIONS = ("sink", "replace_conflicting", "reserve_sink", "manage_nat", "sip_alg_off", "flush", "probe",
-                      "still_ringing", "backup")
 
 
 def run(module):
@@ -199,7 +202,7 @@ def run(module):
     driver = connect(module)
     try:
         if present:
-            options = dict((k, p[k]) for k in MITIGATION_OPTIONS if p[k] is not None)
+            options = dict((k, p[k]) for k in mitigation_argument_spec() if p[k] is not None)
             result = routerfix.apply_ghostcall_mitigation(driver, dry_run=module.check_mode,
                                                           state_dir=p["state_dir"], **options)
         else:
@@ -238,22 +241,17 @@ def run(module):
 
 def main():
     argument_spec = routerfix_argument_spec()
+    mitigation = mitigation_argument_spec()
+    argument_spec.update(mitigation)
     argument_spec.update(
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        sink=dict(type="str"),
-        replace_conflicting=dict(type="bool", default=False),
-        reserve_sink=dict(type="bool", default=True),
-        manage_nat=dict(type="bool", default=True),
-        sip_alg_off=dict(type="bool", default=True),
-        flush=dict(type="bool", default=True),
-        probe=dict(type="bool", default=True),
-        still_ringing=dict(type="bool", default=False),
-        backup=dict(type="bool", default=True),
         state_dir=dict(type="path"),
         record=dict(type="path"),
         fail_on_verdict=dict(type="bool", default=True),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    # without the library the mitigation options are unknown: skip the checks so the module fails with the
+    # standard "install routerfix" message, not an unsupported-parameter one
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, bypass_checks=not mitigation)
     check_library(module)   # before run() imports routerfix
     try:
         run(module)
