@@ -95,7 +95,7 @@ def resolve_secret(
     env: str | None = None,
     default_env: str | None = None,
     prompt: str | None = None,
-    ask: Callable[[str], str] = getpass.getpass,
+    ask: Callable[[str], str] | None = None,
     fields: tuple[str, str] = ("file", "env"),
 ) -> Secret | None:
     """Resolve one secret; None when no source gives one.
@@ -106,7 +106,7 @@ def resolve_secret(
     :param env: an environment variable the caller named: it must be set and non-empty.
     :param default_env: a variable used only if set (``ROUTERFIX_PASSWORD``).
     :param prompt: ask on the terminal with this text when nothing else gave a value (None: never ask).
-    :param ask: how to ask (``getpass.getpass``; tests pass their own).
+    :param ask: how to ask (default ``getpass.getpass``: the answer is not echoed).
     :param fields: the names of the file and env settings for error messages (``("--password-file",
         "--password-env")`` on the command line, ``("data.password_file", "data.password_env")`` in an inventory).
     :raises InvalidValue: a named file or variable does not hold the secret.
@@ -130,6 +130,6 @@ def resolve_secret(
         if found:
             return Secret(found)
     if prompt is not None:
-        answer = ask(prompt)
+        answer = (ask or getpass.getpass)(prompt)
         return Secret(answer) if answer else None
     return None

@@ -181,7 +181,7 @@ def driver_options(args: argparse.Namespace, driver_cls: type[routerfix.Driver])
         if spec.name not in driver_cls.secret_options:
             held = ", ".join(sorted(driver_cls.secret_options)) or "none"
             raise InvalidValue(given[0], True, f"a secret the {driver_cls.name} driver takes (its secrets: {held})")
-        options[spec.name] = _resolve_cli_secret(args, spec, f"{spec.about} ({args.host}): ")
+        options[spec.name] = _resolve_cli_secret(args, spec, f"{spec.name.replace('_', ' ')} for {args.host}: ")
     return options
 
 
