@@ -53,8 +53,9 @@ def _describe_driver(args: argparse.Namespace, cls: type[routerfix.Driver]) -> i
     """``routerfix drivers NAME``: the driver's options, which are secret, the flag that sets each, their meaning."""
     flags = {tf.option: tf.flag for tf in TRUST_FLAGS}
     flags.update({spec.name: f"--{spec.flag}-file/-env" for spec in CLI_SECRETS[1:]})
+    about = {spec.name: spec.about for spec in CLI_SECRETS}
     rows = [{"name": name, "secret": name in cls.secret_options, "flag": flags.get(name),
-             "help": cls.option_help.get(name, "")} for name in sorted(cls.option_names)]
+             "help": cls.option_help.get(name) or about.get(name, "")} for name in sorted(cls.option_names)]
     data = {"name": cls.name, "target": f"{cls.__module__}:{cls.__qualname__}", "options": rows}
     if args.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
