@@ -177,6 +177,10 @@ def _print_error(args: argparse.Namespace, exc: BaseException) -> None:
     notes = [str(n) for n in getattr(exc, "__notes__", ())]
     for note in notes:
         err.print(Text(f"  {note}"))
+    if isinstance(exc, RollbackFailed) and getattr(args, "command", None) == "mitigate":
+        from routerfix.cli.common import undo_command
+
+        err.print(Text(f"  undo with: {undo_command(args)}"))
     if getattr(args, "json", False):
         error = exc.to_dict() if isinstance(exc, RouterfixError) else {"type": type(exc).__name__,
                                                                        "message": str(exc)}

@@ -28,6 +28,7 @@ from routerfix.credentials import CLI_SECRETS
 from routerfix.errors import MitigationError
 from routerfix.planner import Plan
 from routerfix.records import default_state_dir
+from routerfix.secrets import reveal
 
 
 def cmd_drivers(args: argparse.Namespace) -> int:
@@ -197,6 +198,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK if result.status in ("mitigated", "unchanged", "verdict") and not again.changed else EXIT_FAILED
 
 
+def simulator_command(device: Any) -> str:
+    """A ``routerfix show`` command line that works verbatim against a running simulator (its test password in
+    the environment; no empty ``--username``; values shell-quoted)."""
+    import shlex
+
+    argv = ["routerfix", "show", "--driver", device.driver, "--host", device.host]
+    if device.port:
+        argv += ["--port", str(device.port)]
+    if device.username:
+        argv += ["--username", device.username]
+    for key, value in device.options.items():
+        argv += ["-o", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    argv.append("--no-prompt")
+    password = reveal(device.password)
+    prefix = f"ROUTERFIX_PASSWORD={shlex.quote(password)} " if password else ""
+    return prefix + shlex.join(argv)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run a driver's simulator in the foreground and print how to connect to it."""
     from routerfix.simulate import simulate
@@ -208,13 +227,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if args.json:
             sys.stdout.write(json.dumps(info) + "\n")
         else:
-            opts = " ".join(f"-o {k}={v if isinstance(v, str) else json.dumps(v)}"
-                            for k, v in device.options.items())
-            port = f" --port {device.port}" if device.port else ""
-            console().print(f"{device.description or device.driver} listening on {device.host}{port}\n"
-                             f"connect with: ROUTERFIX_PASSWORD=<the simulator's password> routerfix show "
-                             f"--driver {device.driver} --host {device.host}{port} --username {device.username} "
-                             f"{opts}\n(password: {device.password!s}; Ctrl-C to stop)")
+            console().print(f"{device.description or device.driver} listening on {device.host}"
+                            f"{f' port {device.port}' if device.port else ''}\n"
+                            f"connect with: {simulator_command(device)}\n(Ctrl-C to stop)")
         sys.stdout.flush()
         deadline = time.monotonic() + args.duration if args.duration else None
         try:

@@ -81,6 +81,10 @@ TRUST_FLAGS = (
               "trust exactly this SSH host key (SHA256:..., as ssh-keygen -lf prints it)", metavar="SHA256:..."),
     TrustFlag("--tls-fingerprint", "tls_fingerprint",
               "pin the web GUI's certificate (sha256:<64 hex digits of the DER certificate>)", metavar="sha256:..."),
+    TrustFlag("--accept-new-host-key", "accept_new_host_key", "trust an unknown SSH host key on first use and add "
+              "it to known_hosts (a changed key is still refused)", value=True),
+    TrustFlag("--take-over-session", "take_over_session", "when another admin is logged in to the web GUI, take "
+              "their session over (they are logged out)", value=True),
     TrustFlag("--http", "scheme", "plain HTTP for a web GUI that offers nothing else (the password crosses the "
                                   "LAN in clear)", value="http"),
 )
@@ -200,6 +204,40 @@ def connect_from_args(args: argparse.Namespace) -> routerfix.Driver:
     password = read_password(args)
     return routerfix.connect(args.driver, args.host, username=args.username, password=password,
                              port=args.port, **options)
+
+
+def connection_argv(args: argparse.Namespace) -> list[str]:
+    """The connection arguments of ``args`` as a command line (secrets only by reference), for printed hints."""
+    argv = ["--driver", args.driver, "--host", args.host]
+    for flag, value in (("--port", args.port), ("--username", args.username), ("--timeout", args.timeout)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for spec in CLI_SECRETS:
+        for part in ("env", "file"):
+            value = getattr(args, f"{spec.name}_{part}")
+            if value:
+                argv += [f"--{spec.flag}-{part}", value]
+        if getattr(args, f"ask_{spec.name}"):
+            argv.append(f"--ask-{spec.flag}")
+    for tf in TRUST_FLAGS:
+        value = getattr(args, tf.option, None)
+        if value is not None:
+            argv += [tf.flag] if tf.value is not None else [tf.flag, str(value)]
+    for pair in args.option:
+        argv += ["-o", pair]
+    if args.no_prompt:
+        argv.append("--no-prompt")
+    return argv
+
+
+def undo_command(args: argparse.Namespace) -> str:
+    """``routerfix undo`` for the device of ``args``, with its state dir: it restores from the saved records."""
+    import shlex
+
+    argv = ["routerfix", "undo", *connection_argv(args)]
+    if getattr(args, "state_dir", None):
+        argv += ["--state-dir", args.state_dir]
+    return shlex.join([*argv, "--yes"])
 
 
 # --- output -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 from routerfix.cli.common import add_mitigation_arguments, mitigation_options
 from routerfix.errors import RouterfixError
 from routerfix.interrupts import handle_termination
+from routerfix.options import MITIGATION_OPTIONS, OptionKind
 from routerfix.records import unique_path
 
 __all__ = ["handle", "register"]
@@ -122,10 +123,30 @@ def handle(args: argparse.Namespace) -> int:
         out.print(Text(f"report: {report_path}" + (f"; csv: {args.csv}" if args.csv else "")))
         if report.failed and not report.interrupted:
             out.print(Text(f"rerun the {len(report.failed)} host(s) that did not succeed with: "
-                           f"routerfix fleet {op} {args.inventory} --only-failed {report_path}"))
+                           f"{rerun_command(args, report_path)}"))
     if report.interrupted:
         return EXIT_INTERRUPTED
     return report.exit_code()
+
+
+def rerun_command(args: argparse.Namespace, report_path: Path) -> str:
+    """The command that reruns just the hosts that did not succeed: the same operation, options and state dir,
+    ``--only-failed REPORT``, and ``--yes`` when it writes (it was confirmed already)."""
+    import shlex
+
+    argv = ["routerfix", "fleet", args.operation, str(args.inventory), "--only-failed", str(report_path)]
+    if args.state_dir:
+        argv += ["--state-dir", str(args.state_dir)]
+    if args.workers is not None:
+        argv += ["--workers", str(args.workers)]
+    for spec in MITIGATION_OPTIONS:
+        value = getattr(args, spec.name, spec.default)
+        if value == spec.default:
+            continue
+        argv += [spec.flag] if spec.kind is OptionKind.BOOL else [spec.flag, str(value)]
+    if args.operation != "plan":
+        argv.append("--yes")
+    return shlex.join(argv)
 
 
 def _confirm(args: argparse.Namespace, op: str, count: int) -> bool:
