@@ -2,9 +2,10 @@
 
 Commands: ``drivers``, ``show``, ``plan``, ``mitigate``, ``undo``, ``demo``, ``simulate``
 (and ``fleet``/``probe`` where installed). Every command takes ``--json``.
-Credentials never go on the command line: the password comes from
-``--password-file``, the ``ROUTERFIX_PASSWORD`` environment variable (or the one
-``--password-env`` names), or a prompt.
+Secrets never go on the command line: the password, an SSH key passphrase and an
+enable secret each come from a file (``--password-file``...), an environment variable
+(``ROUTERFIX_PASSWORD``, or the one ``--password-env`` names...) or a prompt
+(:mod:`routerfix.credentials`). Every command or flag an error suggests works as printed.
 
 Exit codes:
 
