@@ -1,9 +1,8 @@
 # Copyright: (c) 2026, routerfix developers
 # MIT License (see LICENSE or https://opensource.org/licenses/MIT)
 # SPDX-License-Identifier: MIT
-"""Shared pieces of the routerfix modules: the library import check, the argument specs (connection; the
-mitigation options, from routerfix's own table), connecting (secrets through routerfix.credentials), error
-reporting and diffs."""
+"""Shared pieces of the routerfix modules: the library import check, one argument spec, connecting (secrets
+through routerfix.credentials), error reporting and diffs."""
 
 
 import traceback
@@ -11,7 +10,7 @@ import traceback
 from ansible.module_utils.basic import missing_required_lib
 
 __all__ = ["HAS_ROUTERFIX", "RouterfixError", "check_library", "connect", "fail_from_error", "make_diff",
-           "mitigation_argument_spec", "routerfix_argument_spec", "state_lines"]
+           "routerfix_argument_spec", "state_lines"]
 
 ROUTERFIX_IMPORT_ERROR = None
 try:
@@ -39,21 +38,6 @@ def routerfix_argument_spec():
         driver_options=dict(type="dict", default={}),
         driver_secrets=dict(type="dict", no_log=True),
     )
-
-
-def mitigation_argument_spec():
-    """The mitigation options (routerfix.options.MITIGATION_OPTIONS: names, types, defaults); empty without the
-    library (the module then fails in check_library)."""
-    if not HAS_ROUTERFIX:
-        return {}
-    from routerfix.options import MITIGATION_OPTIONS
-
-    spec = {}
-    for option in MITIGATION_OPTIONS:
-        spec[option.name] = dict(type=str(option.kind))
-        if option.default is not None:
-            spec[option.name]["default"] = option.default
-    return spec
 
 
 def check_library(module):

@@ -50,9 +50,13 @@ def test_every_secret_option_is_no_log():
 def test_mitigation_options_come_from_routerfix_table():
     from routerfix.options import MITIGATION_OPTIONS
 
-    spec = routerfix_common.mitigation_argument_spec()
+    spec = ghostcall_mitigation.MITIGATION_ARGUMENT_SPEC
     assert list(spec) == [o.name for o in MITIGATION_OPTIONS]
-    assert spec["max_probes"] == dict(type="int", default=8) and spec["sink"] == dict(type="str")
+    for option in MITIGATION_OPTIONS:
+        expected = dict(type=str(option.kind))
+        if option.default is not None:
+            expected["default"] = option.default
+        assert spec[option.name] == expected, option.name
 
 
 def test_password_from_a_file(run_module, router, tmp_path, monkeypatch):
