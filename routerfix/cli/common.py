@@ -101,12 +101,15 @@ def add_secret_arguments(group: Any, spec: SecretSpec) -> None:
     group.add_argument(f"--ask-{flag}", action="store_true", help=f"prompt for {spec.about}")
 
 
-def add_connection_arguments(parser: argparse.ArgumentParser, *, host_required: bool = True) -> None:
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every single-device command shares."""
     group = parser.add_argument_group("device")
-    group.add_argument("--driver", "-d", required=True,
-                       help="driver name (see `routerfix drivers`), or auto (see `routerfix detect`)")
-    group.add_argument("--host", "-H", required=host_required, help="router address or name")
+    group.add_argument("--profile", "-P", metavar="NAME",
+                       help="connection profile from ~/.config/routerfix/config.toml (the command line wins)")
+    group.add_argument("--driver", "-d",
+                       help="driver name (see `routerfix drivers`), or auto (see `routerfix detect`); required "
+                            "unless the profile names one")
+    group.add_argument("--host", "-H", help="router address or name (required unless the profile names one)")
     group.add_argument("--port", type=int, help="TCP port, if not the driver's default")
     group.add_argument("--username", "-u", help="login name")
     group.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
@@ -190,7 +193,10 @@ def driver_options(args: argparse.Namespace, driver_cls: type[routerfix.Driver])
 
 
 def connect_from_args(args: argparse.Namespace) -> routerfix.Driver:
-    """Open the device named by the connection arguments."""
+    """Open the device named by the connection arguments (completed from ``--profile``)."""
+    from routerfix.cli.profiles import apply_profile
+
+    apply_profile(args)
     if args.driver == "auto":   # detect without credentials first; only an unambiguous answer is used
         from routerfix.detect import resolve_driver
 
