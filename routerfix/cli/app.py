@@ -32,7 +32,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import routerfix
-from routerfix.cli.commands import cmd_demo, cmd_drivers, cmd_mitigate, cmd_plan, cmd_show, cmd_simulate, cmd_undo
+from routerfix.cli.commands import (
+    cmd_completion,
+    cmd_demo,
+    cmd_drivers,
+    cmd_mitigate,
+    cmd_plan,
+    cmd_show,
+    cmd_simulate,
+    cmd_undo,
+)
 from routerfix.cli.common import (
     EXIT_AUTH,
     EXIT_CODES,
@@ -128,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--knob", "-k", action="append", default=[], metavar="KEY=VALUE", help="simulator knob")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("completion", help="print a shell completion script (needs routerfix[completion])",
+                       description="Print a completion script: routerfix completion bash > "
+                                   "~/.local/share/bash-completion/completions/routerfix, or for zsh into a directory "
+                                   "of $fpath as _routerfix.")
+    p.add_argument("shell", choices=("bash", "zsh"))
+    p.set_defaults(func=cmd_completion)
 
     for register in _optional_registrations():
         register(sub)

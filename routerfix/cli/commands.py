@@ -25,7 +25,7 @@ from routerfix.cli.common import (
     parse_options,
 )
 from routerfix.credentials import CLI_SECRETS
-from routerfix.errors import MitigationError
+from routerfix.errors import InvalidValue, MitigationError
 from routerfix.planner import Plan
 from routerfix.records import default_state_dir
 from routerfix.secrets import reveal
@@ -214,6 +214,20 @@ def simulator_command(device: Any) -> str:
     password = reveal(device.password)
     prefix = f"ROUTERFIX_PASSWORD={shlex.quote(password)} " if password else ""
     return prefix + shlex.join(argv)
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """Print a bash or zsh completion script generated from the parser (by shtab, the optional extra
+    ``routerfix[completion]``): ``routerfix completion bash > ~/.local/share/bash-completion/completions/routerfix``."""
+    try:
+        import shtab
+    except ModuleNotFoundError:
+        raise InvalidValue("completion", args.shell, "the completion extra installed first: "
+                                                     "pip install 'routerfix[completion]'") from None
+    from routerfix.cli.app import build_parser
+
+    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -91,13 +91,19 @@ TRUST_FLAGS = (
 """Flags for the SSH and web trust options (``routerfix drivers NAME`` lists every option)."""
 
 
+def complete_files(action: argparse.Action) -> argparse.Action:
+    """Mark ``action`` as taking a file name for shell completion (shtab's ``FILE``, without importing shtab)."""
+    action.complete = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}  # type: ignore[attr-defined]
+    return action
+
+
 def add_secret_arguments(group: Any, spec: SecretSpec) -> None:
     """``--NAME-env VAR``, ``--NAME-file FILE``, ``--ask-NAME``, and a hidden ``--NAME`` that is refused."""
     flag = spec.flag
     group.add_argument(f"--{flag}", action=_RefuseSecret, help=argparse.SUPPRESS)
     default = f" (default {spec.default_env})" if spec.default_env else ""
     group.add_argument(f"--{flag}-env", metavar="VAR", help=f"environment variable holding {spec.about}{default}")
-    group.add_argument(f"--{flag}-file", metavar="FILE", help=f"file holding {spec.about}")
+    complete_files(group.add_argument(f"--{flag}-file", metavar="FILE", help=f"file holding {spec.about}"))
     group.add_argument(f"--ask-{flag}", action="store_true", help=f"prompt for {spec.about}")
 
 
@@ -122,7 +128,9 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     trust = parser.add_argument_group("trust")
     for tf in TRUST_FLAGS:
         if tf.value is None:
-            trust.add_argument(tf.flag, dest=tf.option, metavar=tf.metavar, help=tf.help)
+            action = trust.add_argument(tf.flag, dest=tf.option, metavar=tf.metavar, help=tf.help)
+            if tf.metavar == "FILE":
+                complete_files(action)
         else:
             trust.add_argument(tf.flag, dest=tf.option, action="store_const", const=tf.value, help=tf.help)
 

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +55,16 @@ def test_drivers_name_lists_the_options_with_their_meaning(capsys: pytest.Captur
     assert rows["tls_fingerprint"]["flag"] == "--tls-fingerprint" and rows["scheme"]["flag"] == "--http"
     assert main(["drivers", "no-such-driver"]) == 2
     assert "known drivers: " in capsys.readouterr().err
+
+
+def test_completion_script_is_generated_from_the_parser(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    assert "--password-file" in script and "--profile" in script and "--keep-nat" in script
+    (tmp_path / "routerfix.bash").write_text(script)
+    assert subprocess.run(["bash", "-n", str(tmp_path / "routerfix.bash")], timeout=30).returncode == 0
+    assert main(["completion", "zsh"]) == 0 and "#compdef routerfix" in capsys.readouterr().out
+    monkeypatch.setitem(sys.modules, "shtab", None)   # the optional extra is not installed
+    assert main(["completion", "bash"]) == 2
+    assert "routerfix[completion]" in capsys.readouterr().err
