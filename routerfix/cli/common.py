@@ -81,6 +81,7 @@ TRUST_FLAGS = (
               "trust exactly this SSH host key (SHA256:..., as ssh-keygen -lf prints it)", metavar="SHA256:..."),
     TrustFlag("--tls-fingerprint", "tls_fingerprint",
               "pin the web GUI's certificate (sha256:<64 hex digits of the DER certificate>)", metavar="sha256:..."),
+    TrustFlag("--ca-file", "ca_file", "CA bundle (PEM) to verify the web GUI's certificate against", metavar="FILE"),
     TrustFlag("--accept-new-host-key", "accept_new_host_key", "trust an unknown SSH host key on first use and add "
               "it to known_hosts (a changed key is still refused)", value=True),
     TrustFlag("--take-over-session", "take_over_session", "when another admin is logged in to the web GUI, take "

@@ -176,7 +176,7 @@ def _trust_error_message(host: str, port: int, timeout: float, pinned: str | Non
                 f"legitimately replaced, check it on the device and pin the new one")
     how = (f"if this is the router's own self-signed certificate, pin it: tls_fingerprint='{seen}' "
            f"(--tls-fingerprint {seen})") if seen else "pin its certificate with tls_fingerprint='sha256:<hex>'"
-    return f"the TLS certificate of {host}:{port} is not trusted ({detail}); {how}, or pass ca_file"
+    return f"the TLS certificate of {host}:{port} is not trusted ({detail}); {how}, or pass ca_file (--ca-file FILE)"
 
 
 def _detail(exc: BaseException) -> str:

@@ -185,3 +185,23 @@ def test_unset_password_variable_is_a_usage_error(ios: Any, monkeypatch: pytest.
     assert main(_show(ios, "--password-env", "RF_NOT_SET")) == 2
     assert "--password-env" in capsys.readouterr().err
     assert os.environ.get("RF_NOT_SET") is None
+
+
+def test_debug_output_of_a_real_run_shows_no_secret(ios: Any, tmp_path: Path) -> None:
+    """A separate process with --debug (netmiko and paramiko at DEBUG): neither the enable secret nor the key
+    passphrase shows, and neither is in the process's argv."""
+    import subprocess
+    import sys
+
+    key = tmp_path / "id_ed25519"
+    key.write_bytes(CLIENT_KEY.export_private_key("openssh", passphrase=PASSPHRASE, rounds=1, ignore_few_rounds=True))
+    key.chmod(0o600)
+    argv = [sys.executable, "-m", "routerfix.cli", "--debug", *_show(ios, "--key-file", str(key),
+            "--key-passphrase-file", str(_secret_file(tmp_path, "kp", PASSPHRASE)),
+            "--enable-secret-file", str(_secret_file(tmp_path, "en", ENABLE)))]
+    assert not any(ENABLE in a or PASSPHRASE in a for a in argv)
+    env = {k: v for k, v in os.environ.items() if k != "ROUTERFIX_PASSWORD"}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "DEBUG" in done.stderr
+    assert ENABLE not in done.stdout + done.stderr and PASSPHRASE not in done.stdout + done.stderr
