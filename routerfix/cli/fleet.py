@@ -111,9 +111,11 @@ def handle(args: argparse.Namespace) -> int:
     report.save_json(report_path)
     if args.csv:
         report.save_csv(args.csv)
+    rerun = rerun_command(args, report_path) if report.failed else None
     if args.json:
         data = report.to_dict()
         data["report_file"] = str(report_path)
+        data["rerun_command"] = rerun
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         out.print(report)
@@ -121,9 +123,8 @@ def handle(args: argparse.Namespace) -> int:
             if text not in inventory.warnings:
                 err.print(Text.assemble(("warning: ", "yellow"), text), highlight=False)
         out.print(Text(f"report: {report_path}" + (f"; csv: {args.csv}" if args.csv else "")))
-        if report.failed and not report.interrupted:
-            out.print(Text(f"rerun the {len(report.failed)} host(s) that did not succeed with: "
-                           f"{rerun_command(args, report_path)}"))
+        if rerun:   # after an interrupt too: the cancelled hosts are among those that did not succeed
+            out.print(Text(f"rerun the {len(report.failed)} host(s) that did not succeed with: {rerun}"))
     if report.interrupted:
         return EXIT_INTERRUPTED
     return report.exit_code()

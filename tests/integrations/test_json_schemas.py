@@ -89,5 +89,6 @@ def test_detect_outputs(mikrotik: Any, capsys: pytest.CaptureFixture[str]) -> No
 def test_fleet_report(fleet_inventory: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     report = _json(capsys, ["fleet", "plan", str(fleet_inventory), "--json", "--state-dir", str(tmp_path)], code=1)
     assert {h["status"] for h in report["hosts"]} >= {"planned", "failed"}
+    assert report["rerun_command"].startswith(f"routerfix fleet plan {fleet_inventory} --only-failed ")
     _validate("fleet", report)
     _validate("fleet", json.loads(Path(report["report_file"]).read_text()))
