@@ -13,7 +13,7 @@ import routerfix
 from routerfix.credentials import CLI_SECRETS, DEFAULT_PASSWORD_ENV, SecretSpec, resolve_secret
 from routerfix.errors import InvalidValue
 from routerfix.options import MITIGATION_OPTIONS, OptionKind
-from routerfix.secrets import Secret
+from routerfix.secrets import Secret, redact
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_DECISION, EXIT_VERDICT, EXIT_ROLLBACK = range(7)
 EXIT_SCAN_REACHING, EXIT_INSUFFICIENT = 7, 8
@@ -238,9 +238,15 @@ def connection_argv(args: argparse.Namespace) -> list[str]:
         value = getattr(args, tf.option, None)
         if value is not None:
             argv += [tf.flag] if tf.value is not None else [tf.flag, str(value)]
+    asked = {spec.name: f"--ask-{spec.flag}" for spec in CLI_SECRETS}
     for pair in args.option:
-        argv += ["-o", pair]
-    if args.no_prompt:
+        key = pair.partition("=")[0].strip()
+        if key in asked:   # a secret typed as -o is never echoed: the hint asks for it instead
+            if asked[key] not in argv:
+                argv.append(asked[key])
+        else:
+            argv += ["-o", redact(pair)]
+    if args.no_prompt and not any(a.startswith("--ask-") for a in argv):
         argv.append("--no-prompt")
     return argv
 

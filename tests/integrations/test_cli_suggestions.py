@@ -150,3 +150,13 @@ def test_fleet_rerun_hint_works(fleet_inventory: Path, password_env: str, tmp_pa
     assert main(command[1:]) == 1   # the PBX site still needs --replace-conflicting
     out = capsys.readouterr().out
     assert "wrong-pw" in out and "office-a" not in out
+
+
+def test_hints_never_echo_a_secret_typed_as_an_option() -> None:
+    from routerfix.cli.common import undo_command
+
+    args = build_parser().parse_args(["mitigate", "-d", "cisco_ios", "-H", "h", "--no-prompt", "-o",
+                                      "key_passphrase=Typed-Secret-5", "-o", "dhcp_pool=LAN"])
+    command = undo_command(args)
+    assert "Typed-Secret-5" not in command and "--ask-key-passphrase" in command and "dhcp_pool=LAN" in command
+    assert build_parser().parse_args(shlex.split(command)[1:]).ask_key_passphrase is True
