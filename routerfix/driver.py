@@ -68,6 +68,13 @@ class Driver(abc.ABC):
     """What this driver can do; a driver may narrow it in :meth:`open` once it knows the firmware."""
     option_names: ClassVar[frozenset[str]] = frozenset()
     """Driver-specific keyword options this driver accepts."""
+    option_help: ClassVar[Mapping[str, str]] = {}
+    """What each option means, one line each (``routerfix drivers NAME`` lists them); an option without a line
+    is listed as undocumented. Extend the base's table: ``{**SSHDriver.option_help, "vdom": "..."}``."""
+    secret_options: ClassVar[frozenset[str]] = frozenset()
+    """Options that hold credentials (a key passphrase, an enable secret): kept in :attr:`options` as
+    :class:`~routerfix.secrets.Secret` (numbers as their text), so ``reveal(self.options[name])`` where the value
+    is sent; the command line takes them from a file, a variable or a prompt, never from ``argv``."""
     batch_kinds: frozenset[str] = frozenset()
     """Kinds of plan action (:class:`~routerfix.enums.ActionKind`, which equal their strings: ``"set_nat_mode"``,
     ``"add_forward"`` ...) this driver can send
@@ -101,10 +108,19 @@ class Driver(abc.ABC):
             if not isinstance(password, Secret) else password
         self.port = port
         self.timeouts = timeouts or Timeouts()
-        self.options: Mapping[str, Any] = dict(options)
+        self.options: Mapping[str, Any] = {k: self._secret_option(k, v) if k in self.secret_options else v
+                                           for k, v in options.items()}
         self.writes = 0
         """How many write verbs this instance has sent (idempotence checks read it)."""
         self.is_open = False
+
+    @staticmethod
+    def _secret_option(name: str, value: Any) -> Any:
+        if value is None or isinstance(value, Secret):
+            return value
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise InvalidValue(name, type(value).__name__, "text (a secret option is a string)")
+        return Secret(str(value))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} host={self.host!r} port={self.port} open={self.is_open}>"

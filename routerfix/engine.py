@@ -550,5 +550,7 @@ def plan_ghostcall_removal(driver: Driver, *, record: str | Path | dict[str, Any
 
 
 def options_help() -> dict[str, str]:
-    """Mitigation option names with their defaults (for the CLI and Ansible docs)."""
-    return {name: repr(f.default) for name, f in MitigationOptions.__dataclass_fields__.items()}
+    """Mitigation option names with their help and default (from :data:`routerfix.options.MITIGATION_OPTIONS`)."""
+    from routerfix.options import MITIGATION_OPTIONS
+
+    return {spec.name: f"{spec.help} (default {spec.default!r})" for spec in MITIGATION_OPTIONS}

@@ -44,13 +44,12 @@ netmiko; it is imported only when an inventory is loaded).
 from __future__ import annotations
 
 import logging
-import os
-import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from routerfix.credentials import resolve_secret
 from routerfix.driver import Timeouts
 from routerfix.errors import InvalidValue, RouterfixError
 from routerfix.planner import MitigationOptions
@@ -169,36 +168,21 @@ class Inventory:
 
 def resolve_password(host: str, *, password: str | Secret | None = None, password_env: str | None = None,
                      password_file: str | Path | None = None) -> Secret | None:
-    """The password of ``host``: inline, else from ``password_env``, else from ``password_file``.
+    """The password of ``host``: inline, else from ``password_file``, else from ``password_env``
+    (:func:`routerfix.credentials.resolve_secret`).
 
     A password file must hold only the password (a trailing newline is dropped); a file other users can
     read is used but logged as a warning.
 
     :raises InventoryError: the variable is unset/empty or the file cannot be read.
     """
-    if password is not None:
-        return password if isinstance(password, Secret) else Secret(password)
-    if password_env:
-        value = os.environ.get(password_env)
-        if not value:
-            raise InventoryError(f"environment variable {password_env} is not set (or empty)", host=host,
-                                 field="data.password_env")
-        return Secret(value)
-    if password_file:
-        path = Path(password_file).expanduser()
-        try:
-            mode = path.stat().st_mode
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InventoryError(f"cannot read the password file {str(path)!r} ({exc.strerror})", host=host,
-                                 field="data.password_file") from None
-        if mode & (stat.S_IRGRP | stat.S_IROTH):
-            log.warning("host %s: password file %s is readable by other users; chmod 600 it", host, path)
-        value = text.rstrip("\r\n")
-        if not value:
-            raise InventoryError(f"the password file {str(path)!r} is empty", host=host, field="data.password_file")
-        return Secret(value)
-    return None
+    try:
+        return resolve_secret("password", value=password, env=password_env, file=password_file,
+                              fields=("data.password_file", "data.password_env"))
+    except InvalidValue as exc:
+        message = (f"environment variable {exc.value} is not set (or empty)" if exc.field == "data.password_env"
+                   else f"cannot use the password file {str(exc.value)!r}: expected {exc.expected}")
+        raise InventoryError(message, host=host, field=exc.field) from None
 
 
 # --- loading -----------------------------------------------------------------------------------

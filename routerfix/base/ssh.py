@@ -21,14 +21,13 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from routerfix.driver import Driver, Timeouts
 from routerfix.errors import ConnectionDropped, DeviceError, RouterfixError, TransportError
-from routerfix.secrets import Secret
 from routerfix.transport.ssh import SSHSession, connect_with_retries, login, release
-from routerfix.transport.ssh_trust import SSH_OPTION_NAMES, HostKeyPolicy, TrustSettings, parse_bool
+from routerfix.transport.ssh_trust import SSH_OPTION_HELP, SSH_OPTION_NAMES, HostKeyPolicy, TrustSettings, parse_bool
 
 __all__ = ["SSH_OPTION_NAMES", "SSHDriver", "parse_bool"]
 
@@ -63,14 +62,11 @@ class SSHDriver(Driver):
     connect_attempts: ClassVar[int] = 3
     """Connection set-up attempts (transient faults only; never after an authentication or trust failure)."""
     secret_options: ClassVar[frozenset[str]] = frozenset({"key_passphrase"})
-    """Options that hold credentials (add yours, e.g. an enable secret): kept in :attr:`options` as
-    :class:`~routerfix.secrets.Secret`, so ``options[name].reveal()`` (or :func:`routerfix.secrets.reveal`) where
-    the value is sent."""
+    """Options that hold credentials (add yours, e.g. an enable secret); see :attr:`Driver.secret_options`."""
+    option_help: ClassVar[Mapping[str, str]] = SSH_OPTION_HELP
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
-        self.options = {k: Secret(v) if k in self.secret_options and isinstance(v, str) and v else v
-                        for k, v in self.options.items()}
         self.trust = TrustSettings.from_options(dict(self.options))
         self._conn: Any = None
         self._session: SSHSession | None = None

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from routerfix.driver import Driver
 from routerfix.transport.http import HttpSession, Page, PageChecks
-from routerfix.transport.tls import HTTP_OPTION_NAMES, HttpOptions
+from routerfix.transport.tls import HTTP_OPTION_HELP, HTTP_OPTION_NAMES, HttpOptions
 
 __all__ = ["HTTP_OPTION_NAMES", "WebDriver"]
 
@@ -32,6 +32,7 @@ class WebDriver(Driver):
     ``HTTP_OPTION_NAMES | {...}``."""
 
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
+    option_help: ClassVar[Mapping[str, str]] = HTTP_OPTION_HELP
     default_scheme: ClassVar[str] = "https"
     """``"https"``, or ``"http"`` for devices that offer nothing else (reported as ``plain-http``)."""
     default_port: ClassVar[int | None] = None

@@ -2,9 +2,10 @@
 
 Commands: ``drivers``, ``show``, ``plan``, ``mitigate``, ``undo``, ``demo``, ``simulate``
 (and ``fleet``/``probe`` where installed). Every command takes ``--json``.
-Credentials never go on the command line: the password comes from
-``--password-file``, the ``ROUTERFIX_PASSWORD`` environment variable (or the one
-``--password-env`` names), or a prompt.
+Secrets never go on the command line: the password, an SSH key passphrase and an
+enable secret each come from a file (``--password-file``...), an environment variable
+(``ROUTERFIX_PASSWORD``, or the one ``--password-env`` names...) or a prompt
+(:mod:`routerfix.credentials`). Every command or flag an error suggests works as printed.
 
 Exit codes:
 
@@ -31,7 +32,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import routerfix
-from routerfix.cli.commands import cmd_demo, cmd_drivers, cmd_mitigate, cmd_plan, cmd_show, cmd_simulate, cmd_undo
+from routerfix.cli.commands import (
+    cmd_completion,
+    cmd_demo,
+    cmd_drivers,
+    cmd_mitigate,
+    cmd_plan,
+    cmd_show,
+    cmd_simulate,
+    cmd_undo,
+)
 from routerfix.cli.common import (
     EXIT_AUTH,
     EXIT_CODES,
@@ -45,6 +55,7 @@ from routerfix.cli.common import (
 )
 from routerfix.errors import (
     AuthenticationError,
+    DriverNotFound,
     ForwardConflict,
     InvalidValue,
     NoFreeAddress,
@@ -82,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser = functools.partial(sub.add_parser, allow_abbrev=False)  # type: ignore[method-assign]
 
-    p = sub.add_parser("drivers", parents=[common], help="list installed drivers")
+    p = sub.add_parser("drivers", parents=[common], help="list installed drivers, or one driver's options")
+    p.add_argument("name", nargs="?", metavar="NAME", help="list this driver's options with their meaning")
     p.set_defaults(func=cmd_drivers)
 
     p = sub.add_parser("show", parents=[common], help="show NAT mode, forwards, DHCP scope, leases and phones")
@@ -126,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=cmd_simulate)
 
+    p = sub.add_parser("completion", help="print a shell completion script (needs routerfix[completion])",
+                       description="Print a completion script: routerfix completion bash > "
+                                   "~/.local/share/bash-completion/completions/routerfix, or for zsh into a directory "
+                                   "of $fpath as _routerfix.")
+    p.add_argument("shell", choices=("bash", "zsh"))
+    p.set_defaults(func=cmd_completion)
+
     for register in _optional_registrations():
         register(sub)
     return parser
@@ -139,7 +158,7 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_AUTH
     if isinstance(exc, (ForwardConflict, NoFreeAddress)):
         return EXIT_DECISION
-    if isinstance(exc, (InvalidValue, StateFileError)):
+    if isinstance(exc, (InvalidValue, StateFileError, DriverNotFound)):
         return EXIT_USAGE
     return EXIT_FAILED
 
@@ -175,6 +194,10 @@ def _print_error(args: argparse.Namespace, exc: BaseException) -> None:
     notes = [str(n) for n in getattr(exc, "__notes__", ())]
     for note in notes:
         err.print(Text(f"  {note}"))
+    if isinstance(exc, RollbackFailed) and getattr(args, "command", None) == "mitigate":
+        from routerfix.cli.common import undo_command
+
+        err.print(Text(f"  undo with: {undo_command(args)}"))
     if getattr(args, "json", False):
         error = exc.to_dict() if isinstance(exc, RouterfixError) else {"type": type(exc).__name__,
                                                                        "message": str(exc)}

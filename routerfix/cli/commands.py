@@ -16,6 +16,7 @@ from routerfix.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_VERDICT,
+    TRUST_FLAGS,
     confirm,
     connect_from_args,
     console,
@@ -23,15 +24,20 @@ from routerfix.cli.common import (
     mitigation_options,
     parse_options,
 )
-from routerfix.errors import MitigationError
+from routerfix.credentials import CLI_SECRETS
+from routerfix.errors import InvalidValue, MitigationError
 from routerfix.planner import Plan
 from routerfix.records import default_state_dir
+from routerfix.secrets import reveal
+
 
 
 def cmd_drivers(args: argparse.Namespace) -> int:
-    """List installed drivers."""
+    """List installed drivers, or one driver's options with their meaning."""
     from routerfix.registry import registry
 
+    if args.name:
+        return _describe_driver(args, routerfix.get_driver(args.name))
     rows = registry.describe()
     if args.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -41,6 +47,27 @@ def cmd_drivers(args: argparse.Namespace) -> int:
     table = Table("driver", "plugin")
     for row in rows:
         table.add_row(row["name"], row["target"])
+    console().print(table)
+    return EXIT_OK
+
+
+def _describe_driver(args: argparse.Namespace, cls: type[routerfix.Driver]) -> int:
+    """``routerfix drivers NAME``: the driver's options, which are secret, the flag that sets each, their meaning."""
+    flags = {tf.option: tf.flag for tf in TRUST_FLAGS}
+    flags.update({spec.name: f"--{spec.flag}-file/-env" for spec in CLI_SECRETS[1:]})
+    about = {spec.name: spec.about for spec in CLI_SECRETS}
+    rows = [{"name": name, "secret": name in cls.secret_options, "flag": flags.get(name),
+             "help": cls.option_help.get(name) or about.get(name, "")} for name in sorted(cls.option_names)]
+    data = {"name": cls.name, "target": f"{cls.__module__}:{cls.__qualname__}", "options": rows}
+    if args.json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table("option", "flag", "meaning", title=f"{cls.name} options (-o KEY=VALUE, or the flag)")
+    for row in rows:
+        meaning = str(row["help"] or "(undocumented)") + (" [secret]" if row["secret"] else "")
+        table.add_row(str(row["name"]), str(row["flag"] or ""), meaning)
     console().print(table)
     return EXIT_OK
 
@@ -172,6 +199,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK if result.status in ("mitigated", "unchanged", "verdict") and not again.changed else EXIT_FAILED
 
 
+def simulator_command(device: Any) -> str:
+    """A ``routerfix show`` command line that works verbatim against a running simulator (its test password in
+    the environment; no empty ``--username``; values shell-quoted)."""
+    import shlex
+
+    argv = ["routerfix", "show", "--driver", device.driver, "--host", device.host]
+    if device.port:
+        argv += ["--port", str(device.port)]
+    if device.username:
+        argv += ["--username", device.username]
+    for key, value in device.options.items():
+        argv += ["-o", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    argv.append("--no-prompt")
+    password = reveal(device.password)
+    prefix = f"ROUTERFIX_PASSWORD={shlex.quote(password)} " if password else ""
+    return prefix + shlex.join(argv)
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """Print a bash or zsh completion script generated from the parser (by shtab, the optional extra
+    ``routerfix[completion]``): ``routerfix completion bash > ~/.local/share/bash-completion/completions/routerfix``."""
+    try:
+        import shtab
+    except ModuleNotFoundError:
+        raise InvalidValue("completion", args.shell, "the completion extra installed first: "
+                                                     "pip install 'routerfix[completion]'") from None
+    from routerfix.cli.app import build_parser
+
+    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run a driver's simulator in the foreground and print how to connect to it."""
     from routerfix.simulate import simulate
@@ -183,13 +242,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if args.json:
             sys.stdout.write(json.dumps(info) + "\n")
         else:
-            opts = " ".join(f"-o {k}={v if isinstance(v, str) else json.dumps(v)}"
-                            for k, v in device.options.items())
-            port = f" --port {device.port}" if device.port else ""
-            console().print(f"{device.description or device.driver} listening on {device.host}{port}\n"
-                             f"connect with: ROUTERFIX_PASSWORD=<the simulator's password> routerfix show "
-                             f"--driver {device.driver} --host {device.host}{port} --username {device.username} "
-                             f"{opts}\n(password: {device.password!s}; Ctrl-C to stop)")
+            console().print(f"{device.description or device.driver} listening on {device.host}"
+                            f"{f' port {device.port}' if device.port else ''}\n"
+                            f"connect with: {simulator_command(device)}\n(Ctrl-C to stop)")
         sys.stdout.flush()
         deadline = time.monotonic() + args.duration if args.duration else None
         try:

@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from routerfix.cli.common import add_mitigation_arguments, mitigation_options
 from routerfix.errors import RouterfixError
 from routerfix.interrupts import handle_termination
+from routerfix.options import MITIGATION_OPTIONS, OptionKind
 from routerfix.records import unique_path
 
 __all__ = ["handle", "register"]
@@ -50,23 +52,10 @@ def register(subparsers: Any) -> None:
         p.add_argument("--state-dir", help="undo records, backups and reports (default: ~/.local/state/routerfix)")
         p.add_argument("--yes", "-y", action="store_true", help="do not ask before writing")
         if op != "undo":
-            p.add_argument("--replace-conflicting", action="store_true",
-                           help="replace existing forwards of 5060/5061 (only if known to be stale!)")
-            p.add_argument("--no-nat", dest="manage_nat", action="store_false", help="leave NAT filtering alone")
-            p.add_argument("--no-reserve", dest="reserve_sink", action="store_false",
-                           help="do not reserve the sink in DHCP")
-            p.add_argument("--keep-sip-alg", dest="sip_alg_off", action="store_false", help="leave SIP ALG alone")
-            p.add_argument("--no-flush", dest="flush", action="store_false",
-                           help="do not clear connection tracking")
-            p.add_argument("--no-probe", dest="probe", action="store_false",
-                           help="do not probe candidate sink addresses")
-        p.add_argument("--no-backup", dest="backup", action="store_false", help="take no configuration backup")
+            add_mitigation_arguments(p, fleet=True)
+        else:
+            p.add_argument("--no-backup", dest="backup", action="store_false", help="take no configuration backup")
         p.set_defaults(func=handle, operation=op)
-
-
-def _mitigation_options(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("replace_conflicting", "manage_nat", "reserve_sink", "sip_alg_off", "flush", "probe", "backup")
-    return {n: getattr(args, n) for n in names if hasattr(args, n)}
 
 
 def _state_dir(args: argparse.Namespace) -> Path:
@@ -90,7 +79,7 @@ def handle(args: argparse.Namespace) -> int:
         inventory = load_inventory(args.inventory)
         if args.only:
             inventory = inventory.select(args.only)
-        options = _mitigation_options(args)
+        options = mitigation_options(args)
         state_dir = _state_dir(args)
         selection = inventory
         only_failed: Any = None
@@ -122,9 +111,11 @@ def handle(args: argparse.Namespace) -> int:
     report.save_json(report_path)
     if args.csv:
         report.save_csv(args.csv)
+    rerun = rerun_command(args, report_path) if report.failed else None
     if args.json:
         data = report.to_dict()
         data["report_file"] = str(report_path)
+        data["rerun_command"] = rerun
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         out.print(report)
@@ -132,12 +123,31 @@ def handle(args: argparse.Namespace) -> int:
             if text not in inventory.warnings:
                 err.print(Text.assemble(("warning: ", "yellow"), text), highlight=False)
         out.print(Text(f"report: {report_path}" + (f"; csv: {args.csv}" if args.csv else "")))
-        if report.failed and not report.interrupted:
-            out.print(Text(f"rerun the {len(report.failed)} host(s) that did not succeed with: "
-                           f"routerfix fleet {op} {args.inventory} --only-failed {report_path}"))
+        if rerun:   # after an interrupt too: the cancelled hosts are among those that did not succeed
+            out.print(Text(f"rerun the {len(report.failed)} host(s) that did not succeed with: {rerun}"))
     if report.interrupted:
         return EXIT_INTERRUPTED
     return report.exit_code()
+
+
+def rerun_command(args: argparse.Namespace, report_path: Path) -> str:
+    """The command that reruns just the hosts that did not succeed: the same operation, options and state dir,
+    ``--only-failed REPORT``, and ``--yes`` when it writes (it was confirmed already)."""
+    import shlex
+
+    argv = ["routerfix", "fleet", args.operation, str(args.inventory), "--only-failed", str(report_path)]
+    if args.state_dir:
+        argv += ["--state-dir", str(args.state_dir)]
+    if args.workers is not None:
+        argv += ["--workers", str(args.workers)]
+    for spec in MITIGATION_OPTIONS:
+        value = getattr(args, spec.name, spec.default)
+        if value == spec.default:
+            continue
+        argv += [spec.flag] if spec.kind is OptionKind.BOOL else [spec.flag, str(value)]
+    if args.operation != "plan":
+        argv.append("--yes")
+    return shlex.join(argv)
 
 
 def _confirm(args: argparse.Namespace, op: str, count: int) -> bool:

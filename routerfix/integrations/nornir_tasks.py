@@ -53,8 +53,13 @@ def _driver(task: Task) -> Driver:
 
 
 def _options(task: Task, options: dict[str, Any]) -> dict[str, Any]:
-    per_host = task.host.get("mitigation") or {}
-    return {**options, **per_host}
+    """The task's options overridden by the host's ``data.mitigation``; an unknown name fails before connecting
+    (the names: :data:`routerfix.options.MITIGATION_OPTIONS`, the same the CLI and the Ansible module take)."""
+    from routerfix.planner import MitigationOptions
+
+    merged = {**options, **(task.host.get("mitigation") or {})}
+    MitigationOptions.build(merged)
+    return merged
 
 
 def _result(task: Task, outcome: MitigationResult, dry_run: bool, saved: str | None) -> Result:
@@ -68,7 +73,8 @@ def plan(task: Task, **options: Any) -> Result:
     """Plan the mitigation (never writes). ``changed`` says whether mitigating would change the device."""
     import routerfix
 
-    outcome = routerfix.apply_ghostcall_mitigation(_driver(task), dry_run=True, **_options(task, options))
+    opts = _options(task, options)
+    outcome = routerfix.apply_ghostcall_mitigation(_driver(task), dry_run=True, **opts)
     return _result(task, outcome, True, None)
 
 
@@ -83,8 +89,8 @@ def mitigate(task: Task, dry_run: bool | None = None, state_dir: str | Path | No
     import routerfix
 
     dry = task.is_dry_run(dry_run)
-    outcome = routerfix.apply_ghostcall_mitigation(_driver(task), dry_run=dry, state_dir=state_dir,
-                                                   **_options(task, options))
+    opts = _options(task, options)
+    outcome = routerfix.apply_ghostcall_mitigation(_driver(task), dry_run=dry, state_dir=state_dir, **opts)
     return _result(task, outcome, dry, outcome.record_file)
 
 

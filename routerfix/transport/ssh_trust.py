@@ -41,6 +41,7 @@ from routerfix.secrets import Secret
 
 __all__ = [
     "DEFAULT_KNOWN_HOSTS",
+    "SSH_OPTION_HELP",
     "SSH_OPTION_NAMES",
     "HostKeyPolicy",
     "KnownHost",
@@ -57,6 +58,15 @@ log = logging.getLogger("routerfix.transport.ssh")
 SSH_OPTION_NAMES = frozenset({"known_hosts", "host_key_fingerprint", "accept_new_host_key", "key_file",
                               "key_passphrase"})
 """Option names every SSH driver accepts (add your own with ``SSH_OPTION_NAMES | {...}``)."""
+SSH_OPTION_HELP: dict[str, str] = {
+    "known_hosts": "OpenSSH known_hosts file the device's key must be in (default ~/.ssh/known_hosts)",
+    "host_key_fingerprint": "trust exactly this host key: SHA256:<base64>, as ssh-keygen -lf prints it",
+    "accept_new_host_key": "true: trust an unknown key on first use and add it to known_hosts (a changed key is "
+                           "still refused)",
+    "key_file": "SSH private key for public-key login",
+    "key_passphrase": "passphrase of key_file (secret: from a file, a variable or a prompt)",
+}
+"""What each SSH option means (``routerfix drivers NAME``)."""
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 _FINGERPRINT_RE = re.compile(r"SHA256:([A-Za-z0-9+/]{43})=?")
@@ -302,7 +312,8 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
             raise self._refuse(
                 f"{settings.known_hosts} trusts a certificate authority (@cert-authority) for {name}, but routerfix "
                 f"does not check SSH host certificates; the device showed the plain key {key.get_name()} {got}. "
-                f"Check it on the device, then pass host_key_fingerprint={got} or add the key itself to the file")
+                f"Check it on the device, then pass host_key_fingerprint={got} (--host-key-fingerprint {got}) or add "
+                f"the key itself to the file")
         if settings.accept_new_host_key:
             _append_known_host(settings.known_hosts, name, key)
             log.warning("%s: trusting new SSH host key %s %s on first use (added to %s)", name, key.get_name(), got,
@@ -310,9 +321,10 @@ class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
             return
         raise self._refuse(
             f"the SSH host key of {name} ({key.get_name()} {got}) is not in {settings.known_hosts}. Check the "
-            f"fingerprint on the device, then trust it deliberately: pass host_key_fingerprint={got}, or add the key "
-            f"to the known_hosts file (ssh-keyscan -p {self.port} {self.host} >> {settings.known_hosts}), or pass "
-            f"accept_new_host_key=true to trust it on first use")
+            f"fingerprint on the device, then trust it deliberately: pass host_key_fingerprint={got} "
+            f"(--host-key-fingerprint {got}), or add the key to the known_hosts file (ssh-keyscan -p {self.port} "
+            f"{self.host} >> {settings.known_hosts}), or pass accept_new_host_key=true (--accept-new-host-key) to "
+            f"trust it on first use")
 
 
 def _append_known_host(path: Path, name: str, key: paramiko.PKey) -> None:

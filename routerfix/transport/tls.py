@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import requests
 
 __all__ = [
+    "HTTP_OPTION_HELP",
     "HTTP_OPTION_NAMES",
     "HttpOptions",
     "cert_fingerprint",
@@ -37,7 +38,14 @@ __all__ = [
 HTTP_OPTION_NAMES: frozenset[str] = frozenset(
     {"scheme", "verify_tls", "tls_fingerprint", "ca_file", "take_over_session"})
 """Driver options every HTTP driver accepts (add them to :attr:`Driver.option_names`)."""
-"""Driver options every HTTP driver accepts (add them to :attr:`Driver.option_names`)."""
+HTTP_OPTION_HELP: dict[str, str] = {
+    "scheme": "https (default) or http, for routers that offer nothing else (reported as plain-http)",
+    "verify_tls": "false turns certificate checking off (unsafe: prefer tls_fingerprint)",
+    "tls_fingerprint": "pin the device's certificate: sha256:<64 hex digits of the DER certificate>",
+    "ca_file": "CA bundle (PEM) to verify the certificate against instead of the system store",
+    "take_over_session": "true: when another admin is logged in, take their session over (they are logged out)",
+}
+"""What each HTTP option means (``routerfix drivers NAME``)."""
 
 _FP_RE = re.compile(r"[0-9a-f]{64}")
 
@@ -168,7 +176,7 @@ def _trust_error_message(host: str, port: int, timeout: float, pinned: str | Non
                 f"legitimately replaced, check it on the device and pin the new one")
     how = (f"if this is the router's own self-signed certificate, pin it: tls_fingerprint='{seen}' "
            f"(--tls-fingerprint {seen})") if seen else "pin its certificate with tls_fingerprint='sha256:<hex>'"
-    return f"the TLS certificate of {host}:{port} is not trusted ({detail}); {how}, or pass ca_file"
+    return f"the TLS certificate of {host}:{port} is not trusted ({detail}); {how}, or pass ca_file (--ca-file FILE)"
 
 
 def _detail(exc: BaseException) -> str:

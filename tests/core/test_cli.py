@@ -68,7 +68,7 @@ def test_exit_codes(tmp_path: Path) -> None:
     bad = run(["plan", *conn(tmp_path), "--sink", "10.9.9.9"], tmp_path)
     assert bad.returncode == 2 and "sink" in bad.stderr
     unknown = run(["show", "--driver", "nope", "--host", "h", "--no-prompt"], tmp_path)
-    assert unknown.returncode == 1 and "known drivers" in unknown.stderr
+    assert unknown.returncode == 2 and "known drivers" in unknown.stderr
 
 
 def test_password_is_never_an_argument(tmp_path: Path) -> None:

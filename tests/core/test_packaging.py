@@ -69,3 +69,7 @@ def test_wheel_installs_into_a_fresh_venv_and_every_driver_loads(tmp_path: Path)
                             "print((pathlib.Path(routerfix.__file__).parent / 'py.typed').exists())"],
                            check=True, capture_output=True, text=True).stdout
     assert typed.strip() == "True"
+    schemas = subprocess.run([python, "-c", "from routerfix.schemas import SCHEMAS, schema; "
+                              "print(all(schema(n)['$schema'] for n in SCHEMAS))"],
+                             check=True, capture_output=True, text=True).stdout
+    assert schemas.strip() == "True", "the JSON Schemas are not package data"

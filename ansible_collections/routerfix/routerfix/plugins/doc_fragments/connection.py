@@ -27,8 +27,13 @@ options:
   password:
     description:
       - Login password. Never logged or returned.
-      - If not set, the environment variable C(ROUTERFIX_PASSWORD) is used.
+      - If neither this nor I(password_file) is set, the environment variable C(ROUTERFIX_PASSWORD) is used.
     type: str
+  password_file:
+    description:
+      - File holding only the password (one trailing newline is dropped), instead of I(password). A file
+        other users can read is used, with a warning in the log.
+    type: path
   port:
     description:
       - TCP port, if not the driver's default.
@@ -45,8 +50,8 @@ options:
     default: {}
   driver_secrets:
     description:
-      - Driver options that are secrets (tokens, keys). Merged into I(driver_options) and never logged
-        or returned.
+      - Driver options that are secrets (C(key_passphrase), C(enable_secret), tokens). Merged into
+        I(driver_options) as text (a number such as C(123456) is its digits) and never logged or returned.
     type: dict
 requirements:
   - routerfix (installed in the Python that runs the module, usually the controller's)

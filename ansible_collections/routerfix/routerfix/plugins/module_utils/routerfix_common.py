@@ -1,13 +1,13 @@
 # Copyright: (c) 2026, routerfix developers
 # MIT License (see LICENSE or https://opensource.org/licenses/MIT)
 # SPDX-License-Identifier: MIT
-"""Shared pieces of the routerfix modules: the library import check, one argument spec, connecting,
-error reporting and diffs."""
+"""Shared pieces of the routerfix modules: the library import check, one argument spec, connecting (secrets
+through routerfix.credentials), error reporting and diffs."""
 
 
 import traceback
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 __all__ = ["HAS_ROUTERFIX", "RouterfixError", "check_library", "connect", "fail_from_error", "make_diff",
            "routerfix_argument_spec", "state_lines"]
@@ -31,7 +31,8 @@ def routerfix_argument_spec():
         driver=dict(type="str", required=True),
         host=dict(type="str", required=True),
         username=dict(type="str"),
-        password=dict(type="str", no_log=True, fallback=(env_fallback, ["ROUTERFIX_PASSWORD"])),
+        password=dict(type="str", no_log=True),
+        password_file=dict(type="path", no_log=True),
         port=dict(type="int"),
         timeout=dict(type="float"),
         driver_options=dict(type="dict", default={}),
@@ -48,17 +49,23 @@ def check_library(module):
 def connect(module):
     """Open the routerfix driver the module's parameters describe (close it when done)."""
     check_library(module)
+    from routerfix.credentials import DEFAULT_PASSWORD_ENV, resolve_secret
+
     params = module.params
     options = dict(params.get("driver_options") or {})
-    secrets = params.get("driver_secrets") or {}
-    for value in secrets.values():
-        if isinstance(value, str) and value:
-            module.no_log_values.add(value)
-    options.update(secrets)
+    for name, value in (params.get("driver_secrets") or {}).items():
+        secret = resolve_secret(name, value=value)   # YAML reads 123456 as a number: a secret is its text
+        if secret is not None:
+            module.no_log_values.add(secret.reveal())
+        options[name] = secret
+    password = resolve_secret("password", value=params.get("password"), file=params.get("password_file"),
+                              default_env=DEFAULT_PASSWORD_ENV, fields=("password_file", "password_env"))
+    if password is not None:
+        module.no_log_values.add(password.reveal())
     if params.get("timeout"):
         options["timeouts"] = routerfix.Timeouts(connect=params["timeout"], read=params["timeout"])
     return routerfix.connect(params["driver"], params["host"], username=params.get("username"),
-                             password=params.get("password"), port=params.get("port"), **options)
+                             password=password, port=params.get("port"), **options)
 
 
 def fail_from_error(module, exc, **extra):

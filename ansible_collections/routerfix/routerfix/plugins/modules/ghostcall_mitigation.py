@@ -63,6 +63,11 @@ options:
       - Ask the router whether anything answers at a candidate sink before using it.
     type: bool
     default: true
+  max_probes:
+    description:
+      - How many candidate sinks to probe before giving up (0 to 64).
+    type: int
+    default: 8
   still_ringing:
     description:
       - The site still gets ghost calls although it was mitigated before; with nothing left to change
@@ -185,8 +190,20 @@ from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_comm
     routerfix_argument_spec,
 )
 
-MITIGATION_OPTIONS = ("sink", "replace_conflicting", "reserve_sink", "manage_nat", "sip_alg_off", "flush", "probe",
-                      "still_ringing", "backup")
+# A literal, as ansible-test's validate-modules needs (it loads the module where routerfix is not installed); a unit
+# test checks it against routerfix.options.MITIGATION_OPTIONS, the one table the CLI and Nornir use too.
+MITIGATION_ARGUMENT_SPEC = dict(
+    sink=dict(type="str"),
+    replace_conflicting=dict(type="bool", default=False),
+    reserve_sink=dict(type="bool", default=True),
+    manage_nat=dict(type="bool", default=True),
+    sip_alg_off=dict(type="bool", default=True),
+    flush=dict(type="bool", default=True),
+    probe=dict(type="bool", default=True),
+    max_probes=dict(type="int", default=8),
+    still_ringing=dict(type="bool", default=False),
+    backup=dict(type="bool", default=True),
+)
 
 
 def run(module):
@@ -200,7 +217,7 @@ def run(module):
     driver = connect(module)
     try:
         if present:
-            options = dict((k, p[k]) for k in MITIGATION_OPTIONS if p[k] is not None)
+            options = dict((k, p[k]) for k in MITIGATION_ARGUMENT_SPEC if p[k] is not None)
             result = routerfix.apply_ghostcall_mitigation(driver, dry_run=module.check_mode,
                                                           state_dir=p["state_dir"], **options)
         else:
@@ -239,17 +256,9 @@ def run(module):
 
 def main():
     argument_spec = routerfix_argument_spec()
+    argument_spec.update(MITIGATION_ARGUMENT_SPEC)
     argument_spec.update(
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        sink=dict(type="str"),
-        replace_conflicting=dict(type="bool", default=False),
-        reserve_sink=dict(type="bool", default=True),
-        manage_nat=dict(type="bool", default=True),
-        sip_alg_off=dict(type="bool", default=True),
-        flush=dict(type="bool", default=True),
-        probe=dict(type="bool", default=True),
-        still_ringing=dict(type="bool", default=False),
-        backup=dict(type="bool", default=True),
         state_dir=dict(type="path"),
         record=dict(type="path"),
         fail_on_verdict=dict(type="bool", default=True),

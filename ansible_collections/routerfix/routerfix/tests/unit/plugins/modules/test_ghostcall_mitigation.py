@@ -44,7 +44,32 @@ def test_wrong_password_fails_without_the_password(run_module, router):
 def test_every_secret_option_is_no_log():
     spec = routerfix_common.routerfix_argument_spec()
     assert spec["password"]["no_log"] is True and spec["driver_secrets"]["no_log"] is True
-    assert [k for k, v in spec.items() if v.get("no_log")] == ["password", "driver_secrets"]
+    assert [k for k, v in spec.items() if v.get("no_log")] == ["password", "password_file", "driver_secrets"]
+
+
+def test_mitigation_options_come_from_routerfix_table():
+    from routerfix.options import MITIGATION_OPTIONS
+
+    spec = ghostcall_mitigation.MITIGATION_ARGUMENT_SPEC
+    assert list(spec) == [o.name for o in MITIGATION_OPTIONS]
+    for option in MITIGATION_OPTIONS:
+        expected = dict(type=str(option.kind))
+        if option.default is not None:
+            expected["default"] = option.default
+        assert spec[option.name] == expected, option.name
+
+
+def test_password_from_a_file(run_module, router, tmp_path, monkeypatch):
+    monkeypatch.delenv("ROUTERFIX_PASSWORD", raising=False)
+    secret = tmp_path / "pw"
+    secret.write_text("admin\n")
+    secret.chmod(0o600)
+    args = dict(router, password_file=str(secret))
+    del args["password"]
+    result, failed = run_module(ghostcall_mitigation, args, check_mode=True)
+    assert not failed and result["status"] == "planned"
+    wrong, failed = run_module(ghostcall_mitigation, dict(args, password_file=str(tmp_path / "none")))
+    assert failed and "password_file" in wrong["msg"]
 
 
 def test_missing_library_is_reported(run_module, router, monkeypatch):
