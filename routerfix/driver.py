@@ -229,6 +229,14 @@ class Driver(abc.ABC):
         """Add ``forward`` (WAN ingress only, placed first where the device orders rules).
         Its name must pass :func:`~routerfix.model.check_device_name`; a protocol ``both`` or a port
         range must be something the device can hold in one rule (see :class:`Capabilities`)."""
+        self.check_port_forward(forward)
+        self._count_write("add_port_forward", forward.describe())
+        self._add_port_forward(forward)
+
+    def check_port_forward(self, forward: PortForward) -> None:
+        """Raise what :meth:`add_port_forward` would raise for ``forward`` before writing anything (name,
+        protocol ``both``, port range, WAN-only, the feature itself); no I/O, so callers can check every
+        parameter before they connect."""
         if not isinstance(forward, PortForward):
             raise InvalidValue("forward", forward, "a routerfix.PortForward")
         check_device_name(forward.name, "forward name")
@@ -241,8 +249,6 @@ class Driver(abc.ABC):
                                f"a single port: {self.name} needs one rule per port")
         if not forward.wan_only:
             raise InvalidValue("wan_only", False, "True: routerfix only writes forwards restricted to the WAN")
-        self._count_write("add_port_forward", forward.describe())
-        self._add_port_forward(forward)
 
     def remove_port_forward(self, forward: PortForward) -> None:
         """Remove the rule matching ``forward`` (as returned by :meth:`list_port_forwards`). The driver
