@@ -233,13 +233,26 @@ class Driver(abc.ABC):
         self._count_write("add_port_forward", forward.describe())
         self._add_port_forward(forward)
 
-    def check_port_forward(self, forward: PortForward) -> None:
-        """Raise what :meth:`add_port_forward` would raise for ``forward`` before writing anything (name,
-        protocol ``both``, port range, WAN-only, the feature itself); no I/O, so callers can check every
-        parameter before they connect."""
+    def check_restore_name(self, name: str) -> str:
+        """Return ``name`` if this driver can write it back as the name of a forward *read from the device*
+        (a customer's rule routerfix removed and now restores), else raise :class:`InvalidValue`.
+
+        The default is :func:`~routerfix.model.check_device_name`, as for any name routerfix writes. A driver
+        whose device stores other names (spaces, say) *and* whose write path carries them as data, never
+        interpreted, may widen it, so that the forward goes back under its own name, byte for byte. Names
+        routerfix makes up itself always pass :func:`check_device_name` (:meth:`add_port_forward`)."""
+        return check_device_name(name, "forward name")
+
+    def check_port_forward(self, forward: PortForward, *, restore: bool = False) -> None:
+        """Raise what :meth:`add_port_forward` (``restore``: :meth:`restore_port_forward`) would raise for
+        ``forward`` before writing anything (name, protocol ``both``, port range, WAN-only, the feature
+        itself); no I/O, so callers can check every parameter before they connect."""
         if not isinstance(forward, PortForward):
             raise InvalidValue("forward", forward, "a routerfix.PortForward")
-        check_device_name(forward.name, "forward name")
+        if restore:
+            self.check_restore_name(forward.name)
+        else:
+            check_device_name(forward.name, "forward name")
         self._require(Feature.PORT_FORWARD, "port forwarding")
         caps = self.capabilities
         if forward.protocol is Protocol.BOTH and not caps.forward_both:
@@ -249,6 +262,13 @@ class Driver(abc.ABC):
                                f"a single port: {self.name} needs one rule per port")
         if not forward.wan_only:
             raise InvalidValue("wan_only", False, "True: routerfix only writes forwards restricted to the WAN")
+
+    def restore_port_forward(self, forward: PortForward) -> None:
+        """Put back a forward read from this device earlier (rollback, undo), under its own name where
+        :meth:`check_restore_name` allows it; otherwise as :meth:`add_port_forward`."""
+        self.check_port_forward(forward, restore=True)
+        self._count_write("add_port_forward", forward.describe())
+        self._add_port_forward(forward)
 
     def remove_port_forward(self, forward: PortForward) -> None:
         """Remove the rule matching ``forward`` (as returned by :meth:`list_port_forwards`). The driver
