@@ -128,6 +128,13 @@ class Driver(abc.ABC):
         finally:
             self.open()
 
+    def hold_changes(self) -> None:
+        """Called by the engine before a plan's first write. A driver whose device can hold changes and undo
+        them on its own unless they are confirmed (a session-bound undo mode) arms that here, and confirms in
+        :meth:`verify_state` once the read-back matches; closing the session before that lets the device undo
+        them. Default: nothing (each write stands as sent)."""
+        return
+
     def write_batch(self) -> contextlib.AbstractContextManager[None]:
         """A block whose writes (of :attr:`batch_kinds`) the driver may hold and send together as it ends.
 

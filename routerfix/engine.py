@@ -251,6 +251,7 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
         if backup and Feature.BACKUP in plan.before.capabilities:
             saved = driver.backup()
             backup_file = _save_backup(saved, driver, Path(state_dir) if state_dir else None)
+        driver.hold_changes()
         for indexes, group in _batches_indexed(driver, plan.actions):
             attempted.extend(group)
             _run_batch(driver, group)
