@@ -86,7 +86,7 @@ from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_comm
 
 
 def run(module):
-    """Check the mode and the router's support before connecting, read the mode, set it through the routerfix
+    """Check the mode and the driver options before connecting, read the mode, set it through the routerfix
     engine (backed up, read back, rolled back on failure) when it differs, unless check mode."""
     from contextlib import ExitStack
     from dataclasses import replace
@@ -97,16 +97,13 @@ def run(module):
     from routerfix.records import DeviceKey
 
     wanted = NatMode.parse(module.params["mode"])
-    driver = make_driver(module)
-    if Feature.NAT_MODE not in driver.capabilities:
-        module.fail_json(msg=f"the {driver.name} driver has no NAT filtering setting routerfix can change",
-                         changed=False)
+    driver = make_driver(module)   # its options are checked too: nothing was sent yet
     lock = ExitStack()
     try:
         lock.enter_context(device_lock(DeviceKey.of(driver)))   # read and write under one lock
         driver.open()
         before = driver.read_state()
-        if before.nat_mode is None:
+        if before.nat_mode is None or Feature.NAT_MODE not in before.capabilities:
             module.fail_json(msg=f"{driver.host} has no NAT filtering setting routerfix can read", changed=False)
         changed = before.nat_mode is not wanted
         commands = [SetNatMode(wanted, before.nat_mode).describe()] if changed else []

@@ -13,7 +13,8 @@ description:
     (I(state=present)), or that no forward of that name exists (I(state=absent)).
   - A forward of that name with other settings is replaced. Forwards with other names (the
     customer's) are never touched.
-  - Every parameter is checked before the router is contacted. A replacement is added first and read
+  - Every parameter is checked before the router is contacted (what the router model can hold, such as
+    C(both) in one rule, once it is read, before anything is written). A replacement is added first and read
     back; the old rule is removed only after that (where the router refuses two rules on the same ports,
     old and new are swapped in one verified step). Any failure puts the router back as it was.
   - The router is read back after a change; C(changed) comes from the real difference.
@@ -134,7 +135,8 @@ def _overlap(a, b):
 def run(module):
     """Plan from the router's forwards of this name, then converge through the routerfix engine.
 
-    Every parameter is checked before the router is contacted. A changed rule is added first and read back;
+    Every parameter is checked before the router is contacted; what the router model can hold (protocol ``both``,
+    port ranges) once it is read, before anything is written. A changed rule is added first and read back;
     only then is the old one removed (and read back); a failure at either step puts the router back as it
     was. Where the router refuses a second rule on the same ports while the old one exists, the old rule is
     removed and the new one added in one verified step, which the engine rolls back if the add fails."""
@@ -152,15 +154,15 @@ def run(module):
     if p["state"] == "present":
         wanted = PortForward(p["name"], p["protocol"], p["external_ports"], p["internal_address"],
                              p["internal_ports"])
-    driver = make_driver(module)
-    if wanted is not None:
-        driver.check_port_forward(wanted)     # before any I/O: the add could never be written
+    driver = make_driver(module)              # its options are checked too: nothing was sent yet
     warnings = []
     lock = ExitStack()
     try:
         lock.enter_context(device_lock(DeviceKey.of(driver)))   # plan and write under one lock
         driver.open()
         before = driver.read_state()
+        if wanted is not None:   # what the router model can hold (one rule for both protocols, ranges), known now
+            driver.check_port_forward(wanted)
         mine = [f for f in before.forwards if f.name == p["name"]]
         remove = [RemoveForward(f) for f in mine if wanted is None or not same_forward(f, wanted)]
         add = [AddForward(wanted)] if wanted is not None and not any(same_forward(f, wanted) for f in mine) else []
