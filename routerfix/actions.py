@@ -52,10 +52,16 @@ class AddForward:
 
     forward: PortForward
     kind: ActionKind = field(default=ActionKind.ADD_FORWARD, init=False)
+    restore: bool = False
+    """Putting back a forward read from the device (its own name, where :meth:`Driver.check_restore_name`
+    allows it)."""
 
     def apply(self, driver: Driver) -> None:
         """Send the forward to the device."""
-        driver.add_port_forward(self.forward)
+        if self.restore:
+            driver.restore_port_forward(self.forward)
+        else:
+            driver.add_port_forward(self.forward)
 
     def done_in(self, state: DeviceState) -> bool:
         """True when the device already holds this forward."""
@@ -215,7 +221,7 @@ def action_from_data(data: dict[str, Any]) -> Action:
     """Rebuild an action saved with :func:`action_to_data`."""
     kind = data.get("kind")
     if kind == ActionKind.ADD_FORWARD:
-        return AddForward(forward_from_data(data["forward"]))
+        return AddForward(forward_from_data(data["forward"]), restore=data.get("restore") is True)
     if kind == ActionKind.REMOVE_FORWARD:
         return RemoveForward(forward_from_data(data["forward"]))
     if kind == ActionKind.SET_NAT_MODE:

@@ -145,6 +145,13 @@ class Driver(abc.ABC):
         finally:
             self.open()
 
+    def hold_changes(self) -> None:
+        """Called by the engine before a plan's first write. A driver whose device can hold changes and undo
+        them on its own unless they are confirmed (a session-bound undo mode) arms that here, and confirms in
+        :meth:`verify_state` once the read-back matches; closing the session before that lets the device undo
+        them. Default: nothing (each write stands as sent)."""
+        return
+
     def write_batch(self) -> contextlib.AbstractContextManager[None]:
         """A block whose writes (of :attr:`batch_kinds`) the driver may hold and send together as it ends.
 
@@ -246,9 +253,30 @@ class Driver(abc.ABC):
         """Add ``forward`` (WAN ingress only, placed first where the device orders rules).
         Its name must pass :func:`~routerfix.model.check_device_name`; a protocol ``both`` or a port
         range must be something the device can hold in one rule (see :class:`Capabilities`)."""
+        self.check_port_forward(forward)
+        self._count_write("add_port_forward", forward.describe())
+        self._add_port_forward(forward)
+
+    def check_restore_name(self, name: str) -> str:
+        """Return ``name`` if this driver can write it back as the name of a forward *read from the device*
+        (a customer's rule routerfix removed and now restores), else raise :class:`InvalidValue`.
+
+        The default is :func:`~routerfix.model.check_device_name`, as for any name routerfix writes. A driver
+        whose device stores other names (spaces, say) *and* whose write path carries them as data, never
+        interpreted, may widen it, so that the forward goes back under its own name, byte for byte. Names
+        routerfix makes up itself always pass :func:`check_device_name` (:meth:`add_port_forward`)."""
+        return check_device_name(name, "forward name")
+
+    def check_port_forward(self, forward: PortForward, *, restore: bool = False) -> None:
+        """Raise what :meth:`add_port_forward` (``restore``: :meth:`restore_port_forward`) would raise for
+        ``forward`` before writing anything (name, protocol ``both``, port range, WAN-only, the feature
+        itself); no I/O, so callers can check every parameter before they connect."""
         if not isinstance(forward, PortForward):
             raise InvalidValue("forward", forward, "a routerfix.PortForward")
-        check_device_name(forward.name, "forward name")
+        if restore:
+            self.check_restore_name(forward.name)
+        else:
+            check_device_name(forward.name, "forward name")
         self._require(Feature.PORT_FORWARD, "port forwarding")
         caps = self.capabilities
         if forward.protocol is Protocol.BOTH and not caps.forward_both:
@@ -258,6 +286,11 @@ class Driver(abc.ABC):
                                f"a single port: {self.name} needs one rule per port")
         if not forward.wan_only:
             raise InvalidValue("wan_only", False, "True: routerfix only writes forwards restricted to the WAN")
+
+    def restore_port_forward(self, forward: PortForward) -> None:
+        """Put back a forward read from this device earlier (rollback, undo), under its own name where
+        :meth:`check_restore_name` allows it; otherwise as :meth:`add_port_forward`."""
+        self.check_port_forward(forward, restore=True)
         self._count_write("add_port_forward", forward.describe())
         self._add_port_forward(forward)
 

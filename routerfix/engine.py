@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,14 @@ from routerfix.actions import (
 )
 from routerfix.driver import Driver
 from routerfix.enums import Operation, ResultStatus
-from routerfix.errors import MitigationError, RollbackFailed, RouterfixError, StateFileError, VerificationFailed
+from routerfix.errors import (
+    InvalidValue,
+    MitigationError,
+    RollbackFailed,
+    RouterfixError,
+    StateFileError,
+    VerificationFailed,
+)
 from routerfix.interrupts import shielded
 from routerfix.locks import device_lock
 from routerfix.model import (
@@ -159,7 +167,7 @@ def _rollback(driver: Driver, plan: Plan, attempted: Sequence[Action], backup: B
         state = _read(driver)
         for action in reversed(attempted):
             if action.done_in(state):
-                _run(driver, action.inverse())
+                _run(driver, _inverse(driver, action))
         _verify(driver, plan.before)
         return "rolled back: the device is as it was before this run"
     except Exception as first:  # any failure here falls back to the backup
@@ -229,7 +237,7 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
         return MitigationResult(status=ResultStatus.UNCHANGED if mitigate else ResultStatus.NOTHING_TO_UNDO,
                                 changed=False, dry_run=dry_run, plan=plan, verified=True,
                                 transport_security=security, port=driver.port)
-    undo_records = tuple(action_to_data(a.inverse()) for a in reversed(plan.actions))
+    undo_records = tuple(action_to_data(_inverse(driver, a)) for a in reversed(plan.actions))
     if dry_run:
         return MitigationResult(status=ResultStatus.PLANNED, changed=False, dry_run=True, plan=plan,
                                 undo=undo_records, transport_security=security, port=driver.port)
@@ -246,6 +254,7 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
         if backup and Feature.BACKUP in plan.before.capabilities:
             saved = driver.backup()
             backup_file = _save_backup(saved, driver, Path(state_dir) if state_dir else None)
+        driver.hold_changes()
         for indexes, group in _batches_indexed(driver, plan.actions):
             attempted.extend(group)
             _run_batch(driver, group)
@@ -352,9 +361,22 @@ def apply_ghostcall_mitigation(driver: Driver, *, dry_run: bool = False, state_d
         return execute_plan(driver, plan, backup=opts.backup, state_dir=state_dir)
 
 
-def _restore_forward(forward: PortForward) -> AddForward:
-    """Putting a removed forward back (under its own name when that can be written, else a device-safe one)."""
-    return RemoveForward(forward).inverse()
+def _restore_forward(driver: Driver, forward: PortForward) -> AddForward:
+    """Putting a removed forward back: under its own name, byte for byte, when the driver can write it
+    (:meth:`Driver.check_restore_name`), else under a device-safe one."""
+    safe = RemoveForward(forward).inverse()
+    try:
+        driver.check_restore_name(forward.name)
+    except InvalidValue:
+        return safe
+    return AddForward(replace(safe.forward, name=forward.name), restore=True)
+
+
+def _inverse(driver: Driver, action: Action) -> Action:
+    """What takes ``action`` back on this driver (a removed forward returns under its own name where it can)."""
+    if isinstance(action, RemoveForward):
+        return _restore_forward(driver, action.forward)
+    return action.inverse()
 
 
 def _planned(records: Sequence[dict[str, Any]]) -> list[Action]:
@@ -409,7 +431,7 @@ def plan_restore(driver: Driver, state: DeviceState, records: Sequence[dict[str,
     for w in was_forwards:
         if any(same_forward(w, f) for f in state.forwards) or not any(same_forward(w, r) for r in removed):
             continue
-        restore = _restore_forward(w)
+        restore = _restore_forward(driver, w)
         if restore.forward.name != w.name:
             warnings.append(f"the forward {w.name!r} goes back as {restore.forward.name!r}: its own name cannot "
                             f"be written safely")

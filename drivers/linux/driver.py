@@ -17,6 +17,12 @@ Facts relied on: docs/facts/linux.md (rows L#). What it does:
   ``conntrack -D -p udp --orig-dst <wan> --orig-port-dst 5060``, L30-L32), then keeps late LAN answers to those
   scanners from re-opening the path (see :meth:`LinuxDriver._flush_connections`, L26, L27);
 * backup/restore covers what it owns: its table and the hostsfile;
+* holds a run's changes with a self-revert timer when the engine arms it (:meth:`LinuxDriver.hold_changes`) and
+  ``systemd-run`` exists: before the first write it saves the whole ruleset (``flush ruleset`` + ``nft list
+  ruleset``) and the hostsfile under ``/run`` and starts a transient timer that loads them back (``nft -f``, one
+  transaction) and reloads dnsmasq after ``confirm_minutes`` (default 10); :meth:`LinuxDriver.verify_state` stops
+  the timer once the read-back matches (L38-L40). A client killed before that leaves a router that puts itself back;
+  a timer left by an earlier interrupted run is never overwritten (the run refuses and says what to do);
 * probes a candidate sink with ARP duplicate-address detection on the LAN interface before choosing it (a static-IP
   host inside the pool has no lease and may be missing from the neighbour table, L10):
   ``arping -D -c 2 -w 2 -I <lan> <addr>`` (iputils) or ``busybox arping -D ...``, whichever ``command -v``
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import re
 import shlex
 import time
@@ -59,6 +66,7 @@ from routerfix.model import (
     Reservation,
     check_device_name,
 )
+from routerfix.planner import managed_view
 
 from .parser import (
     ARPING_EXIT,
@@ -80,6 +88,8 @@ from .parser import (
 
 __all__ = ["LinuxDriver", "TABLE"]
 
+log = logging.getLogger("routerfix.drivers.linux")
+
 TABLE = "routerfix"
 FAMILY = "ip"
 CHAIN = "dstnat"
@@ -88,8 +98,12 @@ GUARD_SET = "sip_scanners"
 PROMPT = "[routerfix]# "
 DEFAULT_LEASES = "/var/lib/misc/dnsmasq.leases"
 _IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
-TOOLS_COMMAND = "command -v arping busybox || true"
-"""Sent once, in the first read batch: which duplicate-address prober the router has."""
+TOOLS_COMMAND = "command -v arping busybox systemd-run || true"
+"""Sent once, in the first read batch: which duplicate-address prober the router has, and whether it has
+``systemd-run`` (the self-revert timer, L38)."""
+REVERT_UNIT = "routerfix-revert"
+REVERT_RULESET = "/run/routerfix-revert.nft"
+REVERT_HOSTS = "/run/routerfix-revert.hosts"
 PROBE_COUNT = 2
 PROBE_WAIT = 2
 """``arping -D -c 2 -w 2``: two probes a second apart, at most 2 s (a reply ends it at once)."""
@@ -116,6 +130,8 @@ class Discovery:
     hostsfile: str | None = None
     arping: tuple[str, ...] | None = None
     """The duplicate-address prober: ``("arping",)`` or ``("busybox", "arping")``; None when neither exists."""
+    systemd_run: bool = False
+    """``systemd-run`` exists: changes can be held by a self-revert timer (L38)."""
 
 
 class LinuxDriver(SSHDriver):
@@ -123,13 +139,15 @@ class LinuxDriver(SSHDriver):
 
     Options: ``wan_interface`` (default: the default route's device), ``lan_interface`` (default: the interface
     whose network holds the DHCP range), ``dnsmasq_pid``, ``dnsmasq_leases``, ``dnsmasq_hostsfile``,
-    ``dnsmasq_range`` (``first,last``: skip discovery of the range), plus the SSH trust options.
+    ``dnsmasq_range`` (``first,last``: skip discovery of the range), ``confirm_minutes`` (the self-revert timer's
+    window, 1-60, default 10), plus the SSH trust options.
     """
 
     name: ClassVar[str] = "linux"
     capabilities = _BASE
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {
-        "wan_interface", "lan_interface", "dnsmasq_pid", "dnsmasq_leases", "dnsmasq_hostsfile", "dnsmasq_range"}
+        "wan_interface", "lan_interface", "dnsmasq_pid", "dnsmasq_leases", "dnsmasq_hostsfile", "dnsmasq_range",
+        "confirm_minutes"}
     device_type: ClassVar[str] = "linux"
     prompt_pattern: ClassVar[str | None] = r"(?:\[routerfix\]#|[^\n]*[#$])"
     error_patterns: ClassVar[tuple[str, ...]] = (
@@ -167,6 +185,14 @@ class LinuxDriver(SSHDriver):
         self._facts: DeviceFacts | None = None
         self._lan: str | None = None
         self._network: ipaddress.IPv4Network | None = None
+        minutes = opts.get("confirm_minutes", 10)
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 60:
+            raise InvalidValue("confirm_minutes", minutes, "whole minutes from 1 to 60")
+        self.confirm_minutes: int = minutes
+        self._hold = False
+        """The engine armed the self-revert (:meth:`hold_changes`) and the read-back has not confirmed yet."""
+        self.pending_revert = False
+        """This run's revert timer is (or may be: its answer was lost) running on the router."""
 
     @staticmethod
     def _ifname(value: object, name: str) -> str | None:
@@ -196,8 +222,9 @@ class LinuxDriver(SSHDriver):
 
     def _discover(self, pids: str, tools: str) -> Discovery:
         found = Discovery()
-        present = parse_tools(tools)
+        present = parse_tools(tools, ("arping", "busybox", "systemd-run"))
         found.arping = ("arping",) if "arping" in present else ("busybox", "arping") if "busybox" in present else None
+        found.systemd_run = "systemd-run" in present
         running = [int(p) for p in pids.split() if p.isascii() and p.isdecimal()]
         cfg = DnsmasqConfig()
         if self.pid_option is not None or len(running) <= 1:
@@ -434,6 +461,57 @@ class LinuxDriver(SSHDriver):
                                        host=self.host, driver=self.name)
         return self._wan
 
+    # --- held changes: the self-revert timer (L38-L40) ----------------------------------------------------
+
+    def hold_changes(self) -> None:
+        """Arm the self-revert timer for the coming writes (started before the first of them)."""
+        self._hold = True
+
+    def _arm_revert(self) -> None:
+        """Before a write of an armed run: save the ruleset and the hostsfile under /run and start the timer that
+        loads them back after ``confirm_minutes`` unless :meth:`verify_state` stops it."""
+        if not self._hold or self.pending_revert:
+            return
+        if self._discovery is None:
+            self.read_state()
+        discovery = self._discovery
+        assert discovery is not None
+        if not discovery.systemd_run:
+            log.warning("%s: no systemd-run on the router: changes are not held by a self-revert timer; relying on "
+                        "the engine's rollback only", self.host)
+            self._hold = False
+            return
+        script = f"nft -f {REVERT_RULESET}"
+        commands = [f"printf 'flush ruleset\\n' > {REVERT_RULESET}", f"nft list ruleset >> {REVERT_RULESET}"]
+        if discovery.hostsfile and discovery.pid is not None:
+            hosts = shlex.quote(discovery.hostsfile)
+            commands.append(f"cp {hosts} {REVERT_HOSTS}")
+            script += f"; cp {REVERT_HOSTS} {hosts}; kill -HUP {discovery.pid}"
+        commands.append(f"systemd-run --unit={REVERT_UNIT} --on-active={60 * self.confirm_minutes} /bin/sh -c "
+                        f"{shlex.quote(script)}")
+        self.pending_revert = True  # set before sending: a lost answer may still have started the timer
+        try:
+            self._run(commands)
+        except DeviceError as exc:
+            if "already" not in exc.device_message:
+                raise
+            self.pending_revert = False
+            raise DeviceError(
+                f"a self-revert timer of an earlier, interrupted routerfix run is still pending ({REVERT_UNIT}.timer): "
+                f"it puts back the configuration from before that run when it fires; wait for it, or stop it "
+                f"(systemctl stop {REVERT_UNIT}.timer) and run `routerfix undo`, then run again",
+                device_message=exc.device_message, host=self.host, driver=self.name) from None
+
+    def verify_state(self, expected: DeviceState) -> DeviceState:
+        """Read back; when it matches ``expected`` and this run's revert timer is pending, stop it: the change is
+        kept (L39)."""
+        state = self.read_state()
+        if self.pending_revert and managed_view(state) == managed_view(expected):
+            self.send(f"systemctl stop {REVERT_UNIT}.timer 2>&1 || true")
+            self.pending_revert = False
+            self._hold = False
+        return state
+
     # --- writes -----------------------------------------------------------------------------------------
 
     @staticmethod
@@ -456,11 +534,13 @@ class LinuxDriver(SSHDriver):
         check_device_name(forward.name, "forward name")
         if not forward.enabled:
             raise InvalidValue("enabled", False, "True: nftables rules have no disabled state")
+        self._arm_revert()
         wan = self._need_wan()
         script = f"{self._table_setup()}; add rule {FAMILY} {TABLE} {CHAIN} {self._rule_text(wan, forward)}"
         self.send(f"nft {shlex.quote(script)}")
 
     def _remove_port_forward(self, forward: PortForward) -> None:
+        self._arm_revert()
         self._refresh_ruleset()
         for rule in self._ruleset.rules:
             if rule.forward is None or rule.forward.key() != forward.key():
@@ -499,11 +579,13 @@ class LinuxDriver(SSHDriver):
 
     def _reserve_address(self, reservation: Reservation) -> None:
         check_device_name(reservation.name, "reservation name")
+        self._arm_revert()
         discovery, path = self._hostsfile()
         self.send_many([f"printf '%s\\n' {shlex.quote(self._hosts_line(reservation))} >> {shlex.quote(path)}",
                         self._reload(discovery)])
 
     def _release_address(self, reservation: Reservation) -> None:
+        self._arm_revert()
         discovery, path = self._hostsfile()
         pattern = re.escape(f"{reservation.mac},{reservation.address}")
         program = "/^" + pattern + "\\(,.*\\)\\?$/d"

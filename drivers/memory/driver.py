@@ -41,6 +41,8 @@ from routerfix.model import (
 )
 
 ALL_FEATURES = frozenset(Feature)
+NAME_MAX = 64
+"""Longest forward name the memory router stores."""
 FULL = Capabilities(features=ALL_FEATURES, max_forwards=32, forward_ranges=True, forward_both=True,
                     orders_rules=True)
 
@@ -309,6 +311,15 @@ class MemoryDriver(Driver):
         return Backup(self.name, "json", json.dumps(self.router.to_data()), time.time())
 
     # --- writes ----------------------------------------------------------------------------------
+
+    def check_restore_name(self, name: str) -> str:
+        """The memory router stores a rule's name as data, never interprets it: any printable text of 1 to
+        :data:`NAME_MAX` characters read from it (spaces too, as the ``pbx`` scenario's ``PBX SIP``) can be
+        written back, so a replaced forward goes back under its own name."""
+        if not isinstance(name, str) or not 1 <= len(name) <= NAME_MAX or not name.isprintable() \
+                or name != name.strip():
+            raise InvalidValue("forward name", name, f"1-{NAME_MAX} printable characters, no surrounding spaces")
+        return name
 
     def _set_nat_mode(self, mode: NatMode) -> None:
         self._write("set_nat_mode", lambda r: setattr(r, "nat_mode", mode))

@@ -14,6 +14,11 @@ Facts relied on: docs/facts/mikrotik.md (rows M#).
   disables and undoes only those (M34, M35). SIP ALG = the ``sip`` service port (M36).
 * Connection flush after NAT changes (M37): only inbound entries (destination = a WAN address, else a source outside
   the LAN) on 5060/5061, v6/v7 layouts (M38, M39).
+* Device-held rollback (M40-M42): when the engine arms it (:meth:`MikrotikDriver.hold_changes`), Safe Mode is taken
+  (Ctrl-X) before the first configuration write and released (Ctrl-X) only in :meth:`MikrotikDriver.verify_state`
+  once the read-back matches; a session that ends before that (client killed, connection dropped, or ``close``,
+  which leaves with Ctrl-D) has the router undo every change itself. Another session's Safe Mode is never taken
+  over (the hijack question is answered ``d``); the run then goes on with the engine's own rollback only.
 
 Backup: :meth:`MikrotikDriver.backup` returns ``/export`` text (M17), but :attr:`Feature.BACKUP` is not declared:
 there is no faithful restore over the CLI (importing an export on top of a configuration duplicates entries;
@@ -22,13 +27,22 @@ there is no faithful restore over the CLI (importing an export on top of a confi
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import logging
 import re
 import time
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver, parse_bool
-from routerfix.errors import DeviceError, InvalidValue, ParseError, UnsupportedOperation
+from routerfix.errors import (
+    DeviceError,
+    InvalidValue,
+    ParseError,
+    RouterfixError,
+    TransportError,
+    UnsupportedOperation,
+)
 from routerfix.model import (
     Backup,
     Capabilities,
@@ -43,6 +57,7 @@ from routerfix.model import (
     Reservation,
     check_device_name,
 )
+from routerfix.planner import managed_view
 
 from .parser import (
     LanScope,
@@ -78,6 +93,19 @@ def ros_quote(value: str) -> str:
     return f'"{escaped}"'
 
 
+log = logging.getLogger("routerfix.drivers.mikrotik")
+
+_MENU_PROMPT = r"\[[^\]\n]+\](?: /[^<>\n]*)? ?"
+_PLAIN_PROMPT = re.compile(_MENU_PROMPT + ">")
+_SAFE_PROMPT = re.compile(_MENU_PROMPT + "<SAFE>")
+_HIJACK = re.compile(r"Hijacking Safe Mode .*\[u/r/d\]:")
+_SAFE_ANSWER = re.compile(f"{_PLAIN_PROMPT.pattern}|{_SAFE_PROMPT.pattern}|{_HIJACK.pattern}")
+SAFE_MODE_KEY = "\x18"
+"""Ctrl-X: takes Safe Mode, or releases it keeping the changes (M40)."""
+UNDO_AND_LEAVE_KEY = "\x04"
+"""Ctrl-D: ends the session, undoing the Safe Mode changes (M41)."""
+
+
 class MikrotikDriver(SSHDriver):
     """MikroTik RouterOS 6 and 7 over SSH.
 
@@ -90,7 +118,7 @@ class MikrotikDriver(SSHDriver):
     capabilities = _CAPS
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_list", "dhcp_server", "batch"}
     device_type: ClassVar[str] = "mikrotik_routeros"
-    prompt_pattern: ClassVar[str | None] = r"\[[^\]\n]+\](?: /[^>\n]*)? ?>"
+    prompt_pattern: ClassVar[str | None] = _MENU_PROMPT + "(?:<SAFE>|>)"  # M2, M40
     error_patterns: ClassVar[tuple[str, ...]] = (
         r"^bad command name ", r"^expected end of command", r"^syntax error \(line", r"^expected command name",
         r"^input does not match any value", r"^invalid value for argument", r"^no such item", r"^failure: ",
@@ -116,14 +144,83 @@ class MikrotikDriver(SSHDriver):
         self._lan_network: ipaddress.IPv4Network | None = None
         self._lan_server: str | None = None
         """Name of the LAN's DHCP server, from the last read (static leases are added to it)."""
+        self._hold = False
+        """The engine armed Safe Mode (:meth:`hold_changes`) and the read-back has not confirmed the changes."""
+        self.safe_mode = False
+        """This session holds Safe Mode (M40): its changes are undone by the router unless released."""
 
     def open(self) -> None:
         """Connect, log in and read the version (capabilities depend on it); numbers from earlier sessions are
         forgotten."""
         self._nat_printed = False
+        self.safe_mode = False
         super().open()
         if self.version is None:
             self.facts()
+
+    def close(self) -> None:
+        """Log out; a session still in Safe Mode (changes not confirmed) leaves with Ctrl-D, so the router undoes
+        them (M41), never with ``quit``, which would keep them."""
+        session = self._session
+        if self.safe_mode and session is not None:
+            self.safe_mode = False
+            self._session = None
+            with contextlib.suppress(RouterfixError):
+                session.write(UNDO_AND_LEAVE_KEY)
+        super().close()
+
+    def _lost(self) -> None:
+        self.safe_mode = False  # the router undoes a dropped Safe Mode session's changes itself (M41)
+        super()._lost()
+
+    # --- Safe Mode (M40-M42) ----------------------------------------------------------------------------
+
+    def hold_changes(self) -> None:
+        """Arm Safe Mode for the coming writes: taken before the next configuration write, released by
+        :meth:`verify_state` when the read-back matches."""
+        self._hold = True
+
+    def _control_key(self, key: str, during: str) -> str:
+        """Send a bare control key; return the last line of the answer (a prompt or the hijack question)."""
+        session = self.session
+        try:
+            session.write(key)
+            session.read_until_prompt(timeout=self.timeouts.read, expect=_SAFE_ANSWER, during=during)
+        except TransportError:
+            self._lost()
+            raise
+        return session.last_prompt
+
+    def _take_safe_mode(self) -> None:
+        """Before a configuration write of an armed run: take Safe Mode unless this session holds it (M40)."""
+        if not self._hold or self.safe_mode:
+            return
+        answer = self._control_key(SAFE_MODE_KEY, "taking Safe Mode")
+        if _SAFE_PROMPT.fullmatch(answer):
+            self.safe_mode = True
+            return
+        if _HIJACK.search(answer):
+            self.send("d")  # another session holds it: leave its changes and its Safe Mode alone (M42)
+        log.warning("%s: Safe Mode not taken (%s); relying on the engine's rollback only", self.host,
+                    "another session holds it" if _HIJACK.search(answer) else "the prompt did not change")
+        self._hold = False
+
+    def _release_safe_mode(self) -> None:
+        """Ctrl-X again: the router keeps the changes (M40)."""
+        answer = self._control_key(SAFE_MODE_KEY, "releasing Safe Mode")
+        if not _PLAIN_PROMPT.fullmatch(answer):
+            raise DeviceError("Safe Mode was not released", device_message=answer[:200], host=self.host,
+                              driver=self.name)
+        self.safe_mode = False
+        self._hold = False
+
+    def verify_state(self, expected: DeviceState) -> DeviceState:
+        """Read back; when it matches ``expected`` and this session holds Safe Mode, release it, keeping the
+        verified changes (M40). A mismatch leaves Safe Mode on: the rollback's writes stay undoable too."""
+        state = self.read_state()
+        if self.safe_mode and managed_view(state) == managed_view(expected):
+            self._release_safe_mode()
+        return state
 
     def _batch_marker(self, token: str) -> str:
         return f':put "{token}"'
@@ -328,6 +425,7 @@ class MikrotikDriver(SSHDriver):
 
     def _add_port_forward(self, forward: PortForward) -> None:
         check_device_name(forward.name, "forward name")
+        self._take_safe_mode()
         if not self._nat_printed:
             self.list_port_forwards()
         place = " place-before=0" if self._nat else ""
@@ -338,6 +436,7 @@ class MikrotikDriver(SSHDriver):
                   f"comment={forward.name}{disabled}{place}")
 
     def _remove_port_forward(self, forward: PortForward) -> None:
+        self._take_safe_mode()
         self.list_port_forwards()
         for item in self._nat:
             if any(f.key() == forward.key() for f in forwards_from_rule(item)):
@@ -347,6 +446,7 @@ class MikrotikDriver(SSHDriver):
 
     def _reserve_address(self, reservation: Reservation) -> None:
         check_device_name(reservation.name, "reservation name")
+        self._take_safe_mode()
         if self._lan_server is None:
             self.read_state()
         server = self._lan_server
@@ -355,13 +455,16 @@ class MikrotikDriver(SSHDriver):
                   f"mac-address={reservation.mac.upper()}{where} comment={reservation.name}")
 
     def _release_address(self, reservation: Reservation) -> None:
+        self._take_safe_mode()
         self.send(f"/ip dhcp-server lease remove [find where address={reservation.address} and "
                   f"mac-address={reservation.mac.upper()} and !dynamic]")
 
     def _set_sip_alg(self, enabled: bool) -> None:
+        self._take_safe_mode()
         self.send(f"/ip firewall service-port set sip disabled={'no' if enabled else 'yes'}")
 
     def _set_nat_mode(self, mode: NatMode) -> None:
+        self._take_safe_mode()
         if self.version is None:
             self.facts()
         if Feature.NAT_MODE not in self.capabilities:

@@ -189,8 +189,10 @@ def parse_address_ranges(value: str, source: str) -> list[AddressRange]:
         try:
             if "/" in part:
                 net = ipaddress.IPv4Network(part, strict=False)
-                hosts = list(net.hosts()) or [net.network_address]
-                ranges.append(AddressRange(hosts[0], hosts[-1]))
+                if net.prefixlen >= 31:   # /31 and /32: every address is a host (what net.hosts() gives)
+                    ranges.append(AddressRange(net.network_address, net.broadcast_address))
+                else:                     # the usable hosts, by arithmetic: a /8 costs no more than a /30
+                    ranges.append(AddressRange(net.network_address + 1, net.broadcast_address - 1))
             elif "-" in part:
                 first, last = part.split("-", 1)
                 ranges.append(AddressRange(first.strip(), last.strip()))

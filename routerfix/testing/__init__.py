@@ -81,6 +81,8 @@ def check_signatures(driver_cls: type[Driver]) -> None:
         sig = inspect.signature(getattr(driver_cls, hook))
         assert list(sig.parameters) == list(base_sig.parameters), \
             f"{driver_cls.__name__}.{hook}{sig} differs from Driver.{hook}{base_sig}"
+    assert driver_cls.restore_port_forward is Driver.restore_port_forward, \
+        f"{driver_cls.__name__} overrides restore_port_forward; widen check_restore_name instead"
     for verb in READ_VERBS:
         base_sig = inspect.signature(getattr(Driver, verb))
         sig = inspect.signature(getattr(driver_cls, verb))

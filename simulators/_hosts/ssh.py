@@ -86,6 +86,15 @@ class Shell:
         """Run one line (without its line end) and return its output (``\\n`` line ends, usually ending with one)."""
         raise NotImplementedError
 
+    def control(self, key: str) -> str | None:
+        """A bare control key arrived (``"\\x18"`` for Ctrl-X; never CR, LF or tab). Return the text to show
+        (the prompt follows), or None to keep the byte as typed text (the default: no shell reads keys)."""
+        return None
+
+    def ended(self, clean: bool) -> None:
+        """The session is over: ``clean`` after the shell closed it (``quit``), False when the connection dropped
+        or the client went away (a device that holds changes per session undoes them here)."""
+
 
 ShellFactory = Callable[[str], Shell]
 """Builds the :class:`Shell` of a new session from the login name."""
@@ -266,6 +275,9 @@ async def _session(device: SimulatedSSHDevice, process: Any) -> None:
                 break
             arrived = loop.time()
             device.received += data
+            data = await _control_keys(shell, process, data, device.knobs)
+            if shell.closed:
+                break
             if skip_lf and data.startswith(b"\n"):
                 data = data[1:]
             skip_lf = False
@@ -307,6 +319,27 @@ async def _session(device: SimulatedSSHDevice, process: Any) -> None:
             process.exit(0)
     finally:
         device.sessions_open -= 1
+        try:
+            shell.ended(shell.closed or process.command is not None)
+        except Exception:  # a simulator bug must be visible, not kill the server loop
+            log.exception("simulated shell failed when its session ended")
+
+
+async def _control_keys(shell: Shell, process: Any, data: bytes, knobs: Knobs) -> bytes:
+    """Hand bare control keys in ``data`` to :meth:`Shell.control` and answer them; return the other bytes. Keys are
+    answered as they are met, before the lines of the same read are run (a client sends a control key alone)."""
+    if not any(b < 0x20 and b not in (0x09, 0x0A, 0x0D) for b in data):
+        return data
+    kept = bytearray()
+    for byte in data:
+        reply = shell.control(chr(byte)) if byte < 0x20 and byte not in (0x09, 0x0A, 0x0D) else None
+        if reply is None:
+            kept.append(byte)
+            continue
+        await _write(process, _crlf(reply) + ("" if shell.closed else shell.prompt()), knobs)
+        if shell.closed:
+            break
+    return bytes(kept)
 
 
 def _run(shell: Shell, line: str) -> str:

@@ -16,6 +16,10 @@ L11-L13: ``pidof`` lists the others first, each has its own hostsfile, SIGHUP co
 * iproute2 output (L8-L10); nftables transactions, priorities, rule syntax and JSON (L20-L23), the error wording
   (L25, inferred); the ``nft list ruleset`` text layout is inferred (the driver reads only JSON).
 * dnsmasq options, hostsfile and lease lines, SIGHUP (L11-L15, L17).
+* Self-revert (L38-L40): ``systemd-run --unit=<u> --on-active=<s> /bin/sh -c '<script>'`` starts a transient
+  timer (a second one of the same name is refused), ``systemctl stop <u>.timer`` cancels it; the script runs when
+  its time comes in *simulated* time (:meth:`LinuxRouter.advance`). ``cp``; ``nft -f <file>`` loads a file of nft
+  commands or ``nft list ruleset`` text (after ``flush ruleset``) as one transaction.
 * conntrack ``-D``/``-L`` lines and summary (L30, L31), exit status 1 when nothing matched (L32, inferred); a late
   answer from a phone forms a LAN flow that masquerade maps to WAN:5060 (L26, L27) —
   :meth:`LinuxRouter.phone_answers` models it, :meth:`LinuxRouter.scanner_reaches_phone` says whether a scanner's
@@ -204,7 +208,29 @@ class LinuxRouter:
     """More dnsmasq processes; ``pidof`` lists them before the LAN's (order: inferred, L12)."""
     extra_addresses: list[tuple[str, str]] = field(default_factory=list)
     """More LAN-side interfaces (name, address/prefix) shown by ``ip -4 -o addr show``."""
+    systemd: bool = True
+    """``systemd-run`` exists (L38); False for a router without systemd."""
+    timers: dict[str, tuple[float, str]] = field(default_factory=dict)
+    """Transient timers ``systemd-run --on-active`` started: unit name → (when it fires, the ``sh -c`` script)."""
+    clock: float = 0.0
+    """Simulated seconds (timers fire in :meth:`advance`)."""
+    reverts: int = 0
+    """How many timer scripts ran."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` of simulated time pass: timers that come due run their script (L38)."""
+        with self.lock:
+            self.clock += seconds
+            for unit, (when, script) in sorted(self.timers.items(), key=lambda kv: kv[1][0]):
+                if when <= self.clock:
+                    del self.timers[unit]
+                    self.reverts += 1
+                    LinuxShell("root", self).execute(script)
+
+    def load_ruleset(self, text: str) -> str:
+        """``nft -f``: nft commands, one per line, or ``nft list ruleset`` text, as one transaction (L40)."""
+        return self.nft("; ".join(_file_commands(text)))
 
     # --- nftables ------------------------------------------------------------------------------------
 
@@ -241,6 +267,9 @@ class LinuxRouter:
         verb, obj = words[0], words[1] if len(words) > 1 else ""
         if verb == "list" and obj == "ruleset":
             return self.render()
+        if verb == "flush" and obj == "ruleset":
+            self.tables = []
+            return ""
         if verb in ("add", "create", "delete", "flush", "list", "insert") and obj == "table":
             family, name = words[2], words[3]
             if verb == "list":
@@ -406,6 +435,9 @@ class LinuxRouter:
             found["arping"] = "/usr/sbin/arping"
         if self.arping in ("busybox", "both"):
             found["busybox"] = "/usr/bin/busybox"
+        if self.systemd:
+            found["systemd-run"] = "/usr/bin/systemd-run"
+            found["systemctl"] = "/usr/bin/systemctl"
         return found
 
     # --- dnsmasq, conntrack -------------------------------------------------------------------------------
@@ -481,6 +513,45 @@ def _split_top(script: str) -> list[str]:
             start = i + 1
     parts.append(script[start:])
     return parts
+
+
+def _file_commands(text: str) -> list[str]:
+    """The commands of an ``nft -f`` file: plain command lines, and ``table``/``set``/``chain`` blocks as ``nft list
+    ruleset`` prints them (turned into ``add`` commands; set elements without their ``expires``)."""
+    out: list[str] = []
+    table = chain = nset = ""
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        head = line.split()
+        if line == "}":
+            if nset:
+                nset = ""
+            elif chain:
+                chain = ""
+            else:
+                table = ""
+        elif not table and head[0] == "table" and line.endswith("{"):
+            table = f"{head[1]} {head[2]}"
+            out.append(f"add table {table}")
+        elif not table:
+            out.append(line)
+        elif head[0] == "set" and line.endswith("{"):
+            nset = head[1]
+            out.append(f"add set {table} {nset} {{ type ipv4_addr; flags timeout; timeout 1h; }}")
+        elif nset:
+            if head[0] == "elements":
+                elements = [e.strip().split()[0] for e in line.partition("{")[2].rstrip("} ").split(",") if e.strip()]
+                out.append(f"add element {table} {nset} {{ {', '.join(elements)} }}")
+        elif head[0] == "chain" and line.endswith("{"):
+            chain = head[1]
+            out.append(f"add chain {table} {chain}")
+        elif chain and head[0] == "type":
+            out[-1] += f" {{ {line} }}"
+        elif chain:
+            out.append(f"add rule {table} {chain} {line}")
+    return out
 
 
 def _split_statements(line: str) -> list[str]:
@@ -770,11 +841,45 @@ class LinuxShell(Shell):
             return "", f"{rest[0]}: applet not found\n", 127
         if name == "ip":
             return self._ip(rest)
+        if name == "cp" and len(rest) == 2:
+            if rest[0] not in r.files:
+                return "", f"cp: cannot stat '{rest[0]}': No such file or directory\n", 1
+            r.files[rest[1]] = r.files[rest[0]]
+            return "", "", 0
+        if name == "systemd-run" and r.systemd:
+            return self._systemd_run(rest)
+        if name == "systemctl" and r.systemd and rest[:1] == ["stop"] and len(rest) == 2:
+            unit = rest[1].removesuffix(".timer")
+            if unit in r.timers and rest[1].endswith(".timer"):
+                del r.timers[unit]
+                return "", "", 0
+            return "", f"Failed to stop {rest[1]}: Unit {rest[1]} not loaded.\n", 5
+        if name == "nft" and rest[:1] == ["-f"] and len(rest) == 2:
+            if rest[1] not in r.files:
+                return "", f"Error: Could not open file \"{rest[1]}\": No such file or directory\n", 1
+            try:
+                return r.load_ruleset(r.files[rest[1]]), "", 0
+            except NftError as exc:
+                return "", f"{exc}\n", 1
         if name == "nft":
             return self._nft(rest)
         if name == "conntrack":
             return self._conntrack(rest)
         return "", f"-bash: {name}: command not found\n", 127
+
+    def _systemd_run(self, rest: list[str]) -> tuple[str, str, int]:
+        """``systemd-run --unit=<u> --on-active=<seconds> /bin/sh -c <script>``: a transient timer (L38)."""
+        r = self.router
+        opts = {k: v for k, _, v in (a.partition("=") for a in rest if a.startswith("--"))}
+        command = [a for a in rest if not a.startswith("--")]
+        unit, delay = opts.get("--unit", ""), opts.get("--on-active", "")
+        if not unit or not delay.isdigit() or command[:2] != ["/bin/sh", "-c"] or len(command) != 3:
+            return "", "systemd-run: this simulator runs only --unit= --on-active=<s> /bin/sh -c <script>\n", 1
+        if unit in r.timers:
+            return "", (f"Failed to start transient timer unit: Unit {unit}.timer was already loaded or has a "
+                        f"fragment file.\n"), 1
+        r.timers[unit] = (r.clock + int(delay), command[2])
+        return "", f"Running timer as unit: {unit}.timer\nWill run service as unit: {unit}.service\n", 0
 
     def _arping(self, rest: list[str], flavour: str) -> tuple[str, str, int]:
         """``arping`` (iputils or Habets) or ``busybox arping``: see the module docstring."""

@@ -17,12 +17,16 @@ Stands for a hAP-class router with the default configuration (``defconf``): brid
 * NAT: ``add ... place-before=`` (M30-M32), ``endpoint-independent-nat`` only on v7 (M33), ``set``/``enable``/
   ``disable`` by number or ``[find]`` (M34), an empty comment removes the comment (M19, inferred), service ports
   (M36), v6/v7 connection layouts (M38), ``connection remove`` (M39).
+* Safe Mode: Ctrl-X takes it (``[Safe Mode taken]``, ``<SAFE>`` prompt) and releases it keeping the changes (M40);
+  Ctrl-D, or a session that ends without ``quit`` (dropped, client killed), undoes every change made since it was
+  taken (M41); another session asking gets the hijack question (M42). The 100-action history limit is not modelled.
 
 Own words: the banner text.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from collections.abc import Iterator
@@ -128,6 +132,11 @@ class RouterOSState:
     log_lines: bool = False
     """Interleave a log line (``hh:mm:ss echo: ...``) before print outputs (M6)."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    safe_owner: RouterOSShell | None = field(default=None, repr=False)
+    """The session holding Safe Mode (M40), if any."""
+    safe_snapshot: dict[str, list[Item]] | None = field(default=None, repr=False)
+    """The menus as they were when Safe Mode was taken: what an abnormal end of the owner's session puts back
+    (M41: every change made since, from any session, is undone)."""
 
     @property
     def v7(self) -> bool:
@@ -142,6 +151,17 @@ class RouterOSState:
         items = self.menus.setdefault(menu, [])
         items.insert(len(items) if position is None else position, item)
         return item
+
+    def take_safe_mode(self, owner: RouterOSShell) -> None:
+        """Start recording for an undo: snapshot the menus (M40)."""
+        self.safe_owner, self.safe_snapshot = owner, copy.deepcopy(self.menus)
+
+    def release_safe_mode(self, *, undo: bool) -> None:
+        """Leave Safe Mode keeping the changes (Ctrl-X, ``quit``), or undoing them (Ctrl-D, a dropped session:
+        M41)."""
+        if undo and self.safe_snapshot is not None:
+            self.menus = self.safe_snapshot
+        self.safe_owner, self.safe_snapshot = None, None
 
     def items(self, menu: str) -> list[Item]:
         """Entries of ``menu`` in order."""
@@ -325,22 +345,65 @@ class RouterOSShell(Shell):
         self.menu = ""
         self.numbers: dict[str, list[int]] = {}
         self.pending_remove: str | None = None
+        self.pending_hijack = False
 
     def welcome(self) -> str:
         """A short banner (own text) before the first prompt."""
         return f"\n  RouterOS {self.state.version} simulated by routerfix\n\n"
 
     def prompt(self) -> str:
-        """``[admin@MikroTik] > `` or ``[admin@MikroTik] /ip firewall nat> ``; ``numbers: `` while asking."""
+        """``[admin@MikroTik] > `` or ``[admin@MikroTik] /ip firewall nat> ``; ``numbers: `` while asking; in Safe
+        Mode ``<SAFE>`` stands for ``>`` (M40); the hijack question while another session holds it (M42)."""
         if self.pending_remove is not None:
             return "numbers: "
+        if self.pending_hijack:
+            return "Hijacking Safe Mode from someone - unroll/release/don't take it [u/r/d]: "
         where = f" /{self.menu}" if self.menu else ""
-        return f"[{self.account}@{self.state.identity}]{where}> " if where else \
-            f"[{self.account}@{self.state.identity}] > "
+        end = "<SAFE>" if self.state.safe_owner is self else ">"
+        return f"[{self.account}@{self.state.identity}]{where}{end} " if where else \
+            f"[{self.account}@{self.state.identity}] {end} "
+
+    def control(self, key: str) -> str | None:
+        """Ctrl-X takes Safe Mode, or releases it keeping the changes (M40); Ctrl-D ends the session, undoing the
+        Safe Mode changes (M41). Other keys are ignored."""
+        with self.state.lock:
+            state = self.state
+            if key == "\x18":
+                if state.safe_owner is None:
+                    state.take_safe_mode(self)
+                    return "\n[Safe Mode taken]\n"
+                if state.safe_owner is self:
+                    state.release_safe_mode(undo=False)
+                    return "\n[Safe Mode released]\n"
+                self.pending_hijack = True
+                return "\n"
+            if key == "\x04":
+                if state.safe_owner is self:
+                    state.release_safe_mode(undo=True)
+                self.closed = True
+                return "\n"
+            return ""
+
+    def ended(self, clean: bool) -> None:
+        """``quit`` keeps Safe Mode changes; a session that drops undoes them (M41)."""
+        with self.state.lock:
+            if self.state.safe_owner is self:
+                self.state.release_safe_mode(undo=not clean)
+
+    def _hijack(self, answer: str) -> str:
+        """The answer to the hijack question (M42): ``u`` undoes and takes, ``r`` keeps and takes, ``d`` leaves it."""
+        self.pending_hijack = False
+        if answer in ("u", "r"):
+            self.state.release_safe_mode(undo=answer == "u")
+            self.state.take_safe_mode(self)
+            return "[Safe Mode taken]\n"
+        return ""
 
     def execute(self, line: str) -> str:
         """Run a line (statements separated by ``;``); the first error stops it."""
         with self.state.lock:
+            if self.pending_hijack:
+                return self._hijack(line.strip())
             if self.pending_remove is not None:
                 menu, self.pending_remove = self.pending_remove, None
                 try:

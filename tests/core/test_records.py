@@ -134,6 +134,24 @@ def test_undo_after_replace_conflicting_puts_the_forward_back(tmp_path: Path) ->
     assert view(r) == before
 
 
+def test_undo_and_rollback_restore_a_replaced_forward_under_its_own_name_byte_for_byte(tmp_path: Path) -> None:
+    # the memory router stores names as data (Driver.check_restore_name allows spaces there): "PBX SIP" must come
+    # back as "PBX SIP", not the device-safe "PBX_SIP", after undo and after a rollback
+    r = router(forwards=[PortForward("PBX SIP", "udp", "5060", "192.168.1.10")])
+    before = view(r)
+    with connect_port(r, None) as d:
+        done = routerfix.apply_ghostcall_mitigation(d, state_dir=tmp_path, replace_conflicting=True)
+    record = json.loads(Path(str(done.record_file)).read_text())
+    assert [f["name"] for f in record["before"]["forwards"]] == ["PBX SIP"]           # stored verbatim
+    with connect_port(r, None) as d:
+        routerfix.remove_ghostcall_mitigation(d, state_dir=tmp_path)
+    assert [f.name for f in r.forwards] == ["PBX SIP"] and view(r) == before
+    with routerfix.connect("memory", "rollback-names", password="admin", router=r,
+                           fail={"add_port_forward": "device@1"}) as d, pytest.raises(routerfix.DeviceError):
+        routerfix.apply_ghostcall_mitigation(d, replace_conflicting=True)
+    assert [f.name for f in r.forwards] == ["PBX SIP"] and view(r) == before
+
+
 def test_a_result_dict_is_a_complete_record() -> None:
     r = router()
     with connect_port(r, 8022) as d:

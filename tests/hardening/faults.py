@@ -190,6 +190,12 @@ class _FaultShell(Shell):
             return self.inner.execute(line)
         return self.injector.execute(self.inner, line)
 
+    def control(self, key: str) -> str | None:
+        return self.inner.control(key)
+
+    def ended(self, clean: bool) -> None:
+        self.inner.ended(clean)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 

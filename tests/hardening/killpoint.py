@@ -28,7 +28,7 @@ from typing import Any
 from routerfix.driver import Driver
 
 VERBS = ("set_nat_mode", "add_port_forward", "remove_port_forward", "reserve_address", "release_address",
-         "set_sip_alg", "flush_connections")
+         "set_sip_alg", "flush_connections", "restore_port_forward")
 
 
 def arm(n: int, when: str, signum: int) -> list[int]:

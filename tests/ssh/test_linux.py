@@ -62,12 +62,21 @@ def test_exact_commands(sim: SimulatedDevice) -> None:
     sent = [re.sub(r"RFX[0-9a-f]{10}", "RFX", c) for c in sim.handle.commands[start:] if c != "exit"]
     assert sent[0] == ("uname -nr; echo RFX-0 $?; nft -j list ruleset 2>/dev/null; echo RFX-1 $?; ip -4 -o addr show; "
                        "echo RFX-2 $?; ip -4 route show default; echo RFX-3 $?; ip -4 neigh show; echo RFX-4 $?; "
-                       "pidof dnsmasq || true; echo RFX-5 $?; command -v arping busybox || true; echo RFX-6 $?")
+                       "pidof dnsmasq || true; echo RFX-5 $?; command -v arping busybox systemd-run || true; "
+                       "echo RFX-6 $?")
     assert sent[1] == "tr '\\0' '\\n' < /proc/812/cmdline"
     assert [c for c in sent if "arping" in c and not c.startswith("uname")] == [
         "arping -D -c 2 -w 2 -I br-lan 192.168.88.250 2>&1; echo rfx-arping-exit $?",
         "arping -D -c 2 -w 2 -I br-lan 192.168.88.249 2>&1; echo rfx-arping-exit $?"]
-    writes = [c for c in sent if c.startswith(("nft '", "printf", "conntrack")) or "kill -HUP" in c]
+    arm = [c for c in sent if "systemd-run --unit" in c]   # the self-revert timer, before the first write (L38-L40)
+    assert arm == [
+        "printf 'flush ruleset\\n' > /run/routerfix-revert.nft; echo RFX-0 $?; nft list ruleset >> "
+        "/run/routerfix-revert.nft; echo RFX-1 $?; cp /etc/dnsmasq.hosts /run/routerfix-revert.hosts; echo RFX-2 $?; "
+        "systemd-run --unit=routerfix-revert --on-active=600 /bin/sh -c 'nft -f /run/routerfix-revert.nft; "
+        "cp /run/routerfix-revert.hosts /etc/dnsmasq.hosts; kill -HUP 812'; echo RFX-3 $?"]
+    stop = sent.index("systemctl stop routerfix-revert.timer 2>&1 || true")
+    writes = [c for c in sent if (c.startswith(("nft '", "printf", "conntrack")) or "kill -HUP" in c) and c not in arm]
+    assert sent.index(arm[0]) < sent.index(writes[0]) and stop < sent.index(writes[2])   # stopped before the flush
     assert writes[0] == (
         "nft 'add table ip routerfix; add chain ip routerfix dstnat { type nat hook prerouting priority dstnat - 10; "
         "policy accept; }; add rule ip routerfix dstnat iifname \"wan0\" meta l4proto { tcp, udp } th dport "

@@ -116,3 +116,30 @@ def test_dnsmasq_args_forms() -> None:
     assert cfg.leasefile == "/tmp/l" and cfg.hostsfiles == ["/etc/h"]
     assert cfg.ranges == [("10.0.0.10", "10.0.0.20", "")]
     assert parse_dnsmasq_args(["dnsmasq"]).conf_files == ["/etc/dnsmasq.conf"]
+
+
+def test_routeros_pool_of_a_slash_8_costs_nothing_to_read() -> None:
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        ranges = parse_address_ranges("10.0.0.0/8,192.168.88.10-192.168.88.254", "pool")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [str(r) for r in ranges] == ["10.0.0.1-10.255.255.254", "192.168.88.10-192.168.88.254"]
+    assert len(ranges[0]) == 2**24 - 2
+    assert peak < 1_000_000 and time.perf_counter() - started < 1.0   # listed: 1.48 GB peak, 127 s
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(20, 32))
+@settings(max_examples=200)
+def test_routeros_pool_networks_span_what_hosts_lists(address: int, prefix: int) -> None:
+    import ipaddress
+
+    net = ipaddress.IPv4Network((address, prefix), strict=False)
+    hosts = list(net.hosts()) or [net.network_address]
+    (pool,) = parse_address_ranges(str(net), "pool")
+    assert (pool.first, pool.last) == (hosts[0], hosts[-1])

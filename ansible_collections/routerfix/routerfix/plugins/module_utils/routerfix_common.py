@@ -9,8 +9,8 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
-__all__ = ["HAS_ROUTERFIX", "RouterfixError", "check_library", "connect", "fail_from_error", "make_diff",
-           "routerfix_argument_spec", "state_lines"]
+__all__ = ["HAS_ROUTERFIX", "RouterfixError", "apply_in_steps", "check_library", "connect", "fail_from_error",
+           "make_diff", "make_driver", "routerfix_argument_spec", "state_lines"]
 
 ROUTERFIX_IMPORT_ERROR = None
 try:
@@ -48,6 +48,18 @@ def check_library(module):
 
 def connect(module):
     """Open the routerfix driver the module's parameters describe (close it when done)."""
+    driver = make_driver(module)
+    try:
+        driver.open()
+    except BaseException:
+        driver.close()
+        raise
+    return driver
+
+
+def make_driver(module):
+    """The routerfix driver the module's parameters describe, not yet opened (no I/O: its options are
+    checked, so a module can check every parameter before it connects)."""
     check_library(module)
     from routerfix.credentials import DEFAULT_PASSWORD_ENV, resolve_secret
 
@@ -64,8 +76,66 @@ def connect(module):
         module.no_log_values.add(password.reveal())
     if params.get("timeout"):
         options["timeouts"] = routerfix.Timeouts(connect=params["timeout"], read=params["timeout"])
-    return routerfix.connect(params["driver"], params["host"], username=params.get("username"),
-                             password=password, port=params.get("port"), **options)
+    return routerfix.get_driver(params["driver"])(params["host"], username=params.get("username"),
+                                                  password=password, port=params.get("port"),
+                                                  **options)
+
+
+def apply_in_steps(driver, before, steps, operation, fallback=None):
+    """Apply ``steps`` (a list of action lists) through the routerfix engine, one verified step after the other:
+    each step is backed up, written, read back and rolled back on failure; when a later step fails, the
+    earlier ones are taken back too (newest first), so the router ends as it was. Holds the device lock.
+
+    ``fallback`` (optional) is called with the error when the router refuses the *first* step
+    (``DeviceError``, rolled back, nothing changed) and returns other steps to try instead, or None.
+
+    Returns the state after the last step (as verified by read-back)."""
+    from routerfix.engine import execute_plan
+    from routerfix.locks import device_lock
+    from routerfix.planner import Plan
+    from routerfix.records import DeviceKey
+
+    done = []
+    state = before
+    with device_lock(DeviceKey.of(driver)):
+        for actions in steps:
+            plan = Plan(operation=operation, host=driver.host, driver=driver.name, before=state, actions=tuple(actions))
+            try:
+                execute_plan(driver, plan)
+            except RouterfixError as exc:
+                from routerfix.errors import DeviceError, RollbackFailed
+
+                if isinstance(exc, RollbackFailed):
+                    raise
+                if not done:
+                    other = fallback(exc) if fallback is not None and isinstance(exc, DeviceError) else None
+                    if not other:
+                        raise
+                    return apply_in_steps(driver, before, other, operation)
+                _take_back(driver, done, operation, exc)
+                raise
+            done.append(plan)
+            state = plan.after
+    return state
+
+
+def _take_back(driver, done, operation, exc):
+    """Undo the verified earlier steps ``done`` after a later one failed (and was rolled back itself)."""
+    from routerfix.engine import execute_plan
+    from routerfix.planner import Plan
+
+    for plan in reversed(done):
+        undo = tuple(a.inverse() for a in reversed(plan.actions))
+        try:
+            execute_plan(driver, Plan(operation=operation, host=driver.host, driver=driver.name, before=plan.after,
+                                      actions=undo))
+        except RouterfixError as failed:
+            from routerfix.errors import RollbackFailed
+
+            raise RollbackFailed(f"{exc}; taking back the earlier step failed too ({failed}): check the router",
+                                 report=tuple(a.describe() for a in undo), host=driver.host,
+                                 driver=driver.name) from exc
+    exc.add_note("the earlier steps were taken back: the router is as it was before this run")
 
 
 def fail_from_error(module, exc, **extra):

@@ -10,7 +10,7 @@ short_description: Set a router's NAT filtering (secure or open)
 version_added: "0.1.0"
 description:
   - Sets NAT filtering to C(secure) (endpoint-dependent, "Secured") or C(open) (endpoint-independent,
-    "Open"), then reads it back.
+    "Open") through the routerfix engine - backed up, read back, put back as it was on any failure.
   - Fails on routers without such a setting.
   - For the ghost-call fix prefer M(routerfix.routerfix.ghostcall_mitigation), which applies each
     vendor's policy (a Netgear Nighthawk with several phones needs C(open) plus the SIP forward).
@@ -54,43 +54,67 @@ previous:
   returned: always
   type: str
   sample: open
+commands:
+  description: The change made (or planned, in check mode); empty when none.
+  returned: always
+  type: list
+  elements: str
+  sample: ["set NAT filtering open -> secure"]
+before:
+  description: The setting before the run.
+  returned: always
+  type: dict
+  sample: {"mode": "open"}
+after:
+  description: The setting after the run (in check mode, as it would be).
+  returned: always
+  type: dict
+  sample: {"mode": "secure"}
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_common import (  # noqa: E402
     RouterfixError,
+    apply_in_steps,
     check_library,
-    connect,
     fail_from_error,
     make_diff,
+    make_driver,
     routerfix_argument_spec,
 )
 
 
 def run(module):
-    """Read the mode, set it when it differs (unless check mode), read back."""
+    """Check the mode and the driver options before connecting, read the mode, set it through the routerfix
+    engine (backed up, read back, rolled back on failure) when it differs, unless check mode."""
+    from contextlib import ExitStack
     from dataclasses import replace
 
-    from routerfix.model import NatMode
+    from routerfix.actions import SetNatMode
+    from routerfix.locks import device_lock
+    from routerfix.model import Feature, NatMode
+    from routerfix.records import DeviceKey
 
     wanted = NatMode.parse(module.params["mode"])
-    driver = connect(module)
+    driver = make_driver(module)   # its options are checked too: nothing was sent yet
+    lock = ExitStack()
     try:
+        lock.enter_context(device_lock(DeviceKey.of(driver)))   # read and write under one lock
+        driver.open()
         before = driver.read_state()
-        if before.nat_mode is None:
+        if before.nat_mode is None or Feature.NAT_MODE not in before.capabilities:
             module.fail_json(msg=f"{driver.host} has no NAT filtering setting routerfix can read", changed=False)
         changed = before.nat_mode is not wanted
+        commands = [SetNatMode(wanted, before.nat_mode).describe()] if changed else []
         after = replace(before, nat_mode=wanted)
         if changed and not module.check_mode:
-            driver.set_nat_mode(wanted)
-            after = driver.read_state()
-            if after.nat_mode is not wanted:
-                shown = after.nat_mode.value if after.nat_mode else "unknown"
-                module.fail_json(msg=f"read-back shows NAT filtering {shown}, not {wanted.value}", changed=True)
+            after = apply_in_steps(driver, before, [[SetNatMode(wanted, before.nat_mode)]], "nat_mode")
     finally:
         driver.close()
-    output = dict(changed=changed, mode=after.nat_mode.value, previous=before.nat_mode.value)
+        lock.close()
+    output = dict(changed=changed, mode=after.nat_mode.value, previous=before.nat_mode.value, commands=commands,
+                  before=dict(mode=before.nat_mode.value), after=dict(mode=after.nat_mode.value))
     if module._diff:
         output["diff"] = make_diff(driver.host, before, after)
     module.exit_json(**output)

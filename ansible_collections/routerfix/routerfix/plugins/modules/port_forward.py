@@ -13,6 +13,10 @@ description:
     (I(state=present)), or that no forward of that name exists (I(state=absent)).
   - A forward of that name with other settings is replaced. Forwards with other names (the
     customer's) are never touched.
+  - Every parameter is checked before the router is contacted (what the router model can hold, such as
+    C(both) in one rule, once it is read, before anything is written). A replacement is added first and read
+    back; the old rule is removed only after that (where the router refuses two rules on the same ports,
+    old and new are swapped in one verified step). Any failure puts the router back as it was.
   - The router is read back after a change; C(changed) comes from the real difference.
 extends_documentation_fragment:
   - routerfix.routerfix.connection
@@ -87,30 +91,62 @@ forwards:
   sample: [{"name": "nvr-https", "protocol": "tcp", "external_ports": "8443", "internal_address": "192.168.1.20",
             "internal_ports": "443", "enabled": true}]
 actions:
-  description: The changes made (or planned, in check mode).
+  description: The changes made (or planned, in check mode); the same as I(commands).
   returned: always
   type: list
   elements: str
+commands:
+  description: The changes made (or planned, in check mode), in the order they were written.
+  returned: always
+  type: list
+  elements: str
+  sample: ["add forward nvr-https: udp 8443 -> 192.168.1.20:443",
+           "remove forward nvr-https: tcp 8443 -> 192.168.1.20:443"]
+before:
+  description: The forwards of that name on the router before the run.
+  returned: always
+  type: list
+  elements: dict
+after:
+  description: The forwards of that name after the run (in check mode, as they would be).
+  returned: always
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_common import (  # noqa: E402
     RouterfixError,
+    apply_in_steps,
     check_library,
-    connect,
     fail_from_error,
     make_diff,
+    make_driver,
     routerfix_argument_spec,
 )
 
 
+def _overlap(a, b):
+    """True when the two forwards catch some of the same WAN traffic."""
+    return bool(a.protocol.members() & b.protocol.members()) and a.external_ports.overlaps(b.external_ports)
+
+
 def run(module):
-    """Compare the router's forwards of this name with the wanted one and converge."""
+    """Plan from the router's forwards of this name, then converge through the routerfix engine.
+
+    Every parameter is checked before the router is contacted; what the router model can hold (protocol ``both``,
+    port ranges) once it is read, before anything is written. A changed rule is added first and read back;
+    only then is the old one removed (and read back); a failure at either step puts the router back as it
+    was. Where the router refuses a second rule on the same ports while the old one exists, the old rule is
+    removed and the new one added in one verified step, which the engine rolls back if the add fails."""
+    from contextlib import ExitStack
     from dataclasses import replace
 
-    from routerfix.actions import same_forward
+    from routerfix.actions import AddForward, RemoveForward, same_forward
+    from routerfix.locks import device_lock
     from routerfix.model import PortForward, check_device_name, to_data
+    from routerfix.records import DeviceKey
 
     p = module.params
     check_device_name(p["name"], "name")
@@ -118,31 +154,43 @@ def run(module):
     if p["state"] == "present":
         wanted = PortForward(p["name"], p["protocol"], p["external_ports"], p["internal_address"],
                              p["internal_ports"])
-    driver = connect(module)
+    driver = make_driver(module)              # its options are checked too: nothing was sent yet
+    warnings = []
+    lock = ExitStack()
     try:
+        lock.enter_context(device_lock(DeviceKey.of(driver)))   # plan and write under one lock
+        driver.open()
         before = driver.read_state()
+        if wanted is not None:   # what the router model can hold (one rule for both protocols, ranges), known now
+            driver.check_port_forward(wanted)
         mine = [f for f in before.forwards if f.name == p["name"]]
-        remove = [f for f in mine if wanted is None or not same_forward(f, wanted)]
-        add = wanted is not None and not any(same_forward(f, wanted) for f in mine)
-        actions = ["remove forward " + f.describe() for f in remove] + (["add forward " + wanted.describe()]
-                                                                        if add else [])
-        after_forwards = tuple(f for f in before.forwards if f not in remove) + ((wanted,) if add else ())
-        after = replace(before, forwards=after_forwards)
-        if actions and not module.check_mode:
-            for f in remove:
-                driver.remove_port_forward(f)
-            if add:
-                driver.add_port_forward(wanted)
-            after = driver.read_state()
-            now = [f for f in after.forwards if f.name == p["name"]]
-            ok = any(same_forward(f, wanted) for f in now) and len(now) == 1 if wanted else not now
-            if not ok:
-                module.fail_json(msg="read-back after the change does not show the wanted forward", changed=True,
-                                 forwards=[to_data(f) for f in now], actions=actions)
+        remove = [RemoveForward(f) for f in mine if wanted is None or not same_forward(f, wanted)]
+        add = [AddForward(wanted)] if wanted is not None and not any(same_forward(f, wanted) for f in mine) else []
+        commands = [a.describe() for a in add + remove]
+        steps = [s for s in (add, remove) if s]
+        after = replace(before, forwards=tuple(f for f in before.forwards if all(f is not r.forward for r in remove))
+                        + ((wanted,) if add else ()))
+        if steps and not module.check_mode:
+            def swap_in_one_step(exc):
+                if not add or not any(_overlap(r.forward, wanted) for r in remove):
+                    return None
+                warnings.append(f"the router refused the new rule beside the old one ({exc}); swapped them in one "
+                                f"verified step instead")
+                commands[:] = [a.describe() for a in remove + add]
+                return [remove + add]
+
+            after = apply_in_steps(driver, before, steps, "port_forward", fallback=swap_in_one_step)
     finally:
         driver.close()
-    output = dict(changed=bool(actions), actions=actions,
-                  forwards=[to_data(replace(f, ref="")) for f in after.forwards if f.name == p["name"]])
+        lock.close()
+    for text in warnings:
+        module.warn(text)
+
+    def named(state):
+        return [to_data(replace(f, ref="")) for f in state.forwards if f.name == p["name"]]
+
+    output = dict(changed=bool(commands), commands=commands, actions=commands, before=named(before),
+                  after=named(after), forwards=named(after))
     if module._diff:
         output["diff"] = make_diff(driver.host, before, after)
     module.exit_json(**output)

@@ -1,0 +1,74 @@
+"""Device-held rollback on MikroTik: the run takes Safe Mode (Ctrl-X) before its first configuration write and
+releases it (Ctrl-X) only once the read-back verified; a session that ends before that has the router undo every
+change made since (docs/facts/mikrotik.md M40-M42).
+
+A client that dies at any write, or at the verifying read (the connection drops there and no new login is possible:
+what a SIGKILL leaves), leaves the router exactly as before the run."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from routerfix.simulators._hosts.ssh import PlatformHandle, SSHSimulatorHost
+from routerfix.simulators.mikrotik.device import RouterOSState, simulate
+
+import routerfix
+from routerfix.simulate import SimulatedDevice
+
+from .conftest import connect, kill_client_during_apply
+
+WRITES = range(2, 8)
+"""Commands of a clean run (1 = the first read batch): 2-6 the writes, 7 the verifying read (before the release)."""
+CASES = [(i, executes) for i in WRITES for executes in (False, True)]
+
+
+def _config(state: RouterOSState) -> dict[str, list[tuple[int, dict[str, str], bool]]]:
+    with state.lock:
+        return {menu: [(i.id, dict(i.props), i.disabled) for i in items] for menu, items in state.menus.items()
+                if menu != "ip firewall connection"}
+
+
+@pytest.fixture
+def mikrotik(ssh_host: SSHSimulatorHost) -> Iterator[SimulatedDevice]:
+    with simulate(host=ssh_host) as device:
+        yield dataclasses.replace(device, handle=PlatformHandle(device.handle, device.handle.model))
+
+
+@pytest.mark.parametrize(("index", "executes"), CASES, ids=[f"{i}-{'ran' if e else 'lost'}" for i, e in CASES])
+def test_client_killed_mid_apply_the_router_undoes_it(index: int, executes: bool, mikrotik: Any) -> None:
+    state: RouterOSState = mikrotik.handle.router
+    before = _config(state)
+    kill_client_during_apply(mikrotik, index, executes=executes)
+    deadline = time.monotonic() + 5
+    while (state.safe_owner is not None or _config(state) != before) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _config(state) == before, "the router kept part of a run that never verified"
+    assert state.safe_owner is None
+
+
+def test_a_verified_run_releases_safe_mode_and_keeps_its_change(mikrotik: Any) -> None:
+    state: RouterOSState = mikrotik.handle.router
+    with connect(mikrotik) as driver:
+        assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"
+        assert state.safe_owner is None and not driver.safe_mode   # released before the flush
+    after = _config(state)
+    assert any(r.get("comment", "").startswith("routerfix-sip") for r in state.nat_rules())
+    with connect(mikrotik) as driver:
+        assert routerfix.apply_ghostcall_mitigation(driver).status == "unchanged"
+    assert _config(state) == after
+    sent = bytes(mikrotik.handle.device.received)
+    assert sent.count(b"\x18") == 2 and b"\x04" not in sent                      # taken once, released once
+
+
+def test_another_sessions_safe_mode_is_left_alone(mikrotik: Any) -> None:
+    state: RouterOSState = mikrotik.handle.router
+    state.take_safe_mode(owner=object())  # type: ignore[arg-type]  # someone at the console holds it
+    with connect(mikrotik) as driver:
+        assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"
+        assert not driver.safe_mode
+    assert b"\x18d\r\n" in bytes(mikrotik.handle.device.received)                  # answered "don't take it"
+    assert state.safe_owner is not None and state.safe_snapshot is not None          # theirs, untouched
