@@ -34,6 +34,10 @@ class Operation(StrEnum):
 
     MITIGATE = "mitigate"
     UNDO = "undo"
+    PORT_FORWARD = "port_forward"
+    """One forward set or removed (the Ansible ``port_forward`` module, through the engine)."""
+    NAT_MODE = "nat_mode"
+    """NAT filtering set (the Ansible ``nat_mode`` module, through the engine)."""
 
 
 class FleetOperation(StrEnum):
@@ -43,6 +47,10 @@ class FleetOperation(StrEnum):
     """A dry run of the mitigation: nothing is written."""
     MITIGATE = "mitigate"
     UNDO = "undo"
+    PORT_FORWARD = "port_forward"
+    """One forward set or removed (the Ansible ``port_forward`` module, through the engine)."""
+    NAT_MODE = "nat_mode"
+    """NAT filtering set (the Ansible ``nat_mode`` module, through the engine)."""
 
 
 class ActionKind(StrEnum):

@@ -5,7 +5,9 @@ commands returned like network resource modules."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -15,7 +17,13 @@ pytest.importorskip("ansible")
 
 from ansible.module_utils import basic
 
-from routerfix.simulate import SimulatedDevice, simulate
+# The collection is imported from this checkout (ansible_collections/ at the top of the repository), whatever ran
+# before: without this the import works only after another test has set up Ansible's collection loader.
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from routerfix.simulate import SimulatedDevice, simulate  # noqa: E402 - after the path set-up above
 
 pytestmark = pytest.mark.timeout(120)
 
