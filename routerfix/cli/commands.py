@@ -27,6 +27,7 @@ from routerfix.errors import MitigationError
 from routerfix.planner import Plan
 from routerfix.records import default_state_dir
 
+
 def cmd_drivers(args: argparse.Namespace) -> int:
     """List installed drivers."""
     from routerfix.registry import registry

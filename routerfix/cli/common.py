@@ -72,10 +72,11 @@ class _RefusePassword(argparse.Action):
                      f"{DEFAULT_PASSWORD_ENV} environment variable, --password-file or --ask-password")
 
 
-def add_connection_arguments(parser: argparse.ArgumentParser, *, host_required: bool = True) -> None:
+def add_connection_arguments(parser: argparse.ArgumentParser, *, host_required: bool = True,
+                             driver_required: bool = True) -> None:
     """The options every single-device command shares."""
     group = parser.add_argument_group("device")
-    group.add_argument("--driver", "-d", required=True,
+    group.add_argument("--driver", "-d", required=driver_required,
                        help="driver name (see `routerfix drivers`), or auto (see `routerfix detect`)")
     group.add_argument("--host", "-H", required=host_required, help="router address or name")
     group.add_argument("--port", type=int, help="TCP port, if not the driver's default")

@@ -60,6 +60,7 @@ from typing import Any
 from routerfix.simulate import SimulatedDevice
 
 from .._hosts.ssh import Knobs, Shell, SSHSimulatorHost, serve_device, simulated_device
+from . import capture as _capture
 
 __all__ = ["LinuxRouter", "LinuxShell", "simulate"]
 
@@ -204,6 +205,8 @@ class LinuxRouter:
     """More dnsmasq processes; ``pidof`` lists them before the LAN's (order: inferred, L12)."""
     extra_addresses: list[tuple[str, str]] = field(default_factory=list)
     """More LAN-side interfaces (name, address/prefix) shown by ``ip -4 -o addr show``."""
+    capture: _capture.CaptureState = field(default_factory=_capture.CaptureState)
+    """tcpdump and its savefiles (``routerfix diagnose --capture``, :mod:`.capture`)."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # --- nftables ------------------------------------------------------------------------------------
@@ -406,6 +409,8 @@ class LinuxRouter:
             found["arping"] = "/usr/sbin/arping"
         if self.arping in ("busybox", "both"):
             found["busybox"] = "/usr/bin/busybox"
+        if self.capture.installed:
+            found.update(_capture.TOOLS)
         return found
 
     # --- dnsmasq, conntrack -------------------------------------------------------------------------------
@@ -774,6 +779,9 @@ class LinuxShell(Shell):
             return self._nft(rest)
         if name == "conntrack":
             return self._conntrack(rest)
+        captured = _capture.program(r, name, rest)
+        if captured is not None:
+            return captured
         return "", f"-bash: {name}: command not found\n", 127
 
     def _arping(self, rest: list[str], flavour: str) -> tuple[str, str, int]:
