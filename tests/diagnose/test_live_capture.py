@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from routerfix.simulators.linux.device import simulate
 
 import routerfix
 from routerfix.cli import main
@@ -20,7 +21,6 @@ from routerfix.diagnose.live import MAX_SECONDS, diagnose_live
 from routerfix.diagnose.tcpdump import capture_command, decode_pcap
 from routerfix.errors import InvalidValue, UnsupportedOperation
 from routerfix.simulate import SimulatedDevice
-from routerfix.simulators.linux.device import simulate
 
 
 def _validate(data: dict[str, object]) -> None:
