@@ -118,3 +118,20 @@ def test_decoding_refuses_what_is_not_a_base64_pcap() -> None:
         from routerfix.diagnose.live import check_bounds
 
         check_bounds(float("nan"), 10)
+
+
+def test_openwrt_without_tcpdump_says_the_opkg_step_and_with_it_captures() -> None:
+    from routerfix.simulators.openwrt.device import simulate as simulate_openwrt
+
+    with simulate_openwrt() as device:
+        state = device.handle.router
+        with routerfix.connect("openwrt", device.host, **device.connect_options()) as driver:
+            with pytest.raises(UnsupportedOperation, match="opkg update && opkg install tcpdump coreutils-timeout "
+                                                           "coreutils-base64"):
+                driver.capture(5, max_packets=10)
+            state.capture.installed = True
+            result = diagnose_live(driver, 4, max_packets=100)
+        assert not state.capture.directories and not state.capture.savefiles
+    assert (result.verdict, result.exit_code) == ("scan-reaching-phone", 7)
+    assert result.capture is not None
+    assert [(s["side"], s["interface"]) for s in result.capture["sides"]] == [("wan", "wan"), ("lan", "br-lan")]
