@@ -2,8 +2,8 @@
 route's device, or ``wan_interface=``) and the LAN interface (the one holding the DHCP range, or
 ``lan_interface=``) at once, through :func:`routerfix.diagnose.tcpdump.capture_with_tcpdump`.
 
-Facts: docs/facts/linux.md rows L40-L42 (tcpdump, coreutils timeout and base64 on Debian) and
-docs/facts/diagnose.md rows C1-C8.
+Facts: docs/facts/linux.md rows L40-L41 (tcpdump, coreutils timeout and base64 on Debian) and
+docs/facts/diagnose.md rows K1-K8.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 steps instead.
 
 Why: RouterOS has no tcpdump; its ``/tool sniffer`` writes a capture *file* on the router's flash
-(docs/facts/mikrotik.md rows 40-42), and the console cannot print a binary file, so bringing it back needs a
+(docs/facts/mikrotik.md rows M60-M62), and the console cannot print a binary file, so bringing it back needs a
 second channel (SFTP/FTP) and a write to the router's storage. That is left for a later version; the steps below
 do the same by hand and leave nothing behind.
 """

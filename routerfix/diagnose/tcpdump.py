@@ -1,5 +1,5 @@
 """Live capture with tcpdump over a driver's SSH shell, for routers whose shell has ``tcpdump``, ``timeout`` and
-``base64`` (docs/facts/diagnose.md rows C1-C8).
+``base64`` (docs/facts/diagnose.md rows K1-K8).
 
 One run, in four round trips of the driver's one SSH session:
 

@@ -2,7 +2,7 @@
 ``base64``, ``mkdir -m``, ``rm -rf``, ``test -e`` and ``cat`` of the capture's own files — what ``routerfix
 diagnose --capture`` and an operator use.
 
-Follows docs/facts/diagnose.md rows K1-K10, never the driver: tcpdump prints ``listening on IF, link-type EN10MB
+Follows docs/facts/diagnose.md rows K1-K11, never the driver: tcpdump prints ``listening on IF, link-type EN10MB
 (Ethernet), snapshot length N bytes`` and ``N packets captured`` on stderr, and ``tcpdump: IF: No such device
 exists`` (exit 1) for an unknown interface; ``-w -`` writes the savefile to standard output; coreutils ``base64``
 wraps at 76 columns. The scene: the provider registers the phone every 2 s; a scanner sends an INVITE every

@@ -1,6 +1,6 @@
 """Small SIP-over-UDP captures for the simulators' live-capture commands (classic pcap, Ethernet link type).
 
-Follows docs/facts/diagnose.md rows C9-C10 (the pcap file layout tcpdump writes with ``-w``: libpcap's savefile
+Follows docs/facts/diagnose.md rows K9-K10 (the pcap file layout tcpdump writes with ``-w``: libpcap's savefile
 format). Only what a scan and a registration look like on the wire; addresses and texts are the simulator's own.
 """
 

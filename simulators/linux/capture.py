@@ -1,7 +1,7 @@
 """The simulated Debian router's capture commands (``routerfix diagnose --capture``): the shared model of
 :mod:`simulators._hosts.capture` on ``wan0`` (203.0.113.2) and ``br-lan``, the phone 192.168.88.100. Follows
-docs/facts/linux.md rows L40-L42 (tcpdump, coreutils ``timeout`` and ``base64`` on Debian) and docs/facts/diagnose.md
-rows K1-K10. The scanner reaches the phone while the router's connection tracking maps it there
+docs/facts/linux.md rows L40-L41 (tcpdump, coreutils ``timeout`` and ``base64`` on Debian) and docs/facts/diagnose.md
+rows K1-K11. The scanner reaches the phone while the router's connection tracking maps it there
 (:meth:`~simulators.linux.device.LinuxRouter.scanner_reaches_phone`)."""
 
 from __future__ import annotations
