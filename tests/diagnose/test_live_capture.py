@@ -143,3 +143,9 @@ def test_routeros_refusal_gives_the_sniffer_steps() -> None:
         driver.capture(5, max_packets=10)
     text = str(caught.value)
     assert "/tool sniffer" in text and "/file remove sip-wan.pcap" in text and "routerfix diagnose sip-wan.pcap" in text
+
+
+def test_the_terminal_view_says_where_it_captured(router: SimulatedDevice) -> None:
+    done = _cli(router, "--capture", "2")
+    assert done.returncode == 7, done.stderr
+    assert "live capture" in done.stdout and "wan wan0" in done.stdout and "nothing left on the router" in done.stdout
