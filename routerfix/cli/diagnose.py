@@ -31,7 +31,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         check_bounds(args.capture, args.capture_packets)
         with connect_from_args(args) as driver:
             result = diagnose_live(driver, args.capture, max_packets=args.capture_packets, evidence=args.evidence,
-                                   mitigated=args.mitigated, phones=args.phone, providers=args.provider,
+                                   mitigated=True if args.mitigated else None, phones=args.phone,
+                                   providers=args.provider,
                                    limits=limits, save_to=args.save_capture)
     emit(args, result.to_dict(), result)
     return result.exit_code
@@ -47,7 +48,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("evidence", nargs="*", metavar="EVIDENCE",
                    help="pcap/pcapng capture, sipp -trace_msg file, Asterisk full/security log, Kamailio sipdump file")
     p.add_argument("--mitigated", action="store_true",
-                   help="the router already carries routerfix's mitigation (scans reaching a phone: replace it)")
+                   help="the router already carries routerfix's mitigation (scans reaching a phone: replace it); with "
+                        "--capture it is read from the router unless given")
     p.add_argument("--phone", action="append", default=[], metavar="ADDR", help="a phone's address (repeatable)")
     p.add_argument("--provider", action="append", default=[], metavar="ADDR",
                    help="an address of the provider's registrar or SBC (repeatable)")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from routerfix.errors import InvalidValue
+from routerfix.model import Feature
 
 if TYPE_CHECKING:
     from routerfix.diagnose.limits import Limits
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from routerfix.driver import Driver
 
 __all__ = ["DEFAULT_PACKETS", "MAX_PACKETS", "MAX_SECONDS", "CaptureSide", "LiveCapture", "Side", "check_bounds",
-           "diagnose_live"]
+           "diagnose_live", "mitigation_found"]
 
 MAX_SECONDS = 600
 """Longest live capture (seconds)."""
@@ -99,17 +100,33 @@ def _save(capture: LiveCapture, directory: Path, host: str) -> list[Path]:
     return paths
 
 
+def mitigation_found(driver: Driver) -> bool | None:
+    """Whether the router carries routerfix's forward (read from the device); None when it cannot be read."""
+    from routerfix.errors import RouterfixError
+    from routerfix.planner import RULE_PREFIX
+
+    try:
+        state = driver.read_state()
+    except RouterfixError:
+        return None
+    return any(f.name.startswith(RULE_PREFIX) for f in state.forwards)
+
+
 def diagnose_live(driver: Driver, seconds: float, *, max_packets: int = DEFAULT_PACKETS,
-                  evidence: Iterable[str | PathLike[str]] = (), mitigated: bool = False, phones: Iterable[str] = (),
-                  providers: Iterable[str] = (), limits: Limits | None = None,
+                  evidence: Iterable[str | PathLike[str]] = (), mitigated: bool | None = None,
+                  phones: Iterable[str] = (), providers: Iterable[str] = (), limits: Limits | None = None,
                   save_to: str | PathLike[str] | None = None) -> Diagnosis:
     """Capture on ``driver``'s router (open) for ``seconds`` and diagnose both sides together, with any other
-    ``evidence`` files. ``save_to``: a directory to keep the pcap files in (else they are deleted afterwards).
-    The result's ``capture`` says what was captured where."""
+    ``evidence`` files. ``mitigated``: None (default) reads it from the router (routerfix's forward present: scans
+    still reaching a phone then mean its NAT is failing). ``save_to``: a directory to keep the pcap files in (else
+    they are deleted afterwards). The result's ``capture`` says what was captured where."""
     from routerfix.diagnose import diagnose
 
     seconds, max_packets = check_bounds(seconds, max_packets)
+    found = mitigation_found(driver) if Feature.CAPTURE in driver.capabilities else None
     taken = driver.capture(seconds, max_packets=max_packets)
+    if mitigated is None:
+        mitigated = bool(found)
     with tempfile.TemporaryDirectory(prefix="routerfix-capture-") as scratch:
         directory = Path(save_to) if save_to is not None else Path(scratch)
         if save_to is not None:
@@ -118,5 +135,6 @@ def diagnose_live(driver: Driver, seconds: float, *, max_packets: int = DEFAULT_
         result = diagnose([*paths, *evidence], mitigated=mitigated, phones=phones, providers=providers,
                           limits=limits)
     info = taken.to_dict()
-    info.update(driver=driver.name, host=driver.host, saved=None if save_to is None else [str(p) for p in paths])
+    info.update(driver=driver.name, host=driver.host, saved=None if save_to is None else [str(p) for p in paths],
+                mitigation_found=found)
     return dataclasses.replace(result, capture=info)

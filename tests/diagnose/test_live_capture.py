@@ -67,6 +67,7 @@ def test_after_the_fix_the_scan_arrives_and_goes_nowhere(router: SimulatedDevice
         result = diagnose_live(driver, 4, max_packets=50, mitigated=True, save_to=tmp_path)
     assert (result.verdict, result.exit_code) == ("scan-arriving-blocked", 0)
     assert result.capture is not None and len(result.capture["saved"]) == 2
+    assert result.capture["mitigation_found"] is True
     assert result.classes.get("scan-reaching-phone") is None
     # the saved files are ordinary pcaps: the offline diagnose of them says the same
     assert diagnose(sorted(tmp_path.iterdir()), mitigated=True).verdict == "scan-arriving-blocked"
@@ -149,3 +150,17 @@ def test_the_terminal_view_says_where_it_captured(router: SimulatedDevice) -> No
     done = _cli(router, "--capture", "2")
     assert done.returncode == 7, done.stderr
     assert "live capture" in done.stdout and "wan wan0" in done.stdout and "nothing left on the router" in done.stdout
+
+
+def test_after_the_fix_the_mitigation_is_read_from_the_router_and_a_scan_reaching_a_phone_means_replace() -> None:
+    with simulate() as device:
+        with routerfix.connect("linux", device.host, **device.connect_options()) as driver:
+            routerfix.apply_ghostcall_mitigation(driver)
+            # a failing NAT: an inbound flow from the scanner still maps to the phone after the fix
+            device.handle.model.conntrack.append({
+                "protocol": "udp", "src": "198.51.100.166", "dst": "203.0.113.2", "sport": "5060", "dport": "5060",
+                "reply_src": "192.168.88.100", "reply_dst": "198.51.100.166", "reply_sport": "5060",
+                "reply_dport": "5060"})
+            result = diagnose_live(driver, 3, max_packets=50)
+    assert result.capture is not None and result.capture["mitigation_found"] is True
+    assert (result.verdict, result.mitigated, result.exit_code) == ("scan-reaching-phone", True, 5)
