@@ -18,7 +18,7 @@ import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from routerfix.errors import InvalidValue, UnsupportedOperation
 from routerfix.model import (
@@ -40,6 +40,9 @@ from routerfix.model import (
 from routerfix.policy import NatDecision, Phone, default_nat_policy
 from routerfix.secrets import Secret
 from routerfix.timeouts import Timeouts
+
+if TYPE_CHECKING:
+    from routerfix.diagnose.live import LiveCapture
 
 __all__ = ["Driver", "Timeouts"]
 
@@ -209,6 +212,18 @@ class Driver(abc.ABC):
         """A configuration backup that :meth:`restore` accepts. Optional: :attr:`Feature.BACKUP`."""
         raise self._unsupported("configuration backup")
 
+    def capture(self, seconds: float, *, max_packets: int) -> LiveCapture:
+        """Capture SIP (ports 5060/5061) on the WAN and LAN sides at once for at most ``seconds`` and
+        ``max_packets`` per side, remove everything the capture left on the device, and return the packets
+        (pcap bytes per side). Optional: :attr:`Feature.CAPTURE`. Reads nothing it does not need; writes no
+        configuration."""
+        from routerfix.diagnose.live import check_bounds
+
+        seconds, max_packets = check_bounds(seconds, max_packets)
+        if Feature.CAPTURE not in self.capabilities:
+            raise self._capture_unsupported()
+        return self._capture(seconds, max_packets)
+
     def read_state(self) -> DeviceState:
         """Everything the mitigation needs, read once. Drivers that can fetch it in fewer round
         trips than the single getters should override this."""
@@ -374,6 +389,15 @@ class Driver(abc.ABC):
 
     def _restore(self, backup: Backup) -> None:
         raise self._unsupported("configuration restore")
+
+    def _capture(self, seconds: float, max_packets: int) -> LiveCapture:
+        raise self._capture_unsupported()
+
+    def _capture_unsupported(self) -> UnsupportedOperation:
+        return UnsupportedOperation(
+            f"capturing packets on the router (routerfix diagnose --capture) is not supported by the {self.name} "
+            "driver: capture on the phone's switch port (a SPAN/mirror port or a laptop running tcpdump or "
+            "Wireshark) and pass the file: routerfix diagnose CAPTURE.pcap", host=self.host, driver=self.name)
 
     # --- helpers ----------------------------------------------------------------------------------
 

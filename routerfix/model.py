@@ -472,6 +472,8 @@ class Feature(enum.StrEnum):
     """Can take a configuration backup and restore it."""
     SIP_ALG = "sip_alg"
     """Has a SIP ALG setting that can be read and set."""
+    CAPTURE = "capture"
+    """Can capture SIP packets on its WAN and LAN sides for a bounded time (``routerfix diagnose --capture``)."""
 
 
 class Remedy(enum.StrEnum):

@@ -47,7 +47,7 @@ import re
 import shlex
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.errors import DeviceError, InvalidValue, ParseError, UnsupportedOperation
@@ -67,6 +67,9 @@ from routerfix.model import (
     check_device_name,
 )
 from routerfix.planner import managed_view
+
+if TYPE_CHECKING:
+    from routerfix.diagnose.live import LiveCapture
 
 from .parser import (
     ARPING_EXIT,
@@ -109,7 +112,8 @@ PROBE_WAIT = 2
 """``arping -D -c 2 -w 2``: two probes a second apart, at most 2 s (a reply ends it at once)."""
 _BASE = Capabilities(
     features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
-                        Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.FLUSH_CONNECTIONS, Feature.BACKUP}),
+                        Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.FLUSH_CONNECTIONS, Feature.BACKUP,
+                        Feature.CAPTURE}),
     forward_ranges=True, forward_both=True, orders_rules=True,
     notes=("forwards live in nftables table 'ip routerfix' (prerouting priority dstnat - 10, iifname <wan>)",))
 
@@ -416,6 +420,14 @@ class LinuxDriver(SSHDriver):
     def list_neighbours(self) -> tuple[Neighbour, ...]:
         """``ip -4 neigh``."""
         return tuple(parse_neighbours(self.send("ip -4 neigh show")))
+
+    def _capture(self, seconds: float, max_packets: int) -> LiveCapture:
+        """tcpdump on the WAN and LAN interfaces at once (:mod:`.capture`)."""
+        from .capture import capture
+
+        if self._wan is None or self._lan is None:
+            self.read_state()
+        return capture(self, self._wan, self._lan, seconds, max_packets)
 
     def probe_address(self, address: ipaddress.IPv4Address) -> bool:
         """ARP duplicate-address detection from the router's LAN interface: True when any host answered for

@@ -492,6 +492,12 @@ class MikrotikDriver(SSHDriver):
             self.send_many(commands)
         self._nat_printed = False
 
+    def _capture_unsupported(self) -> UnsupportedOperation:
+        """No live capture on RouterOS: the refusal carries the manual ``/tool sniffer`` steps (:mod:`.capture`)."""
+        from .capture import unsupported
+
+        return unsupported(self.host, self.name)
+
     def _flush_connections(self, ports: tuple[int, ...]) -> int:
         if self.version is None:
             self.facts()

@@ -7,7 +7,7 @@ import ipaddress
 import re
 import time
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.enums import ActionKind
@@ -26,6 +26,9 @@ from routerfix.model import (
     Reservation,
 )
 from routerfix.planner import RULE_PREFIX, SINK_NAME, managed_view
+
+if TYPE_CHECKING:
+    from routerfix.diagnose.live import LiveCapture
 
 from .parser import (
     UciSection,
@@ -75,7 +78,7 @@ class OpenWrtDriver(SSHDriver):
     capabilities = Capabilities(
         features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
                             Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.PROBE, Feature.BACKUP,
-                            Feature.SIP_ALG, Feature.FLUSH_CONNECTIONS}),
+                            Feature.SIP_ALG, Feature.FLUSH_CONNECTIONS, Feature.CAPTURE}),
         forward_ranges=True, forward_both=True, orders_rules=True,
         notes=("forwards are fw4 redirects with src='wan', named sections moved to the top of the file",
                "no NAT filtering setting on stock fw4 (Linux conntrack): NAT mode not managed",
@@ -341,6 +344,12 @@ class OpenWrtDriver(SSHDriver):
         else:
             commands = [f"uci set firewall.{defaults.id}.auto_helper='0'"]
         self._write(("firewall",), commands, pending)
+
+    def _capture(self, seconds: float, max_packets: int) -> LiveCapture:
+        """tcpdump on the WAN and LAN devices at once, where installed (:mod:`.capture`)."""
+        from .capture import capture
+
+        return capture(self, self._lan, seconds, max_packets)
 
     def _flush_connections(self, ports: tuple[int, ...]) -> int:
         """``conntrack -D`` of entries whose original destination is the WAN address (inbound only)."""

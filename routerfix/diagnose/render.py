@@ -41,6 +41,12 @@ def _rows(diagnosis: Diagnosis) -> list[tuple[str, str]]:
             ("requests", ", ".join(f"{k} {v}" for k, v in diagnosis.classes.items()) or "none")]
     if diagnosis.site.provider_caller_ids:
         rows.append(("provider caller IDs", ", ".join(diagnosis.site.provider_caller_ids)))
+    if diagnosis.capture:
+        taken = diagnosis.capture
+        sides = ", ".join(f"{s['side']} {s['interface']} ({s['note'] or str(s['bytes']) + ' bytes'})"
+                          for s in taken["sides"])
+        left = "nothing left on the router" if taken["removed_from_device"] else "; ".join(taken["notes"])
+        rows.append(("live capture", f"{taken['seconds']:g} s on {taken['host']} ({taken['driver']}): {sides}; {left}"))
     return rows
 
 

@@ -104,6 +104,8 @@ class Diagnosis:
     limits_reached: list[str]
     first: float | None = None
     last: float | None = None
+    capture: dict[str, Any] | None = None
+    """Set by a live capture (:func:`routerfix.diagnose.live.diagnose_live`): where, how long, how much."""
 
     schema_version = 1
 

@@ -64,6 +64,7 @@ from typing import Any
 from routerfix.simulate import SimulatedDevice
 
 from .._hosts.ssh import Knobs, Shell, SSHSimulatorHost, serve_device, simulated_device
+from . import capture as _capture
 
 __all__ = ["LinuxRouter", "LinuxShell", "simulate"]
 
@@ -216,6 +217,8 @@ class LinuxRouter:
     """Simulated seconds (timers fire in :meth:`advance`)."""
     reverts: int = 0
     """How many timer scripts ran."""
+    capture: _capture.CaptureState = field(default_factory=_capture.CaptureState)
+    """tcpdump and its savefiles (``routerfix diagnose --capture``, :mod:`.capture`)."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def advance(self, seconds: float) -> None:
@@ -438,6 +441,8 @@ class LinuxRouter:
         if self.systemd:
             found["systemd-run"] = "/usr/bin/systemd-run"
             found["systemctl"] = "/usr/bin/systemctl"
+        if self.capture.installed:
+            found.update(_capture.TOOLS)
         return found
 
     # --- dnsmasq, conntrack -------------------------------------------------------------------------------
@@ -865,6 +870,9 @@ class LinuxShell(Shell):
             return self._nft(rest)
         if name == "conntrack":
             return self._conntrack(rest)
+        captured = _capture.program(r, name, rest)
+        if captured is not None:
+            return captured
         return "", f"-bash: {name}: command not found\n", 127
 
     def _systemd_run(self, rest: list[str]) -> tuple[str, str, int]:

@@ -20,6 +20,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from .._hosts.ssh import Shell
+from . import capture as _capture
 
 __all__ = ["OpenWrtRouter", "OpenWrtSession", "Section", "Flow"]
 
@@ -164,6 +165,9 @@ option proto 'tcp'
 """
 
 
+_TOOLS = {"uci": "/sbin/uci", "ip": "/sbin/ip", "ping": "/bin/ping", "fw4": "/sbin/fw4"}
+
+
 @dataclass
 class OpenWrtRouter:
     """One simulated OpenWrt device: committed and staged UCI packages, leases, neighbours, conntrack."""
@@ -199,6 +203,8 @@ class OpenWrtRouter:
     """Simulated seconds (advanced by tests, never by the wall clock)."""
     copies: dict[str, list[Section]] = field(default_factory=dict)
     """Files ``cp`` made of ``/etc/config/<package>`` (path → the package as committed then)."""
+    capture: _capture.CaptureState = field(default_factory=lambda: _capture.CaptureState(installed=False))
+    """tcpdump and its savefiles (``routerfix diagnose --capture``, :mod:`.capture`): not installed on stock."""
     job: tuple[float, str, str] | None = None
     """The background job ``start-stop-daemon -S`` started: (when its ``sleep`` ends, the rest, pid file)."""
     reverts: int = 0
@@ -346,6 +352,10 @@ class OpenWrtSession(Shell):
         if name == "false":
             self.status = 1
             return ""
+        captured = _capture.program(r, name, args)
+        if captured is not None:
+            self.status = captured[1]
+            return captured[0]
         if name == "cat":
             files = r.files()
             missing = [a for a in args if a not in files]
@@ -361,8 +371,11 @@ class OpenWrtSession(Shell):
             hits = [x for x in text.split("\n") if re.search(args[0], x)]
             self.status = 0 if hits else 1
             return "".join(h + "\n" for h in hits)
+        if name == "command" and args[:1] == ["-v"] and len(args) > 2:
+            text, self.status = _capture.command_v(r, args[1:], _TOOLS)
+            return text
         if name == "command" and args[:1] == ["-v"] and len(args) == 2:
-            tools = {"uci": "/sbin/uci", "ip": "/sbin/ip", "ping": "/bin/ping", "fw4": "/sbin/fw4"}
+            tools = dict(_TOOLS)
             if r.has_conntrack:
                 tools["conntrack"] = "/usr/sbin/conntrack"
             if args[1] in tools:

@@ -5,7 +5,8 @@
 #
 # Idempotent, non-interactive, safe to run in CI as root with no stdin:
 #   - Debian packages: nftables, dnsmasq-base (the binary without the service), sip-tester (sipp),
-#     openssh-server (sshd; its service is kept from starting), conntrack, busybox (udhcpc), iproute2;
+#     openssh-server (sshd; its service is kept from starting), conntrack, busybox (udhcpc), iproute2, tcpdump
+#     (the router's live capture of routerfix diagnose --capture);
 #   - PyPI: sipvicious (sipvicious_svmap, sipvicious_svwar) into the project venv.
 # A temporary /usr/sbin/policy-rc.d (exit 101) forbids maintainer scripts to start services; on systemd hosts the
 # ssh/nftables units are additionally stopped and disabled afterwards. Nothing is started in the root namespace.
@@ -21,7 +22,7 @@ if [ "$(id -u)" != "0" ]; then
 fi
 
 need_apt=0
-for tool in nft dnsmasq sipp sshd conntrack busybox ip ssh-keygen; do
+for tool in nft dnsmasq sipp sshd conntrack busybox ip ssh-keygen tcpdump; do
     if ! PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null 2>&1; then need_apt=1; fi
 done
 
@@ -37,7 +38,7 @@ if [ "$need_apt" = "1" ]; then
     trap cleanup EXIT
     apt-get update -q < /dev/null
     apt-get install -y -q --no-install-recommends \
-        nftables dnsmasq-base sip-tester openssh-server openssh-client conntrack busybox iproute2 < /dev/null
+        nftables dnsmasq-base sip-tester openssh-server openssh-client conntrack busybox iproute2 tcpdump < /dev/null
     if [ -d /run/systemd/system ]; then
         for unit in ssh.service ssh.socket nftables.service; do
             systemctl disable --now "$unit" >/dev/null 2>&1 || true

@@ -76,7 +76,7 @@ CYCLE_DEADLINE_SLACK = 2.0
 """Scheduling slack per wait on a busy 2-core machine (sipp's timers and this process both run late)."""
 
 REQUIRED_TOOLS = ("ip", "nft", "dnsmasq", "sipp", "sshd", "ssh-keygen", "conntrack", "busybox", "unshare",
-                  "nsenter")
+                  "nsenter", "tcpdump")
 
 T = TypeVar("T")
 
@@ -866,6 +866,23 @@ class Lab:
                            f"{done.stderr}")
         data["_seconds"] = data.get("_seconds", 0.0)
         return data
+
+    def diagnose_capture(self, seconds: int, *extra: str) -> tuple[int, dict[str, Any]]:
+        """``routerfix diagnose --driver linux --host <router> --capture SECONDS --json`` from the LAN host (the
+        installed command, else ``python -m routerfix.cli``): the router's own tcpdump over real SSH. Returns
+        (exit code, parsed JSON)."""
+        command = Path(PYTHON).parent / "routerfix"
+        argv = [str(command)] if command.exists() else [PYTHON, "-m", "routerfix.cli"]
+        argv += ["diagnose", "--driver", "linux", "--host", LAN_GW, "-u", "root", "--no-prompt",
+                 "-o", f"key_file={self.key}", "-o", f"known_hosts={self.known_hosts}",
+                 "--capture", str(seconds), "--json", *extra]
+        done = self.run("pc", argv, timeout=seconds + 30, check=False)
+        try:
+            data: dict[str, Any] = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            raise LabError(f"routerfix diagnose --capture exited {done.returncode}:\n{done.stdout}\n"
+                           f"{done.stderr}") from None
+        return done.returncode, data
 
     # --- teardown ----------------------------------------------------------------------------------------
 

@@ -148,6 +148,52 @@ def test_mitigation_over_ssh_while_a_scan_is_running(driver_reads_open_nat: None
     assert c1 - c0 != netlab.Counters(), "the scan never reached the phone before the fix"
 
 
+CAPTURE_SECONDS = 5
+"""Each live capture of test (9): at least two registration cycles and several scan INVITEs."""
+
+
+def test_diagnose_captures_live_on_the_router_before_and_after_the_fix(driver_reads_open_nat: None,
+                                                                       fresh_open: Lab) -> None:
+    """``routerfix diagnose --capture`` through the linux driver while a scan runs: the router's own tcpdump on
+    wan0 and br-lan. Before the fix the INVITEs reach the phone (exit 7); after ``apply`` they arrive on the WAN and
+    go nowhere (exit 0). Nothing of the capture stays on the router."""
+    lab = fresh_open
+    scanner = lab.attacker_invite(calls=60, rate=2, timeout=40, background=True)
+    assert isinstance(scanner, netlab.Proc)
+    l0 = lab.phone_log()
+    with netlab.background(scanner, timeout=1):
+        netlab.wait_for("the scan to ring the phone", lambda: len((lab.phone_log() - l0).rings) >= 1, 10)
+        started = time.monotonic()
+        code_before, before = lab.diagnose_capture(CAPTURE_SECONDS)
+        before_seconds = time.monotonic() - started
+        result = lab.routerfix("apply")
+        assert_mitigated(result)
+        started = time.monotonic()
+        code_after, after = lab.diagnose_capture(CAPTURE_SECONDS, "--mitigated")
+        after_seconds = time.monotonic() - started
+        scanner.stop()
+    undone = lab.routerfix("undo")
+    left = sorted(Path("/tmp").glob("routerfix-capture-*"))  # the router's /tmp is this host's (netns only)
+
+    def sides(data: dict[str, Any]) -> str:
+        return ", ".join(f"{s['interface']} {s['note'] or s['bytes']}" for s in data["capture"]["sides"])
+
+    report(f"[9] routerfix diagnose --capture {CAPTURE_SECONDS} on the router during a 2 INVITE/s scan: before the fix "
+           f"exit {code_before} {before['verdict']} ({sides(before)}; {before_seconds:.1f} s), after apply exit "
+           f"{code_after} {after['verdict']} ({sides(after)}; {after_seconds:.1f} s); capture files left on the "
+           f"router: {len(left)}; undo {undone['status']}")
+    assert (code_before, before["verdict"]) == (7, "scan-reaching-phone"), before
+    assert netlab.ATTACKER_ADDR in [s["address"] for s in before["scanners"]], before["scanners"]
+    assert netlab.PROVIDER_ADDR in before["site"]["providers"], before["site"]
+    assert (code_after, after["verdict"]) == (0, "scan-arriving-blocked"), after
+    assert after["classes"].get("scan-arriving-blocked", 0) > 0 and not after["classes"].get("scan-reaching-phone")
+    for data in (before, after):
+        assert data["capture"]["removed_from_device"] is True, data["capture"]
+        assert [s["interface"] for s in data["capture"]["sides"]] == ["wan0", "br-lan"], data["capture"]
+    assert not left, left
+    assert undone["status"] == "undone", undone
+
+
 def test_second_run_changes_nothing_and_undo_restores_the_router(driver_reads_open_nat: None, fresh_open: Lab) -> None:
     lab = fresh_open
     ruleset, reservations = lab.ruleset(), lab.reservations()
