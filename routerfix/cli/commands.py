@@ -31,7 +31,6 @@ from routerfix.records import default_state_dir
 from routerfix.secrets import reveal
 
 
-
 def cmd_drivers(args: argparse.Namespace) -> int:
     """List installed drivers, or one driver's options with their meaning."""
     from routerfix.registry import registry
