@@ -16,6 +16,8 @@ Trust options (plain strings/bools, so ``-o name=value`` works on the command li
     key is encrypted and ``key_passphrase`` is not given).
 ``key_passphrase``
     passphrase of ``key_file``.
+
+How to reach the device (``jump_host``, ``ssh_config_file``...): :mod:`routerfix.transport.jump`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any
 import paramiko
 
 from routerfix.errors import InvalidValue, TrustError
+from routerfix.transport.jump import JUMP_OPTION_NAMES
 from routerfix.secrets import Secret
 
 __all__ = [
@@ -55,7 +58,7 @@ __all__ = [
 log = logging.getLogger("routerfix.transport.ssh")
 
 SSH_OPTION_NAMES = frozenset({"known_hosts", "host_key_fingerprint", "accept_new_host_key", "key_file",
-                              "key_passphrase"})
+                              "key_passphrase"}) | JUMP_OPTION_NAMES
 """Option names every SSH driver accepts (add your own with ``SSH_OPTION_NAMES | {...}``)."""
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
