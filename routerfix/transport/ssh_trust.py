@@ -39,8 +39,8 @@ from typing import Any
 import paramiko
 
 from routerfix.errors import InvalidValue, TrustError
-from routerfix.transport.jump import JUMP_OPTION_NAMES
 from routerfix.secrets import Secret
+from routerfix.transport.jump import JUMP_OPTION_NAMES
 
 __all__ = [
     "DEFAULT_KNOWN_HOSTS",

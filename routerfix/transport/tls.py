@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from routerfix.errors import InvalidValue, TransportError, TrustError
+from routerfix.transport.proxy import PROXY_OPTION_NAMES
 
 if TYPE_CHECKING:
     import requests
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 HTTP_OPTION_NAMES: frozenset[str] = frozenset(
-    {"scheme", "verify_tls", "tls_fingerprint", "ca_file", "take_over_session"})
+    {"scheme", "verify_tls", "tls_fingerprint", "ca_file", "take_over_session"}) | PROXY_OPTION_NAMES
 """Driver options every HTTP driver accepts (add them to :attr:`Driver.option_names`)."""
 """Driver options every HTTP driver accepts (add them to :attr:`Driver.option_names`)."""
 
@@ -128,6 +129,11 @@ def configure_trust(session: requests.Session, options: HttpOptions) -> None:
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             kwargs["assert_fingerprint"] = fingerprint
             super().init_poolmanager(*args, **kwargs)
+
+        def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+            """Through a proxy too: the tunnelled connection to the device is pinned (routerfix.transport.proxy)."""
+            proxy_kwargs["assert_fingerprint"] = fingerprint
+            return super().proxy_manager_for(proxy, **proxy_kwargs)
 
     if options.scheme == "https":
         if fingerprint:
