@@ -210,6 +210,8 @@ from ansible_collections.routerfix.routerfix.plugins.module_utils.routerfix_comm
     routerfix_argument_spec,
 )
 
+RECORD_HINT = 'record: "{{ result.record }}"'
+
 MITIGATION_OPTIONS = ("sink", "replace_conflicting", "reserve_sink", "manage_nat", "sip_alg_off", "flush", "probe",
                       "still_ringing", "backup")
 
@@ -224,8 +226,8 @@ def _record_source(module, value):
     if isinstance(value, str):
         text = value.strip()
         return text if text.startswith("{") else os.path.expanduser(text)
-    module.fail_json(msg="record: expected the record dict a mitigate task returned (record: \"{{ result.record }}\") "
-                         "or the path of a saved record, got %s" % type(value).__name__)
+    module.fail_json(msg=f"record: expected the record dict a mitigate task returned ({RECORD_HINT}) or the path of "
+                         f"a saved record, got {type(value).__name__}")
     return None
 
 
@@ -246,12 +248,11 @@ def _nothing_to_undo_from(module, driver, state_dir):
             plan = plan_ghostcall_removal(driver, state_dir=state_dir)
             if not plan.actions:
                 return
-        why = "no record was given and %s holds no record of this router's mitigation" % state_dir
+        why = f"no record was given and {state_dir} holds no record of this router's mitigation"
     module.fail_json(
         changed=False, status="nothing_to_undo_from",
-        msg="%s: cannot undo exactly (NAT filtering and SIP ALG would be left as they are). Pass the record the "
-            "mitigate task returned (register: result, then record: \"{{ result.record }}\"), or its file, or the "
-            "state_dir it ran with" % why)
+        msg=f"{why}: cannot undo exactly (NAT filtering and SIP ALG would be left as they are). Pass the record the "
+            f"mitigate task returned (register: result, then {RECORD_HINT}), or its file, or the state_dir it ran with")
 
 
 def _returned_record(result):
