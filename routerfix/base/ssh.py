@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from routerfix.driver import Driver, Timeouts
 from routerfix.errors import ConnectionDropped, DeviceError, RouterfixError, TransportError
 from routerfix.secrets import Secret
-from routerfix.transport.jump import JumpHost, JumpTunnel, config_host_name
+from routerfix.transport.jump import JumpHost, JumpTunnel, config_target
 from routerfix.transport.ssh import SSHSession, connect_with_retries, login, release
 from routerfix.transport.ssh_trust import SSH_OPTION_NAMES, HostKeyPolicy, TrustSettings, parse_bool
 
@@ -124,8 +124,7 @@ class SSHDriver(Driver):
     def _open_once(self) -> None:
         """One connection attempt: log in, find the first prompt, send :attr:`session_commands`. Platforms that
         need more (privilege, a mode) extend it."""
-        policy = HostKeyPolicy(self.trust, config_host_name(self.ssh_config_file, self.host), self.ssh_port,
-                               self.name)
+        policy = HostKeyPolicy(self.trust, *config_target(self.ssh_config_file, self.host, self.ssh_port), self.name)
         params = self._netmiko_params()
         tunnel = self._open_tunnel()
         if tunnel is not None:

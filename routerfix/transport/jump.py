@@ -28,7 +28,7 @@ import paramiko
 from routerfix.errors import InvalidValue, RouterfixError, TransportError, TrustError
 from routerfix.secrets import Secret
 
-__all__ = ["JUMP_OPTION_NAMES", "JumpHost", "JumpTunnel", "config_host_name"]
+__all__ = ["JUMP_OPTION_NAMES", "JumpHost", "JumpTunnel", "config_target"]
 
 log = logging.getLogger("routerfix.transport.ssh")
 
@@ -40,16 +40,19 @@ _JUMP_RE = re.compile(r"(?:(?P<user>[^@\s]+)@)?(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P
                       r"(?::(?P<port>\d{1,5}))?")
 
 
-def config_host_name(ssh_config_file: str | None, host: str) -> str:
-    """The ``HostName`` an OpenSSH configuration gives ``host`` (``host`` itself without one): the name whose key
-    the device must present, as OpenSSH checks it."""
+def config_target(ssh_config_file: str | None, host: str, port: int) -> tuple[str, int]:
+    """The ``HostName`` and ``Port`` an OpenSSH configuration gives ``host`` (netmiko connects there; a port other
+    than 22 given by the caller wins, as in netmiko): the name and port whose key the device must present."""
     if not ssh_config_file:
-        return host
+        return host, port
     path = Path(ssh_config_file).expanduser()
     if not path.is_file():
         raise InvalidValue("ssh_config_file", ssh_config_file, "an existing OpenSSH client configuration file")
-    config = paramiko.SSHConfig.from_path(str(path))
-    return str(config.lookup(host).get("hostname", host))
+    entry = paramiko.SSHConfig.from_path(str(path)).lookup(host)
+    try:
+        return str(entry.get("hostname", host)), port if port != 22 else int(entry.get("port", port))
+    except ValueError:
+        raise InvalidValue("ssh_config_file", ssh_config_file, f"a numeric Port for {host}") from None
 
 
 @dataclass(frozen=True)

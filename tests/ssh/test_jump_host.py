@@ -106,9 +106,13 @@ def test_ssh_config_proxyjump(device: SimulatedDevice, bastion: SimulatedBastion
         f"Host bastion\n  HostName 127.0.0.1\n  Port {bastion.port}\n  User jump\n  IdentityFile {key_file}\n"
         f"  IdentitiesOnly yes\n  BatchMode yes\n  StrictHostKeyChecking yes\n  UserKnownHostsFile {known_hosts}\n"
         f"  GlobalKnownHostsFile /dev/null\n"
-        f"Host {HIDDEN}\n  ProxyJump bastion\n")
+        f"Host site7-gw\n  HostName {HIDDEN}\n  Port {device.port}\n  ProxyJump bastion\n")
+    handle = device.handle if hasattr(device.handle, "known_hosts_line") else device.handle.device
+    device_known = tmp_path / "device_known_hosts"
+    device_known.write_text(handle.known_hosts_line(HIDDEN) + "\n")  # checked under HostName and Port, as OpenSSH
     before = len(bastion.tunnels)
-    opts = {**device.connect_options(), "timeouts": FAST, "ssh_config_file": str(config)}
-    with routerfix.connect("linux", HIDDEN, **opts) as driver:
+    opts = {"username": device.username, "password": device.password, "timeouts": FAST,
+            "ssh_config_file": str(config), "known_hosts": str(device_known)}
+    with routerfix.connect("linux", "site7-gw", **opts) as driver:
         assert driver.is_open
     assert bastion.tunnels[before:] == [(HIDDEN, device.port)]
