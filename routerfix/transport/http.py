@@ -498,7 +498,8 @@ class HttpSession:
 
     def _trust_error(self, exc: BaseException) -> TrustError | TransportError:
         return trust_error(exc, host=self.host, port=self.port, base_url=self.base_url,
-                           timeout=self.timeouts.connect, options=self.options, driver=self.driver)
+                           timeout=self.timeouts.connect, options=self.options, driver=self.driver,
+                           look_up=self.proxy is None)  # through a proxy, never around it
 
     def ensure_connected(self) -> None:
         """Recreate the session and log in again if it was lost (after a transport fault)."""

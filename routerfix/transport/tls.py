@@ -166,8 +166,9 @@ def _server_fingerprint(host: str, port: int, timeout: float) -> str | None:
         return None
 
 
-def _trust_error_message(host: str, port: int, timeout: float, pinned: str | None, detail: str) -> str:
-    seen = _server_fingerprint(host, port, timeout)
+def _trust_error_message(host: str, port: int, timeout: float, pinned: str | None, detail: str,
+                         look_up: bool = True) -> str:
+    seen = _server_fingerprint(host, port, timeout) if look_up else None
     if pinned:
         return (f"the TLS certificate of {host}:{port} does not match the pinned fingerprint sha256:{pinned} "
                 f"(it presents {seen or 'an unreadable certificate'}); if the router's certificate was "
@@ -188,11 +189,12 @@ def _detail(exc: BaseException) -> str:
 
 
 def trust_error(exc: BaseException, *, host: str, port: int, base_url: str, timeout: float,
-                options: HttpOptions, driver: str) -> TrustError | TransportError:
+                options: HttpOptions, driver: str, look_up: bool = True) -> TrustError | TransportError:
     """The routerfix error for a TLS failure: :class:`TrustError` saying what the device presents and how to pin
-    it, or :class:`TransportError` when the port does not speak TLS at all."""
+    it, or :class:`TransportError` when the port does not speak TLS at all. ``look_up=False`` (the session goes
+    through a proxy): the certificate is not fetched again over a direct connection."""
     detail = _detail(exc)
     if detail == "wrong version number":  # plain HTTP spoken on the port: not a trust question
         return TransportError(f"{base_url} does not speak TLS (scheme='http'?)", host=host, driver=driver)
-    message = _trust_error_message(host, port, timeout, options.tls_fingerprint, detail)
+    message = _trust_error_message(host, port, timeout, options.tls_fingerprint, detail, look_up)
     return TrustError(message, host=host, driver=driver)

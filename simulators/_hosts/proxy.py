@@ -54,7 +54,8 @@ class TunnelProxy:
 
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="routerfix-sim-proxy", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="routerfix-sim-proxy",
+                         daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

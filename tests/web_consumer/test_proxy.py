@@ -65,3 +65,13 @@ def test_proxy_option_is_checked_and_its_credentials_never_shown() -> None:
     driver = routerfix.get_driver("linksys")("192.0.2.1", proxy="http://me:s3cret@192.0.2.9:3128")
     assert str(driver.http.proxy) == "http://192.0.2.9:3128"
     assert "s3cret" not in repr(driver.options) + repr(driver.http.proxy) + repr(driver)
+
+
+def test_trust_error_never_goes_around_the_proxy(device: SimulatedDevice, proxy: TunnelProxy) -> None:
+    """The certificate is not fetched over a direct connection for the message (the device answers directly here,
+    so a look-up around the proxy would name its real fingerprint)."""
+    assert device.port is not None
+    proxy.routes[("127.0.0.1", device.port)] = device.port
+    with pytest.raises(TrustError) as caught:
+        routerfix.connect("linksys", "127.0.0.1", **options(device, proxy, tls_fingerprint=WRONG_PIN)).open()
+    assert str(device.options["tls_fingerprint"]).split(":")[-1] not in str(caught.value)
