@@ -1,5 +1,8 @@
 """A simulated SSH jump host (bastion) on 127.0.0.1, served by an :class:`~simulators._hosts.ssh.SSHSimulatorHost`.
 
+Not a device, so no fact table: it follows RFC 4254 section 7.2 (``direct-tcpip`` channels, refusals with
+``SSH_OPEN_ADMINISTRATIVELY_PROHIBITED``) and OpenSSH's sshd_config(5) ``PermitOpen``.
+
 It behaves as an OpenSSH bastion with ``AllowTcpForwarding`` limited by ``PermitOpen``: logins get no shell, only
 ``direct-tcpip`` channels (what ``ssh -J`` opens) to the names in its route table, each mapped to a loopback port.
 A device can so be given a name that only the bastion knows (``router.invalid``: RFC 6761 guarantees the client can

@@ -1,5 +1,6 @@
 """A simulated forward proxy on 127.0.0.1: HTTP ``CONNECT`` (RFC 9110 section 9.3.6) or SOCKS5 (RFC 1928, no
-authentication, ``CONNECT`` command only), one thread per tunnel. No vendor names here.
+authentication, ``CONNECT`` command only), one thread per tunnel. No vendor names here. Not a device, so no fact
+table: it follows those two RFCs.
 
 Like a site's proxy it reaches names the client cannot: :attr:`TunnelProxy.routes` maps ``(name, port)`` as the
 client asks for it to a loopback port (``router.invalid``: RFC 6761 guarantees the client never resolves it), so a
