@@ -225,7 +225,7 @@ def _record_source(module, value):
         return value
     if isinstance(value, str):
         text = value.strip()
-        return text if text.startswith("{") else os.path.expanduser(text)
+        return text  # JSON text or a path (as written by a run, absolute)
     module.fail_json(msg=f"record: expected the record dict a mitigate task returned ({RECORD_HINT}) or the path of "
                          f"a saved record, got {type(value).__name__}")
     return None

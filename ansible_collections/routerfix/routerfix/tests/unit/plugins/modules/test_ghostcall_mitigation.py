@@ -58,7 +58,8 @@ def test_undo_with_nothing_to_undo_from_fails(run_module, router, tmp_path):
 
 
 def test_record_of_another_router_is_refused(run_module, router, tmp_path):
-    result, _ = run_module(ghostcall_mitigation, router)
+    result, failed = run_module(ghostcall_mitigation, router)
+    assert not failed
     other = dict(result["record"], host="elsewhere")
     gone, failed = run_module(ghostcall_mitigation, dict(router, state="absent", record=other))
     assert failed and gone["error_type"] == "StateFileError"
