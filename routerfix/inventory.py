@@ -1,4 +1,4 @@
-"""Fleet inventories in Nornir's SimpleInventory YAML format.
+"""Fleet inventories in Nornir's SimpleInventory YAML format, or from any Nornir inventory plugin.
 
 The same three files drive ``routerfix fleet`` and a Nornir script with
 :class:`routerfix.integrations.nornir.RouterfixConnection`::
@@ -55,7 +55,8 @@ from routerfix.errors import InvalidValue, RouterfixError
 from routerfix.planner import MitigationOptions
 from routerfix.secrets import Secret
 
-__all__ = ["CONNECTION_NAME", "FleetHost", "Inventory", "InventoryError", "load_inventory", "resolve_password"]
+__all__ = ["CONNECTION_NAME", "FleetHost", "Inventory", "InventoryError", "load_inventory", "load_nornir_inventory",
+           "parse_where", "resolve_password"]
 
 log = logging.getLogger("routerfix.inventory")
 
@@ -106,6 +107,8 @@ class FleetHost:
     mitigation: Mapping[str, Any] = field(default_factory=dict)
     timeouts: Timeouts | None = None
     groups: tuple[str, ...] = ()
+    member_of: tuple[str, ...] = ()
+    """Every group the host is in: its own, then their parents (Nornir's ``has_parent_group``)."""
     data: Mapping[str, Any] = field(default_factory=dict, repr=False)
     password: Secret | None = field(default=None, repr=False)
     password_env: str | None = None
@@ -164,6 +167,50 @@ class Inventory:
                 raise InventoryError("is not in this inventory", host=str(name), source=self.source or None)
         keep = set(wanted)
         return Inventory(tuple(h for h in self.hosts if h.name in keep), self.warnings, self.source)
+
+    def filter(self, *, groups: Iterable[str] = (), where: Iterable[str | tuple[str, str]] = ()) -> Inventory:
+        """Only the hosts in any of ``groups`` (directly or through a parent group) whose ``data`` matches every
+        ``where`` condition (``"key=value"``, a dotted key reaching into nested data; a list value matches when
+        one element does). Order kept; no condition keeps every host.
+
+        :raises InventoryError: a group that no host is in (a typo would otherwise select nothing silently).
+        """
+        wanted_groups = [str(g) for g in groups]
+        known = {g for h in self.hosts for g in h.member_of}
+        for name in wanted_groups:
+            if name not in known:
+                raise InventoryError(f"no host is in group {name!r} (groups: {', '.join(sorted(known)) or 'none'})",
+                                     source=self.source or None)
+        conditions = [parse_where(w) if isinstance(w, str) else w for w in where]
+        kept = tuple(h for h in self.hosts
+                     if (not wanted_groups or any(g in h.member_of for g in wanted_groups))
+                     and all(_matches(_data_value(h.data, k), v) for k, v in conditions))
+        return Inventory(kept, self.warnings, self.source)
+
+
+def parse_where(text: str) -> tuple[str, str]:
+    """``key=value`` (``key`` may be a dotted path into ``data``, e.g. ``site.region=eu``) as a pair."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise InvalidValue("where", text, "key=value, e.g. region=eu or site.tier=gold")
+    return key.strip(), value.strip()
+
+
+def _data_value(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _matches(value: Any, wanted: str) -> bool:
+    if isinstance(value, bool):
+        return wanted.lower() in (("true", "yes", "1") if value else ("false", "no", "0"))
+    if isinstance(value, (list, tuple, set)):
+        return any(_matches(v, wanted) for v in value)
+    return value is not None and str(value) == wanted
 
 
 def resolve_password(host: str, *, password: str | Secret | None = None, password_env: str | None = None,
@@ -341,13 +388,18 @@ def _check_element(kind: str, name: str, raw: object, allowed: frozenset[str], s
 def load_inventory(path: str | Path, *, groups_file: str | Path | None = None,
                    defaults_file: str | Path | None = None) -> Inventory:
     """Load a Nornir SimpleInventory: ``path`` is a directory holding ``hosts.yaml`` (and optionally
-    ``groups.yaml``, ``defaults.yaml``) or a hosts file whose siblings of those names are read too.
+    ``groups.yaml``, ``defaults.yaml``) or a hosts file whose siblings of those names are read too. A Nornir
+    configuration file (``inventory: {plugin: …, options: {…}}``) loads its inventory plugin instead
+    (:func:`load_nornir_inventory`).
 
     Structure is validated now (unknown keys, types, unknown groups, unknown drivers and driver
     options, mitigation options); credentials are resolved later, per host, when it is run.
 
     :raises InventoryError: naming the host (or group) and the field.
     """
+    plugin = _nornir_config(Path(path).expanduser())
+    if plugin is not None:
+        return load_nornir_inventory(plugin[0], plugin[1], source=str(path))
     hosts_path, groups_path, defaults_path = _locate(path)
     if groups_file is not None:
         groups_path = Path(groups_file)
@@ -355,12 +407,63 @@ def load_inventory(path: str | Path, *, groups_file: str | Path | None = None,
         defaults_path = Path(defaults_file)
     if not hosts_path.exists():
         raise InventoryError(f"no hosts file at {hosts_path} (pass a hosts.yaml or a directory holding one)")
-    src_hosts, src_groups = str(hosts_path), str(groups_path)
-    hosts_raw = _read_yaml(hosts_path, "hosts")
-    groups_raw = _read_yaml(groups_path, "groups")
-    defaults_raw = _check_element("defaults", "defaults", _read_yaml(defaults_path, "defaults"), _DEFAULTS_KEYS,
-                                  str(defaults_path))
+    return _build(_read_yaml(hosts_path, "hosts"), _read_yaml(groups_path, "groups"),
+                  _read_yaml(defaults_path, "defaults"), src_hosts=str(hosts_path), src_groups=str(groups_path),
+                  src_defaults=str(defaults_path))
 
+
+def _nornir_config(path: Path) -> tuple[str, dict[str, Any]] | None:
+    """``(plugin, options)`` when ``path`` is a Nornir configuration file with an ``inventory`` section."""
+    if not path.is_file() or path.name in _FILES:
+        return None
+    raw = _read_yaml(path, "Nornir configuration")
+    section = raw.get("inventory")
+    if not isinstance(section, dict) or "plugin" not in section:
+        return None
+    plugin, options = section.get("plugin"), section.get("options") or {}
+    if not isinstance(plugin, str) or not plugin or not isinstance(options, dict):
+        raise InventoryError("inventory.plugin must be a plugin name and inventory.options a mapping",
+                             source=str(path))
+    return plugin, options
+
+
+def load_nornir_inventory(plugin: str, options: Mapping[str, Any] | None = None, *,
+                          source: str | None = None) -> Inventory:
+    """Load hosts through a Nornir inventory plugin (``SimpleInventory``, or any registered in the
+    ``nornir.plugins.inventory`` entry-point group: NetBox, Ansible, a CMDB's) and validate them as
+    :func:`load_inventory` does. Needs ``routerfix[nornir]``."""
+    try:
+        from nornir.core.plugins.inventory import InventoryPluginRegister
+    except ImportError:
+        raise InventoryError("reading a Nornir inventory plugin needs Nornir: pip install 'routerfix[nornir]'",
+                             source=source) from None
+    InventoryPluginRegister.auto_register()
+    try:
+        plugin_class = InventoryPluginRegister.get_plugin(plugin)
+    except Exception:  # noqa: BLE001 - nornir raises its own PluginNotRegistered
+        known = ", ".join(sorted(InventoryPluginRegister.available)) or "none"
+        raise InventoryError(f"no Nornir inventory plugin {plugin!r} is installed (installed: {known})",
+                             source=source) from None
+    try:
+        loaded = plugin_class(**dict(options or {})).load()
+    except (OSError, TypeError, ValueError) as exc:
+        raise InventoryError(f"the Nornir inventory plugin {plugin!r} failed: {type(exc).__name__}: "
+                             f"{str(exc)[:200]}", source=source) from None
+
+    def element(obj: Any) -> dict[str, Any]:
+        raw = {k: v for k, v in obj.dict().items() if k != "name"}
+        return {k: v for k, v in raw.items() if v not in (None, [], {})}
+
+    where = source or f"Nornir {plugin}"
+    return _build({name: element(h) for name, h in loaded.hosts.items()},
+                  {name: element(g) for name, g in loaded.groups.items()}, element(loaded.defaults),
+                  src_hosts=where, src_groups=where, src_defaults=where)
+
+
+def _build(hosts_raw: Mapping[Any, Any], groups_raw: Mapping[Any, Any], defaults_raw: object, *, src_hosts: str,
+           src_groups: str, src_defaults: str) -> Inventory:
+    """Validate and resolve an inventory given as SimpleInventory's three mappings."""
+    defaults_checked = _check_element("defaults", "defaults", defaults_raw, _DEFAULTS_KEYS, src_defaults)
     groups: dict[str, _Level] = {}
     checked_groups = {str(n): _check_element("group", str(n), g, _HOST_KEYS, src_groups)
                       for n, g in groups_raw.items()}
@@ -377,7 +480,7 @@ def load_inventory(path: str | Path, *, groups_file: str | Path | None = None,
             groups[name] = _Level(name, raw, [group(g, (*trail, name), host) for g in raw.get("groups") or []])
         return groups[name]
 
-    defaults = _Level("defaults", defaults_raw, [])
+    defaults = _Level("defaults", defaults_checked, [])
     warnings: list[str] = []
     result: list[FleetHost] = []
     seen_addresses: dict[tuple[str, str], str] = {}
@@ -394,7 +497,7 @@ def load_inventory(path: str | Path, *, groups_file: str | Path | None = None,
         result.append(fleet_host)
     for text in warnings:
         log.warning("%s", text)
-    return Inventory(tuple(result), tuple(warnings), str(hosts_path))
+    return Inventory(tuple(result), tuple(warnings), src_hosts)
 
 
 def _resolve(name: str, level: _Level, defaults: _Level, source: str, warnings: list[str]) -> FleetHost:
@@ -493,7 +596,8 @@ def _resolve(name: str, level: _Level, defaults: _Level, source: str, warnings: 
     return FleetHost(
         name=name, hostname=hostname, driver=driver_name, port=conn("port")[0] or attr("port"),
         username=conn("username")[0] or attr("username"), options=dict(extras), mitigation=dict(mitigation),
-        timeouts=timeouts, groups=tuple(level.raw.get("groups") or ()), data=merged_data,
+        timeouts=timeouts, groups=tuple(level.raw.get("groups") or ()),
+        member_of=tuple(lv.name for lv in level.chain()[1:]), data=merged_data,
         password=None if password is None else Secret(password), password_env=refs.get("password_env"),
         password_file=refs.get("password_file"),
     )

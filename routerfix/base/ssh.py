@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 
 from routerfix.driver import Driver, Timeouts
 from routerfix.errors import ConnectionDropped, DeviceError, RouterfixError, TransportError
+from routerfix.secrets import Secret
+from routerfix.transport.jump import JumpHost, JumpTunnel, config_target
 from routerfix.transport.ssh import SSHSession, connect_with_retries, login, release
 from routerfix.transport.ssh_trust import SSH_OPTION_HELP, SSH_OPTION_NAMES, HostKeyPolicy, TrustSettings, parse_bool
 
@@ -61,13 +63,18 @@ class SSHDriver(Driver):
     """Longest batched line sent at once."""
     connect_attempts: ClassVar[int] = 3
     """Connection set-up attempts (transient faults only; never after an authentication or trust failure)."""
-    secret_options: ClassVar[frozenset[str]] = frozenset({"key_passphrase"})
+    secret_options: ClassVar[frozenset[str]] = frozenset({"key_passphrase", "jump_password"})
     """Options that hold credentials (add yours, e.g. an enable secret); see :attr:`Driver.secret_options`."""
     option_help: ClassVar[Mapping[str, str]] = SSH_OPTION_HELP
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
         self.trust = TrustSettings.from_options(dict(self.options))
+        self.jump = JumpHost.from_options(dict(self.options), default_username=self.username or "")
+        """The bastion the device is reached through (``jump_host``), or None."""
+        self.ssh_config_file: str | None = self.options.get("ssh_config_file") or None
+        """OpenSSH client configuration whose ProxyCommand/ProxyJump netmiko follows, or None."""
+        self._tunnel: JumpTunnel | None = None
         self._conn: Any = None
         self._session: SSHSession | None = None
         self._errors = [re.compile(p) for p in self.error_patterns]
@@ -97,6 +104,8 @@ class SSHDriver(Driver):
         if self.trust.key_file:
             passphrase = self.trust.key_passphrase.reveal() if self.trust.key_passphrase else None
             params.update(use_keys=True, key_file=self.trust.key_file, passphrase=passphrase)
+        if self.ssh_config_file:
+            params["ssh_config_file"] = self.ssh_config_file
         return params
 
     def open(self) -> None:
@@ -112,9 +121,19 @@ class SSHDriver(Driver):
     def _open_once(self) -> None:
         """One connection attempt: log in, find the first prompt, send :attr:`session_commands`. Platforms that
         need more (privilege, a mode) extend it."""
-        policy = HostKeyPolicy(self.trust, self.host, self.ssh_port, self.name)
-        self._conn, self._session = login(self._netmiko_params(), policy=policy, prompt_pattern=self.prompt_pattern,
-                                          timeout=self.timeouts.connect, host=self.host, driver=self.name)
+        policy = HostKeyPolicy(self.trust, *config_target(self.ssh_config_file, self.host, self.ssh_port), self.name)
+        params = self._netmiko_params()
+        tunnel = self._open_tunnel()
+        if tunnel is not None:
+            params["sock"] = tunnel.channel
+        try:
+            self._conn, self._session = login(params, policy=policy, prompt_pattern=self.prompt_pattern,
+                                              timeout=self.timeouts.connect, host=self.host, driver=self.name)
+        except BaseException:
+            if tunnel is not None:
+                tunnel.close()
+            raise
+        self._tunnel = tunnel
         self.logins += 1
         try:
             for command in self.session_commands:
@@ -122,6 +141,20 @@ class SSHDriver(Driver):
         except BaseException:
             self._lost()
             raise
+
+    def _open_tunnel(self) -> JumpTunnel | None:
+        """The channel to the device through :attr:`jump` (None without a jump host)."""
+        if self.jump is None:
+            return None
+        return self.jump.open((self.host, self.ssh_port), known_hosts=self.trust.known_hosts,
+                              timeout=self.timeouts.connect, driver=self.name)
+
+    def _release(self, conn: Any) -> None:
+        """Close ``conn`` and then the jump host tunnel under it."""
+        release(conn)
+        tunnel, self._tunnel = self._tunnel, None
+        if tunnel is not None:
+            tunnel.close()
 
     def close(self) -> None:
         """Log out and disconnect; safe to call twice and after a failed open."""
@@ -133,7 +166,7 @@ class SSHDriver(Driver):
                 session.write(self.logout_command + session.enter)
             except RouterfixError:
                 pass
-        release(conn)
+        self._release(conn)
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -156,7 +189,7 @@ class SSHDriver(Driver):
         conn, self._conn = self._conn, None
         self._session = None
         self.is_open = False
-        release(conn)
+        self._release(conn)
 
     def send(self, command: str, *, expect: str | None = None, timeout: float | None = None,
              check: bool = True) -> str:

@@ -20,7 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from routerfix.driver import Driver
+from routerfix.secrets import Secret
 from routerfix.transport.http import HttpSession, Page, PageChecks
+from routerfix.transport.proxy import Proxy
 from routerfix.transport.tls import HTTP_OPTION_HELP, HTTP_OPTION_NAMES, HttpOptions
 
 __all__ = ["HTTP_OPTION_NAMES", "WebDriver"]
@@ -28,7 +30,7 @@ __all__ = ["HTTP_OPTION_NAMES", "WebDriver"]
 
 class WebDriver(Driver):
     """Base class of drivers that talk to a web GUI or an HTTP API. Options: the HTTP options (``scheme``,
-    ``verify_tls``, ``tls_fingerprint``, ``ca_file``, ``take_over_session``); add your own with
+    ``verify_tls``, ``tls_fingerprint``, ``ca_file``, ``take_over_session``, ``proxy``); add your own with
     ``HTTP_OPTION_NAMES | {...}``."""
 
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES
@@ -42,12 +44,15 @@ class WebDriver(Driver):
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
+        if isinstance(self.options.get("proxy"), str) and self.options["proxy"]:  # may carry proxy credentials
+            self.options = {**self.options, "proxy": Secret(self.options["proxy"])}
         self.http = HttpSession(
             self.host, driver=self.name, timeouts=self.timeouts,
             options=HttpOptions.from_options(self.options, port=self.port or self.default_port,
                                              default_scheme=self.default_scheme),
             checks=self._page_checks(), login=self._hook("_login"), logout=self._hook("_logout"),
-            take_over=self._hook("_take_over"), headers=self.default_headers)
+            take_over=self._hook("_take_over"), headers=self.default_headers,
+            proxy=Proxy.from_option(self.options.get("proxy")))
         self.transport_security = self.http.transport_security
 
     def _hook(self, name: str) -> Callable[..., None] | None:

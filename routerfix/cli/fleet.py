@@ -41,7 +41,14 @@ def register(subparsers: Any) -> None:
     ops = fleet.add_subparsers(dest="fleet_operation", required=True, metavar="OPERATION")
     for op in ("plan", "mitigate", "undo"):
         p = ops.add_parser(op, help=_HELP[op], description=_HELP[op])
-        p.add_argument("inventory", metavar="INVENTORY", help="inventory directory, or its hosts.yaml")
+        p.add_argument("inventory", metavar="INVENTORY",
+                       help="inventory directory, its hosts.yaml, or a Nornir config.yaml naming an inventory plugin")
+        # host selection by group and data (owner: inventory; routerfix.inventory.Inventory.filter)
+        p.add_argument("--group", metavar="GROUP", action="append", default=[],
+                       help="run just the hosts in this group, directly or through a parent (repeatable: any)")
+        p.add_argument("--where", metavar="KEY=VALUE", action="append", default=[],
+                       help="run just the hosts whose data has KEY=VALUE (dotted keys reach nested data; "
+                            "repeatable: all)")
         p.add_argument("--workers", "-w", type=int, default=None,
                        help="hosts worked on at once (default 8; lower it for slow links)")
         p.add_argument("--json", action="store_true", help="print the JSON report instead of tables")
@@ -77,6 +84,8 @@ def handle(args: argparse.Namespace) -> int:
     op: str = args.operation
     try:
         inventory = load_inventory(args.inventory)
+        if args.group or args.where:
+            inventory = inventory.filter(groups=args.group, where=args.where)
         if args.only:
             inventory = inventory.select(args.only)
         options = mitigation_options(args)

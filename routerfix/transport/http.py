@@ -60,6 +60,7 @@ from routerfix.transport.html import (
     parse_form,
     parse_forms,
 )
+from routerfix.transport.proxy import Proxy
 from routerfix.transport.tls import (
     HTTP_OPTION_NAMES,
     HttpOptions,
@@ -195,13 +196,16 @@ class HttpSession:
     :param take_over: called once when a page says another admin is logged in and the caller allowed
         ``take_over_session``; gets that page.
     :param headers: default headers for every request (``User-Agent``, ``Referer``...).
+    :param proxy: the HTTP(S)/SOCKS proxy to go through (:mod:`routerfix.transport.proxy`), or None.
     """
 
     def __init__(self, host: str, *, driver: str, timeouts: Timeouts | None = None,
                  options: HttpOptions | None = None, checks: PageChecks | None = None,
                  login: Callable[[], None] | None = None, logout: Callable[[], None] | None = None,
-                 take_over: Callable[[Page], None] | None = None, headers: Mapping[str, str] | None = None) -> None:
+                 take_over: Callable[[Page], None] | None = None, headers: Mapping[str, str] | None = None,
+                 proxy: Proxy | None = None) -> None:
         self.host = host
+        self.proxy = proxy
         self.driver = driver
         self.timeouts = timeouts or Timeouts()
         self.options = options or HttpOptions()
@@ -258,6 +262,8 @@ class HttpSession:
         session.headers.update({"User-Agent": "routerfix", **self._headers})
         session.auth = self._auth
         configure_trust(session, self.options)
+        if self.proxy is not None:
+            self.proxy.configure(session)
         return session
 
     # --- credentials ---
@@ -350,7 +356,8 @@ class HttpSession:
             raise ReadTimeout(f"{page}: no answer within {read_timeout:g}s", host=self.host,
                               driver=self.driver) from None
         except requests.exceptions.ConnectionError as exc:
-            raise TransportError(f"{page}: connection to {self.base_url} failed ({_short(exc)})",
+            via = f" through proxy {self.proxy}" if self.proxy is not None else ""
+            raise TransportError(f"{page}: connection to {self.base_url}{via} failed ({_short(exc)})",
                                  host=self.host, driver=self.driver) from None
         except requests.exceptions.RequestException as exc:
             raise TransportError(f"{page}: HTTP request failed ({type(exc).__name__})", host=self.host,
@@ -491,7 +498,8 @@ class HttpSession:
 
     def _trust_error(self, exc: BaseException) -> TrustError | TransportError:
         return trust_error(exc, host=self.host, port=self.port, base_url=self.base_url,
-                           timeout=self.timeouts.connect, options=self.options, driver=self.driver)
+                           timeout=self.timeouts.connect, options=self.options, driver=self.driver,
+                           look_up=self.proxy is None)  # through a proxy, never around it
 
     def ensure_connected(self) -> None:
         """Recreate the session and log in again if it was lost (after a transport fault)."""

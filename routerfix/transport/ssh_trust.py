@@ -16,6 +16,8 @@ Trust options (plain strings/bools, so ``-o name=value`` works on the command li
     key is encrypted and ``key_passphrase`` is not given).
 ``key_passphrase``
     passphrase of ``key_file``.
+
+How to reach the device (``jump_host``, ``ssh_config_file``...): :mod:`routerfix.transport.jump`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import paramiko
 
 from routerfix.errors import InvalidValue, TrustError
 from routerfix.secrets import Secret
+from routerfix.transport.jump import JUMP_OPTION_NAMES
 
 __all__ = [
     "DEFAULT_KNOWN_HOSTS",
@@ -56,7 +59,7 @@ __all__ = [
 log = logging.getLogger("routerfix.transport.ssh")
 
 SSH_OPTION_NAMES = frozenset({"known_hosts", "host_key_fingerprint", "accept_new_host_key", "key_file",
-                              "key_passphrase"})
+                              "key_passphrase"}) | JUMP_OPTION_NAMES
 """Option names every SSH driver accepts (add your own with ``SSH_OPTION_NAMES | {...}``)."""
 SSH_OPTION_HELP: dict[str, str] = {
     "known_hosts": "OpenSSH known_hosts file the device's key must be in (default ~/.ssh/known_hosts)",
@@ -65,6 +68,13 @@ SSH_OPTION_HELP: dict[str, str] = {
                            "still refused)",
     "key_file": "SSH private key for public-key login",
     "key_passphrase": "passphrase of key_file (secret: from a file, a variable or a prompt)",
+    "jump_host": "reach the device through this SSH bastion: [user@]host[:port] (what ssh -J does)",
+    "jump_username": "login name on the jump host (default: the one in jump_host, else the device's)",
+    "jump_key_file": "SSH private key for the jump host",
+    "jump_password": "password on the jump host (secret: from a file, a variable or a prompt)",
+    "jump_host_key_fingerprint": "trust exactly this jump host key (SHA256:...); else it must be in known_hosts",
+    "ssh_config_file": "OpenSSH client config whose entry for the host (HostName, Port, ProxyJump, ProxyCommand) "
+                       "is followed",
 }
 """What each SSH option means (``routerfix drivers NAME``)."""
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from routerfix.errors import InvalidValue, TransportError, TrustError
+from routerfix.transport.proxy import PROXY_OPTION_NAMES
 
 if TYPE_CHECKING:
     import requests
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 HTTP_OPTION_NAMES: frozenset[str] = frozenset(
-    {"scheme", "verify_tls", "tls_fingerprint", "ca_file", "take_over_session"})
+    {"scheme", "verify_tls", "tls_fingerprint", "ca_file", "take_over_session"}) | PROXY_OPTION_NAMES
 """Driver options every HTTP driver accepts (add them to :attr:`Driver.option_names`)."""
 HTTP_OPTION_HELP: dict[str, str] = {
     "scheme": "https (default) or http, for routers that offer nothing else (reported as plain-http)",
@@ -44,6 +45,8 @@ HTTP_OPTION_HELP: dict[str, str] = {
     "tls_fingerprint": "pin the device's certificate: sha256:<64 hex digits of the DER certificate>",
     "ca_file": "CA bundle (PEM) to verify the certificate against instead of the system store",
     "take_over_session": "true: when another admin is logged in, take their session over (they are logged out)",
+    "proxy": "reach the web GUI through a proxy: http://host:port or socks5h://host:port (SOCKS needs "
+             "routerfix[socks]); TLS checks and pins still apply to the device",
 }
 """What each HTTP option means (``routerfix drivers NAME``)."""
 
@@ -137,6 +140,11 @@ def configure_trust(session: requests.Session, options: HttpOptions) -> None:
             kwargs["assert_fingerprint"] = fingerprint
             super().init_poolmanager(*args, **kwargs)
 
+        def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+            """Through a proxy too: the tunnelled connection to the device is pinned (routerfix.transport.proxy)."""
+            proxy_kwargs["assert_fingerprint"] = fingerprint
+            return super().proxy_manager_for(proxy, **proxy_kwargs)
+
     if options.scheme == "https":
         if fingerprint:
             session.mount("https://", _PinnedAdapter(max_retries=0))
@@ -168,8 +176,9 @@ def _server_fingerprint(host: str, port: int, timeout: float) -> str | None:
         return None
 
 
-def _trust_error_message(host: str, port: int, timeout: float, pinned: str | None, detail: str) -> str:
-    seen = _server_fingerprint(host, port, timeout)
+def _trust_error_message(host: str, port: int, timeout: float, pinned: str | None, detail: str,
+                         look_up: bool = True) -> str:
+    seen = _server_fingerprint(host, port, timeout) if look_up else None
     if pinned:
         return (f"the TLS certificate of {host}:{port} does not match the pinned fingerprint sha256:{pinned} "
                 f"(it presents {seen or 'an unreadable certificate'}); if the router's certificate was "
@@ -190,11 +199,12 @@ def _detail(exc: BaseException) -> str:
 
 
 def trust_error(exc: BaseException, *, host: str, port: int, base_url: str, timeout: float,
-                options: HttpOptions, driver: str) -> TrustError | TransportError:
+                options: HttpOptions, driver: str, look_up: bool = True) -> TrustError | TransportError:
     """The routerfix error for a TLS failure: :class:`TrustError` saying what the device presents and how to pin
-    it, or :class:`TransportError` when the port does not speak TLS at all."""
+    it, or :class:`TransportError` when the port does not speak TLS at all. ``look_up=False`` (the session goes
+    through a proxy): the certificate is not fetched again over a direct connection."""
     detail = _detail(exc)
     if detail == "wrong version number":  # plain HTTP spoken on the port: not a trust question
         return TransportError(f"{base_url} does not speak TLS (scheme='http'?)", host=host, driver=driver)
-    message = _trust_error_message(host, port, timeout, options.tls_fingerprint, detail)
+    message = _trust_error_message(host, port, timeout, options.tls_fingerprint, detail, look_up)
     return TrustError(message, host=host, driver=driver)

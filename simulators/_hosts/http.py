@@ -415,7 +415,9 @@ class HttpSimulator:
         self._record(req, resp.status)
         payload = resp.body.encode("utf-8") if isinstance(resp.body, str) else resp.body
         try:
-            h.send_response(resp.status)
+            h.log_request(resp.status)
+            h.send_response_only(resp.status)  # one Server header, the device's (http.server would add its own)
+            h.send_header("Date", h.date_time_string())
             if self.server_header:
                 h.send_header("Server", self.server_header)
             h.send_header("Content-Type", resp.content_type)

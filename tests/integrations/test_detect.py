@@ -13,14 +13,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from routerfix.cli import main
-from routerfix.detect import Confidence, DetectStatus, Match, Observation, detect, fingerprints, match
+from routerfix.detect import (
+    Confidence,
+    DetectStatus,
+    HttpReply,
+    Match,
+    Observation,
+    Probe,
+    detect,
+    fingerprints,
+    match,
+)
 from routerfix.simulate import simulate, simulators
 
 OPENSSH = {"linux", "vyos", "edgeos"}
 """Simulators whose SSH banner (OpenSSH) several drivers share: ambiguous by design."""
 
 
-FINGERPRINTED = {fp.driver for fp in fingerprints()}
+FINGERPRINTED = {fp.driver for fp in fingerprints() if fp.ssh or fp.http}
+"""Drivers whose fingerprint can match (Meraki's is declared "cloud-managed: not detectable locally")."""
 
 
 @pytest.mark.parametrize("name", [n for n in simulators() if n != "memory"])
@@ -139,3 +150,18 @@ def test_a_silent_server_is_bounded_by_the_deadline() -> None:
 def test_ssh_banners(banner: str, drivers: list[str]) -> None:
     found: list[Match] = match(Observation("192.0.2.1", 22, ssh_banner=banner), fingerprints())
     assert [m.driver for m in found if m.confidence == found[0].confidence] == drivers
+
+
+@pytest.mark.parametrize(("server", "drivers"), [
+    ("xxxxxxxx-xxxxx", ["fortigate"]), ("OPNsense", ["opnsense"]), ("lighttpd", []), ("nginx", []),
+    ("xxxxxxxx-xxxxx-proxy", []), ("not-OPNsense", [])])
+def test_server_header_fingerprints(server: str, drivers: list[str]) -> None:
+    """FortiGate and OPNsense by their web servers' own names only (docs/facts/fingerprints.md H11, H13)."""
+    reply = HttpReply(Probe(), 401, {"server": server}, "<html><body>Login</body></html>")
+    found = match(Observation("192.0.2.1", 443, scheme="https", replies=(reply,)), fingerprints())
+    assert [m.driver for m in found] == drivers
+
+
+def test_meraki_is_declared_not_detectable_locally() -> None:
+    meraki = next(fp for fp in fingerprints() if fp.driver == "meraki")
+    assert not meraki.ssh and meraki.http is None   # cloud-managed: never guessed (H14)

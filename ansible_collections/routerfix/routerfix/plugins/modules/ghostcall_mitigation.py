@@ -13,7 +13,8 @@ description:
     LAN's DHCP pool (the sink), reserves that address, sets NAT filtering as the vendor needs and turns
     SIP ALG off, then reads the router back to verify. A failed change is rolled back.
   - With I(state=absent), removes the mitigation, restoring the previous NAT mode and SIP ALG from the
-    undo record saved by the I(state=present) run.
+    undo record of the I(state=present) run - the C(record) it returned, its record file or its I(state_dir).
+    Without one it fails rather than undo incompletely.
   - In check mode nothing is written and the result is the plan; with C(--diff) the managed configuration
     is shown before and after. C(changed) comes from the real difference, so a second run reports
     C(changed=false).
@@ -87,9 +88,13 @@ options:
     type: path
   record:
     description:
-      - The undo record file. I(state=present) writes it when the router was changed;
-        I(state=absent) reads it.
-    type: path
+      - 'With I(state=absent), what to undo from - the C(record) dict a I(state=present) task returned
+        (C(record: "{{ result.record }}"), for AWX/Tower jobs that keep no local files), or the path of a
+        saved record. With I(state=present), a path to write the undo record to when the router was changed.'
+      - With I(state=absent) and neither I(record) nor a I(state_dir) holding this router's records, the module
+        fails (it would otherwise remove the forwards but leave NAT filtering and SIP ALG as they are, an
+        incomplete undo).
+    type: raw
   fail_on_verdict:
     description:
       - Fail when no configuration change can fix the site (the verdict is in the message).
@@ -126,6 +131,16 @@ EXAMPLES = r"""
   routerfix.routerfix.ghostcall_mitigation:
     state: absent
     state_dir: "/var/lib/routerfix/{{ inventory_hostname }}"
+
+- name: Mitigate, keeping the undo record in the job's result (AWX keeps no local files)
+  routerfix.routerfix.ghostcall_mitigation:
+    state: present
+  register: mitigation
+
+- name: Undo exactly from that record, in a later job (e.g. from a saved artifact or fact)
+  routerfix.routerfix.ghostcall_mitigation:
+    state: absent
+    record: "{{ mitigation.record }}"
 
 - name: Pin the sink address
   routerfix.routerfix.ghostcall_mitigation:
@@ -164,7 +179,14 @@ warnings_list:
   type: list
   elements: str
 record:
-  description: The undo record written (state=present) or read (state=absent).
+  description:
+    - 'The undo record of this run (state=present, when the router was changed), or the one undone from
+      (state=absent, when given as a dict). Pass it to a later I(state=absent) task as
+      C(record: "{{ result.record }}"); it holds the state of the router before the change and never a credential.'
+  returned: when the router was changed, or a record dict was given
+  type: dict
+record_file:
+  description: The undo record file written (state=present) or read (state=absent).
   returned: when one was written or read
   type: str
   sample: /var/lib/routerfix/shop-12/192.0.2.1-netgear-20260101T120000-mitigate.json
@@ -178,6 +200,9 @@ result:
   returned: always
   type: dict
 """
+
+import glob  # noqa: E402
+import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
@@ -205,6 +230,60 @@ MITIGATION_ARGUMENT_SPEC = dict(
     backup=dict(type="bool", default=True),
 )
 
+RECORD_HINT = 'record: "{{ result.record }}"'
+
+
+def _record_source(module, value):
+    """The I(record) option as the library reads it: a dict (C({{ result.record }}) from a mitigate task), a path,
+    or None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        return text  # JSON text or a path (as written by a run, absolute)
+    module.fail_json(msg=f"record: expected the record dict a mitigate task returned ({RECORD_HINT}) or the path of "
+                         f"a saved record, got {type(value).__name__}")
+    return None
+
+
+def _nothing_to_undo_from(module, driver, state_dir):
+    """Fail unless this host has a record chain in I(state_dir), or only a completed undo there and nothing of
+    routerfix's left on the router (then the undo is already done). An undo from no record could restore
+    neither NAT filtering nor SIP ALG: never reported as success."""
+    from routerfix.engine import plan_ghostcall_removal
+    from routerfix.records import DeviceKey, undo_chain
+
+    why = "no record was given"
+    if state_dir:
+        key = DeviceKey.of(driver)
+        if undo_chain(state_dir, key):
+            return
+        done = glob.glob(os.path.join(glob.escape(state_dir), glob.escape(key.slug) + "-*-undo.json"))
+        if done:
+            plan = plan_ghostcall_removal(driver, state_dir=state_dir)
+            if not plan.actions:
+                return
+        why = f"no record was given and {state_dir} holds no record of this router's mitigation"
+    module.fail_json(
+        changed=False, status="nothing_to_undo_from",
+        msg=f"{why}: cannot undo exactly (NAT filtering and SIP ALG would be left as they are). Pass the record the "
+            f"mitigate task returned (register: result, then {RECORD_HINT}), or its file, or the state_dir it ran with")
+
+
+def _returned_record(result):
+    """The undo record a changed run returns: the journal kept in the state directory (with the state before the
+    first write), else the result itself (the same form). Secret-free: no credential is ever part of it."""
+    from routerfix.records import load_record
+
+    if result.record_file:
+        try:
+            return load_record(result.record_file)
+        except RouterfixError:
+            pass
+    return result.to_dict()
+
 
 def run(module):
     """Plan, apply (unless check mode) and report."""
@@ -213,7 +292,11 @@ def run(module):
 
     p = module.params
     present = p["state"] == "present"
-    record = p["record"]
+    source = _record_source(module, p["record"])
+    record_file = source if isinstance(source, str) and not source.startswith("{") else None
+    if present and source is not None and record_file is None:
+        module.fail_json(msg="record: with state=present it is the path to write the undo record to")
+    record_data = None
     driver = connect(module)
     try:
         if present:
@@ -221,16 +304,22 @@ def run(module):
             result = routerfix.apply_ghostcall_mitigation(driver, dry_run=module.check_mode,
                                                           state_dir=p["state_dir"], **options)
         else:
-            result = routerfix.remove_ghostcall_mitigation(driver, record=record, dry_run=module.check_mode,
+            if source is None:
+                _nothing_to_undo_from(module, driver, p["state_dir"])
+            result = routerfix.remove_ghostcall_mitigation(driver, record=source, dry_run=module.check_mode,
                                                            state_dir=p["state_dir"], backup=p["backup"])
-            if record is None:
+            if source is None:
                 used = result.plan.extra.get("records") or []
-                record = used[-1] if used else None
+                record_file = used[-1] if used else None
     finally:
         driver.close()
     saved = result.record_file
-    if result.changed and present and record:
-        saved = str(result.save(record))
+    if result.changed and present:
+        record_data = _returned_record(result)
+        if record_file:
+            saved = str(result.save(record_file))
+    elif not present and isinstance(source, dict):
+        record_data = source
     plan = result.plan
     data = result.to_dict()
     for text in result.warnings:
@@ -242,7 +331,8 @@ def run(module):
         actions=[a.describe() for a in plan.actions],
         verdicts=data["verdicts"],
         warnings_list=list(result.warnings),
-        record=(saved if present else record) or None,
+        record=record_data,
+        record_file=(saved if present else record_file) or None,
         saved_to=saved,
         result=data,
     )
@@ -260,7 +350,7 @@ def main():
     argument_spec.update(
         state=dict(type="str", choices=["present", "absent"], default="present"),
         state_dir=dict(type="path"),
-        record=dict(type="path"),
+        record=dict(type="raw"),
         fail_on_verdict=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)

@@ -17,15 +17,52 @@ def test_apply_then_idempotent_then_absent(run_module, router, tmp_path):
     args = dict(router, state_dir=str(tmp_path / "state"))
     result, failed = run_module(ghostcall_mitigation, args)
     assert not failed and result["changed"] is True and result["status"] == "mitigated"
-    assert result["sink"] == "192.168.1.198" and result["record"].endswith("-mitigate.json")
+    assert result["sink"] == "192.168.1.198" and result["record_file"].endswith("-mitigate.json")
+    assert result["record"]["before"]["nat_mode"] == "open"
     saved = json.loads((tmp_path / "router.json").read_text())
     assert saved["nat_mode"] == "secure" and saved["forwards"][0]["name"] == "routerfix-sip"
     again, failed = run_module(ghostcall_mitigation, args)
     assert not failed and again["changed"] is False and again["status"] == "unchanged"
     gone, failed = run_module(ghostcall_mitigation, dict(args, state="absent"), diff=True)
     assert not failed and gone["changed"] is True and gone["status"] == "undone"
-    assert gone["record"] == result["record"]
+    assert gone["record_file"] == result["record_file"]
     assert json.loads((tmp_path / "router.json").read_text())["nat_mode"] == "open"
+    twice, failed = run_module(ghostcall_mitigation, dict(args, state="absent"))
+    assert not failed and twice["changed"] is False  # already undone: idempotent, not a failure
+
+
+def test_undo_from_the_returned_record_alone(run_module, router, tmp_path):
+    """AWX keeps no files between jobs: the record the mitigate task returned is all the undo needs."""
+    result, failed = run_module(ghostcall_mitigation, router)
+    assert not failed and result["status"] == "mitigated"
+    record = json.loads(json.dumps(result["record"]))  # as Ansible carries it between tasks
+    assert router["password"] not in json.dumps(record) and "admin" not in json.dumps(record.get("device", {}))
+    assert json.loads((tmp_path / "router.json").read_text())["nat_mode"] == "secure"
+    gone, failed = run_module(ghostcall_mitigation, dict(router, state="absent", record=record))
+    assert not failed and gone["changed"] is True and gone["status"] == "undone"
+    saved = json.loads((tmp_path / "router.json").read_text())
+    assert saved["nat_mode"] == "open" and not saved["forwards"]
+    again, failed = run_module(ghostcall_mitigation, dict(router, state="absent", record=record))
+    assert not failed and again["changed"] is False
+
+
+def test_undo_with_nothing_to_undo_from_fails(run_module, router, tmp_path):
+    result, failed = run_module(ghostcall_mitigation, router)
+    assert not failed and result["changed"] is True
+    for extra in ({}, {"state_dir": str(tmp_path / "empty")}):
+        gone, failed = run_module(ghostcall_mitigation, dict(router, state="absent", **extra))
+        assert failed and gone["changed"] is False and gone["status"] == "nothing_to_undo_from"
+        assert "result.record" in gone["msg"]
+    saved = json.loads((tmp_path / "router.json").read_text())
+    assert saved["nat_mode"] == "secure" and saved["forwards"]  # nothing was half undone
+
+
+def test_record_of_another_router_is_refused(run_module, router, tmp_path):
+    result, failed = run_module(ghostcall_mitigation, router)
+    assert not failed
+    other = dict(result["record"], host="elsewhere")
+    gone, failed = run_module(ghostcall_mitigation, dict(router, state="absent", record=other))
+    assert failed and gone["error_type"] == "StateFileError"
 
 
 def test_conflict_fails_with_the_error_class(run_module, router):
