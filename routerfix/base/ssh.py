@@ -26,7 +26,6 @@ from typing import Any, ClassVar
 
 from routerfix.driver import Driver, Timeouts
 from routerfix.errors import ConnectionDropped, DeviceError, RouterfixError, TransportError
-from routerfix.secrets import Secret
 from routerfix.transport.jump import JumpHost, JumpTunnel, config_target
 from routerfix.transport.ssh import SSHSession, connect_with_retries, login, release
 from routerfix.transport.ssh_trust import SSH_OPTION_HELP, SSH_OPTION_NAMES, HostKeyPolicy, TrustSettings, parse_bool
