@@ -47,10 +47,6 @@ class FleetOperation(StrEnum):
     """A dry run of the mitigation: nothing is written."""
     MITIGATE = "mitigate"
     UNDO = "undo"
-    PORT_FORWARD = "port_forward"
-    """One forward set or removed (the Ansible ``port_forward`` module, through the engine)."""
-    NAT_MODE = "nat_mode"
-    """NAT filtering set (the Ansible ``nat_mode`` module, through the engine)."""
 
 
 class ActionKind(StrEnum):

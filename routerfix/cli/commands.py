@@ -25,6 +25,7 @@ from routerfix.cli.common import (
     parse_options,
 )
 from routerfix.credentials import CLI_SECRETS
+from routerfix.enums import ResultStatus
 from routerfix.errors import InvalidValue, MitigationError
 from routerfix.planner import Plan
 from routerfix.records import default_state_dir
@@ -91,7 +92,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     with connect_from_args(args) as driver:
         result = routerfix.apply_ghostcall_mitigation(driver, dry_run=True, **mitigation_options(args))
     emit(args, result.to_dict(), result)
-    return EXIT_VERDICT if result.status == "verdict" else EXIT_OK
+    return EXIT_VERDICT if result.status is ResultStatus.VERDICT else EXIT_OK
 
 
 def _apply_confirmed(args: argparse.Namespace, driver: routerfix.Driver, plan_now: Callable[[], Plan],
@@ -144,7 +145,7 @@ def cmd_mitigate(args: argparse.Namespace) -> int:
         from rich.text import Text
 
         console().print(Text(f"result and undo record saved to {saved}" + (f" (copy: {copy})" if copy else "")))
-    return EXIT_VERDICT if result.status == "verdict" else EXIT_OK
+    return EXIT_VERDICT if result.status is ResultStatus.VERDICT else EXIT_OK
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
@@ -166,6 +167,9 @@ def cmd_undo(args: argparse.Namespace) -> int:
     emit(args, data, result)
     return EXIT_OK
 
+
+_DEMO_OK = frozenset({ResultStatus.MITIGATED, ResultStatus.UNCHANGED, ResultStatus.VERDICT})
+"""First-run outcomes a demo counts as working (a verdict is the right answer for a site no setting can fix)."""
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start a built-in simulated router and run show → plan → mitigate → verify → rerun on it."""
@@ -195,7 +199,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 out.print(state_renderable(driver.read_state(), phones))
     if args.json:
         sys.stdout.write(json.dumps({"first": result.to_dict(), "second": again.to_dict()}, indent=2) + "\n")
-    return EXIT_OK if result.status in ("mitigated", "unchanged", "verdict") and not again.changed else EXIT_FAILED
+    return EXIT_OK if result.status in _DEMO_OK and not again.changed else EXIT_FAILED
 
 
 def simulator_command(device: Any) -> str:

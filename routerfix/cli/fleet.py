@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from routerfix.cli.common import add_mitigation_arguments, mitigation_options
+from routerfix.enums import FleetOperation
 from routerfix.errors import RouterfixError
 from routerfix.interrupts import handle_termination
 from routerfix.options import MITIGATION_OPTIONS, OptionKind
@@ -39,7 +40,7 @@ def register(subparsers: Any) -> None:
                                               "groups.yaml, defaults.yaml). Exit 0: all succeeded, 1: some, "
                                               "2: none (or bad input).")
     ops = fleet.add_subparsers(dest="fleet_operation", required=True, metavar="OPERATION")
-    for op in ("plan", "mitigate", "undo"):
+    for op in FleetOperation:
         p = ops.add_parser(op, help=_HELP[op], description=_HELP[op])
         p.add_argument("inventory", metavar="INVENTORY",
                        help="inventory directory, its hosts.yaml, or a Nornir config.yaml naming an inventory plugin")
@@ -58,7 +59,7 @@ def register(subparsers: Any) -> None:
         p.add_argument("--only", metavar="NAME", action="append", help="run just this host (repeatable)")
         p.add_argument("--state-dir", help="undo records, backups and reports (default: ~/.local/state/routerfix)")
         p.add_argument("--yes", "-y", action="store_true", help="do not ask before writing")
-        if op != "undo":
+        if op is not FleetOperation.UNDO:
             add_mitigation_arguments(p, fleet=True)
         else:
             p.add_argument("--no-backup", dest="backup", action="store_false", help="take no configuration backup")
