@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import NETMIKO_TYPES, Device, cpu_seconds, peak_rss_mb, simulators
+from _support import NETMIKO_TYPES, Device, cpu_seconds, peak_rss_mb, process_cpu_seconds, simulators
 
 MIX: tuple[tuple[str, dict[str, Any]], ...] = (
     ("mikrotik", {}), ("linux", {}), ("openwrt", {}), ("cisco_ios", {}), ("vyos", {}), ("edgeos", {}),
@@ -94,8 +94,35 @@ def share_ssl_context() -> None:
     HTTPAdapter.init_poolmanager = init_poolmanager  # type: ignore[method-assign]
 
 
+def profile_hosts(path: str) -> Any:
+    """``--profile``: profile every host's work (each worker thread has a profiler of its own; cProfile sees one
+    thread only) and return a function that writes the merged statistics to ``path``."""
+    import cProfile
+    import pstats
+
+    import routerfix.fleet
+
+    profiles: list[cProfile.Profile] = []
+    original = routerfix.fleet._run_host
+
+    def run_host(*args: Any, **kwargs: Any) -> Any:
+        prof = cProfile.Profile(time.thread_time)  # CPU time of this thread: waits are not counted
+        profiles.append(prof)
+        return prof.runcall(original, *args, **kwargs)
+
+    routerfix.fleet._run_host = run_host  # type: ignore[assignment]
+
+    def save() -> None:
+        stats = pstats.Stats(profiles[0])
+        for prof in profiles[1:]:
+            stats.add(prof)
+        stats.dump_stats(path)
+
+    return save
+
+
 def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
-                    shared_ssl: bool = False) -> dict[str, Any]:
+                    shared_ssl: bool = False, profile: str | None = None) -> dict[str, Any]:
     """routerfix.run_fleet("mitigate") over ``devices``, in this process or ``processes`` forked workers."""
     import multiprocessing
 
@@ -104,6 +131,7 @@ def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
 
     if shared_ssl:
         share_ssl_context()
+    save_profile = profile_hosts(profile) if profile else None
 
     assert routerfix  # imported before timing: start-up is measured by import_time.py
     started = time.perf_counter()
@@ -114,6 +142,8 @@ def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
         with multiprocessing.get_context("fork").Pool(processes) as pool:
             parts = pool.map(_share_in_child, shares)
     wall = time.perf_counter() - started
+    if save_profile is not None:
+        save_profile()
     statuses: dict[str, int] = {}
     for part in parts:
         for status, n in part["statuses"].items():
@@ -198,7 +228,7 @@ def run_child(tool: str, devices: list[Device], workers: int, scripts: dict[str,
               processes: int = 1) -> dict[str, Any]:
     """Run one measured child process and return its JSON figures."""
     payload = {"tool": tool, "workers": workers, "devices": [d.__dict__ for d in devices], "scripts": scripts or {},
-               "processes": processes, "shared_ssl": SHARED_SSL}
+               "processes": processes, "shared_ssl": SHARED_SSL, "profile": PROFILE}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(payload, handle)
     try:
@@ -228,6 +258,8 @@ REALISTIC = True
 """Set from ``--legacy`` (False: the simulators' latency knobs only, no device time)."""
 SHARED_SSL = False
 """Set from ``--shared-ssl-context`` (routerfix runs with :func:`share_ssl_context`)."""
+PROFILE: str | None = None
+"""Set from ``--profile FILE`` (routerfix runs write merged cProfile statistics of every host there)."""
 
 
 def measure(size: int, workers: int, latency: float, procs: int, tool: str = "routerfix",
@@ -236,8 +268,11 @@ def measure(size: int, workers: int, latency: float, procs: int, tool: str = "ro
     mix = fleet(size)
     if tool.startswith("nornir") or ssh_only:
         mix = [m for m in mix if m[0] in NETMIKO_TYPES]
-    with simulators(mix, latency=latency, processes=procs, realistic=REALISTIC) as devices:
+    pids: list[int] = []
+    with simulators(mix, latency=latency, processes=procs, realistic=REALISTIC, pids=pids) as devices:
+        sim_cpu = process_cpu_seconds(pids)
         figures = run_child(tool, devices, workers, scripts, processes)
+        figures["simulator_cpu_s"] = round(process_cpu_seconds(pids) - sim_cpu, 1)
     figures["latency_ms"] = round(latency * 1000)
     figures["realistic"] = REALISTIC
     if ssh_only:
@@ -255,6 +290,8 @@ def main() -> None:
                         help="worker processes of the measured child (each size is run with each)")
     parser.add_argument("--legacy", action="store_true", help="latency knobs only, no device time (old figures)")
     parser.add_argument("--shared-ssl-context", action="store_true", help="try docs/performance.md proposal 1")
+    parser.add_argument("--profile", help="write cProfile statistics of every routerfix host's work to this file "
+                                          "(with --processes 1)")
     parser.add_argument("--scaling-workers", type=int, nargs="*", default=[])
     parser.add_argument("--scaling-size", type=int, default=300)
     parser.add_argument("--latency", type=float, default=0.05)
@@ -269,14 +306,15 @@ def main() -> None:
         devices = [Device(**d) for d in payload["devices"]]
         if payload["tool"] == "routerfix":
             print(json.dumps(child_routerfix(devices, payload["workers"], payload.get("processes", 1),
-                                             bool(payload.get("shared_ssl")))))
+                                             bool(payload.get("shared_ssl")), payload.get("profile"))))
         else:
             print(json.dumps(child_nornir(devices, payload["workers"], payload["scripts"],
                                           tuned=payload["tool"] == "nornir")))
         return
-    global REALISTIC, SHARED_SSL
+    global REALISTIC, SHARED_SSL, PROFILE
     REALISTIC = not args.legacy
     SHARED_SSL = args.shared_ssl_context
+    PROFILE = str(Path(args.profile).resolve()) if args.profile else None
     rows = []
     for size in args.sizes:
         for processes in args.processes:
@@ -295,12 +333,15 @@ def main() -> None:
         for row in rows:
             print(json.dumps(row))
         return
-    print("| tool | routers | workers | processes | wall | client CPU | CPU per router | peak RSS | outcome |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| tool | routers | workers | processes | wall | client CPU | CPU per router | simulator CPU | peak RSS | "
+          "outcome |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         outcome = r.get("statuses") or f"{r.get('failed', 0)} failed"
         print(f"| {r['tool']} | {r['hosts']} | {r['workers']} | {r.get('processes', 1)} | {r['wall_s']:.1f} s | "
-              f"{r.get('cpu_s', 0):.1f} s | {r.get('cpu_ms_per_router', '—')} ms | {r['peak_rss_mb']:.0f} MiB | "
+              f"{r.get('cpu_s', 0):.1f} s | {r.get('cpu_ms_per_router', '—')} ms | "
+              f"{r.get('simulator_cpu_s', 0):.1f} s | "
+              f"{r['peak_rss_mb']:.0f} MiB | "
               f"{outcome} |")
 
 
