@@ -69,6 +69,12 @@ class Device:
         return opts
 
 
+def children_cpu_seconds() -> float:
+    """User + system CPU time of this process's children that have ended and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def process_cpu_seconds(pids: Sequence[int]) -> float:
     """User + system CPU time so far of other processes (``/proc/<pid>/stat``), threads included."""
     total = 0.0
