@@ -192,16 +192,17 @@ def baseline_script(driver: str, recorded: Sequence[str]) -> Script:
         for command in split_batch(line) if "RFX" in line else [line]:
             command = command.strip()
             if driver in ("cisco_ios", "vyos", "edgeos"):
-                if command in ("configure terminal", "configure"):
+                if command in ("configure terminal", "configure") or command.startswith("configure terminal revert"):
                     in_config = True
                     continue
-                if in_config and command in ("end", "commit"):
+                # routerfix's commit-confirm + confirm (a safety net a plain script does not have) is one commit
+                if in_config and (command in ("end", "commit", "confirm") or command.startswith("commit-confirm")):
                     in_config = False
                     continue
                 if in_config:
                     config.append(command)
                     continue
-                if command in ("save", "write memory", "exit") or command.startswith(_SKIP):
+                if command in ("save", "write memory", "exit", "y", "configure confirm") or command.startswith(_SKIP):
                     continue
             elif command.startswith(_SKIP):
                 continue
