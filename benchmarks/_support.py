@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import resource
 import statistics
@@ -68,14 +69,33 @@ class Device:
         return opts
 
 
+def children_cpu_seconds() -> float:
+    """User + system CPU time of this process's children that have ended and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time so far of other processes (``/proc/<pid>/stat``), threads included."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 @contextlib.contextmanager
 def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float, processes: int = 1,
-               timeout: float = 600.0, realistic: bool = False) -> Iterator[list[Device]]:
+               timeout: float = 600.0, realistic: bool = False,
+               pids: list[int] | None = None) -> Iterator[list[Device]]:
     """Serve ``devices`` (driver, knobs) from ``processes`` simulator processes; yield them in the same order.
 
     ``realistic``: every packet pays ``latency`` per round trip (a delaying TCP proxy in front of each device) and
     SSH devices spend their documented work time (docs/facts/timing.md); otherwise the simulators' own latency
-    knobs (login, first prompt, command lines only) and no work time."""
+    knobs (login, first prompt, command lines only) and no work time. ``pids`` (a list) receives the simulator
+    processes' ids (for :func:`process_cpu_seconds`)."""
     processes = max(1, min(processes, len(devices) or 1))
     shares: list[list[int]] = [list(range(i, len(devices), processes)) for i in range(processes)]
     procs = []
@@ -85,6 +105,8 @@ def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float,
                     "devices": [list(devices[i]) for i in share]}
             procs.append(subprocess.Popen([sys.executable, str(HERE / "simhost.py"), json.dumps(spec)],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+            if pids is not None:
+                pids.append(procs[-1].pid)
         found: dict[int, Device] = {}
         deadline = time.monotonic() + timeout
         for proc, share in zip(procs, shares, strict=True):
@@ -170,16 +192,17 @@ def baseline_script(driver: str, recorded: Sequence[str]) -> Script:
         for command in split_batch(line) if "RFX" in line else [line]:
             command = command.strip()
             if driver in ("cisco_ios", "vyos", "edgeos"):
-                if command in ("configure terminal", "configure"):
+                if command in ("configure terminal", "configure") or command.startswith("configure terminal revert"):
                     in_config = True
                     continue
-                if in_config and command in ("end", "commit"):
+                # routerfix's commit-confirm + confirm (a safety net a plain script does not have) is one commit
+                if in_config and (command in ("end", "commit", "confirm") or command.startswith("commit-confirm")):
                     in_config = False
                     continue
                 if in_config:
                     config.append(command)
                     continue
-                if command in ("save", "write memory", "exit") or command.startswith(_SKIP):
+                if command in ("save", "write memory", "exit", "y", "configure confirm") or command.startswith(_SKIP):
                     continue
             elif command.startswith(_SKIP):
                 continue

@@ -9,11 +9,11 @@ time and peak RSS (``ru_maxrss``) are those of routerfix (or Nornir) alone. The 
 Realistic by default (``--legacy``: the old knob-only latency): every router sits behind a delaying TCP proxy
 (each packet pays the round trip) and SSH routers spend their documented device time (docs/facts/timing.md).
 
-``--processes N`` (the proposed fleet change, measured here without touching ``routerfix/fleet.py``): the measured
-child forks N worker processes after importing routerfix, each running ``run_fleet`` on every N-th router with
-``workers / N`` threads, so the client's CPU work (key exchange, TLS, parsing) is no longer serialised by one GIL.
-Wall time is taken in the parent from before the fork until every worker finished; peak RSS is the sum of every
-process's peak.
+``--processes N``: ``run_fleet(..., processes=N)`` forks N worker processes, each running every N-th router with
+``workers / N`` threads, so the client's CPU work (key exchange, TLS, parsing) is not serialised by one GIL. CPU
+time counts the measured process and its worker processes; peak memory is sampled over all of them (RSS sum, and
+PSS sum, which splits shared copy-on-write pages). The simulator processes' CPU time during the run is reported
+beside (``simulator_cpu_s``): they share the 2 cores with the client.
 
 Run: .venv/bin/python benchmarks/fleet.py [--sizes 10 100 1000] [--workers 64] [--processes 1 2]
                                           [--scaling-workers] [--latency 0.05] [--nornir] [--json]
@@ -22,18 +22,31 @@ Run: .venv/bin/python benchmarks/fleet.py [--sizes 10 100 1000] [--workers 64] [
 from __future__ import annotations
 
 import argparse
+import compileall
+import contextlib
+import inspect
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import NETMIKO_TYPES, Device, cpu_seconds, peak_rss_mb, simulators
+from _support import (
+    NETMIKO_TYPES,
+    Device,
+    children_cpu_seconds,
+    cpu_seconds,
+    peak_rss_mb,
+    process_cpu_seconds,
+    simulators,
+)
 
 MIX: tuple[tuple[str, dict[str, Any]], ...] = (
     ("mikrotik", {}), ("linux", {}), ("openwrt", {}), ("cisco_ios", {}), ("vyos", {}), ("edgeos", {}),
@@ -48,29 +61,48 @@ def fleet(size: int) -> list[tuple[str, dict[str, Any]]]:
 
 # --- child processes (what is measured) -------------------------------------------------------------------------
 
-def _fleet_share(devices: list[Device], workers: int) -> dict[str, Any]:
-    """run_fleet("mitigate") over ``devices`` in this process: statuses, errors, CPU seconds, peak RSS."""
-    from routerfix.fleet import run_fleet
-    from routerfix.inventory import FleetHost
-    from routerfix.secrets import Secret
+class MemorySampler:
+    """Peak memory of this process and every process it forked, sampled every 0.2 s from ``/proc``: the sum of
+    their RSS (shared copy-on-write pages counted in each process) and of their PSS (shared pages split between
+    the processes sharing them: what the run really occupies)."""
 
-    hosts = [FleetHost(name=f"r{i:04d}-{d.driver}-{d.port}", hostname=d.host, driver=d.driver, port=d.port,
-                       username=d.username, options=d.options, password=Secret(d.password))
-             for i, d in enumerate(devices)]
-    with tempfile.TemporaryDirectory() as state:
-        cpu = cpu_seconds()
-        report = run_fleet(hosts, "mitigate", workers=workers, state_dir=state)
-        cpu = cpu_seconds() - cpu
-    statuses: dict[str, int] = {}
-    for r in report.results:
-        statuses[r.status] = statuses.get(r.status, 0) + 1
-    errors = sorted({f"{r.driver}: {r.error_type}: {r.error_message}"[:160] for r in report.results
-                     if r.error_type})[:5]
-    return {"statuses": statuses, "errors": errors, "cpu_s": cpu, "peak_rss_mb": peak_rss_mb()}
+    def __init__(self) -> None:
+        self.peak_rss_mb = 0.0
+        self.peak_pss_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
 
-def _share_in_child(args: tuple[list[Device], int]) -> dict[str, Any]:
-    return _fleet_share(*args)
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def _family(pid: int) -> list[int]:
+        found, todo = [], [pid]
+        while todo:
+            current = todo.pop()
+            found.append(current)
+            for task in Path(f"/proc/{current}/task").glob("*/children"):
+                with contextlib.suppress(OSError):
+                    todo.extend(int(c) for c in task.read_text().split())
+        return found
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            rss = pss = 0
+            for pid in self._family(os.getpid()):
+                with contextlib.suppress(OSError, ValueError):
+                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Rss:"):
+                            rss += int(line.split()[1])
+                        elif line.startswith("Pss:"):
+                            pss += int(line.split()[1])
+            self.peak_rss_mb = max(self.peak_rss_mb, rss / 1024)
+            self.peak_pss_mb = max(self.peak_pss_mb, pss / 1024)
 
 
 def share_ssl_context() -> None:
@@ -94,37 +126,67 @@ def share_ssl_context() -> None:
     HTTPAdapter.init_poolmanager = init_poolmanager  # type: ignore[method-assign]
 
 
-def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
-                    shared_ssl: bool = False) -> dict[str, Any]:
-    """routerfix.run_fleet("mitigate") over ``devices``, in this process or ``processes`` forked workers."""
-    import multiprocessing
+def profile_hosts(path: str) -> Any:
+    """``--profile``: profile the CPU time of every thread started from now on (fleet workers, paramiko's
+    transport threads; cProfile sees one thread only, so each gets a profiler of its own, timed with
+    ``time.thread_time``: waiting is not counted) and return a function that writes the merged statistics to
+    ``path``. The profiler slows Python code more than C code: read the shares, not the totals."""
+    import cProfile
+    import pstats
 
+    profiles: list[cProfile.Profile] = []
+    original = threading.Thread.run
+
+    def run(self: threading.Thread) -> None:
+        prof = cProfile.Profile(time.thread_time)
+        profiles.append(prof)
+        prof.runcall(original, self)
+
+    threading.Thread.run = run  # type: ignore[method-assign]
+
+    def save() -> None:
+        stats = pstats.Stats(profiles[0])
+        for prof in profiles[1:]:
+            stats.add(prof)
+        stats.dump_stats(path)
+
+    return save
+
+
+def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
+                    shared_ssl: bool = False, profile: str | None = None) -> dict[str, Any]:
+    """routerfix.run_fleet("mitigate", processes=...) over ``devices``: wall, CPU (this process and its worker
+    processes), peak memory of all of them."""
     import routerfix
-    import routerfix.fleet
+    from routerfix.fleet import run_fleet
+    from routerfix.inventory import FleetHost
+    from routerfix.secrets import Secret
 
     if shared_ssl:
         share_ssl_context()
-
+    save_profile = profile_hosts(profile) if profile else None
+    hosts = [FleetHost(name=f"r{i:04d}-{d.driver}-{d.port}", hostname=d.host, driver=d.driver, port=d.port,
+                       username=d.username, options=d.options, password=Secret(d.password))
+             for i, d in enumerate(devices)]
     assert routerfix  # imported before timing: start-up is measured by import_time.py
-    started = time.perf_counter()
-    if processes <= 1:
-        parts = [_fleet_share(devices, workers)]
-    else:
-        shares = [(devices[i::processes], max(1, workers // processes)) for i in range(processes)]
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            parts = pool.map(_share_in_child, shares)
-    wall = time.perf_counter() - started
+    # an older routerfix (PYTHONPATH=<old tree>, for a before/after) has no worker processes
+    extra = {"processes": processes} if "processes" in inspect.signature(run_fleet).parameters else {}
+    with tempfile.TemporaryDirectory() as state, MemorySampler() as memory:
+        cpu, started = cpu_seconds() + children_cpu_seconds(), time.perf_counter()
+        report = run_fleet(hosts, "mitigate", workers=workers, state_dir=state, **extra)
+        wall, cpu = time.perf_counter() - started, cpu_seconds() + children_cpu_seconds() - cpu
+    if save_profile is not None:
+        save_profile()
     statuses: dict[str, int] = {}
-    for part in parts:
-        for status, n in part["statuses"].items():
-            statuses[status] = statuses.get(status, 0) + n
-    rss = sum(p["peak_rss_mb"] for p in parts) + (peak_rss_mb() if processes > 1 else 0.0)
+    for r in report.results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    errors = sorted({f"{r.driver}: {r.error_type}: {r.error_message}"[:160] for r in report.results
+                     if r.error_type})[:5]
     return {"tool": "routerfix" + (" (shared SSL context)" if shared_ssl else ""), "hosts": len(devices),
-            "workers": workers, "processes": processes,
-            "wall_s": round(wall, 2), "cpu_s": round(sum(p["cpu_s"] for p in parts), 1),
-            "cpu_ms_per_router": round(1000 * sum(p["cpu_s"] for p in parts) / max(1, len(devices)), 1),
-            "peak_rss_mb": round(rss, 1), "statuses": statuses,
-            "errors": sorted({e for p in parts for e in p["errors"]})[:5]}
+            "workers": workers, "processes": processes, "wall_s": round(wall, 2), "cpu_s": round(cpu, 1),
+            "cpu_ms_per_router": round(1000 * cpu / max(1, len(devices)), 1),
+            "peak_rss_mb": round(max(memory.peak_rss_mb, peak_rss_mb()), 1),
+            "peak_pss_mb": round(memory.peak_pss_mb, 1), "statuses": statuses, "errors": errors}
 
 
 def child_nornir(devices: list[Device], workers: int, scripts: dict[str, dict[str, Any]],
@@ -198,7 +260,7 @@ def run_child(tool: str, devices: list[Device], workers: int, scripts: dict[str,
               processes: int = 1) -> dict[str, Any]:
     """Run one measured child process and return its JSON figures."""
     payload = {"tool": tool, "workers": workers, "devices": [d.__dict__ for d in devices], "scripts": scripts or {},
-               "processes": processes, "shared_ssl": SHARED_SSL}
+               "processes": processes, "shared_ssl": SHARED_SSL, "profile": PROFILE}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(payload, handle)
     try:
@@ -228,20 +290,28 @@ REALISTIC = True
 """Set from ``--legacy`` (False: the simulators' latency knobs only, no device time)."""
 SHARED_SSL = False
 """Set from ``--shared-ssl-context`` (routerfix runs with :func:`share_ssl_context`)."""
+PROFILE: str | None = None
+"""Set from ``--profile FILE`` (routerfix runs write merged cProfile statistics of every host there)."""
 
 
 def measure(size: int, workers: int, latency: float, procs: int, tool: str = "routerfix",
-            scripts: dict[str, Any] | None = None, processes: int = 1, ssh_only: bool = False) -> dict[str, Any]:
+            scripts: dict[str, Any] | None = None, processes: int = 1, ssh_only: bool = False,
+            web_only: bool = False) -> dict[str, Any]:
     """Start fresh simulated routers, run one measured child against them."""
     mix = fleet(size)
     if tool.startswith("nornir") or ssh_only:
         mix = [m for m in mix if m[0] in NETMIKO_TYPES]
-    with simulators(mix, latency=latency, processes=procs, realistic=REALISTIC) as devices:
+    elif web_only:
+        mix = [m for m in mix if m[0] not in NETMIKO_TYPES]
+    pids: list[int] = []
+    with simulators(mix, latency=latency, processes=procs, realistic=REALISTIC, pids=pids) as devices:
+        sim_cpu = process_cpu_seconds(pids)
         figures = run_child(tool, devices, workers, scripts, processes)
+        figures["simulator_cpu_s"] = round(process_cpu_seconds(pids) - sim_cpu, 1)
     figures["latency_ms"] = round(latency * 1000)
     figures["realistic"] = REALISTIC
-    if ssh_only:
-        figures["tool"] += " (SSH subset)"
+    if ssh_only or web_only:
+        figures["tool"] += " (SSH subset)" if ssh_only else " (web subset)"
     return figures
 
 
@@ -255,6 +325,10 @@ def main() -> None:
                         help="worker processes of the measured child (each size is run with each)")
     parser.add_argument("--legacy", action="store_true", help="latency knobs only, no device time (old figures)")
     parser.add_argument("--shared-ssl-context", action="store_true", help="try docs/performance.md proposal 1")
+    parser.add_argument("--profile", help="write cProfile statistics of every routerfix host's work to this file "
+                                          "(with --processes 1)")
+    parser.add_argument("--subset", choices=("all", "ssh", "web"), default="all",
+                        help="the SSH or the web routers of each fleet only (where the CPU goes)")
     parser.add_argument("--scaling-workers", type=int, nargs="*", default=[])
     parser.add_argument("--scaling-size", type=int, default=300)
     parser.add_argument("--latency", type=float, default=0.05)
@@ -269,18 +343,23 @@ def main() -> None:
         devices = [Device(**d) for d in payload["devices"]]
         if payload["tool"] == "routerfix":
             print(json.dumps(child_routerfix(devices, payload["workers"], payload.get("processes", 1),
-                                             bool(payload.get("shared_ssl")))))
+                                             bool(payload.get("shared_ssl")), payload.get("profile"))))
         else:
             print(json.dumps(child_nornir(devices, payload["workers"], payload["scripts"],
                                           tuned=payload["tool"] == "nornir")))
         return
-    global REALISTIC, SHARED_SSL
+    root = Path(__file__).resolve().parent.parent
+    for tree in ("routerfix", "drivers", "simulators"):  # byte-compiled once, as an installed package is
+        compileall.compile_dir(root / tree, quiet=1)
+    global REALISTIC, SHARED_SSL, PROFILE
     REALISTIC = not args.legacy
     SHARED_SSL = args.shared_ssl_context
+    PROFILE = str(Path(args.profile).resolve()) if args.profile else None
     rows = []
     for size in args.sizes:
         for processes in args.processes:
-            rows.append(measure(size, args.workers, args.latency, args.sim_processes, processes=processes))
+            rows.append(measure(size, args.workers, args.latency, args.sim_processes, processes=processes,
+                                ssh_only=args.subset == "ssh", web_only=args.subset == "web"))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     for workers in args.scaling_workers:
         rows.append(measure(args.scaling_size, workers, args.latency, args.sim_processes))
@@ -295,12 +374,15 @@ def main() -> None:
         for row in rows:
             print(json.dumps(row))
         return
-    print("| tool | routers | workers | processes | wall | client CPU | CPU per router | peak RSS | outcome |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| tool | routers | workers | processes | wall | client CPU | CPU per router | simulator CPU | peak RSS "
+          "(sum) | peak PSS | outcome |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         outcome = r.get("statuses") or f"{r.get('failed', 0)} failed"
         print(f"| {r['tool']} | {r['hosts']} | {r['workers']} | {r.get('processes', 1)} | {r['wall_s']:.1f} s | "
-              f"{r.get('cpu_s', 0):.1f} s | {r.get('cpu_ms_per_router', '—')} ms | {r['peak_rss_mb']:.0f} MiB | "
+              f"{r.get('cpu_s', 0):.1f} s | {r.get('cpu_ms_per_router', '—')} ms | "
+              f"{r.get('simulator_cpu_s', 0):.1f} s | "
+              f"{r['peak_rss_mb']:.0f} MiB | {r.get('peak_pss_mb', 0):.0f} MiB | "
               f"{outcome} |")
 
 

@@ -15,6 +15,11 @@ session: open → read → plan → apply → verify → close. A host's failure
 :class:`HostResult` (status ``failed``, the error's class and message, never a secret) and
 never stops the others.
 
+Large fleets run in several worker processes (``processes``; by default one per CPU once there are
+enough hosts and workers for the GIL to matter, see :func:`default_processes`): the inventory is dealt
+out across forked processes, each running its share of the workers as threads, and the results come
+back in inventory order, in the same report.
+
 A host *succeeded* when it has no error and no verdict (a verdict means no configuration can fix
 the site: replace or re-cable the router). :meth:`FleetReport.exit_code` is 0 when every host
 succeeded, 1 when some did and 2 when none did (0 for an empty run).
@@ -34,6 +39,8 @@ import html
 import io
 import json
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -51,14 +58,20 @@ from routerfix.records import latest_record as _latest
 from routerfix.secrets import redact
 
 __all__ = ["DEFAULT_WORKERS", "OPERATIONS", "FleetOperation", "FleetReport", "HostResult", "ResultStatus",
-           "default_state_dir", "failed_hosts", "latest_record", "load_report", "run_fleet"]
+           "default_processes", "default_state_dir", "failed_hosts", "latest_record", "load_report", "run_fleet"]
 
 log = logging.getLogger("routerfix.fleet")
 
 DEFAULT_WORKERS = 8
 """Hosts worked on at once by default (consumer routers and DSL links dislike bursts; Nornir uses 20)."""
-MAX_WORKERS = 64
-"""The most workers :func:`run_fleet` accepts."""
+MAX_WORKERS = 1024
+"""The most workers :func:`run_fleet` accepts (over all processes)."""
+MAX_THREADS_PER_PROCESS = 256
+"""The most worker threads one process runs: more workers than this are spread over more processes."""
+HOSTS_PER_PROCESS = 100
+"""A worker process is worth forking for at least this many hosts (:func:`default_processes`)."""
+THREADS_PER_PROCESS = 32
+"""... and at least this many worker threads each: fewer leave the GIL idle most of the time."""
 OPERATIONS: tuple[FleetOperation, ...] = tuple(FleetOperation)
 """What :func:`run_fleet` can do on each host."""
 REPORT_VERSION = 1
@@ -378,18 +391,39 @@ def _call(callback: Callable[[Any], None] | None, arg: Any) -> None:
         log.warning("progress callback %r raised; ignored", callback, exc_info=True)
 
 
+def default_processes(hosts: int, workers: int) -> int:
+    """Worker processes :func:`run_fleet` uses unless told: one per CPU, but only as many as give each at least
+    :data:`HOSTS_PER_PROCESS` hosts and :data:`THREADS_PER_PROCESS` workers (a small run stays in one process),
+    and enough that no process runs more than :data:`MAX_THREADS_PER_PROCESS` threads. 1 where ``fork`` is
+    not available."""
+    if not _can_fork():
+        return 1
+    wanted = min(os.cpu_count() or 1, hosts // HOSTS_PER_PROCESS, workers // THREADS_PER_PROCESS)
+    return max(1, wanted, -(-workers // MAX_THREADS_PER_PROCESS))
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: str = FleetOperation.PLAN, *,
-              workers: int = DEFAULT_WORKERS, on_start: OnStart | None = None, on_done: OnDone | None = None,
-              state_dir: str | Path | None = None, only: Sequence[str] | None = None,
+              workers: int = DEFAULT_WORKERS, processes: int | None = None, on_start: OnStart | None = None,
+              on_done: OnDone | None = None, state_dir: str | Path | None = None, only: Sequence[str] | None = None,
               only_failed: str | Path | FleetReport | None = None, **mitigation_options: Any) -> FleetReport:
     """Run ``operation`` on every host, ``workers`` at a time, and report on each.
 
     :param hosts: an :class:`~routerfix.inventory.Inventory`, :class:`FleetHost` objects, or the path of a
         SimpleInventory (directory or hosts.yaml).
     :param operation: a :class:`FleetOperation`: ``"plan"`` (dry run), ``"mitigate"`` or ``"undo"``.
-    :param workers: hosts worked on at once (1-64, default :data:`DEFAULT_WORKERS`).
-    :param on_start: called with each :class:`FleetHost` as its work starts (from a worker thread).
-    :param on_done: called with each :class:`HostResult` as it finishes (from a worker thread).
+    :param workers: hosts worked on at once, over all processes (1-1024, default :data:`DEFAULT_WORKERS`).
+    :param processes: worker processes (forked; each runs its share of the hosts with its share of the
+        workers as threads, so key exchanges, TLS and parsing are not serialised by one GIL). Default:
+        :func:`default_processes`. 1 runs everything in this process.
+    :param on_start: called with each :class:`FleetHost` as its work starts (from a worker thread, or from
+        this process's main thread when the host runs in a worker process).
+    :param on_done: called with each :class:`HostResult` as it finishes (likewise).
     :param state_dir: where undo records and backups go (default :func:`default_state_dir`); ``plan``
         writes nothing.
     :param only: run just these host names.
@@ -397,15 +431,19 @@ def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: st
         succeed in it (those no longer in the inventory are skipped with a warning).
     :param mitigation_options: :class:`~routerfix.MitigationOptions` fields for every host; a host's
         ``data.mitigation`` overrides them.
-    :returns: a :class:`FleetReport`. Ctrl-C stops starting new hosts, lets running ones finish (never
-        half-applied), marks the rest ``cancelled`` and returns the report with ``interrupted=True``.
-    :raises InvalidValue: a bad operation, worker count or mitigation option (before any host runs).
+    :returns: a :class:`FleetReport`, hosts in inventory order. Ctrl-C stops starting new hosts (in every
+        process), lets running ones finish (never half-applied), marks the rest ``cancelled`` and returns the
+        report with ``interrupted=True``.
+    :raises InvalidValue: a bad operation, worker or process count, or mitigation option (before any host runs).
     """
     if operation not in OPERATIONS:
         raise InvalidValue("operation", operation, "'plan', 'mitigate' or 'undo'")
     op = FleetOperation(operation)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
         raise InvalidValue("workers", workers, f"a whole number from 1 to {MAX_WORKERS}")
+    if processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)
+                                  or not 1 <= processes <= workers):
+        raise InvalidValue("processes", processes, f"a whole number from 1 to workers ({workers})")
     if op is FleetOperation.UNDO:
         unknown = sorted(set(mitigation_options) - {"backup"})
         if unknown:
@@ -428,34 +466,19 @@ def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: st
     state = None if op is FleetOperation.PLAN else Path(state_dir) if state_dir is not None else default_state_dir()
     if state is not None:
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if processes is None:
+        processes = default_processes(len(inventory.hosts), workers)
+    processes = max(1, min(processes, len(inventory.hosts)))
+    if processes > 1 and not _can_fork():
+        warnings.append("worker processes need fork(), not available here: ran in one process")
+        processes = 1
 
     started_wall, started = time.time(), time.monotonic()
-    results: dict[str, HostResult] = {}
-    lock = threading.Lock()
-
-    def job(host: FleetHost) -> HostResult:
-        _call(on_start, host)
-        result = _run_host(host, op, dict(mitigation_options), state)
-        with lock:
-            results[host.name] = result
-        _call(on_done, result)
-        return result
-
-    interrupted = False
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="routerfix-fleet")
-    futures: list[Future[HostResult]] = []
-    try:
-        futures = [pool.submit(job, h) for h in inventory.hosts]
-        pending: set[Future[HostResult]] = set(futures)
-        while pending:
-            _done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-    except KeyboardInterrupt:
-        interrupted = True
-        for f in futures:
-            f.cancel()
-        log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    work = _Work(op, dict(mitigation_options), state, on_start, on_done)
+    if processes == 1:
+        results, interrupted = _run_threads(inventory.hosts, workers, work)
+    else:
+        results, interrupted = _run_processes(inventory.hosts, workers, processes, work)
     ordered = []
     for h in inventory.hosts:
         r = results.get(h.name)
@@ -467,3 +490,136 @@ def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: st
     return FleetReport(operation=op, results=tuple(ordered), started=started_wall,
                        duration=time.monotonic() - started, workers=workers, source=inventory.source,
                        interrupted=interrupted, warnings=tuple(warnings))
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What every host of one run gets done, and who hears about it."""
+
+    operation: FleetOperation
+    options: dict[str, Any]
+    state: Path | None
+    on_start: OnStart | None
+    on_done: OnDone | None
+
+
+def _run_threads(hosts: Sequence[FleetHost], workers: int, work: _Work,
+                 stop: Callable[[], bool] | None = None) -> tuple[dict[str, HostResult], bool]:
+    """Every host on a pool of ``workers`` threads: the results by host name, and whether the run was
+    interrupted (Ctrl-C here, or ``stop()`` turning true) before every host started."""
+    results: dict[str, HostResult] = {}
+    lock = threading.Lock()
+
+    def job(host: FleetHost) -> HostResult:
+        _call(work.on_start, host)
+        result = _run_host(host, work.operation, dict(work.options), work.state)
+        with lock:
+            results[host.name] = result
+        _call(work.on_done, result)
+        return result
+
+    interrupted = False
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="routerfix-fleet")
+    futures: list[Future[HostResult]] = []
+    try:
+        futures = [pool.submit(job, h) for h in hosts]
+        pending: set[Future[HostResult]] = set(futures)
+        while pending:
+            _done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            if pending and stop is not None and stop():
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        interrupted = True
+        for f in futures:
+            f.cancel()
+        log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results, interrupted
+
+
+def _warm_up(hosts: Sequence[FleetHost]) -> None:
+    """Import the drivers the hosts name before forking, so every worker process shares them."""
+    import routerfix
+
+    for name in sorted({h.driver for h in hosts}):
+        try:
+            routerfix.get_driver(name)
+        except Exception:  # an unknown driver fails that host's run, with its message
+            log.debug("driver %r not importable before the fork", name, exc_info=True)
+
+
+def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
+                   work: _Work) -> tuple[dict[str, HostResult], bool]:
+    """The hosts dealt out over ``processes`` forked processes (host i to process i mod N), each with its share
+    of the workers as threads. Progress comes back over a pipe; callbacks run here. Ctrl-C here asks every
+    process to start no new host and waits for them (running hosts are never cut short)."""
+    import multiprocessing
+    from multiprocessing.connection import Connection
+    from multiprocessing.connection import wait as wait_any
+
+    _warm_up(hosts)
+    ctx = multiprocessing.get_context("fork")
+    stop = ctx.Event()
+    shares = [list(hosts[i::processes]) for i in range(processes)]
+    threads = [workers // processes + (1 if i < workers % processes else 0) for i in range(processes)]
+    children: list[tuple[Any, Connection, list[FleetHost]]] = []
+    for share, n in zip(shares, threads, strict=True):
+        reader, writer = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_process_share, args=(share, max(1, n), work, writer, stop), daemon=False,
+                            name="routerfix-fleet")
+        child.start()
+        writer.close()
+        children.append((child, reader, share))
+    results: dict[str, HostResult] = {}
+    interrupted = False
+    by_name = {h.name: h for h in hosts}
+    open_readers = {reader: share for _child, reader, share in children}
+    open_readers_by_id = {id(reader): reader for reader in open_readers}
+    while open_readers:
+        try:
+            for ready in wait_any(list(open_readers)):
+                reader = open_readers_by_id[id(ready)]
+                try:
+                    kind, payload = reader.recv()
+                except (EOFError, OSError):
+                    del open_readers[reader]
+                    continue
+                if kind == "start":
+                    _call(work.on_start, by_name[payload])
+                elif kind == "done":
+                    results[payload.name] = payload
+                    _call(work.on_done, payload)
+                elif kind == "end":
+                    interrupted = interrupted or bool(payload)
+        except KeyboardInterrupt:  # keep collecting: the processes finish their running hosts and report
+            if not interrupted:
+                log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
+            interrupted = True
+            stop.set()
+    for child, reader, share in children:
+        child.join()
+        reader.close()
+        if child.exitcode != 0:
+            for h in share:
+                if h.name not in results and not interrupted:
+                    results[h.name] = _error_result(h, work.operation, RuntimeError(
+                        f"the worker process running this host ended with status {child.exitcode} (a host it was "
+                        f"working on may be half-changed: its undo record says what was done)"), time.monotonic())
+    return results, interrupted
+
+
+def _process_share(hosts: list[FleetHost], workers: int, work: _Work, out: Any, stop: Any) -> None:
+    """In a worker process: run the share on threads, telling the parent as each host starts and ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it sets ``stop``
+    send_lock = threading.Lock()
+
+    def send(kind: str, payload: Any) -> None:
+        with send_lock:
+            out.send((kind, payload))
+
+    share = _Work(work.operation, work.options, work.state, lambda h: send("start", h.name),
+                  lambda r: send("done", r))
+    _results, interrupted = _run_threads(hosts, workers, share, stop=stop.is_set)
+    send("end", interrupted)
+    out.close()

@@ -160,14 +160,16 @@ class AcosFamily(NetgearFamily):
         if not changes["wan_mtu"]:
             raise ParseError(page.name, "no MTU in the page (nvram_mtu/wan_way)")
         body = form.build(changes, button=("apply", "Apply"))
-        return self.driver.submit(self.cgi("security.cgi"), body, "WAN setup (security.cgi)")
+        return self.driver.submit(self.cgi("security.cgi"), body, "WAN setup (security.cgi)",
+                                  changes=(self.wan_page,))
 
     def post_add(self, forward: PortForward) -> Page:
         """``action=custom`` for the service form, then ``add_apply`` with the hidden ``newType``/``newIP``."""
         listing = self.listing()
         body = listing.form("formname").build({"action": "custom", "serv_type": "pf"},
                                               button=("Add", "Add Custom Service"))
-        svc = self.driver.submit(self.cgi("pforward.cgi"), body, "pforward.cgi (custom service form)")
+        svc = self.driver.submit(self.cgi("pforward.cgi"), body, "pforward.cgi (custom service form)",
+                                 changes=(self.list_page,))
         form = svc.form("formname")
         form.require(*_SERVICE_FIELDS)
         proto = PROTO_VALUE[forward.protocol]
@@ -186,7 +188,7 @@ class AcosFamily(NetgearFamily):
             **{f"server_ip{i}": q for i, q in enumerate(quad, 1)},
         }
         return self.driver.submit(self.cgi("pforward.cgi"), form.build(changes, button=("apply", "Apply")),
-                                  "pforward.cgi (add_apply)")
+                                  "pforward.cgi (add_apply)", changes=(self.list_page,))
 
     def is_added(self, forward: PortForward) -> bool:
         """The list shows name, ports and address; the protocol (one more POST to the edit form) is checked by
@@ -203,5 +205,5 @@ class AcosFamily(NetgearFamily):
         n = str(rows[0].index)
         body = listing.form("formname").build({"action": "delete", "selectEntry": n, "RouteSelect": n},
                                               button=("Delete", "Delete Service"))
-        return self.driver.submit(self.cgi("pforward.cgi"), body, "pforward.cgi (delete)")
+        return self.driver.submit(self.cgi("pforward.cgi"), body, "pforward.cgi (delete)", changes=(self.list_page,))
 

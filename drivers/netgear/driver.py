@@ -96,6 +96,8 @@ class NetgearFamily:
     lan_page: ClassVar[str] = "/LAN_lan.htm"
     devices_page: ClassVar[str]
     """The attached-devices list."""
+    list_page: str
+    """The port-forwarding list (a class constant, or chosen per firmware)."""
 
     def __init__(self, driver: NetgearDriver, firmware: str) -> None:
         self.driver = driver
@@ -200,6 +202,8 @@ class NetgearDriver(WebDriver):
         self.setting: dict[str, str] = {}
         self._facts: DeviceFacts | None = None
         self._cache: dict[str, Page] = {}
+        self._login_page: Page | None = None
+        """The WAN page the log-in fetched: the first :meth:`read_state` of the session uses it."""
         self._held: _HeldWan | None = None
 
     # --- session (WebDriver hooks) --------------------------------------------------------------------
@@ -238,10 +242,12 @@ class NetgearDriver(WebDriver):
         self._family = kind(self, firmware)
         self.capabilities = self._family.capabilities()
         http.set_credentials(basic=(self.username or "admin", self.password or Secret("")))
+        # the log-in request is the WAN page, which the first read needs anyway (any page needs auth, row 2)
+        wan = self._family.wan_page
         try:
-            start = http.request("GET", "/index.htm", page="start page")
+            start = http.request("GET", wan, page="WAN_wan.htm")
         except AuthenticationError:  # the first request of a client answers 401 even with good credentials
-            start = http.request("GET", "/index.htm", page="start page")
+            start = http.request("GET", wan, page="WAN_wan.htm")
         if _is_login_form(start):
             raise UnsupportedOperation(
                 "this firmware logs in through a form, not HTTP Basic auth: its login is not supported yet; "
@@ -249,6 +255,8 @@ class NetgearDriver(WebDriver):
         self._family.note(start)
         if self._is_other_admin(start):
             http.recover("other_admin", start)
+        else:
+            self._login_page = start
 
     def _logout(self) -> None:
         self.http.request("GET", "/LGO_logout.htm", page="LGO_logout.htm", ok_status=(200, 302, 401, 404))
@@ -261,6 +269,7 @@ class NetgearDriver(WebDriver):
 
     def _on_close(self) -> None:
         self._cache.clear()
+        self._login_page = None
         if self._family is not None:
             self._family.forget()
 
@@ -275,10 +284,21 @@ class NetgearDriver(WebDriver):
         self._cache[path] = page
         return page
 
-    def submit(self, path: str, body: dict[str, str], name: str) -> Page:
-        """POST once (the page cache is emptied first); a "Failure" page raises :class:`DeviceError` with the
-        router's reason."""
-        self._cache.clear()
+    def drop(self, pages: tuple[str, ...] | None) -> None:
+        """Forget the cached ``pages`` (every page when None): a write may have changed them."""
+        if pages is None:
+            self._cache.clear()
+        for path in pages or ():
+            self._cache.pop(path, None)
+
+    def submit(self, path: str, body: dict[str, str], name: str, *, changes: tuple[str, ...] | None = None) -> Page:
+        """POST once; a "Failure" page raises :class:`DeviceError` with the router's reason.
+
+        The cached pages the POST may change (``changes``; every page when None) are dropped first. Other cached
+        pages stay valid: no write changes what they show, the ACOS family posts with the newest token it
+        saw, not the cached page's (rows 14, 16), and a net-cgi form's timestamp belongs to its own page (row 33)."""
+        self.drop(changes)
+        self._login_page = None  # read before this write: a later read_state reads afresh
         try:
             answer = self.http.post(path, body, page=name)
         except BaseException:
@@ -292,22 +312,25 @@ class NetgearDriver(WebDriver):
                                   host=self.host, driver=self.name)
         return answer
 
-    def _wait_then(self, answer: Page | None, check: Callable[[], bool]) -> bool:
-        """Wait as the router's wait page says, then read back until ``check`` holds or the apply time is up."""
+    def _wait_then(self, answer: Page | None, check: Callable[[], bool], changes: tuple[str, ...] | None) -> bool:
+        """Wait as the router's wait page says, then read back (the ``changes`` pages afresh: every page when None)
+        until ``check`` holds or the apply time is up."""
         hint = parse_wait_ms(answer) / 1000 if answer is not None else 0.2
         hint = min(hint, self.timeouts.apply)
         deadline = time.monotonic() + min(self.timeouts.apply, max(5.0, 3 * hint))
         time.sleep(hint)
         while True:
-            self._cache.clear()
+            self.drop(changes)
             if check():
                 return True
             if time.monotonic() >= deadline:
                 return False
             time.sleep(max(0.1, min(hint, 1.0)))
 
-    def _write(self, what: str, send: Callable[[], Page], check: Callable[[], bool]) -> None:
-        """Send once; on a definite "nothing applied" answer send once more; otherwise read back."""
+    def _write(self, what: str, send: Callable[[], Page], check: Callable[[], bool],
+               changes: tuple[str, ...] | None = None) -> None:
+        """Send once; on a definite "nothing applied" answer send once more; otherwise read back (the ``changes``
+        pages, fetched afresh)."""
         outcome: dict[str, Page | None] = {"answer": None}
 
         def do_send() -> None:
@@ -315,7 +338,7 @@ class NetgearDriver(WebDriver):
             outcome["answer"] = send()
 
         def is_done() -> bool:
-            return self._wait_then(outcome["answer"], check)
+            return self._wait_then(outcome["answer"], check, changes)
 
         self.http.guarded_write(do_send, is_done=is_done, what=what)
 
@@ -353,8 +376,12 @@ class NetgearDriver(WebDriver):
         return tuple(self.family.neighbours(self.fetch(path, path.lstrip("/"))))
 
     def read_state(self) -> DeviceState:
-        """One pass over WAN, port forwarding, LAN and attached devices (4 pages)."""
+        """One pass over WAN, port forwarding, LAN and attached devices (4 pages; the WAN page the log-in just
+        fetched is the first pass's)."""
         self._cache.clear()
+        if self._login_page is not None:
+            self._cache[self.family.wan_page] = self._login_page
+            self._login_page = None
         return DeviceState(facts=self.facts(), capabilities=self.capabilities, nat_mode=self.get_nat_mode(),
                            sip_alg=self.get_sip_alg(), forwards=self.list_port_forwards(),
                            scope=self.get_dhcp_scope(), neighbours=self.list_neighbours())
@@ -362,10 +389,11 @@ class NetgearDriver(WebDriver):
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """Read back what verification compares: NAT filtering, SIP ALG (WAN page) and every forward.
 
-        Pages read since this session's last POST are reused: :meth:`submit` empties the page cache before it
-        sends, so every cached page shows the router after all of this run's writes (typically the WAN page
-        the last write's read-back fetched). The LAN page (no reservations are driven here) and the attached
-        devices list hold nothing verification looks at and are not read."""
+        Pages read since the last POST that could change them are reused: :meth:`submit` and every read-back
+        drop the pages a write changes, so every cached page shows the router after all of this run's writes
+        (typically the WAN page and the forwarding list the writes' read-backs fetched). The LAN page (no
+        reservations are driven here) and the attached devices list hold nothing verification looks at and are
+        not read."""
         return DeviceState(facts=self.facts(), capabilities=self.capabilities, nat_mode=self.get_nat_mode(),
                            sip_alg=self.get_sip_alg(), forwards=self.list_port_forwards())
 
@@ -432,14 +460,14 @@ class NetgearDriver(WebDriver):
             page, current = self._wan()
             return self.family.post_wan(page, nat or current.nat, current.sip_alg if sip is None else sip)
 
-        self._write(f"setting {what}", send, check)
+        self._write(f"setting {what}", send, check, (self.family.wan_page,))
 
     def _add_port_forward(self, forward: PortForward) -> None:
         if forward.internal_ports is None:
             raise InvalidValue("internal_ports", None, "a port range")
         family = self.family
         self._write(f"adding forward {forward.name}", lambda: family.post_add(forward),
-                    lambda: family.is_added(forward))
+                    lambda: family.is_added(forward), (family.list_page,))
 
     def _remove_port_forward(self, forward: PortForward) -> None:
         def check() -> bool:

@@ -46,7 +46,7 @@ class NetCgiFamily(NetgearFamily):
     notes: ClassVar[tuple[str, ...]] = ("net-cgi GUI: refused writes look like successes, so every write is read back",
                                         "64 port-forwarding rules", NO_RESERVATION)
     devices_page: ClassVar[str] = "/DEV_show_device.htm"
-    list_page: ClassVar[str] = "/forwarding.htm"
+    list_page = "/forwarding.htm"
     add_page: ClassVar[str] = "/forwarding_add.htm"
 
     # --- session pages -----------------------------------------------------------------------------------
@@ -119,7 +119,8 @@ class NetCgiFamily(NetgearFamily):
                 changes[field] = values[var]
         if all(values.get(f"bri_lan_tag{i}") in ("0", "1") for i in range(1, 5)) and form.has("hid_iptv_mask"):
             changes["hid_iptv_mask"] = str(sum(int(values[f"bri_lan_tag{i}"]) << (i - 1) for i in range(1, 5)))
-        return self.driver.submit(form.action, form.build(changes), "WAN setup (apply.cgi wan)")
+        return self.driver.submit(form.action, form.build(changes), "WAN setup (apply.cgi wan)",
+                                  changes=(self.wan_page,))
 
     def post_add(self, forward: PortForward) -> Page:
         """The add form filled as ``forwarding.js`` ``check_forwarding_add_range`` fills it."""
@@ -145,7 +146,8 @@ class NetCgiFamily(NetgearFamily):
             "hidden_port_int_end": f"{internal.start + len(ext) - 1},",
             **{f"server_ip{i}": q for i, q in enumerate(quad, 1)},
         }
-        return self.driver.submit(form.action, form.build(changes), "apply.cgi (forwarding_add_range)")
+        return self.driver.submit(form.action, form.build(changes), "apply.cgi (forwarding_add_range)",
+                                  changes=(self.list_page,))
 
     def post_remove(self, forward: PortForward) -> Page:
         """``select_del``/``select_del_num``: the 1-based first entry of the rule and its entries."""
@@ -158,4 +160,4 @@ class NetCgiFamily(NetgearFamily):
         form.require("submit_flag", "select_del", "select_del_num")
         body = form.build({"submit_flag": "forwarding_del_range", "select_del": str(entries[0].first),
                            "select_del_num": str(entries[0].count)})
-        return self.driver.submit(form.action, body, "apply.cgi (forwarding_del_range)")
+        return self.driver.submit(form.action, body, "apply.cgi (forwarding_del_range)", changes=(self.list_page,))

@@ -2,7 +2,8 @@
 
 Any failure is a :class:`~routerfix.errors.ParseError` naming the page: :func:`parse_form`, :func:`find_token`
 and :func:`js_vars` raise it when the page is not what was expected; :meth:`Form.build` refuses to build a body
-that lacks a required field, so half a form is never posted.
+that lacks a required field, so half a form is never posted. A :class:`Page` parses its HTML and its JavaScript
+variables once, at first use, however often a driver asks for its forms.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from routerfix.errors import ParseError, RouterfixError
 
@@ -138,14 +140,22 @@ class Page:
 
     def form(self, name: str | None = None, *, action: str | None = None) -> Form:
         """The form called ``name`` (or whose action contains ``action``; or the only/first one)."""
-        return parse_form(self.text, self.name, name=name, action=action)
+        return _pick_form(self._forms, self.name, name=name, action=action)
 
     def forms(self) -> list[Form]:
         """Every form of the page."""
-        return parse_forms(self.text, self.name)
+        return list(self._forms)
 
     def vars(self) -> dict[str, str]:
         """The page's JavaScript string/number variables (``var x = '...';``)."""
+        return dict(self._vars)
+
+    @cached_property
+    def _forms(self) -> tuple[Form, ...]:
+        return tuple(parse_forms(self.text, self.name))  # a ParseError is not cached: raised again on each call
+
+    @cached_property
+    def _vars(self) -> dict[str, str]:
         return js_vars(self.text)
 
     def token(self, pattern: str | re.Pattern[str]) -> str:
@@ -199,7 +209,10 @@ def parse_forms(html: str, page: str) -> list[Form]:
 def parse_form(html: str, page: str, *, name: str | None = None, action: str | None = None) -> Form:
     """The form called ``name`` or whose action contains ``action`` (else the first); :class:`ParseError`
     naming ``page`` when there is none."""
-    forms = parse_forms(html, page)
+    return _pick_form(parse_forms(html, page), page, name=name, action=action)
+
+
+def _pick_form(forms: tuple[Form, ...] | list[Form], page: str, *, name: str | None, action: str | None) -> Form:
     for form in forms:
         if (name is None or form.name == name) and (action is None or action in form.action):
             return form

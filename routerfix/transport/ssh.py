@@ -308,6 +308,16 @@ class NetmikoSeam:
             logging.getLogger("netmiko").removeFilter(secrets_filter)
 
 
+def _tcp_socket(params: dict[str, Any]) -> socket.socket | None:
+    """The TCP connection to the device, with ``TCP_NODELAY`` (a short line is sent at once, not held back until
+    the previous segment is acknowledged); None when the caller brought its own ``sock`` (a proxy's channel)."""
+    if params.get("sock") is not None:
+        return None
+    sock = socket.create_connection((params["host"], params.get("port") or 22), timeout=params.get("conn_timeout"))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def login(params: dict[str, Any], *, policy: HostKeyPolicy, prompt_pattern: str | None, timeout: float, host: str,
           driver: str) -> tuple[Any, SSHSession]:
     """Connect and log in with netmiko (``params`` for ``ConnectHandler``; ``policy`` decides on the host key) and
@@ -320,11 +330,15 @@ def login(params: dict[str, Any], *, policy: HostKeyPolicy, prompt_pattern: str 
     from netmiko.session_log import SessionLog
 
     conn: Any = None
+    sock: socket.socket | None = None
     login_log = io.BytesIO()
     try:
         # the login as netmiko read it (public session_log parameter), to see whether it already read the prompt
         with policy.host_keys_file() as known:
             extra: dict[str, Any] = {"alt_host_keys": True, "alt_key_file": known} if known else {}
+            sock = _tcp_socket(params)
+            if sock is not None:
+                extra["sock"] = sock
             conn = ConnectHandler(**{**params, **extra, "session_log": SessionLog(buffered_io=login_log)})
             NetmikoSeam.prepare(conn, policy)
             conn.establish_connection()
@@ -348,6 +362,8 @@ def login(params: dict[str, Any], *, policy: HostKeyPolicy, prompt_pattern: str 
         return conn, session
     except BaseException as exc:
         release(conn)
+        if sock is not None:
+            sock.close()  # paramiko closes it with the transport; closing twice is harmless
         if isinstance(exc, Exception):
             raise map_ssh_error(exc, host=host, driver=driver, during="connecting", policy=policy) from None
         raise

@@ -6,13 +6,19 @@ with ``tls_fingerprint="sha256:<hex of the DER certificate>"`` (checked by urlli
 every connection). ``verify_tls=False`` turns all checking off and is **unsafe** (anyone on the path can read the
 password); it is reported as ``transport_security="tls-unverified"``. ``scheme="http"`` is for routers that offer
 nothing else and is reported as ``"plain-http"``.
+
+Each trust setting has one :class:`ssl.SSLContext` per process (:func:`shared_context`), built at first use and
+shared by every session: a pinned or unverified device needs no CA store at all, and the CA store of a verified
+one (certifi's bundle, as ``requests`` uses, or ``ca_file``) is loaded once, not at every connection.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import ssl
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,6 +39,7 @@ __all__ = [
     "configure_trust",
     "normalise_fingerprint",
     "quiet_when_pinned",
+    "shared_context",
     "trust_error",
 ]
 
@@ -129,28 +136,93 @@ class HttpOptions:
         return "tls" if self.verify_tls else "tls-unverified"
 
 
+_CONTEXTS: dict[tuple[object, ...], ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def _context_key(options: HttpOptions) -> tuple[object, ...]:
+    if options.tls_fingerprint or not options.verify_tls:
+        return ("no-ca",)  # the pin (or nothing) replaces chain and host-name checks: no CA store to load
+    if options.ca_file is None:
+        return ("default-ca",)
+    try:
+        found = os.stat(options.ca_file)
+    except OSError as exc:
+        raise InvalidValue("ca_file", options.ca_file, f"a readable PEM CA bundle ({exc.strerror})") from None
+    return ("ca-file", options.ca_file, found.st_mtime_ns, found.st_size)  # an edited bundle is loaded again
+
+
+def _build_context(key: tuple[object, ...]) -> ssl.SSLContext:
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    if key[0] == "no-ca":
+        context = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
+        context.check_hostname = False
+        return context
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    if key[0] == "default-ca":
+        from requests.utils import DEFAULT_CA_BUNDLE_PATH  # certifi's bundle: what requests itself verifies with
+
+        context.load_verify_locations(cafile=DEFAULT_CA_BUNDLE_PATH)
+        return context
+    path = str(key[1])
+    try:
+        if os.path.isdir(path):
+            context.load_verify_locations(capath=path)
+        else:
+            context.load_verify_locations(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidValue("ca_file", path, f"a readable PEM CA bundle ({type(exc).__name__})") from None
+    return context
+
+
+def shared_context(options: HttpOptions) -> ssl.SSLContext | None:
+    """The SSL context of ``options``' trust setting (no CA store for a pin or verification off; certifi's bundle;
+    ``ca_file``), built once per process and shared by every session; None for plain HTTP.
+
+    :raises InvalidValue: ``ca_file`` cannot be read as a CA bundle.
+    """
+    if options.scheme != "https":
+        return None
+    key = _context_key(options)
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(key)
+        if context is None:
+            context = _CONTEXTS[key] = _build_context(key)
+        return context
+
+
 def configure_trust(session: requests.Session, options: HttpOptions) -> None:
-    """Set up certificate checking of ``session`` as ``options`` say (pin, CA bundle, verification off)."""
+    """Set up certificate checking of ``session`` as ``options`` say (pin, CA bundle, verification off), through
+    the process's shared context for that trust setting (:func:`shared_context`)."""
     from requests.adapters import HTTPAdapter
 
+    context = shared_context(options)
     fingerprint = options.tls_fingerprint
 
-    class _PinnedAdapter(HTTPAdapter):
+    class _TrustAdapter(HTTPAdapter):
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["assert_fingerprint"] = fingerprint
+            kwargs["ssl_context"] = context
+            if fingerprint:
+                kwargs["assert_fingerprint"] = fingerprint
             super().init_poolmanager(*args, **kwargs)
 
         def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-            """Through a proxy too: the tunnelled connection to the device is pinned (routerfix.transport.proxy)."""
-            proxy_kwargs["assert_fingerprint"] = fingerprint
+            """Through a proxy too: the tunnelled connection to the device uses the same context and pin
+            (routerfix.transport.proxy)."""
+            proxy_kwargs["ssl_context"] = context
+            if fingerprint:
+                proxy_kwargs["assert_fingerprint"] = fingerprint
             return super().proxy_manager_for(proxy, **proxy_kwargs)
 
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+            conn.ca_certs = conn.ca_cert_dir = None  # the shared context holds the CAs (urllib3 would load them again)
+
     if options.scheme == "https":
-        if fingerprint:
-            session.mount("https://", _PinnedAdapter(max_retries=0))
-            session.verify = False  # the pin replaces chain and host-name checks
-        elif not options.verify_tls:
-            session.verify = False
+        session.mount("https://", _TrustAdapter(max_retries=0))
+        if fingerprint or not options.verify_tls:
+            session.verify = False  # the pin (or nothing, when verification is off) replaces chain and name checks
         elif options.ca_file:
             session.verify = options.ca_file
     session.mount("http://", HTTPAdapter(max_retries=0))

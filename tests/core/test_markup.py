@@ -70,3 +70,12 @@ def test_csv_cells_never_start_a_formula() -> None:
     assert cells["name"].startswith("'=") and cells["error_message"].startswith("'+")
     assert cells["warnings"].startswith("'-")
     assert cells["ok"] == "False"
+
+
+def test_a_page_is_parsed_once_however_often_its_forms_are_asked_for() -> None:
+    from routerfix.transport.html import Page
+
+    page = Page("wan.htm", "http://192.0.2.1/wan.htm", 200,
+                '<form name="a" action="a.cgi"><input name="x" value="1"></form><script>var v = "2";</script>')
+    assert page.form("a") is page.form("a") is page.forms()[0]  # one parse, not one per call
+    assert page.vars() == {"v": "2"} and page.vars() is not page.vars()  # a copy each: callers may change it

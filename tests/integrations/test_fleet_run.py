@@ -18,7 +18,16 @@ from routerfix.drivers.memory import MemoryDriver
 import routerfix
 from routerfix.driver import Driver
 from routerfix.errors import InvalidValue, StateFileError
-from routerfix.fleet import FleetOperation, FleetReport, HostResult, ResultStatus, failed_hosts, load_report, run_fleet
+from routerfix.fleet import (
+    MAX_WORKERS,
+    FleetOperation,
+    FleetReport,
+    HostResult,
+    ResultStatus,
+    failed_hosts,
+    load_report,
+    run_fleet,
+)
 from routerfix.inventory import FleetHost, load_inventory
 
 
@@ -128,7 +137,7 @@ def test_a_raising_callback_does_not_break_the_run() -> None:
 def test_bad_arguments_are_refused_before_anything_runs(fleet_inventory: Path) -> None:
     with pytest.raises(InvalidValue, match="operation"):
         run_fleet(fleet_inventory, "destroy")
-    for bad in (0, 65, True, "8"):
+    for bad in (0, MAX_WORKERS + 1, True, "8"):
         with pytest.raises(InvalidValue, match="workers"):
             run_fleet(fleet_inventory, "plan", workers=bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidValue, match="turbo"):
@@ -228,3 +237,28 @@ def test_driver_instances_are_closed(tmp_path: Path) -> None:
         from routerfix.registry import registry
         registry.deregister("tracking-test")
     assert len(opened) == 3 and not any(d.is_open for d in opened)
+
+
+def test_worker_processes_give_the_same_report_in_inventory_order(fleet_inventory: Path) -> None:
+    one = run_fleet(fleet_inventory, "plan", workers=4, processes=1)
+    started: list[str] = []
+    done: list[str] = []
+    two = run_fleet(fleet_inventory, "plan", workers=4, processes=2, on_start=lambda h: started.append(h.name),
+                    on_done=lambda r: done.append(r.name))
+    def strip(report: FleetReport) -> list[dict[str, Any]]:
+        return [{**r.to_dict(), "duration_s": 0} for r in report.results]
+    assert strip(two) == strip(one) and [r.name for r in two.results] == ["office-a", "office-b", "pbx", "wrong-pw"]
+    assert sorted(started) == sorted(done) == ["office-a", "office-b", "pbx", "wrong-pw"]  # heard in this process
+    assert two.to_dict().keys() == one.to_dict().keys() and two.exit_code() == one.exit_code() == 1
+
+
+def test_worker_processes_are_bounded_and_small_runs_stay_in_one() -> None:
+    from routerfix.fleet import default_processes
+
+    assert default_processes(10, 64) == 1 and default_processes(5000, 8) == 1  # too few hosts, too few workers
+    assert 1 <= default_processes(10_000, 512) <= max(2, __import__("os").cpu_count() or 1)
+    assert default_processes(10_000, 1024) >= 4  # never more than 256 threads in one process
+    hosts = [FleetHost("a", "a.test", "memory")]
+    for bad in (0, 5, True):
+        with pytest.raises(InvalidValue, match="processes"):
+            run_fleet(hosts, "plan", workers=4, processes=bad)  # type: ignore[arg-type]

@@ -183,6 +183,12 @@ def test_connect_retries_are_bounded() -> None:
     assert time.monotonic() - started < 8
 
 
+def test_ssh_socket_sends_small_lines_at_once(device: SimulatedSSHDevice, tmp_path: Path) -> None:
+    with toy(device, host_key_fingerprint=device.fingerprint, known_hosts=str(tmp_path / "none")) as driver:
+        sock = driver.connection.remote_conn.get_transport().sock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # no Nagle wait for the previous ACK
+
+
 def test_refused_port_is_a_transport_error() -> None:
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))

@@ -95,4 +95,4 @@ def test_wrong_password_is_not_retried_beyond_the_first_401(netgear: Any, model:
     with netgear(model) as device:
         with pytest.raises(routerfix.AuthenticationError):
             connect(device, password="wrong")
-        assert len(device.handle.server.recorded(contains="/index.htm")) == 2
+        assert len(device.handle.server.recorded(contains="/WAN_wan.htm")) == 2

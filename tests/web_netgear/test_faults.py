@@ -63,7 +63,9 @@ def test_http_500(netgear: Any, model: str, target: str) -> None:
 
 @pytest.mark.parametrize("target", ["FW_forward3", "forwarding.htm", "WAN_wan", "LAN_lan", "DEV_"])
 def test_garbled_page(netgear: Any, model: str, target: str) -> None:
-    with netgear(model, garble=target) as device:
+    with netgear(model) as device:
+        # the log-in's first request is the WAN page's 401 challenge (row 3): garble the page itself
+        device.handle.server.add_fault("garble", target, skip=1 if target == "WAN_wan" else 0)
         with connect(device) as router:
             try:
                 routerfix.apply_ghostcall_mitigation(router)

@@ -36,21 +36,23 @@ def test_acos_requests_for_default_state(netgear: Any) -> None:
         assert wan["disable_sip"] == "disable_sip"
         assert "disable_spi" not in wan and "dmz_enable" not in wan and "disable_gproxy" not in wan
         assert [(r.method, r.path) for r in server.recorded()] == [
-            ("GET", "/currentsetting.htm"), ("GET", "/index.htm"), ("GET", "/index.htm"),
-            # read_state: WAN, forwards, LAN, attached devices
-            ("GET", "/WAN_wan.htm"), ("GET", "/FW_forward3.htm"), ("GET", "/LAN_lan.htm"), ("GET", "/DEV_device.htm"),
-            # add the forward (custom-service form, add_apply), read the list back
+            # log in on the WAN page (401 first, row 3), which is also read_state's WAN read
+            ("GET", "/currentsetting.htm"), ("GET", "/WAN_wan.htm"), ("GET", "/WAN_wan.htm"),
+            # read_state: forwards, LAN, attached devices
+            ("GET", "/FW_forward3.htm"), ("GET", "/LAN_lan.htm"), ("GET", "/DEV_device.htm"),
+            # add the forward (custom-service form, add_apply), read the list back (and get a fresh token)
             ("POST", "/pforward.cgi"), ("POST", "/pforward.cgi"), ("GET", "/FW_forward3.htm"),
-            # NAT filtering + SIP ALG: fresh form, ONE POST, ONE read-back
-            ("GET", "/WAN_wan.htm"), ("POST", "/security.cgi"), ("GET", "/WAN_wan.htm"),
-            # verification (the WAN page read back above is reused) incl. the protocol of the SIP rule
-            ("GET", "/FW_forward3.htm"), ("POST", "/pforward.cgi"),
+            # NAT filtering + SIP ALG: ONE POST built from the WAN page read above (the forward POSTs do not
+            # change it; the newest token is used), ONE read-back
+            ("POST", "/security.cgi"), ("GET", "/WAN_wan.htm"),
+            # verification reuses both read-backs; the protocol of the SIP rule needs the edit form
+            ("POST", "/pforward.cgi"),
             ("GET", "/LGO_logout.htm")]
-        assert len(server.recorded()) == 16  # was 18 with one WAN POST + read-back per setting
-        assert len(server.recorded("GET")) == 12 and len(server.recorded("POST")) == 4
+        assert len(server.recorded()) == 13  # 16 before: start page, WAN form refetch, verification list re-read
+        assert len(server.recorded("GET")) == 9 and len(server.recorded("POST")) == 4
         first = server.recorded()[:3]
-        assert [(r.path, r.status) for r in first] == [("/currentsetting.htm", 200), ("/index.htm", 401),
-                                                       ("/index.htm", 200)]
+        assert [(r.path, r.status) for r in first] == [("/currentsetting.htm", 200), ("/WAN_wan.htm", 401),
+                                                       ("/WAN_wan.htm", 200)]
         assert "xsrf_token=" in server.recorded()[2].headers.get("cookie", "").lower()
         assert server.recorded()[-1].path == "/LGO_logout.htm"
 
@@ -77,19 +79,19 @@ def test_netcgi_requests_for_default_state(netgear: Any) -> None:
         assert wan["wan_mtu"] == "1500" and wan["dmz_value"] == "0" and wan["rspToPing_value"] == "0"
         assert wan["igmp_value"] == "1"  # IGMP proxying stays as it was (the markup default "0" would turn it off)
         assert [(r.method, r.path, r.query.split(" ")[0]) for r in server.recorded()] == [
-            ("GET", "/currentsetting.htm", ""), ("GET", "/index.htm", ""), ("GET", "/index.htm", ""),
-            ("GET", "/WAN_wan.htm", ""), ("GET", "/forwarding.htm", ""), ("GET", "/LAN_lan.htm", ""),
-            ("GET", "/DEV_show_device.htm", ""),
+            # log in on the WAN page (401 first, row 3), which is also read_state's WAN read
+            ("GET", "/currentsetting.htm", ""), ("GET", "/WAN_wan.htm", ""), ("GET", "/WAN_wan.htm", ""),
+            ("GET", "/forwarding.htm", ""), ("GET", "/LAN_lan.htm", ""), ("GET", "/DEV_show_device.htm", ""),
             # add the forward (its form, the POST), read the list back
             ("GET", "/forwarding_add.htm", ""), ("POST", "/apply.cgi", "/forwarding.htm"),
             ("GET", "/forwarding.htm", ""),
-            # NAT filtering + SIP ALG: fresh form, ONE POST, ONE read-back
-            ("GET", "/WAN_wan.htm", ""), ("POST", "/apply.cgi", "/WAN_wan.htm"), ("GET", "/WAN_wan.htm", ""),
-            # verification (the WAN page read back above is reused)
-            ("GET", "/forwarding.htm", ""),
+            # NAT filtering + SIP ALG: ONE POST with the WAN page read above (its own `wan` timestamp, row 33),
+            # ONE read-back
+            ("POST", "/apply.cgi", "/WAN_wan.htm"), ("GET", "/WAN_wan.htm", ""),
+            # verification reuses both read-backs
             ("GET", "/LGO_logout.htm", "")]
-        assert len(server.recorded()) == 15  # was 17 with one WAN POST + read-back per setting
-        assert len(server.recorded("GET")) == 13 and len(server.recorded("POST")) == 2
+        assert len(server.recorded()) == 12  # 15 before: start page, WAN form refetch, verification list re-read
+        assert len(server.recorded("GET")) == 10 and len(server.recorded("POST")) == 2
 
 
 def test_remove_finds_the_rule_by_content(netgear: Any, model: str) -> None:
