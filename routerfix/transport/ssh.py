@@ -310,8 +310,9 @@ class NetmikoSeam:
 
 def _tcp_socket(params: dict[str, Any]) -> socket.socket | None:
     """The TCP connection to the device, with ``TCP_NODELAY`` (a short line is sent at once, not held back until
-    the previous segment is acknowledged); None when the caller brought its own ``sock`` (a proxy's channel)."""
-    if params.get("sock") is not None:
+    the previous segment is acknowledged); None when the caller brought its own ``sock`` (a jump host's channel)
+    or an OpenSSH config decides how to reach the host (its HostName, Port, ProxyJump: netmiko follows it)."""
+    if params.get("sock") is not None or params.get("ssh_config_file"):
         return None
     sock = socket.create_connection((params["host"], params.get("port") or 22), timeout=params.get("conn_timeout"))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
