@@ -67,6 +67,7 @@ from routerfix.model import (
     check_device_name,
 )
 from routerfix.planner import managed_view
+from routerfix.transport.ssh_trust import parse_bool
 
 if TYPE_CHECKING:
     from routerfix.diagnose.live import LiveCapture
@@ -101,9 +102,12 @@ GUARD_SET = "sip_scanners"
 PROMPT = "[routerfix]# "
 DEFAULT_LEASES = "/var/lib/misc/dnsmasq.leases"
 _IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
-TOOLS_COMMAND = "command -v arping busybox systemd-run || true"
+NO_SYSTEMD_INIT = "rfx-no-systemd-init"
+"""Printed by :data:`TOOLS_COMMAND` when systemd is not the running init (L43)."""
+TOOLS_COMMAND = f"command -v arping busybox systemd-run || true; test -d /run/systemd/system || echo {NO_SYSTEMD_INIT}"
 """Sent once, in the first read batch: which duplicate-address prober the router has, and whether it has
-``systemd-run`` (the self-revert timer, L38)."""
+``systemd-run`` (the self-revert timer, L38) with systemd running as init, as ``sd_booted`` tests it (L43): a
+container or a network namespace on a host whose init is not systemd has the program but cannot run it."""
 REVERT_UNIT = "routerfix-revert"
 REVERT_RULESET = "/run/routerfix-revert.nft"
 REVERT_HOSTS = "/run/routerfix-revert.hosts"
@@ -144,14 +148,16 @@ class LinuxDriver(SSHDriver):
     Options: ``wan_interface`` (default: the default route's device), ``lan_interface`` (default: the interface
     whose network holds the DHCP range), ``dnsmasq_pid``, ``dnsmasq_leases``, ``dnsmasq_hostsfile``,
     ``dnsmasq_range`` (``first,last``: skip discovery of the range), ``confirm_minutes`` (the self-revert timer's
-    window, 1-60, default 10), plus the SSH trust options.
+    window, 1-60, default 10), ``self_revert`` (default true; false: never arm the timer, e.g. for a router in a
+    network namespace, whose ``systemd-run`` would start the timer in the host's namespace), plus the SSH trust
+    options.
     """
 
     name: ClassVar[str] = "linux"
     capabilities = _BASE
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {
         "wan_interface", "lan_interface", "dnsmasq_pid", "dnsmasq_leases", "dnsmasq_hostsfile", "dnsmasq_range",
-        "confirm_minutes"}
+        "confirm_minutes", "self_revert"}
     device_type: ClassVar[str] = "linux"
     prompt_pattern: ClassVar[str | None] = r"(?:\[routerfix\]#|[^\n]*[#$])"
     error_patterns: ClassVar[tuple[str, ...]] = (
@@ -193,6 +199,7 @@ class LinuxDriver(SSHDriver):
         if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 60:
             raise InvalidValue("confirm_minutes", minutes, "whole minutes from 1 to 60")
         self.confirm_minutes: int = minutes
+        self.self_revert: bool = parse_bool(opts.get("self_revert", True), "self_revert")
         self._hold = False
         """The engine armed the self-revert (:meth:`hold_changes`) and the read-back has not confirmed yet."""
         self.pending_revert = False
@@ -228,7 +235,7 @@ class LinuxDriver(SSHDriver):
         found = Discovery()
         present = parse_tools(tools, ("arping", "busybox", "systemd-run"))
         found.arping = ("arping",) if "arping" in present else ("busybox", "arping") if "busybox" in present else None
-        found.systemd_run = "systemd-run" in present
+        found.systemd_run = "systemd-run" in present and NO_SYSTEMD_INIT not in tools.split()
         running = [int(p) for p in pids.split() if p.isascii() and p.isdecimal()]
         cfg = DnsmasqConfig()
         if self.pid_option is not None or len(running) <= 1:
@@ -476,8 +483,9 @@ class LinuxDriver(SSHDriver):
     # --- held changes: the self-revert timer (L38-L40) ----------------------------------------------------
 
     def hold_changes(self) -> None:
-        """Arm the self-revert timer for the coming writes (started before the first of them)."""
-        self._hold = True
+        """Arm the self-revert timer for the coming writes (started before the first of them), unless the
+        ``self_revert`` option is false."""
+        self._hold = self.self_revert
 
     def _arm_revert(self) -> None:
         """Before a write of an armed run: save the ruleset and the hostsfile under /run and start the timer that
@@ -489,7 +497,8 @@ class LinuxDriver(SSHDriver):
         discovery = self._discovery
         assert discovery is not None
         if not discovery.systemd_run:
-            log.warning("%s: no systemd-run on the router: changes are not held by a self-revert timer; relying on "
+            log.warning("%s: no systemd-run, or systemd is not the running init: changes are not held by a "
+                        "self-revert timer; relying on "
                         "the engine's rollback only", self.host)
             self._hold = False
             return

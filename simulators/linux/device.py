@@ -16,7 +16,8 @@ L11-L13: ``pidof`` lists the others first, each has its own hostsfile, SIGHUP co
 * iproute2 output (L8-L10); nftables transactions, priorities, rule syntax and JSON (L20-L23), the error wording
   (L25, inferred); the ``nft list ruleset`` text layout is inferred (the driver reads only JSON).
 * dnsmasq options, hostsfile and lease lines, SIGHUP (L11-L15, L17).
-* Self-revert (L38-L40): ``systemd-run --unit=<u> --on-active=<s> /bin/sh -c '<script>'`` starts a transient
+* Self-revert (L38-L40; L43: only where ``test -d /run/systemd/system`` succeeds, else ``systemd-run`` fails):
+  ``systemd-run --unit=<u> --on-active=<s> /bin/sh -c '<script>'`` starts a transient
   timer (a second one of the same name is refused), ``systemctl stop <u>.timer`` cancels it; the script runs when
   its time comes in *simulated* time (:meth:`LinuxRouter.advance`). ``cp``; ``nft -f <file>`` loads a file of nft
   commands or ``nft list ruleset`` text (after ``flush ruleset``) as one transaction.
@@ -211,6 +212,9 @@ class LinuxRouter:
     """More LAN-side interfaces (name, address/prefix) shown by ``ip -4 -o addr show``."""
     systemd: bool = True
     """``systemd-run`` exists (L38); False for a router without systemd."""
+    systemd_init: bool = True
+    """systemd is the running init: ``/run/systemd/system`` exists (L43); False for a container or a network
+    namespace whose host runs another init (``systemd-run`` is installed but fails)."""
     timers: dict[str, tuple[float, str]] = field(default_factory=dict)
     """Transient timers ``systemd-run --on-active`` started: unit name → (when it fires, the ``sh -c`` script)."""
     clock: float = 0.0
@@ -851,6 +855,11 @@ class LinuxShell(Shell):
                 return "", f"cp: cannot stat '{rest[0]}': No such file or directory\n", 1
             r.files[rest[1]] = r.files[rest[0]]
             return "", "", 0
+        if name == "test" and len(rest) == 2 and rest[0] == "-d":
+            return "", "", 0 if rest[1].rstrip("/") == "/run/systemd/system" and r.systemd and r.systemd_init else 1
+        if name == "systemd-run" and r.systemd and not r.systemd_init:
+            return "", ("System has not been booted with systemd as init system (PID 1). Can't operate.\n"
+                        "Failed to connect to bus: Host is down\n"), 1
         if name == "systemd-run" and r.systemd:
             return self._systemd_run(rest)
         if name == "systemctl" and r.systemd and rest[:1] == ["stop"] and len(rest) == 2:

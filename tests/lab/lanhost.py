@@ -33,7 +33,9 @@ def main() -> int:
     parser.add_argument("--state", required=True, help="where apply saves its result (undo reads it)")
     parser.add_argument("--option", "-o", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
-    options: dict[str, Any] = {"key_file": args.key, "known_hosts": args.known_hosts}
+    # The lab router is a network namespace: where the host runs systemd, a systemd-run timer would start in the
+    # host's own namespace (docs/facts/linux.md L43), so the lab never arms the self-revert timer.
+    options: dict[str, Any] = {"key_file": args.key, "known_hosts": args.known_hosts, "self_revert": "false"}
     for item in args.option:
         name, _, value = item.partition("=")
         options[name] = value

@@ -73,3 +73,21 @@ def test_without_systemd_the_run_goes_on_with_the_engines_rollback(linux: Any, c
     with connect(linux) as driver:
         assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"
     assert "no systemd-run" in caplog.text and not router.timers
+
+
+def test_systemd_installed_but_not_the_running_init_holds_nothing(linux: Any, caplog: Any) -> None:
+    """A container, or a network namespace on a host whose init is not systemd (L43): ``systemd-run`` exists but
+    fails; the run must not send it (it would fail the run before its first write) and goes on with the engine's
+    rollback."""
+    router: LinuxRouter = linux.handle.router
+    router.systemd_init = False
+    with connect(linux) as driver:
+        assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"
+    assert "systemd is not the running init" in caplog.text and not router.timers
+
+
+def test_self_revert_false_never_arms_the_timer(linux: Any) -> None:
+    router: LinuxRouter = linux.handle.router
+    with connect(linux, self_revert="false") as driver:
+        assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"
+    assert not router.timers and "/run/routerfix-revert.nft" not in router.files
