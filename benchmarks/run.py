@@ -38,6 +38,7 @@ def main() -> None:
                      ["fleet.py", "--sizes", *(["10", "100"] if quick else ["10", "100", "1000"]),
                       "--processes", "1", "2", "--nornir"]) != 0
     failures += part("Start-up", ["import_time.py", "--runs", "5" if quick else "11"]) != 0
+    failures += part("Undo journal (one run's record)", ["journal.py", "--runs", "11" if quick else "51"]) != 0
     sys.exit(1 if failures else 0)
 
 

@@ -3,7 +3,10 @@
 A record is a JSON file in the state directory, one per run that writes. It is a write-ahead journal: the
 engine creates it *before the first write* with the prior state of everything the plan touches, appends each
 step as it is done, and closes it with the run's result. Every save is atomic (temporary file, fsync, rename,
-mode 0600), so a kill at any moment leaves either the previous version or the new one, never a torn file.
+mode 0600), so a kill at any moment leaves either the previous version or the new one, never a torn file. The
+journal is written as compact JSON (:func:`encode_record`, json's C encoder: an indented dump goes through its
+pure-Python one, several saves per run); a copy for people (:func:`save_copy`, ``--save``) is indented. Both, and
+the indented records of earlier versions, are read alike.
 
 Records are keyed by driver + host + port (:class:`DeviceKey`): two routers behind one address never share
 one. File names carry a UTC timestamp with microseconds, the process id and a random suffix, so they never
@@ -35,8 +38,8 @@ if TYPE_CHECKING:
     from routerfix.driver import Driver
     from routerfix.model import DeviceState
 
-__all__ = ["RECORD_VERSION", "DeviceKey", "JournalStatus", "atomic_write", "default_state_dir", "load_record",
-           "prior_state", "record_name", "save_copy", "undo_chain", "unique_path"]
+__all__ = ["RECORD_VERSION", "DeviceKey", "JournalStatus", "atomic_write", "default_state_dir", "encode_record",
+           "load_record", "prior_state", "record_name", "save_copy", "undo_chain", "unique_path"]
 
 log = logging.getLogger("routerfix.records")
 
@@ -166,8 +169,15 @@ def atomic_write(path: str | Path, text: str) -> Path:
     return target
 
 
+def encode_record(data: dict[str, Any]) -> str:
+    """A journal save's text: compact JSON on one line (json's C encoder; ``indent`` would use its pure-Python
+    encoder, which a fleet run pays on every step of every router)."""
+    return json.dumps(data, separators=(",", ":")) + "\n"
+
+
 def save_copy(data: dict[str, Any], path: str | Path) -> Path:
-    """Write a record (or any JSON result) to ``path`` atomically; an existing file is replaced."""
+    """Write a record (or any JSON result) to ``path`` atomically, indented for a person to read; an existing file
+    is replaced."""
     return atomic_write(path, json.dumps(data, indent=2) + "\n")
 
 
@@ -286,4 +296,4 @@ class Journal:
         self._save()
 
     def _save(self) -> None:
-        atomic_write(self.path, json.dumps(self.data, indent=2) + "\n")
+        atomic_write(self.path, encode_record(self.data))

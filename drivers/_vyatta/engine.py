@@ -21,7 +21,7 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
@@ -54,6 +54,14 @@ class VyattaDriver(SSHDriver):
 
     vendor: ClassVar[str] = ""
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_interface", "dhcp_subnet", "confirm_minutes"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **SSHDriver.option_help,
+        "wan_interface": "inbound interface of the destination-NAT rules, e.g. eth0 or pppoe0 (default: the "
+                         "outbound interface of the first source-NAT rule)",
+        "dhcp_subnet": "the LAN's DHCP subnet, e.g. 192.168.1.0/24 (default: the first subnet with a range)",
+        "confirm_minutes": "commit-confirm window, 1-60 (default 10): unconfirmed, the device reboots to its saved "
+                           "configuration",
+    }
     batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD, ActionKind.RESERVE_ADDRESS,
                              ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG})
     prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+(?::\S*)?[$#]"

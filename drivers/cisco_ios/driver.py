@@ -7,7 +7,7 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -97,6 +97,15 @@ class CiscoIosDriver(SSHDriver):
         forward_ranges=False, forward_both=False, orders_rules=False, notes=_NOTES)
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_interface", "dhcp_pool", "enable_secret",
                                                                  "confirm_minutes"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **SSHDriver.option_help,
+        "wan_interface": "outside interface static NAT binds to (default: that of the PAT overload rule, else the "
+                         "only 'ip nat outside' interface)",
+        "dhcp_pool": "the LAN's 'ip dhcp pool' (default: the pool whose network holds an 'ip nat inside' address)",
+        "enable_secret": "the enable password where the login lands at '>' (default: the login password)",
+        "confirm_minutes": "revert-timer window, 1-120 (default 10): unconfirmed, IOS rolls back to the configuration "
+                           "archived when armed (needs 'archive' with a path)",
+    }
     secret_options: ClassVar[frozenset[str]] = SSHDriver.secret_options | {"enable_secret"}
     prompt_pattern: ClassVar[str | None] = r"[A-Za-z][\w.-]*(?:\([\w-]+\))?[#>]"
     error_patterns: ClassVar[tuple[str, ...]] = (r"^% ?\S",)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from routerfix.model import Capabilities, DhcpScope, Feature, Lease, PortForward, Protocol, Reservation
@@ -27,6 +28,11 @@ class EdgeOsDriver(VyattaDriver):
     name: ClassVar[str] = "edgeos"
     vendor: ClassVar[str] = "Ubiquiti"
     device_type: ClassVar[str] = "ubiquiti_edgerouter"
+    option_help: ClassVar[Mapping[str, str]] = {
+        **VyattaDriver.option_help,
+        "wan_interface": "inbound interface of the destination-NAT rules, e.g. eth0 or pppoe0 (default: the "
+                         "outbound interface of the first masquerade rule, else the port-forward wan-interface)",
+    }
     capabilities = Capabilities(
         features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
                             Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.BACKUP, Feature.SIP_ALG,

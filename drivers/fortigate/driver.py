@@ -82,6 +82,13 @@ class FortigateDriver(WebDriver):
                "configuration backup/restore over the API reboots the unit: not used, each change is undone "
                "by its inverse"))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"vdom", "wan_interface", "lan_interface"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **WebDriver.option_help,
+        "vdom": "virtual domain to work in (default: the API token's own)",
+        "wan_interface": "external interface of the VIPs and source of their policies (default wan1)",
+        "lan_interface": "interface whose DHCP server is the LAN scope, destination of the policies (default: that "
+                         "of the only enabled DHCP server)",
+    }
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)

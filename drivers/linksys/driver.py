@@ -29,7 +29,7 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
@@ -116,6 +116,12 @@ class LinksysDriver(WebDriver):
         max_forwards=None, forward_ranges=True, forward_both=True, orders_rules=False,
         notes=("JNAP has no NAT filtering setting and no way to clear connection tracking",))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"restart_wait", "poll_interval"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **WebDriver.option_help,
+        "restart_wait": "seconds to wait after a write that restarts the router before polling it, 0-600 "
+                        "(default 20)",
+        "poll_interval": "first pause in seconds between those polls, doubling up to 4x, 0-600 (default 2)",
+    }
     default_scheme: ClassVar[str] = "http"
     batch_kinds = frozenset({ActionKind.SET_SIP_ALG, ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD,
                              ActionKind.RESERVE_ADDRESS, ActionKind.RELEASE_ADDRESS})

@@ -46,6 +46,7 @@ import logging
 import re
 import shlex
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -158,6 +159,22 @@ class LinuxDriver(SSHDriver):
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {
         "wan_interface", "lan_interface", "dnsmasq_pid", "dnsmasq_leases", "dnsmasq_hostsfile", "dnsmasq_range",
         "confirm_minutes", "self_revert"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **SSHDriver.option_help,
+        "wan_interface": "interface the forward matches (iifname) (default: the default route's device)",
+        "lan_interface": "LAN interface (default: the one whose network holds the DHCP range)",
+        "dnsmasq_pid": "pid of the LAN's dnsmasq (default: the only one running, else the one in the router's "
+                       "namespace serving the LAN interface)",
+        "dnsmasq_leases": "absolute path of dnsmasq's lease file (default: its --dhcp-leasefile, else "
+                          "/var/lib/misc/dnsmasq.leases)",
+        "dnsmasq_hostsfile": "absolute path of the --dhcp-hostsfile the sink is reserved in (default: dnsmasq's "
+                             "first; without one nothing is reserved)",
+        "dnsmasq_range": "the DHCP pool as first,last (default: dnsmasq's first dhcp-range)",
+        "confirm_minutes": "self-revert timer window, 1-60 (default 10): unconfirmed, the ruleset and hostsfile "
+                           "are put back (needs systemd-run with systemd as the running init)",
+        "self_revert": "false: never arm the self-revert timer (e.g. a router in a network namespace, whose "
+                       "systemd-run would start it in the host's namespace) (default true)",
+    }
     device_type: ClassVar[str] = "linux"
     prompt_pattern: ClassVar[str | None] = r"(?:\[routerfix\]#|[^\n]*[#$])"
     error_patterns: ClassVar[tuple[str, ...]] = (

@@ -8,7 +8,7 @@ import ipaddress
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -143,6 +143,15 @@ class MemoryDriver(Driver):
     capabilities = FULL
     option_names: ClassVar[frozenset[str]] = frozenset({"scenario", "router", "state_file", "fail", "capabilities",
                                                         "batch"})
+    option_help: ClassVar[Mapping[str, str]] = {
+        "scenario": "starting state of a new router: office (default), pbx or full-pool",
+        "router": "a MemoryRouter object to attach to (Python API only)",
+        "state_file": "JSON file the router is loaded from and saved to after each change (default: in memory, "
+                      "per host, for the process)",
+        "fail": "faults to inject (tests): {verb: 'device'|'drop'|'drop-after', with '@N' only its Nth call}",
+        "capabilities": "a routerfix.Capabilities to declare instead of full (Python API only)",
+        "batch": "true: take every change in one write_batch call (default false)",
+    }
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)

@@ -84,6 +84,14 @@ class MerakiDriver(WebDriver):
     capabilities = _BASE
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"network_id", "organization_id", "vlan_id",
                                                                    "rate_limit_retries", "max_retry_after"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **WebDriver.option_help,
+        "network_id": "the MX network's id, e.g. N_24329156 (required)",
+        "organization_id": "the organization's id (only reported)",
+        "vlan_id": "the VLAN whose DHCP serves the phones, where VLANs are on (default 1)",
+        "rate_limit_retries": "times a 429 Too Many Requests is waited out, 0-10 (default 3)",
+        "max_retry_after": "longest Retry-After in seconds waited for, 0-120 (default 10); a longer one fails",
+    }
     default_scheme: ClassVar[str] = "https"
     default_headers: ClassVar[dict[str, str]] = {"Accept": "application/json"}
     batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD})

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -190,6 +190,11 @@ class NetgearDriver(WebDriver):
                                 notes=("the GUI family is found when the session opens: ACOS (20 rules) or net-cgi "
                                        "(64 rules)", NO_RESERVATION))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"family"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **WebDriver.option_help,
+        "family": "force the web GUI family of a model this driver does not know: acos (R6xxx/R7000/R8000 style) "
+                  "or netcgi (R7800/R9000/Orbi style) (default: by model)",
+    }
     batch_kinds = frozenset({"set_nat_mode", "set_sip_alg"})
     """NAT filtering and SIP ALG share the WAN setup form: :meth:`write_batch` sends them in one POST."""
 

@@ -6,7 +6,7 @@ import contextlib
 import ipaddress
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
@@ -85,6 +85,14 @@ class OpenWrtDriver(SSHDriver):
                "connection tracking is flushed only where the conntrack tool is installed"))
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"lan_interface", "wan_zone", "lan_zone",
                                                                  "confirm_minutes"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **SSHDriver.option_help,
+        "lan_interface": "the network interface DHCP serves, as /etc/config/network names it (default lan)",
+        "wan_zone": "firewall zone forwards come from (src) (default wan)",
+        "lan_zone": "firewall zone forwards go to (dest) (default lan)",
+        "confirm_minutes": "self-revert window, 1-60 (default 10): unconfirmed, /etc/config/firewall and dhcp are "
+                           "copied back and reloaded",
+    }
     batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD, ActionKind.RESERVE_ADDRESS,
                              ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG})
     """Every change of a run in one ``uci … && uci commit … && reload`` chain (:meth:`write_batch`)."""

@@ -22,7 +22,7 @@ import contextlib
 import json
 import logging
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
@@ -90,6 +90,12 @@ class SonicwallDriver(WebDriver):
         notes=(NO_NAT_MODE, CONSISTENT_NAT, NO_FLUSH))
     batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address", "set_sip_alg"})
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"wan_interface", "wan_zone", "lan_zone"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **WebDriver.option_help,
+        "wan_interface": "the NAT policies' inbound interface, whose '<name> IP' object they match (default X1)",
+        "wan_zone": "zone the access rules allow from (default WAN)",
+        "lan_zone": "zone of the sink's address object and the access rules' destination (default LAN)",
+    }
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)

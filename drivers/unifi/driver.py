@@ -61,6 +61,10 @@ class UnifiDriver(WebDriver):
 
     name: ClassVar[str] = "unifi"
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"site"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **WebDriver.option_help,
+        "site": "the UniFi site's short name as in the Network application's URLs (default: default)",
+    }
     capabilities = Capabilities(
         features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE,
                             Feature.NEIGHBOURS}),

@@ -13,6 +13,7 @@ Discovery by SSDP multicast is left to the caller: pass the root description's p
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
@@ -54,6 +55,11 @@ class UpnpDriver(WebDriver):
     capabilities = Capabilities(features=frozenset({Feature.LIST_FORWARDS}), remedy=Remedy.READ_ONLY_ACCESS,
                                 notes=(UPNP_NOTE,))
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"location", "max_entries"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **WebDriver.option_help,
+        "location": "path, or URL on the device, of the IGD root description (default /rootDesc.xml)",
+        "max_entries": "most port mappings read, 1-4096 (default 256)",
+    }
     default_scheme: ClassVar[str] = "http"
     default_port: ClassVar[int | None] = 5000
 

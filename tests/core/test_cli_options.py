@@ -16,6 +16,13 @@ from routerfix.cli.common import mitigation_options
 from routerfix.engine import options_help
 from routerfix.options import MITIGATION_OPTIONS
 from routerfix.planner import MitigationOptions
+from routerfix.registry import DriverRegistry
+
+UNDOCUMENTED_ALLOWED: dict[str, frozenset[str]] = {
+    # drivers/mikrotik was being changed on another branch when option help was written: its own options are left
+    # to that work. Remove the entry once they have a line each; any other option of any driver must have one.
+    "mikrotik": frozenset({"wan_list", "dhcp_server", "batch"}),
+}
 
 
 def test_the_table_covers_every_mitigation_option() -> None:
@@ -55,6 +62,18 @@ def test_drivers_name_lists_the_options_with_their_meaning(capsys: pytest.Captur
     assert rows["tls_fingerprint"]["flag"] == "--tls-fingerprint" and rows["scheme"]["flag"] == "--http"
     assert main(["drivers", "no-such-driver"]) == 2
     assert "known drivers: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", DriverRegistry().names())
+def test_every_driver_option_has_one_line_of_help(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    cls = DriverRegistry().get(name)
+    missing = set(cls.option_names) - set(cls.option_help) - UNDOCUMENTED_ALLOWED.get(name, frozenset())
+    assert not missing, f"{name}: add option_help lines for {sorted(missing)}"
+    assert set(cls.option_help) <= cls.option_names, f"{name}: help for options it does not take"
+    assert all(text.strip() and "\n" not in text for text in cls.option_help.values())
+    assert main(["drivers", name, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["options"]
+    assert not [r["name"] for r in rows if not r["help"] and r["name"] not in UNDOCUMENTED_ALLOWED.get(name, ())]
 
 
 def test_completion_script_is_generated_from_the_parser(capsys: pytest.CaptureFixture[str], tmp_path: Path,

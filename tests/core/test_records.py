@@ -16,8 +16,9 @@ from routerfix.drivers.memory.driver import MemoryRouter
 
 import routerfix
 from routerfix import NatMode, PortForward
+from routerfix.enums import Operation
 from routerfix.planner import managed_view
-from routerfix.records import DeviceKey, atomic_write, load_record, record_name, undo_chain
+from routerfix.records import DeviceKey, Journal, JournalStatus, atomic_write, load_record, record_name, undo_chain
 
 ROUTERFIX = [sys.executable, "-m", "routerfix.cli"]
 
@@ -50,6 +51,47 @@ def test_a_save_that_dies_midway_leaves_the_previous_file_whole(tmp_path: Path, 
         atomic_write(path, "new content that never lands\n")
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_the_journal_is_compact_json_saved_private(tmp_path: Path) -> None:
+    """One line, no indent (json's C encoder: the journal is saved after every step of every router)."""
+    r = router()
+    with connect_port(r, None) as d:
+        done = routerfix.apply_ghostcall_mitigation(d, state_dir=tmp_path / "state")
+    path = Path(str(done.record_file))
+    text = path.read_text()
+    assert text == json.dumps(json.loads(text), separators=(",", ":")) + "\n"
+    assert json.loads(text) == load_record(path) and load_record(path)["journal"] == "done"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_every_journal_save_is_fsynced_before_it_replaces_the_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                     ) -> None:
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
+    journal = Journal(tmp_path, DeviceKey("memory", "h"), Operation.MITIGATE)
+    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}], [{"kind": "set_sip_alg"}])
+    journal.step_done(0)
+    journal.finish(JournalStatus.DONE)
+    assert events == ["fsync", "replace", "fsync"] * 3  # the file before the rename, the directory after it
+    assert load_record(journal.path)["steps_done"] == [0]
+
+
+def test_a_record_written_indented_by_earlier_versions_still_undoes(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    r = router(forwards=[PortForward("old-pbx", "udp", "5060", "192.168.1.10")])
+    before = view(r)
+    with connect_port(r, None) as d:
+        done = routerfix.apply_ghostcall_mitigation(d, state_dir=state, replace_conflicting=True)
+    path = Path(str(done.record_file))
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=2) + "\n")  # how records were written before
+    assert path.read_text().startswith('{\n  "')
+    with connect_port(r, None) as d:
+        undone = routerfix.remove_ghostcall_mitigation(d, state_dir=state)
+    assert undone.status == "undone" and undone.plan.extra["records"] == [str(path)]
+    assert view(r) == before
 
 
 def test_record_names_never_collide() -> None:
@@ -173,6 +215,8 @@ def test_save_adds_a_copy_and_the_state_dir_keeps_its_record(tmp_path: Path) -> 
     kept = Path(data["saved_to"])
     assert kept.parent == tmp_path / "state" and kept.exists()
     assert load_record(tmp_path / "copy.json")["before"] == load_record(kept)["before"]
+    assert (tmp_path / "copy.json").read_text().startswith('{\n  "')  # the copy a person reads is indented
+    assert kept.read_text().count("\n") == 1
     undo = cli(["undo", *conn, "--yes", "--json"], tmp_path)
     assert undo.returncode == 0, undo.stderr
     assert json.loads(undo.stdout)["records"] == [str(kept)]
