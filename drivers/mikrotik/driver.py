@@ -247,7 +247,7 @@ class MikrotikDriver(SSHDriver):
         return state
 
     def _batch_marker(self, token: str) -> str:
-        return f':put "{token}"'
+        return f":put {ros_quote(token)}"
 
     def _narrow(self) -> None:
         if self.version is not None and self.version[0] < 7:
