@@ -5,15 +5,22 @@ Facts relied on: docs/facts/mikrotik.md (rows M#).
 * Session: netmiko's ``<user>+ct511w4098h`` login and prompt (M1, M2); absolute command paths (M3); never
   ``save_config()`` (M4); several commands per line with ``:put`` markers, option ``batch=false`` for one per round
   trip (M5); interleaved log lines skipped (M6); error texts mark a failed command (M7, M8).
-* Reads: ``print terse`` everywhere (M10-M14); numbers refer to the session's last ``print`` of the menu (M15);
-  the DHCP pool is the ``address-pool`` of the LAN's DHCP server (M20, M21); every static lease of that server is a
-  reservation, a client-id-only one included (M22, M23).
+* Reads: ``print terse`` everywhere (M10-M14), all of them and the version on one line; numbers refer to the
+  session's last ``print`` of the menu and stay valid after ``add``/``remove`` (M15); the DHCP pool is the
+  ``address-pool`` of the LAN's DHCP server (M20, M21); every static lease of that server is a reservation, a
+  client-id-only one included (M22, M23).
+* Writes: a run's writes go on one line (:meth:`MikrotikDriver.write_batch`), the device stopping at the first
+  refusal, with the read-back after them on the same line (M5); every name or comment is written by one function,
+  :func:`~.strings.ros_quote` (M43), and a customer's forward goes back under its own name when every print shows
+  that name back byte for byte (M44, M11).
 * Forwards: ``/ip firewall nat`` ``chain=dstnat action=dst-nat`` rules restricted with ``in-interface-list=WAN``
-  and placed first with ``place-before=0`` (M30-M32).
+  and placed first with ``place-before=<first number>`` (M30-M32).
 * NAT filtering: "open" = enabled ``endpoint-independent-nat`` rules (v7 only, M33); routerfix marks the rules it
   disables and undoes only those (M34, M35). SIP ALG = the ``sip`` service port (M36).
 * Connection flush after NAT changes (M37): only inbound entries (destination = a WAN address, else a source outside
-  the LAN) on 5060/5061, v6/v7 layouts (M38, M39).
+  the LAN) on 5060/5061, v6/v7 layouts (M38, M39). In an armed run their print rides on the write line, right after
+  the writes (the flows to clear are those that predate the change), and the flush removes them by that print's
+  numbers (M15) when nothing was sent since; otherwise it prints first.
 * Device-held rollback (M40-M42): when the engine arms it (:meth:`MikrotikDriver.hold_changes`), Safe Mode is taken
   (Ctrl-X) before the first configuration write and released (Ctrl-X) only in :meth:`MikrotikDriver.verify_state`
   once the read-back matches; a session that ends before that (client killed, connection dropped, or ``close``,
@@ -32,9 +39,11 @@ import ipaddress
 import logging
 import re
 import time
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver, parse_bool
+from routerfix.enums import ActionKind
 from routerfix.errors import (
     DeviceError,
     InvalidValue,
@@ -57,7 +66,7 @@ from routerfix.model import (
     Reservation,
     check_device_name,
 )
-from routerfix.planner import managed_view
+from routerfix.planner import SIP_PORTS, managed_view
 
 from .parser import (
     LanScope,
@@ -69,6 +78,7 @@ from .parser import (
     parse_version,
     static_reservations,
 )
+from .strings import ros_quote, verbatim_name
 
 __all__ = ["MikrotikDriver", "ros_quote"]
 
@@ -83,14 +93,6 @@ _CAPS = Capabilities(
                         Feature.SIP_ALG}),
     forward_ranges=True, forward_both=False, orders_rules=True,
     notes=("forwards are /ip firewall nat dstnat rules limited to in-interface-list=WAN and placed first",))
-
-
-def ros_quote(value: str) -> str:
-    """A RouterOS string literal: double quotes, with ``\\``, ``"`` and ``$`` escaped; control characters refused."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidValue("value", value, "text without control characters")
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return f'"{escaped}"'
 
 
 log = logging.getLogger("routerfix.drivers.mikrotik")
@@ -126,7 +128,9 @@ class MikrotikDriver(SSHDriver):
     )
     logout_command: ClassVar[str | None] = "quit"
     batch_separator: ClassVar[str | None] = "; "
-    batch_max_line: ClassVar[int] = 1200  # [I] RouterOS takes lines longer than the 511-column terminal
+    batch_max_line: ClassVar[int] = 2400  # M5: one write block and its read-back on one line
+    batch_kinds = frozenset(ActionKind)
+    """Every plan action: a run's writes go as one line, followed by the read-back (M5, M15)."""
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
@@ -139,7 +143,20 @@ class MikrotikDriver(SSHDriver):
         self.version: tuple[int, int] | None = None
         self._facts: DeviceFacts | None = None
         self._nat: list[TerseItem] = []
+        """The NAT rules of the session's last print (their numbers are what ``set``/``remove`` refer to, M15)."""
         self._nat_printed = False
+        """This session printed the NAT rules (numbers are valid)."""
+        self._nat_fresh = False
+        """No endpoint-independent-nat rule was changed since that print (their comments are as read)."""
+        self._removed: set[int] = set()
+        """Numbers of that print removed since."""
+        self._held: list[str] | None = None
+        """Writes held by :meth:`write_batch`."""
+        self._readback: dict[str, str] | None = None
+        """Outputs of the reads sent right after this session's last write (what :meth:`verify_state` reuses)."""
+        self._connections: tuple[str, str, int] | None = None
+        """The SIP connection print sent right after the last write: command, output, the session's round trips
+        then (what the flush reuses when nothing was sent since)."""
         self._wan_addresses: set[ipaddress.IPv4Address] = set()
         self._lan_network: ipaddress.IPv4Network | None = None
         self._lan_server: str | None = None
@@ -150,13 +167,17 @@ class MikrotikDriver(SSHDriver):
         """This session holds Safe Mode (M40): its changes are undone by the router unless released."""
 
     def open(self) -> None:
-        """Connect, log in and read the version (capabilities depend on it); numbers from earlier sessions are
-        forgotten."""
-        self._nat_printed = False
+        """Connect and log in; numbers and read-backs of earlier sessions are forgotten. The version (capabilities
+        depend on it) comes with the first read, in the same round trip."""
+        self._forget_session()
         self.safe_mode = False
         super().open()
-        if self.version is None:
-            self.facts()
+
+    def _forget_session(self) -> None:
+        self._nat_printed = self._nat_fresh = False
+        self._removed = set()
+        self._held = None
+        self._readback = self._connections = None
 
     def close(self) -> None:
         """Log out; a session still in Safe Mode (changes not confirmed) leaves with Ctrl-D, so the router undoes
@@ -171,6 +192,7 @@ class MikrotikDriver(SSHDriver):
 
     def _lost(self) -> None:
         self.safe_mode = False  # the router undoes a dropped Safe Mode session's changes itself (M41)
+        self._forget_session()
         super()._lost()
 
     # --- Safe Mode (M40-M42) ----------------------------------------------------------------------------
@@ -215,15 +237,17 @@ class MikrotikDriver(SSHDriver):
         self._hold = False
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
-        """Read back; when it matches ``expected`` and this session holds Safe Mode, release it, keeping the
-        verified changes (M40). A mismatch leaves Safe Mode on: the rollback's writes stay undoable too."""
-        state = self.read_state()
+        """Read back (reusing the reads sent on the line of this session's last write, after it, when there are
+        some); when it matches ``expected`` and this session holds Safe Mode, release it, keeping the verified
+        changes (M40). A mismatch leaves Safe Mode on: the rollback's writes stay undoable too."""
+        out, self._readback = self._readback, None
+        state = self._state_from(out) if out is not None else self.read_state()
         if self.safe_mode and managed_view(state) == managed_view(expected):
             self._release_safe_mode()
         return state
 
     def _batch_marker(self, token: str) -> str:
-        return f':put "{token}"'
+        return f":put {ros_quote(token)}"
 
     def _narrow(self) -> None:
         if self.version is not None and self.version[0] < 7:
@@ -241,15 +265,29 @@ class MikrotikDriver(SSHDriver):
         f"/ip dhcp-server network {_PRINT}", f"/ip dhcp-server lease {_PRINT}", f"/ip arp {_PRINT}",
         f"/ip address {_PRINT}", f"/interface list member {_PRINT}",
     )
+    _READ_BACK: ClassVar[tuple[str, ...]] = tuple(c for c in _READS if not c.startswith(
+        ("/system ", "/ip arp ")))
+    """What a read-back needs (everything but the version, identity and ARP table, which writes do not change)."""
 
     def _read_all(self) -> dict[str, str]:
-        outputs = self.send_many(self._READS)
-        return dict(zip(self._READS, outputs, strict=True))
+        self._send_held()  # a print renumbers: held commands that use the old numbers go first
+        out = dict(zip(self._READS, self.send_many(self._READS), strict=True))
+        self._remember_nat(out[f"{NAT} {_PRINT}"])  # numbers now follow this print (M15)
+        return out
 
     def read_state(self) -> DeviceState:
-        """Everything in one batch (2-3 round trips)."""
-        out = self._read_all()
-        facts = self._parse_facts(out["/system resource print"], out["/system identity print"])
+        """Everything in one round trip (M5)."""
+        return self._state_from(self._read_all())
+
+    def _state_from(self, out: dict[str, str]) -> DeviceState:
+        """The state shown by the outputs of :attr:`_READS` (or of :attr:`_READ_BACK`: version, identity and
+        neighbours then come from this session's first read)."""
+        if "/system resource print" in out:
+            facts = self._parse_facts(out["/system resource print"], out["/system identity print"])
+        elif self._facts is not None:
+            facts = self._facts
+        else:
+            facts = self.facts()
         self._remember_nat(out[f"{NAT} {_PRINT}"])
         self._remember_addresses(out[f"/ip address {_PRINT}"], out[f"/interface list member {_PRINT}"])
         caps = self.capabilities
@@ -263,7 +301,7 @@ class MikrotikDriver(SSHDriver):
             sip_alg=self._parse_sip_alg(out[f"/ip firewall service-port {_PRINT}"]),
             forwards=self._forwards(), scope=scope,
             leases=self._parse_leases(out[f"/ip dhcp-server lease {_PRINT}"]),
-            neighbours=self._parse_arp(out[f"/ip arp {_PRINT}"]),
+            neighbours=self._parse_arp(out[f"/ip arp {_PRINT}"]) if f"/ip arp {_PRINT}" in out else (),
         )
 
     def _parse_facts(self, resource: str, identity: str) -> DeviceFacts:
@@ -282,7 +320,8 @@ class MikrotikDriver(SSHDriver):
 
     def _remember_nat(self, text: str) -> None:
         self._nat = parse_terse(text, f"{NAT} {_PRINT}")
-        self._nat_printed = True
+        self._nat_printed = self._nat_fresh = True
+        self._removed = set()
 
     def _remember_addresses(self, addresses: str, members: str) -> None:
         wan_ifaces = {m.get("interface") for m in parse_terse(members, "/interface list member print")
@@ -300,6 +339,7 @@ class MikrotikDriver(SSHDriver):
 
     def list_port_forwards(self) -> tuple[PortForward, ...]:
         """Every dst-nat rule with a tcp/udp port and a target, in rule order (``ref`` = its number)."""
+        self._send_held()  # a print renumbers: held commands that use the old numbers go first
         self._remember_nat(self.send(f"{NAT} {_PRINT}"))
         return self._forwards()
 
@@ -423,56 +463,114 @@ class MikrotikDriver(SSHDriver):
 
     # --- writes ------------------------------------------------------------------------------------------
 
-    def _add_port_forward(self, forward: PortForward) -> None:
-        check_device_name(forward.name, "forward name")
+    def check_restore_name(self, name: str) -> str:
+        """A customer's forward goes back under its own name when :func:`~.strings.ros_quote` writes it and every
+        print shows it back byte for byte (M43, M44: printable ASCII, spaces, quotes, ``$``, ``\\`` included);
+        otherwise the engine uses a device-safe name."""
+        return verbatim_name(name)
+
+    @contextlib.contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """The block's writes go at its end as one line (M5), stopped by the device at the first refusal; an
+        exception inside drops them (nothing was sent)."""
+        if self._held is not None:  # nested: the outer block sends
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        except BaseException:
+            self._held = None
+            raise
+        held, self._held = self._held, None
+        if held:
+            self._send_writes(held)
+
+    def _write(self, commands: Sequence[str]) -> None:
+        """Send configuration ``commands`` (held inside :meth:`write_batch`)."""
+        if self._held is not None:
+            self._held.extend(commands)
+        else:
+            self._send_writes(commands)
+
+    def _send_held(self) -> None:
+        """Send what :meth:`write_batch` holds so far (before a print renumbers the items those commands name)."""
+        held = self._held
+        if held:
+            self._held = []
+            self._send_writes(held)
+
+    def _send_writes(self, commands: Sequence[str]) -> None:
+        """Take Safe Mode if the run is armed (M40), then send ``commands`` on one line; in an armed run the
+        read-back follows on the same line (M5: it runs only if every write did), kept for :meth:`verify_state`."""
+        self._readback = self._connections = None
         self._take_safe_mode()
+        reads: list[str] = []
+        if self._hold:
+            reads = [*self._READ_BACK]
+            if self.version is not None:  # the flush that follows a change wants the flows that predate it (M37)
+                reads.append(self._connection_print(tuple(SIP_PORTS)))
+        outputs = self.send_many([*commands, *reads])
+        if reads:
+            self._readback = dict(zip(reads, outputs[len(commands):], strict=True))
+            self._remember_nat(self._readback[f"{NAT} {_PRINT}"])  # numbers now follow this print (M15)
+            if self.version is not None:
+                self._connections = (reads[-1], outputs[-1], self.round_trips)
+
+    def _nat_numbers(self) -> list[TerseItem]:
+        """The NAT rules of this session's last print, printing first if there was none (M15)."""
         if not self._nat_printed:
             self.list_port_forwards()
-        place = " place-before=0" if self._nat else ""
+        return self._nat
+
+    def _add_port_forward(self, forward: PortForward) -> None:
+        name = ros_quote(self.check_restore_name(forward.name))
+        standing = [item.index for item in self._nat_numbers() if item.index not in self._removed]
+        place = f" place-before={standing[0]}" if standing else ""  # first (M31), by the last print's numbers
         disabled = "" if forward.enabled else " disabled=yes"
-        self.send(f"{NAT} add chain=dstnat action=dst-nat protocol={forward.protocol.value} "
-                  f"dst-port={forward.external_ports} in-interface-list={self.wan_list} "
-                  f"to-addresses={forward.internal_address} to-ports={forward.internal_ports} "
-                  f"comment={forward.name}{disabled}{place}")
+        self._write([f"{NAT} add chain=dstnat action=dst-nat protocol={forward.protocol.value} "
+                     f"dst-port={forward.external_ports} in-interface-list={ros_quote(self.wan_list)} "
+                     f"to-addresses={forward.internal_address} to-ports={forward.internal_ports} "
+                     f"comment={name}{disabled}{place}"])
+
+    def _find_forward(self, forward: PortForward) -> TerseItem | None:
+        return next((item for item in self._nat if item.index not in self._removed
+                     and any(f.key() == forward.key() for f in forwards_from_rule(item))), None)
 
     def _remove_port_forward(self, forward: PortForward) -> None:
-        self._take_safe_mode()
-        self.list_port_forwards()
-        for item in self._nat:
-            if any(f.key() == forward.key() for f in forwards_from_rule(item)):
-                self.send(f"{NAT} remove {item.index}")
-                self._nat_printed = False
-                return
+        self._nat_numbers()
+        item = self._find_forward(forward)
+        if item is None:  # added in this session, or changed since the print: print again (a read)
+            self.list_port_forwards()
+            item = self._find_forward(forward)
+        if item is not None:
+            self._write([f"{NAT} remove {item.index}"])
+            self._removed.add(item.index)
 
     def _reserve_address(self, reservation: Reservation) -> None:
-        check_device_name(reservation.name, "reservation name")
-        self._take_safe_mode()
         if self._lan_server is None:
             self.read_state()
         server = self._lan_server
         where = f" server={ros_quote(server)}" if server else ""
-        self.send(f"/ip dhcp-server lease add address={reservation.address} "
-                  f"mac-address={reservation.mac.upper()}{where} comment={reservation.name}")
+        self._write([f"/ip dhcp-server lease add address={reservation.address} "
+                     f"mac-address={reservation.mac.upper()}{where} comment={ros_quote(reservation.name)}"])
 
     def _release_address(self, reservation: Reservation) -> None:
-        self._take_safe_mode()
-        self.send(f"/ip dhcp-server lease remove [find where address={reservation.address} and "
-                  f"mac-address={reservation.mac.upper()} and !dynamic]")
+        self._write([f"/ip dhcp-server lease remove [find where address={reservation.address} and "
+                     f"mac-address={reservation.mac.upper()} and !dynamic]"])
 
     def _set_sip_alg(self, enabled: bool) -> None:
-        self._take_safe_mode()
-        self.send(f"/ip firewall service-port set sip disabled={'no' if enabled else 'yes'}")
+        self._write([f"/ip firewall service-port set sip disabled={'no' if enabled else 'yes'}"])
 
     def _set_nat_mode(self, mode: NatMode) -> None:
-        self._take_safe_mode()
         if self.version is None:
             self.facts()
         if Feature.NAT_MODE not in self.capabilities:
             raise UnsupportedOperation("RouterOS 6 has no endpoint-independent NAT", host=self.host,
                                        driver=self.name)
-        if not self._nat_printed:
+        if not self._nat_fresh:
             self.list_port_forwards()
-        eim = self._eim_rules()  # numbers of the session's last print, which the commands below refer to
+        eim = [item for item in self._eim_rules() if item.index not in self._removed]
         if mode is NatMode.SECURE:
             # mark each rule this run disables, so that OPEN (the undo) re-enables those and no other
             commands = [f"{NAT} set {item.index} disabled=yes comment={ros_quote(EIM_OFF + item.get('comment'))}"
@@ -484,13 +582,13 @@ class MikrotikDriver(SSHDriver):
             if not marked and not any(not item.disabled for item in eim):
                 commands = [
                     f"{NAT} add chain=srcnat action=endpoint-independent-nat protocol=udp "
-                    f"out-interface-list={self.wan_list} comment={EIM_COMMENT}",
+                    f"out-interface-list={ros_quote(self.wan_list)} comment={ros_quote(EIM_COMMENT)}",
                     f"{NAT} add chain=dstnat action=endpoint-independent-nat protocol=udp "
-                    f"in-interface-list={self.wan_list} comment={EIM_COMMENT}",
+                    f"in-interface-list={ros_quote(self.wan_list)} comment={ros_quote(EIM_COMMENT)}",
                 ]
         if commands:
-            self.send_many(commands)
-        self._nat_printed = False
+            self._write(commands)
+        self._nat_fresh = False  # the rules' comments and flags changed: the next NAT mode change prints again
 
     def _capture_unsupported(self) -> UnsupportedOperation:
         """No live capture on RouterOS: the refusal carries the manual ``/tool sniffer`` steps (:mod:`.capture`)."""
@@ -498,16 +596,27 @@ class MikrotikDriver(SSHDriver):
 
         return unsupported(self.host, self.name)
 
+    def _connection_print(self, ports: tuple[int, ...]) -> str:
+        """The print of the connections to ``ports`` (M38: v7 has ``dst-port``, v6 ``dst-address=a.b.c.d:port``)."""
+        assert self.version is not None
+        alternatives = "|".join(str(p) for p in sorted(set(ports)))
+        where = f"dst-port~{ros_quote(f'^({alternatives})$')}" if self.version[0] >= 7 else \
+            f"dst-address~{ros_quote(f':({alternatives})$')}"
+        return f"/ip firewall connection {_PRINT} where {where}"
+
     def _flush_connections(self, ports: tuple[int, ...]) -> int:
         if self.version is None:
             self.facts()
-        assert self.version is not None
-        v7 = self.version[0] >= 7
-        alternatives = "|".join(str(p) for p in sorted(set(ports)))
-        where = f'dst-port~"^({alternatives})\\$"' if v7 else f'dst-address~":({alternatives})\\$"'
+        command = self._connection_print(ports)
+        seen, self._connections = self._connections, None
+        # the print sent on the line of the last write, when nothing was sent since: it shows the flows that
+        # predate the change, which are the ones to clear (later ones already took the new rules)
+        printed = seen[1] if seen is not None and seen[0] == command and seen[2] == self.round_trips else None
         removed = 0
         for _attempt in range(2):
-            doomed = self._inbound_connections(self.send(f"/ip firewall connection {_PRINT} where {where}"), ports)
+            text = printed if printed is not None else self.send(command)
+            printed = None
+            doomed = self._inbound_connections(text, ports)
             if not doomed:
                 return removed
             try:

@@ -3,7 +3,8 @@
 Facts relied on: docs/facts/mikrotik.md M6 (interleaved log lines), M10-M13 (terse rows: number, flag letters of
 either case, ``key=value``; v6 quoting vs v7 unquoted comment first and ``key=`` for empty values; unset properties
 left out), M16 (key: value pages), M17/M18 (``/export`` lines and their `` \\`` continuation), M21 (pool ranges),
-M22/M23 (static leases), M30-M32 (NAT rules). Only routerfix errors leave this module.
+M22/M23 (static leases), M30-M32 (NAT rules), M43 (escapes in quoted values). Only routerfix errors leave this
+module.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from dataclasses import dataclass, field
 from routerfix.errors import InvalidValue, ParseError
 from routerfix.model import AddressRange, DhcpScope, PortForward, PortRange, Protocol, Reservation
 
+from .strings import decode_escapes
+
 __all__ = ["ANY_MAC", "LanScope", "TerseItem", "forwards_from_rule", "join_export_lines", "parse_address_ranges",
            "parse_key_values", "parse_terse", "parse_version", "static_reservations", "strip_log_lines"]
 
 _LOG_LINE = re.compile(r"^\s*(?:\w{3}/\d\d/\d{4} )?\d\d:\d\d:\d\d \S+: ")
 _INDEX = re.compile(r"^\s*(\d+)(?=\s|$)")
 _FLAG_TOKEN = re.compile(r"[A-Za-z*]+")  # connections add lower-case s (srcnat) and d (dstnat)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _KEY_AT = re.compile(r"(?:^|(?<=\s))([a-z][a-z0-9.\-]*)=")
 
 
@@ -93,19 +97,16 @@ def strip_log_lines(text: str) -> list[str]:
 
 
 def _unquote(value: str, source: str) -> tuple[str, int]:
-    """Parse a double-quoted RouterOS string at the start of ``value``; return it and the characters used."""
-    out: list[str] = []
+    """Parse a double-quoted RouterOS string at the start of ``value`` (escapes: M43); return it and the characters
+    used."""
     i = 1
     while i < len(value):
         ch = value[i]
-        if ch == "\\" and i + 1 < len(value):
-            nxt = value[i + 1]
-            out.append({"n": "\n", "r": "\r", "t": "\t"}.get(nxt, nxt))
+        if ch == "\\":
             i += 2
             continue
         if ch == '"':
-            return "".join(out), i + 1
-        out.append(ch)
+            return decode_escapes(value[1:i]), i + 1
         i += 1
     raise ParseError(source, "unterminated quoted value")
 
@@ -241,7 +242,7 @@ def forwards_from_rule(item: TerseItem, source: str = "/ip firewall nat print te
     internal = _ports(p["to-ports"], source) if p.get("to-ports") else []
     wan_only = bool(p.get("in-interface-list") or p.get("in-interface")) and not (
         p.get("in-interface-list", "").startswith("!") or p.get("in-interface", "").startswith("!"))
-    name = p.get("comment", "")
+    name = _CONTROL.sub("\ufffd", p.get("comment", ""))  # a control character never vanishes into a valid name
     forwards = []
     for ext in external:
         to_ports = internal[0] if len(internal) == 1 and (len(internal[0]) in (1, len(ext))) else None

@@ -7,8 +7,9 @@ Stands for a hAP-class router with the default configuration (``defconf``): brid
 (192.168.88.10-192.168.88.254), masquerade for ``out-interface-list=WAN``.
 
 * Session: ``admin+ct511w4098h`` accepted and stripped (M1), prompt ``[admin@MikroTik] > `` and ``quit`` (M2), bare
-  menu paths change the prompt (M3, inferred), ``;``-separated statements and ``:put`` (M5, inferred), optional
-  interleaved log lines (M6, knob ``log_lines``), error texts (M7, M8).
+  menu paths change the prompt (M3, inferred), ``;``-separated statements and ``:put`` (M5), optional
+  interleaved log lines (M6, knob ``log_lines``), error texts (M7, M8), quoted strings with their escapes, an
+  unescaped ``$`` as a variable (none defined: it stands for nothing) and an unescaped ``?`` as the help key (M43).
 * Prints: terse rows in the v6 or v7 layout (M10-M12: unset properties left out, so a client-id-only static lease
   prints no ``mac-address``), flags (M13), legends only without ``terse`` (M14), numbers from the session's last
   print of the menu (M15), ``/system resource``/``identity`` pages (M16), ``/export`` (M17, M18).
@@ -298,15 +299,9 @@ def _tokens(text: str, offset: int) -> list[Token]:
             ch = text[i]
             if ch == '"':
                 quoted = True
-                i += 1
-                while i < len(text) and text[i] != '"':
-                    if text[i] == "\\" and i + 1 < len(text):
-                        i += 1
-                    buf.append(text[i])
-                    i += 1
-                if i >= len(text):
-                    raise RouterOSError(f"syntax error (line 1 column {offset + start + 1})")
-                i += 1
+                value, end = _string(text, i, offset)
+                buf.append(value if not depth else text[i:end])  # inside [...]: decoded when that is run
+                i = end
                 continue
             if ch == "[":
                 depth += 1
@@ -318,16 +313,55 @@ def _tokens(text: str, offset: int) -> list[Token]:
     return tokens
 
 
+_ESCAPED = {'"': '"', "\\": "\\", "$": "$", "?": "?", "n": "\n", "r": "\r", "t": "\t", "_": " ", "a": "\a",
+            "b": "\b", "f": "\f", "v": "\v"}
+"""Escapes inside a quoted string (M43); ``\\XX`` (two capital hex digits) is a byte."""
+_HEX = re.compile(r"[0-9A-F]{2}")
+_VARIABLE = re.compile(r"\$(?:[A-Za-z0-9_-]+)?")
+
+
+def _string(text: str, start: int, offset: int) -> tuple[str, int]:
+    """The value of the quoted string opening at ``text[start]`` and the index after its closing quote (M43): escapes
+    decoded; an unescaped ``$name`` is a variable (none is defined here: it stands for nothing); an unescaped ``?``
+    is the console's help key, not text."""
+    out: list[str] = []
+    i = start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            return "".join(out), i + 1
+        if ch == "\\":
+            pair = text[i + 1:i + 3]
+            if _HEX.fullmatch(pair):
+                out.append(chr(int(pair, 16)))
+                i += 3
+                continue
+            if i + 1 >= len(text) or text[i + 1] not in _ESCAPED:
+                raise RouterOSError(f"syntax error (line 1 column {offset + i + 1})")
+            out.append(_ESCAPED[text[i + 1]])
+            i += 2
+            continue
+        variable = _VARIABLE.match(text, i)
+        if variable is not None:
+            i = variable.end()
+            continue
+        if ch != "?":
+            out.append(ch)
+        i += 1
+    raise RouterOSError(f"syntax error (line 1 column {offset + start + 1})")
+
+
 _V6_STRINGS = frozenset({"client-id", "host-name", "address-lists", "dhcp-option", "comment", "log-prefix"})
 """Text properties RouterOS 6 prints quoted even without spaces (M11: ``client-id="1:30:7:4d:f5:7:49"``,
 ``host-name="Galaxy-S8"``)."""
 
 
 def _quote(value: str, v7_terse: bool = False, *, always: bool = False) -> str:
+    """A value as v6 prints and exports it: quoted when needed (M11), with the escapes of M43 (M44)."""
     if v7_terse:
         return value
-    if always or value == "" or re.search(r"[\s\"\\;$\[\]{}=]", value):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    if always or value == "" or re.search(r"[\s\"\\;$?\[\]{}=]", value):
+        escaped = "".join("\\" + c if c in '"\\$?' else c for c in value)
         return f'"{escaped}"'
     return value
 

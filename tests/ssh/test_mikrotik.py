@@ -49,28 +49,31 @@ class TestMikrotikV6Conformance(DriverConformance):
 
 
 def test_exact_commands_for_the_office_v7(sim: SimulatedDevice) -> None:
+    """Three round trips (M5): every read on one line; every write on one line with the read-back and the SIP
+    connection print after it; the removal of the inbound flows. Safe Mode keys (M40) besides."""
     with connect(sim) as driver:
         start = len(sim.handle.commands)
         result = routerfix.apply_ghostcall_mitigation(driver)
+        assert driver.round_trips == 3  # type: ignore[attr-defined]
     assert result.status == "mitigated" and str(result.plan.sink) == "192.168.88.252"
-    sent = writes_sent(sim, start)
-    reads = [c for c in sent if c.startswith("/system resource print")]
-    assert len(reads) == 2, "two read passes (plan, verify) of one round trip each"
-    writes = [c for c in sent if c not in reads and c != "quit"]
-    assert writes == [
-        "/ip firewall nat add chain=dstnat action=dst-nat protocol=tcp dst-port=5060-5061 in-interface-list=WAN "
-        "to-addresses=192.168.88.252 to-ports=5060-5061 comment=routerfix-sip-tcp place-before=0",
-        "/ip firewall nat add chain=dstnat action=dst-nat protocol=udp dst-port=5060-5061 in-interface-list=WAN "
-        "to-addresses=192.168.88.252 to-ports=5060-5061 comment=routerfix-sip-udp place-before=0",
+    read, line, flush = [c for c in writes_sent(sim, start) if c != "quit"]
+    assert read.startswith("/system resource print; ")
+    commands = re.split(r'; :put "RFX-\d+"(?:; |$)', line)[:-1]
+    assert commands[:6] == [
+        '/ip firewall nat add chain=dstnat action=dst-nat protocol=tcp dst-port=5060-5061 in-interface-list="WAN" '
+        'to-addresses=192.168.88.252 to-ports=5060-5061 comment="routerfix-sip-tcp" place-before=0',
+        '/ip firewall nat add chain=dstnat action=dst-nat protocol=udp dst-port=5060-5061 in-interface-list="WAN" '
+        'to-addresses=192.168.88.252 to-ports=5060-5061 comment="routerfix-sip-udp" place-before=0',
         '/ip dhcp-server lease add address=192.168.88.252 mac-address=02:00:5E:C0:50:60 server="defconf" '
-        "comment=routerfix-sink",
-        '/ip firewall nat set 1 disabled=yes comment="routerfix-off|"; :put "RFX-0"; '
-        '/ip firewall nat set 2 disabled=yes comment="routerfix-off|"; :put "RFX-1"',
+        'comment="routerfix-sink"',
+        '/ip firewall nat set 1 disabled=yes comment="routerfix-off|"',
+        '/ip firewall nat set 2 disabled=yes comment="routerfix-off|"',
         "/ip firewall service-port set sip disabled=yes",
-        '/ip firewall connection print terse without-paging where dst-port~"^(5060|5061)\\$"',
-        "/ip firewall connection remove 0",
     ]
-    assert all(not c.endswith("save") and "copy running-config" not in c for c in sent)
+    assert all(" print terse " in c for c in commands[6:]) and "/ip firewall nat print terse without-paging" in commands
+    assert commands[-1] == '/ip firewall connection print terse without-paging where dst-port~"^(5060|5061)\\$"'
+    assert flush == "/ip firewall connection remove 0"
+    assert len(line) <= 2400
 
 
 @pytest.mark.parametrize("sim", [{"version": V7}, {"version": V6}], indirect=True, ids=["v7", "v6"])
@@ -156,7 +159,7 @@ def test_a_drop_at_each_step_leaves_the_device_mitigated_or_as_before(ssh_host: 
         start = probe.handle.commands_seen
         routerfix.apply_ghostcall_mitigation(driver)
         steps = probe.handle.commands_seen - start
-    assert steps >= 8
+    assert steps >= 3
     outcomes = set()
     for step in range(1, steps + 1):
         with simulate("mikrotik", host=ssh_host) as device:
