@@ -39,7 +39,7 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver, parse_bool
@@ -119,6 +119,13 @@ class MikrotikDriver(SSHDriver):
     name: ClassVar[str] = "mikrotik"
     capabilities = _CAPS
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_list", "dhcp_server", "batch"}
+    option_help: ClassVar[Mapping[str, str]] = {
+        **SSHDriver.option_help,
+        "wan_list": "interface list of the WAN side the forwards match (in-interface-list) (default WAN)",
+        "dhcp_server": "name of the LAN's DHCP server, needed when the router has several (default: the only one)",
+        "batch": "false: one command per round trip, for a console that refuses long lines (default true: reads, "
+                 "and writes with their read-back, each on one line)",
+    }
     device_type: ClassVar[str] = "mikrotik_routeros"
     prompt_pattern: ClassVar[str | None] = _MENU_PROMPT + "(?:<SAFE>|>)"  # M2, M40
     error_patterns: ClassVar[tuple[str, ...]] = (

@@ -18,11 +18,8 @@ from routerfix.options import MITIGATION_OPTIONS
 from routerfix.planner import MitigationOptions
 from routerfix.registry import DriverRegistry
 
-UNDOCUMENTED_ALLOWED: dict[str, frozenset[str]] = {
-    # drivers/mikrotik was being changed on another branch when option help was written: its own options are left
-    # to that work. Remove the entry once they have a line each; any other option of any driver must have one.
-    "mikrotik": frozenset({"wan_list", "dhcp_server", "batch"}),
-}
+UNDOCUMENTED_ALLOWED: dict[str, frozenset[str]] = {}
+"""Options allowed to ship without help (none: every option of every driver has a line)."""
 
 
 def test_the_table_covers_every_mitigation_option() -> None:
