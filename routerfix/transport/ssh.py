@@ -99,6 +99,10 @@ def map_ssh_error(exc: BaseException, *, host: str, driver: str, during: str,
                 f"{where} holds {fingerprint(item.expected_key)}. Refused (also with accept_new_host_key). If the "
                 f"device was really re-keyed, check the new key on the device, remove the old line with "
                 f"ssh-keygen -R '{host}' -f {where} and connect again", host=host, driver=driver)
+    for item in chain:  # paramiko's auth_timeout: no answer to the credentials in time, not a refusal
+        if isinstance(item, paramiko.AuthenticationException) and str(item).strip() == "Authentication timeout.":
+            return ConnectTimeout(f"{host} did not answer the SSH login in time (not a refusal; raise the connect "
+                                  f"timeout for a busy device)", host=host, driver=driver)
     for item in chain:
         if isinstance(item, paramiko.AuthenticationException) or "NetmikoAuthenticationException" in names:
             return AuthenticationError(f"{host} refused the SSH credentials (not retried: check the username, "

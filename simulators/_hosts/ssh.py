@@ -21,6 +21,7 @@ Knobs (:class:`Knobs`, changeable while running, e.g. ``device.knobs.latency = 0
   arrives; ``drop_executes`` says whether that command runs first (the change lands, its answer is lost);
 * ``chunk_size``/``chunk_delay`` — slow output: the answer is written in chunks with a pause between them;
 * ``fail_auth`` — refuse every login (attempts are still counted in :attr:`SimulatedSSHDevice.auth_attempts`);
+* ``auth_delay`` — seconds the device takes to answer a password (a device too busy to answer in time);
 * ``work`` — device work time: ``work(line, output)`` seconds the device spends on a line before answering (a probe
   waiting out its timeout, a save writing flash; :mod:`simulators._hosts.timing`). The device works on one line at
   a time: a line typed ahead starts when the previous one is done. None (the default): no work time.
@@ -110,6 +111,7 @@ class Knobs:
     chunk_size: int = 0
     chunk_delay: float = 0.0
     fail_auth: bool = False
+    auth_delay: float = 0.0
     work: Callable[[str, str], float] | None = None
 
 
@@ -200,8 +202,8 @@ def _make_server_class(asyncssh: Any) -> Any:
         async def validate_password(self, username: str, password: str) -> bool:
             device = self.device
             device.auth_attempts += 1
-            if device.knobs.latency:
-                await asyncio.sleep(device.knobs.latency)
+            if device.knobs.latency or device.knobs.auth_delay:
+                await asyncio.sleep(device.knobs.latency + device.knobs.auth_delay)
             ok = not device.knobs.fail_auth and device.check_login(username, password)
             if ok:
                 device.logins += 1

@@ -19,6 +19,7 @@ from routerfix.driver import Timeouts
 from routerfix.errors import (
     AuthenticationError,
     ConnectionDropped,
+    ConnectTimeout,
     DeviceError,
     InvalidValue,
     ReadTimeout,
@@ -135,6 +136,16 @@ def test_auth_failure_knob(device: SimulatedSSHDevice) -> None:
     with pytest.raises(AuthenticationError):
         toy(device, host_key_fingerprint=device.fingerprint).open()
     assert device.auth_attempts == 1
+
+
+def test_a_login_answer_that_comes_too_late_is_a_timeout_not_a_refusal(device: SimulatedSSHDevice) -> None:
+    """paramiko raises ``AuthenticationException("Authentication timeout.")`` when the device does not answer the
+    credentials within ``auth_timeout``: a busy device, not wrong credentials (an AuthenticationError would never
+    be retried and tells the operator to check a password that is right)."""
+    device.knobs.auth_delay = 3
+    with pytest.raises(ConnectTimeout, match="did not answer the SSH login in time"):
+        toy(device, host_key_fingerprint=device.fingerprint, timeouts=Timeouts(connect=0.5, read=5, apply=5)).open()
+    assert device.logins == 0 and device.auth_attempts == ToyDriver.connect_attempts  # transient: retried
 
 
 def test_key_authentication(ssh_host: SSHSimulatorHost, tmp_path: Path) -> None:
