@@ -69,13 +69,14 @@ from routerfix.result import MitigationResult
 from routerfix.secrets import Secret
 
 if TYPE_CHECKING:
-    from routerfix.enums import ActionKind, FleetOperation, Operation, ResultStatus
+    from routerfix.enums import ActionKind, FleetOperation, Operation, PortState, ResultStatus
     from routerfix.fleet import FleetReport, run_fleet
 
 __version__ = "0.1.0"
 
 _LAZY = {"FleetReport": "routerfix.fleet", "run_fleet": "routerfix.fleet", "ActionKind": "routerfix.enums",
-         "FleetOperation": "routerfix.enums", "Operation": "routerfix.enums", "ResultStatus": "routerfix.enums"}
+         "FleetOperation": "routerfix.enums", "Operation": "routerfix.enums", "ResultStatus": "routerfix.enums",
+         "PortState": "routerfix.enums"}
 
 
 def __getattr__(name: str) -> Any:
@@ -93,7 +94,8 @@ __all__ = [
     "ConnectionDropped", "DeviceError", "DeviceFacts", "DeviceState", "DhcpScope", "Driver", "DriverConflict",
     "DriverNotFound", "Feature", "FleetOperation", "FleetReport", "ForwardConflict", "InvalidValue", "Lease",
     "MitigationError", "MitigationOptions", "MitigationResult", "NatDecision", "NatMode", "Neighbour", "NoFreeAddress",
-    "Operation", "ParseError", "Phone", "Plan", "PortForward", "PortRange", "Protocol", "ReadTimeout", "RegistryError",
+    "Operation", "ParseError", "Phone", "Plan", "PortForward", "PortRange", "PortState", "Protocol", "ReadTimeout",
+    "RegistryError",
     "Remedy", "Reservation", "ResultStatus", "RollbackFailed", "RouterfixError", "Secret", "SessionError",
     "StateFileError", "Timeouts", "TransportError", "TrustError", "UnsupportedOperation", "VerificationFailed",
     "__version__", "apply_ghostcall_mitigation", "connect", "find_phones", "get_driver", "list_drivers",

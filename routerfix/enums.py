@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ActionKind", "FleetOperation", "Operation", "ResultStatus"]
+__all__ = ["ActionKind", "FleetOperation", "Operation", "PortState", "ResultStatus"]
 
 
 class ResultStatus(StrEnum):
@@ -58,3 +58,18 @@ class ActionKind(StrEnum):
     SET_SIP_ALG = "set_sip_alg"
     RESERVE_ADDRESS = "reserve_address"
     RELEASE_ADDRESS = "release_address"
+
+
+class PortState(StrEnum):
+    """What a probed port did (:attr:`routerfix.probe.PortAnswer.state`)."""
+
+    SIP = "sip"
+    """A SIP response came back."""
+    OPEN = "open"
+    """TCP connection accepted, no SIP response."""
+    REFUSED = "refused"
+    """TCP reset or ICMP port unreachable: nothing listens."""
+    UNREACHABLE = "unreachable"
+    """ICMP host or network unreachable."""
+    SILENT = "silent"
+    """Nothing within the timeout."""

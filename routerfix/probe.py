@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from routerfix.enums import PortState
 from routerfix.errors import InvalidValue
 
 __all__ = ["DEFAULT_PORTS", "DEFAULT_TIMEOUT", "PortAnswer", "ProbeResult", "parse_address", "probe"]
@@ -41,15 +42,15 @@ _UDP_RETRANSMIT = (0.5, 1.0, 2.0)
 """SIP timer T1 doubling: when to send the UDP request again while nothing has answered."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PortAnswer:
     """What one port/transport did when probed.
 
     :param transport: ``"udp"`` or ``"tcp"``.
     :param port: the port probed.
-    :param state: ``"sip"`` (a SIP response came back), ``"open"`` (TCP connection accepted, no SIP
-        response), ``"refused"`` (TCP reset or ICMP port unreachable), ``"unreachable"`` (ICMP host or
-        network unreachable) or ``"silent"`` (nothing within the timeout).
+    :param state: a :class:`~routerfix.enums.PortState`: ``"sip"`` (a SIP response came back), ``"open"`` (TCP
+        connection accepted, no SIP response), ``"refused"`` (TCP reset or ICMP port unreachable),
+        ``"unreachable"`` (ICMP host or network unreachable) or ``"silent"`` (nothing within the timeout).
     :param status: the SIP status line (``"SIP/2.0 200 OK"``) when ``state`` is ``"sip"``.
     :param user_agent: the ``User-Agent`` or ``Server`` header of the response, if any.
     :param detail: a short human explanation.
@@ -58,7 +59,7 @@ class PortAnswer:
 
     transport: str
     port: int
-    state: str
+    state: PortState
     status: str | None = None
     user_agent: str | None = None
     detail: str = ""
@@ -67,11 +68,11 @@ class PortAnswer:
     @property
     def answered(self) -> bool:
         """True when something answered: a SIP response, or a TCP connection accepted."""
-        return self.state in ("sip", "open")
+        return self.state in (PortState.SIP, PortState.OPEN)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"transport": self.transport, "port": self.port, "answered": self.answered, "state": self.state,
+        return {"transport": self.transport, "port": self.port, "answered": self.answered, "state": str(self.state),
                 "status": self.status, "user_agent": self.user_agent, "detail": self.detail,
                 "seconds": round(self.seconds, 3)}
 
@@ -191,13 +192,26 @@ def _family(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> socket.Ad
     return socket.AF_INET6 if address.version == 6 else socket.AF_INET
 
 
+@dataclass(frozen=True)
+class _Answers:
+    """Builds the :class:`PortAnswer` of one port/transport check begun at ``start`` (monotonic seconds)."""
+
+    transport: str
+    port: int
+    start: float
+
+    def __call__(self, state: PortState, detail: str, status: str | None = None,
+                 agent: str | None = None) -> PortAnswer:
+        return PortAnswer(transport=self.transport, port=self.port, state=state, status=status, user_agent=agent,
+                          detail=detail, seconds=time.monotonic() - self.start)
+
+
 def _probe_udp(address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int, timeout: float) -> PortAnswer:
     start = time.monotonic()
     deadline = start + timeout
     call_id = secrets.token_hex(10) + "@routerfix-probe"
 
-    def answer(state: str, detail: str, status: str | None = None, agent: str | None = None) -> PortAnswer:
-        return PortAnswer("udp", port, state, status, agent, detail, time.monotonic() - start)
+    answer = _Answers("udp", port, start)
 
     with socket.socket(_family(address), socket.SOCK_DGRAM) as sock:
         try:
@@ -209,7 +223,7 @@ def _probe_udp(address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int
             while True:
                 now = time.monotonic()
                 if now >= deadline:
-                    return answer("silent", f"no answer within {timeout:g} s")
+                    return answer(PortState.SILENT, f"no answer within {timeout:g} s")
                 if resend and now >= resend[0]:
                     resend.pop(0)
                     sock.send(request)
@@ -221,11 +235,11 @@ def _probe_udp(address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int
                     continue
                 parsed = parse_response(data, call_id)
                 if parsed is not None:
-                    return answer("sip", "answered SIP", parsed[0], parsed[1])
+                    return answer(PortState.SIP, "answered SIP", parsed[0], parsed[1])
         except ConnectionRefusedError:
-            return answer("refused", "port unreachable (ICMP): nothing listens")
+            return answer(PortState.REFUSED, "port unreachable (ICMP): nothing listens")
         except OSError as exc:
-            return answer("unreachable", _os_detail(exc))
+            return answer(PortState.UNREACHABLE, _os_detail(exc))
 
 
 def _probe_tcp(address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int, timeout: float) -> PortAnswer:
@@ -233,19 +247,18 @@ def _probe_tcp(address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int
     deadline = start + timeout
     call_id = secrets.token_hex(10) + "@routerfix-probe"
 
-    def answer(state: str, detail: str, status: str | None = None, agent: str | None = None) -> PortAnswer:
-        return PortAnswer("tcp", port, state, status, agent, detail, time.monotonic() - start)
+    answer = _Answers("tcp", port, start)
 
     with socket.socket(_family(address), socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
             sock.connect((str(address), port))
         except TimeoutError:
-            return answer("silent", f"no answer within {timeout:g} s")
+            return answer(PortState.SILENT, f"no answer within {timeout:g} s")
         except ConnectionRefusedError:
-            return answer("refused", "connection refused: nothing listens")
+            return answer(PortState.REFUSED, "connection refused: nothing listens")
         except OSError as exc:
-            return answer("unreachable", _os_detail(exc))
+            return answer(PortState.UNREACHABLE, _os_detail(exc))
         data = b""
         try:
             local = sock.getsockname()
@@ -263,8 +276,8 @@ def _probe_tcp(address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: int
             pass
         parsed = parse_response(data, call_id)
         if parsed is not None:
-            return answer("sip", "answered SIP", parsed[0], parsed[1])
-        return answer("open", "connection accepted, no SIP answer (TLS or another service)")
+            return answer(PortState.SIP, "answered SIP", parsed[0], parsed[1])
+        return answer(PortState.OPEN, "connection accepted, no SIP answer (TLS or another service)")
 
 
 def _os_detail(exc: OSError) -> str:
