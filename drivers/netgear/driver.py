@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
+from routerfix.enums import ActionKind
 from routerfix.errors import (
     AuthenticationError,
     DeviceError,
@@ -195,7 +196,7 @@ class NetgearDriver(WebDriver):
         "family": "force the web GUI family of a model this driver does not know: acos (R6xxx/R7000/R8000 style) "
                   "or netcgi (R7800/R9000/Orbi style) (default: by model)",
     }
-    batch_kinds = frozenset({"set_nat_mode", "set_sip_alg"})
+    batch_kinds = frozenset({ActionKind.SET_NAT_MODE, ActionKind.SET_SIP_ALG})
     """NAT filtering and SIP ALG share the WAN setup form: :meth:`write_batch` sends them in one POST."""
 
     def __init__(self, host: str, **options: Any) -> None:

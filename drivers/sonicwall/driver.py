@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from routerfix.base.web import HTTP_OPTION_NAMES, WebDriver
+from routerfix.enums import ActionKind
 from routerfix.errors import (
     AuthenticationError,
     ConnectionDropped,
@@ -88,7 +89,8 @@ class SonicwallDriver(WebDriver):
                             Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.SIP_ALG}),
         max_forwards=None, forward_ranges=True, forward_both=True, orders_rules=False,
         notes=(NO_NAT_MODE, CONSISTENT_NAT, NO_FLUSH))
-    batch_kinds = frozenset({"add_forward", "remove_forward", "reserve_address", "release_address", "set_sip_alg"})
+    batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD, ActionKind.RESERVE_ADDRESS,
+                             ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG})
     option_names: ClassVar[frozenset[str]] = HTTP_OPTION_NAMES | {"wan_interface", "wan_zone", "lan_zone"}
     option_help: ClassVar[Mapping[str, str]] = {
         **WebDriver.option_help,
