@@ -45,6 +45,21 @@ class SimulatedDevice:
             opts["port"] = self.port
         return opts
 
+    def cli_args(self) -> list[str]:
+        """The connection arguments of a ``routerfix`` command for this device: ``--driver``, ``--host``,
+        ``--port`` and ``--username`` where set, ``-o KEY=VALUE`` per option (JSON unless a string). The password
+        is not among them: it goes in the environment."""
+        import json
+
+        argv = ["--driver", self.driver, "--host", self.host]
+        if self.port:
+            argv += ["--port", str(self.port)]
+        if self.username:
+            argv += ["--username", self.username]
+        for key, value in self.options.items():
+            argv += ["-o", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+        return argv
+
 
 def simulators() -> list[str]:
     """Names of drivers that ship a simulator (no simulator is imported)."""

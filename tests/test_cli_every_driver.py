@@ -23,14 +23,8 @@ WRITERS = sorted(set(routerfix.list_drivers()) - set(VERDICTS) - {"memory"})
 
 
 def _cli(verb: str, dev: SimulatedDevice, state: Path) -> subprocess.CompletedProcess[str]:
-    args = [sys.executable, "-m", "routerfix.cli", verb, "--driver", dev.driver, "--host", dev.host, "--yes",
-            "--no-prompt", "--json", "--state-dir", str(state)]
-    if dev.port:
-        args += ["--port", str(dev.port)]
-    if dev.username:
-        args += ["--username", dev.username]
-    for key, value in dev.options.items():
-        args += ["-o", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    args = [sys.executable, "-m", "routerfix.cli", verb, *dev.cli_args(), "--yes", "--no-prompt", "--json",
+            "--state-dir", str(state)]
     env = {**os.environ, "ROUTERFIX_PASSWORD": dev.password or "unused"}
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
 

@@ -207,14 +207,7 @@ def simulator_command(device: Any) -> str:
     the environment; no empty ``--username``; values shell-quoted)."""
     import shlex
 
-    argv = ["routerfix", "show", "--driver", device.driver, "--host", device.host]
-    if device.port:
-        argv += ["--port", str(device.port)]
-    if device.username:
-        argv += ["--username", device.username]
-    for key, value in device.options.items():
-        argv += ["-o", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
-    argv.append("--no-prompt")
+    argv = ["routerfix", "show", *device.cli_args(), "--no-prompt"]
     password = reveal(device.password)
     prefix = f"ROUTERFIX_PASSWORD={shlex.quote(password)} " if password else ""
     return prefix + shlex.join(argv)

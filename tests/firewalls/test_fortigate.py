@@ -55,11 +55,7 @@ class TestFortigateConformance(DriverConformance):
 
 
 def _cli(verb: str, dev: SimulatedDevice, state: Path) -> list[str]:
-    args = [verb, "--driver", "fortigate", "--host", dev.host, "--port", str(dev.port), "--yes", "--no-prompt",
-            "--state-dir", str(state)]
-    for key, value in dev.options.items():
-        args += ["--option", f"{key}={value}"]
-    return args
+    return [verb, *dev.cli_args(), "--yes", "--no-prompt", "--state-dir", str(state)]
 
 
 def test_cli_mitigates_reruns_with_no_write_and_undoes_exactly(fortigate: SimulatedDevice, tmp_path: Path,

@@ -289,10 +289,8 @@ def test_import_routerfix_does_not_import_meraki_sdk_or_requests() -> None:
 
 
 def _cli(verb: str, dev: SimulatedDevice, state: Path) -> subprocess.CompletedProcess[str]:
-    args = [sys.executable, "-m", "routerfix.cli", verb, "--driver", dev.driver, "--host", dev.host, "--yes",
-            "--no-prompt", "--json", "--state-dir", str(state), "--port", str(dev.port)]
-    for key, value in dev.options.items():
-        args += ["-o", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    args = [sys.executable, "-m", "routerfix.cli", verb, *dev.cli_args(), "--yes", "--no-prompt", "--json",
+            "--state-dir", str(state)]
     env = {**os.environ, "ROUTERFIX_PASSWORD": dev.password}
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
 

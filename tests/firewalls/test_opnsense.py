@@ -58,11 +58,7 @@ def _state(dev: SimulatedDevice) -> str:
 
 
 def _cli(verb: str, dev: SimulatedDevice, state: Path) -> list[str]:
-    args = [verb, "--driver", dev.driver, "--host", dev.host, "--port", str(dev.port), "--yes", "--no-prompt",
-            "--state-dir", str(state), "--username", dev.username]
-    for key, value in dev.options.items():
-        args += ["--option", f"{key}={value}"]
-    return args
+    return [verb, *dev.cli_args(), "--yes", "--no-prompt", "--state-dir", str(state)]
 
 
 # --- end to end -------------------------------------------------------------------------------------------

@@ -70,11 +70,7 @@ class TestSonicwallConformance(DriverConformance):
 
 
 def _cli(verb: str, dev: SimulatedDevice, state: Path) -> list[str]:
-    args = [verb, "--driver", "sonicwall", "--host", dev.host, "--port", str(dev.port), "--username", dev.username,
-            "--yes", "--no-prompt", "--state-dir", str(state)]
-    for key, value in dev.options.items():
-        args += ["--option", f"{key}={value}"]
-    return args
+    return [verb, *dev.cli_args(), "--yes", "--no-prompt", "--state-dir", str(state)]
 
 
 def test_cli_mitigates_reruns_with_no_write_and_undoes_exactly(sonicwall: SimulatedDevice, tmp_path: Path,

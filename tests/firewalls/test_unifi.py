@@ -59,11 +59,7 @@ def _requests(dev: SimulatedDevice) -> list[str]:
 
 
 def _cli(verb: str, dev: SimulatedDevice, state: Path) -> list[str]:
-    args = [verb, "--driver", dev.driver, "--host", dev.host, "--port", str(dev.port), "--yes", "--no-prompt",
-            "--state-dir", str(state), "--username", dev.username]
-    for key, value in dev.options.items():
-        args += ["--option", f"{key}={value}"]
-    return args
+    return [verb, *dev.cli_args(), "--yes", "--no-prompt", "--state-dir", str(state)]
 
 
 def _sip(dev: SimulatedDevice) -> list[dict[str, Any]]:
