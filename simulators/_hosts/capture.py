@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from .pcap import Datagram, pcap_file, registration, scan_exchange
 
-__all__ = ["CAPTURE_TOOLS", "CaptureScene", "CaptureState", "run_capture_program"]
+__all__ = ["CAPTURE_TOOLS", "CaptureScene", "CaptureState", "run_capture_program", "scene_traffic"]
 
 CAPTURE_TOOLS = {"tcpdump": "/usr/bin/tcpdump", "timeout": "/usr/bin/timeout", "base64": "/usr/bin/base64"}
 PROVIDER, SCANNER = "198.51.100.10", "198.51.100.166"
@@ -143,3 +143,12 @@ def run_capture_program(state: CaptureState, scene: CaptureScene, files: Mutable
     if name == "command" and args[:1] == ["-v"] and any(a in CAPTURE_TOOLS for a in args[1:]):
         return None  # the shell's own `command -v` answers, with CAPTURE_TOOLS added when installed
     return None
+
+
+def scene_traffic(scene: CaptureScene, interfaces: list[str], seconds: int) -> list[Datagram]:
+    """What a capture on ``interfaces`` at once sees in ``seconds`` (one savefile, in time order): each interface's
+    datagrams as :func:`_datagrams` gives them, merged."""
+    reaching = scene.reaching()
+    merged = [d for name in interfaces if name in (scene.wan, scene.lan)
+              for d in _datagrams(scene, name, seconds, reaching)]
+    return sorted(merged, key=lambda d: d.time)

@@ -28,7 +28,10 @@ Own words: the banner text.
 from __future__ import annotations
 
 import copy
+import os
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +40,9 @@ from typing import Any
 
 from routerfix.simulate import SimulatedDevice
 
+from .._hosts.capture import CaptureScene
 from .._hosts.ssh import Knobs, Shell, SSHSimulatorHost, serve_device, simulated_device
+from .sniffer import SnifferState, delay, sniffer_command
 
 __all__ = ["RouterOSError", "RouterOSShell", "RouterOSState", "simulate"]
 
@@ -98,6 +103,7 @@ MENUS: dict[str, MenuSpec] = {
     "ip address": MenuSpec(("address", "network", "interface", "comment"), ("address", "network", "interface")),
     "interface list": MenuSpec(("name",), ("name",), name_key="name"),
     "interface list member": MenuSpec(("list", "interface"), ("list", "interface")),
+    "file": MenuSpec((), ("name", "type", "size"), writable=False, name_key="name"),
 }
 _VALUE_CHECKS: dict[str, re.Pattern[str]] = {
     "to-addresses": re.compile(r"\d{1,3}(\.\d{1,3}){3}(-\d{1,3}(\.\d{1,3}){3})?"),
@@ -117,8 +123,9 @@ complete``; leases add R radius and B blocked, placed here by inference)."""
 _CONNECTION_FLAGS = "ESACDFHsd"
 """Legend order of connection flags (M13: E expected, S seen-reply, A assured, C confirmed, D dying, F fasttrack,
 H hw-offload, s srcnat, d dstnat)."""
-_TREE = {"ip", "ip firewall", "ip dhcp-server", "interface", "system", "system resource", "system identity", *MENUS}
-_VERBS = {"print", "add", "remove", "set", "export", "find", "enable", "disable"}
+_TREE = {"ip", "ip firewall", "ip dhcp-server", "interface", "system", "system resource", "system identity", "tool",
+         "tool sniffer", *MENUS}
+_VERBS = {"print", "add", "remove", "set", "export", "find", "enable", "disable", "start", "stop"}
 
 
 @dataclass
@@ -138,6 +145,8 @@ class RouterOSState:
     safe_snapshot: dict[str, list[Item]] | None = field(default=None, repr=False)
     """The menus as they were when Safe Mode was taken: what an abnormal end of the owner's session puts back
     (M41: every change made since, from any session, is undone)."""
+    sniffer: SnifferState = field(default_factory=SnifferState)
+    """``/tool sniffer``, the router's files and the login's policies (M60-M71, :mod:`.sniffer`)."""
 
     @property
     def v7(self) -> bool:
@@ -171,6 +180,26 @@ class RouterOSState:
     def nat_rules(self) -> list[dict[str, str]]:
         """NAT rules as property dicts (with ``disabled``), in order (tests)."""
         return [{**i.props, "disabled": "yes" if i.disabled else "no"} for i in self.items("ip firewall nat")]
+
+    def capture_scene(self) -> CaptureScene:
+        """What the sniffer sees: the scanner reaches the phone unless a dstnat rule takes SIP elsewhere."""
+        def reaching() -> bool:
+            return not any(r.get("chain") == "dstnat" and r.get("action") == "dst-nat" and r.get("disabled") == "no"
+                           and "5060" in r.get("dst-port", "") for r in self.nat_rules())
+        return CaptureScene(wan="ether1", lan="bridge", wan_address="203.0.113.2", phone="192.168.88.254",
+                            reaching=reaching)
+
+    def sync_files(self) -> None:
+        """``/file`` lists the files directory (M61)."""
+        names = self.sniffer.files()
+        items = [it for it in self.items("file") if it.props["name"] in names]
+        known = {it.props["name"] for it in items}
+        self.menus["file"] = items
+        for name in names:
+            if name not in known:
+                self.add("file", {"name": name, "type": "file"})
+        for it in self.items("file"):
+            it.props["size"] = str(names[it.props["name"]])
 
     def service(self, name: str) -> Item:
         """A service-port entry by name."""
@@ -470,6 +499,8 @@ class RouterOSShell(Shell):
             return "interrupted\n"
         if first == ":put":
             return (" ".join(t.text for t in tokens[1:])) + "\n"
+        if first == ":delay":
+            return delay(self.state.sniffer, tokens[1].text if len(tokens) == 2 else "")
         if first == "/" and len(tokens) == 1:
             self.menu = ""
             return ""
@@ -497,6 +528,10 @@ class RouterOSShell(Shell):
             return ""
         if verb.text == "export":
             return self._export(menu, words)
+        if menu == "tool sniffer":
+            return sniffer_command(self.state.sniffer, self.state.capture_scene, verb.text, [w.text for w in words])
+        if menu == "file":
+            return self._file(verb, words)
         if menu == "system resource" and verb.text == "print":
             return self._resource()
         if menu == "system identity" and verb.text == "print":
@@ -517,6 +552,22 @@ class RouterOSShell(Shell):
             self._set(menu, words, verb.text)
             return ""
         raise RouterOSError(f"bad command name {verb.text} (line 1 column {verb.column})")
+
+    def _file(self, verb: Token, words: list[Token]) -> str:
+        """``/file print`` and ``/file remove`` over the files directory (M61)."""
+        self.state.sync_files()
+        if verb.text == "print":
+            return self._print("file", words)
+        if verb.text != "remove":
+            raise RouterOSError(f"bad command name {verb.text} (line 1 column {verb.column})")
+        if not words:
+            raise RouterOSError("numbers: missing value")
+        self._remove("file", words)
+        kept = {it.props["name"] for it in self.state.items("file")}
+        for name in self.state.sniffer.files():
+            if name not in kept:
+                os.unlink(os.path.join(self.state.sniffer.root, name))
+        return ""
 
     # --- print ----------------------------------------------------------------------------------------------
 
@@ -748,7 +799,7 @@ class RouterOSShell(Shell):
             if word.text not in ("terse", "verbose", "compact", "show-sensitive", "hide-sensitive"):
                 raise RouterOSError(f"expected end of command (line 1 column {word.column})")
         out = [f"# nov/25/2026 12:00:00 by RouterOS {self.state.version}", "# software id = RFX0-SIM1", "#"]
-        menus = [m for m in MENUS if m.startswith(menu) and m not in ("ip firewall connection",)]
+        menus = [m for m in MENUS if m.startswith(menu) and m not in ("ip firewall connection", "file")]
         for name in sorted(menus):
             items = [it for it in self.state.items(name) if not it.dynamic]
             if name == "ip firewall service-port":
@@ -799,8 +850,14 @@ def simulate(version: str = "7.16.2", scenario: str = "office",
     :param knobs: :class:`~.._hosts.ssh.Knobs` fields (``drop_at``, ``chunk_size``, ``fail_auth``...).
     """
     router = state or default_state(version, scenario)
-    with serve_device(host, f"mikrotik-{router.identity}", lambda username: RouterOSShell(username, router),
-                      username="admin", password=password, login_name=lambda name: SUFFIX_RE.sub("", name),
-                      knobs=Knobs(latency=latency, **knobs), server_version="ROSSSH") as device:
-        device.model = router
-        yield simulated_device(device, "mikrotik", f"MikroTik RouterOS {router.version} (simulated, {scenario})")
+    files = tempfile.mkdtemp(prefix="routerfix-sim-routeros-files-")
+    router.sniffer.root = router.sniffer.root or files
+    try:
+        with serve_device(host, f"mikrotik-{router.identity}", lambda username: RouterOSShell(username, router),
+                          username="admin", password=password, login_name=lambda name: SUFFIX_RE.sub("", name),
+                          knobs=Knobs(latency=latency, **knobs), server_version="ROSSSH",
+                          sftp_root=router.sniffer.sftp_root) as device:
+            device.model = router
+            yield simulated_device(device, "mikrotik", f"MikroTik RouterOS {router.version} (simulated, {scenario})")
+    finally:
+        shutil.rmtree(files, ignore_errors=True)
