@@ -216,7 +216,7 @@ class Driver(abc.ABC):
         """Capture SIP (ports 5060/5061) on the WAN and LAN sides at once for at most ``seconds`` and
         ``max_packets`` per side, remove everything the capture left on the device, and return the packets
         (pcap bytes per side). Optional: :attr:`Feature.CAPTURE`. Reads nothing it does not need; writes no
-        configuration."""
+        configuration beyond the settings of the device's own capture tool, put back as they were."""
         from routerfix.diagnose.live import check_bounds
 
         seconds, max_packets = check_bounds(seconds, max_packets)

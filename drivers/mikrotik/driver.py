@@ -43,6 +43,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver, parse_bool
+from routerfix.diagnose.live import LiveCapture
 from routerfix.enums import ActionKind
 from routerfix.errors import (
     DeviceError,
@@ -90,7 +91,7 @@ _PRINT = "print terse without-paging"
 _CAPS = Capabilities(
     features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.NAT_MODE, Feature.DHCP_SCOPE,
                         Feature.LEASES, Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.FLUSH_CONNECTIONS,
-                        Feature.SIP_ALG}),
+                        Feature.SIP_ALG, Feature.CAPTURE}),
     forward_ranges=True, forward_both=False, orders_rules=True,
     notes=("forwards are /ip firewall nat dstnat rules limited to in-interface-list=WAN and placed first",))
 
@@ -597,11 +598,12 @@ class MikrotikDriver(SSHDriver):
             self._write(commands)
         self._nat_fresh = False  # the rules' comments and flags changed: the next NAT mode change prints again
 
-    def _capture_unsupported(self) -> UnsupportedOperation:
-        """No live capture on RouterOS: the refusal carries the manual ``/tool sniffer`` steps (:mod:`.capture`)."""
-        from .capture import unsupported
+    def _capture(self, seconds: float, max_packets: int) -> LiveCapture:
+        """``/tool sniffer`` on the WAN and LAN interfaces into one file, read over SFTP on this session's
+        connection, then removed and the sniffer put back as it was (:mod:`.capture`, M60-M71)."""
+        from .capture import capture
 
-        return unsupported(self.host, self.name)
+        return capture(self, seconds, max_packets)
 
     def _connection_print(self, ports: tuple[int, ...]) -> str:
         """The print of the connections to ``ports`` (M38: v7 has ``dst-port``, v6 ``dst-address=a.b.c.d:port``)."""

@@ -46,6 +46,9 @@ class Side(StrEnum):
     """The internet side: scans arrive here."""
     LAN = "lan"
     """The phones' side: what reaches a phone shows here."""
+    BOTH = "wan+lan"
+    """Both sides in one file (one capture taking the WAN and LAN interfaces at once, e.g. a router with a single
+    sniffer): the diagnosis tells them apart by address, as it does for any file."""
 
 
 def check_bounds(seconds: object, max_packets: object) -> tuple[float, int]:
