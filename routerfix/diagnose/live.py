@@ -93,11 +93,14 @@ class LiveCapture:
                           for s in self.sides]}
 
 
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in text)[:64]
+
+
 def _save(capture: LiveCapture, directory: Path, host: str) -> list[Path]:
-    safe_host = "".join(c if c.isalnum() or c in ".-" else "_" for c in host)[:64] or "router"
     paths = []
     for side in capture.sides:
-        path = directory / f"{safe_host}-{side.side}-{side.interface}.pcap"
+        path = directory / f"{_safe(host) or 'router'}-{_safe(side.side)}-{_safe(side.interface)}.pcap"
         path.write_bytes(side.data)
         paths.append(path)
     return paths
