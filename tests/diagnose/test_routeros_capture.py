@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from routerfix.drivers.mikrotik.capture import FILE_PREFIX, file_limit_kib, keep_packets
 from routerfix.simulators.mikrotik.device import simulate
 from routerfix.simulators.mikrotik.sniffer import DEFAULT_SETTINGS
 
@@ -20,8 +21,6 @@ from routerfix.diagnose import SCHEMA_PATH
 from routerfix.diagnose.live import diagnose_live
 from routerfix.errors import InvalidValue, UnsupportedOperation
 from routerfix.simulate import SimulatedDevice
-
-from routerfix.drivers.mikrotik.capture import FILE_PREFIX, file_limit_kib, keep_packets
 
 
 @pytest.fixture(scope="module")
