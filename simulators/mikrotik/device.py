@@ -21,6 +21,8 @@ Stands for a hAP-class router with the default configuration (``defconf``): brid
 * Safe Mode: Ctrl-X takes it (``[Safe Mode taken]``, ``<SAFE>`` prompt) and releases it keeping the changes (M40);
   Ctrl-D, or a session that ends without ``quit`` (dropped, client killed), undoes every change made since it was
   taken (M41); another session asking gets the hijack question (M42). The 100-action history limit is not modelled.
+* Live capture (:mod:`.sniffer`): ``/tool sniffer`` print/set/start/stop, ``:delay``, ``/file print``/``remove``
+  over a files directory that the SFTP subsystem serves, the ``sniff``/``ftp`` policies (M60-M71).
 
 Own words: the banner text.
 """
