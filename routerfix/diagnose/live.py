@@ -35,6 +35,10 @@ DEFAULT_PACKETS = 500
 """Packets captured per side unless told otherwise."""
 MAX_PACKETS = 2000
 """Most packets captured per side (each at most :data:`SNAPLEN` bytes: the capture stays a few MB at most)."""
+SCRATCH_PREFIX = "routerfix-diagnose-"
+"""Prefix of the local scratch directory holding the pcaps while they are diagnosed: never the routers' own
+capture prefix (``/tmp/routerfix-capture-*``, which a Linux capture clears first), so a capture on a router that
+shares this machine's /tmp (the namespace lab, or routerfix run on the router itself) cannot delete it."""
 SNAPLEN = 2048
 """Bytes kept of each packet (a SIP request over UDP fits; longer ones are cut, and their SIP read as far as kept)."""
 
@@ -133,7 +137,7 @@ def diagnose_live(driver: Driver, seconds: float, *, max_packets: int = DEFAULT_
     taken = driver.capture(seconds, max_packets=max_packets)
     if mitigated is None:
         mitigated = bool(found)
-    with tempfile.TemporaryDirectory(prefix="routerfix-capture-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX) as scratch:
         directory = Path(save_to) if save_to is not None else Path(scratch)
         if save_to is not None:
             directory.mkdir(parents=True, exist_ok=True)

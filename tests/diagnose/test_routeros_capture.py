@@ -125,3 +125,14 @@ def test_after_the_fix_the_scan_arrives_and_goes_nowhere() -> None:
         result = diagnose_live(driver, 4, max_packets=50)
     assert result.capture is not None and result.capture["mitigation_found"] is True
     assert (result.verdict, result.exit_code) == ("scan-arriving-blocked", 0)
+
+
+def test_the_local_scratch_directory_is_out_of_reach_of_a_linux_capture_cleanup() -> None:
+    import fnmatch
+    import tempfile
+
+    from routerfix.diagnose.live import SCRATCH_PREFIX
+    from routerfix.diagnose.tcpdump import PREFIX
+
+    scratch = os.path.join(tempfile.gettempdir(), SCRATCH_PREFIX + "abc123")
+    assert not fnmatch.fnmatch(scratch, PREFIX + "*")
