@@ -45,8 +45,8 @@ _NARROWING = ("filter-mac-address", "filter-mac-protocol", "filter-ip-address", 
               "filter-dst-port", "filter-src-mac-address", "filter-dst-mac-address", "filter-vlan", "filter-cpu",
               "filter-size")
 """Filters that would narrow the capture (M63): cleared for the run when set, put back afterwards."""
-_PCAP_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")  # little-endian microsecond / nanosecond savefiles
-_PCAPNG = b"\x0a\x0d\x0d\x0a"
+_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
+"""pcap (microsecond and nanosecond, either byte order) and pcapng (M67, docs/facts/diagnose.md K9)."""
 POLICIES = ("the user's group needs the 'sniff' policy (to run the sniffer) and the 'ftp' policy (to read its file "
             "over SFTP): /user group set <group> policy=...,sniff,ftp")
 
@@ -57,18 +57,24 @@ def file_limit_kib(max_packets: int) -> int:
 
 
 def keep_packets(data: bytes, most: int) -> tuple[bytes, int]:
-    """A classic pcap savefile cut after ``most`` records (and the records it holds); pcapng is kept whole (bounded
-    by the file limit only)."""
-    if data[:4] not in _PCAP_MAGIC:
+    """A classic pcap savefile cut after ``most`` records, each cut to :data:`SNAPLEN` bytes (M66), and the number
+    of records kept; pcapng is kept whole (bounded by the file limit only): ``(data, -1)``."""
+    order = {b"\xd4\xc3\xb2\xa1": "<", b"\x4d\x3c\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">",
+             b"\xa1\xb2\x3c\x4d": ">"}.get(data[:4])
+    if order is None or len(data) < 24:
         return data, -1
-    end, count = 24, 0
+    header = bytearray(data[:24])
+    struct.pack_into(f"{order}I", header, 16, min(SNAPLEN, struct.unpack_from(f"{order}I", data, 16)[0]))
+    out, end, count = [bytes(header)], 24, 0
     while end + 16 <= len(data) and count < most:
-        size = struct.unpack_from("<I", data, end + 8)[0]
+        seconds, fraction, size, original = struct.unpack_from(f"{order}IIII", data, end)
         if end + 16 + size > len(data):
             break
+        kept = data[end + 16:end + 16 + min(size, SNAPLEN)]
+        out.append(struct.pack(f"{order}IIII", seconds, fraction, len(kept), original) + kept)
         end += 16 + size
         count += 1
-    return data[:end], count
+    return b"".join(out), count
 
 
 def _refuse(driver: MikrotikDriver, why: str) -> UnsupportedOperation:
@@ -161,7 +167,7 @@ def _download(driver: MikrotikDriver, sftp: Any, name: str, most: int) -> bytes:
     except OSError as exc:
         raise DeviceError(f"the sniffer left no file {name} to read over SFTP", device_message=str(exc)[:200],
                           host=driver.host, driver=driver.name) from None
-    if data[:4] not in (*_PCAP_MAGIC, _PCAPNG, b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+    if data[:4] not in _MAGIC:
         raise DeviceError(f"{name} is not a pcap file ({len(data)} bytes)", device_message="", host=driver.host,
                           driver=driver.name)
     return data

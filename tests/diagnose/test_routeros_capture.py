@@ -136,3 +136,14 @@ def test_the_local_scratch_directory_is_out_of_reach_of_a_linux_capture_cleanup(
 
     scratch = os.path.join(tempfile.gettempdir(), SCRATCH_PREFIX + "abc123")
     assert not fnmatch.fnmatch(scratch, PREFIX + "*")
+
+
+def test_records_are_cut_to_the_snap_length_and_counted() -> None:
+    from routerfix.simulators._hosts.pcap import Datagram, pcap_file
+
+    from routerfix.diagnose.live import SNAPLEN
+
+    big = pcap_file([Datagram(0.1, "198.51.100.166", "203.0.113.2", "X" * 5000)] * 3, snaplen=65535)
+    kept, count = keep_packets(big, 2)
+    assert count == 2 and len(kept) == 24 + 2 * (16 + SNAPLEN)
+    assert keep_packets(b"\x0a\x0d\x0d\x0a" + b"\0" * 40, 2) == (b"\x0a\x0d\x0d\x0a" + b"\0" * 40, -1)
