@@ -42,7 +42,7 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver, parse_bool
@@ -55,6 +55,7 @@ from routerfix.errors import (
     TransportError,
     UnsupportedOperation,
 )
+from routerfix.held import HeldWrites
 from routerfix.model import (
     Backup,
     Capabilities,
@@ -163,7 +164,7 @@ class MikrotikDriver(SSHDriver):
         """No endpoint-independent-nat rule was changed since that print (their comments are as read)."""
         self._removed: set[int] = set()
         """Numbers of that print removed since."""
-        self._held: list[str] | None = None
+        self._held: HeldWrites[str] = HeldWrites()
         """Writes held by :meth:`write_batch`."""
         self._readback: dict[str, str] | None = None
         """Outputs of the reads sent right after this session's last write (what :meth:`verify_state` reuses)."""
@@ -191,7 +192,7 @@ class MikrotikDriver(SSHDriver):
     def _forget_session(self) -> None:
         self._nat_printed = self._nat_fresh = False
         self._removed = set()
-        self._held = None
+        self._held.drop()
         self._readback = self._connections = None
 
     def close(self) -> None:
@@ -515,36 +516,23 @@ class MikrotikDriver(SSHDriver):
         otherwise the engine uses a device-safe name."""
         return verbatim_name(name)
 
-    @contextlib.contextmanager
-    def write_batch(self) -> Iterator[None]:
+    def write_batch(self) -> contextlib.AbstractContextManager[None]:
         """The block's writes go at its end as one line (M5), stopped by the device at the first refusal; an
         exception inside drops them (nothing was sent)."""
-        if self._held is not None:  # nested: the outer block sends
-            yield
-            return
-        self._held = []
-        try:
-            yield
-        except BaseException:
-            self._held = None
-            raise
-        held, self._held = self._held, None
-        if held:
-            self._send_writes(held)
+        return self._held.block(self._send_some)
+
+    def _send_some(self, commands: list[str]) -> None:
+        if commands:
+            self._send_writes(commands)
 
     def _write(self, commands: Sequence[str]) -> None:
         """Send configuration ``commands`` (held inside :meth:`write_batch`)."""
-        if self._held is not None:
-            self._held.extend(commands)
-        else:
+        if not self._held.hold(commands):
             self._send_writes(commands)
 
     def _send_held(self) -> None:
         """Send what :meth:`write_batch` holds so far (before a print renumbers the items those commands name)."""
-        held = self._held
-        if held:
-            self._held = []
-            self._send_writes(held)
+        self._send_some(self._held.take())
 
     def _send_writes(self, commands: Sequence[str]) -> None:
         """Take Safe Mode if the run is armed (M40), then send ``commands`` on one line; in an armed run the
