@@ -4,6 +4,7 @@ it (a plan too big is refused before its first write) and notices when Safe Mode
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -82,3 +83,24 @@ def test_safe_mode_lost_mid_run_is_never_silent(ssh_host: SSHSimulatorHost) -> N
         with pytest.raises(DeviceError, match="left Safe Mode"):
             routerfix.apply_ghostcall_mitigation(driver)
         assert state.safe_overflows == 1 and _config(state) == before
+
+
+def test_a_later_line_past_the_limit_has_the_router_undo_the_run(ssh_host: SSHSimulatorHost) -> None:
+    """Writes that go in two lines (a print in between sends what was held): the first line (60) fits, the second
+    would take the run to 110. It is never sent: the session leaves with Ctrl-D and the router undoes the 60 (M41)."""
+    with _router(ssh_host, 0) as device, connect(device) as driver:
+        state: RouterOSState = device.handle.model
+        driver.read_state()
+        before = _config(state)
+        driver.hold_changes()
+        with pytest.raises(DeviceError, match="undid this run's changes"), driver.write_batch():
+            for port in range(20000, 20060):
+                driver.add_port_forward(routerfix.PortForward(f"f{port}", "udp", port, "192.168.88.40"))
+            driver.list_port_forwards()
+            assert state.safe_owner is not None and state.safe_actions == 60
+            for port in range(21000, 21050):
+                driver.add_port_forward(routerfix.PortForward(f"f{port}", "udp", port, "192.168.88.40"))
+        deadline = time.monotonic() + 5  # the router undoes when it reads the Ctrl-D
+        while (state.safe_owner is not None or _config(state) != before) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert state.safe_owner is None and state.safe_overflows == 0 and _config(state) == before
