@@ -21,12 +21,13 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.enums import ActionKind
 from routerfix.errors import DeviceError, InvalidValue, ParseError
+from routerfix.held import HeldWrites
 from routerfix.model import (
     Backup,
     DeviceFacts,
@@ -91,8 +92,8 @@ class VyattaDriver(SSHDriver):
         """``commit-confirm`` window: the device reboots to its saved configuration unless confirmed in time."""
         self.pending_confirm = False
         """A ``commit-confirm`` of this run is armed on the device and not yet confirmed."""
-        self._held: list[str] | None = None
-        """Lines of the current :meth:`write_batch` (None: not in a batch)."""
+        self._held: HeldWrites[str] = HeldWrites()
+        """Lines of the current :meth:`write_batch`."""
         self._facts: DeviceFacts | None = None
         self._unsaved = False
         self._cached: tuple[str, list[Path]] | None = None
@@ -169,27 +170,21 @@ class VyattaDriver(SSHDriver):
         committed, so that the next hook of the batch sees them). Outside: send them now."""
         if not lines:
             return
-        if self._held is not None:
-            self._held += lines
+        if self._held.hold(lines):
             text, paths = self._current()
             self._cached = (text, _applied(paths, lines))
             return
         self._send_commit(lines)
 
-    @contextlib.contextmanager
-    def write_batch(self) -> Iterator[None]:
+    def write_batch(self) -> contextlib.AbstractContextManager[None]:
         """The writes of the block as one candidate and one commit at its end (nothing is saved here: see
         :meth:`verify_state`). An exception inside drops the held lines (nothing was sent)."""
-        if self._held is not None:  # nested: the outer block sends
-            yield
-            return
-        self._held = []
-        try:
-            yield
-        except BaseException:
-            self._held, self._cached = None, None
-            raise
-        lines, self._held = self._held, None
+        return self._held.block(self._commit_held, on_drop=self._forget_cache)
+
+    def _forget_cache(self) -> None:
+        self._cached = None
+
+    def _commit_held(self, lines: list[str]) -> None:
         self._cached = None
         self._send_commit(lines)
 

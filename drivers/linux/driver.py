@@ -18,11 +18,16 @@ Facts relied on: docs/facts/linux.md (rows L#). What it does:
   scanners from re-opening the path (see :meth:`LinuxDriver._flush_connections`, L26, L27);
 * backup/restore covers what it owns: its table and the hostsfile;
 * holds a run's changes with a self-revert timer when the engine arms it (:meth:`LinuxDriver.hold_changes`) and
-  ``systemd-run`` exists: before the first write it saves the whole ruleset (``flush ruleset`` + ``nft list
-  ruleset``) and the hostsfile under ``/run`` and starts a transient timer that loads them back (``nft -f``, one
-  transaction) and reloads dnsmasq after ``confirm_minutes`` (default 10); :meth:`LinuxDriver.verify_state` stops
-  the timer once the read-back matches (L38-L40). A client killed before that leaves a router that puts itself back;
-  a timer left by an earlier interrupted run is never overwritten (the run refuses and says what to do);
+  ``systemd-run`` exists: before the first write it saves what the run may change, and only that: routerfix's own
+  table (``nft list table ip routerfix``, or "absent") and the hostsfile, under ``/run``, and starts a transient
+  timer that, after ``confirm_minutes`` (default 10), loads the table back in one ``nft -f`` transaction (``add
+  table``, ``delete table``, the saved listing: L40, L44) and the hostsfile, and reloads dnsmasq. A forward in
+  another table removed on request (``replace_conflicting``) has that table saved the same way just before.
+  Tables other admins change in the window are left alone (a change to the hostsfile or to a table saved for a
+  replaced forward is put back with it). The conntrack flush cannot be undone (deleted entries are gone; the
+  connections re-form). :meth:`LinuxDriver.verify_state` stops the timer once the read-back matches (L38-L40). A
+  client killed before that leaves a router that puts itself back; a timer left by an earlier interrupted run is
+  never overwritten (the run refuses and says what to do);
 * probes a candidate sink with ARP duplicate-address detection on the LAN interface before choosing it (a static-IP
   host inside the pool has no lease and may be missing from the neighbour table, L10):
   ``arping -D -c 2 -w 2 -I <lan> <addr>`` (iputils) or ``busybox arping -D ...``, whichever ``command -v``
@@ -221,6 +226,8 @@ class LinuxDriver(SSHDriver):
         """The engine armed the self-revert (:meth:`hold_changes`) and the read-back has not confirmed yet."""
         self.pending_revert = False
         """This run's revert timer is (or may be: its answer was lost) running on the router."""
+        self._revert_tables: set[tuple[str, str]] = set()
+        """Tables saved for this run's revert timer (each once: its state before the run's first write to it)."""
 
     @staticmethod
     def _ifname(value: object, name: str) -> str | None:
@@ -520,7 +527,8 @@ class LinuxDriver(SSHDriver):
             self._hold = False
             return
         script = f"nft -f {REVERT_RULESET}"
-        commands = [f"printf 'flush ruleset\\n' > {REVERT_RULESET}", f"nft list ruleset >> {REVERT_RULESET}"]
+        present = (FAMILY, TABLE) in self._ruleset.tables
+        commands = self._save_table(FAMILY, TABLE, present=present, first=True)
         if discovery.hostsfile and discovery.pid is not None:
             hosts = shlex.quote(discovery.hostsfile)
             commands.append(f"cp {hosts} {REVERT_HOSTS}")
@@ -539,6 +547,16 @@ class LinuxDriver(SSHDriver):
                 f"it puts back the configuration from before that run when it fires; wait for it, or stop it "
                 f"(systemctl stop {REVERT_UNIT}.timer) and run `routerfix undo`, then run again",
                 device_message=exc.device_message, host=self.host, driver=self.name) from None
+
+    def _save_table(self, family: str, table: str, *, present: bool, first: bool = False) -> list[str]:
+        """Commands that add one table's restore to the revert file: ``add table`` + ``delete table`` (so the
+        delete never fails on a missing table, L44), then its listing as it is now, if it exists (L40)."""
+        if first:
+            self._revert_tables = set()
+        self._revert_tables.add((family, table))
+        start = f"printf 'add table {family} {table}\\ndelete table {family} {table}\\n' {'>' if first else '>>'} " \
+                f"{REVERT_RULESET}"
+        return [start] + ([f"nft list table {family} {table} >> {REVERT_RULESET}"] if present else [])
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """Read back; when it matches ``expected`` and this run's revert timer is pending, stop it: the change is
@@ -588,6 +606,8 @@ class LinuxDriver(SSHDriver):
                     raise UnsupportedOperation(f"the rule is in a {what} routerfix cannot name safely ({part!r}); "
                                                f"remove it by hand", host=self.host, driver=self.name)
             ours = (rule.family, rule.table) == (FAMILY, TABLE)
+            if self.pending_revert and (rule.family, rule.table) not in self._revert_tables:
+                self._run(self._save_table(rule.family, rule.table, present=True))
             left = [r for r in self._ruleset.raw_rules if (r.get("family"), r.get("table"), r.get("chain")) ==
                     (FAMILY, TABLE, CHAIN) and r.get("handle") != rule.handle]
             if ours and not left:

@@ -8,7 +8,7 @@ import ipaddress
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +23,7 @@ from routerfix.errors import (
     StateFileError,
     TransportError,
 )
+from routerfix.held import HeldWrites
 from routerfix.model import (
     AddressRange,
     Backup,
@@ -167,7 +168,7 @@ class MemoryDriver(Driver):
             raise InvalidValue("batch", batch, "True or False")
         if batch:  # a device that takes several changes in one request (the engine's write_batch path)
             self.batch_kinds = ACTION_KINDS  # every plan action kind, in one call
-        self._held: list[tuple[str, Any]] | None = None
+        self._held: HeldWrites[tuple[str, Any]] = HeldWrites()
         self._fail: dict[str, str] = dict(self.options.get("fail") or {})
         self._calls: dict[str, int] = {}
         self._router: MemoryRouter | None = None
@@ -245,19 +246,14 @@ class MemoryDriver(Driver):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(self.router.to_data(), indent=1), encoding="utf-8")
 
-    @contextlib.contextmanager
-    def write_batch(self) -> Iterator[None]:
+    def write_batch(self) -> contextlib.AbstractContextManager[None]:
         """With ``batch=True``: hold the writes and apply them together at the end, as one call
         (``write_batch``, which the ``fail`` option can fault like any verb); an error inside drops them."""
-        if not self.batch_kinds or self._held is not None:
-            yield
-            return
-        self._held = []
-        try:
-            yield
-            held = self._held
-        finally:
-            self._held = None
+        if not self.batch_kinds:
+            return contextlib.nullcontext()
+        return self._held.block(self._apply_held)
+
+    def _apply_held(self, held: list[tuple[str, Any]]) -> None:
         self._step("write_batch")
         with self.router.lock:
             for _, change in held:
@@ -266,9 +262,9 @@ class MemoryDriver(Driver):
         self._landed_then_drop("write_batch")
 
     def _write(self, verb: str, change: Any) -> None:
-        if self._held is not None and verb not in ("flush_connections", "restore"):
+        if self._held.active and verb not in ("flush_connections", "restore"):
             self.router  # noqa: B018 - a closed session refuses here, as a real one would
-            self._held.append((verb, change))
+            self._held.hold([(verb, change)])
             return
         self._step(verb)
         with self.router.lock:

@@ -25,7 +25,10 @@ Facts relied on: docs/facts/mikrotik.md (rows M#).
   (Ctrl-X) before the first configuration write and released (Ctrl-X) only in :meth:`MikrotikDriver.verify_state`
   once the read-back matches; a session that ends before that (client killed, connection dropped, or ``close``,
   which leaves with Ctrl-D) has the router undo every change itself. Another session's Safe Mode is never taken
-  over (the hijack question is answered ``d``); the run then goes on with the engine's own rollback only.
+  over (the hijack question is answered ``d``); the run then goes on with the engine's own rollback only. The
+  history holds 100 Safe Mode actions (M42, M45): a write line that would go past that is never sent (refused
+  before the first write; later, the session leaves with Ctrl-D so the router undoes the run), and a prompt that
+  lost ``<SAFE>`` after a write (RouterOS left Safe Mode, keeping the changes) fails the run into its rollback.
 
 Backup: :meth:`MikrotikDriver.backup` returns ``/export`` text (M17), but :attr:`Feature.BACKUP` is not declared:
 there is no faithful restore over the CLI (importing an export on top of a configuration duplicates entries;
@@ -39,7 +42,7 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver, parse_bool
@@ -53,6 +56,7 @@ from routerfix.errors import (
     TransportError,
     UnsupportedOperation,
 )
+from routerfix.held import HeldWrites
 from routerfix.model import (
     Backup,
     Capabilities,
@@ -103,6 +107,9 @@ _PLAIN_PROMPT = re.compile(_MENU_PROMPT + ">")
 _SAFE_PROMPT = re.compile(_MENU_PROMPT + "<SAFE>")
 _HIJACK = re.compile(r"Hijacking Safe Mode .*\[u/r/d\]:")
 _SAFE_ANSWER = re.compile(f"{_PLAIN_PROMPT.pattern}|{_SAFE_PROMPT.pattern}|{_HIJACK.pattern}")
+SAFE_MODE_HISTORY = 100
+"""Safe Mode actions the history holds; past that RouterOS leaves Safe Mode and keeps every change (M42). One
+configuration command is one action (M45)."""
 SAFE_MODE_KEY = "\x18"
 """Ctrl-X: takes Safe Mode, or releases it keeping the changes (M40)."""
 UNDO_AND_LEAVE_KEY = "\x04"
@@ -158,7 +165,7 @@ class MikrotikDriver(SSHDriver):
         """No endpoint-independent-nat rule was changed since that print (their comments are as read)."""
         self._removed: set[int] = set()
         """Numbers of that print removed since."""
-        self._held: list[str] | None = None
+        self._held: HeldWrites[str] = HeldWrites()
         """Writes held by :meth:`write_batch`."""
         self._readback: dict[str, str] | None = None
         """Outputs of the reads sent right after this session's last write (what :meth:`verify_state` reuses)."""
@@ -173,6 +180,8 @@ class MikrotikDriver(SSHDriver):
         """The engine armed Safe Mode (:meth:`hold_changes`) and the read-back has not confirmed the changes."""
         self.safe_mode = False
         """This session holds Safe Mode (M40): its changes are undone by the router unless released."""
+        self._safe_actions = 0
+        """Configuration commands sent since Safe Mode was taken (M45)."""
 
     def open(self) -> None:
         """Connect and log in; numbers and read-backs of earlier sessions are forgotten. The version (capabilities
@@ -184,7 +193,7 @@ class MikrotikDriver(SSHDriver):
     def _forget_session(self) -> None:
         self._nat_printed = self._nat_fresh = False
         self._removed = set()
-        self._held = None
+        self._held.drop()
         self._readback = self._connections = None
 
     def close(self) -> None:
@@ -228,12 +237,43 @@ class MikrotikDriver(SSHDriver):
         answer = self._control_key(SAFE_MODE_KEY, "taking Safe Mode")
         if _SAFE_PROMPT.fullmatch(answer):
             self.safe_mode = True
+            self._safe_actions = 0
             return
         if _HIJACK.search(answer):
             self.send("d")  # another session holds it: leave its changes and its Safe Mode alone (M42)
         log.warning("%s: Safe Mode not taken (%s); relying on the engine's rollback only", self.host,
                     "another session holds it" if _HIJACK.search(answer) else "the prompt did not change")
         self._hold = False
+
+    def _check_history_room(self, count: int) -> None:
+        """Before sending ``count`` configuration commands in an armed run: never let the Safe Mode history
+        overflow (M42). Before the first write the run is refused; later the session leaves with Ctrl-D, so the
+        router undoes every change of the run (M41), and the run stops."""
+        if not self._hold or self._safe_actions + count <= SAFE_MODE_HISTORY:
+            return
+        need = self._safe_actions + count
+        if not self.safe_mode:
+            raise UnsupportedOperation(
+                f"this run would make {need} changes under Safe Mode; RouterOS keeps at most {SAFE_MODE_HISTORY} in "
+                f"its history and past that leaves Safe Mode, keeping every change (M42): nothing was changed; "
+                f"remove some of the conflicting rules by hand and run again", host=self.host, driver=self.name)
+        self.close()  # Ctrl-D: the router undoes this run's changes (M41)
+        raise DeviceError(
+            f"the run needs {need} changes under Safe Mode, more than the {SAFE_MODE_HISTORY} RouterOS keeps (M42): "
+            f"the session left with Ctrl-D, so the router undid this run's changes", device_message="",
+            host=self.host, driver=self.name)
+
+    def _check_still_safe(self) -> None:
+        """After a write line under Safe Mode: the prompt must still show ``<SAFE>``. Without it RouterOS left Safe
+        Mode (its history filled up, other sessions' changes count too: M42) and kept every change so far."""
+        prompt = self.session.last_prompt
+        if _SAFE_PROMPT.fullmatch(prompt):
+            return
+        self.safe_mode = False
+        self._hold = False
+        raise DeviceError("RouterOS left Safe Mode during the run (its history holds 100 changes, M42): the changes "
+                          "sent so far are kept and no longer held; rolling them back", device_message=prompt[:200],
+                          host=self.host, driver=self.name)
 
     def _release_safe_mode(self) -> None:
         """Ctrl-X again: the router keeps the changes (M40)."""
@@ -477,48 +517,40 @@ class MikrotikDriver(SSHDriver):
         otherwise the engine uses a device-safe name."""
         return verbatim_name(name)
 
-    @contextlib.contextmanager
-    def write_batch(self) -> Iterator[None]:
+    def write_batch(self) -> contextlib.AbstractContextManager[None]:
         """The block's writes go at its end as one line (M5), stopped by the device at the first refusal; an
         exception inside drops them (nothing was sent)."""
-        if self._held is not None:  # nested: the outer block sends
-            yield
-            return
-        self._held = []
-        try:
-            yield
-        except BaseException:
-            self._held = None
-            raise
-        held, self._held = self._held, None
-        if held:
-            self._send_writes(held)
+        return self._held.block(self._send_some)
+
+    def _send_some(self, commands: list[str]) -> None:
+        if commands:
+            self._send_writes(commands)
 
     def _write(self, commands: Sequence[str]) -> None:
         """Send configuration ``commands`` (held inside :meth:`write_batch`)."""
-        if self._held is not None:
-            self._held.extend(commands)
-        else:
+        if not self._held.hold(commands):
             self._send_writes(commands)
 
     def _send_held(self) -> None:
         """Send what :meth:`write_batch` holds so far (before a print renumbers the items those commands name)."""
-        held = self._held
-        if held:
-            self._held = []
-            self._send_writes(held)
+        self._send_some(self._held.take())
 
     def _send_writes(self, commands: Sequence[str]) -> None:
         """Take Safe Mode if the run is armed (M40), then send ``commands`` on one line; in an armed run the
         read-back follows on the same line (M5: it runs only if every write did), kept for :meth:`verify_state`."""
         self._readback = self._connections = None
+        self._check_history_room(len(commands))
         self._take_safe_mode()
+        if self.safe_mode:
+            self._safe_actions += len(commands)  # counted before sending: a line may land in part
         reads: list[str] = []
         if self._hold:
             reads = [*self._READ_BACK]
             if self.version is not None:  # the flush that follows a change wants the flows that predate it (M37)
                 reads.append(self._connection_print(tuple(SIP_PORTS)))
         outputs = self.send_many([*commands, *reads])
+        if self.safe_mode:
+            self._check_still_safe()
         if reads:
             self._readback = dict(zip(reads, outputs[len(commands):], strict=True))
             self._remember_nat(self._readback[f"{NAT} {_PRINT}"])  # numbers now follow this print (M15)

@@ -20,7 +20,8 @@ L11-L13: ``pidof`` lists the others first, each has its own hostsfile, SIGHUP co
   ``systemd-run --unit=<u> --on-active=<s> /bin/sh -c '<script>'`` starts a transient
   timer (a second one of the same name is refused), ``systemctl stop <u>.timer`` cancels it; the script runs when
   its time comes in *simulated* time (:meth:`LinuxRouter.advance`). ``cp``; ``nft -f <file>`` loads a file of nft
-  commands or ``nft list ruleset`` text (after ``flush ruleset``) as one transaction.
+  commands and ``nft list table``/``nft list ruleset`` text as one transaction (L40); ``add table`` of an existing
+  table is a no-op and ``delete table`` removes it with its content (L44).
 * conntrack ``-D``/``-L`` lines and summary (L30, L31), exit status 1 when nothing matched (L32, inferred); a late
   answer from a phone forms a LAN flow that masquerade maps to WAN:5060 (L26, L27) —
   :meth:`LinuxRouter.phone_answers` models it, :meth:`LinuxRouter.scanner_reaches_phone` says whether a scanner's

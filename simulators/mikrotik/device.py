@@ -20,7 +20,10 @@ Stands for a hAP-class router with the default configuration (``defconf``): brid
   (M36), v6/v7 connection layouts (M38), ``connection remove`` (M39).
 * Safe Mode: Ctrl-X takes it (``[Safe Mode taken]``, ``<SAFE>`` prompt) and releases it keeping the changes (M40);
   Ctrl-D, or a session that ends without ``quit`` (dropped, client killed), undoes every change made since it was
-  taken (M41); another session asking gets the hijack question (M42). The 100-action history limit is not modelled.
+  taken (M41); another session asking gets the hijack question (M42). Each configuration change made while Safe
+  Mode is held (an ``add``, ``remove``, ``set``, ``enable`` or ``disable`` of a configuration menu, from any session)
+  is one history action (M45, inferred); the change that goes past ``history_limit`` (100, M42) puts the owner out
+  of Safe Mode with every change kept, printing nothing (inferred: the prompt just loses ``<SAFE>``).
 * Live capture (:mod:`.sniffer`): ``/tool sniffer`` print/set/start/stop, ``:delay``, ``/file print``/``remove``
   over a files directory that the SFTP subsystem serves, the ``sniff``/``ftp`` policies (M60-M71).
 
@@ -149,6 +152,12 @@ class RouterOSState:
     (M41: every change made since, from any session, is undone)."""
     sniffer: SnifferState = field(default_factory=SnifferState)
     """``/tool sniffer``, the router's files and the login's policies (M60-M71, :mod:`.sniffer`)."""
+    history_limit: int = 100
+    """How many actions the history holds (M42): more changes than that in Safe Mode and it is left, keeping them."""
+    safe_actions: int = 0
+    """Configuration changes made since Safe Mode was taken (M45)."""
+    safe_overflows: int = 0
+    """How often Safe Mode was left because the history was full (tests)."""
 
     @property
     def v7(self) -> bool:
@@ -167,6 +176,17 @@ class RouterOSState:
     def take_safe_mode(self, owner: RouterOSShell) -> None:
         """Start recording for an undo: snapshot the menus (M40)."""
         self.safe_owner, self.safe_snapshot = owner, copy.deepcopy(self.menus)
+        self.safe_actions = 0
+
+    def changed(self, menu: str) -> None:
+        """One configuration change landed (M45): in Safe Mode it is a history action; past the history's room
+        the owner is put out of Safe Mode and nothing is undone (M42)."""
+        if self.safe_owner is None or menu == "ip firewall connection":
+            return
+        self.safe_actions += 1
+        if self.safe_actions > self.history_limit:
+            self.safe_overflows += 1
+            self.release_safe_mode(undo=False)
 
     def release_safe_mode(self, *, undo: bool) -> None:
         """Leave Safe Mode keeping the changes (Ctrl-X, ``quit``), or undoing them (Ctrl-D, a dropped session:
@@ -473,6 +493,7 @@ class RouterOSShell(Shell):
                 menu, self.pending_remove = self.pending_remove, None
                 try:
                     self._remove(menu, [Token(line.strip(), 1)])
+                    self.state.changed(menu)
                     return ""
                 except RouterOSError as exc:
                     return f"{exc}\n"
@@ -543,15 +564,19 @@ class RouterOSShell(Shell):
         if verb.text == "print":
             return self._print(menu, words)
         if verb.text == "add":
-            return self._add(menu, words)
+            out = self._add(menu, words)
+            self.state.changed(menu)
+            return out
         if verb.text == "remove":
             if not words:
                 self.pending_remove = menu
                 return ""
             self._remove(menu, words)
+            self.state.changed(menu)
             return ""
         if verb.text in ("set", "enable", "disable"):
             self._set(menu, words, verb.text)
+            self.state.changed(menu)
             return ""
         raise RouterOSError(f"bad command name {verb.text} (line 1 column {verb.column})")
 

@@ -1,5 +1,5 @@
-"""Self-reverting apply on a Linux router (nftables + dnsmasq): before its first write the run saves the ruleset and
-the hostsfile under /run and starts a ``systemd-run --on-active`` timer that loads them back; ``verify_state``
+"""Self-reverting apply on a Linux router (nftables + dnsmasq): before its first write the run saves routerfix's table
+and the hostsfile under /run and starts a ``systemd-run --on-active`` timer that loads them back (L44); ``verify_state``
 stops the timer once the read-back matches (docs/facts/linux.md L38-L40).
 
 A client that dies at any command from the arming on (the connection drops there and no new login is possible: what
@@ -16,7 +16,7 @@ from routerfix.simulators._hosts.ssh import PlatformHandle, SSHSimulatorHost
 from routerfix.simulators.linux.device import LinuxRouter, simulate
 
 import routerfix
-from routerfix.errors import DeviceError
+from routerfix.errors import DeviceError, RouterfixError
 from routerfix.simulate import SimulatedDevice
 
 from .conftest import connect, kill_client_during_apply
@@ -91,3 +91,50 @@ def test_self_revert_false_never_arms_the_timer(linux: Any) -> None:
     with connect(linux, self_revert="false") as driver:
         assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"
     assert not router.timers and "/run/routerfix-revert.nft" not in router.files
+
+
+def _tables(router: LinuxRouter) -> dict[tuple[str, str], str]:
+    with router.lock:
+        return {(t.family, t.name): router.render([t]) for t in router.tables}
+
+
+def test_the_revert_puts_back_only_what_routerfix_owns(linux: Any) -> None:
+    """Killed after the first write; meanwhile another admin adds a table and edits the NAT table. The timer restores
+    routerfix's table (absent before the run) and the hostsfile, and leaves the admin's changes alone (L40, L44)."""
+    router: LinuxRouter = linux.handle.router
+    before = _tables(router)
+    hosts = router.files["/etc/dnsmasq.hosts"]
+    kill_client_during_apply(linux, ARM + 1, executes=True)
+    assert ("ip", "routerfix") in _tables(router), "the first write did not land: the case tests nothing"
+    router.nft("add table inet admin; add chain inet admin input { type filter hook input priority filter; "
+               "policy accept; }; add rule inet admin input tcp dport 22 accept")
+    router.nft('add rule ip nat postrouting oifname "wan1" masquerade')
+    admin = _tables(router)
+    router.advance(60 * 60)
+    after = _tables(router)
+    assert ("ip", "routerfix") not in after and router.files["/etc/dnsmasq.hosts"] == hosts
+    assert after[("inet", "admin")] == admin[("inet", "admin")]
+    assert after[("ip", "nat")] == admin[("ip", "nat")] != before[("ip", "nat")]
+
+
+def test_a_replaced_forward_in_another_table_comes_back(ssh_host: SSHSimulatorHost) -> None:
+    """With ``replace_conflicting`` the run deletes a PBX forward in ``ip nat``: that table is saved just before, so
+    a run killed after the deletion still ends with the PBX forward in place."""
+    with simulate("pbx", host=ssh_host) as clean:
+        with connect(clean) as driver:
+            routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True)
+        index = next(i for i, line in enumerate(clean.handle.commands) if "delete rule ip nat" in line)
+    with simulate("pbx", host=ssh_host) as device:
+        router: LinuxRouter = device.handle.model
+        before = (_tables(router), router.files["/etc/dnsmasq.hosts"])
+        driver = connect(device)
+        device.handle.knobs.fail_auth = True
+        device.handle.drop_after(index + 1 - device.handle.commands_seen, executes=True)
+        try:
+            with pytest.raises(RouterfixError):
+                routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True)
+        finally:
+            driver.close()
+        assert "pbx" not in router.render(), "the forward was not deleted: the case tests nothing"
+        router.advance(60 * 60)
+        assert (_tables(router), router.files["/etc/dnsmasq.hosts"]) == before
