@@ -22,7 +22,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         if not args.evidence:
             raise InvalidValue("evidence", [], "a capture or log file, or --capture SECONDS with --driver and --host")
         result = diagnose(args.evidence, mitigated=args.mitigated, phones=args.phone, providers=args.provider,
-                          limits=limits)
+                          sinks=args.sink, limits=limits)
     else:
         from routerfix.diagnose.live import check_bounds, diagnose_live
 
@@ -32,8 +32,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         with connect_from_args(args) as driver:
             result = diagnose_live(driver, args.capture, max_packets=args.capture_packets, evidence=args.evidence,
                                    mitigated=True if args.mitigated else None, phones=args.phone,
-                                   providers=args.provider,
-                                   limits=limits, save_to=args.save_capture)
+                                   providers=args.provider, sinks=args.sink, limits=limits,
+                                   save_to=args.save_capture)
     emit(args, result.to_dict(), result)
     return result.exit_code
 
@@ -53,6 +53,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--phone", action="append", default=[], metavar="ADDR", help="a phone's address (repeatable)")
     p.add_argument("--provider", action="append", default=[], metavar="ADDR",
                    help="an address of the provider's registrar or SBC (repeatable)")
+    p.add_argument("--sink", action="append", default=[], metavar="ADDR",
+                   help="the mitigation's sink address (repeatable): a scan delivered there goes nowhere; with "
+                        "--capture, the router's own sink is read")
     p.add_argument("--max-bytes", type=int, metavar="N", help="read at most N bytes of each file (default 512 MiB)")
     p.add_argument("--max-packets", type=int, metavar="N", help="read at most N packets/records in all (default 5M)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

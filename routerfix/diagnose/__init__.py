@@ -99,21 +99,24 @@ def _addresses(field: str, values: Iterable[str]) -> list[str]:
 
 
 def diagnose(paths: Iterable[str | PathLike[str]], *, mitigated: bool = False, phones: Iterable[str] = (),
-             providers: Iterable[str] = (), limits: Limits | None = None) -> Diagnosis:
+             providers: Iterable[str] = (), sinks: Iterable[str] = (), limits: Limits | None = None) -> Diagnosis:
     """Read the evidence at ``paths`` and reach a :class:`Verdict`.
 
     :param mitigated: the site's router already carries routerfix's mitigation (scans reaching a phone then mean
         the router's NAT is failing: replace it).
     :param phones: addresses of the site's phones, where the evidence may not show them registering.
     :param providers: addresses of the provider's registrar/SBCs, where the evidence may not show them.
+    :param sinks: the mitigation's sink addresses: a scan delivered there went where the fix sends it (nowhere),
+        unless the sink answered it.
     :param limits: bounds on what is read (see :class:`Limits`); the result states them and which were reached.
     """
     paths = list(paths)
     if not paths:
         raise InvalidValue("evidence", [], "at least one capture or log file")
     phones, providers = _addresses("phone", phones), _addresses("provider", providers)
+    sinks = _addresses("sink", sinks)
     events, reports, budget = read_evidence(paths, limits)
-    found = classify(events, mitigated=mitigated, phones=phones, providers=providers)
+    found = classify(events, mitigated=mitigated, phones=phones, providers=providers, sinks=sinks)
     return Diagnosis(verdict=found.verdict, summary=found.summary, next_step=found.next_step, mitigated=mitigated,
                      exit_code=found.exit_code, classes=found.classes, scanners=found.scanners, site=found.site,
                      files=reports, limits=budget.limits.to_dict(), limits_reached=list(budget.reached),

@@ -9,7 +9,8 @@ The rules, each a row of docs/facts/diagnose.md:
   (SBC pools that send from other addresses must be named);
 - a request from elsewhere *reaches a phone* when it is delivered to a phone's LAN address or to the logging
   host, or when its target answered it; otherwise it *arrives and goes nowhere* (a capture on the WAN side
-  after the fix);
+  after the fix). A request delivered to the mitigation's *sink* (the unused LAN address the forwards point at,
+  named by the caller or read from the router) went where the fix sends it: nowhere, unless the sink answered;
 - with no provider learned, a request from elsewhere counts as a scan only when it bears a scanner's marks
   (User-Agent, caller ID 100/1000 or numeric, a sweep); otherwise it is left unclassified.
 """
@@ -92,10 +93,11 @@ class Classified:
     unknown_sources: list[str] = field(default_factory=list)
 
 
-def learn_site(events: Sequence[SipEvent], phones: Iterable[str] = (), providers: Iterable[str] = ()
-               ) -> tuple[set[str], set[str]]:
-    """(phones, providers) learned from ``events``, starting from those given."""
-    phone_set, provider_set = set(phones), set(providers)
+def learn_site(events: Sequence[SipEvent], phones: Iterable[str] = (), providers: Iterable[str] = (),
+               sinks: Iterable[str] = ()) -> tuple[set[str], set[str]]:
+    """(phones, providers) learned from ``events``, starting from those given; a ``sinks`` address is never a
+    phone."""
+    phone_set, provider_set, sink_set = set(phones), set(providers), set(sinks)
     registered = {e.call_id for e in events if e.status and 200 <= e.status < 300 and e.cseq_method == "REGISTER"}
     for event in events:
         if event.method == "REGISTER" and event.src and not event.notes and (
@@ -103,7 +105,7 @@ def learn_site(events: Sequence[SipEvent], phones: Iterable[str] = (), providers
             phone_set.add(event.src)
         if event.dst == LOCAL:
             phone_set.add(LOCAL)
-        if event.method == "INVITE" and is_lan(event.dst) and not is_lan(event.src):
+        if event.method == "INVITE" and is_lan(event.dst) and not is_lan(event.src) and event.dst not in sink_set:
             phone_set.add(event.dst or "")
     phone_set.discard("")
     for event in events:
@@ -138,12 +140,15 @@ def _marks(source: ScanSource, targets_by_user: set[str]) -> list[str]:
 
 
 def classify(events: Sequence[SipEvent], *, mitigated: bool = False, phones: Iterable[str] = (),
-             providers: Iterable[str] = ()) -> Classified:
-    """Classify every request in ``events`` and reach the verdict."""
-    phone_set, provider_set = learn_site(events, phones, providers)
+             providers: Iterable[str] = (), sinks: Iterable[str] = ()) -> Classified:
+    """Classify every request in ``events`` and reach the verdict. ``sinks``: the mitigation's sink addresses
+    (a request delivered there went nowhere unless the sink answered it)."""
+    sink_set = frozenset(sinks)
+    phone_set, provider_set = learn_site(events, phones, providers, sink_set)
     answered = _answered(events)
     classes: dict[str, int] = defaultdict(int)
-    site = ProviderEvidence(providers=sorted(provider_set)[:MAX_LIST * 4], phones=sorted(phone_set)[:MAX_LIST * 4])
+    site = ProviderEvidence(providers=sorted(provider_set)[:MAX_LIST * 4], phones=sorted(phone_set)[:MAX_LIST * 4],
+                            sinks=sorted(sink_set)[:MAX_LIST])
     sources: dict[str, ScanSource] = {}
     users: dict[str, set[str]] = defaultdict(set)
     pending: list[tuple[SipEvent, bool]] = []
@@ -171,7 +176,8 @@ def classify(events: Sequence[SipEvent], *, mitigated: bool = False, phones: Ite
                                                                                    or event.dst is None)):
             classes[RequestClass.LOCAL] += 1
             continue
-        reached = event.dst == LOCAL or is_lan(event.dst) or (event.call_id, event.dst or "") in answered
+        reached = event.dst == LOCAL or (is_lan(event.dst) and event.dst not in sink_set) or \
+            (event.call_id, event.dst or "") in answered
         source = sources.setdefault(event.src, ScanSource(address=event.src))
         source.requests += 1
         source.methods[method or "?"] = source.methods.get(method or "?", 0) + 1

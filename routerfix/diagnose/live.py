@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from routerfix.driver import Driver
 
 __all__ = ["DEFAULT_PACKETS", "MAX_PACKETS", "MAX_SECONDS", "CaptureSide", "LiveCapture", "Side", "check_bounds",
-           "diagnose_live", "mitigation_found"]
+           "diagnose_live", "mitigation_found", "mitigation_sinks"]
 
 MAX_SECONDS = 600
 """Longest live capture (seconds)."""
@@ -112,28 +112,36 @@ def _save(capture: LiveCapture, directory: Path, host: str) -> list[Path]:
 
 def mitigation_found(driver: Driver) -> bool | None:
     """Whether the router carries routerfix's forward (read from the device); None when it cannot be read."""
+    return mitigation_sinks(driver)[0]
+
+
+def mitigation_sinks(driver: Driver) -> tuple[bool | None, list[str]]:
+    """(whether the router carries routerfix's forward, the addresses those forwards point at) read from the
+    device; (None, []) when it cannot be read."""
     from routerfix.errors import RouterfixError
     from routerfix.planner import RULE_PREFIX
 
     try:
         state = driver.read_state()
     except RouterfixError:
-        return None
-    return any(f.name.startswith(RULE_PREFIX) for f in state.forwards)
+        return None, []
+    ours = [f for f in state.forwards if f.name.startswith(RULE_PREFIX)]
+    return bool(ours), sorted({str(f.internal_address) for f in ours})
 
 
 def diagnose_live(driver: Driver, seconds: float, *, max_packets: int = DEFAULT_PACKETS,
                   evidence: Iterable[str | PathLike[str]] = (), mitigated: bool | None = None,
-                  phones: Iterable[str] = (), providers: Iterable[str] = (), limits: Limits | None = None,
-                  save_to: str | PathLike[str] | None = None) -> Diagnosis:
+                  phones: Iterable[str] = (), providers: Iterable[str] = (), sinks: Iterable[str] = (),
+                  limits: Limits | None = None, save_to: str | PathLike[str] | None = None) -> Diagnosis:
     """Capture on ``driver``'s router (open) for ``seconds`` and diagnose both sides together, with any other
     ``evidence`` files. ``mitigated``: None (default) reads it from the router (routerfix's forward present: scans
-    still reaching a phone then mean its NAT is failing). ``save_to``: a directory to keep the pcap files in (else
-    they are deleted afterwards). The result's ``capture`` says what was captured where."""
+    still reaching a phone then mean its NAT is failing); the addresses routerfix's forwards point at are read too
+    and join ``sinks`` (a scan delivered to the sink went where the fix sends it). ``save_to``: a directory to keep
+    the pcap files in (else they are deleted afterwards). The result's ``capture`` says what was captured where."""
     from routerfix.diagnose import diagnose
 
     seconds, max_packets = check_bounds(seconds, max_packets)
-    found = mitigation_found(driver) if Feature.CAPTURE in driver.capabilities else None
+    found, read_sinks = mitigation_sinks(driver) if Feature.CAPTURE in driver.capabilities else (None, [])
     taken = driver.capture(seconds, max_packets=max_packets)
     if mitigated is None:
         mitigated = bool(found)
@@ -143,7 +151,7 @@ def diagnose_live(driver: Driver, seconds: float, *, max_packets: int = DEFAULT_
             directory.mkdir(parents=True, exist_ok=True)
         paths = _save(taken, directory, driver.host)
         result = diagnose([*paths, *evidence], mitigated=mitigated, phones=phones, providers=providers,
-                          limits=limits)
+                          sinks=[*sinks, *read_sinks], limits=limits)
     info = taken.to_dict()
     info.update(driver=driver.name, host=driver.host, saved=None if save_to is None else [str(p) for p in paths],
                 mitigation_found=found)

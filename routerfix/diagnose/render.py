@@ -38,6 +38,7 @@ def _rows(diagnosis: Diagnosis) -> list[tuple[str, str]]:
             ("time span", _span(diagnosis.first, diagnosis.last)),
             ("phones", ", ".join(diagnosis.site.phones) or "-"),
             ("provider", ", ".join(diagnosis.site.providers) or "-"),
+            *([("sink", ", ".join(diagnosis.site.sinks))] if diagnosis.site.sinks else []),
             ("requests", ", ".join(f"{k} {v}" for k, v in diagnosis.classes.items()) or "none")]
     if diagnosis.site.provider_caller_ids:
         rows.append(("provider caller IDs", ", ".join(diagnosis.site.provider_caller_ids)))

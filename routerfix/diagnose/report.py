@@ -64,6 +64,8 @@ class ProviderEvidence:
 
     providers: list[str] = field(default_factory=list)
     phones: list[str] = field(default_factory=list)
+    sinks: list[str] = field(default_factory=list)
+    """The mitigation's sink addresses the classification took as "goes nowhere" (named or read from the router)."""
     provider_requests: int = 0
     provider_methods: dict[str, int] = field(default_factory=dict)
     provider_caller_ids: list[str] = field(default_factory=list)

@@ -147,7 +147,7 @@ def test_the_terminal_view_says_where_it_captured(router: SimulatedDevice) -> No
 def test_after_the_fix_the_mitigation_is_read_from_the_router_and_a_scan_reaching_a_phone_means_replace() -> None:
     with simulate() as device:
         with routerfix.connect("linux", device.host, **device.connect_options()) as driver:
-            routerfix.apply_ghostcall_mitigation(driver)
+            applied = routerfix.apply_ghostcall_mitigation(driver)
             # a failing NAT: an inbound flow from the scanner still maps to the phone after the fix
             device.handle.model.conntrack.append({
                 "protocol": "udp", "src": "198.51.100.166", "dst": "203.0.113.2", "sport": "5060", "dport": "5060",
@@ -156,3 +156,4 @@ def test_after_the_fix_the_mitigation_is_read_from_the_router_and_a_scan_reachin
             result = diagnose_live(driver, 3, max_packets=50)
     assert result.capture is not None and result.capture["mitigation_found"] is True
     assert (result.verdict, result.mitigated, result.exit_code) == ("scan-reaching-phone", True, 5)
+    assert result.site.sinks == [str(applied.plan.sink)], "the sink the router's forwards point at was not read"

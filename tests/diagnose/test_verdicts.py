@@ -9,6 +9,7 @@ import pytest
 
 from routerfix.diagnose import Verdict, diagnose
 from routerfix.diagnose.report import EXIT_INSUFFICIENT, EXIT_REPLACE_ROUTER, EXIT_SCAN_REACHING
+from routerfix.errors import InvalidValue
 
 DATA = Path(__file__).parent / "data"
 
@@ -143,3 +144,39 @@ def test_provider_named_by_the_caller() -> None:
     """Without a REGISTER in view, only scanner marks make a scan; naming the provider keeps its calls legit."""
     result = diagnose([DATA / "lo-legit.pcap"], providers=["198.51.100.10"])
     assert result.verdict == Verdict.NO_SCAN
+
+
+def _lan_side_after_the_fix(tmp_path: Path, *, sink_answers: bool) -> Path:
+    """The router's LAN side after the fix: the phone registers, and one scan INVITE went out to the sink
+    (192.168.88.250) — the router's neighbour cache still held a MAC for it, so the packet left on the wire."""
+    from routerfix.simulators._hosts.pcap import pcap_file, registration, scan_exchange
+
+    packets = [*registration(0.0, "192.168.88.201", "198.51.100.10", "reg-1"),
+               *scan_exchange(1.0, "198.51.100.166", "192.168.88.250", "scan-1", answered=sink_answers),
+               *registration(2.0, "192.168.88.201", "198.51.100.10", "reg-2")]
+    path = tmp_path / "lan-after.pcap"
+    path.write_bytes(pcap_file(packets))
+    return path
+
+
+def test_a_scan_delivered_to_the_sink_went_nowhere(tmp_path: Path) -> None:
+    """A scan forwarded to the mitigation's sink is where the fix sends it: not a phone, not "replace the router"."""
+    lan = _lan_side_after_the_fix(tmp_path, sink_answers=False)
+    unnamed = diagnose([lan], mitigated=True)
+    assert (unnamed.verdict, unnamed.exit_code) == (Verdict.SCAN_REACHING_PHONE, EXIT_REPLACE_ROUTER)
+    named = diagnose([lan], mitigated=True, sinks=["192.168.88.250"])
+    assert (named.verdict, named.exit_code) == (Verdict.SCAN_ARRIVING_BLOCKED, 0), named.summary
+    assert named.site.sinks == ["192.168.88.250"] and "192.168.88.250" not in named.site.phones
+    assert named.scanners[0].blocked == 1 and named.scanners[0].reached == 0
+
+
+def test_a_sink_that_answers_is_a_device_the_scan_reached(tmp_path: Path) -> None:
+    """Something answering at the sink address means the scan reached a device: never called blocked."""
+    lan = _lan_side_after_the_fix(tmp_path, sink_answers=True)
+    result = diagnose([lan], mitigated=True, sinks=["192.168.88.250"])
+    assert (result.verdict, result.exit_code) == (Verdict.SCAN_REACHING_PHONE, EXIT_REPLACE_ROUTER)
+
+
+def test_a_sink_must_be_an_address() -> None:
+    with pytest.raises(InvalidValue, match="sink"):
+        diagnose([DATA / "lo-scan-blocked.pcap"], sinks=["not-an-address"])

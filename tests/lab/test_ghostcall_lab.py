@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -152,6 +153,19 @@ CAPTURE_SECONDS = 5
 """Each live capture of test (9): at least two registration cycles and several scan INVITEs."""
 
 
+def _seen(data: dict[str, Any], kept: Path) -> str:
+    """What a failing diagnose saw: its verdict, each scanner's targets and sample requests, and every packet of the
+    kept capture files (tcpdump's one-line summary), so that a failure in CI says which request went where."""
+    lines = [f"verdict {data['verdict']}: {data['summary']}", f"classes {data['classes']}"]
+    lines += [f"scanner {s['address']}: reached {s['reached']}, blocked {s['blocked']}, targets {s['targets']}, "
+              f"methods {s['methods']}, samples {s['samples']}" for s in data["scanners"]]
+    for pcap in sorted(kept.glob("*.pcap")):
+        listing = subprocess.run(["tcpdump", "-nn", "-tttt", "-r", str(pcap)], capture_output=True,
+                                 text=True, timeout=30, check=False)
+        lines += [f"== {pcap.name}", *listing.stdout.splitlines()[:200]]
+    return "\n".join(lines)
+
+
 def test_diagnose_captures_live_on_the_router_before_and_after_the_fix(driver_reads_open_nat: None,
                                                                        fresh_open: Lab) -> None:
     """``routerfix diagnose --capture`` through the linux driver while a scan runs: the router's own tcpdump on
@@ -169,7 +183,8 @@ def test_diagnose_captures_live_on_the_router_before_and_after_the_fix(driver_re
         result = lab.routerfix("apply")
         assert_mitigated(result)
         started = time.monotonic()
-        code_after, after = lab.diagnose_capture(CAPTURE_SECONDS, "--mitigated")
+        kept = lab.dir / "diagnose-after"  # the pcaps are kept: a failure below lists what each side saw
+        code_after, after = lab.diagnose_capture(CAPTURE_SECONDS, "--mitigated", "--save-capture", str(kept))
         after_seconds = time.monotonic() - started
         scanner.stop()
     undone = lab.routerfix("undo")
@@ -185,7 +200,7 @@ def test_diagnose_captures_live_on_the_router_before_and_after_the_fix(driver_re
     assert (code_before, before["verdict"]) == (7, "scan-reaching-phone"), before
     assert netlab.ATTACKER_ADDR in [s["address"] for s in before["scanners"]], before["scanners"]
     assert netlab.PROVIDER_ADDR in before["site"]["providers"], before["site"]
-    assert (code_after, after["verdict"]) == (0, "scan-arriving-blocked"), after
+    assert (code_after, after["verdict"]) == (0, "scan-arriving-blocked"), _seen(after, kept)
     assert after["classes"].get("scan-arriving-blocked", 0) > 0 and not after["classes"].get("scan-reaching-phone")
     for data in (before, after):
         assert data["capture"]["removed_from_device"] is True, data["capture"]
