@@ -109,16 +109,16 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "openwrt": [
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
-        "RFX-2 $?; cat /tmp/dhcp.leases; echo RFX-3 $?; ip neigh show; echo RFX-4 $?; grep nf_conntrack_sip "
-        "/proc/modules; echo RFX-5 $?",
+        "RFX-2 $?; uci changes firewall; echo RFX-3 $?; uci changes dhcp; echo RFX-4 $?; cat /tmp/dhcp.leases; "
+        "echo RFX-5 $?; ip neigh show; echo RFX-6 $?; grep nf_conntrack_sip /proc/modules; echo RFX-7 $?; "
+        "ifstatus wan; echo RFX-8 $?",
         "ping -c 1 -W 1 192.168.1.249",
         "ping -c 1 -W 1 192.168.1.248",
-        "uci export firewall; echo RFX-0 $?; uci export dhcp; echo RFX-1 $?",
-        # each write hook reads what it changes; the changes themselves go as one chain (one commit per package,
-        # one firewall reload: was three chains and two firewall reloads)
-        "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
-        "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci changes dhcp; echo RFX-2 $?",
-        "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
+        # the backup, and in the same round trip what the write hooks check (was a read per hook); the changes
+        # themselves go as one chain (one commit per package, one firewall reload)
+        "uci export firewall; echo RFX-0 $?; uci export dhcp; echo RFX-1 $?; uci -X show network; echo RFX-2 $?; "
+        "uci -X show dhcp; echo RFX-3 $?; uci -X show firewall; echo RFX-4 $?; uci changes firewall; echo RFX-5 $?; "
+        "uci changes dhcp; echo RFX-6 $?",
         # the self-revert job first (docs/facts/openwrt.md rows 34-37), then the change
         "mkdir -p /tmp/routerfix-keep && cp /etc/config/firewall /etc/config/dhcp /tmp/routerfix-keep/ && "
         "start-stop-daemon -S -b -m -p /tmp/routerfix-keep/revert.pid -x /bin/sh -- -c 'sleep 600 && cp "
@@ -135,10 +135,11 @@ EXPECTED: dict[str, list[str]] = {
         "uci set firewall.cfg01027e.auto_helper='0' && uci commit dhcp && uci commit firewall && "
         "/etc/init.d/firewall reload && /etc/init.d/dnsmasq reload && echo ROUTERFIX-DONE",
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
-        "RFX-2 $?; cat /tmp/dhcp.leases; echo RFX-3 $?; ip neigh show; echo RFX-4 $?; grep nf_conntrack_sip "
-        "/proc/modules; echo RFX-5 $?",
+        "RFX-2 $?; uci changes firewall; echo RFX-3 $?; uci changes dhcp; echo RFX-4 $?; cat /tmp/dhcp.leases; "
+        "echo RFX-5 $?; ip neigh show; echo RFX-6 $?; grep nf_conntrack_sip /proc/modules; echo RFX-7 $?; "
+        "ifstatus wan; echo RFX-8 $?",
         "start-stop-daemon -K -p /tmp/routerfix-keep/revert.pid; rm -f /tmp/routerfix-keep/revert.pid",
-        "ifstatus wan",
+        # the flush uses the WAN address the verification read
         "conntrack -D -p udp --orig-dst 203.0.113.11 --dport 5060; echo RFX-0 $?; conntrack -D -p tcp "
         "--orig-dst 203.0.113.11 --dport 5060; echo RFX-1 $?; conntrack -D -p udp --orig-dst 203.0.113.11 "
         "--dport 5061; echo RFX-2 $?; conntrack -D -p tcp --orig-dst 203.0.113.11 --dport 5061; echo RFX-3 $?",
