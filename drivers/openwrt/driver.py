@@ -144,12 +144,20 @@ class OpenWrtDriver(SSHDriver):
         self._changes.clear()
 
     def _remember(self, shown: Mapping[str, str], changes: Mapping[str, str]) -> dict[str, list[UciSection]]:
-        """Keep what one round trip read (``uci -X show`` and ``uci changes`` texts per package) for :meth:`_read`;
-        returns the parsed sections."""
+        """Keep what one round trip read (``uci -X show`` and ``uci changes`` texts per package) for :meth:`_read`,
+        except a reply holding an error line (read again when needed, and refused then); returns the parsed
+        sections of every ``shown`` text."""
         parsed = {p: parse_uci_show(text) for p, text in shown.items()}
-        self._shown.update(parsed)
-        self._changes.update(changes)
+        self._shown.update({p: parsed[p] for p, text in shown.items() if not self._refused(text)})
+        self._changes.update({p: text for p, text in changes.items() if not self._refused(text)})
         return parsed
+
+    def _refused(self, output: str) -> bool:
+        try:
+            self.check_output("uci", output)
+        except DeviceError:
+            return True
+        return False
 
     def open(self) -> None:
         """Connect, then read the release, the model and whether the conntrack tool exists (one round trip)."""
@@ -173,8 +181,8 @@ class OpenWrtDriver(SSHDriver):
         written = packages if written is None else written
         if not all(p in self._shown for p in packages) or not all(p in self._changes for p in written):
             outs = self.send_many([*(f"uci -X show {p}" for p in packages), *(f"uci changes {p}" for p in written)])
-            self._remember(dict(zip(packages, outs, strict=False)), dict(zip(written, outs[len(packages):],
-                                                                                strict=True)))
+            shown, changes = outs[:len(packages)], outs[len(packages):]
+            self._remember(dict(zip(packages, shown, strict=True)), dict(zip(written, changes, strict=True)))
         return {p: self._shown[p] for p in packages}, "".join(self._changes[p] for p in written)
 
     @contextlib.contextmanager
