@@ -54,7 +54,9 @@ FLOOR_ROUND_TRIPS = 4
 STRICT: dict[str, tuple[float, str]] = {
     "mikrotik": (0.0, "no probe, no save step (T12)"),
     "linux": (2.0, "1 silent arping -w 2 (T1)"),
-    "openwrt": (1.6, "1 silent ping -W 1 (T4) + uci commit 0.1 (T10) + firewall reload 0.5 (T11)"),
+    "openwrt": (1.7, "1 silent ping -W 1 (T4) + uci commit of firewall and dhcp 2 x 0.1 (T10: the change writes both "
+                "packages, uci commits one per call or all staged ones, openwrt.md rows 4, 15) + firewall reload "
+                "0.5 (T11)"),
     "cisco_ios": (3.0, "1 silent ping repeat 2 timeout 1 (T5) + write memory 1.0 (T6)"),
     "vyos": (0.88, "1 commit 0.58 (T7) + 1 save 0.3 (T8)"),
     "edgeos": (0.88, "1 commit 0.58 + 1 save 0.3 (T9)"),

@@ -7,7 +7,7 @@ import ipaddress
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -64,6 +64,9 @@ _NO_HELD_ROLLBACK = ("no device-held rollback: no 'archive' with a 'path' in the
 
 log = logging.getLogger("routerfix.drivers.cisco_ios")
 
+_TERMINAL = ("terminal length 0", "terminal width 511")
+"""Paging off and a line wide enough for every configuration line (docs/facts/cisco_ios.md F5)."""
+
 _PING = "repeat 2 timeout 1"
 """Two echoes (the first is often lost to ARP resolution), one second each."""
 _PING_BOUND = 2 * 1 + 3.0
@@ -109,7 +112,8 @@ class CiscoIosDriver(SSHDriver):
     secret_options: ClassVar[frozenset[str]] = SSHDriver.secret_options | {"enable_secret"}
     prompt_pattern: ClassVar[str | None] = r"[A-Za-z][\w.-]*(?:\([\w-]+\))?[#>]"
     error_patterns: ClassVar[tuple[str, ...]] = (r"^% ?\S",)
-    session_commands: ClassVar[tuple[str, ...]] = ("terminal length 0", "terminal width 511")
+    session_commands: ClassVar[tuple[str, ...]] = ()
+    """None at login: :data:`_TERMINAL` is typed ahead of the session's first exchange instead (:meth:`send`)."""
     logout_command: ClassVar[str | None] = "exit"
     batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD, ActionKind.RESERVE_ADDRESS,
                              ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG})
@@ -142,6 +146,8 @@ class CiscoIosDriver(SSHDriver):
         self.pending_confirm = False
         """A revert timer of this run is (or may be: its answer was lost) armed on the device, not yet confirmed."""
         self._arm_answered = False
+        self._terminal: list[str] = []
+        """Terminal settings not yet sent in this session (typed ahead of its first exchange)."""
 
     # --- session ------------------------------------------------------------------------------------
 
@@ -150,6 +156,33 @@ class CiscoIosDriver(SSHDriver):
         super()._open_once()
         if self.session.last_prompt.endswith(">"):
             self._enable()
+        self._terminal = list(_TERMINAL)
+
+    def send(self, command: str, *, expect: str | None = None, timeout: float | None = None,
+             check: bool = True) -> str:
+        """:meth:`SSHDriver.send`, with the session's terminal settings typed ahead of its first command."""
+        if self._terminal and expect is None:
+            return self.send_pipelined([command], check=check, timeout=timeout)[0]
+        if self._terminal:
+            self.send_pipelined([], check=True)
+        return super().send(command, expect=expect, timeout=timeout, check=check)
+
+    def send_pipelined(self, commands: Sequence[str], *, check: bool = True, timeout: float | None = None
+                       ) -> list[str]:
+        """:meth:`SSHDriver.send_pipelined`; the first exchange of a session carries :data:`_TERMINAL` ahead of
+        ``commands`` (typed-ahead lines run in order, docs/facts/cisco_ios.md F11: paging is off before the first
+        ``show``, F5), so the terminal settings cost no round trip of their own."""
+        terminal, self._terminal = self._terminal, []
+        if not terminal:
+            return super().send_pipelined(commands, check=check, timeout=timeout)
+        outputs = super().send_pipelined([*terminal, *commands], check=False, timeout=timeout)
+        for command, output in zip(terminal, outputs, strict=False):
+            self.check_output(command, output)
+        outputs = outputs[len(terminal):]
+        if check:
+            for command, output in zip(commands, outputs, strict=True):
+                self.check_output(command, output)
+        return outputs
 
     def _enable(self) -> None:
         """``enable`` from a user-level (``>``) login. IOS asks ``Password:`` again after a wrong secret and says
@@ -215,24 +248,33 @@ class CiscoIosDriver(SSHDriver):
         """``configure terminal`` and ``lines``, each sent once the one before it is seen accepted in the mode it
         was written for, then ``end`` (only from a configuration mode: at the exec prompt it is a host name) and
         the read-back, typed ahead. IOS runs typed-ahead lines after a refused one, in whatever mode the refusal
-        left (docs/facts/cisco_ios.md F11, F12), so nothing is typed ahead of a line's answer. Returns the refusal."""
+        left (docs/facts/cisco_ios.md F11, F12), so nothing is typed ahead of a line's answer, except behind
+        ``exit`` (:meth:`_Mode.step`), and a block's last ``exit`` is left to ``end``. Returns the refusal."""
         refusal: DeviceError | None = None
         first = [] if self._arm() else ["configure terminal"]
         mode = _Mode.CONFIG if not first else _Mode.EXEC
-        for line in [*first, *lines]:
-            wanted = _Mode.after(line, mode)
-            output = self.send(line, check=False)
+        todo = [*first, *lines]
+        while todo and refusal is None:
+            if todo == ["exit"] and mode.submode:
+                break  # not sent: the "end" below leaves every configuration mode (F4)
+            step = _Mode.step(todo, mode)
+            del todo[:len(step)]
+            wanted = mode
+            for line in step:
+                wanted = _Mode.after(line, wanted)
+            outputs = self.send_pipelined(step, check=False) if len(step) > 1 else [self.send(step[0], check=False)]
             mode = _Mode.of_prompt(self.session.last_prompt)
-            try:
-                self.check_output(line, output)
-            except DeviceError as exc:
-                refusal = exc
-                break
-            if mode is not wanted:
-                refusal = DeviceError(f"the device refused {line!r}", device_message=" ".join(output.split())[-200:]
+            for line, output in zip(step, outputs, strict=True):
+                try:
+                    self.check_output(line, output)
+                except DeviceError as exc:
+                    refusal = exc
+                    break
+            if refusal is None and mode is not wanted:
+                refusal = DeviceError(f"the device refused {step[-1]!r}",
+                                      device_message=" ".join(outputs[-1].split())[-200:]
                                       or f"prompt {self.session.last_prompt} instead of {wanted.value} mode",
                                       host=self.host, driver=self.name)
-                break
         reads = ["show running-config"] if mode is _Mode.EXEC else ["end", "show running-config"]
         text = self.send_pipelined(reads, check=False)[-1]
         if _Mode.of_prompt(self.session.last_prompt) is not _Mode.EXEC:
@@ -519,6 +561,18 @@ class _Mode(StrEnum):
         if m is None:
             return cls.EXEC if prompt.endswith("#") else cls.OTHER
         return next((mode for mode in cls if mode.value == m.group(1)), cls.OTHER)
+
+    @classmethod
+    def step(cls, lines: list[str], mode: _Mode) -> list[str]:
+        """The lines of ``lines`` (not empty) to type in one round trip from ``mode``: the first alone, except that
+        an ``exit`` from a sub-mode goes with the line after it (``exit`` leaves a sub-mode for ``(config)``,
+        docs/facts/cisco_ios.md F4, so that line runs in the mode it was written for)."""
+        return lines[:2] if lines[0] == "exit" and mode.submode else lines[:1]
+
+    @property
+    def submode(self) -> bool:
+        """A configuration sub-mode (``(config-std-nacl)``, ``(dhcp-config)``), not ``(config)`` itself."""
+        return self in (_Mode.ACL, _Mode.POOL)
 
     @classmethod
     def after(cls, line: str, mode: _Mode) -> _Mode:

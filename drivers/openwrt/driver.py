@@ -116,6 +116,12 @@ class OpenWrtDriver(SSHDriver):
         """The self-revert job of this run is (or may be: its answer was lost) running on the device."""
         self._held: tuple[set[str], list[str]] | None = None
         """Inside :meth:`write_batch`: the packages and ``uci`` commands held for one commit chain; else None."""
+        self._shown: dict[str, list[UciSection]] = {}
+        self._changes: dict[str, str] = {}
+        """``uci -X show`` / ``uci changes`` per package as this session last read them since its last write (the
+        write hooks read from here: :meth:`_read`)."""
+        self._wan_status: str | None = None
+        """``ifstatus wan`` as this session's last :meth:`read_state` read it (None: not read)."""
 
     @property
     def _lan(self) -> str:
@@ -127,6 +133,31 @@ class OpenWrtDriver(SSHDriver):
 
     def _batch_marker(self, token: str) -> str:
         return f"echo {token} $?"
+
+    def _open_once(self) -> None:
+        self._forget()  # a new session: nothing read in this one yet
+        self._wan_status = None
+        super()._open_once()
+
+    def _forget(self) -> None:
+        self._shown.clear()
+        self._changes.clear()
+
+    def _remember(self, shown: Mapping[str, str], changes: Mapping[str, str]) -> dict[str, list[UciSection]]:
+        """Keep what one round trip read (``uci -X show`` and ``uci changes`` texts per package) for :meth:`_read`,
+        except a reply holding an error line (read again when needed, and refused then); returns the parsed
+        sections of every ``shown`` text."""
+        parsed = {p: parse_uci_show(text) for p, text in shown.items()}
+        self._shown.update({p: parsed[p] for p, text in shown.items() if not self._refused(text)})
+        self._changes.update({p: text for p, text in changes.items() if not self._refused(text)})
+        return parsed
+
+    def _refused(self, output: str) -> bool:
+        try:
+            self.check_output("uci", output)
+        except DeviceError:
+            return True
+        return False
 
     def open(self) -> None:
         """Connect, then read the release, the model and whether the conntrack tool exists (one round trip)."""
@@ -144,12 +175,15 @@ class OpenWrtDriver(SSHDriver):
 
     def _read(self, *packages: str, written: tuple[str, ...] | None = None) -> tuple[dict[str, list[UciSection]], str]:
         """``uci -X show`` of each of ``packages`` and ``uci changes`` of each package to be ``written`` (default:
-        all of them), in one round trip. ``uci`` takes one package per call (openwrt.md, uci argument rules);
-        a refused read raises."""
+        all of them): as this session read them since its last write (the backup reads both just before a run's
+        writes, :meth:`backup`), else now, in one round trip. ``uci`` takes one package per call (openwrt.md,
+        uci argument rules); a refused read raises."""
         written = packages if written is None else written
-        outs = self.send_many([*(f"uci -X show {p}" for p in packages), *(f"uci changes {p}" for p in written)])
-        shown, changes = outs[:len(packages)], outs[len(packages):]
-        return {p: parse_uci_show(o) for p, o in zip(packages, shown, strict=True)}, "".join(changes)
+        if not all(p in self._shown for p in packages) or not all(p in self._changes for p in written):
+            outs = self.send_many([*(f"uci -X show {p}" for p in packages), *(f"uci changes {p}" for p in written)])
+            shown, changes = outs[:len(packages)], outs[len(packages):]
+            self._remember(dict(zip(packages, shown, strict=True)), dict(zip(written, changes, strict=True)))
+        return {p: self._shown[p] for p in packages}, "".join(self._changes[p] for p in written)
 
     @contextlib.contextmanager
     def write_batch(self) -> Iterator[None]:
@@ -207,6 +241,7 @@ class OpenWrtDriver(SSHDriver):
     def _send_chain(self, packages: tuple[str, ...], commands: list[str]) -> None:
         if not commands:
             return
+        self._forget()  # what was read no longer holds once the chain is sent, whatever its answer
         tail = [f"uci commit {p}" for p in packages]
         if "firewall" in packages:
             tail.append("/etc/init.d/firewall reload")
@@ -238,16 +273,20 @@ class OpenWrtDriver(SSHDriver):
         return self._facts
 
     def read_state(self) -> DeviceState:
-        """Everything in one round trip (UCI network/dhcp/firewall, leases, neighbours, SIP module)."""
-        network, dhcp, firewall, leases, neigh, module = self.send_many(
-            ["uci -X show network", "uci -X show dhcp", "uci -X show firewall", "cat /tmp/dhcp.leases",
-             "ip neigh show", "grep nf_conntrack_sip /proc/modules"], check=False)
-        fw = parse_uci_show(firewall)
+        """Everything in one round trip: UCI network/dhcp/firewall and what is staged in dhcp/firewall (kept for
+        the write hooks), leases, neighbours, SIP module, and the WAN status (kept for the connection flush)."""
+        network, dhcp, firewall, fw_changes, dhcp_changes, leases, neigh, module, wan = self.send_many(
+            ["uci -X show network", "uci -X show dhcp", "uci -X show firewall", "uci changes firewall",
+             "uci changes dhcp", "cat /tmp/dhcp.leases", "ip neigh show", "grep nf_conntrack_sip /proc/modules",
+             "ifstatus wan"], check=False)
+        uci = self._remember({"network": network, "dhcp": dhcp, "firewall": firewall},
+                             {"firewall": fw_changes, "dhcp": dhcp_changes})
+        self._wan_status = wan
         return DeviceState(
             facts=self.facts(), capabilities=self.capabilities,
-            sip_alg=sip_alg_from_uci(fw, "nf_conntrack_sip" in module),
-            forwards=redirect_forwards(fw, self._wan_zone),
-            scope=scope_from_uci(parse_uci_show(network), parse_uci_show(dhcp), self._lan),
+            sip_alg=sip_alg_from_uci(uci["firewall"], "nf_conntrack_sip" in module),
+            forwards=redirect_forwards(uci["firewall"], self._wan_zone),
+            scope=scope_from_uci(uci["network"], uci["dhcp"], self._lan),
             leases=parse_leases(leases), neighbours=parse_ip_neigh(neigh))
 
     def list_port_forwards(self) -> tuple[PortForward, ...]:
@@ -282,9 +321,14 @@ class OpenWrtDriver(SSHDriver):
         return int(m.group(1)) > 0
 
     def backup(self) -> Backup:
-        """``uci export firewall`` and ``uci export dhcp``."""
-        return Backup(self.name, "uci-export", "".join(self.send_many(["uci export firewall", "uci export dhcp"])),
-                      time.time())
+        """``uci export firewall`` and ``uci export dhcp``; in the same round trip, what the write hooks then check
+        (``uci -X show`` of network/dhcp/firewall, ``uci changes`` of dhcp/firewall: the engine backs up just
+        before it writes, so those are read as late as before, without a round trip per hook)."""
+        packages = ("network", "dhcp", "firewall")
+        outs = self.send_many(["uci export firewall", "uci export dhcp", *(f"uci -X show {p}" for p in packages),
+                               "uci changes firewall", "uci changes dhcp"])
+        self._remember(dict(zip(packages, outs[2:5], strict=True)), {"firewall": outs[5], "dhcp": outs[6]})
+        return Backup(self.name, "uci-export", "".join(outs[:2]), time.time())
 
     # --- writes ----------------------------------------------------------------------------------------
 
@@ -361,7 +405,8 @@ class OpenWrtDriver(SSHDriver):
 
     def _flush_connections(self, ports: tuple[int, ...]) -> int:
         """``conntrack -D`` of entries whose original destination is the WAN address (inbound only)."""
-        address = wan_address(self.send("ifstatus wan", check=False))
+        status, self._wan_status = self._wan_status, None  # the last read's (the verification's), once
+        address = wan_address(status if status is not None else self.send("ifstatus wan", check=False))
         if address is None:
             raise DeviceError("the WAN has no IPv4 address to flush for", device_message="ifstatus wan",
                               host=self.host, driver=self.name)

@@ -83,9 +83,15 @@ DEVICE_TIMING: dict[str, tuple[Rule, ...]] = {
 """Per driver, the rules of docs/facts/timing.md (MikroTik: no save step, T12; Linux nft/conntrack: T12)."""
 
 
+_QUOTED = re.compile(r"'[^']*'")
+"""A single-quoted shell word: an argument, not a command run now (e.g. the script of a detached
+``start-stop-daemon -S -b … -c '<script>'`` job, docs/facts/openwrt.md row 35, which runs minutes later)."""
+
+
 def device_seconds(rules: tuple[Rule, ...], line: str, output: str) -> float:
-    """Seconds of device work for one line (every rule that matches adds its cost)."""
+    """Seconds of device work for one line (every rule that matches outside single quotes adds its cost)."""
     total = 0.0
+    line = _QUOTED.sub("''", line)
     for rule in rules:
         for match in rule.line.finditer(line):
             total += rule.cost(match, output)

@@ -25,6 +25,9 @@ def _wrong_mode(router: Any) -> list[str]:
 
 @pytest.mark.parametrize("refused", [
     "ip access-list standard routerfix-sip",  # a mode-entering line: what follows would run in (config)
+    # typed together with the ACL's "exit" before it: refused, the block still stops there
+    "ip nat inside source static tcp 192.168.1.198 5060 interface GigabitEthernet0/0 5060",
+    "hardware-address 0200.5ec0.5060",  # the block's last line (the pool's "exit" is left to "end")
     "ip nat inside source static tcp 192.168.1.198 5061 interface GigabitEthernet0/0 5061",
     "ip dhcp pool routerfix-sink",
     "no ip nat service sip tcp port 5060",

@@ -77,3 +77,24 @@ def test_restore_from_backup_sends_only_accepted_uci_lines(sim: Any) -> None:
 def test_other_tools_argument_rules(line: str, status: int, start: str) -> None:
     out, got = _run(line)
     assert got == status and out.startswith(start)
+
+
+def test_changes_staged_by_someone_else_after_planning_are_refused_before_any_commit(sim: Any) -> None:
+    """The write hooks check ``uci changes`` as read with the backup, just before the writes (not as read when
+    planning): a change another session stages while the candidates are probed is never committed by routerfix."""
+    from routerfix.errors import DeviceError
+
+    with sim("openwrt") as device, connect(device) as driver:
+        router = device.handle.router
+        committed = {p: [s.options for s in router.committed[p]] for p in ("firewall", "dhcp")}
+        probe = driver.probe_address
+
+        def probe_while_someone_stages(address: Any) -> bool:
+            OpenWrtSession(router).execute("uci set firewall.@defaults[0].input='ACCEPT'")
+            return probe(address)
+
+        driver.probe_address = probe_while_someone_stages  # type: ignore[method-assign]
+        with pytest.raises(DeviceError, match="uncommitted UCI changes"):
+            routerfix.apply_ghostcall_mitigation(driver)
+        assert {p: [s.options for s in router.committed[p]] for p in ("firewall", "dhcp")} == committed
+        assert "input='ACCEPT'" in OpenWrtSession(router).execute("uci changes firewall"), "theirs, still staged"

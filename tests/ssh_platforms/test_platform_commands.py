@@ -13,6 +13,8 @@ from .conftest import connect
 
 EXPECTED: dict[str, list[str]] = {
     "cisco_ios": [
+        "terminal length 0",  # typed ahead of the session's first exchange, not at login
+        "terminal width 511",
         "show version",
         "show running-config",
         "show ip dhcp binding",
@@ -36,8 +38,7 @@ EXPECTED: dict[str, list[str]] = {
         "ip dhcp pool routerfix-sink",
         "host 192.168.1.198 255.255.255.0",
         "hardware-address 0200.5ec0.5060",
-        "exit",
-        "end",
+        "end",  # the pool's "exit" is not sent: "end" leaves every configuration mode
         "show running-config",
         "configure confirm",
         "write memory",
@@ -108,16 +109,16 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "openwrt": [
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
-        "RFX-2 $?; cat /tmp/dhcp.leases; echo RFX-3 $?; ip neigh show; echo RFX-4 $?; grep nf_conntrack_sip "
-        "/proc/modules; echo RFX-5 $?",
+        "RFX-2 $?; uci changes firewall; echo RFX-3 $?; uci changes dhcp; echo RFX-4 $?; cat /tmp/dhcp.leases; "
+        "echo RFX-5 $?; ip neigh show; echo RFX-6 $?; grep nf_conntrack_sip /proc/modules; echo RFX-7 $?; "
+        "ifstatus wan; echo RFX-8 $?",
         "ping -c 1 -W 1 192.168.1.249",
         "ping -c 1 -W 1 192.168.1.248",
-        "uci export firewall; echo RFX-0 $?; uci export dhcp; echo RFX-1 $?",
-        # each write hook reads what it changes; the changes themselves go as one chain (one commit per package,
-        # one firewall reload: was three chains and two firewall reloads)
-        "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
-        "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci changes dhcp; echo RFX-2 $?",
-        "uci -X show firewall; echo RFX-0 $?; uci changes firewall; echo RFX-1 $?",
+        # the backup, and in the same round trip what the write hooks check (was a read per hook); the changes
+        # themselves go as one chain (one commit per package, one firewall reload)
+        "uci export firewall; echo RFX-0 $?; uci export dhcp; echo RFX-1 $?; uci -X show network; echo RFX-2 $?; "
+        "uci -X show dhcp; echo RFX-3 $?; uci -X show firewall; echo RFX-4 $?; uci changes firewall; echo RFX-5 $?; "
+        "uci changes dhcp; echo RFX-6 $?",
         # the self-revert job first (docs/facts/openwrt.md rows 34-37), then the change
         "mkdir -p /tmp/routerfix-keep && cp /etc/config/firewall /etc/config/dhcp /tmp/routerfix-keep/ && "
         "start-stop-daemon -S -b -m -p /tmp/routerfix-keep/revert.pid -x /bin/sh -- -c 'sleep 600 && cp "
@@ -134,10 +135,11 @@ EXPECTED: dict[str, list[str]] = {
         "uci set firewall.cfg01027e.auto_helper='0' && uci commit dhcp && uci commit firewall && "
         "/etc/init.d/firewall reload && /etc/init.d/dnsmasq reload && echo ROUTERFIX-DONE",
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
-        "RFX-2 $?; cat /tmp/dhcp.leases; echo RFX-3 $?; ip neigh show; echo RFX-4 $?; grep nf_conntrack_sip "
-        "/proc/modules; echo RFX-5 $?",
+        "RFX-2 $?; uci changes firewall; echo RFX-3 $?; uci changes dhcp; echo RFX-4 $?; cat /tmp/dhcp.leases; "
+        "echo RFX-5 $?; ip neigh show; echo RFX-6 $?; grep nf_conntrack_sip /proc/modules; echo RFX-7 $?; "
+        "ifstatus wan; echo RFX-8 $?",
         "start-stop-daemon -K -p /tmp/routerfix-keep/revert.pid; rm -f /tmp/routerfix-keep/revert.pid",
-        "ifstatus wan",
+        # the flush uses the WAN address the verification read
         "conntrack -D -p udp --orig-dst 203.0.113.11 --dport 5060; echo RFX-0 $?; conntrack -D -p tcp "
         "--orig-dst 203.0.113.11 --dport 5060; echo RFX-1 $?; conntrack -D -p udp --orig-dst 203.0.113.11 "
         "--dport 5061; echo RFX-2 $?; conntrack -D -p tcp --orig-dst 203.0.113.11 --dport 5061; echo RFX-3 $?",
@@ -145,11 +147,12 @@ EXPECTED: dict[str, list[str]] = {
 }
 
 ROUND_TRIPS: dict[str, int] = {
-    # the reads as one typed-ahead block, 2 pings, then every change of the run in one configuration block:
-    # "configure terminal" and its 16 lines one per round trip (nothing typed ahead of a line's answer),
-    # "end" + "show running-config" typed ahead, and one "write memory" once the read-back matches
-    # (+1 since device-held rollback: "configure confirm" before "write memory")
-    "cisco_ios": 1 + 2 + (1 + 16) + 1 + 1 + 1,
+    # the terminal settings and the reads as one typed-ahead block, 2 pings, then every change of the run in one
+    # configuration block: "configure terminal revert timer" and its 16 lines one per round trip (nothing typed
+    # ahead of a line's answer) except that the ACL's "exit" goes with the line after it and the pool's is not
+    # sent (was 16 round trips), "end" + "show running-config" typed ahead, then "configure confirm" and one
+    # "write memory" once the read-back matches
+    "cisco_ios": 1 + 2 + (1 + 14) + 1 + 1 + 1,
     # the reads as one block, then every action in one candidate: "configure" + the set/delete lines as one
     # block, "commit-confirm 10" and its "y", "exit" + "show configuration commands" as one block; once verified
     # "configure" + "confirm", then "save" + "exit"; then "show interfaces" and the four conntrack deletions
@@ -168,7 +171,8 @@ def test_exact_commands_of_a_mitigation(platform: str, sim: Any) -> None:
         assert result.status == "mitigated"
         sent = [re.sub(r"RFX[0-9a-f]{10}", "RFX", c) for c in device.handle.device.commands]
         assert sent == EXPECTED[platform]
-        before_apply = 1 if platform == "openwrt" else 2  # OpenWrt: the facts batch; others: paging and width
+        # OpenWrt: the facts batch; VyOS/EdgeOS: paging and width; IOS: none (typed ahead of the first read)
+        before_apply = {"openwrt": 1, "cisco_ios": 0}.get(platform, 2)
         assert driver.round_trips == ROUND_TRIPS.get(platform, len(sent)) + before_apply
 
 
