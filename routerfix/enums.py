@@ -23,6 +23,9 @@ class ResultStatus(StrEnum):
     """The mitigation was removed and verified."""
     NOTHING_TO_UNDO = "nothing_to_undo"
     """Nothing of routerfix's is on the device."""
+    UNDONE_PARTIAL = "undone_partial"
+    """routerfix's forwards and reservation were removed and verified, but with no record and no valid undo marker
+    on the device, what they replaced (NAT filtering, SIP ALG, a customer's forward) could not be restored."""
     FAILED = "failed"
     """Fleet runs only: the host's run raised an error."""
     CANCELLED = "cancelled"
@@ -58,6 +61,8 @@ class ActionKind(StrEnum):
     SET_SIP_ALG = "set_sip_alg"
     RESERVE_ADDRESS = "reserve_address"
     RELEASE_ADDRESS = "release_address"
+    SAVE_UNDO_MARKER = "save_undo_marker"
+    CLEAR_UNDO_MARKER = "clear_undo_marker"
 
 
 class PortState(StrEnum):

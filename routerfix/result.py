@@ -22,6 +22,8 @@ STATUSES: dict[ResultStatus, str] = {
     ResultStatus.VERDICT: "no configuration change can fix this site: see verdicts",
     ResultStatus.UNDONE: "mitigation removed and verified",
     ResultStatus.NOTHING_TO_UNDO: "nothing of routerfix's is on the device",
+    ResultStatus.UNDONE_PARTIAL: "routerfix's rules removed and verified, but what they replaced could not be "
+                                 "restored (no record, no valid undo marker on the device): see warnings",
 }
 """Every ``status`` a result can carry, with its meaning."""
 

@@ -15,6 +15,7 @@ import routerfix
 from routerfix.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_PARTIAL,
     EXIT_VERDICT,
     TRUST_FLAGS,
     confirm,
@@ -164,8 +165,9 @@ def cmd_undo(args: argparse.Namespace) -> int:
     data["record"] = used[-1] if used else None
     data["records"] = used
     data["saved_to"] = result.record_file
+    data["undo_from"] = result.plan.extra.get("undo_from")
     emit(args, data, result)
-    return EXIT_OK
+    return EXIT_PARTIAL if result.status is ResultStatus.UNDONE_PARTIAL else EXIT_OK
 
 
 _DEMO_OK = frozenset({ResultStatus.MITIGATED, ResultStatus.UNCHANGED, ResultStatus.VERDICT})
