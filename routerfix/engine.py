@@ -298,14 +298,12 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
         exc.add_note("interrupted while clearing connection tracking: the change is in place and verified"
                      + (f"; its undo record is {journal.path}" if journal is not None else ""))
         raise
-    status = ResultStatus.MITIGATED if mitigate else ResultStatus.UNDONE if plan.extra.get("complete", True) \
-        else ResultStatus.UNDONE_PARTIAL
-    result = MitigationResult(status=status, changed=True,
+    result = MitigationResult(status=ResultStatus.MITIGATED if mitigate else ResultStatus.UNDONE, changed=True,
                               dry_run=False, plan=plan, applied=tuple(a.describe() for a in plan.actions),
                               verified=True, undo=undo_records,
                               backup_file=backup_file, flushed=flushed, transport_security=security,
                               notes=tuple(notes), record_file=str(journal.path) if journal else None,
-                              port=driver.port)
+                              port=driver.port, complete=bool(plan.extra.get("complete", True)))
     if journal is not None:
         with shielded():
             journal.finish(JournalStatus.DONE, result.to_dict())
@@ -549,7 +547,7 @@ def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, An
             warnings.append(state.marker_warning)
         warnings.append("no saved result and no undo marker on the device: removing routerfix's forwards and "
                         "reservation; NAT mode, SIP ALG and any forward they replaced are left as they are "
-                        "(status undone_partial)")
+                        "(the undo is incomplete)")
     after = simulate(state, actions)
     actions += [RemoveForward(f) for f in after.forwards if f.name.startswith(RULE_PREFIX)]
     if after.scope is not None and Feature.DHCP_RESERVATION in state.capabilities:
@@ -565,7 +563,7 @@ def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, An
 def _clearing_marker(plan: Plan, state: DeviceState, source: UndoSource, *, complete: bool = True) -> Plan:
     """``plan`` ending with clearing the device's undo marker (a valid one or an unreadable one), noting in
     ``plan.extra`` what the undo works from (``undo_from``) and whether it restores all it should (``complete``:
-    False makes a successful run ``undone_partial``)."""
+    the result's :attr:`~routerfix.result.MitigationResult.complete`)."""
     actions = plan.actions
     if state.undo_marker is not None or state.marker_warning is not None:
         actions = (*actions, ClearUndoMarker(state.undo_marker))

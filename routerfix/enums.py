@@ -23,9 +23,6 @@ class ResultStatus(StrEnum):
     """The mitigation was removed and verified."""
     NOTHING_TO_UNDO = "nothing_to_undo"
     """Nothing of routerfix's is on the device."""
-    UNDONE_PARTIAL = "undone_partial"
-    """routerfix's forwards and reservation were removed and verified, but with no record and no valid undo marker
-    on the device, what they replaced (NAT filtering, SIP ALG, a customer's forward) could not be restored."""
     FAILED = "failed"
     """Fleet runs only: the host's run raised an error."""
     CANCELLED = "cancelled"

@@ -165,9 +165,8 @@ def cmd_undo(args: argparse.Namespace) -> int:
     data["record"] = used[-1] if used else None
     data["records"] = used
     data["saved_to"] = result.record_file
-    data["undo_from"] = result.plan.extra.get("undo_from")
     emit(args, data, result)
-    return EXIT_PARTIAL if result.status is ResultStatus.UNDONE_PARTIAL else EXIT_OK
+    return EXIT_OK if result.complete or result.dry_run else EXIT_PARTIAL
 
 
 _DEMO_OK = frozenset({ResultStatus.MITIGATED, ResultStatus.UNCHANGED, ResultStatus.VERDICT})

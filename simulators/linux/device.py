@@ -11,9 +11,9 @@ and a guest LAN ``br-guest`` served by a second dnsmasq configured with ``-C /et
 L11-L13: ``pidof`` lists the others first, each has its own hostsfile, SIGHUP count and namespace link).
 
 * Shell: ``PS1``, ``$?``, ``;``/``||``/``&&`` (L44), redirections (L1; a new file is 0666 & ~umask, L45),
-  ``umask``, ``mkdir -p``, ``head -c``, ``mv -f``, ``rm -f`` (L44-L46, the undo marker), ``command -v`` (L2), ``uname -nr`` (L7),
-  ``readlink /proc/<pid>/ns/net`` (L6), ``/proc/<pid>/cmdline`` (L5); bash's ``-bash: X: command not found``
-  wording is inferred.
+  ``umask``, ``mkdir -p``, ``head -c``, ``mv -f``, ``rm -f`` (L44-L46, the undo marker), ``command -v`` (L2),
+  ``uname -nr`` (L7), ``readlink /proc/<pid>/ns/net`` (L6), ``/proc/<pid>/cmdline`` (L5); bash's
+  ``-bash: X: command not found`` wording is inferred.
 * iproute2 output (L8-L10); nftables transactions, priorities, rule syntax and JSON (L20-L23), the error wording
   (L25, inferred); the ``nft list ruleset`` text layout is inferred (the driver reads only JSON).
 * dnsmasq options, hostsfile and lease lines, SIGHUP (L11-L15, L17).

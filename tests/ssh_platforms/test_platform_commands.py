@@ -109,7 +109,7 @@ EXPECTED: dict[str, list[str]] = {
     "openwrt": [
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
         "RFX-2 $?; cat /tmp/dhcp.leases; echo RFX-3 $?; ip neigh show; echo RFX-4 $?; grep nf_conntrack_sip "
-        "/proc/modules; echo RFX-5 $?",
+        "/proc/modules; echo RFX-5 $?; head -c 8193 /etc/routerfix/undo.json 2>/dev/null; echo; echo RFX-6 $?",
         "ping -c 1 -W 1 192.168.1.249",
         "ping -c 1 -W 1 192.168.1.248",
         "uci export firewall; echo RFX-0 $?; uci export dhcp; echo RFX-1 $?",
@@ -123,6 +123,10 @@ EXPECTED: dict[str, list[str]] = {
         "start-stop-daemon -S -b -m -p /tmp/routerfix-keep/revert.pid -x /bin/sh -- -c 'sleep 600 && cp "
         "/tmp/routerfix-keep/firewall /tmp/routerfix-keep/dhcp /etc/config/ && /etc/init.d/firewall reload; "
         "/etc/init.d/dnsmasq reload' && "
+        # the undo marker (rows 38-41): what this run changes, as it was, before any of it
+        "mkdir -p /etc/routerfix && umask 077 && printf '%s' '{\"complete\":true,\"forwards\":[],\"nat_mode\":null,"
+        "\"reservations\":[],\"routerfix_undo_marker\":1,\"sip_alg\":{\"set\":false,\"was\":true}}' "
+        ">/etc/routerfix/undo.json.tmp && mv -f /etc/routerfix/undo.json.tmp /etc/routerfix/undo.json && "
         "uci set firewall.routerfix_sip=redirect && uci set firewall.routerfix_sip.name='routerfix-sip' && "
         "uci set firewall.routerfix_sip.target='DNAT' && uci set firewall.routerfix_sip.src='wan' && uci set "
         "firewall.routerfix_sip.dest='lan' && uci set firewall.routerfix_sip.proto='tcp udp' && uci set "
@@ -135,7 +139,7 @@ EXPECTED: dict[str, list[str]] = {
         "/etc/init.d/firewall reload && /etc/init.d/dnsmasq reload && echo ROUTERFIX-DONE",
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
         "RFX-2 $?; cat /tmp/dhcp.leases; echo RFX-3 $?; ip neigh show; echo RFX-4 $?; grep nf_conntrack_sip "
-        "/proc/modules; echo RFX-5 $?",
+        "/proc/modules; echo RFX-5 $?; head -c 8193 /etc/routerfix/undo.json 2>/dev/null; echo; echo RFX-6 $?",
         "start-stop-daemon -K -p /tmp/routerfix-keep/revert.pid; rm -f /tmp/routerfix-keep/revert.pid",
         "ifstatus wan",
         "conntrack -D -p udp --orig-dst 203.0.113.11 --dport 5060; echo RFX-0 $?; conntrack -D -p tcp "
