@@ -30,6 +30,9 @@ Facts relied on: docs/facts/linux.md (rows L#). What it does:
   LAN interface is known; the reply count on ``Received N response(s)`` decides, checked against the ``-D`` exit
   status (L34-L37, :func:`~.parser.parse_arping`: an unknown arping is refused, never trusted).
 
+* keeps its undo marker (``Feature.UNDO_MARKER``) in ``/var/lib/routerfix/undo.json``: created 0600 under ``umask 077``
+  as a temporary file renamed over it in one ``&&`` list, read with ``head -c`` in the first read batch (L44-L47).
+
 NAT filtering mode and SIP ALG are not managed: conntrack NAT is endpoint-dependent, and the kernel attaches the SIP
 helper only through explicit rules since 4.7 (L33).
 

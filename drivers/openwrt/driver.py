@@ -57,6 +57,9 @@ _MANAGED = {"firewall": "redirect", "dhcp": "host"}
 MARKER_DIR = "/etc/routerfix"
 """Where the undo marker lives: on the flash overlay, kept across reboots (openwrt.md rows 38-40)."""
 MARKER_FILE = f"{MARKER_DIR}/undo.json"
+MARKER_KEEP = "/lib/upgrade/keep.d/routerfix"
+"""The sysupgrade keep list naming the marker's directory (and itself): a firmware upgrade that keeps settings keeps
+the marker with them (openwrt.md row 39)."""
 
 
 def _sq(value: object) -> str:
@@ -373,10 +376,11 @@ class OpenWrtDriver(SSHDriver):
         chain as the run's ``uci`` changes where the engine batches them."""
         tmp = f"{MARKER_FILE}.tmp"
         self._write((), [f"mkdir -p {MARKER_DIR}", "umask 077", f"printf '%s' {_sq(text)} >{tmp}",
-                         f"mv -f {tmp} {MARKER_FILE}"], "")
+                         f"mv -f {tmp} {MARKER_FILE}", f"printf '%s\\n' {MARKER_DIR}/ {MARKER_KEEP} >{MARKER_KEEP}"],
+                    "")
 
     def _clear_undo_marker(self) -> None:
-        self._write((), [f"rm -f {MARKER_FILE}"], "")
+        self._write((), [f"rm -f {MARKER_FILE} {MARKER_KEEP}"], "")
 
     def _capture(self, seconds: float, max_packets: int) -> LiveCapture:
         """tcpdump on the WAN and LAN devices at once, where installed (:mod:`.capture`)."""

@@ -127,6 +127,7 @@ EXPECTED: dict[str, list[str]] = {
         "mkdir -p /etc/routerfix && umask 077 && printf '%s' '{\"complete\":true,\"forwards\":[],\"nat_mode\":null,"
         "\"reservations\":[],\"routerfix_undo_marker\":1,\"sip_alg\":{\"set\":false,\"was\":true}}' "
         ">/etc/routerfix/undo.json.tmp && mv -f /etc/routerfix/undo.json.tmp /etc/routerfix/undo.json && "
+        "printf '%s\\n' /etc/routerfix/ /lib/upgrade/keep.d/routerfix >/lib/upgrade/keep.d/routerfix && "
         "uci set firewall.routerfix_sip=redirect && uci set firewall.routerfix_sip.name='routerfix-sip' && "
         "uci set firewall.routerfix_sip.target='DNAT' && uci set firewall.routerfix_sip.src='wan' && uci set "
         "firewall.routerfix_sip.dest='lan' && uci set firewall.routerfix_sip.proto='tcp udp' && uci set "

@@ -24,6 +24,7 @@ from routerfix.simulate import SimulatedDevice
 from .conftest import config_text, connect
 
 OPENWRT_MARKER = "/etc/routerfix/undo.json"
+KEEP = "/lib/upgrade/keep.d/routerfix"
 LINUX_MARKER = "/var/lib/routerfix/undo.json"
 PBX = {"name": "PBX", "protocol": "udp", "external_ports": "5060", "internal_address": "192.168.1.10",
        "internal_ports": "5060", "enabled": True, "wan_only": True, "ref": ""}
@@ -51,6 +52,7 @@ def test_openwrt_undo_from_the_marker_alone_restores_exactly(sim: Callable[..., 
         assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
         text, mode = router.disk[OPENWRT_MARKER]
         assert mode == 0o600 and not any(p.endswith(".tmp") for p in router.disk)
+        assert router.disk[KEEP][0].split() == ["/etc/routerfix/", KEEP], "kept by a sysupgrade (row 39)"
         marker = json.loads(text)
         assert marker["complete"] is True and marker["sip_alg"] == {"was": True, "set": False}
         assert marker["forwards"] == [PBX], "the replaced forward, byte for byte"
@@ -64,7 +66,7 @@ def test_openwrt_undo_from_the_marker_alone_restores_exactly(sim: Callable[..., 
         assert _sections(config_text("openwrt", device.handle)) == _sections(before)
         with connect(device) as driver:
             assert managed_view(driver.read_state()) == managed
-        assert OPENWRT_MARKER not in router.disk, "a completed undo clears the marker"
+        assert OPENWRT_MARKER not in router.disk and KEEP not in router.disk, "a completed undo clears the marker"
         assert main(_cli("undo", device, state)) == 0          # nothing left to undo
 
 
