@@ -509,9 +509,10 @@ def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, An
     """Plan removing routerfix's changes.
 
     From a record chain (``chain``, oldest first, or the one ``record``) with a saved ``before`` state:
-    restore that state (:func:`plan_restore`). From a version 1 record: replay its ``undo`` list. With
-    neither: remove routerfix's rules and reservation by name (NAT mode and SIP ALG are then left as they
-    are)."""
+    restore that state (:func:`plan_restore`). From a version 1 record: replay its ``undo`` list. With no record,
+    from the device's undo marker (:mod:`routerfix.markers`). With none of those: remove routerfix's rules and
+    reservation by name (NAT mode and SIP ALG are then left as they are; ``plan.extra["complete"]`` is False).
+    A marker on the device is cleared as the plan's last step."""
     records = list(chain) or ([record] if record is not None else [])
     key = DeviceKey.of(driver)
     for data in records:
@@ -584,7 +585,8 @@ def remove_ghostcall_mitigation(driver: Driver, *, record: str | Path | dict[str
         run's own record is written there.
     :param dry_run: plan only.
     :param lock_wait: seconds to wait for another run on the same device.
-    :returns: a result with status ``undone`` or ``nothing_to_undo`` (a second undo changes nothing).
+    :returns: a result with status ``undone`` or ``nothing_to_undo`` (a second undo changes nothing); with no
+        record and no undo marker on the device, ``complete`` is False (what routerfix replaced is not restored).
     """
     if dry_run:
         return execute_plan(driver, plan_ghostcall_removal(driver, record=record, state_dir=state_dir), dry_run=True)
