@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from routerfix.driver import Driver
     from routerfix.model import DeviceState
 
-__all__ = ["ACTION_KINDS", "Action", "ActionKind", "AddForward", "RemoveForward", "ReserveAddress", "ReleaseAddress",
-           "SetNatMode", "SetSipAlg", "action_from_data", "safe_restore_name", "same_forward", "same_reservation"]
+__all__ = ["ACTION_KINDS", "Action", "ActionKind", "AddForward", "ClearUndoMarker", "RemoveForward", "ReserveAddress",
+           "ReleaseAddress", "SaveUndoMarker", "SetNatMode", "SetSipAlg", "action_from_data", "safe_restore_name",
+           "same_forward", "same_reservation"]
 
 
 def safe_restore_name(name: str) -> str:
@@ -204,7 +205,61 @@ class ReleaseAddress:
         return f"release DHCP reservation {r.address} ({r.mac})"
 
 
-Action = AddForward | RemoveForward | SetNatMode | SetSipAlg | ReserveAddress | ReleaseAddress
+@dataclass(frozen=True)
+class SaveUndoMarker:
+    """Save routerfix's undo marker on the device (:mod:`routerfix.markers`), the first write of a run."""
+
+    marker: dict[str, Any] = field(compare=False)
+    previous: dict[str, Any] | None = field(default=None, compare=False)
+    """The device's marker before this step (None: there was none), for the inverse."""
+    kind: ActionKind = field(default=ActionKind.SAVE_UNDO_MARKER, init=False)
+
+    def apply(self, driver: Driver) -> None:
+        """Write it (atomically on the device)."""
+        driver.save_undo_marker(self.marker)
+
+    def done_in(self, state: DeviceState) -> bool:
+        """True when the device holds this marker."""
+        return state.undo_marker == self.marker
+
+    def inverse(self) -> SaveUndoMarker | ClearUndoMarker:
+        """Back to the previous marker, or none."""
+        if self.previous is None:
+            return ClearUndoMarker(self.marker)
+        return SaveUndoMarker(self.previous, self.marker)
+
+    def describe(self) -> str:
+        """One line for the operator."""
+        return "save the undo marker on the device"
+
+
+@dataclass(frozen=True)
+class ClearUndoMarker:
+    """Remove routerfix's undo marker from the device (the last step of a completed undo)."""
+
+    previous: dict[str, Any] | None = field(default=None, compare=False)
+    """The marker removed (None: an unreadable one), for the inverse."""
+    kind: ActionKind = field(default=ActionKind.CLEAR_UNDO_MARKER, init=False)
+
+    def apply(self, driver: Driver) -> None:
+        """Remove it."""
+        driver.clear_undo_marker()
+
+    def done_in(self, state: DeviceState) -> bool:
+        """True when the device holds no marker, not even an unreadable one."""
+        return state.undo_marker is None and state.marker_warning is None
+
+    def inverse(self) -> SaveUndoMarker | ClearUndoMarker:
+        """Saving the removed marker again (an unreadable one cannot come back: nothing)."""
+        return ClearUndoMarker() if self.previous is None else SaveUndoMarker(self.previous)
+
+    def describe(self) -> str:
+        """One line for the operator."""
+        return "clear the undo marker on the device"
+
+
+Action = (AddForward | RemoveForward | SetNatMode | SetSipAlg | ReserveAddress | ReleaseAddress | SaveUndoMarker
+          | ClearUndoMarker)
 """Any plan step."""
 
 ACTION_KINDS: frozenset[ActionKind] = frozenset(ActionKind)
@@ -235,6 +290,21 @@ def action_from_data(data: dict[str, Any]) -> Action:
         return ReserveAddress(reservation_from_data(data["reservation"]))
     if kind == ActionKind.RELEASE_ADDRESS:
         return ReleaseAddress(reservation_from_data(data["reservation"]))
+    if kind in (ActionKind.SAVE_UNDO_MARKER, ActionKind.CLEAR_UNDO_MARKER):
+        from routerfix.markers import check_marker
+
+        def marker(key: str) -> dict[str, Any] | None:
+            value = data.get(key)
+            return None if value is None else check_marker(value, "a saved record's undo marker")
+
+        if kind == ActionKind.CLEAR_UNDO_MARKER:
+            return ClearUndoMarker(marker("previous"))
+        saved = marker("marker")
+        if saved is None:
+            from routerfix.errors import StateFileError
+
+            raise StateFileError("a saved record's save_undo_marker step has no marker")
+        return SaveUndoMarker(saved, marker("previous"))
     from routerfix.errors import StateFileError
 
     raise StateFileError(f"unknown action kind {kind!r} in a saved record")

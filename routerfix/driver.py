@@ -356,6 +356,25 @@ class Driver(abc.ABC):
         self._count_write("flush_connections", ",".join(map(str, checked)))
         return self._flush_connections(checked)
 
+    def save_undo_marker(self, marker: dict[str, Any]) -> None:
+        """Save routerfix's undo marker (:mod:`routerfix.markers`) on the device, replacing the one there, atomically
+        (the old one or the new one, never a torn file) and readable by the administrator only. The hook gets the
+        checked text (compact ASCII JSON). Optional: :attr:`Feature.UNDO_MARKER`; the driver reads it back in
+        :meth:`read_state` (``DeviceState.undo_marker``, :func:`routerfix.markers.parse_marker`)."""
+        from routerfix.markers import encode_marker
+
+        text = encode_marker(marker)
+        self._require(Feature.UNDO_MARKER, "undo markers")
+        self._count_write("save_undo_marker", f"{len(text)} bytes")
+        self._save_undo_marker(text)
+
+    def clear_undo_marker(self) -> None:
+        """Remove routerfix's undo marker from the device; absent is not an error. Optional:
+        :attr:`Feature.UNDO_MARKER`."""
+        self._require(Feature.UNDO_MARKER, "undo markers")
+        self._count_write("clear_undo_marker", "")
+        self._clear_undo_marker()
+
     def restore(self, backup: Backup) -> None:
         """Put the configuration saved by :meth:`backup` back. Optional: :attr:`Feature.BACKUP`."""
         if not isinstance(backup, Backup) or backup.driver != self.name:
@@ -389,6 +408,12 @@ class Driver(abc.ABC):
 
     def _restore(self, backup: Backup) -> None:
         raise self._unsupported("configuration restore")
+
+    def _save_undo_marker(self, text: str) -> None:
+        raise self._unsupported("undo markers")
+
+    def _clear_undo_marker(self) -> None:
+        raise self._unsupported("undo markers")
 
     def _capture(self, seconds: float, max_packets: int) -> LiveCapture:
         raise self._capture_unsupported()

@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from routerfix.actions import (
     Action,
     AddForward,
+    ClearUndoMarker,
     ReleaseAddress,
     RemoveForward,
     ReserveAddress,
@@ -41,6 +43,7 @@ from routerfix.errors import (
 )
 from routerfix.interrupts import shielded
 from routerfix.locks import device_lock
+from routerfix.markers import marker_record
 from routerfix.model import (
     Backup,
     DeviceState,
@@ -77,6 +80,17 @@ __all__ = ["apply_ghostcall_mitigation", "execute_plan", "plan_ghostcall_removal
            "remove_ghostcall_mitigation"]
 
 log = logging.getLogger("routerfix.engine")
+
+
+class UndoSource(StrEnum):
+    """What an undo plan restores from (``plan.extra["undo_from"]``)."""
+
+    RECORD = "record"
+    """A local record (or record chain): the exact state before routerfix's first change."""
+    MARKER = "marker"
+    """The undo marker on the device (:mod:`routerfix.markers`)."""
+    NONE = "none"
+    """Nothing: routerfix's forwards and reservation are removed by name, what they replaced stays as it is."""
 
 
 def _read(driver: Driver, expected: DeviceState | None = None) -> DeviceState:
@@ -289,7 +303,7 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
                               verified=True, undo=undo_records,
                               backup_file=backup_file, flushed=flushed, transport_security=security,
                               notes=tuple(notes), record_file=str(journal.path) if journal else None,
-                              port=driver.port)
+                              port=driver.port, complete=bool(plan.extra.get("complete", True)))
     if journal is not None:
         with shielded():
             journal.finish(JournalStatus.DONE, result.to_dict())
@@ -495,9 +509,10 @@ def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, An
     """Plan removing routerfix's changes.
 
     From a record chain (``chain``, oldest first, or the one ``record``) with a saved ``before`` state:
-    restore that state (:func:`plan_restore`). From a version 1 record: replay its ``undo`` list. With
-    neither: remove routerfix's rules and reservation by name (NAT mode and SIP ALG are then left as they
-    are)."""
+    restore that state (:func:`plan_restore`). From a version 1 record: replay its ``undo`` list. With no record,
+    from the device's undo marker (:mod:`routerfix.markers`). With none of those: remove routerfix's rules and
+    reservation by name (NAT mode and SIP ALG are then left as they are; ``plan.extra["complete"]`` is False).
+    A marker on the device is cleared as the plan's last step."""
     records = list(chain) or ([record] if record is not None else [])
     key = DeviceKey.of(driver)
     for data in records:
@@ -507,7 +522,13 @@ def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, An
             raise StateFileError(f"the saved result is for {theirs.describe()[:200]}, not {key.describe()}",
                                  host=driver.host, driver=driver.name)
     if records and isinstance(records[0].get("before"), dict):
-        return plan_restore(driver, state, records)
+        return _clearing_marker(plan_restore(driver, state, records), state, UndoSource.RECORD)
+    if not records and state.undo_marker is not None:
+        plan = plan_restore(driver, state, [marker_record(state.undo_marker)])
+        if not state.undo_marker["complete"]:
+            plan = replace(plan, warnings=(*plan.warnings, "the undo marker on the device was started after "
+                                           "routerfix's first change: what that change replaced is not restored"))
+        return _clearing_marker(plan, state, UndoSource.MARKER, complete=bool(state.undo_marker["complete"]))
     warnings: list[str] = []
     actions: list[Action] = []
     if records:
@@ -523,16 +544,33 @@ def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, An
             if not action.done_in(simulate(state, actions)):
                 actions.append(action)
     else:
-        warnings.append("no saved result: removing routerfix's forwards and reservation; NAT mode and SIP ALG are "
-                        "left as they are")
+        if state.marker_warning is not None:
+            warnings.append(state.marker_warning)
+        warnings.append("no saved result and no undo marker on the device: removing routerfix's forwards and "
+                        "reservation; NAT mode, SIP ALG and any forward they replaced are left as they are "
+                        "(the undo is incomplete)")
     after = simulate(state, actions)
     actions += [RemoveForward(f) for f in after.forwards if f.name.startswith(RULE_PREFIX)]
     if after.scope is not None and Feature.DHCP_RESERVATION in state.capabilities:
         actions += [ReleaseAddress(r) for r in after.scope.reservations if r.mac == SINK_MAC]
     if state.nat_mode is NatMode.OPEN and any(isinstance(a, SetNatMode) for a in actions):
         warnings.append("NAT filtering goes back to open")
-    return Plan(operation=Operation.UNDO, host=driver.host, driver=driver.name, before=state, actions=tuple(actions),
+    plan = Plan(operation=Operation.UNDO, host=driver.host, driver=driver.name, before=state, actions=tuple(actions),
                 warnings=tuple(warnings))
+    return _clearing_marker(plan, state, UndoSource.RECORD if records else UndoSource.NONE, complete=bool(records)
+                            or not actions)
+
+
+def _clearing_marker(plan: Plan, state: DeviceState, source: UndoSource, *, complete: bool = True) -> Plan:
+    """``plan`` ending with clearing the device's undo marker (a valid one or an unreadable one), noting in
+    ``plan.extra`` what the undo works from (``undo_from``) and whether it restores all it should (``complete``:
+    the result's :attr:`~routerfix.result.MitigationResult.complete`)."""
+    actions = plan.actions
+    if state.undo_marker is not None or state.marker_warning is not None:
+        actions = (*actions, ClearUndoMarker(state.undo_marker))
+    plan = replace(plan, actions=actions)
+    plan.extra.update(undo_from=str(source), complete=complete)
+    return plan
 
 
 def remove_ghostcall_mitigation(driver: Driver, *, record: str | Path | dict[str, Any] | None = None,
@@ -547,7 +585,8 @@ def remove_ghostcall_mitigation(driver: Driver, *, record: str | Path | dict[str
         run's own record is written there.
     :param dry_run: plan only.
     :param lock_wait: seconds to wait for another run on the same device.
-    :returns: a result with status ``undone`` or ``nothing_to_undo`` (a second undo changes nothing).
+    :returns: a result with status ``undone`` or ``nothing_to_undo`` (a second undo changes nothing); with no
+        record and no undo marker on the device, ``complete`` is False (what routerfix replaced is not restored).
     """
     if dry_run:
         return execute_plan(driver, plan_ghostcall_removal(driver, record=record, state_dir=state_dir), dry_run=True)

@@ -58,6 +58,8 @@ class ActionKind(StrEnum):
     SET_SIP_ALG = "set_sip_alg"
     RESERVE_ADDRESS = "reserve_address"
     RELEASE_ADDRESS = "release_address"
+    SAVE_UNDO_MARKER = "save_undo_marker"
+    CLEAR_UNDO_MARKER = "clear_undo_marker"
 
 
 class PortState(StrEnum):

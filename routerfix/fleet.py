@@ -97,7 +97,8 @@ class HostResult:
 
     :param status: a :data:`routerfix.result.STATUSES` key, or :attr:`~ResultStatus.FAILED` (an error) or
         :attr:`~ResultStatus.CANCELLED` (the run was interrupted before this host started).
-    :param ok: True when the host succeeded: no error and no verdict.
+    :param ok: True when the host succeeded: no error, no verdict, and no incomplete undo (routerfix's rules removed
+        but what they replaced not restored: no record and no undo marker on the router; the warnings say so).
     :param changed: True when the device was changed.
     :param error_type: the error's class name (``AuthenticationError``, ``ConnectTimeout``...).
     :param error_message: the error's message (secrets masked).
@@ -359,7 +360,7 @@ def _run_host(host: FleetHost, operation: FleetOperation, options: dict[str, Any
         plan = result.plan
         verdicts = tuple(f"{v.remedy.value}: {v.reason}" for v in plan.verdicts)
         return HostResult(name=host.name, hostname=host.hostname, driver=host.driver, operation=operation,
-                          status=result.status, ok=not verdicts, changed=result.changed,
+                          status=result.status, ok=not verdicts and result.complete, changed=result.changed,
                           sink=str(plan.sink) if plan.sink else None,
                           actions=tuple(a.describe() for a in plan.actions), verdicts=verdicts,
                           warnings=tuple(redact(w) for w in result.warnings), diff=result.diff,

@@ -474,6 +474,9 @@ class Feature(enum.StrEnum):
     """Has a SIP ALG setting that can be read and set."""
     CAPTURE = "capture"
     """Can capture SIP packets on its WAN and LAN sides for a bounded time (``routerfix diagnose --capture``)."""
+    UNDO_MARKER = "undo_marker"
+    """Can keep routerfix's undo marker on the device (:mod:`routerfix.markers`): read with the state, written
+    and cleared as plan steps, so an undo needs no local record."""
 
 
 class Remedy(enum.StrEnum):
@@ -541,6 +544,11 @@ class DeviceState:
     scope: DhcpScope | None = None
     leases: tuple[Lease, ...] = ()
     neighbours: tuple[Neighbour, ...] = ()
+    undo_marker: dict[str, Any] | None = None
+    """routerfix's undo marker as the device holds it, checked (:func:`routerfix.markers.parse_marker`); None when
+    there is none, the driver cannot hold one, or the one there failed its checks (then :attr:`marker_warning`)."""
+    marker_warning: str | None = None
+    """Why a marker found on the device was ignored (the file is there but is not a valid marker)."""
 
     def _repr_html_(self) -> str:
         from routerfix.policy import find_phones

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 from routerfix.actions import (
     Action,
     AddForward,
+    ClearUndoMarker,
     ReleaseAddress,
     RemoveForward,
     ReserveAddress,
+    SaveUndoMarker,
     SetNatMode,
     SetSipAlg,
     action_to_data,
@@ -145,6 +147,10 @@ def managed_view(state: DeviceState) -> list[str]:
     lines += sorted(f"forward {f.describe()}" for f in state.forwards)
     if state.scope is not None:
         lines += sorted(f"dhcp reservation {r.address} {r.mac} {r.name}".rstrip() for r in state.scope.reservations)
+    if state.undo_marker is not None:
+        lines.append("undo marker: saved")
+    elif state.marker_warning is not None:
+        lines.append("undo marker: unreadable")
     return lines
 
 
@@ -155,6 +161,7 @@ def simulate(state: DeviceState, actions: Iterable[Action]) -> DeviceState:
     forwards = list(state.forwards)
     scope = state.scope
     nat_mode, sip_alg = state.nat_mode, state.sip_alg
+    marker, marker_warning = state.undo_marker, state.marker_warning
     for action in actions:
         if isinstance(action, AddForward):
             forwards.append(action.forward)
@@ -169,7 +176,12 @@ def simulate(state: DeviceState, actions: Iterable[Action]) -> DeviceState:
         elif isinstance(action, ReleaseAddress) and scope is not None:
             scope = replace(scope, reservations=tuple(x for x in scope.reservations
                                                       if not same_reservation(x, action.reservation)))
-    return replace(state, forwards=tuple(forwards), scope=scope, nat_mode=nat_mode, sip_alg=sip_alg)
+        elif isinstance(action, SaveUndoMarker):
+            marker, marker_warning = action.marker, None
+        elif isinstance(action, ClearUndoMarker):
+            marker, marker_warning = None, None
+    return replace(state, forwards=tuple(forwards), scope=scope, nat_mode=nat_mode, sip_alg=sip_alg,
+                   undo_marker=marker, marker_warning=marker_warning)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -436,6 +448,9 @@ def make_plan(driver: Driver, state: DeviceState, opts: MitigationOptions) -> Pl
         warnings.append("this device cannot clear connection tracking: a scanner already talking to a phone keeps "
                         "reaching it until it pauses for about two minutes or the router restarts")
 
+    if actions and Feature.UNDO_MARKER in caps:
+        _save_marker_first(state, actions, warnings)
+
     if not actions and opts.still_ringing:
         verdicts.append(Verdict(Remedy.NAT_FAILING, _REMEDY_TEXT[Remedy.NAT_FAILING]))
     if state.nat_mode is NatMode.OPEN and nat.target is NatMode.OPEN:
@@ -445,6 +460,23 @@ def make_plan(driver: Driver, state: DeviceState, opts: MitigationOptions) -> Pl
                 actions=tuple(actions), sink=sink, sink_reason=sink_reason,
                 nat=nat, phones=phones, warnings=tuple(warnings), verdicts=tuple(verdicts), flush=flush,
                 reservation=reservation)
+
+
+def _save_marker_first(state: DeviceState, actions: list[Action], warnings: list[str]) -> None:
+    """Make saving the device's undo marker the plan's first write, when the marker lacks what ``actions`` change
+    (:func:`routerfix.markers.plan_marker`: a marker already there is kept and only added to)."""
+    from routerfix.markers import plan_marker
+
+    ours = any(_is_ours(f) for f in state.forwards) or (
+        state.scope is not None and any(r.mac == SINK_MAC for r in state.scope.reservations))
+    if state.marker_warning is not None:
+        warnings.append(state.marker_warning)
+    marker = plan_marker(state, actions, ours=ours and state.undo_marker is None)
+    if marker is not None:
+        actions.insert(0, SaveUndoMarker(marker, state.undo_marker))
+    if ours and state.undo_marker is None:
+        warnings.append("the device already shows routerfix's changes but holds no undo marker: the marker saved "
+                        "now cannot say what routerfix changed before; an undo from it is reported as partial")
 
 
 def plan_ghostcall_mitigation(driver: Driver, **options: Any) -> Plan:

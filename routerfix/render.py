@@ -118,6 +118,9 @@ def result_renderable(result: MitigationResult) -> Any:
     lines: list[Any] = [plan_renderable(result.plan)]
     lines.append(Text.assemble((str(result.status), f"bold {colour}"), f": {STATUSES[result.status]} "
                                f"(changed={result.changed}, verified={result.verified})"))
+    if not result.complete:
+        lines.append(Text("incomplete: routerfix's rules are gone, but with no record and no undo marker on the "
+                          "router what they replaced was not restored (see the warnings)", style="bold yellow"))
     if result.flushed is not None:
         lines.append(Text(f"connection tracking: {result.flushed} inbound SIP entries cleared"))
     if result.backup_file:
@@ -142,7 +145,8 @@ def state_html(state: DeviceState, phones: tuple[Phone, ...] = ()) -> str:
 
 def result_html(result: MitigationResult) -> str:
     """An HTML rendering of a result (Jupyter): summary, plan rows, warnings and the diff."""
-    rows = [("status", f"{result.status} (changed={result.changed}, verified={result.verified})")]
+    rows = [("status", f"{result.status} (changed={result.changed}, verified={result.verified}"
+                       f"{'' if result.complete else ', incomplete: nothing to restore from'})")]
     rows += _plan_rows(result.plan)
     rows += [("warning", w) for w in result.warnings]
     diff = result.diff

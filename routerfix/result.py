@@ -41,6 +41,9 @@ class MitigationResult:
     :param transport_security: how the session was protected (``ssh``, ``tls-pinned``, ``plain-http``...).
     :param port: the device's TCP port as given (None: the driver's default); part of the record's key.
     :param record_file: the run's undo record (write-ahead journal) in the state directory, if one was kept.
+    :param complete: False for an undo that removed routerfix's rules but could not restore what they replaced
+        (no record and no valid undo marker on the device: NAT filtering, SIP ALG, a customer's forward stay as
+        they are; the warnings say so). The command line exits 9 then. Always True for a mitigation.
     """
 
     status: ResultStatus
@@ -56,6 +59,7 @@ class MitigationResult:
     notes: tuple[str, ...] = field(default=())
     record_file: str | None = None
     port: int | None = None
+    complete: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", ResultStatus(self.status))
@@ -90,7 +94,8 @@ class MitigationResult:
             "changed": self.changed, "dry_run": self.dry_run, "applied": list(self.applied),
             "verified": self.verified, "undo": list(self.undo), "backup_file": self.backup_file,
             "flushed": self.flushed, "transport_security": self.transport_security,
-            "warnings": list(self.warnings), "record_file": self.record_file,
+            "warnings": list(self.warnings), "record_file": self.record_file, "complete": self.complete,
+            "undo_from": self.plan.extra.get("undo_from"),
         })
         return data
 

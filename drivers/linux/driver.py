@@ -35,6 +35,9 @@ Facts relied on: docs/facts/linux.md (rows L#). What it does:
   LAN interface is known; the reply count on ``Received N response(s)`` decides, checked against the ``-D`` exit
   status (L34-L37, :func:`~.parser.parse_arping`: an unknown arping is refused, never trusted).
 
+* keeps its undo marker (``Feature.UNDO_MARKER``) in ``/var/lib/routerfix/undo.json``: created 0600 under ``umask 077``
+  as a temporary file renamed over it in one ``&&`` list, read with ``head -c`` in the first read batch (L44-L47).
+
 NAT filtering mode and SIP ALG are not managed: conntrack NAT is endpoint-dependent, and the kernel attaches the SIP
 helper only through explicit rules since 4.7 (L33).
 
@@ -57,6 +60,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.errors import DeviceError, InvalidValue, ParseError, UnsupportedOperation
+from routerfix.markers import MAX_MARKER_BYTES, parse_marker
 from routerfix.model import (
     AddressRange,
     Backup,
@@ -117,13 +121,18 @@ container or a network namespace on a host whose init is not systemd has the pro
 REVERT_UNIT = "routerfix-revert"
 REVERT_RULESET = "/run/routerfix-revert.nft"
 REVERT_HOSTS = "/run/routerfix-revert.hosts"
+MARKER_DIR = "/var/lib/routerfix"
+"""The undo marker's directory: state kept across reboots (L47)."""
+MARKER_FILE = f"{MARKER_DIR}/undo.json"
+MARKER_READ = f"head -c {MAX_MARKER_BYTES + 1} {MARKER_FILE} 2>/dev/null; echo"
+"""In the first read batch: at most one byte more than a marker may hold, ended by a newline of its own (L46)."""
 PROBE_COUNT = 2
 PROBE_WAIT = 2
 """``arping -D -c 2 -w 2``: two probes a second apart, at most 2 s (a reply ends it at once)."""
 _BASE = Capabilities(
     features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
                         Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.FLUSH_CONNECTIONS, Feature.BACKUP,
-                        Feature.CAPTURE}),
+                        Feature.CAPTURE, Feature.UNDO_MARKER}),
     forward_ranges=True, forward_both=True, orders_rules=True,
     notes=("forwards live in nftables table 'ip routerfix' (prerouting priority dstnat - 10, iifname <wan>)",))
 
@@ -346,7 +355,7 @@ class LinuxDriver(SSHDriver):
         first batch also asks which arping exists)."""
         first = self._discovery is None
         commands = ["uname -nr", "nft -j list ruleset 2>/dev/null", "ip -4 -o addr show", "ip -4 route show default",
-                    "ip -4 neigh show"]
+                    "ip -4 neigh show", MARKER_READ]
         if first:
             commands += ["pidof dnsmasq || true", TOOLS_COMMAND]
         else:
@@ -355,12 +364,13 @@ class LinuxDriver(SSHDriver):
         out = self._run(commands)
         self._addresses = parse_addresses(out[2])
         self._wan = self.wan_option or parse_default_route(out[3])
+        marker, marker_warning = parse_marker(out[5], MARKER_FILE)
         if first:
-            self._discovery = self._discover(out[5], out[6])
+            self._discovery = self._discover(out[6], out[7])
             extra = self._run(self._file_reads(self._discovery))
             files = extra
         else:
-            files = out[5:]
+            files = out[6:]
         discovery = self._discovery
         assert discovery is not None
         self._parse_facts(out[0])
@@ -372,7 +382,7 @@ class LinuxDriver(SSHDriver):
         return DeviceState(
             facts=self._facts or DeviceFacts("Linux", "nftables + dnsmasq router"), capabilities=self.capabilities,
             forwards=self._forwards(), scope=scope, leases=tuple(parse_leases(files[0])),
-            neighbours=tuple(parse_neighbours(out[4])))
+            neighbours=tuple(parse_neighbours(out[4])), undo_marker=marker, marker_warning=marker_warning)
 
     @staticmethod
     def _file_reads(discovery: Discovery) -> list[str]:
@@ -616,6 +626,16 @@ class LinuxDriver(SSHDriver):
                 script = f"delete rule {rule.family} {rule.table} {rule.chain} handle {rule.handle}"
             self.send(f"nft {shlex.quote(script)}")
             return
+
+    def _save_undo_marker(self, text: str) -> None:
+        """One ``&&`` list: created 0600 under ``umask 077`` as a temporary file in the same directory, renamed over
+        the marker (L44-L47)."""
+        tmp = f"{MARKER_FILE}.tmp"
+        self.send(f"umask 077 && mkdir -p {MARKER_DIR} && printf '%s\\n' {shlex.quote(text)} > {tmp} && "
+                  f"mv -f {tmp} {MARKER_FILE}")
+
+    def _clear_undo_marker(self) -> None:
+        self.send(f"rm -f {MARKER_FILE}")
 
     def _hosts_line(self, reservation: Reservation) -> str:
         return f"{reservation.mac},{reservation.address},{reservation.name}".rstrip(",")

@@ -41,7 +41,8 @@ from routerfix.model import (
     to_data,
 )
 
-ALL_FEATURES = frozenset(Feature)
+ALL_FEATURES = frozenset(Feature) - {Feature.UNDO_MARKER}
+"""Every feature but the device-held undo marker (the memory router's undo works from records, as before)."""
 NAME_MAX = 64
 """Longest forward name the memory router stores."""
 FULL = Capabilities(features=ALL_FEATURES, max_forwards=32, forward_ranges=True, forward_both=True,

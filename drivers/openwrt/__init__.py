@@ -6,7 +6,10 @@ top so it is found again and evaluated first; ``uci commit firewall`` and ``/etc
 the same ``&&`` chain, so nothing is committed after a refusal. The DHCP range comes from ``dhcp.lan.start`` and
 ``limit`` (offsets from ``network.lan``); leases from ``/tmp/dhcp.leases``; neighbours from ``ip neigh``; the sink
 is reserved with a named ``dhcp.routerfix_sink`` host section; SIP ALG off is fw4 ``auto_helper='0'``; inbound
-conntrack entries to the WAN address are deleted with ``conntrack -D`` where the tool is installed.
+conntrack entries to the WAN address are deleted with ``conntrack -D`` where the tool is installed. The undo marker
+(``Feature.UNDO_MARKER``) is ``/etc/routerfix/undo.json`` on the flash overlay, written 0600 through a temporary file
+and ``mv`` in the run's chain, kept by a settings-keeping sysupgrade through ``/lib/upgrade/keep.d/routerfix``
+(docs/facts/openwrt.md rows 38-41).
 """
 
 from __future__ import annotations

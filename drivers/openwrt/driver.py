@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.enums import ActionKind
 from routerfix.errors import DeviceError, InvalidValue, ParseError
+from routerfix.markers import MAX_MARKER_BYTES, parse_marker
 from routerfix.model import (
     Backup,
     Capabilities,
@@ -53,6 +54,12 @@ _PROTO = {Protocol.TCP: "tcp", Protocol.UDP: "udp", Protocol.BOTH: "tcp udp"}
 _UCI_NAME_RE = re.compile(r"[A-Za-z0-9_]+")
 """A UCI section or option name (openwrt.md: uci names)."""
 _MANAGED = {"firewall": "redirect", "dhcp": "host"}
+MARKER_DIR = "/etc/routerfix"
+"""Where the undo marker lives: on the flash overlay, kept across reboots (openwrt.md rows 38-40)."""
+MARKER_FILE = f"{MARKER_DIR}/undo.json"
+MARKER_KEEP = "/lib/upgrade/keep.d/routerfix"
+"""The sysupgrade keep list naming the marker's directory (and itself): a firmware upgrade that keeps settings keeps
+the marker with them (openwrt.md row 39)."""
 
 
 def _sq(value: object) -> str:
@@ -78,7 +85,7 @@ class OpenWrtDriver(SSHDriver):
     capabilities = Capabilities(
         features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
                             Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.PROBE, Feature.BACKUP,
-                            Feature.SIP_ALG, Feature.FLUSH_CONNECTIONS, Feature.CAPTURE}),
+                            Feature.SIP_ALG, Feature.FLUSH_CONNECTIONS, Feature.CAPTURE, Feature.UNDO_MARKER}),
         forward_ranges=True, forward_both=True, orders_rules=True,
         notes=("forwards are fw4 redirects with src='wan', named sections moved to the top of the file",
                "no NAT filtering setting on stock fw4 (Linux conntrack): NAT mode not managed",
@@ -94,7 +101,8 @@ class OpenWrtDriver(SSHDriver):
                            "copied back and reloaded",
     }
     batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD, ActionKind.RESERVE_ADDRESS,
-                             ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG})
+                             ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG, ActionKind.SAVE_UNDO_MARKER,
+                             ActionKind.CLEAR_UNDO_MARKER})
     """Every change of a run in one ``uci … && uci commit … && reload`` chain (:meth:`write_batch`)."""
     prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+:\S*[#$]"
     error_patterns: ClassVar[tuple[str, ...]] = (r"^uci: ", r"^Usage: uci ", r"^-?ash: .*not found", r"syntax error")
@@ -274,20 +282,23 @@ class OpenWrtDriver(SSHDriver):
 
     def read_state(self) -> DeviceState:
         """Everything in one round trip: UCI network/dhcp/firewall and what is staged in dhcp/firewall (kept for
-        the write hooks), leases, neighbours, SIP module, and the WAN status (kept for the connection flush)."""
-        network, dhcp, firewall, fw_changes, dhcp_changes, leases, neigh, module, wan = self.send_many(
+        the write hooks), leases, neighbours, SIP module, the WAN status (kept for the connection flush) and the
+        undo marker."""
+        network, dhcp, firewall, fw_changes, dhcp_changes, leases, neigh, module, wan, marker_text = self.send_many(
             ["uci -X show network", "uci -X show dhcp", "uci -X show firewall", "uci changes firewall",
              "uci changes dhcp", "cat /tmp/dhcp.leases", "ip neigh show", "grep nf_conntrack_sip /proc/modules",
-             "ifstatus wan"], check=False)
+             "ifstatus wan", self._marker_read()], check=False)
         uci = self._remember({"network": network, "dhcp": dhcp, "firewall": firewall},
                              {"firewall": fw_changes, "dhcp": dhcp_changes})
         self._wan_status = wan
+        marker, marker_warning = parse_marker(marker_text, MARKER_FILE)
         return DeviceState(
             facts=self.facts(), capabilities=self.capabilities,
             sip_alg=sip_alg_from_uci(uci["firewall"], "nf_conntrack_sip" in module),
             forwards=redirect_forwards(uci["firewall"], self._wan_zone),
             scope=scope_from_uci(uci["network"], uci["dhcp"], self._lan),
-            leases=parse_leases(leases), neighbours=parse_ip_neigh(neigh))
+            leases=parse_leases(leases), neighbours=parse_ip_neigh(neigh), undo_marker=marker,
+            marker_warning=marker_warning)
 
     def list_port_forwards(self) -> tuple[PortForward, ...]:
         """Every DNAT redirect with a destination address."""
@@ -396,6 +407,25 @@ class OpenWrtDriver(SSHDriver):
         else:
             commands = [f"uci set firewall.{defaults.id}.auto_helper='0'"]
         self._write(("firewall",), commands, pending)
+
+    # --- undo marker (openwrt.md rows 38-41) --------------------------------------------------------------
+
+    @staticmethod
+    def _marker_read() -> str:
+        """At most one byte more than a marker may hold (a larger file is refused, never read whole), ended by a
+        newline of its own whatever the file holds (the batch's marker line must start a line)."""
+        return f"head -c {MAX_MARKER_BYTES + 1} {MARKER_FILE} 2>/dev/null; echo"
+
+    def _save_undo_marker(self, text: str) -> None:
+        """Written to a temporary file created 0600 (``umask 077``) and renamed over the marker, in the same ``&&``
+        chain as the run's ``uci`` changes where the engine batches them."""
+        tmp = f"{MARKER_FILE}.tmp"
+        self._write((), [f"mkdir -p {MARKER_DIR}", "umask 077", f"printf '%s' {_sq(text)} >{tmp}",
+                         f"mv -f {tmp} {MARKER_FILE}", f"printf '%s\\n' {MARKER_DIR}/ {MARKER_KEEP} >{MARKER_KEEP}"],
+                    "")
+
+    def _clear_undo_marker(self) -> None:
+        self._write((), [f"rm -f {MARKER_FILE} {MARKER_KEEP}"], "")
 
     def _capture(self, seconds: float, max_packets: int) -> LiveCapture:
         """tcpdump on the WAN and LAN devices at once, where installed (:mod:`.capture`)."""

@@ -15,6 +15,7 @@ import routerfix
 from routerfix.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_PARTIAL,
     EXIT_VERDICT,
     TRUST_FLAGS,
     confirm,
@@ -165,7 +166,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
     data["records"] = used
     data["saved_to"] = result.record_file
     emit(args, data, result)
-    return EXIT_OK
+    return EXIT_OK if result.complete or result.dry_run else EXIT_PARTIAL
 
 
 _DEMO_OK = frozenset({ResultStatus.MITIGATED, ResultStatus.UNCHANGED, ResultStatus.VERDICT})

@@ -16,13 +16,15 @@ from routerfix.options import MITIGATION_OPTIONS, OptionKind
 from routerfix.secrets import Secret, redact
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_DECISION, EXIT_VERDICT, EXIT_ROLLBACK = range(7)
-EXIT_SCAN_REACHING, EXIT_INSUFFICIENT = 7, 8
+EXIT_SCAN_REACHING, EXIT_INSUFFICIENT, EXIT_PARTIAL = 7, 8, 9
 EXIT_CODES = {
     EXIT_OK: "success", EXIT_FAILED: "failed (changes rolled back)", EXIT_USAGE: "bad input or usage",
     EXIT_AUTH: "authentication or trust refused", EXIT_DECISION: "needs an operator decision; nothing changed",
     EXIT_VERDICT: "verdict: replace or re-cable the router", EXIT_ROLLBACK: "rollback failed: check the device",
     EXIT_SCAN_REACHING: "diagnose: SIP scans from the internet reach a phone (run routerfix mitigate)",
     EXIT_INSUFFICIENT: "diagnose: not enough evidence for a verdict",
+    EXIT_PARTIAL: "undo incomplete: routerfix's rules removed, the state before them not restored (no record, no "
+                  "valid undo marker)",
 }
 """Every exit code of the ``routerfix`` command and its meaning."""
 

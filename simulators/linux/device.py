@@ -10,9 +10,10 @@ container's dnsmasq in another network namespace whose ``--interface`` name also
 and a guest LAN ``br-guest`` served by a second dnsmasq configured with ``-C /etc/dnsmasq-guest.conf`` (L3-L6,
 L11-L13: ``pidof`` lists the others first, each has its own hostsfile, SIGHUP count and namespace link).
 
-* Shell: ``PS1``, ``$?``, ``;``/``||``, redirections (L1), ``command -v`` (L2), ``uname -nr`` (L7),
-  ``readlink /proc/<pid>/ns/net`` (L6), ``/proc/<pid>/cmdline`` (L5); bash's ``-bash: X: command not found``
-  wording is inferred.
+* Shell: ``PS1``, ``$?``, ``;``/``||``/``&&`` (L44), redirections (L1; a new file is 0666 & ~umask, L45),
+  ``umask``, ``mkdir -p``, ``head -c``, ``mv -f``, ``rm -f`` (L44-L46, the undo marker), ``command -v`` (L2),
+  ``uname -nr`` (L7), ``readlink /proc/<pid>/ns/net`` (L6), ``/proc/<pid>/cmdline`` (L5); bash's
+  ``-bash: X: command not found`` wording is inferred.
 * iproute2 output (L8-L10); nftables transactions, priorities, rule syntax and JSON (L20-L23), the error wording
   (L25, inferred); the ``nft list ruleset`` text layout is inferred (the driver reads only JSON).
 * dnsmasq options, hostsfile and lease lines, SIGHUP (L11-L15, L17).
@@ -224,6 +225,8 @@ class LinuxRouter:
     """How many timer scripts ran."""
     capture: _capture.CaptureState = field(default_factory=_capture.CaptureState)
     """tcpdump and its savefiles (``routerfix diagnose --capture``, :mod:`.capture`)."""
+    modes: dict[str, int] = field(default_factory=dict)
+    """Permission bits of files the shell created (L45); files set up by the scenario have none recorded."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def advance(self, seconds: float) -> None:
@@ -669,6 +672,7 @@ class LinuxShell(Shell):
         self.router = router
         self.ps1 = f"{username}@{router.hostname}:~# "
         self.status = 0
+        self.umask = 0o022
 
     def welcome(self) -> str:
         """Debian's MOTD (own words)."""
@@ -697,16 +701,16 @@ class LinuxShell(Shell):
         except ValueError:
             self.status = 2
             return "-bash: syntax error: unexpected end of file\n"
-        alternatives: list[list[str]] = [[]]
+        pipeline: list[tuple[str, list[str]]] = [("", [])]
         for word in words:
-            if word == "||":
-                alternatives.append([])
+            if word in ("||", "&&"):
+                pipeline.append((word, []))
             else:
-                alternatives[-1].append(word)
+                pipeline[-1][1].append(word)
         out = ""
-        for i, words_i in enumerate(alternatives):
-            if i > 0 and self.status == 0:
-                break
+        for op, words_i in pipeline:  # an AND-OR list, left to right (L44)
+            if (op == "||" and self.status == 0) or (op == "&&" and self.status != 0):
+                continue
             out += self._simple(words_i)
         return out
 
@@ -749,6 +753,8 @@ class LinuxShell(Shell):
         if write_to is not None or append_to is not None:
             target = write_to or append_to or ""
             if target != "/dev/null":
+                if target not in self.router.files:  # a new file: 0666 & ~umask (L45)
+                    self.router.modes[target] = 0o666 & ~self.umask
                 self.router.files[target] = (self.router.files.get(target, "") if append_to else "") + stdout
             stdout = ""
         return stdout + ("" if quiet_err else stderr)
@@ -851,6 +857,9 @@ class LinuxShell(Shell):
             return "", f"{rest[0]}: applet not found\n", 127
         if name == "ip":
             return self._ip(rest)
+        plain = self._plain_files(name, rest)
+        if plain is not None:
+            return plain
         if name == "cp" and len(rest) == 2:
             if rest[0] not in r.files:
                 return "", f"cp: cannot stat '{rest[0]}': No such file or directory\n", 1
@@ -884,6 +893,32 @@ class LinuxShell(Shell):
         if captured is not None:
             return captured
         return "", f"-bash: {name}: command not found\n", 127
+
+    def _plain_files(self, name: str, rest: list[str]) -> tuple[str, str, int] | None:
+        """``umask``, ``mkdir -p``, ``head -c N``, ``mv -f``, ``rm -f`` on :attr:`LinuxRouter.files` (L44-L46); None
+        for any other command."""
+        r = self.router
+        if name == "umask" and len(rest) == 1 and re.fullmatch(r"[0-7]{3,4}", rest[0]):
+            self.umask = int(rest[0], 8)
+            return "", "", 0
+        if name == "mkdir" and rest[:1] == ["-p"]:
+            return "", "", 0
+        if name == "head" and len(rest) == 3 and rest[0] == "-c" and rest[1].isdigit():
+            if rest[2] not in r.files:
+                return "", f"head: cannot open '{rest[2]}' for reading: No such file or directory\n", 1
+            return r.files[rest[2]][: int(rest[1])], "", 0
+        if name == "mv" and rest[:1] == ["-f"] and len(rest) == 3:
+            if rest[1] not in r.files:
+                return "", f"mv: cannot stat '{rest[1]}': No such file or directory\n", 1
+            r.files[rest[2]] = r.files.pop(rest[1])
+            r.modes[rest[2]] = r.modes.pop(rest[1], 0o644)
+            return "", "", 0
+        if name == "rm" and rest[:1] == ["-f"]:
+            for path in rest[1:]:
+                r.files.pop(path, None)
+                r.modes.pop(path, None)
+            return "", "", 0
+        return None
 
     def _systemd_run(self, rest: list[str]) -> tuple[str, str, int]:
         """``systemd-run --unit=<u> --on-active=<seconds> /bin/sh -c <script>``: a transient timer (L38)."""

@@ -6,7 +6,9 @@ Rows the table marks inferred are modelled as inferred there (staged changes liv
 the running firewall is the committed configuration at the last reload). The self-revert job (rows 34-37):
 ``mkdir -p``, ``cp`` of ``/etc/config/<package>`` to and from a directory, ``start-stop-daemon -S -b -m -p <pid>
 -x /bin/sh -- -c 'sleep N && <script>'`` (the job runs in *simulated* time: ``router.advance()``,
-``router.fire_revert()``; it outlives the session), ``start-stop-daemon -K -p <pid>`` and ``rm -f``.
+``router.fire_revert()``; it outlives the session), ``start-stop-daemon -K -p <pid>`` and ``rm -f``. Plain files
+(rows 38-41: the undo marker): ``umask``, ``printf '%s' … >file`` (mode 0666 & ~umask), ``mv -f``, ``rm -f``,
+``head -c N``; a reboot keeps those on flash and loses ``/tmp`` and ``/var``.
 """
 
 from __future__ import annotations
@@ -209,6 +211,9 @@ class OpenWrtRouter:
     """The background job ``start-stop-daemon -S`` started: (when its ``sleep`` ends, the rest, pid file)."""
     reverts: int = 0
     """How many times a background job's sleep ended and its script ran."""
+    disk: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Plain files the shell wrote (path → (text, mode)): ``printf … >file``, ``mv``, ``rm -f``, ``head -c``
+    (rows 38-41). Those under ``/tmp`` and ``/var`` (RAM) are lost at :meth:`reboot`; the rest is on flash."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -251,6 +256,7 @@ class OpenWrtRouter:
         with self.lock:
             self.staged.clear()
             self.changes.clear()
+            self.disk = {k: v for k, v in self.disk.items() if not k.startswith(("/tmp/", "/var/"))}  # noqa: S108
             self.active_firewall = copy.deepcopy(self.committed["firewall"])
 
     def files(self) -> dict[str, str]:
@@ -297,6 +303,7 @@ class OpenWrtSession(Shell):
         super().__init__(username)
         self.router = router
         self.status = 0
+        self.umask = 0o022
 
     def welcome(self) -> str:
         """The Dropbear banner (``/etc/banner``)."""
@@ -336,12 +343,51 @@ class OpenWrtSession(Shell):
         return "".join(out)
 
     def _run(self, words: list[str]) -> str:
+        target = next((w[1:] for w in words if re.fullmatch(r">[^>&].*", w)), None)
+        quiet = "2>/dev/null" in words
         words = [w for w in words if not re.fullmatch(r"\d?>.*", w)]
         if not words:
             return ""
+        out = self._program(words)
+        if target is not None and self.status == 0:  # ash creates the file 0666 & ~umask (row 40)
+            self.router.disk[target] = (out, 0o666 & ~self.umask)
+            return ""
+        return "" if quiet and self.status != 0 else out
+
+    def _files(self, words: list[str]) -> str | None:
+        """``umask``, ``head -c``, ``mv -f``, ``rm -f`` on the plain files of :attr:`OpenWrtRouter.disk` (rows
+        38-41); None for any other command."""
+        name, args = words[0], words[1:]
+        disk = self.router.disk
+        if name == "umask" and len(args) == 1 and re.fullmatch(r"[0-7]{3,4}", args[0]):
+            self.umask = int(args[0], 8)
+            return ""
+        if name == "head" and len(args) == 3 and args[0] == "-c" and args[1].isdigit():
+            if args[2] not in disk:
+                self.status = 1
+                return f"head: {args[2]}: No such file or directory\n"
+            return disk[args[2]][0][: int(args[1])]
+        if name == "mv" and args[:1] == ["-f"] and len(args) == 3:
+            if args[1] not in disk:
+                self.status = 1
+                return f"mv: can't rename '{args[1]}': No such file or directory\n"
+            disk[args[2]] = disk.pop(args[1])
+            return ""
+        if name == "rm" and args[:1] == ["-f"]:
+            for path in args[1:]:
+                disk.pop(path, None)
+            return ""
+        return None
+
+    def _program(self, words: list[str]) -> str:
         name, args = words[0], words[1:]
         self.status = 0
         r = self.router
+        handled = self._files(words)
+        if handled is not None:
+            return handled
+        if name == "printf" and args:
+            return "".join(args[0].replace("\\n", "\n").replace("%s", v) for v in args[1:] or [""])
         if name == "echo":
             return " ".join(args) + "\n"
         if name == "exit":

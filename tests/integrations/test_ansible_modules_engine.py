@@ -126,3 +126,26 @@ def test_nat_mode_reports_before_after_and_commands(mikrotik: SimulatedDevice,
     assert done["before"] == {"mode": "open"} and done["after"] == {"mode": "secure"}
     again, _failed = _run(monkeypatch, nat_mode, args)
     assert again["changed"] is False and again["commands"] == []
+
+
+def test_absent_with_no_record_and_no_state_dir_undoes_from_the_routers_marker(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWX: nothing of the present run is kept on the controller; the router's undo marker (docs/facts/openwrt.md
+    rows 38-41) is enough for an exact undo, SIP ALG and the replaced PBX forward included."""
+    import routerfix
+    from ansible_collections.routerfix.routerfix.plugins.modules import ghostcall_mitigation
+    from routerfix.planner import managed_view
+
+    with simulate("openwrt", scenario="pbx") as device:
+        with routerfix.connect(device.driver, device.host, **device.connect_options()) as driver:
+            before = managed_view(driver.read_state())
+        args = dict(_conn(device), replace_conflicting=True)
+        done, failed = _run(monkeypatch, ghostcall_mitigation, dict(args, state="present"))
+        assert not failed and done["changed"] is True and done["record_file"] is None, done
+        undone, failed = _run(monkeypatch, ghostcall_mitigation, dict(_conn(device), state="absent"))
+        assert not failed and undone["changed"] is True and undone["result"]["undo_from"] == "marker", undone
+        assert undone["result"]["complete"] is True
+        with routerfix.connect(device.driver, device.host, **device.connect_options()) as driver:
+            assert managed_view(driver.read_state()) == before
+        again, failed = _run(monkeypatch, ghostcall_mitigation, dict(_conn(device), state="absent"))
+        assert failed and again["status"] == "nothing_to_undo_from", again   # the marker went with the undo

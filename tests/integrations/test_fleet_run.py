@@ -262,3 +262,15 @@ def test_worker_processes_are_bounded_and_small_runs_stay_in_one() -> None:
     for bad in (0, 5, True):
         with pytest.raises(InvalidValue, match="processes"):
             run_fleet(hosts, "plan", workers=4, processes=bad)  # type: ignore[arg-type]
+
+
+def test_an_undo_with_nothing_to_restore_from_is_not_ok(tmp_path: Path, password_env: str) -> None:
+    """No record (another machine ran the mitigation) and no undo marker on the router: the rules go, but the host
+    is not reported as a success (NAT filtering and SIP ALG stay as routerfix set them)."""
+    inventory = write_inventory(tmp_path / "inv", {"no-record-0": {"connection_options": {"routerfix": {"extras": {
+        "scenario": "office"}}}}}, None, {"platform": "memory", "data": {"password_env": password_env}})
+    assert run_fleet(inventory, "mitigate", state_dir=tmp_path / "a").exit_code() == 0
+    report = run_fleet(inventory, "undo", state_dir=tmp_path / "b")
+    result = report.results[0]
+    assert result.status == "undone" and result.changed and not result.ok and report.exit_code() == 2
+    assert any("no undo marker" in w for w in result.warnings)

@@ -62,8 +62,9 @@ def test_exact_commands(sim: SimulatedDevice) -> None:
     sent = [re.sub(r"RFX[0-9a-f]{10}", "RFX", c) for c in sim.handle.commands[start:] if c != "exit"]
     assert sent[0] == ("uname -nr; echo RFX-0 $?; nft -j list ruleset 2>/dev/null; echo RFX-1 $?; ip -4 -o addr show; "
                        "echo RFX-2 $?; ip -4 route show default; echo RFX-3 $?; ip -4 neigh show; echo RFX-4 $?; "
-                       "pidof dnsmasq || true; echo RFX-5 $?; command -v arping busybox systemd-run || true; "
-                       "test -d /run/systemd/system || echo rfx-no-systemd-init; echo RFX-6 $?")
+                       "head -c 8193 /var/lib/routerfix/undo.json 2>/dev/null; echo; echo RFX-5 $?; "
+                       "pidof dnsmasq || true; echo RFX-6 $?; command -v arping busybox systemd-run || true; "
+                       "test -d /run/systemd/system || echo rfx-no-systemd-init; echo RFX-7 $?")
     assert sent[1] == "tr '\\0' '\\n' < /proc/812/cmdline"
     assert [c for c in sent if "arping" in c and not c.startswith("uname")] == [
         "arping -D -c 2 -w 2 -I br-lan 192.168.88.250 2>&1; echo rfx-arping-exit $?",

@@ -111,7 +111,8 @@ EXPECTED: dict[str, list[str]] = {
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
         "RFX-2 $?; uci changes firewall; echo RFX-3 $?; uci changes dhcp; echo RFX-4 $?; cat /tmp/dhcp.leases; "
         "echo RFX-5 $?; ip neigh show; echo RFX-6 $?; grep nf_conntrack_sip /proc/modules; echo RFX-7 $?; "
-        "ifstatus wan; echo RFX-8 $?",
+        "ifstatus wan; echo RFX-8 $?; head -c 8193 /etc/routerfix/undo.json 2>/dev/null; echo; "
+        "echo RFX-9 $?",
         "ping -c 1 -W 1 192.168.1.249",
         "ping -c 1 -W 1 192.168.1.248",
         # the backup, and in the same round trip what the write hooks check (was a read per hook); the changes
@@ -124,6 +125,11 @@ EXPECTED: dict[str, list[str]] = {
         "start-stop-daemon -S -b -m -p /tmp/routerfix-keep/revert.pid -x /bin/sh -- -c 'sleep 600 && cp "
         "/tmp/routerfix-keep/firewall /tmp/routerfix-keep/dhcp /etc/config/ && /etc/init.d/firewall reload; "
         "/etc/init.d/dnsmasq reload' && "
+        # the undo marker (rows 38-41): what this run changes, as it was, before any of it
+        "mkdir -p /etc/routerfix && umask 077 && printf '%s' '{\"complete\":true,\"forwards\":[],\"nat_mode\":null,"
+        "\"reservations\":[],\"routerfix_undo_marker\":1,\"sip_alg\":{\"set\":false,\"was\":true}}' "
+        ">/etc/routerfix/undo.json.tmp && mv -f /etc/routerfix/undo.json.tmp /etc/routerfix/undo.json && "
+        "printf '%s\\n' /etc/routerfix/ /lib/upgrade/keep.d/routerfix >/lib/upgrade/keep.d/routerfix && "
         "uci set firewall.routerfix_sip=redirect && uci set firewall.routerfix_sip.name='routerfix-sip' && "
         "uci set firewall.routerfix_sip.target='DNAT' && uci set firewall.routerfix_sip.src='wan' && uci set "
         "firewall.routerfix_sip.dest='lan' && uci set firewall.routerfix_sip.proto='tcp udp' && uci set "
@@ -137,7 +143,8 @@ EXPECTED: dict[str, list[str]] = {
         "uci -X show network; echo RFX-0 $?; uci -X show dhcp; echo RFX-1 $?; uci -X show firewall; echo "
         "RFX-2 $?; uci changes firewall; echo RFX-3 $?; uci changes dhcp; echo RFX-4 $?; cat /tmp/dhcp.leases; "
         "echo RFX-5 $?; ip neigh show; echo RFX-6 $?; grep nf_conntrack_sip /proc/modules; echo RFX-7 $?; "
-        "ifstatus wan; echo RFX-8 $?",
+        "ifstatus wan; echo RFX-8 $?; head -c 8193 /etc/routerfix/undo.json 2>/dev/null; echo; "
+        "echo RFX-9 $?",
         "start-stop-daemon -K -p /tmp/routerfix-keep/revert.pid; rm -f /tmp/routerfix-keep/revert.pid",
         # the flush uses the WAN address the verification read
         "conntrack -D -p udp --orig-dst 203.0.113.11 --dport 5060; echo RFX-0 $?; conntrack -D -p tcp "

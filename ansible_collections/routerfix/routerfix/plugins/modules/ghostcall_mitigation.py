@@ -13,7 +13,9 @@ description:
     LAN's DHCP pool (the sink), reserves that address, sets NAT filtering as the vendor needs and turns
     SIP ALG off, then reads the router back to verify. A failed change is rolled back.
   - With I(state=absent), removes the mitigation, restoring the previous NAT mode and SIP ALG from the
-    undo record of the I(state=present) run - the C(record) it returned, its record file or its I(state_dir).
+    undo record of the I(state=present) run - the C(record) it returned, its record file or its I(state_dir) -
+    or, with none of those, from routerfix's undo marker on the router, where the driver keeps one (Linux,
+    OpenWrt).
     Without one it fails rather than undo incompletely.
   - In check mode nothing is written and the result is the plan; with C(--diff) the managed configuration
     is shown before and after. C(changed) comes from the real difference, so a second run reports
@@ -91,9 +93,10 @@ options:
       - 'With I(state=absent), what to undo from - the C(record) dict a I(state=present) task returned
         (C(record: "{{ result.record }}"), for AWX/Tower jobs that keep no local files), or the path of a
         saved record. With I(state=present), a path to write the undo record to when the router was changed.'
-      - With I(state=absent) and neither I(record) nor a I(state_dir) holding this router's records, the module
-        fails (it would otherwise remove the forwards but leave NAT filtering and SIP ALG as they are, an
-        incomplete undo).
+      - With I(state=absent) and neither I(record) nor a I(state_dir) holding this router's records, the undo
+        marker routerfix keeps on the router is used where the driver keeps one (Linux, OpenWrt); without that
+        too, the module fails (it would otherwise remove the forwards but leave NAT filtering and SIP ALG as
+        they are, an incomplete undo).
     type: raw
   fail_on_verdict:
     description:
@@ -249,17 +252,20 @@ def _record_source(module, value):
 
 
 def _nothing_to_undo_from(module, driver, state_dir):
-    """Fail unless this host has a record chain in I(state_dir), or only a completed undo there and nothing of
-    routerfix's left on the router (then the undo is already done). An undo from no record could restore
-    neither NAT filtering nor SIP ALG: never reported as success."""
+    """Fail unless this host has a record chain in I(state_dir), or the router holds routerfix's undo marker, or
+    I(state_dir) holds only a completed undo and nothing of routerfix's is left on the router (then the undo is
+    already done). An undo from no record and no marker could restore neither NAT filtering nor SIP ALG: never
+    reported as success."""
     from routerfix.engine import plan_ghostcall_removal
     from routerfix.records import DeviceKey, undo_chain
 
     why = "no record was given"
+    if state_dir and undo_chain(state_dir, DeviceKey.of(driver)):
+        return
+    if plan_ghostcall_removal(driver, state_dir=state_dir).extra.get("undo_from") == "marker":
+        return  # the router holds routerfix's undo marker: the state before the first change comes back from it
     if state_dir:
         key = DeviceKey.of(driver)
-        if undo_chain(state_dir, key):
-            return
         done = glob.glob(os.path.join(glob.escape(state_dir), glob.escape(key.slug) + "-*-undo.json"))
         if done:
             plan = plan_ghostcall_removal(driver, state_dir=state_dir)

@@ -1,0 +1,108 @@
+"""Undo without a local record: the undo marker routerfix keeps on a Linux or OpenWrt router (docs/facts/openwrt.md
+rows 38-41, docs/facts/linux.md L44-L47), over real SSH against the simulators.
+
+Mitigate (SIP ALG turned off, a customer's SIP forward replaced), throw the state directory away (an AWX job),
+undo: the router comes back exactly as it was, from the marker alone. A rerun keeps the first marker. A marker that
+fails its checks is ignored with a warning, and the undo says it is incomplete (exit 9)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from routerfix.simulators.openwrt.shell import OpenWrtSession
+
+import routerfix
+from routerfix.cli.app import main
+from routerfix.planner import managed_view
+from routerfix.simulate import SimulatedDevice
+
+from .conftest import config_text, connect
+
+OPENWRT_MARKER = "/etc/routerfix/undo.json"
+KEEP = "/lib/upgrade/keep.d/routerfix"
+LINUX_MARKER = "/var/lib/routerfix/undo.json"
+PBX = {"name": "PBX", "protocol": "udp", "external_ports": "5060", "internal_address": "192.168.1.10",
+       "internal_ports": "5060", "enabled": True, "wan_only": True, "ref": ""}
+
+
+def _sections(text: str) -> list[str]:
+    """The exported UCI sections but the PBX redirect, in no order (a forward put back is written the way the
+    driver writes its rules: compared through the driver's read instead)."""
+    return sorted(b.strip() for b in text.split("\n\n") if b.strip() and "option name 'PBX'" not in b)
+
+
+def _cli(verb: str, dev: SimulatedDevice, state: Path, *extra: str) -> list[str]:
+    return [verb, *dev.cli_args(), "--yes", "--no-prompt", "--state-dir", str(state), *extra]
+
+
+def test_openwrt_undo_from_the_marker_alone_restores_exactly(sim: Callable[..., Any], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with sim("openwrt", "pbx") as device:
+        router = device.handle.router
+        before = config_text("openwrt", device.handle)
+        with connect(device) as driver:
+            managed = managed_view(driver.read_state())
+        monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
+        state = tmp_path / "state"
+        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        text, mode = router.disk[OPENWRT_MARKER]
+        assert mode == 0o600 and not any(p.endswith(".tmp") for p in router.disk)
+        assert router.disk[KEEP][0].split() == ["/etc/routerfix/", KEEP], "kept by a sysupgrade (row 39)"
+        marker = json.loads(text)
+        assert marker["complete"] is True and marker["sip_alg"] == {"was": True, "set": False}
+        assert marker["forwards"] == [PBX], "the replaced forward, byte for byte"
+        # someone deletes routerfix's redirect; the rerun puts it back and keeps the first marker (the PBX forward
+        # it replaced stays in it: never overwritten with the mitigated state)
+        OpenWrtSession(router).execute("uci delete firewall.routerfix_sip && uci commit firewall")
+        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        assert router.disk[OPENWRT_MARKER] == (text, 0o600)
+        shutil.rmtree(state)                                   # AWX: the controller's files are gone
+        assert main(_cli("undo", device, state, "--json")) == 0
+        assert _sections(config_text("openwrt", device.handle)) == _sections(before)
+        with connect(device) as driver:
+            assert managed_view(driver.read_state()) == managed
+        assert OPENWRT_MARKER not in router.disk and KEEP not in router.disk, "a completed undo clears the marker"
+        assert main(_cli("undo", device, state)) == 0          # nothing left to undo
+
+
+def test_linux_undo_from_the_marker_alone(sim: Callable[..., Any], tmp_path: Path) -> None:
+    with sim("linux", "lab") as device:
+        router = device.handle.model
+        router.nft('add rule ip nat prerouting iifname "wan0" udp dport 5060 dnat to 192.168.88.10 comment "PBX"')
+        with connect(device) as driver:
+            before = driver.read_state()
+            done = routerfix.apply_ghostcall_mitigation(driver, state_dir=tmp_path, replace_conflicting=True)
+            assert done.applied[0] == "save the undo marker on the device"
+            assert router.modes[LINUX_MARKER] == 0o600
+            assert json.loads(router.files[LINUX_MARKER])["forwards"][0]["name"] == "PBX"
+            undone = routerfix.remove_ghostcall_mitigation(driver)   # no record, no state directory
+            assert undone.complete and undone.plan.extra["undo_from"] == "marker"
+            assert managed_view(driver.read_state()) == managed_view(before)
+        assert LINUX_MARKER not in router.files
+
+
+@pytest.mark.parametrize("tamper", [
+    pytest.param('{"routerfix_undo_marker":1,"complete":true,"nat_mode":null,"sip_alg":{"was":"on; reboot",'
+                 '"set":false},"forwards":[],"reservations":[]}', id="bad-field"),
+    pytest.param('{"routerfix_undo_marker":1,"complete":true,"x":"' + "A" * 9000 + '"}', id="oversized"),
+])
+def test_a_tampered_marker_is_ignored_and_the_undo_says_it_is_incomplete(
+        sim: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tamper: str) -> None:
+    with sim("openwrt", "pbx") as device:
+        router = device.handle.router
+        monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
+        assert main(_cli("mitigate", device, tmp_path / "a", "--replace-conflicting")) == 0
+        router.disk[OPENWRT_MARKER] = (tamper, 0o600)
+        capsys.readouterr()
+        assert main(_cli("undo", device, tmp_path / "b", "--json")) == 9
+        out = json.loads(capsys.readouterr().out)
+        assert out["complete"] is False and out["undo_from"] == "none"
+        assert any("undo marker /etc/routerfix/undo.json" in w and "ignored" in w for w in out["warnings"])
+        assert "PBX" not in config_text("openwrt", device.handle), "nothing odd was trusted"
+        assert OPENWRT_MARKER not in router.disk
