@@ -119,15 +119,17 @@ def check_marker(data: Any, source: str) -> dict[str, Any]:
             "forwards": checked_forwards, "reservations": checked_reservations}
 
 
-def plan_marker(state: DeviceState, actions: Sequence[Action], *, ours: bool) -> dict[str, Any] | None:
+def plan_marker(state: DeviceState, actions: Sequence[Action], *, ours: bool, keep: bool = True
+                ) -> dict[str, Any] | None:
     """The marker a mitigation's ``actions`` need on the device (``state`` as read before them), or None when the
     device's marker already holds all of it. What the marker holds is never replaced: a rerun adds only what it
     changes for the first time (and what routerfix now sets). ``ours``: the device already shows routerfix's
-    changes; a marker started then is not ``complete`` (it cannot know what routerfix changed before)."""
+    changes; a marker started then is not ``complete`` (it cannot know what routerfix changed before). ``keep``
+    False: the device's marker is stale (none of routerfix's changes are left) and a new one is started."""
     from routerfix.actions import ReleaseAddress, RemoveForward, SetNatMode, SetSipAlg, same_forward
     from routerfix.planner import RULE_PREFIX, SINK_MAC
 
-    existing = state.undo_marker
+    existing = state.undo_marker if keep else None
     marker: dict[str, Any] = json.loads(json.dumps(existing)) if existing is not None else {
         "routerfix_undo_marker": MARKER_VERSION, "complete": not ours, "nat_mode": None, "sip_alg": None,
         "forwards": [], "reservations": []}
@@ -145,7 +147,7 @@ def plan_marker(state: DeviceState, actions: Sequence[Action], *, ours: bool) ->
         elif isinstance(action, ReleaseAddress) and action.reservation.mac != SINK_MAC:
             if to_data(action.reservation) not in marker["reservations"]:
                 marker["reservations"].append(to_data(action.reservation))
-    return None if marker == existing else check_marker(marker, "undo marker")
+    return None if marker == state.undo_marker else check_marker(marker, "undo marker")
 
 
 def marker_record(marker: dict[str, Any]) -> dict[str, Any]:

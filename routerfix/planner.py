@@ -471,7 +471,11 @@ def _save_marker_first(state: DeviceState, actions: list[Action], warnings: list
         state.scope is not None and any(r.mac == SINK_MAC for r in state.scope.reservations))
     if state.marker_warning is not None:
         warnings.append(state.marker_warning)
-    marker = plan_marker(state, actions, ours=ours and state.undo_marker is None)
+    stale = state.undo_marker is not None and not ours
+    if stale:
+        warnings.append("the device holds an undo marker but none of routerfix's changes (removed by hand, reset, "
+                        "or put back by a self-revert): that marker is stale and a new one is saved")
+    marker = plan_marker(state, actions, ours=ours and state.undo_marker is None, keep=not stale)
     if marker is not None:
         actions.insert(0, SaveUndoMarker(marker, state.undo_marker))
     if ours and state.undo_marker is None:

@@ -51,6 +51,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import posixpath
 import re
 import shlex
 import time
@@ -124,8 +125,7 @@ REVERT_HOSTS = "/run/routerfix-revert.hosts"
 MARKER_DIR = "/var/lib/routerfix"
 """The undo marker's directory: state kept across reboots (L47)."""
 MARKER_FILE = f"{MARKER_DIR}/undo.json"
-MARKER_READ = f"head -c {MAX_MARKER_BYTES + 1} {MARKER_FILE} 2>/dev/null; echo"
-"""In the first read batch: at most one byte more than a marker may hold, ended by a newline of its own (L46)."""
+"""The undo marker's default path (option ``undo_marker_file``)."""
 PROBE_COUNT = 2
 PROBE_WAIT = 2
 """``arping -D -c 2 -w 2``: two probes a second apart, at most 2 s (a reply ends it at once)."""
@@ -172,7 +172,7 @@ class LinuxDriver(SSHDriver):
     capabilities = _BASE
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {
         "wan_interface", "lan_interface", "dnsmasq_pid", "dnsmasq_leases", "dnsmasq_hostsfile", "dnsmasq_range",
-        "confirm_minutes", "self_revert"}
+        "confirm_minutes", "self_revert", "undo_marker_file"}
     option_help: ClassVar[Mapping[str, str]] = {
         **SSHDriver.option_help,
         "wan_interface": "interface the forward matches (iifname) (default: the default route's device)",
@@ -186,6 +186,8 @@ class LinuxDriver(SSHDriver):
         "dnsmasq_range": "the DHCP pool as first,last (default: dnsmasq's first dhcp-range)",
         "confirm_minutes": "self-revert timer window, 1-60 (default 10): unconfirmed, the ruleset and hostsfile "
                            "are put back (needs systemd-run with systemd as the running init)",
+        "undo_marker_file": f"absolute path of the undo marker kept on the router (default {MARKER_FILE}; its "
+                            "directory is created 0700)",
         "self_revert": "false: never arm the self-revert timer (e.g. a router in a network namespace, whose "
                        "systemd-run would start it in the host's namespace) (default true)",
     }
@@ -213,6 +215,8 @@ class LinuxDriver(SSHDriver):
                                                                                    "dnsmasq_leases")
         self.hosts_option = None if opts.get("dnsmasq_hostsfile") is None else _path(opts["dnsmasq_hostsfile"],
                                                                                      "dnsmasq_hostsfile")
+        self.marker_file = MARKER_FILE if opts.get("undo_marker_file") is None else _path(
+            opts["undo_marker_file"], "undo_marker_file")
         self.range_option: AddressRange | None = None
         if opts.get("dnsmasq_range"):
             text = str(opts["dnsmasq_range"]).replace("-", ",")
@@ -355,7 +359,9 @@ class LinuxDriver(SSHDriver):
         first batch also asks which arping exists)."""
         first = self._discovery is None
         commands = ["uname -nr", "nft -j list ruleset 2>/dev/null", "ip -4 -o addr show", "ip -4 route show default",
-                    "ip -4 neigh show", MARKER_READ]
+                    "ip -4 neigh show",
+                    # at most one byte more than a marker may hold, ended by a newline of its own (L46)
+                    f"head -c {MAX_MARKER_BYTES + 1} {shlex.quote(self.marker_file)} 2>/dev/null; echo"]
         if first:
             commands += ["pidof dnsmasq || true", TOOLS_COMMAND]
         else:
@@ -364,7 +370,7 @@ class LinuxDriver(SSHDriver):
         out = self._run(commands)
         self._addresses = parse_addresses(out[2])
         self._wan = self.wan_option or parse_default_route(out[3])
-        marker, marker_warning = parse_marker(out[5], MARKER_FILE)
+        marker, marker_warning = parse_marker(out[5], self.marker_file)
         if first:
             self._discovery = self._discover(out[6], out[7])
             extra = self._run(self._file_reads(self._discovery))
@@ -630,12 +636,14 @@ class LinuxDriver(SSHDriver):
     def _save_undo_marker(self, text: str) -> None:
         """One ``&&`` list: created 0600 under ``umask 077`` as a temporary file in the same directory, renamed over
         the marker (L44-L47)."""
-        tmp = f"{MARKER_FILE}.tmp"
-        self.send(f"umask 077 && mkdir -p {MARKER_DIR} && printf '%s\\n' {shlex.quote(text)} > {tmp} && "
-                  f"mv -f {tmp} {MARKER_FILE}")
+        path = shlex.quote(self.marker_file)
+        tmp = shlex.quote(f"{self.marker_file}.tmp")
+        directory = shlex.quote(posixpath.dirname(self.marker_file) or "/")
+        self.send(f"umask 077 && mkdir -p {directory} && printf '%s\\n' {shlex.quote(text)} > {tmp} && "
+                  f"mv -f {tmp} {path}")
 
     def _clear_undo_marker(self) -> None:
-        self.send(f"rm -f {MARKER_FILE}")
+        self.send(f"rm -f {shlex.quote(self.marker_file)}")
 
     def _hosts_line(self, reservation: Reservation) -> str:
         return f"{reservation.mac},{reservation.address},{reservation.name}".rstrip(",")

@@ -35,7 +35,9 @@ def main() -> int:
     args = parser.parse_args()
     # The lab router is a network namespace: where the host runs systemd, a systemd-run timer would start in the
     # host's own namespace (docs/facts/linux.md L43), so the lab never arms the self-revert timer.
-    options: dict[str, Any] = {"key_file": args.key, "known_hosts": args.known_hosts, "self_revert": "false"}
+    # Its filesystem is this host's: the undo marker goes next to the saved result, not into the host's /var/lib.
+    options: dict[str, Any] = {"key_file": args.key, "known_hosts": args.known_hosts, "self_revert": "false",
+                               "undo_marker_file": str(Path(args.state).with_name("undo-marker.json"))}
     for item in args.option:
         name, _, value = item.partition("=")
         options[name] = value

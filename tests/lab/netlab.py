@@ -694,6 +694,7 @@ class Lab:
             self.hostsfile.write_text(self.baseline_hosts)
             self.hup_dnsmasq()
         (self.dir / "routerfix-result.json").unlink(missing_ok=True)
+        (self.dir / "undo-marker.json").unlink(missing_ok=True)
         # only a cycle the phone started after all of the above proves the reset router carries it
         self.wait_registration_progress(self.phone_log(), count=1)
         self.wait_phone_quiet()
@@ -875,6 +876,7 @@ class Lab:
         argv = [str(command)] if command.exists() else [PYTHON, "-m", "routerfix.cli"]
         argv += ["diagnose", "--driver", "linux", "--host", LAN_GW, "-u", "root", "--no-prompt",
                  "-o", f"key_file={self.key}", "-o", f"known_hosts={self.known_hosts}",
+                 "-o", f"undo_marker_file={self.dir / 'undo-marker.json'}",
                  "--capture", str(seconds), "--json", *extra]
         done = self.run("pc", argv, timeout=seconds + 30, check=False)
         try:

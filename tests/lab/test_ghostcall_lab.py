@@ -215,6 +215,8 @@ def test_second_run_changes_nothing_and_undo_restores_the_router(driver_reads_op
     first = lab.routerfix("apply")
     sink = assert_mitigated(first)
     mitigated_ruleset, mitigated_reservations = lab.ruleset(), lab.reservations()
+    marker = lab.dir / "undo-marker.json"   # the router's undo marker (lanhost.py points it here)
+    assert marker.stat().st_mode & 0o777 == 0o600 and json.loads(marker.read_text())["complete"] is True
     assert mitigated_ruleset != ruleset
     assert any(sink in line for line in mitigated_reservations), mitigated_reservations
     second = lab.routerfix("apply")
@@ -225,6 +227,7 @@ def test_second_run_changes_nothing_and_undo_restores_the_router(driver_reads_op
     assert undone["status"] == "undone", undone
     assert lab.ruleset() == ruleset, "undo did not restore the router's ruleset"
     assert lab.reservations() == reservations, "undo did not restore the DHCP reservations"
+    assert not marker.exists(), "the completed undo left its marker on the router"
     again = lab.routerfix("undo")
     assert again["status"] == "nothing_to_undo" and again["changed"] is False, again
     report(f"[3] second apply: status {second['status']}, {second['_writes']} writes, "

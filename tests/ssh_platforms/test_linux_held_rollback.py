@@ -21,8 +21,9 @@ from routerfix.simulate import SimulatedDevice
 
 from .conftest import connect, kill_client_during_apply
 
-ARM, VERIFY = 7, 10
-"""Commands of a clean run of the lab scenario: 7 arms the timer, 8-9 write, 10 is the verifying read."""
+ARM, VERIFY = 7, 11
+"""Commands of a clean run of the lab scenario: 7 arms the timer, 8 saves the undo marker, 9-10 write, 11 is the
+verifying read."""
 CASES = [(i, executes) for i in range(ARM, VERIFY + 1) for executes in (False, True)]
 
 
@@ -104,7 +105,7 @@ def test_the_revert_puts_back_only_what_routerfix_owns(linux: Any) -> None:
     router: LinuxRouter = linux.handle.router
     before = _tables(router)
     hosts = router.files["/etc/dnsmasq.hosts"]
-    kill_client_during_apply(linux, ARM + 1, executes=True)
+    kill_client_during_apply(linux, ARM + 2, executes=True)
     assert ("ip", "routerfix") in _tables(router), "the first write did not land: the case tests nothing"
     router.nft("add table inet admin; add chain inet admin input { type filter hook input priority filter; "
                "policy accept; }; add rule inet admin input tcp dport 22 accept")

@@ -106,3 +106,23 @@ def test_a_tampered_marker_is_ignored_and_the_undo_says_it_is_incomplete(
         assert any("undo marker /etc/routerfix/undo.json" in w and "ignored" in w for w in out["warnings"])
         assert "PBX" not in config_text("openwrt", device.handle), "nothing odd was trusted"
         assert OPENWRT_MARKER not in router.disk
+
+
+def test_a_stale_marker_is_replaced_not_replayed(sim: Callable[..., Any], tmp_path: Path) -> None:
+    """A marker left on a router whose routerfix rules are gone (removed by hand, a reset, a self-revert) describes
+    another time: the next mitigation starts a new one, and an undo from it never brings back the PBX forward the
+    old marker names (the customer removed it since)."""
+    with sim("linux", "lab") as device:
+        router = device.handle.model
+        with connect(device) as driver:
+            before = driver.read_state()
+        router.files[LINUX_MARKER] = json.dumps({"routerfix_undo_marker": 1, "complete": True, "nat_mode": None,
+                                                 "sip_alg": None, "forwards": [PBX], "reservations": []})
+        router.modes[LINUX_MARKER] = 0o600
+        with connect(device) as driver:
+            done = routerfix.apply_ghostcall_mitigation(driver)
+            assert any("stale" in w for w in done.plan.warnings), done.plan.warnings
+            assert json.loads(router.files[LINUX_MARKER])["forwards"] == [], "the stale marker was kept"
+            undone = routerfix.remove_ghostcall_mitigation(driver)   # no record: from the marker
+            assert undone.complete and undone.plan.extra["undo_from"] == "marker"
+            assert managed_view(driver.read_state()) == managed_view(before), "the old PBX forward came back"
