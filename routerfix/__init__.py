@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from routerfix.enums import ActionKind, FleetOperation, Operation, PortState, ResultStatus
     from routerfix.fleet import FleetReport, run_fleet
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {"FleetReport": "routerfix.fleet", "run_fleet": "routerfix.fleet", "ActionKind": "routerfix.enums",
          "FleetOperation": "routerfix.enums", "Operation": "routerfix.enums", "ResultStatus": "routerfix.enums",
