@@ -35,8 +35,9 @@ Facts relied on: docs/facts/linux.md (rows L#). What it does:
   LAN interface is known; the reply count on ``Received N response(s)`` decides, checked against the ``-D`` exit
   status (L34-L37, :func:`~.parser.parse_arping`: an unknown arping is refused, never trusted).
 
-* keeps its undo marker (``Feature.UNDO_MARKER``) in ``/var/lib/routerfix/undo.json``: created 0600 under ``umask 077``
-  as a temporary file renamed over it in one ``&&`` list, read with ``head -c`` in the first read batch (L44-L47).
+* keeps its undo marker (``Feature.UNDO_MARKER``) in ``/var/lib/routerfix/undo.json`` (option ``undo_marker_file``):
+  a temporary file made 0600 with ``chmod`` and renamed over it in one ``&&`` list, read with ``head -c`` in the
+  first read batch (L48-L51).
 
 NAT filtering mode and SIP ALG are not managed: conntrack NAT is endpoint-dependent, and the kernel attaches the SIP
 helper only through explicit rules since 4.7 (L33).
@@ -123,7 +124,7 @@ REVERT_UNIT = "routerfix-revert"
 REVERT_RULESET = "/run/routerfix-revert.nft"
 REVERT_HOSTS = "/run/routerfix-revert.hosts"
 MARKER_DIR = "/var/lib/routerfix"
-"""The undo marker's directory: state kept across reboots (L47)."""
+"""The undo marker's directory: state kept across reboots (L51)."""
 MARKER_FILE = f"{MARKER_DIR}/undo.json"
 """The undo marker's default path (option ``undo_marker_file``)."""
 PROBE_COUNT = 2
@@ -360,7 +361,7 @@ class LinuxDriver(SSHDriver):
         first = self._discovery is None
         commands = ["uname -nr", "nft -j list ruleset 2>/dev/null", "ip -4 -o addr show", "ip -4 route show default",
                     "ip -4 neigh show",
-                    # at most one byte more than a marker may hold, ended by a newline of its own (L46)
+                    # at most one byte more than a marker may hold, ended by a newline of its own (L50)
                     f"head -c {MAX_MARKER_BYTES + 1} {shlex.quote(self.marker_file)} 2>/dev/null; echo"]
         if first:
             commands += ["pidof dnsmasq || true", TOOLS_COMMAND]
@@ -634,12 +635,12 @@ class LinuxDriver(SSHDriver):
             return
 
     def _save_undo_marker(self, text: str) -> None:
-        """One ``&&`` list: created 0600 under ``umask 077`` as a temporary file in the same directory, renamed over
-        the marker (L44-L47)."""
+        """One ``&&`` list: a temporary file in the same directory, ``chmod 600`` before it is renamed over the
+        marker (L48-L51). No ``umask``: it would stay set for the rest of the session (L49)."""
         path = shlex.quote(self.marker_file)
         tmp = shlex.quote(f"{self.marker_file}.tmp")
         directory = shlex.quote(posixpath.dirname(self.marker_file) or "/")
-        self.send(f"umask 077 && mkdir -p {directory} && printf '%s\\n' {shlex.quote(text)} > {tmp} && "
+        self.send(f"mkdir -p {directory} && printf '%s\\n' {shlex.quote(text)} > {tmp} && chmod 600 {tmp} && "
                   f"mv -f {tmp} {path}")
 
     def _clear_undo_marker(self) -> None:

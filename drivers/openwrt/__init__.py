@@ -9,7 +9,7 @@ is reserved with a named ``dhcp.routerfix_sink`` host section; SIP ALG off is fw
 conntrack entries to the WAN address are deleted with ``conntrack -D`` where the tool is installed. The undo marker
 (``Feature.UNDO_MARKER``) is ``/etc/routerfix/undo.json`` on the flash overlay, written 0600 through a temporary file
 and ``mv`` in the run's chain, kept by a settings-keeping sysupgrade through ``/lib/upgrade/keep.d/routerfix``
-(docs/facts/openwrt.md rows 38-41).
+(docs/facts/openwrt.md rows 38, 39, 43, 44).
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ _UCI_NAME_RE = re.compile(r"[A-Za-z0-9_]+")
 """A UCI section or option name (openwrt.md: uci names)."""
 _MANAGED = {"firewall": "redirect", "dhcp": "host"}
 MARKER_DIR = "/etc/routerfix"
-"""Where the undo marker lives: on the flash overlay, kept across reboots (openwrt.md rows 38-40)."""
+"""Where the undo marker lives: on the flash overlay, kept across reboots (openwrt.md rows 38, 43)."""
 MARKER_FILE = f"{MARKER_DIR}/undo.json"
 MARKER_KEEP = "/lib/upgrade/keep.d/routerfix"
 """The sysupgrade keep list naming the marker's directory (and itself): a firmware upgrade that keeps settings keeps
@@ -408,7 +408,7 @@ class OpenWrtDriver(SSHDriver):
             commands = [f"uci set firewall.{defaults.id}.auto_helper='0'"]
         self._write(("firewall",), commands, pending)
 
-    # --- undo marker (openwrt.md rows 38-41) --------------------------------------------------------------
+    # --- undo marker (openwrt.md rows 38, 39, 43, 44) -----------------------------------------------------------
 
     @staticmethod
     def _marker_read() -> str:
@@ -417,10 +417,10 @@ class OpenWrtDriver(SSHDriver):
         return f"head -c {MAX_MARKER_BYTES + 1} {MARKER_FILE} 2>/dev/null; echo"
 
     def _save_undo_marker(self, text: str) -> None:
-        """Written to a temporary file created 0600 (``umask 077``) and renamed over the marker, in the same ``&&``
-        chain as the run's ``uci`` changes where the engine batches them."""
+        """Written to a temporary file, ``chmod 600`` and renamed over the marker, in the same ``&&`` chain as the
+        run's ``uci`` changes where the engine batches them (row 43: no ``umask``, it would outlive the chain)."""
         tmp = f"{MARKER_FILE}.tmp"
-        self._write((), [f"mkdir -p {MARKER_DIR}", "umask 077", f"printf '%s' {_sq(text)} >{tmp}",
+        self._write((), [f"mkdir -p {MARKER_DIR}", f"printf '%s' {_sq(text)} >{tmp}", f"chmod 600 {tmp}",
                          f"mv -f {tmp} {MARKER_FILE}", f"printf '%s\\n' {MARKER_DIR}/ {MARKER_KEEP} >{MARKER_KEEP}"],
                     "")
 

@@ -10,8 +10,8 @@ container's dnsmasq in another network namespace whose ``--interface`` name also
 and a guest LAN ``br-guest`` served by a second dnsmasq configured with ``-C /etc/dnsmasq-guest.conf`` (L3-L6,
 L11-L13: ``pidof`` lists the others first, each has its own hostsfile, SIGHUP count and namespace link).
 
-* Shell: ``PS1``, ``$?``, ``;``/``||``/``&&`` (L44), redirections (L1; a new file is 0666 & ~umask, L45),
-  ``umask``, ``mkdir -p``, ``head -c``, ``mv -f``, ``rm -f`` (L44-L46, the undo marker), ``command -v`` (L2),
+* Shell: ``PS1``, ``$?``, ``;``/``||``/``&&`` (L48), redirections (L1; a new file is 0666 & ~umask, L49),
+  ``umask``, ``chmod``, ``mkdir -p``, ``head -c``, ``mv -f``, ``rm -f`` (L48-L50, the undo marker), ``command -v`` (L2),
   ``uname -nr`` (L7), ``readlink /proc/<pid>/ns/net`` (L6), ``/proc/<pid>/cmdline`` (L5); bash's
   ``-bash: X: command not found`` wording is inferred.
 * iproute2 output (L8-L10); nftables transactions, priorities, rule syntax and JSON (L20-L23), the error wording
@@ -226,7 +226,7 @@ class LinuxRouter:
     capture: _capture.CaptureState = field(default_factory=_capture.CaptureState)
     """tcpdump and its savefiles (``routerfix diagnose --capture``, :mod:`.capture`)."""
     modes: dict[str, int] = field(default_factory=dict)
-    """Permission bits of files the shell created (L45); files set up by the scenario have none recorded."""
+    """Permission bits of files the shell created (L49); files set up by the scenario have none recorded."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def advance(self, seconds: float) -> None:
@@ -708,7 +708,7 @@ class LinuxShell(Shell):
             else:
                 pipeline[-1][1].append(word)
         out = ""
-        for op, words_i in pipeline:  # an AND-OR list, left to right (L44)
+        for op, words_i in pipeline:  # an AND-OR list, left to right (L48)
             if (op == "||" and self.status == 0) or (op == "&&" and self.status != 0):
                 continue
             out += self._simple(words_i)
@@ -753,7 +753,7 @@ class LinuxShell(Shell):
         if write_to is not None or append_to is not None:
             target = write_to or append_to or ""
             if target != "/dev/null":
-                if target not in self.router.files:  # a new file: 0666 & ~umask (L45)
+                if target not in self.router.files:  # a new file: 0666 & ~umask (L49)
                     self.router.modes[target] = 0o666 & ~self.umask
                 self.router.files[target] = (self.router.files.get(target, "") if append_to else "") + stdout
             stdout = ""
@@ -895,11 +895,16 @@ class LinuxShell(Shell):
         return "", f"-bash: {name}: command not found\n", 127
 
     def _plain_files(self, name: str, rest: list[str]) -> tuple[str, str, int] | None:
-        """``umask``, ``mkdir -p``, ``head -c N``, ``mv -f``, ``rm -f`` on :attr:`LinuxRouter.files` (L44-L46); None
-        for any other command."""
+        """``umask``, ``chmod``, ``mkdir -p``, ``head -c N``, ``mv -f``, ``rm -f`` on :attr:`LinuxRouter.files`
+        (L48-L50); None for any other command."""
         r = self.router
         if name == "umask" and len(rest) == 1 and re.fullmatch(r"[0-7]{3,4}", rest[0]):
             self.umask = int(rest[0], 8)
+            return "", "", 0
+        if name == "chmod" and len(rest) == 2 and re.fullmatch(r"[0-7]{3,4}", rest[0]):
+            if rest[1] not in r.files:
+                return "", f"chmod: cannot access '{rest[1]}': No such file or directory\n", 1
+            r.modes[rest[1]] = int(rest[0], 8)
             return "", "", 0
         if name == "mkdir" and rest[:1] == ["-p"]:
             return "", "", 0

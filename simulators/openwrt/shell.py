@@ -7,8 +7,8 @@ the running firewall is the committed configuration at the last reload). The sel
 ``mkdir -p``, ``cp`` of ``/etc/config/<package>`` to and from a directory, ``start-stop-daemon -S -b -m -p <pid>
 -x /bin/sh -- -c 'sleep N && <script>'`` (the job runs in *simulated* time: ``router.advance()``,
 ``router.fire_revert()``; it outlives the session), ``start-stop-daemon -K -p <pid>`` and ``rm -f``. Plain files
-(rows 38-41: the undo marker): ``umask``, ``printf '%s' … >file`` (mode 0666 & ~umask), ``mv -f``, ``rm -f``,
-``head -c N``; a reboot keeps those on flash and loses ``/tmp`` and ``/var``.
+(rows 38, 39, 43, 44: the undo marker): ``umask``, ``chmod``, ``printf '%s' … >file`` (a new file 0666 & ~umask),
+``mv -f``, ``rm -f``, ``head -c N``; a reboot keeps those on flash and loses ``/tmp`` and ``/var``.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ class OpenWrtRouter:
     """How many times a background job's sleep ended and its script ran."""
     disk: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Plain files the shell wrote (path → (text, mode)): ``printf … >file``, ``mv``, ``rm -f``, ``head -c``
-    (rows 38-41). Those under ``/tmp`` and ``/var`` (RAM) are lost at :meth:`reboot`; the rest is on flash."""
+    (rows 38, 39, 43, 44). Those under ``/tmp`` and ``/var`` (RAM) are lost at :meth:`reboot`; the rest is on flash."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -349,18 +349,25 @@ class OpenWrtSession(Shell):
         if not words:
             return ""
         out = self._program(words)
-        if target is not None and self.status == 0:  # ash creates the file 0666 & ~umask (row 40)
-            self.router.disk[target] = (out, 0o666 & ~self.umask)
+        if target is not None and self.status == 0:  # a new file 0666 & ~umask; truncating keeps the mode (row 43)
+            kept = self.router.disk.get(target)
+            self.router.disk[target] = (out, kept[1] if kept is not None else 0o666 & ~self.umask)
             return ""
         return "" if quiet and self.status != 0 else out
 
     def _files(self, words: list[str]) -> str | None:
         """``umask``, ``head -c``, ``mv -f``, ``rm -f`` on the plain files of :attr:`OpenWrtRouter.disk` (rows
-        38-41); None for any other command."""
+        38, 39, 43, 44); None for any other command."""
         name, args = words[0], words[1:]
         disk = self.router.disk
         if name == "umask" and len(args) == 1 and re.fullmatch(r"[0-7]{3,4}", args[0]):
             self.umask = int(args[0], 8)
+            return ""
+        if name == "chmod" and len(args) == 2 and re.fullmatch(r"[0-7]{3,4}", args[0]):
+            if args[1] not in disk:
+                self.status = 1
+                return f"chmod: {args[1]}: No such file or directory\n"
+            disk[args[1]] = (disk[args[1]][0], int(args[0], 8))
             return ""
         if name == "head" and len(args) == 3 and args[0] == "-c" and args[1].isdigit():
             if args[2] not in disk:

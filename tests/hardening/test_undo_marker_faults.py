@@ -1,4 +1,4 @@
-"""A fault right after the undo marker reached the router (docs/facts/linux.md L44-L47): the run rolls back, and the
+"""A fault right after the undo marker reached the router (docs/facts/linux.md L48-L51): the run rolls back, and the
 rollback takes the marker away too, so the router holds no marker describing a change it does not carry."""
 
 from __future__ import annotations

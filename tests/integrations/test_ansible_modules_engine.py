@@ -131,7 +131,7 @@ def test_nat_mode_reports_before_after_and_commands(mikrotik: SimulatedDevice,
 def test_absent_with_no_record_and_no_state_dir_undoes_from_the_routers_marker(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """AWX: nothing of the present run is kept on the controller; the router's undo marker (docs/facts/openwrt.md
-    rows 38-41) is enough for an exact undo, SIP ALG and the replaced PBX forward included."""
+    rows 38, 39, 43, 44) is enough for an exact undo, SIP ALG and the replaced PBX forward included."""
     import routerfix
     from ansible_collections.routerfix.routerfix.plugins.modules import ghostcall_mitigation
     from routerfix.planner import managed_view

@@ -125,10 +125,11 @@ EXPECTED: dict[str, list[str]] = {
         "start-stop-daemon -S -b -m -p /tmp/routerfix-keep/revert.pid -x /bin/sh -- -c 'sleep 600 && cp "
         "/tmp/routerfix-keep/firewall /tmp/routerfix-keep/dhcp /etc/config/ && /etc/init.d/firewall reload; "
         "/etc/init.d/dnsmasq reload' && "
-        # the undo marker (rows 38-41): what this run changes, as it was, before any of it
-        "mkdir -p /etc/routerfix && umask 077 && printf '%s' '{\"complete\":true,\"forwards\":[],\"nat_mode\":null,"
+        # the undo marker (rows 38, 39, 43, 44): what this run changes, as it was, before any of it
+        "mkdir -p /etc/routerfix && printf '%s' '{\"complete\":true,\"forwards\":[],\"nat_mode\":null,"
         "\"reservations\":[],\"routerfix_undo_marker\":1,\"sip_alg\":{\"set\":false,\"was\":true}}' "
-        ">/etc/routerfix/undo.json.tmp && mv -f /etc/routerfix/undo.json.tmp /etc/routerfix/undo.json && "
+        ">/etc/routerfix/undo.json.tmp && chmod 600 /etc/routerfix/undo.json.tmp && mv -f /etc/routerfix/undo.json.tmp "
+        "/etc/routerfix/undo.json && "
         "printf '%s\\n' /etc/routerfix/ /lib/upgrade/keep.d/routerfix >/lib/upgrade/keep.d/routerfix && "
         "uci set firewall.routerfix_sip=redirect && uci set firewall.routerfix_sip.name='routerfix-sip' && "
         "uci set firewall.routerfix_sip.target='DNAT' && uci set firewall.routerfix_sip.src='wan' && uci set "

@@ -1,5 +1,5 @@
 """Undo without a local record: the undo marker routerfix keeps on a Linux or OpenWrt router (docs/facts/openwrt.md
-rows 38-41, docs/facts/linux.md L44-L47), over real SSH against the simulators.
+rows 38, 39, 43, 44, docs/facts/linux.md L48-L51), over real SSH against the simulators.
 
 Mitigate (SIP ALG turned off, a customer's SIP forward replaced), throw the state directory away (an AWX job),
 undo: the router comes back exactly as it was, from the marker alone. A rerun keeps the first marker. A marker that
@@ -126,3 +126,19 @@ def test_a_stale_marker_is_replaced_not_replayed(sim: Callable[..., Any], tmp_pa
             undone = routerfix.remove_ghostcall_mitigation(driver)   # no record: from the marker
             assert undone.complete and undone.plan.extra["undo_from"] == "marker"
             assert managed_view(driver.read_state()) == managed_view(before), "the old PBX forward came back"
+
+
+def test_saving_the_marker_leaves_the_session_umask_alone(sim: Callable[..., Any]) -> None:
+    """The marker is made 0600 with ``chmod`` (L49): a ``umask 077`` would stay set for the rest of the session, and
+    a hostsfile the run creates afterwards would be 0600 — unreadable to dnsmasq, which runs as its own user."""
+    with sim("linux", "lab") as device:
+        router = device.handle.model
+        hostsfile = "/etc/dnsmasq.hosts"
+        with router.lock:
+            router.files.pop(hostsfile, None)
+            router.modes.pop(hostsfile, None)
+        with connect(device, self_revert="false") as driver:  # the timer would copy the (absent) hostsfile first
+            done = routerfix.apply_ghostcall_mitigation(driver)
+        assert done.applied[0] == "save the undo marker on the device"
+        assert router.modes[LINUX_MARKER] == 0o600
+        assert hostsfile in router.files and router.modes[hostsfile] == 0o644, router.modes.get(hostsfile)
