@@ -43,7 +43,7 @@ from routerfix.errors import (
 )
 from routerfix.interrupts import shielded
 from routerfix.locks import device_lock
-from routerfix.markers import marker_record
+from routerfix.markers import marker_holds, marker_record
 from routerfix.model import (
     Backup,
     DeviceState,
@@ -61,6 +61,7 @@ from routerfix.planner import (
     Plan,
     make_plan,
     managed_view,
+    shows_routerfix,
     simulate,
 )
 from routerfix.records import (
@@ -522,7 +523,18 @@ def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, An
             raise StateFileError(f"the saved result is for {theirs.describe()[:200]}, not {key.describe()}",
                                  host=driver.host, driver=driver.name)
     if records and isinstance(records[0].get("before"), dict):
-        return _clearing_marker(plan_restore(driver, state, records), state, UndoSource.RECORD)
+        plan = plan_restore(driver, state, records)
+        left = _marker_beyond_records(state, records)
+        if left:
+            plan = replace(plan, warnings=(*plan.warnings, f"the undo marker on the device also held {left}, "
+                                           "which the saved records do not: not restored, check by hand"))
+        return _clearing_marker(plan, state, UndoSource.RECORD, complete=not left)
+    if not records and state.undo_marker is not None and not shows_routerfix(state):
+        held = marker_holds(state.undo_marker)
+        plan = Plan(operation=Operation.UNDO, host=driver.host, driver=driver.name, before=state, actions=(),
+                    warnings=(f"the router shows none of routerfix's rules: its undo marker is stale and was not "
+                              f"replayed (it held {held}): check those by hand",) if held else ())
+        return _clearing_marker(plan, state, UndoSource.MARKER, complete=not held)
     if not records and state.undo_marker is not None:
         plan = plan_restore(driver, state, [marker_record(state.undo_marker)])
         if not state.undo_marker["complete"]:
@@ -559,6 +571,20 @@ def plan_ghostcall_undo(driver: Driver, state: DeviceState, record: dict[str, An
                 warnings=tuple(warnings))
     return _clearing_marker(plan, state, UndoSource.RECORD if records else UndoSource.NONE, complete=bool(records)
                             or not actions)
+
+
+def _marker_beyond_records(state: DeviceState, records: Sequence[dict[str, Any]]) -> str:
+    """What the device's marker would restore that the record chain's first ``before`` state does not hold (another
+    machine's rerun replaced it), in a few words; '' when nothing."""
+    marker = state.undo_marker
+    if marker is None:
+        return ""
+    before = records[0]["before"]
+    known = [forward_from_data(f) for f in before.get("forwards") or [] if isinstance(f, dict)]
+    extra = dict(marker, nat_mode=None, sip_alg=None,
+                 forwards=[f for f in marker["forwards"]
+                           if not any(same_forward(forward_from_data(f), k) for k in known)])
+    return marker_holds(extra)
 
 
 def _clearing_marker(plan: Plan, state: DeviceState, source: UndoSource, *, complete: bool = True) -> Plan:

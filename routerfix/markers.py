@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from routerfix.actions import Action
     from routerfix.model import DeviceState
 
-__all__ = ["MARKER_VERSION", "MAX_MARKER_BYTES", "encode_marker", "marker_record", "parse_marker", "plan_marker"]
+__all__ = ["MARKER_VERSION", "MAX_MARKER_BYTES", "encode_marker", "marker_holds", "marker_record", "parse_marker",
+           "plan_marker"]
 
 MARKER_VERSION = 1
 MAX_MARKER_BYTES = 8192
@@ -93,6 +94,11 @@ def check_marker(data: Any, source: str) -> dict[str, Any]:
     reservations = jsonread.objects(data, "reservations", source, "reservation")
     if len(forwards) > MAX_ITEMS or len(reservations) > MAX_ITEMS:
         raise ParseError(source, f"more than {MAX_ITEMS} forwards or reservations")
+    if reservations:
+        raise ParseError(source, "reservations: a mitigation releases no reservation but its own sink's, which a "
+                                 "marker never lists")
+    from routerfix.planner import SIP_PORTS
+
     checked_forwards = []
     for item in forwards:
         _strict_keys(item, _FORWARD_KEYS, source, "forward")
@@ -101,9 +107,13 @@ def check_marker(data: Any, source: str) -> dict[str, Any]:
         for key in ("name", "protocol", "external_ports", "internal_address", "internal_ports"):
             jsonread.text(item, key, source)
         try:
-            checked_forwards.append(to_data(forward_from_data({**item, "ref": ""})))
+            forward = forward_from_data({**item, "ref": ""})
         except InvalidValue as exc:
             raise ParseError(source, f"forward: {exc.message}") from None
+        if not forward.external_ports.overlaps(SIP_PORTS):
+            raise ParseError(source, "forward: not on the SIP ports (a marker lists only forwards a mitigation "
+                                     "replaced, which all touch 5060-5061)")
+        checked_forwards.append(to_data(forward))
     checked_reservations = []
     for item in reservations:
         _strict_keys(item, _RESERVATION_KEYS, source, "reservation")
@@ -148,6 +158,18 @@ def plan_marker(state: DeviceState, actions: Sequence[Action], *, ours: bool, ke
             if to_data(action.reservation) not in marker["reservations"]:
                 marker["reservations"].append(to_data(action.reservation))
     return None if marker == state.undo_marker else check_marker(marker, "undo marker")
+
+
+def marker_holds(marker: dict[str, Any]) -> str:
+    """What ``marker`` would restore, in a few words ('' when nothing): for warnings an operator acts on."""
+    held = []
+    if marker["nat_mode"] is not None:
+        held.append(f"NAT filtering was {marker['nat_mode']['was']}")
+    if marker["sip_alg"] is not None:
+        held.append(f"SIP ALG was {'on' if marker['sip_alg']['was'] else 'off'}")
+    held += [f"forward {f['name']!r} ({f['protocol']} {f['external_ports']} -> {f['internal_address']})"
+             for f in marker["forwards"]]
+    return "; ".join(held)
 
 
 def marker_record(marker: dict[str, Any]) -> dict[str, Any]:

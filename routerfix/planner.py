@@ -462,20 +462,28 @@ def make_plan(driver: Driver, state: DeviceState, opts: MitigationOptions) -> Pl
                 reservation=reservation)
 
 
+def shows_routerfix(state: DeviceState) -> bool:
+    """The device carries routerfix's forward or its sink reservation (read back as they are)."""
+    return any(_is_ours(f) for f in state.forwards) or (
+        state.scope is not None and any(r.mac == SINK_MAC for r in state.scope.reservations))
+
+
 def _save_marker_first(state: DeviceState, actions: list[Action], warnings: list[str]) -> None:
     """Make saving the device's undo marker the plan's first write, when the marker lacks what ``actions`` change
     (:func:`routerfix.markers.plan_marker`: a marker already there is kept and only added to)."""
-    from routerfix.markers import plan_marker
+    from routerfix.markers import marker_holds, plan_marker
 
-    ours = any(_is_ours(f) for f in state.forwards) or (
-        state.scope is not None and any(r.mac == SINK_MAC for r in state.scope.reservations))
+    ours = shows_routerfix(state)
     if state.marker_warning is not None:
         warnings.append(state.marker_warning)
     stale = state.undo_marker is not None and not ours
+    held = marker_holds(state.undo_marker) if stale and state.undo_marker is not None else ""
     if stale:
-        warnings.append("the device holds an undo marker but none of routerfix's changes (removed by hand, reset, "
-                        "or put back by a self-revert): that marker is stale and a new one is saved")
-    marker = plan_marker(state, actions, ours=ours and state.undo_marker is None, keep=not stale)
+        warnings.append("the device holds an undo marker but none of routerfix's rules (removed by hand, reset, or "
+                        "put back by a self-revert): that marker is stale and a new one is saved" + (
+                            f"; it held {held}, which an undo will not restore: check those by hand (the new "
+                            "marker is marked incomplete)" if held else ""))
+    marker = plan_marker(state, actions, ours=(ours and state.undo_marker is None) or bool(held), keep=not stale)
     if marker is not None:
         actions.insert(0, SaveUndoMarker(marker, state.undo_marker))
     if ours and state.undo_marker is None:

@@ -116,7 +116,11 @@ DEFAULT_LEASES = "/var/lib/misc/dnsmasq.leases"
 _IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")
 NO_SYSTEMD_INIT = "rfx-no-systemd-init"
 """Printed by :data:`TOOLS_COMMAND` when systemd is not the running init (L43)."""
-TOOLS_COMMAND = f"command -v arping busybox systemd-run || true; test -d /run/systemd/system || echo {NO_SYSTEMD_INIT}"
+REVERT_PENDING = "rfx-revert-pending"
+"""Printed by :data:`TOOLS_COMMAND` when an earlier run's self-revert timer is still pending (L39)."""
+TOOLS_COMMAND = (f"command -v arping busybox systemd-run || true; test -d /run/systemd/system || echo "
+                 f"{NO_SYSTEMD_INIT}; systemctl is-active --quiet routerfix-revert.timer 2>/dev/null && echo "
+                 f"{REVERT_PENDING} || true")
 """Sent once, in the first read batch: which duplicate-address prober the router has, and whether it has
 ``systemd-run`` (the self-revert timer, L38) with systemd running as init, as ``sd_booted`` tests it (L43): a
 container or a network namespace on a host whose init is not systemd has the program but cannot run it."""
@@ -155,6 +159,8 @@ class Discovery:
     arping: tuple[str, ...] | None = None
     """The duplicate-address prober: ``("arping",)`` or ``("busybox", "arping")``; None when neither exists."""
     systemd_run: bool = False
+    revert_pending: bool = False
+    """An earlier, interrupted run's self-revert timer is still pending (its files must not be touched)."""
     """``systemd-run`` exists: changes can be held by a self-revert timer (L38)."""
 
 
@@ -274,6 +280,7 @@ class LinuxDriver(SSHDriver):
         present = parse_tools(tools, ("arping", "busybox", "systemd-run"))
         found.arping = ("arping",) if "arping" in present else ("busybox", "arping") if "busybox" in present else None
         found.systemd_run = "systemd-run" in present and NO_SYSTEMD_INIT not in tools.split()
+        found.revert_pending = REVERT_PENDING in tools.split()
         running = [int(p) for p in pids.split() if p.isascii() and p.isdecimal()]
         cfg = DnsmasqConfig()
         if self.pid_option is not None or len(running) <= 1:
@@ -543,6 +550,8 @@ class LinuxDriver(SSHDriver):
                         "the engine's rollback only", self.host)
             self._hold = False
             return
+        if discovery.revert_pending:  # refuse before the revert files are written: they are that timer's (L39)
+            raise self._pending_error("")
         script = f"nft -f {REVERT_RULESET}"
         present = (FAMILY, TABLE) in self._ruleset.tables
         commands = self._save_table(FAMILY, TABLE, present=present, first=True)
@@ -559,11 +568,14 @@ class LinuxDriver(SSHDriver):
             if "already" not in exc.device_message:
                 raise
             self.pending_revert = False
-            raise DeviceError(
-                f"a self-revert timer of an earlier, interrupted routerfix run is still pending ({REVERT_UNIT}.timer): "
-                f"it puts back the configuration from before that run when it fires; wait for it, or stop it "
-                f"(systemctl stop {REVERT_UNIT}.timer) and run `routerfix undo`, then run again",
-                device_message=exc.device_message, host=self.host, driver=self.name) from None
+            raise self._pending_error(exc.device_message) from None
+
+    def _pending_error(self, device_message: str) -> DeviceError:
+        return DeviceError(
+            f"a self-revert timer of an earlier, interrupted routerfix run is still pending ({REVERT_UNIT}.timer): "
+            f"it puts back the configuration from before that run when it fires; wait for it, or stop it "
+            f"(systemctl stop {REVERT_UNIT}.timer) and run `routerfix undo`, then run again",
+            device_message=device_message, host=self.host, driver=self.name)
 
     def _save_table(self, family: str, table: str, *, present: bool, first: bool = False) -> list[str]:
         """Commands that add one table's restore to the revert file: ``add table`` + ``delete table`` (so the

@@ -176,7 +176,8 @@ def classify(events: Sequence[SipEvent], *, mitigated: bool = False, phones: Ite
                                                                                    or event.dst is None)):
             classes[RequestClass.LOCAL] += 1
             continue
-        reached = event.dst == LOCAL or (is_lan(event.dst) and event.dst not in sink_set) or \
+        delivered = is_lan(event.dst) and (event.dst not in sink_set or event.dst in phone_set)
+        reached = event.dst == LOCAL or delivered or \
             (event.call_id, event.dst or "") in answered
         source = sources.setdefault(event.src, ScanSource(address=event.src))
         source.requests += 1

@@ -872,6 +872,8 @@ class LinuxShell(Shell):
                         "Failed to connect to bus: Host is down\n"), 1
         if name == "systemd-run" and r.systemd:
             return self._systemd_run(rest)
+        if name == "systemctl" and r.systemd and rest[:2] == ["is-active", "--quiet"] and len(rest) == 3:
+            return "", "", 0 if rest[2].endswith(".timer") and rest[2].removesuffix(".timer") in r.timers else 3
         if name == "systemctl" and r.systemd and rest[:1] == ["stop"] and len(rest) == 2:
             unit = rest[1].removesuffix(".timer")
             if unit in r.timers and rest[1].endswith(".timer"):

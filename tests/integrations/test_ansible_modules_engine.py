@@ -149,3 +149,23 @@ def test_absent_with_no_record_and_no_state_dir_undoes_from_the_routers_marker(
             assert managed_view(driver.read_state()) == before
         again, failed = _run(monkeypatch, ghostcall_mitigation, dict(_conn(device), state="absent"))
         assert failed and again["status"] == "nothing_to_undo_from", again   # the marker went with the undo
+
+
+def test_absent_fails_when_the_routers_marker_cannot_restore_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A marker the router holds but marked incomplete (started after routerfix's first change): the undo removes
+    routerfix's rules, and the task fails saying what was not restored — never an incomplete undo reported ok."""
+    import routerfix
+    from ansible_collections.routerfix.routerfix.plugins.modules import ghostcall_mitigation
+
+    with simulate("openwrt", scenario="pbx") as device:
+        args = dict(_conn(device), replace_conflicting=True)
+        done, failed = _run(monkeypatch, ghostcall_mitigation, dict(args, state="present"))
+        assert not failed and done["changed"] is True, done
+        disk = device.handle.router.disk
+        text, mode = disk["/etc/routerfix/undo.json"]
+        disk["/etc/routerfix/undo.json"] = (text.replace('"complete":true', '"complete":false'), mode)
+        undone, failed = _run(monkeypatch, ghostcall_mitigation, dict(_conn(device), state="absent"))
+        assert failed and "incomplete" in undone["msg"], undone
+        assert undone["result"]["undo_from"] == "marker" and undone["result"]["complete"] is False
+        with routerfix.connect(device.driver, device.host, **device.connect_options()) as driver:
+            assert not any(f.name.startswith("routerfix") for f in driver.read_state().forwards)

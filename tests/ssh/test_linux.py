@@ -64,7 +64,8 @@ def test_exact_commands(sim: SimulatedDevice) -> None:
                        "echo RFX-2 $?; ip -4 route show default; echo RFX-3 $?; ip -4 neigh show; echo RFX-4 $?; "
                        "head -c 8193 /var/lib/routerfix/undo.json 2>/dev/null; echo; echo RFX-5 $?; "
                        "pidof dnsmasq || true; echo RFX-6 $?; command -v arping busybox systemd-run || true; "
-                       "test -d /run/systemd/system || echo rfx-no-systemd-init; echo RFX-7 $?")
+                       "test -d /run/systemd/system || echo rfx-no-systemd-init; systemctl is-active --quiet "
+                       "routerfix-revert.timer 2>/dev/null && echo rfx-revert-pending || true; echo RFX-7 $?")
     assert sent[1] == "tr '\\0' '\\n' < /proc/812/cmdline"
     assert [c for c in sent if "arping" in c and not c.startswith("uname")] == [
         "arping -D -c 2 -w 2 -I br-lan 192.168.88.250 2>&1; echo rfx-arping-exit $?",

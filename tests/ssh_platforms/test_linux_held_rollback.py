@@ -61,11 +61,14 @@ def test_a_verified_run_stops_the_timer_and_nothing_reverts_later(linux: Any) ->
 def test_a_pending_timer_of_an_earlier_run_is_never_overwritten(linux: Any) -> None:
     router: LinuxRouter = linux.handle.router
     router.timers["routerfix-revert"] = (router.clock + 300, "nft -f /run/routerfix-revert.nft")
+    saved = "add table ip routerfix\ndelete table ip routerfix\nadd table ip routerfix\n"  # the earlier run's
+    router.files["/run/routerfix-revert.nft"] = saved
     before = _config(router)
     with connect(linux) as driver, pytest.raises(DeviceError) as caught:
         routerfix.apply_ghostcall_mitigation(driver)
     assert "systemctl stop routerfix-revert.timer" in str(caught.value)
     assert _config(router) == before and router.timers["routerfix-revert"][0] == router.clock + 300
+    assert router.files["/run/routerfix-revert.nft"] == saved, "the pending timer's revert file was overwritten"
 
 
 def test_without_systemd_the_run_goes_on_with_the_engines_rollback(linux: Any, caplog: Any) -> None:

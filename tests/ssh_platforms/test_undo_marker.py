@@ -90,6 +90,12 @@ def test_linux_undo_from_the_marker_alone(sim: Callable[..., Any], tmp_path: Pat
     pytest.param('{"routerfix_undo_marker":1,"complete":true,"nat_mode":null,"sip_alg":{"was":"on; reboot",'
                  '"set":false},"forwards":[],"reservations":[]}', id="bad-field"),
     pytest.param('{"routerfix_undo_marker":1,"complete":true,"x":"' + "A" * 9000 + '"}', id="oversized"),
+    pytest.param('{"routerfix_undo_marker":1,"complete":true,"nat_mode":null,"sip_alg":null,"forwards":[{"name":"PBX",'
+                 '"protocol":"tcp","external_ports":"22","internal_address":"192.168.1.10","internal_ports":"22",'
+                 '"enabled":true,"wan_only":true}],"reservations":[]}', id="not-a-sip-forward"),
+    pytest.param('{"routerfix_undo_marker":1,"complete":true,"nat_mode":null,"sip_alg":null,"forwards":[],'
+                 '"reservations":[{"address":"192.168.1.20","mac":"00:11:22:33:44:55","name":"x"}]}',
+                 id="a-reservation"),
 ])
 def test_a_tampered_marker_is_ignored_and_the_undo_says_it_is_incomplete(
         sim: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -111,7 +117,9 @@ def test_a_tampered_marker_is_ignored_and_the_undo_says_it_is_incomplete(
 def test_a_stale_marker_is_replaced_not_replayed(sim: Callable[..., Any], tmp_path: Path) -> None:
     """A marker left on a router whose routerfix rules are gone (removed by hand, a reset, a self-revert) describes
     another time: the next mitigation starts a new one, and an undo from it never brings back the PBX forward the
-    old marker names (the customer removed it since)."""
+    old marker names (the customer may have removed it since) — and says so: what the old marker held is named, and
+    the undo is reported incomplete (the admin may also have removed routerfix's rule by hand with PBX still
+    replaced: only a person can tell)."""
     with sim("linux", "lab") as device:
         router = device.handle.model
         with connect(device) as driver:
@@ -121,11 +129,29 @@ def test_a_stale_marker_is_replaced_not_replayed(sim: Callable[..., Any], tmp_pa
         router.modes[LINUX_MARKER] = 0o600
         with connect(device) as driver:
             done = routerfix.apply_ghostcall_mitigation(driver)
-            assert any("stale" in w for w in done.plan.warnings), done.plan.warnings
-            assert json.loads(router.files[LINUX_MARKER])["forwards"] == [], "the stale marker was kept"
+            assert any("stale" in w and "'PBX'" in w for w in done.plan.warnings), done.plan.warnings
+            marker = json.loads(router.files[LINUX_MARKER])
+            assert marker["forwards"] == [] and marker["complete"] is False, "the stale marker was kept"
             undone = routerfix.remove_ghostcall_mitigation(driver)   # no record: from the marker
-            assert undone.complete and undone.plan.extra["undo_from"] == "marker"
+            assert undone.plan.extra["undo_from"] == "marker" and not undone.complete
             assert managed_view(driver.read_state()) == managed_view(before), "the old PBX forward came back"
+
+
+def test_undo_does_not_replay_a_stale_marker(sim: Callable[..., Any]) -> None:
+    """The router shows none of routerfix's rules but still holds a marker (a self-revert put the router back; the
+    customer then removed their PBX forward): undo replays nothing, clears the marker, and says what it held."""
+    with sim("linux", "lab") as device:
+        router = device.handle.model
+        with connect(device) as driver:
+            before = driver.read_state()
+        router.files[LINUX_MARKER] = json.dumps({"routerfix_undo_marker": 1, "complete": True, "nat_mode": None,
+                                                 "sip_alg": None, "forwards": [PBX], "reservations": []})
+        router.modes[LINUX_MARKER] = 0o600
+        with connect(device) as driver:
+            undone = routerfix.remove_ghostcall_mitigation(driver)
+            assert not undone.complete and any("stale" in w and "'PBX'" in w for w in undone.warnings)
+            assert managed_view(driver.read_state()) == managed_view(before), "the stale marker was replayed"
+        assert LINUX_MARKER not in router.files
 
 
 def test_saving_the_marker_leaves_the_session_umask_alone(sim: Callable[..., Any]) -> None:

@@ -344,6 +344,9 @@ def run(module):
     )
     if module._diff:
         output["diff"] = make_diff(plan.host, plan.before, plan.after)
+    if not present and not result.complete:
+        module.fail_json(msg="the undo is incomplete: routerfix's rules are gone, but " + "; ".join(
+            result.warnings or ("what they replaced was not restored",)), **output)
     if result.status is ResultStatus.VERDICT and p["fail_on_verdict"]:
         module.fail_json(msg="no configuration change can fix this site: " + "; ".join(
             v["reason"] for v in data["verdicts"]), **output)
