@@ -18,6 +18,7 @@ from routerfix.simulators.openwrt.shell import OpenWrtSession
 
 import routerfix
 from routerfix.cli.app import main
+from routerfix.model import DeviceState
 from routerfix.planner import managed_view
 from routerfix.simulate import SimulatedDevice
 
@@ -114,6 +115,17 @@ def test_a_tampered_marker_is_ignored_and_the_undo_says_it_is_incomplete(
         assert OPENWRT_MARKER not in router.disk
 
 
+def _plant_stale_marker(device: SimulatedDevice) -> DeviceState:
+    """A marker naming the PBX forward on a Linux router without routerfix's rules; the router's state as read."""
+    with connect(device) as driver:
+        before = driver.read_state()
+    router = device.handle.model
+    router.files[LINUX_MARKER] = json.dumps({"routerfix_undo_marker": 1, "complete": True, "nat_mode": None,
+                                             "sip_alg": None, "forwards": [PBX], "reservations": []})
+    router.modes[LINUX_MARKER] = 0o600
+    return before
+
+
 def test_a_stale_marker_is_replaced_not_replayed(sim: Callable[..., Any], tmp_path: Path) -> None:
     """A marker left on a router whose routerfix rules are gone (removed by hand, a reset, a self-revert) describes
     another time: the next mitigation starts a new one, and an undo from it never brings back the PBX forward the
@@ -122,11 +134,7 @@ def test_a_stale_marker_is_replaced_not_replayed(sim: Callable[..., Any], tmp_pa
     replaced: only a person can tell)."""
     with sim("linux", "lab") as device:
         router = device.handle.model
-        with connect(device) as driver:
-            before = driver.read_state()
-        router.files[LINUX_MARKER] = json.dumps({"routerfix_undo_marker": 1, "complete": True, "nat_mode": None,
-                                                 "sip_alg": None, "forwards": [PBX], "reservations": []})
-        router.modes[LINUX_MARKER] = 0o600
+        before = _plant_stale_marker(device)
         with connect(device) as driver:
             done = routerfix.apply_ghostcall_mitigation(driver)
             assert any("stale" in w and "'PBX'" in w for w in done.plan.warnings), done.plan.warnings
@@ -142,11 +150,7 @@ def test_undo_does_not_replay_a_stale_marker(sim: Callable[..., Any]) -> None:
     customer then removed their PBX forward): undo replays nothing, clears the marker, and says what it held."""
     with sim("linux", "lab") as device:
         router = device.handle.model
-        with connect(device) as driver:
-            before = driver.read_state()
-        router.files[LINUX_MARKER] = json.dumps({"routerfix_undo_marker": 1, "complete": True, "nat_mode": None,
-                                                 "sip_alg": None, "forwards": [PBX], "reservations": []})
-        router.modes[LINUX_MARKER] = 0o600
+        before = _plant_stale_marker(device)
         with connect(device) as driver:
             undone = routerfix.remove_ghostcall_mitigation(driver)
             assert not undone.complete and any("stale" in w and "'PBX'" in w for w in undone.warnings)
