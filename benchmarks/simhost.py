@@ -7,8 +7,8 @@ Run by :func:`benchmarks._support.simulators` (not by hand)::
     python benchmarks/simhost.py '{"latency": 0.05, "network": "proxy", "timing": true, "devices": [...]}'
 
 It prints one JSON line per device (driver, host, port, username, password, options), then ``READY``, and serves
-until its standard input closes. SSH devices share one event loop (`SSHSimulatorHost`);
-each web device has its own threaded HTTP server.
+until its standard input closes. SSH devices share one event loop (`SSHSimulatorHost`),
+the delaying proxies another; web devices share one acceptor thread (each connection then gets a thread).
 
 ``network``: ``"knob"`` (the old way: ``latency`` is injected with each simulator's own knob, SSH per line, HTTP per
 request) or ``"proxy"`` (every device behind a delaying TCP proxy, :mod:`simulators._hosts.delay`: ``latency`` is
