@@ -105,7 +105,7 @@ class _Leg(asyncio.Protocol):
         while self.released and self.queue:
             self.released -= 1
             chunk = self.queue.popleft()
-            if peer.gone:
+            if peer.gone or peer.transport.is_closing():  # that side is closed: what it would be sent is lost
                 continue
             if chunk is _CLOSE:
                 peer.transport.close()
