@@ -15,6 +15,10 @@ time counts the measured process and its worker processes; peak memory is sample
 PSS sum, which splits shared copy-on-write pages). The simulator processes' CPU time during the run is reported
 beside (``simulator_cpu_s``): they share the 2 cores with the client.
 
+``ROUTERFIX_BENCH_PROGRESS=<file>``: the measured child appends "<seconds>: <n> done" every 100 routers (a run
+that may have to be stopped still says how far it got); ``ROUTERFIX_SIMHOST_PROFILE=<prefix>``: every simulator
+process writes cProfile statistics of all its threads to ``<prefix>.<pid>`` (benchmarks/simhost.py).
+
 Run: .venv/bin/python benchmarks/fleet.py [--sizes 10 100 1000] [--workers 64] [--processes 1 2]
                                           [--scaling-workers] [--latency 0.05] [--nornir] [--json]
 """
@@ -171,6 +175,19 @@ def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
     assert routerfix  # imported before timing: start-up is measured by import_time.py
     # an older routerfix (PYTHONPATH=<old tree>, for a before/after) has no worker processes
     extra = {"processes": processes} if "processes" in inspect.signature(run_fleet).parameters else {}
+    progress_file = os.environ.get("ROUTERFIX_BENCH_PROGRESS")
+    if progress_file:  # a long run that may be stopped: how far it got, every 100 routers
+        done = {"n": 0}
+        lock = threading.Lock()
+
+        def on_done(result: Any) -> None:
+            with lock:
+                done["n"] += 1
+                if done["n"] % 100 == 0:
+                    with open(progress_file, "a") as out:
+                        out.write(f"{time.perf_counter() - started:.1f} s: {done['n']} done\n")
+
+        extra["on_done"] = on_done
     with tempfile.TemporaryDirectory() as state, MemorySampler() as memory:
         cpu, started = cpu_seconds() + children_cpu_seconds(), time.perf_counter()
         report = run_fleet(hosts, "mitigate", workers=workers, state_dir=state, **extra)

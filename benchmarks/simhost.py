@@ -7,8 +7,8 @@ Run by :func:`benchmarks._support.simulators` (not by hand)::
     python benchmarks/simhost.py '{"latency": 0.05, "network": "proxy", "timing": true, "devices": [...]}'
 
 It prints one JSON line per device (driver, host, port, username, password, options), then ``READY``, and serves
-until its standard input closes. SSH devices share one event loop (`SSHSimulatorHost`);
-each web device has its own threaded HTTP server.
+until its standard input closes. SSH devices share one event loop (`SSHSimulatorHost`),
+the delaying proxies another; web devices share one acceptor thread (each connection then gets a thread).
 
 ``network``: ``"knob"`` (the old way: ``latency`` is injected with each simulator's own knob, SSH per line, HTTP per
 request) or ``"proxy"`` (every device behind a delaying TCP proxy, :mod:`simulators._hosts.delay`: ``latency`` is
@@ -49,9 +49,41 @@ def _factory_params(driver: str) -> set[str]:
     return set(inspect.signature(target).parameters)
 
 
+def _profile_threads(path: str) -> Any:
+    """``ROUTERFIX_SIMHOST_PROFILE=<prefix>``: profile the CPU time of every thread of this process (the SSH event
+    loop, the delay proxies, the web servers' threads) and return a function writing the merged statistics to
+    ``<prefix>.<pid>`` (read them with ``python -m pstats``)."""
+    import cProfile
+    import pstats
+    import threading
+    import time
+
+    profiles: list[cProfile.Profile] = []
+    original = threading.Thread.run
+
+    def run(self: threading.Thread) -> None:
+        prof = cProfile.Profile(time.thread_time)
+        profiles.append(prof)
+        prof.runcall(original, self)
+
+    threading.Thread.run = run  # type: ignore[method-assign]
+
+    def save() -> None:
+        for prof in profiles:
+            prof.disable()
+        stats = pstats.Stats(profiles[0])
+        for prof in profiles[1:]:
+            stats.add(prof)
+        stats.dump_stats(f"{path}.{os.getpid()}")
+
+    return save
+
+
 def main() -> None:
     """Start the devices of the JSON spec in argv[1], print where they listen, serve until stdin closes."""
     spec = json.loads(sys.argv[1])
+    profile = os.environ.get("ROUTERFIX_SIMHOST_PROFILE")
+    save_profile = _profile_threads(profile) if profile else None
     proxy = spec.get("network", "knob") == "proxy"
     rtt = float(spec.get("latency", 0.0))
     latency = 0.0 if proxy else rtt
@@ -83,6 +115,8 @@ def main() -> None:
                               "options": device.options}), flush=True)
         print("READY", flush=True)
         sys.stdin.read()
+        if save_profile is not None:
+            save_profile()
         sys.stdout.flush()
         os._exit(0)  # tearing down hundreds of servers one by one is not part of any measurement
 

@@ -37,6 +37,11 @@ def _short(command: str, limit: int = 80) -> str:
     return command if len(command) <= limit else command[: limit - 3] + "..."
 
 
+_BATCH_MARKER = re.compile(r"^(RFX[0-9a-f]{10})-(\d+)(?:[ \t]+(-?\d+))?[ \t]*$")
+"""An end marker of a batched line (:meth:`SSHDriver._send_batch`): token, index, exit status; compiled once (a
+pattern per batch, with the batch's random token in it, missed the ``re`` cache every time)."""
+
+
 class SSHDriver(Driver):
     """Base class of drivers that talk to a device's CLI over SSH (netmiko login + lean command loop).
 
@@ -276,15 +281,14 @@ class SSHDriver(Driver):
             parts += [command, self._batch_marker(f"{token}-{i}")]
         line = sep.join(parts)
         output = self.send(line, check=False)
-        marker = re.compile(rf"^{token}-(\d+)(?:[ \t]+(-?\d+))?[ \t]*$")
         results: list[str] = []
         current: list[str] = []
         statuses: list[int] = []
         for text_line in output.split("\n"):
-            found = marker.match(text_line.strip())
-            if found and int(found.group(1)) == len(results):
+            found = _BATCH_MARKER.match(text_line.strip())
+            if found and found.group(1) == token and int(found.group(2)) == len(results):
                 results.append("\n".join(current))
-                statuses.append(int(found.group(2) or 0))
+                statuses.append(int(found.group(3) or 0))
                 current = []
             else:
                 current.append(text_line)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 from collections import deque
 from concurrent.futures import Future
@@ -37,52 +38,94 @@ from typing import Any
 __all__ = ["DelayHost"]
 
 _EOF = b""
+"""Queued behind the data: the other side's write half is closed when it is due (a half-close)."""
+_CLOSE = b"\x00close"
+"""Queued behind the data: the other side is closed when it is due (the connection was closed or reset)."""
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
-    """Copy ``reader`` to ``writer``, each chunk ``delay`` after it was read, in order; EOF last."""
-    loop = asyncio.get_running_loop()
-    queue: deque[tuple[float, bytes]] = deque()
-    ready = asyncio.Event()
+class _Leg(asyncio.Protocol):
+    """One of the two TCP connections of a proxied pair (client side or upstream side). What it receives is written
+    to the other leg (:attr:`peer`) ``one_way`` seconds later, in arrival order.
 
-    async def deliver() -> None:
-        while True:
-            while not queue:
-                ready.clear()
-                await ready.wait()
-            due, chunk = queue.popleft()
-            wait = due - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            if chunk is _EOF:
-                with contextlib.suppress(OSError, RuntimeError):
-                    if writer.can_write_eof():
-                        writer.write_eof()
-                return
-            writer.write(chunk)
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
+    Each chunk is stamped and a timer is set for its due time; every timer that fires releases exactly one chunk
+    from the head of the FIFO, so a chunk never overtakes an earlier one (timers due at the same instant may fire
+    in any order; they release the chunks in FIFO order all the same). Chunks due before the upstream connection
+    exists wait for it. No backpressure: the benchmarks move a few kilobytes per connection."""
 
-    task = asyncio.ensure_future(deliver())
-    try:
-        while True:
-            try:
-                chunk = await reader.read(65536)
-            except (ConnectionError, OSError):
-                chunk = _EOF
-            queue.append((loop.time() + delay, chunk if chunk else _EOF))
-            ready.set()
-            if not chunk:
-                break
-        await task
-    finally:
-        task.cancel()
+    def __init__(self, loop: asyncio.AbstractEventLoop, one_way: float, legs: set[_Leg]) -> None:
+        self.loop = loop
+        self.one_way = one_way
+        self.legs = legs
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Leg | None = None
+        self.queue: deque[bytes] = deque()
+        self.released = 0
+        self.eof_in = self.eof_out = self.gone = False
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.legs.add(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(Exception):
-        await writer.wait_closed()
+    def data_received(self, data: bytes) -> None:
+        self._send(data)
+
+    def eof_received(self) -> bool:
+        self.eof_in = True
+        self._send(_EOF)
+        self._maybe_close()
+        return True  # keep our own write half open until the other side's EOF has travelled
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gone = True
+        self.legs.discard(self)
+        if not self.eof_in:
+            self._send(_CLOSE)
+
+    def _send(self, chunk: bytes) -> None:
+        self.queue.append(chunk)
+        if self.one_way:
+            self.loop.call_later(self.one_way, self._release)
+        else:
+            self._release()
+
+    def _release(self) -> None:
+        self.released += 1
+        self.flush()
+
+    def flush(self) -> None:
+        """Write every released chunk the peer can take now."""
+        peer = self.peer
+        if peer is None or peer.transport is None:
+            return
+        while self.released and self.queue:
+            self.released -= 1
+            chunk = self.queue.popleft()
+            if peer.gone or peer.transport.is_closing():  # that side is closed: what it would be sent is lost
+                continue
+            if chunk is _CLOSE:
+                peer.transport.close()
+            elif chunk is _EOF:
+                peer.eof_out = True
+                if peer.transport.can_write_eof():
+                    with contextlib.suppress(OSError, RuntimeError):
+                        peer.transport.write_eof()
+                peer._maybe_close()
+            else:
+                peer.transport.write(chunk)
+
+    def _maybe_close(self) -> None:
+        if self.eof_in and self.eof_out and self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Close this leg now (the host is stopping)."""
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class DelayHost:
@@ -92,7 +135,7 @@ class DelayHost:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="delay-proxy", daemon=True)
         self._servers: list[asyncio.Server] = []
-        self._handlers: set[asyncio.Task[Any]] = set()
+        self._legs: set[_Leg] = set()
 
     def __enter__(self) -> DelayHost:
         self._thread.start()
@@ -109,36 +152,28 @@ class DelayHost:
         """Listen on a free 127.0.0.1 port forwarding to ``upstream_host:upstream_port`` with ``rtt`` per round trip;
         return the port."""
         one_way = max(0.0, rtt) / 2
+        loop = self._loop
+        legs = self._legs
 
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            task = asyncio.current_task()
-            if task is not None:
-                self._handlers.add(task)
-                task.add_done_callback(self._handlers.discard)
+        async def connect(client: _Leg) -> None:
+            upstream = _Leg(loop, one_way, legs)
             try:
-                if one_way:
-                    await asyncio.sleep(one_way)
-                up_reader, up_writer = await asyncio.open_connection(upstream_host, upstream_port)
+                await loop.create_connection(lambda: upstream, upstream_host, upstream_port)
             except OSError:
-                await _close(writer)
+                client.abort()
                 return
-            for w in (writer, up_writer):
-                sock = w.get_extra_info("socket")
-                if sock is not None:
-                    with contextlib.suppress(OSError):
-                        import socket
+            upstream.peer, client.peer = client, upstream
+            client.flush()
+            upstream.flush()
 
-                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                await asyncio.gather(_pump(reader, up_writer, one_way), _pump(up_reader, writer, one_way))
-            except Exception:  # noqa: BLE001, S110 - a broken side ends the connection
-                pass
-            finally:
-                await _close(up_writer)
-                await _close(writer)
+        def accepted() -> _Leg:
+            client = _Leg(loop, one_way, legs)
+            # the upstream connection opens one way later (the SYN's trip); data waits for it
+            loop.call_later(one_way, lambda: None if client.gone else loop.create_task(connect(client)))
+            return client
 
         async def listen() -> int:
-            server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+            server = await loop.create_server(accepted, "127.0.0.1", 0, backlog=1024)
             self._servers.append(server)
             return int(server.sockets[0].getsockname()[1])
 
@@ -153,9 +188,9 @@ class DelayHost:
         async def close() -> None:
             for server in self._servers:
                 server.close()
-            for task in list(self._handlers):
-                task.cancel()
-            await asyncio.gather(*self._handlers, return_exceptions=True)
+            for leg in list(self._legs):
+                leg.abort()
+            await asyncio.sleep(0)
 
         with contextlib.suppress(Exception):
             self._call(close(), timeout=5)

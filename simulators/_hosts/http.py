@@ -3,7 +3,8 @@
 A simulator supplies one function, ``handle(SimRequest) -> SimResponse``; this
 module does the rest:
 
-* a threaded ``http.server`` bound to 127.0.0.1 only (port 0 = any free port);
+* a threaded ``http.server`` bound to 127.0.0.1 only (port 0 = any free port); one acceptor thread per process
+  serves the listening sockets of every simulator, each connection gets a thread of its own;
 * optional TLS with a self-signed certificate generated at start
   (``cryptography``), its ``sha256:<hex>`` fingerprint exposed for pinning
   (:attr:`HttpSimulator.fingerprint`);
@@ -30,10 +31,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime
 import ipaddress
 import logging
 import os
+import selectors
 import shutil
 import socket
 import ssl
@@ -215,6 +218,87 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: HttpSimulator
+    tls_context: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Runs in the connection's own thread: the TLS handshake happens here, not in the shared acceptor (a
+        handshake waits a round trip for the client; one slow client must not hold up other devices' accepts)."""
+        if self.tls_context is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            tls = self.tls_context.wrap_socket(request, server_side=True)
+        except (OSError, ValueError):  # not TLS, or the client went away: the connection ends, as before
+            return
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            self.shutdown_request(tls)
+
+
+class _Acceptor:
+    """One thread per process accepting the connections of every running :class:`HttpSimulator` (a selector over
+    all their listening sockets). A thread per server polling for its shutdown flag 20 times a second cost
+    thousands of wake-ups per second in a process serving a thousand devices, with none of them being used.
+    Each accepted connection is still served by a thread of its own (``ThreadingHTTPServer``)."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+
+    def add(self, server: _Server) -> None:
+        """Accept for ``server`` from now on."""
+        server.socket.setblocking(False)
+        with self._lock:
+            self._selector.register(server.socket, selectors.EVENT_READ, server)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="routerfix-sim-http-acceptor", daemon=True)
+                self._thread.start()
+        self._wake()
+
+    def remove(self, server: _Server) -> None:
+        """Stop accepting for ``server`` (its socket is left open for the caller to close)."""
+        with self._lock, contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.unregister(server.socket)
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def _run(self) -> None:
+        while True:
+            for key, _events in self._selector.select():
+                if key.data is None:
+                    with contextlib.suppress(OSError):
+                        self._wake_r.recv(4096)
+                    continue
+                server: _Server = key.data
+                try:
+                    request, client_address = server.socket.accept()
+                except OSError:  # nothing left to accept, or the server was closed meanwhile
+                    continue
+                request.setblocking(True)
+                try:
+                    server.process_request(request, client_address)
+                except Exception:  # noqa: BLE001 - one broken connection must not stop every device
+                    server.shutdown_request(request)
+
+
+_ACCEPTOR: _Acceptor | None = None
+_ACCEPTOR_LOCK = threading.Lock()
+
+
+def _acceptor() -> _Acceptor:
+    global _ACCEPTOR
+    with _ACCEPTOR_LOCK:
+        if _ACCEPTOR is None:
+            _ACCEPTOR = _Acceptor()
+        return _ACCEPTOR
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -265,7 +349,6 @@ class HttpSimulator:
         self._want_port = port
         self._lock = threading.Lock()
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._tmpdir: str | None = None
 
     # --- lifecycle ---
@@ -287,22 +370,17 @@ class HttpSimulator:
                 f.write(key_pem)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert_file, key_file)
-            server.socket = context.wrap_socket(server.socket, server_side=True)
+            server.tls_context = context
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"routerfix-sim-{self.port}", daemon=True)
-        self._thread.start()
+        _acceptor().add(server)
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port. Safe to call twice."""
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
+            _acceptor().remove(server)
             server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
         if self._tmpdir:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -330,10 +331,14 @@ async def _session(device: SimulatedSSHDevice, process: Any) -> None:
             log.exception("simulated shell failed when its session ended")
 
 
+_CONTROL_KEY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""A control byte other than tab, LF and CR."""
+
+
 async def _control_keys(shell: Shell, process: Any, data: bytes, knobs: Knobs) -> bytes:
     """Hand bare control keys in ``data`` to :meth:`Shell.control` and answer them; return the other bytes. Keys are
     answered as they are met, before the lines of the same read are run (a client sends a control key alone)."""
-    if not any(b < 0x20 and b not in (0x09, 0x0A, 0x0D) for b in data):
+    if _CONTROL_KEY.search(data) is None:
         return data
     kept = bytearray()
     for byte in data:
