@@ -8,7 +8,8 @@ The rules, each a row of docs/facts/diagnose.md:
 - the *provider* is where phones send REGISTER (by address, any port), plus any address named by the caller
   (SBC pools that send from other addresses must be named);
 - a request from elsewhere *reaches a phone* when it is delivered to a phone's LAN address or to the logging
-  host, or when its target answered it; otherwise it *arrives and goes nowhere* (a capture on the WAN side
+  host, or when its target answered it (same Call-ID and CSeq method, from the address and port it went to);
+  otherwise it *arrives and goes nowhere* (a capture on the WAN side
   after the fix). A request delivered to the mitigation's *sink* (the unused LAN address the forwards point at,
   named by the caller or read from the router) went where the fix sends it: nowhere, unless the sink answered;
 - with no provider learned, a request from elsewhere counts as a scan only when it bears a scanner's marks
@@ -116,9 +117,29 @@ def learn_site(events: Sequence[SipEvent], phones: Iterable[str] = (), providers
     return phone_set, provider_set
 
 
-def _answered(events: Sequence[SipEvent]) -> set[tuple[str, str]]:
-    """(Call-ID, responder) of every response seen."""
-    return {(e.call_id, e.src or "") for e in events if not e.is_request and e.call_id}
+Answered = set[tuple[str, str, int | None, str]]
+"""(Call-ID, responder address, responder port or None, CSeq method or ``*``) of every response seen."""
+
+
+def _answered(events: Sequence[SipEvent]) -> Answered:
+    """Every response seen, as :data:`Answered` entries; each also without its port (for evidence without ports)."""
+    out: Answered = set()
+    for e in events:
+        if not e.is_request and e.call_id:
+            key = (e.call_id, e.src or "", e.sport, e.cseq_method or "*")
+            out.add(key)
+            out.add((key[0], key[1], None, key[3]))
+    return out
+
+
+def _was_answered(event: SipEvent, answered: Answered) -> bool:
+    """Whether the request's target answered it: a response with the same Call-ID and CSeq method from the same
+    address *and port* the request went to (a NAT maps per port). An ACK has no answer of its own (RFC 3261 17.1.1.3):
+    it counts as answered when the INVITE it acknowledges was answered from where the ACK went. A scanner's ACK to a
+    phone's late answer that left through another port (a NAT after the fix maps it elsewhere) went nowhere (C8)."""
+    method = "INVITE" if event.method == "ACK" else event.method or ""
+    target = event.dst or ""
+    return any((event.call_id, target, event.dport, m) in answered for m in (method, "*"))
 
 
 def _marks(source: ScanSource, targets_by_user: set[str]) -> list[str]:
@@ -177,8 +198,7 @@ def classify(events: Sequence[SipEvent], *, mitigated: bool = False, phones: Ite
             classes[RequestClass.LOCAL] += 1
             continue
         delivered = is_lan(event.dst) and (event.dst not in sink_set or event.dst in phone_set)
-        reached = event.dst == LOCAL or delivered or \
-            (event.call_id, event.dst or "") in answered
+        reached = event.dst == LOCAL or delivered or _was_answered(event, answered)
         source = sources.setdefault(event.src, ScanSource(address=event.src))
         source.requests += 1
         source.methods[method or "?"] = source.methods.get(method or "?", 0) + 1

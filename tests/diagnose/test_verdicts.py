@@ -180,3 +180,39 @@ def test_a_sink_that_answers_is_a_device_the_scan_reached(tmp_path: Path) -> Non
 def test_a_sink_must_be_an_address() -> None:
     with pytest.raises(InvalidValue, match="sink"):
         diagnose([DATA / "lo-scan-blocked.pcap"], sinks=["not-an-address"])
+
+
+def _late_answer_on_the_wan(tmp_path: Path, *, answer_port: int) -> Path:
+    """The router's WAN side just after the fix, as the namespace lab captured it (CI, 2026-12-05): the phone's 486
+    to a scan INVITE sent before the capture leaves through the NAT from ``answer_port``; the scanner ACKs it to
+    WAN:5060, and its new INVITEs to WAN:5060 go unanswered (forwarded to the sink)."""
+    from routerfix.simulators._hosts.pcap import Datagram, pcap_file, registration, scan_exchange
+
+    wan, scanner = "203.0.113.2", "198.51.100.166"
+    head = ("Via: SIP/2.0/UDP 198.51.100.166:5060;branch=z9hG4bKlate\r\nFrom: \"1000\" <sip:1000@198.51.100.166>;tag=1"
+            "\r\nTo: <sip:100@203.0.113.2:5060>;tag=p\r\nCall-ID: late-1\r\n")
+    busy = f"SIP/2.0 486 Busy Here\r\n{head}CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    ack = f"ACK sip:100@203.0.113.2:5060 SIP/2.0\r\n{head}CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    packets = [Datagram(0.0, wan, scanner, busy, sport=answer_port), Datagram(0.01, scanner, wan, ack),
+               *registration(0.1, wan, "198.51.100.10", "reg-1"),
+               *[p for i in range(6) for p in scan_exchange(0.2 + i * 0.5, scanner, wan, f"new-{i}", answered=False)]]
+    path = tmp_path / "wan-after.pcap"
+    path.write_bytes(pcap_file(packets))
+    return path
+
+
+def test_an_ack_to_a_late_answer_from_another_port_went_nowhere(tmp_path: Path) -> None:
+    """The flaky lab test's evidence: the phone's late 486 left from WAN:26096 (the fix maps flows to scanners onto
+    other ports), so the scanner's ACK to WAN:5060 was not answered by anything there. It used to count as "reached"
+    (its Call-ID had been answered by the WAN address) and the verdict said "replace the router"."""
+    result = diagnose([_late_answer_on_the_wan(tmp_path, answer_port=26096)], mitigated=True)
+    assert (result.verdict, result.exit_code) == (Verdict.SCAN_ARRIVING_BLOCKED, 0), result.summary
+    assert result.scanners[0].reached == 0 and result.scanners[0].blocked == 7
+
+
+def test_an_ack_to_an_answer_from_the_same_port_reached_the_phone(tmp_path: Path) -> None:
+    """Open NAT, before the fix: the phone answers from WAN:5060, where the scanner sends: its ACK reaches the
+    phone, and with the router already mitigated that means its NAT is failing."""
+    result = diagnose([_late_answer_on_the_wan(tmp_path, answer_port=5060)], mitigated=True)
+    assert (result.verdict, result.exit_code) == (Verdict.SCAN_REACHING_PHONE, EXIT_REPLACE_ROUTER)
+    assert result.scanners[0].reached == 1
