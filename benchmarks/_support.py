@@ -277,3 +277,33 @@ def tuned_steps(conn: Any, script: Script, read_timeout: float = 30.0) -> None:
             conn.send_command("write memory", expect_string=exec_prompt, read_timeout=read_timeout)
     for command in script.after:
         conn.send_command(command, expect_string=exec_prompt, read_timeout=read_timeout)
+
+
+def profile_threads(path: str) -> Any:
+    """Profile the CPU time of every thread started from now on (cProfile sees one thread only, so each gets a
+    profiler of its own, timed with ``time.thread_time``: waiting is not counted) and return a function that stops
+    them and writes the merged statistics to ``path`` (read them with ``python -m pstats``). The profiler slows
+    Python code more than C code: read the shares, not the totals."""
+    import cProfile
+    import pstats
+    import threading
+
+    profiles: list[cProfile.Profile] = []
+    original = threading.Thread.run
+
+    def run(self: threading.Thread) -> None:
+        prof = cProfile.Profile(time.thread_time)
+        profiles.append(prof)
+        prof.runcall(original, self)
+
+    threading.Thread.run = run  # type: ignore[method-assign]
+
+    def save() -> None:
+        for prof in profiles:
+            prof.disable()
+        stats = pstats.Stats(profiles[0])
+        for prof in profiles[1:]:
+            stats.add(prof)
+        stats.dump_stats(path)
+
+    return save

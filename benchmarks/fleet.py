@@ -49,6 +49,7 @@ from _support import (
     cpu_seconds,
     peak_rss_mb,
     process_cpu_seconds,
+    profile_threads,
     simulators,
 )
 
@@ -130,33 +131,6 @@ def share_ssl_context() -> None:
     HTTPAdapter.init_poolmanager = init_poolmanager  # type: ignore[method-assign]
 
 
-def profile_hosts(path: str) -> Any:
-    """``--profile``: profile the CPU time of every thread started from now on (fleet workers, paramiko's
-    transport threads; cProfile sees one thread only, so each gets a profiler of its own, timed with
-    ``time.thread_time``: waiting is not counted) and return a function that writes the merged statistics to
-    ``path``. The profiler slows Python code more than C code: read the shares, not the totals."""
-    import cProfile
-    import pstats
-
-    profiles: list[cProfile.Profile] = []
-    original = threading.Thread.run
-
-    def run(self: threading.Thread) -> None:
-        prof = cProfile.Profile(time.thread_time)
-        profiles.append(prof)
-        prof.runcall(original, self)
-
-    threading.Thread.run = run  # type: ignore[method-assign]
-
-    def save() -> None:
-        stats = pstats.Stats(profiles[0])
-        for prof in profiles[1:]:
-            stats.add(prof)
-        stats.dump_stats(path)
-
-    return save
-
-
 def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
                     shared_ssl: bool = False, profile: str | None = None) -> dict[str, Any]:
     """routerfix.run_fleet("mitigate", processes=...) over ``devices``: wall, CPU (this process and its worker
@@ -168,7 +142,7 @@ def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
 
     if shared_ssl:
         share_ssl_context()
-    save_profile = profile_hosts(profile) if profile else None
+    save_profile = profile_threads(profile) if profile else None  # fleet workers, paramiko's threads
     hosts = [FleetHost(name=f"r{i:04d}-{d.driver}-{d.port}", hostname=d.host, driver=d.driver, port=d.port,
                        username=d.username, options=d.options, password=Secret(d.password))
              for i, d in enumerate(devices)]

@@ -25,6 +25,7 @@ import os
 import sys
 from typing import Any
 
+from _support import profile_threads  # run as a script from benchmarks/ (sys.path[0])
 from routerfix.simulators._hosts.delay import DelayHost
 from routerfix.simulators._hosts.http import HttpSimulator
 from routerfix.simulators._hosts.ssh import SimulatedSSHDevice, SSHSimulatorHost
@@ -49,41 +50,12 @@ def _factory_params(driver: str) -> set[str]:
     return set(inspect.signature(target).parameters)
 
 
-def _profile_threads(path: str) -> Any:
-    """``ROUTERFIX_SIMHOST_PROFILE=<prefix>``: profile the CPU time of every thread of this process (the SSH event
-    loop, the delay proxies, the web servers' threads) and return a function writing the merged statistics to
-    ``<prefix>.<pid>`` (read them with ``python -m pstats``)."""
-    import cProfile
-    import pstats
-    import threading
-    import time
-
-    profiles: list[cProfile.Profile] = []
-    original = threading.Thread.run
-
-    def run(self: threading.Thread) -> None:
-        prof = cProfile.Profile(time.thread_time)
-        profiles.append(prof)
-        prof.runcall(original, self)
-
-    threading.Thread.run = run  # type: ignore[method-assign]
-
-    def save() -> None:
-        for prof in profiles:
-            prof.disable()
-        stats = pstats.Stats(profiles[0])
-        for prof in profiles[1:]:
-            stats.add(prof)
-        stats.dump_stats(f"{path}.{os.getpid()}")
-
-    return save
-
-
 def main() -> None:
     """Start the devices of the JSON spec in argv[1], print where they listen, serve until stdin closes."""
     spec = json.loads(sys.argv[1])
     profile = os.environ.get("ROUTERFIX_SIMHOST_PROFILE")
-    save_profile = _profile_threads(profile) if profile else None
+    # every thread: the SSH event loop, the delay proxies, the web servers' threads; one file per process
+    save_profile = profile_threads(f"{profile}.{os.getpid()}") if profile else None
     proxy = spec.get("network", "knob") == "proxy"
     rtt = float(spec.get("latency", 0.0))
     latency = 0.0 if proxy else rtt
