@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.enums import ActionKind
 from routerfix.errors import DeviceError, InvalidValue, ParseError
+from routerfix.held import HeldWrites
 from routerfix.markers import MAX_MARKER_BYTES, parse_marker
 from routerfix.model import (
     Backup,
@@ -122,8 +123,8 @@ class OpenWrtDriver(SSHDriver):
         self.confirm_minutes: int = minutes
         self.pending_confirm = False
         """The self-revert job of this run is (or may be: its answer was lost) running on the device."""
-        self._held: tuple[set[str], list[str]] | None = None
-        """Inside :meth:`write_batch`: the packages and ``uci`` commands held for one commit chain; else None."""
+        self._held: HeldWrites[tuple[tuple[str, ...], list[str]]] = HeldWrites()
+        """Inside :meth:`write_batch`: each write's packages and ``uci`` commands, held for the block's one chain."""
         self._shown: dict[str, list[UciSection]] = {}
         self._changes: dict[str, str] = {}
         """``uci -X show`` / ``uci changes`` per package as this session last read them since its last write (the
@@ -197,17 +198,12 @@ class OpenWrtDriver(SSHDriver):
     def write_batch(self) -> Iterator[None]:
         """The ``uci`` commands of the block's writes in one ``&&`` chain at its end: each package committed once,
         the firewall and dnsmasq reloaded once each. An exception inside drops what was held (nothing was sent)."""
-        if self._held is not None:  # nested: the outer block sends
+        with self._held.block(self._send_held):
             yield
-            return
-        self._held = (set(), [])
-        try:
-            yield
-        except BaseException:
-            self._held = None
-            raise
-        (packages, commands), self._held = self._held, None
-        self._send_chain(tuple(sorted(packages)), commands)
+
+    def _send_held(self, held: list[tuple[tuple[str, ...], list[str]]]) -> None:
+        packages = sorted({p for written, _ in held for p in written})
+        self._send_chain(tuple(packages), [c for _, commands in held for c in commands])
 
     def _write(self, packages: tuple[str, ...], commands: list[str], pending: str) -> None:
         """Run ``commands`` then commit and reload, all in one ``&&`` chain (nothing is committed after a
@@ -219,11 +215,8 @@ class OpenWrtDriver(SSHDriver):
             raise DeviceError("the device has uncommitted UCI changes that a commit would also apply; commit or "
                               "revert them first", device_message=pending.strip()[:300], host=self.host,
                               driver=self.name)
-        if self._held is not None:
-            self._held[0].update(packages)
-            self._held[1].extend(commands)
-            return
-        self._send_chain(packages, commands)
+        if not self._held.hold([(packages, commands)]):
+            self._send_chain(packages, commands)
 
     def _arm(self) -> list[str]:
         """The head of the run's first chain: copy ``/etc/config/{firewall,dhcp}`` to tmpfs and start a detached
