@@ -193,8 +193,8 @@ class LinuxDriver(SSHDriver):
         "dnsmasq_range": "the DHCP pool as first,last (default: dnsmasq's first dhcp-range)",
         "confirm_minutes": "self-revert timer window, 1-60 (default 10): unconfirmed, the ruleset and hostsfile "
                            "are put back (needs systemd-run with systemd as the running init)",
-        "undo_marker_file": f"absolute path of the undo marker kept on the router (default {MARKER_FILE}; its "
-                            "directory is created 0700)",
+        "undo_marker_file": f"absolute path of the undo marker kept on the router, 0600 (default {MARKER_FILE}; "
+                            "its directory is created when missing)",
         "self_revert": "false: never arm the self-revert timer (e.g. a router in a network namespace, whose "
                        "systemd-run would start it in the host's namespace) (default true)",
     }
