@@ -22,7 +22,9 @@ Facts relied on: docs/facts/linux.md (rows L#). What it does:
   table (``nft list table ip routerfix``, or "absent") and the hostsfile, under ``/run``, and starts a transient
   timer that, after ``confirm_minutes`` (default 10), loads the table back in one ``nft -f`` transaction (``add
   table``, ``delete table``, the saved listing: L40, L44) and the hostsfile, and reloads dnsmasq. A forward in
-  another table removed on request (``replace_conflicting``) has that table saved the same way just before.
+  another table removed on request (``replace_conflicting``) has that table saved the same way just before, into a
+  second file the timer loads with an ``nft -f`` of its own (a listing that no longer loads cannot stop routerfix's
+  table and the hostsfile from coming back); the arming removes any such file left by an earlier run.
   Tables other admins change in the window are left alone (a change to the hostsfile or to a table saved for a
   replaced forward is put back with it). The conntrack flush cannot be undone (deleted entries are gone; the
   connections re-form). :meth:`LinuxDriver.verify_state` stops the timer once the read-back matches (L38-L40). A
@@ -127,6 +129,9 @@ container or a network namespace on a host whose init is not systemd has the pro
 REVERT_UNIT = "routerfix-revert"
 REVERT_RULESET = "/run/routerfix-revert.nft"
 REVERT_HOSTS = "/run/routerfix-revert.hosts"
+REVERT_OTHER = "/run/routerfix-revert-other.nft"
+"""Tables other than routerfix's own saved for the revert (a forward replaced there): loaded by a second ``nft -f``,
+so a listing that will not load again cannot stop routerfix's own table from being put back (L40, L44)."""
 MARKER_DIR = "/var/lib/routerfix"
 """The undo marker's directory: state kept across reboots (L51)."""
 MARKER_FILE = f"{MARKER_DIR}/undo.json"
@@ -552,9 +557,9 @@ class LinuxDriver(SSHDriver):
             return
         if discovery.revert_pending:  # refuse before the revert files are written: they are that timer's (L39)
             raise self._pending_error("")
-        script = f"nft -f {REVERT_RULESET}"
+        script = f"nft -f {REVERT_RULESET}; test -e {REVERT_OTHER} && nft -f {REVERT_OTHER}"
         present = (FAMILY, TABLE) in self._ruleset.tables
-        commands = self._save_table(FAMILY, TABLE, present=present, first=True)
+        commands = [f"rm -f {REVERT_OTHER}", *self._save_table(FAMILY, TABLE, present=present, first=True)]
         if discovery.hostsfile and discovery.pid is not None:
             hosts = shlex.quote(discovery.hostsfile)
             commands.append(f"cp {hosts} {REVERT_HOSTS}")
@@ -578,14 +583,18 @@ class LinuxDriver(SSHDriver):
             device_message=device_message, host=self.host, driver=self.name)
 
     def _save_table(self, family: str, table: str, *, present: bool, first: bool = False) -> list[str]:
-        """Commands that add one table's restore to the revert file: ``add table`` + ``delete table`` (so the
-        delete never fails on a missing table, L44), then its listing as it is now, if it exists (L40)."""
+        """Commands that add one table's restore to a revert file: ``add table`` + ``delete table`` (so the
+        delete never fails on a missing table, L44), then its listing as it is now, if it exists (L40). routerfix's
+        own table has :data:`REVERT_RULESET` to itself; any other goes to :data:`REVERT_OTHER`, its own ``nft -f``."""
         if first:
             self._revert_tables = set()
+        own = (family, table) == (FAMILY, TABLE)
+        path = REVERT_RULESET if own else REVERT_OTHER
+        new_file = first if own else not any(t != (FAMILY, TABLE) for t in self._revert_tables)
         self._revert_tables.add((family, table))
-        start = f"printf 'add table {family} {table}\\ndelete table {family} {table}\\n' {'>' if first else '>>'} " \
-                f"{REVERT_RULESET}"
-        return [start] + ([f"nft list table {family} {table} >> {REVERT_RULESET}"] if present else [])
+        start = f"printf 'add table {family} {table}\\ndelete table {family} {table}\\n' {'>' if new_file else '>>'} " \
+                f"{path}"
+        return [start] + ([f"nft list table {family} {table} >> {path}"] if present else [])
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """Read back; when it matches ``expected`` and this run's revert timer is pending, stop it: the change is

@@ -142,3 +142,59 @@ def test_a_replaced_forward_in_another_table_comes_back(ssh_host: SSHSimulatorHo
         assert "pbx" not in router.render(), "the forward was not deleted: the case tests nothing"
         router.advance(60 * 60)
         assert (_tables(router), router.files["/etc/dnsmasq.hosts"]) == before
+
+
+def _killed_after_replacing(ssh_host: SSHSimulatorHost, spoil: Any) -> tuple[LinuxRouter, tuple[Any, ...]]:
+    """The PBX scenario's run with ``replace_conflicting``, killed right after its last write (the PBX forward in
+    ``ip nat`` deleted, routerfix's table added, the sink's reservation written); ``spoil(router)`` runs on the router
+    before the run starts."""
+    with simulate("pbx", host=ssh_host) as clean:
+        with connect(clean) as driver:
+            routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True)
+        index = next(i for i, line in enumerate(clean.handle.commands) if "routerfix-sink >>" in line)
+    device = simulate("pbx", host=ssh_host)
+    sim = device.__enter__()
+    router: LinuxRouter = sim.handle.model
+    spoil(router)
+    before = (_tables(router), router.files["/etc/dnsmasq.hosts"])
+    driver = connect(sim)
+    sim.handle.knobs.fail_auth = True
+    sim.handle.drop_after(index + 1 - sim.handle.commands_seen, executes=True)
+    try:
+        with pytest.raises(RouterfixError):
+            routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True)
+    finally:
+        driver.close()
+        device.__exit__(None, None, None)
+    return router, before
+
+
+def test_a_foreign_table_that_no_longer_loads_does_not_stop_routerfixs_own_revert(
+        ssh_host: SSHSimulatorHost) -> None:
+    """The saved ``ip nat`` listing is spoiled before the timer fires (as an nft release that cannot read its own
+    listing back would): routerfix's table and the hostsfile still come back, each table file is its own transaction
+    (L40, L44)."""
+    router, before = _killed_after_replacing(ssh_host, lambda router: None)
+    with router.lock:
+        saved = [path for path, text in router.files.items() if path.startswith("/run/") and "table ip nat" in text]
+        assert saved, "no saved listing of ip nat: the case tests nothing"
+        for path in saved:
+            router.files[path] += "this is not nft syntax\n"
+    assert ("ip", "routerfix") in _tables(router)
+    router.advance(60 * 60)
+    after = _tables(router)
+    assert ("ip", "routerfix") not in after and router.files["/etc/dnsmasq.hosts"] == before[1]
+    assert "pbx" not in router.render(), "the spoiled listing was loaded after all"
+
+
+def test_a_foreign_table_file_left_by_an_earlier_run_is_never_loaded(linux: Any) -> None:
+    """An earlier run's saved listing of another table is still under /run; this run replaces no forward, so its
+    timer must load routerfix's table and the hostsfile only, never that file."""
+    router: LinuxRouter = linux.handle.router
+    with router.lock:
+        router.files["/run/routerfix-revert-other.nft"] = "add table inet planted\n"
+    before = _config(router)
+    kill_client_during_apply(linux, VERIFY - 1, executes=True)
+    assert _config(router) != before, "the writes did not land: the case tests nothing"
+    router.advance(60 * 60)
+    assert ("inet", "planted") not in _tables(router) and _config(router) == before
