@@ -130,6 +130,7 @@ def capture(driver: MikrotikDriver, seconds: float, max_packets: int) -> LiveCap
         wanted["filter-direction"] = "any"
     changed = {k: before.get(k, "") for k in wanted}
     data, note, removed, restored = b"", "", False, False
+    failed: RouterfixError | None = None
     try:
         try:
             out = driver.send(f"{SNIFFER} set " + " ".join(f"{k}={ros_quote(v)}" for k, v in wanted.items()))
@@ -145,18 +146,30 @@ def capture(driver: MikrotikDriver, seconds: float, max_packets: int) -> LiveCap
         data = _download(driver, sftp, name, limit * 1024)
         data, kept = keep_packets(data, 2 * max_packets)
         note = f"{kept} packets captured" if kept >= 0 else f"{len(data)} bytes (pcapng)"
+    except RouterfixError as exc:
+        failed = exc
+        raise
     finally:
         sftp.close()
         removed, restored = _clean_up(driver, name, changed)
-    notes = []
-    if not removed:
-        notes.append(f"could not confirm that {name} was removed from the router: the next capture removes it first")
-    if not restored:
-        notes.append("could not confirm that the sniffer settings were put back: check /tool sniffer print")
+        notes = _left_behind(name, removed, restored)
+        if failed is not None and notes:  # the failure says what it left on the router, not only why it failed
+            failed.message = f"{failed.message}; {'; '.join(notes)}"
     method = (f"{SNIFFER} filter-interface={interfaces} filter-port={PORTS} file-limit={limit}KiB, "
               f"start; :delay {math.ceil(seconds)}s; stop (at most {2 * max_packets} packets kept), file over SFTP")
     return LiveCapture((CaptureSide(Side.BOTH, interfaces, data, note),), seconds, max_packets, method,
                        removed and restored, tuple(notes))
+
+
+def _left_behind(name: str, removed: bool, restored: bool) -> list[str]:
+    """What the clean-up could not confirm, each with what to do about it."""
+    notes = []
+    if not removed:
+        notes.append(f"could not confirm that {name} was removed from the router: the next capture removes it first "
+                     f"(or: /file remove {name})")
+    if not restored:
+        notes.append("could not confirm that the sniffer settings were put back: check /tool sniffer print")
+    return notes
 
 
 def _download(driver: MikrotikDriver, sftp: Any, name: str, most: int) -> bytes:

@@ -19,7 +19,7 @@ from routerfix.simulators.mikrotik.sniffer import DEFAULT_SETTINGS
 import routerfix
 from routerfix.diagnose import SCHEMA_PATH
 from routerfix.diagnose.live import diagnose_live
-from routerfix.errors import InvalidValue, UnsupportedOperation
+from routerfix.errors import InvalidValue, RouterfixError, UnsupportedOperation
 from routerfix.simulate import SimulatedDevice
 
 
@@ -147,3 +147,20 @@ def test_records_are_cut_to_the_snap_length_and_counted() -> None:
     kept, count = keep_packets(big, 2)
     assert count == 2 and len(kept) == 24 + 2 * (16 + SNAPLEN)
     assert keep_packets(b"\x0a\x0d\x0d\x0a" + b"\0" * 40, 2) == (b"\x0a\x0d\x0d\x0a" + b"\0" * 40, -1)
+
+
+def test_a_capture_cut_off_before_its_clean_up_says_what_it_left_on_the_router(router: SimulatedDevice) -> None:
+    """The connection drops right after the sniffer ran: the file and the settings are left, and the error says so,
+    with what to do (not only why the capture failed)."""
+    with routerfix.connect("mikrotik", router.host, **router.connect_options()) as driver:
+        driver.capture(1, max_packets=5)
+        index = next(i for i, line in enumerate(_commands(router)) if ":delay" in line)
+        router.handle.clear_records()
+    with routerfix.connect("mikrotik", router.host, **router.connect_options()) as driver:
+        router.handle.drop_after(index + 1, executes=True)  # the connection sends nothing before the capture
+        with pytest.raises(RouterfixError) as caught:
+            driver.capture(1, max_packets=5)
+    router.handle.knobs.drop_at = None
+    left = [name for name in router.handle.model.sniffer.files() if name.startswith(FILE_PREFIX)]
+    assert left, "the capture's file was removed: the case tests nothing"
+    assert f"/file remove {left[0]}" in str(caught.value) and "/tool sniffer print" in str(caught.value)
