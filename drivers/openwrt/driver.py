@@ -126,6 +126,9 @@ class OpenWrtDriver(SSHDriver):
         self._held: HeldWrites[tuple[tuple[str, ...], list[str]]] = HeldWrites()
         """Inside :meth:`write_batch`: each write's packages and ``uci`` commands, held for the block's one chain."""
         self._shown: dict[str, list[UciSection]] = {}
+        self._read_late = False
+        """:meth:`backup` read what the write hooks check just before the writes (else :meth:`write_batch` reads it
+        again)."""
         self._changes: dict[str, str] = {}
         """``uci -X show`` / ``uci changes`` per package as this session last read them since its last write (the
         write hooks read from here: :meth:`_read`)."""
@@ -197,7 +200,12 @@ class OpenWrtDriver(SSHDriver):
     @contextlib.contextmanager
     def write_batch(self) -> Iterator[None]:
         """The ``uci`` commands of the block's writes in one ``&&`` chain at its end: each package committed once,
-        the firewall and dnsmasq reloaded once each. An exception inside drops what was held (nothing was sent)."""
+        the firewall and dnsmasq reloaded once each. An exception inside drops what was held (nothing was sent).
+        Unless :meth:`backup` read just before, what an earlier read saw is dropped first, so the write hooks check
+        what is staged now (a run without a backup waited for its confirmation after the planning read)."""
+        if not self._read_late:
+            self._forget()
+        self._read_late = False
         with self._held.block(self._send_held):
             yield
 
@@ -332,6 +340,7 @@ class OpenWrtDriver(SSHDriver):
         outs = self.send_many(["uci export firewall", "uci export dhcp", *(f"uci -X show {p}" for p in packages),
                                "uci changes firewall", "uci changes dhcp"])
         self._remember(dict(zip(packages, outs[2:5], strict=True)), {"firewall": outs[5], "dhcp": outs[6]})
+        self._read_late = True
         return Backup(self.name, "uci-export", "".join(outs[:2]), time.time())
 
     # --- writes ----------------------------------------------------------------------------------------

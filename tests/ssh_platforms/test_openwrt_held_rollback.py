@@ -9,6 +9,7 @@ configuration from before — or, when it died after the job was stopped, the mi
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -52,3 +53,22 @@ def test_normal_run_stops_the_job_and_nothing_reverts_later(sim: Any) -> None:
         assert router.job is None
         router.advance(24 * 3600)
         assert router.reverts == 0 and config_text("openwrt", device.handle) == after
+
+
+def test_changes_staged_after_planning_are_never_committed_without_a_backup(sim: Any) -> None:
+    """``--no-backup``: another admin stages a UCI change while the run waits for its confirmation (after the plan
+    was read). The run must see it just before writing and refuse, not commit it with its own (rows 12, 15)."""
+    from routerfix.simulators.openwrt.shell import OpenWrtSession
+
+    from routerfix.engine import execute_plan
+    from routerfix.errors import DeviceError
+
+    with sim("openwrt") as device, connect(device) as driver:
+        router = device.handle.router
+        before = copy.deepcopy(router.committed)
+        plan = routerfix.plan_ghostcall_mitigation(driver)
+        OpenWrtSession(router).execute("uci set firewall.@defaults[0].input='ACCEPT'")
+        assert router.changes.get("firewall"), "nothing was staged: the case tests nothing"
+        with pytest.raises(DeviceError, match="uncommitted UCI changes"):
+            execute_plan(driver, plan, backup=False)
+        assert router.committed == before and router.changes.get("firewall"), "the admin's change was committed"
