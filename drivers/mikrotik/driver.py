@@ -329,8 +329,15 @@ class MikrotikDriver(SSHDriver):
         marker.read_command(marker.path(flash=True)), marker.read_command(marker.path(flash=False)),
     )
     _READ_BACK: ClassVar[tuple[str, ...]] = tuple(c for c in _READS if not c.startswith(
-        ("/system ", "/ip arp ")))
-    """What a read-back needs (everything but the version, identity and ARP table, which writes do not change)."""
+        ("/system ", "/ip arp ", "/file ", ":foreach ")))
+    """What a read-back needs (everything but the version, identity and ARP table, which writes do not change, and
+    the marker reads: :meth:`_marker_reads`)."""
+
+    def _marker_reads(self) -> list[str]:
+        """The marker file's read, once a read told where it lives (M73); before that, all three marker reads."""
+        if self._marker_flash is None:
+            return [c for c in self._READS if c.startswith(("/file ", ":foreach "))]
+        return [marker.read_command(marker.path(self._marker_flash))]
 
     def _read_all(self) -> dict[str, str]:
         self._send_held()  # a print renumbers: held commands that use the old numbers go first
@@ -371,10 +378,10 @@ class MikrotikDriver(SSHDriver):
     def _marker_from(self, out: dict[str, str]) -> dict[str, Any]:
         """``undo_marker``/``marker_warning`` from the reads of the marker file (M73, M76), where the router can
         hold one (RouterOS 7.9 and later, M72)."""
-        self._marker_flash = marker.has_flash(parse_terse(out[marker.flash_print()], "/file print"))
-        name = marker.path(self._marker_flash)
-        text = out[marker.read_command(name)]
-        self._marker_present = bool(text.strip())
+        if marker.flash_print() in out:
+            self._marker_flash = marker.has_flash(parse_terse(out[marker.flash_print()], "/file print"))
+        name = marker.path(bool(self._marker_flash))
+        self._marker_present, text = marker.read_output(out[marker.read_command(name)], name)
         if Feature.UNDO_MARKER not in self.capabilities:
             return {}
         found, warning = marker.decode(text, name)
@@ -573,7 +580,7 @@ class MikrotikDriver(SSHDriver):
             self._safe_actions += len(commands)  # counted before sending: a line may land in part
         reads: list[str] = []
         if self._hold:
-            reads = [*self._READ_BACK]
+            reads = [*self._READ_BACK, *self._marker_reads()]
             if self.version is not None:  # the flush that follows a change wants the flows that predate it (M37)
                 reads.append(self._connection_print(tuple(SIP_PORTS)))
         outputs = self.send_many([*commands, *reads])

@@ -18,7 +18,7 @@ from routerfix.markers import MAX_MARKER_BYTES, parse_marker
 from .strings import ros_quote
 
 __all__ = ["FIRST_VERSION", "MARKER_NAME", "MAX_ENCODED", "clear_commands", "decode", "encode", "flash_print",
-           "has_flash", "path", "read_command", "write_commands"]
+           "has_flash", "path", "read_command", "read_output", "write_commands"]
 
 MARKER_NAME = "routerfix-undo.txt"
 FLASH = "flash"
@@ -46,9 +46,19 @@ def has_flash(items: list[Any]) -> bool:
 
 
 def read_command(name: str) -> str:
-    """Prints the file's contents, or nothing at all when there is no such file (M76: a ``:foreach`` over an empty
-    ``find`` runs nothing, so the read never stops the batch it rides in)."""
-    return f":foreach f in=[/file find where name={ros_quote(name)}] do={{:put [/file get $f contents]}}"
+    """Prints the file's name, then its contents, or nothing at all when there is no such file (M76: a ``:foreach``
+    over an empty ``find`` runs nothing, so the read never stops the batch it rides in). The name line tells an
+    empty file (M74) from none."""
+    return (f":foreach f in=[/file find where name={ros_quote(name)}] "
+            f"do={{:put [/file get $f name]; :put [/file get $f contents]}}")
+
+
+def read_output(output: str, name: str) -> tuple[bool, str]:
+    """``(present, contents)`` from :func:`read_command`'s output."""
+    lines = output.strip("\r\n").split("\n")
+    if not lines or lines[0].strip() != name:
+        return False, ""
+    return True, "\n".join(lines[1:])
 
 
 def encode(text: str) -> str:
@@ -64,13 +74,12 @@ def encode(text: str) -> str:
 
 
 def write_commands(name: str, encoded: str, *, present: bool) -> list[str]:
-    """Commands that leave ``encoded`` as the file's whole contents (M72, M79, M81): the file the last read showed
-    is rewritten in place by one ``set``; otherwise any leftover of that name (an empty file) goes and ``add``
-    creates it with its contents."""
+    """The command that leaves ``encoded`` as the file's whole contents (M72, M81): the file the last read showed
+    (even empty) is rewritten in place by one ``set``; otherwise ``add`` creates it with its contents."""
     contents = ros_quote(encoded)
     if present:
         return [f"/file set [find where name={ros_quote(name)}] contents={contents}"]
-    return [*clear_commands(name), f"/file add name={ros_quote(name)} contents={contents}"]
+    return [f"/file add name={ros_quote(name)} contents={contents}"]
 
 
 def clear_commands(name: str) -> list[str]:

@@ -1020,6 +1020,7 @@ def simulate(version: str = "7.16.2", scenario: str = "office",
     router = state or default_state(version, scenario)
     files = tempfile.mkdtemp(prefix="routerfix-sim-routeros-files-")
     router.sniffer.root = router.sniffer.root or files
+    router.sync_files()
     try:
         with serve_device(host, f"mikrotik-{router.identity}", lambda username: RouterOSShell(username, router),
                           username="admin", password=password, login_name=lambda name: SUFFIX_RE.sub("", name),
