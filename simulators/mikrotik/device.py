@@ -204,8 +204,8 @@ class RouterOSState:
     def release_safe_mode(self, *, undo: bool) -> None:
         """Leave Safe Mode keeping the changes (Ctrl-X, ``quit``), or undoing them (Ctrl-D, a dropped session:
         M41)."""
-        if undo and self.safe_snapshot is not None:
-            self.menus = self.safe_snapshot
+        if undo and self.safe_snapshot is not None:  # files are not configuration: kept (M78)
+            self.menus = {**self.safe_snapshot, "file": self.menus.get("file", [])}
         self.safe_owner, self.safe_snapshot = None, None
 
     def items(self, menu: str) -> list[Item]:
