@@ -29,8 +29,8 @@ Stands for a hAP-class router with the default configuration (``defconf``): brid
 * Files (M72-M79): a ``flash`` directory listed when the state says so (``flash``, M73); ``/file add name=
   contents=`` from RouterOS 7.9 (M72), ``set <item> contents=``, ``remove [find ...]`` (nothing found: no error,
   M79); ``:foreach <var> in=[/<menu> find ...] do={...}`` over internal IDs (``*1f``) and ``:put [/file get <item>
-  contents]`` (M76). A file command is one Safe Mode history action and is not undone with the configuration
-  (M78, inferred: the worst case). Files live for the simulator's life (no reboot is modelled).
+  contents]`` (M76). A file command is one Safe Mode history action, undone with the rest (M78, inferred). Files
+  live for the simulator's life (no reboot is modelled).
 
 Own words: the banner text.
 """
@@ -153,6 +153,8 @@ class RouterOSState:
     safe_owner: RouterOSShell | None = field(default=None, repr=False)
     """The session holding Safe Mode (M40), if any."""
     safe_snapshot: dict[str, list[Item]] | None = field(default=None, repr=False)
+    safe_files: dict[str, bytes] = field(default_factory=dict, repr=False)
+    """The small files as they were when Safe Mode was taken (M78: a file change is undone with the rest)."""
     """The menus as they were when Safe Mode was taken: what an abnormal end of the owner's session puts back
     (M41: every change made since, from any session, is undone)."""
     sniffer: SnifferState = field(default_factory=SnifferState)
@@ -187,9 +189,19 @@ class RouterOSState:
         return item
 
     def take_safe_mode(self, owner: RouterOSShell) -> None:
-        """Start recording for an undo: snapshot the menus (M40)."""
+        """Start recording for an undo: snapshot the menus and the small files (M40, M78)."""
         self.safe_owner, self.safe_snapshot = owner, copy.deepcopy(self.menus)
+        self.safe_files = self._small_files()
         self.safe_actions = 0
+
+    def _small_files(self) -> dict[str, bytes]:
+        """The contents of every file the console can edit (M72: up to 60 KB)."""
+        out: dict[str, bytes] = {}
+        for name, (kind, size) in self.file_entries().items():
+            if kind == "file" and size <= _MAX_CONTENTS:
+                with open(self.file_path(name), "rb") as handle:
+                    out[name] = handle.read()
+        return out
 
     def changed(self, menu: str) -> None:
         """One configuration change landed (M45): in Safe Mode it is a history action; past the history's room
@@ -204,8 +216,15 @@ class RouterOSState:
     def release_safe_mode(self, *, undo: bool) -> None:
         """Leave Safe Mode keeping the changes (Ctrl-X, ``quit``), or undoing them (Ctrl-D, a dropped session:
         M41)."""
-        if undo and self.safe_snapshot is not None:  # files are not configuration: kept (M78)
-            self.menus = {**self.safe_snapshot, "file": self.menus.get("file", [])}
+        if undo and self.safe_snapshot is not None:
+            self.menus = self.safe_snapshot
+            for name in set(self._small_files()) - set(self.safe_files):  # a file change is undone too (M78)
+                os.unlink(self.file_path(name))
+            for name, data in self.safe_files.items():
+                with open(self.file_path(name), "wb") as handle:
+                    handle.write(data)
+            self.sync_files()
+        self.safe_files = {}
         self.safe_owner, self.safe_snapshot = None, None
 
     def items(self, menu: str) -> list[Item]:

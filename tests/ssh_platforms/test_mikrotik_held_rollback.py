@@ -28,10 +28,9 @@ CASES = [(i, executes) for i in WRITES for executes in (False, True)]
 
 
 def _config(state: RouterOSState) -> dict[str, list[tuple[int, dict[str, str], bool]]]:
-    """The configuration (files are not: the undo marker a run wrote stays after a Safe Mode undo, M78)."""
     with state.lock:
         return {menu: [(i.id, dict(i.props), i.disabled) for i in items] for menu, items in state.menus.items()
-                if menu not in ("ip firewall connection", "file")}
+                if menu != "ip firewall connection"}
 
 
 @pytest.fixture

@@ -149,7 +149,7 @@ def test_a_tampered_marker_is_ignored_and_the_undo_says_it_is_incomplete(
 
 
 def test_a_stale_marker_is_not_replayed(ssh_host: SSHSimulatorHost) -> None:
-    """A marker on a router without routerfix's rules (a Safe Mode undo leaves one: M78): undo replays nothing,
+    """A marker on a router without routerfix's rules (rules removed by hand, a reset): undo replays nothing,
     says what it held, and clears it; an empty file (M74) is no marker and is rewritten in place."""
     with _router(ssh_host) as device, connect(device) as driver:
         state: RouterOSState = device.handle.model
