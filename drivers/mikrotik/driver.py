@@ -77,6 +77,7 @@ from routerfix.model import (
 )
 from routerfix.planner import SIP_PORTS, managed_view
 
+from . import marker
 from .parser import (
     LanScope,
     TerseItem,
@@ -87,7 +88,6 @@ from .parser import (
     parse_version,
     static_reservations,
 )
-from . import marker
 from .strings import ros_quote, verbatim_name
 
 __all__ = ["MikrotikDriver", "ros_quote"]
