@@ -1,6 +1,6 @@
 """The undo marker on a RouterOS router: a small text file on its flash, read and written on the console.
 
-Facts relied on: docs/facts/mikrotik.md M72-M79. The checked marker text (:mod:`routerfix.markers`, ASCII JSON) is
+Facts relied on: docs/facts/mikrotik.md M72-M81. The checked marker text (:mod:`routerfix.markers`, ASCII JSON) is
 stored base64-encoded: its alphabet has none of the characters a RouterOS string interprets (``"``, ``\\``, ``$``,
 ``?``: M43), so nothing the marker holds, a customer's forward name included, can act on the console (M77).
 """
