@@ -29,6 +29,10 @@ Facts relied on: docs/facts/mikrotik.md (rows M#).
   history holds 100 Safe Mode actions (M42, M45): a write line that would go past that is never sent (refused
   before the first write; later, the session leaves with Ctrl-D so the router undoes the run), and a prompt that
   lost ``<SAFE>`` after a write (RouterOS left Safe Mode, keeping the changes) fails the run into its rollback.
+* Undo marker (M72-M81, :mod:`.marker`, RouterOS 7.9 and later): the file ``routerfix-undo.txt`` (inside ``flash/``
+  on a router that lists that directory), base64 of the checked marker text; read in the first read batch with a
+  ``:foreach`` over ``/file find`` (nothing printed when there is none), written on the run's write line (one
+  ``set`` of the file the read showed, else ``remove``/``add``), counted in the Safe Mode history like any write.
 
 Backup: :meth:`MikrotikDriver.backup` returns ``/export`` text (M17), but :attr:`Feature.BACKUP` is not declared:
 there is no faithful restore over the CLI (importing an export on top of a configuration duplicates entries;
@@ -73,6 +77,7 @@ from routerfix.model import (
 )
 from routerfix.planner import SIP_PORTS, managed_view
 
+from . import marker
 from .parser import (
     LanScope,
     TerseItem,
@@ -95,7 +100,7 @@ _PRINT = "print terse without-paging"
 _CAPS = Capabilities(
     features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.NAT_MODE, Feature.DHCP_SCOPE,
                         Feature.LEASES, Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.FLUSH_CONNECTIONS,
-                        Feature.SIP_ALG, Feature.CAPTURE}),
+                        Feature.SIP_ALG, Feature.CAPTURE, Feature.UNDO_MARKER}),
     forward_ranges=True, forward_both=False, orders_rules=True,
     notes=("forwards are /ip firewall nat dstnat rules limited to in-interface-list=WAN and placed first",))
 
@@ -182,6 +187,10 @@ class MikrotikDriver(SSHDriver):
         """This session holds Safe Mode (M40): its changes are undone by the router unless released."""
         self._safe_actions = 0
         """Configuration commands sent since Safe Mode was taken (M45)."""
+        self._marker_flash: bool | None = None
+        """The router lists a ``flash`` directory (M73), from the last read; None before one."""
+        self._marker_present = False
+        """The last read printed the marker file's text (it exists: rewritten in place, M81)."""
 
     def open(self) -> None:
         """Connect and log in; numbers and read-backs of earlier sessions are forgotten. The version (capabilities
@@ -192,6 +201,7 @@ class MikrotikDriver(SSHDriver):
 
     def _forget_session(self) -> None:
         self._nat_printed = self._nat_fresh = False
+        self._marker_present = False
         self._removed = set()
         self._held.drop()
         self._readback = self._connections = None
@@ -298,12 +308,16 @@ class MikrotikDriver(SSHDriver):
         return f":put {ros_quote(token)}"
 
     def _narrow(self) -> None:
+        features, notes = set(_CAPS.features), list(_CAPS.notes)
         if self.version is not None and self.version[0] < 7:
-            self.capabilities = _CAPS.replace(
-                features=_CAPS.features - {Feature.NAT_MODE},
-                notes=(*_CAPS.notes, "RouterOS 6 has no endpoint-independent NAT: NAT filtering is not managed"))
-        else:
-            self.capabilities = _CAPS
+            features.discard(Feature.NAT_MODE)
+            notes.append("RouterOS 6 has no endpoint-independent NAT: NAT filtering is not managed")
+        if self.version is not None and self.version < marker.FIRST_VERSION:
+            features.discard(Feature.UNDO_MARKER)
+            notes.append("RouterOS before 7.9 cannot create a file from the console (/file add): no undo marker is "
+                         "kept on the router; undo needs the local record")
+        self.capabilities = _CAPS if features == _CAPS.features else _CAPS.replace(
+            features=frozenset(features), notes=tuple(notes))
 
     # --- reads ------------------------------------------------------------------------------------------
 
@@ -311,11 +325,19 @@ class MikrotikDriver(SSHDriver):
         "/system resource print", "/system identity print", f"{NAT} {_PRINT}",
         f"/ip firewall service-port {_PRINT}", f"/ip dhcp-server {_PRINT}", f"/ip pool {_PRINT}",
         f"/ip dhcp-server network {_PRINT}", f"/ip dhcp-server lease {_PRINT}", f"/ip arp {_PRINT}",
-        f"/ip address {_PRINT}", f"/interface list member {_PRINT}",
+        f"/ip address {_PRINT}", f"/interface list member {_PRINT}", marker.flash_print(),
+        marker.read_command(marker.path(flash=True)), marker.read_command(marker.path(flash=False)),
     )
     _READ_BACK: ClassVar[tuple[str, ...]] = tuple(c for c in _READS if not c.startswith(
-        ("/system ", "/ip arp ")))
-    """What a read-back needs (everything but the version, identity and ARP table, which writes do not change)."""
+        ("/system ", "/ip arp ", "/file ", ":foreach ")))
+    """What a read-back needs (everything but the version, identity and ARP table, which writes do not change, and
+    the marker reads: :meth:`_marker_reads`)."""
+
+    def _marker_reads(self) -> list[str]:
+        """The marker file's read, once a read told where it lives (M73); before that, all three marker reads."""
+        if self._marker_flash is None:
+            return [c for c in self._READS if c.startswith(("/file ", ":foreach "))]
+        return [marker.read_command(marker.path(self._marker_flash))]
 
     def _read_all(self) -> dict[str, str]:
         self._send_held()  # a print renumbers: held commands that use the old numbers go first
@@ -350,7 +372,20 @@ class MikrotikDriver(SSHDriver):
             forwards=self._forwards(), scope=scope,
             leases=self._parse_leases(out[f"/ip dhcp-server lease {_PRINT}"]),
             neighbours=self._parse_arp(out[f"/ip arp {_PRINT}"]) if f"/ip arp {_PRINT}" in out else (),
+            **self._marker_from(out),
         )
+
+    def _marker_from(self, out: dict[str, str]) -> dict[str, Any]:
+        """``undo_marker``/``marker_warning`` from the reads of the marker file (M73, M76), where the router can
+        hold one (RouterOS 7.9 and later, M72)."""
+        if marker.flash_print() in out:
+            self._marker_flash = marker.has_flash(parse_terse(out[marker.flash_print()], "/file print"))
+        name = marker.path(bool(self._marker_flash))
+        self._marker_present, text = marker.read_output(out[marker.read_command(name)], name)
+        if Feature.UNDO_MARKER not in self.capabilities:
+            return {}
+        found, warning = marker.decode(text, name)
+        return {"undo_marker": found, "marker_warning": warning}
 
     def _parse_facts(self, resource: str, identity: str) -> DeviceFacts:
         values = parse_key_value_page(resource, "/system resource print")
@@ -545,7 +580,7 @@ class MikrotikDriver(SSHDriver):
             self._safe_actions += len(commands)  # counted before sending: a line may land in part
         reads: list[str] = []
         if self._hold:
-            reads = [*self._READ_BACK]
+            reads = [*self._READ_BACK, *self._marker_reads()]
             if self.version is not None:  # the flush that follows a change wants the flows that predate it (M37)
                 reads.append(self._connection_print(tuple(SIP_PORTS)))
         outputs = self.send_many([*commands, *reads])
@@ -629,6 +664,25 @@ class MikrotikDriver(SSHDriver):
         if commands:
             self._write(commands)
         self._nat_fresh = False  # the rules' comments and flags changed: the next NAT mode change prints again
+
+    def _marker_name(self) -> str:
+        if self._marker_flash is None:
+            self.read_state()
+        return marker.path(bool(self._marker_flash))
+
+    def _save_undo_marker(self, text: str) -> None:
+        """On the write line, ahead of the run's changes (M80, M81)."""
+        try:
+            encoded = marker.encode(text)
+        except UnsupportedOperation as exc:
+            raise UnsupportedOperation(exc.message, host=self.host, driver=self.name) from None
+        name = self._marker_name()
+        self._write(marker.write_commands(name, encoded, present=self._marker_present))
+        self._marker_present = True
+
+    def _clear_undo_marker(self) -> None:
+        self._write(marker.clear_commands(self._marker_name()))
+        self._marker_present = False
 
     def _capture(self, seconds: float, max_packets: int) -> LiveCapture:
         """``/tool sniffer`` on the WAN and LAN interfaces into one file, read over SFTP on this session's

@@ -26,6 +26,11 @@ Stands for a hAP-class router with the default configuration (``defconf``): brid
   of Safe Mode with every change kept, printing nothing (inferred: the prompt just loses ``<SAFE>``).
 * Live capture (:mod:`.sniffer`): ``/tool sniffer`` print/set/start/stop, ``:delay``, ``/file print``/``remove``
   over a files directory that the SFTP subsystem serves, the ``sniff``/``ftp`` policies (M60-M71).
+* Files (M72-M79): a ``flash`` directory listed when the state says so (``flash``, M73); ``/file add name=
+  contents=`` from RouterOS 7.9 (M72), ``set <item> contents=``, ``remove [find ...]`` (nothing found: no error,
+  M79); ``:foreach <var> in=[/<menu> find ...] do={...}`` over internal IDs (``*1f``) and ``:put [/file get <item>
+  contents]`` (M76). A file command is one Safe Mode history action, undone with the rest (M78, inferred). Files
+  live for the simulator's life (no reboot is modelled).
 
 Own words: the banner text.
 """
@@ -148,6 +153,8 @@ class RouterOSState:
     safe_owner: RouterOSShell | None = field(default=None, repr=False)
     """The session holding Safe Mode (M40), if any."""
     safe_snapshot: dict[str, list[Item]] | None = field(default=None, repr=False)
+    safe_files: dict[str, bytes] = field(default_factory=dict, repr=False)
+    """The small files as they were when Safe Mode was taken (M78: a file change is undone with the rest)."""
     """The menus as they were when Safe Mode was taken: what an abnormal end of the owner's session puts back
     (M41: every change made since, from any session, is undone)."""
     sniffer: SnifferState = field(default_factory=SnifferState)
@@ -158,6 +165,14 @@ class RouterOSState:
     """Configuration changes made since Safe Mode was taken (M45)."""
     safe_overflows: int = 0
     """How often Safe Mode was left because the history was full (tests)."""
+    flash: bool = True
+    """The file list has a ``flash`` directory (M73): files outside it would not survive a reboot."""
+
+    @property
+    def version_tuple(self) -> tuple[int, int]:
+        """``(major, minor)`` of :attr:`version`."""
+        parts = re.findall(r"\d+", self.version)[:2]
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
 
     @property
     def v7(self) -> bool:
@@ -174,9 +189,19 @@ class RouterOSState:
         return item
 
     def take_safe_mode(self, owner: RouterOSShell) -> None:
-        """Start recording for an undo: snapshot the menus (M40)."""
+        """Start recording for an undo: snapshot the menus and the small files (M40, M78)."""
         self.safe_owner, self.safe_snapshot = owner, copy.deepcopy(self.menus)
+        self.safe_files = self._small_files()
         self.safe_actions = 0
+
+    def _small_files(self) -> dict[str, bytes]:
+        """The contents of every file the console can edit (M72: up to 60 KB)."""
+        out: dict[str, bytes] = {}
+        for name, (kind, size) in self.file_entries().items():
+            if kind == "file" and size <= _MAX_CONTENTS:
+                with open(self.file_path(name), "rb") as handle:
+                    out[name] = handle.read()
+        return out
 
     def changed(self, menu: str) -> None:
         """One configuration change landed (M45): in Safe Mode it is a history action; past the history's room
@@ -193,6 +218,13 @@ class RouterOSState:
         M41)."""
         if undo and self.safe_snapshot is not None:
             self.menus = self.safe_snapshot
+            for name in set(self._small_files()) - set(self.safe_files):  # a file change is undone too (M78)
+                os.unlink(self.file_path(name))
+            for name, data in self.safe_files.items():
+                with open(self.file_path(name), "wb") as handle:
+                    handle.write(data)
+            self.sync_files()
+        self.safe_files = {}
         self.safe_owner, self.safe_snapshot = None, None
 
     def items(self, menu: str) -> list[Item]:
@@ -211,17 +243,42 @@ class RouterOSState:
         return CaptureScene(wan="ether1", lan="bridge", wan_address="203.0.113.2", phone="192.168.88.254",
                             reaching=reaching)
 
+    def file_entries(self) -> dict[str, tuple[str, int]]:
+        """Name → (type, size) of the router's files: the top of the files directory and, one level down, the
+        ``flash`` directory's files as ``flash/<name>`` (M61, M73)."""
+        root = self.sniffer.root
+        if not root:
+            return {}
+        out: dict[str, tuple[str, int]] = {}
+        for entry in sorted(os.scandir(root), key=lambda e: e.name):
+            if entry.is_file():
+                out[entry.name] = ("file", entry.stat().st_size)
+            elif entry.is_dir() and entry.name == "flash":
+                out[entry.name] = ("disk" if self.v7 else "directory", 0)
+                for inner in sorted(os.scandir(entry.path), key=lambda e: e.name):
+                    if inner.is_file():
+                        out[f"flash/{inner.name}"] = ("file", inner.stat().st_size)
+        return out
+
+    def file_path(self, name: str) -> str:
+        """The host path of the router file ``name``."""
+        return os.path.join(self.sniffer.root, *name.split("/"))
+
     def sync_files(self) -> None:
-        """``/file`` lists the files directory (M61)."""
-        names = self.sniffer.files()
-        items = [it for it in self.items("file") if it.props["name"] in names]
+        """``/file`` lists the files directory (M61), ``flash`` included (M73)."""
+        if self.flash and self.sniffer.root:
+            os.makedirs(self.file_path("flash"), exist_ok=True)
+        entries = self.file_entries()
+        items = [it for it in self.items("file") if it.props["name"] in entries]
         known = {it.props["name"] for it in items}
         self.menus["file"] = items
-        for name in names:
+        for name, (kind, _size) in entries.items():
             if name not in known:
-                self.add("file", {"name": name, "type": "file"})
+                self.add("file", {"name": name, "type": kind})
         for it in self.items("file"):
-            it.props["size"] = str(names[it.props["name"]])
+            kind, size = entries[it.props["name"]]
+            if kind == "file":
+                it.props["size"] = str(size)
 
     def service(self, name: str) -> Item:
         """A service-port entry by name."""
@@ -322,9 +379,9 @@ def _split_statements(line: str) -> list[tuple[str, int]]:
                 quoted = False
         elif ch == '"':
             quoted = True
-        elif ch == "[":
+        elif ch in "[{":
             depth += 1
-        elif ch == "]":
+        elif ch in "]}":
             depth = max(0, depth - 1)
         elif ch == ";" and depth == 0:
             out.append((line[start:i], start))
@@ -520,8 +577,10 @@ class RouterOSShell(Shell):
         if first in ("quit", "/quit"):
             self.closed = True
             return "interrupted\n"
+        if first == ":foreach":
+            return self._foreach(text, offset)
         if first == ":put":
-            return (" ".join(t.text for t in tokens[1:])) + "\n"
+            return (" ".join(self._substitute(t) for t in tokens[1:])) + "\n"
         if first == ":delay":
             return delay(self.state.sniffer, tokens[1].text if len(tokens) == 2 else "")
         if first == "/" and len(tokens) == 1:
@@ -580,21 +639,112 @@ class RouterOSShell(Shell):
             return ""
         raise RouterOSError(f"bad command name {verb.text} (line 1 column {verb.column})")
 
-    def _file(self, verb: Token, words: list[Token]) -> str:
-        """``/file print`` and ``/file remove`` over the files directory (M61)."""
+    _FOREACH = re.compile(r"\s*:foreach\s+([A-Za-z][A-Za-z0-9]*)\s+in=\[\s*/([a-z /-]+?)\s+(find\b[^\]]*)\]"
+                          r"\s+do=\{(.*)\}\s*", re.S)
+
+    def _foreach(self, text: str, offset: int) -> str:
+        """``:foreach <var> in=[/<menu> find ...] do={...}`` (M76): the body once per item found, ``$<var>`` its
+        internal ID; nothing found runs nothing."""
+        match = self._FOREACH.fullmatch(text)
+        if match is None:
+            raise RouterOSError(f"syntax error (line 1 column {offset + 1})")
+        var, menu, find, body = match.groups()
+        menu = menu.strip()
+        if menu == "file":
+            self.state.sync_files()
+        if menu not in MENUS:
+            raise RouterOSError(f"bad command name {menu.split()[-1]} (line 1 column {offset + 1})")
+        out: list[str] = []
+        for item in self._select(menu, Token(f"[{find}]", offset + 1)):
+            for statement, start in _split_statements(re.sub(rf"\${var}\b", f"*{item.id:X}", body)):
+                if statement.strip():
+                    out.append(self._statement(statement, offset + start))
+        return "".join(out)
+
+    def _substitute(self, token: Token) -> str:
+        """A ``:put`` argument: ``[/file get <item> contents]`` is replaced by its value (M76); other words as
+        written."""
+        text = token.text
+        if token.quoted or not (text.startswith("[") and text.endswith("]")):
+            return text
+        inner = _tokens(text[1:-1], token.column + 1)
+        words = [t.text for t in inner]
+        if words[:2] != ["/file", "get"] or len(inner) != 4:
+            raise RouterOSError(f"syntax error (line 1 column {token.column})")
         self.state.sync_files()
+        chosen = self._select("file", inner[2])
+        if len(chosen) != 1:
+            raise RouterOSError("no such item")
+        item, prop = chosen[0], words[3]
+        if prop == "contents":
+            if item.props.get("type") != "file":
+                return ""
+            with open(self.state.file_path(item.props["name"]), "rb") as handle:
+                return handle.read(_MAX_CONTENTS).decode("latin-1")
+        return item.props.get(prop, "")
+
+    def _file(self, verb: Token, words: list[Token]) -> str:
+        """``/file print``, ``add`` (RouterOS 7.9 and later), ``set ... contents=`` and ``remove`` over the files
+        directory (M61, M72, M79); each change is one Safe Mode history action (M78)."""
+        state = self.state
+        state.sync_files()
         if verb.text == "print":
             return self._print("file", words)
-        if verb.text != "remove":
+        if verb.text == "add" and state.version_tuple >= (7, 9):
+            self._file_add(words)
+        elif verb.text == "set":
+            if not words:
+                raise RouterOSError("numbers: missing value")
+            chosen = self._select("file", words[0])
+            contents = self._file_props(words[1:], ("contents",)).get("contents")
+            for item in chosen:
+                if contents is not None and item.props.get("type") == "file":
+                    self._write_file(item.props["name"], contents)
+        elif verb.text == "remove":
+            if not words:
+                raise RouterOSError("numbers: missing value")
+            before = state.file_entries()
+            self._remove("file", words)
+            kept = {it.props["name"] for it in state.items("file")}
+            for name, (kind, _size) in before.items():
+                if name not in kept and kind == "file":
+                    os.unlink(state.file_path(name))
+        else:
             raise RouterOSError(f"bad command name {verb.text} (line 1 column {verb.column})")
-        if not words:
-            raise RouterOSError("numbers: missing value")
-        self._remove("file", words)
-        kept = {it.props["name"] for it in self.state.items("file")}
-        for name in self.state.sniffer.files():
-            if name not in kept:
-                os.unlink(os.path.join(self.state.sniffer.root, name))
+        state.sync_files()
+        state.changed("file")
         return ""
+
+    @staticmethod
+    def _file_props(words: list[Token], allowed: tuple[str, ...]) -> dict[str, str]:
+        props: dict[str, str] = {}
+        for word in words:
+            key, eq, value = word.text.partition("=")
+            if not eq or key not in allowed:
+                raise RouterOSError(f"expected end of command (line 1 column {word.column})")
+            props[key] = value
+        return props
+
+    def _file_add(self, words: list[Token]) -> None:
+        props = self._file_props(words, ("name", "contents", "type"))
+        name = props.get("name", "").lstrip("/")
+        if not name or props.get("type", "file") != "file":
+            raise RouterOSError("failure: name not specified")
+        entries = self.state.file_entries()
+        if name in entries:
+            raise RouterOSError("failure: file already exists")
+        parent = name.rpartition("/")[0]
+        if parent and entries.get(parent, ("", 0))[0] not in ("disk", "directory"):
+            raise RouterOSError("failure: no such directory")
+        self._write_file(name, props.get("contents", ""))
+
+    def _write_file(self, name: str, contents: str) -> None:
+        """The whole contents at once (M72: at most 60 KB edited from the console)."""
+        data = contents.encode("latin-1", "replace")
+        if len(data) > _MAX_CONTENTS:
+            raise RouterOSError("failure: file too big")
+        with open(self.state.file_path(name), "wb") as handle:
+            handle.write(data)
 
     # --- print ----------------------------------------------------------------------------------------------
 
@@ -774,6 +924,8 @@ class RouterOSShell(Shell):
     def _select(self, menu: str, token: Token) -> list[Item]:
         items = self.state.items(menu)
         text = token.text.strip()
+        if text.startswith("*"):  # an internal ID, as find returns them (M76)
+            return [it for it in items if f"*{it.id:X}" == text.upper()] or _no_such_item()
         if text.startswith("[") and text.endswith("]"):
             inner = _tokens(text[1:-1], token.column)
             if not inner or inner[0].text != "find":
@@ -846,6 +998,14 @@ class RouterOSShell(Shell):
         return "\n".join(out) + "\n"
 
 
+_MAX_CONTENTS = 60 * 1024
+"""Largest file contents the console reads or writes (M72: 60 KB)."""
+
+
+def _no_such_item() -> list[Item]:
+    raise RouterOSError("no such item")
+
+
 def _wrap(line: str, width: int = 80) -> list[str]:
     """RouterOS export wrapping: break before a word at 80 columns with `` \\``; continuation indented 4."""
     words = line.split(" ")
@@ -879,6 +1039,7 @@ def simulate(version: str = "7.16.2", scenario: str = "office",
     router = state or default_state(version, scenario)
     files = tempfile.mkdtemp(prefix="routerfix-sim-routeros-files-")
     router.sniffer.root = router.sniffer.root or files
+    router.sync_files()
     try:
         with serve_device(host, f"mikrotik-{router.identity}", lambda username: RouterOSShell(username, router),
                           username="admin", password=password, login_name=lambda name: SUFFIX_RE.sub("", name),

@@ -59,6 +59,8 @@ def test_exact_commands_for_the_office_v7(sim: SimulatedDevice) -> None:
     read, line, flush = [c for c in writes_sent(sim, start) if c != "quit"]
     assert read.startswith("/system resource print; ")
     commands = re.split(r'; :put "RFX-\d+"(?:; |$)', line)[:-1]
+    assert commands[0].startswith('/file add name="flash/routerfix-undo.txt" contents="')  # the undo marker (M80)
+    commands = commands[1:]
     assert commands[:6] == [
         '/ip firewall nat add chain=dstnat action=dst-nat protocol=tcp dst-port=5060-5061 in-interface-list="WAN" '
         'to-addresses=192.168.88.252 to-ports=5060-5061 comment="routerfix-sip-tcp" place-before=0',
@@ -70,7 +72,9 @@ def test_exact_commands_for_the_office_v7(sim: SimulatedDevice) -> None:
         '/ip firewall nat set 2 disabled=yes comment="routerfix-off|"',
         "/ip firewall service-port set sip disabled=yes",
     ]
-    assert all(" print terse " in c for c in commands[6:]) and "/ip firewall nat print terse without-paging" in commands
+    assert all(" print terse " in c for c in commands[6:-2])
+    assert "/ip firewall nat print terse without-paging" in commands
+    assert commands[-2].startswith(':foreach f in=[/file find where name="flash/routerfix-undo.txt"]'), "its read-back"
     assert commands[-1] == '/ip firewall connection print terse without-paging where dst-port~"^(5060|5061)\\$"'
     assert flush == "/ip firewall connection remove 0"
     assert len(line) <= 2400
