@@ -46,6 +46,7 @@ from .parser import (
     StaticNat,
     change_lines,
     config_body,
+    customer_rule_name,
     dotted_mac,
     orphan_forwards,
     parse_arp,
@@ -511,11 +512,13 @@ class CiscoIosDriver(SSHDriver):
             else forward.external_ports.start
         proto = forward.protocol.value
         target = self._edit()
-        target.marks[f"{proto} {forward.internal_address} {local_port} {wan} {port}"] = forward.name
-        target.marker_acl = True
+        line = f"ip nat inside source static {proto} {forward.internal_address} {local_port} interface {wan} {port}"
+        static = StaticNat(line, proto, forward.internal_address, local_port, wan, None, port)
+        if forward.name != customer_rule_name(static):  # a customer's rule put back reads as theirs without one
+            target.marks[static.spec()] = forward.name
+            target.marker_acl = True
         if self._find(config, forward) is None:
-            target.statics.add(f"ip nat inside source static {proto} {forward.internal_address} {local_port} "
-                               f"interface {wan} {port}")
+            target.statics.add(line)
         self._done(target)
 
     def _remove_port_forward(self, forward: PortForward) -> None:

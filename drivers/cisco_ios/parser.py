@@ -30,6 +30,7 @@ __all__ = [
     "UNDO_REMARK",
     "change_lines",
     "config_body",
+    "customer_rule_name",
     "dotted_mac",
     "mac_from_client_id",
     "nat_spec",
