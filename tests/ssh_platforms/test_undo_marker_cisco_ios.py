@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from routerfix.drivers.cisco_ios import parser as ios
 from routerfix.simulators.cisco_ios.shell import IosRouter
 
 import routerfix
 from routerfix.cli.app import main
-from routerfix.markers import encode_marker
+from routerfix.errors import ParseError
+from routerfix.markers import MAX_MARKER_BYTES, encode_marker
 from routerfix.planner import managed_view
 from routerfix.simulate import SimulatedDevice
 
@@ -166,3 +168,13 @@ def test_a_stale_marker_is_never_replayed(sim: Callable[..., Any]) -> None:
             done = routerfix.apply_ghostcall_mitigation(driver)
             assert any("stale" in w for w in done.plan.warnings), done.plan.warnings
         assert _held(router)["forwards"] == [] and _held(router)["complete"] is False
+
+
+def test_the_largest_marker_fits_remarks_of_at_most_100_characters() -> None:
+    text = "{" + "x" * (MAX_MARKER_BYTES - 2) + "}"
+    lines = ios.undo_lines(text)
+    assert max(len(x) - len("remark ") for x in lines) <= 100 and len(lines) == 125
+    assert ios.undo_text(list(lines)) == text
+    assert ios.undo_text(list(reversed(lines))) == text, "the order IOS lists them in does not matter (F43)"
+    with pytest.raises(ParseError):
+        ios.undo_text([*lines[:-1], lines[-1][:-1] + "?"])   # a remark cut or changed is never read
