@@ -447,7 +447,7 @@ class CiscoIosDriver(SSHDriver):
 
     @staticmethod
     def _marker(config: IosConfig) -> tuple[dict[str, Any] | None, str | None]:
-        """The undo marker held in the running-config's ``routerfix-undo`` ACL (F40-F42), checked like any input:
+        """The undo marker held in the running-config's ``routerfix-undo`` ACL (F40-F43), checked like any input:
         ``(marker, None)``, ``(None, None)`` when there is none, ``(None, warning)`` when it is not valid."""
         source = f"in the ACL {UNDO_ACL}"
         try:
@@ -606,7 +606,7 @@ class _Mode(StrEnum):
         an ``exit`` from a sub-mode goes with the line after it (``exit`` leaves a sub-mode for ``(config)``,
         docs/facts/cisco_ios.md F4, so that line runs in the mode it was written for), and the undo marker's
         remarks go together (a refused remark leaves the ACL mode as it was, F2, F11: the ones after it can only
-        add remarks to that ACL, and a marker missing one reads as not valid, F42)."""
+        add remarks to that ACL, and a marker missing one reads as not valid, F43)."""
         if lines[0] == "exit" and mode.submode:
             return lines[:2]
         if mode is cls.ACL and UNDO_REMARK.fullmatch(lines[0]):

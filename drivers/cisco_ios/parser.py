@@ -258,7 +258,7 @@ def change_lines(now: Managed, target: Managed) -> list[str]:
     """Configuration lines (global mode, sub-modes entered and left with ``exit``) taking the managed objects from
     ``now`` to ``target``. A remark goes in before its static NAT line and out after it: a static line without
     its remark would read as the customer's. The undo marker (:data:`UNDO_ACL`) is written first (a block cut off
-    leaves no change it does not describe) and removed last; it is replaced whole (F42)."""
+    leaves no change it does not describe) and removed last; it is replaced whole (F42, F43)."""
     acl = f"ip access-list standard {MARKER_ACL}"
     lines: list[str] = []
     undo_changed = now.undo != target.undo
@@ -304,7 +304,7 @@ def undo_lines(text: str) -> tuple[str, ...]:
 def undo_text(lines: list[str] | None) -> str:
     """The marker text held by the lines of :data:`UNDO_ACL` ('' when there is no such ACL or it is empty), else
     :class:`~routerfix.errors.ParseError`: every line must be a numbered chunk, ``1/n`` to ``n/n`` each once (a
-    block cut off part way, or a remark cut short, reads as not valid, never as a shorter marker, F42)."""
+    block cut off part way, or a remark cut short, reads as not valid, never as a shorter marker, F43)."""
     if not lines:
         return ""
     if len(lines) > MAX_UNDO_CHUNKS:
