@@ -21,6 +21,7 @@ from routerfix.errors import (
     ParseError,
     RouterfixError,
 )
+from routerfix.markers import parse_marker
 from routerfix.model import (
     Backup,
     Capabilities,
@@ -38,11 +39,14 @@ from routerfix.secrets import redact, register, reveal
 
 from .parser import (
     MARKER_ACL,
+    UNDO_ACL,
+    UNDO_REMARK,
     IosConfig,
     Managed,
     StaticNat,
     change_lines,
     config_body,
+    customer_rule_name,
     dotted_mac,
     orphan_forwards,
     parse_arp,
@@ -52,6 +56,8 @@ from .parser import (
     parse_version,
     scope_from_config,
     static_forward,
+    undo_lines,
+    undo_text,
 )
 
 __all__ = ["CiscoIosDriver"]
@@ -96,7 +102,7 @@ class CiscoIosDriver(SSHDriver):
     capabilities = Capabilities(
         features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
                             Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.PROBE, Feature.BACKUP,
-                            Feature.SIP_ALG}),
+                            Feature.SIP_ALG, Feature.UNDO_MARKER}),
         forward_ranges=False, forward_both=False, orders_rules=False, notes=_NOTES)
     option_names: ClassVar[frozenset[str]] = SSH_OPTION_NAMES | {"wan_interface", "dhcp_pool", "enable_secret",
                                                                  "confirm_minutes"}
@@ -116,7 +122,8 @@ class CiscoIosDriver(SSHDriver):
     """None at login: :data:`_TERMINAL` is typed ahead of the session's first exchange instead (:meth:`send`)."""
     logout_command: ClassVar[str | None] = "exit"
     batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD, ActionKind.RESERVE_ADDRESS,
-                             ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG})
+                             ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG, ActionKind.SAVE_UNDO_MARKER,
+                             ActionKind.CLEAR_UNDO_MARKER})
     """Every change of a run goes in one configuration block (:meth:`write_batch`) and one save."""
 
     def __init__(self, host: str, **options: Any) -> None:
@@ -401,10 +408,12 @@ class CiscoIosDriver(SSHDriver):
         caps = self.capabilities if self.held_rollback else \
             Capabilities(features=self.capabilities.features, forward_ranges=False, forward_both=False,
                          orders_rules=False, notes=(*self.capabilities.notes, _NO_HELD_ROLLBACK))
+        marker, marker_warning = self._marker(config)
         return DeviceState(
             facts=self._facts, capabilities=caps, nat_mode=None, sip_alg=config.sip_alg,
             forwards=self._forwards(config), scope=scope_from_config(config, self.options.get("dhcp_pool")),
-            leases=parse_bindings(outputs[1]), neighbours=parse_arp(outputs[2]))
+            leases=parse_bindings(outputs[1]), neighbours=parse_arp(outputs[2]), undo_marker=marker,
+            marker_warning=marker_warning)
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """What verification compares (SIP service lines, every static NAT rule, manual-binding pools), from the
@@ -413,9 +422,11 @@ class CiscoIosDriver(SSHDriver):
         confirm``), and when routerfix's managed objects differ from the saved ones ``write memory`` follows, once
         (a rolled-back run, back where it started, saves nothing)."""
         _, config = self._current()
+        marker, marker_warning = self._marker(config)
         state = DeviceState(facts=self.facts(), capabilities=self.capabilities, nat_mode=None,
                             sip_alg=config.sip_alg, forwards=self._forwards(config),
-                            scope=scope_from_config(config, self.options.get("dhcp_pool")))
+                            scope=scope_from_config(config, self.options.get("dhcp_pool")), undo_marker=marker,
+                            marker_warning=marker_warning)
         if managed_view(state) == managed_view(expected):
             if self.pending_confirm:  # verified: stop the revert timer first, then save (F37-F38)
                 self._confirm()
@@ -433,6 +444,17 @@ class CiscoIosDriver(SSHDriver):
             raise DeviceError("configure confirm was refused: the device rolls back when its revert timer ends",
                               device_message=out.strip()[-200:], host=self.host, driver=self.name)
         self.pending_confirm = self._arm_answered = False
+
+    @staticmethod
+    def _marker(config: IosConfig) -> tuple[dict[str, Any] | None, str | None]:
+        """The undo marker held in the running-config's ``routerfix-undo`` ACL (F40-F43), checked like any input:
+        ``(marker, None)``, ``(None, None)`` when there is none, ``(None, warning)`` when it is not valid."""
+        source = f"in the ACL {UNDO_ACL}"
+        try:
+            text = undo_text(config.undo)
+        except ParseError as exc:
+            return None, f"the undo marker {source} is not valid ({exc.detail[:200]}): ignored"
+        return parse_marker(text, source)
 
     @staticmethod
     def _forwards(config: IosConfig) -> tuple[PortForward, ...]:
@@ -490,11 +512,13 @@ class CiscoIosDriver(SSHDriver):
             else forward.external_ports.start
         proto = forward.protocol.value
         target = self._edit()
-        target.marks[f"{proto} {forward.internal_address} {local_port} {wan} {port}"] = forward.name
-        target.marker_acl = True
+        line = f"ip nat inside source static {proto} {forward.internal_address} {local_port} interface {wan} {port}"
+        static = StaticNat(line, proto, forward.internal_address, local_port, wan, None, port)
+        if forward.name != customer_rule_name(static):  # a customer's rule put back reads as theirs without one
+            target.marks[static.spec()] = forward.name
+            target.marker_acl = True
         if self._find(config, forward) is None:
-            target.statics.add(f"ip nat inside source static {proto} {forward.internal_address} {local_port} "
-                               f"interface {wan} {port}")
+            target.statics.add(line)
         self._done(target)
 
     def _remove_port_forward(self, forward: PortForward) -> None:
@@ -539,6 +563,20 @@ class CiscoIosDriver(SSHDriver):
         target.sip_off = set() if enabled else {"udp", "tcp"}
         self._done(target)
 
+    def _save_undo_marker(self, text: str) -> None:
+        """The marker as numbered base64 remarks of the ACL ``routerfix-undo``, replacing the ACL whole, first in the
+        run's configuration block: saved by the same ``write memory`` as the change, rolled back with it by the
+        revert timer (F40-F43)."""
+        target = self._edit()
+        target.undo = undo_lines(text)
+        self._done(target)
+
+    def _clear_undo_marker(self) -> None:
+        """``no ip access-list standard routerfix-undo``, last in the block."""
+        target = self._edit()
+        target.undo = None
+        self._done(target)
+
     def _restore(self, backup: Backup) -> None:
         """Put routerfix's managed objects back as the backup has them: static NAT lines, the marker ACL, SIP
         service lines and manual-binding pools (the rest of the configuration is never touched)."""
@@ -566,8 +604,17 @@ class _Mode(StrEnum):
     def step(cls, lines: list[str], mode: _Mode) -> list[str]:
         """The lines of ``lines`` (not empty) to type in one round trip from ``mode``: the first alone, except that
         an ``exit`` from a sub-mode goes with the line after it (``exit`` leaves a sub-mode for ``(config)``,
-        docs/facts/cisco_ios.md F4, so that line runs in the mode it was written for)."""
-        return lines[:2] if lines[0] == "exit" and mode.submode else lines[:1]
+        docs/facts/cisco_ios.md F4, so that line runs in the mode it was written for), and the undo marker's
+        remarks go together (a refused remark leaves the ACL mode as it was, F2, F11: the ones after it can only
+        add remarks to that ACL, and a marker missing one reads as not valid, F43)."""
+        if lines[0] == "exit" and mode.submode:
+            return lines[:2]
+        if mode is cls.ACL and UNDO_REMARK.fullmatch(lines[0]):
+            run = 1
+            while run < len(lines) and UNDO_REMARK.fullmatch(lines[run]):
+                run += 1
+            return lines[:run]
+        return lines[:1]
 
     @property
     def submode(self) -> bool:

@@ -1,8 +1,9 @@
 """Parsers for Cisco IOS / IOS-XE command output (pure functions, text in, routerfix models out).
 
 The formats are rows of ``docs/facts/cisco_ios.md``: static NAT lines (F21), SIP service lines (F24), the marker
-ACL (F25), DHCP pools, manual bindings and excluded addresses (F26-F27), ``show ip dhcp binding`` (F28-F30),
-``show ip arp`` (F31), ``show version`` (F34), running/startup layout (F14-F17).
+ACL (F25), the undo-marker ACL (F40-F43), DHCP pools, manual bindings and excluded addresses (F26-F27),
+``show ip dhcp binding`` (F28-F30), ``show ip arp`` (F31), ``show version`` (F34), running/startup layout
+(F14-F17).
 
 Every parser is total: unknown lines are skipped, and only :class:`~routerfix.errors.ParseError` (or another
 routerfix error) can leave it.
@@ -10,6 +11,8 @@ routerfix error) can leave it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import ipaddress
 import re
@@ -23,8 +26,11 @@ __all__ = [
     "Managed",
     "StaticNat",
     "MARKER_ACL",
+    "UNDO_ACL",
+    "UNDO_REMARK",
     "change_lines",
     "config_body",
+    "customer_rule_name",
     "dotted_mac",
     "mac_from_client_id",
     "nat_spec",
@@ -35,10 +41,20 @@ __all__ = [
     "parse_version",
     "scope_from_config",
     "static_forward",
+    "undo_lines",
+    "undo_text",
 ]
 
 MARKER_ACL = "routerfix-sip"
 """Named standard ACL (applied nowhere) whose remarks record which static NAT lines routerfix wrote."""
+
+UNDO_ACL = "routerfix-undo"
+"""Named standard ACL (applied nowhere) whose remarks hold routerfix's undo marker, base64 in numbered chunks (F40)."""
+UNDO_CHUNK = 88
+"""Base64 characters per remark: ``remark 123/123 `` and 88 more stay under IOS's 100-character remark (F41)."""
+MAX_UNDO_CHUNKS = 200
+"""More remarks than an 8 KiB marker needs (at most 125): such an ACL is not read."""
+UNDO_REMARK = re.compile(rf"remark (\d{{1,3}})/(\d{{1,3}}) ([A-Za-z0-9+/=]{{1,{UNDO_CHUNK}}})")
 
 _IP = r"\d{1,3}(?:\.\d{1,3}){3}"
 _STATIC_PORT_RE = re.compile(
@@ -117,6 +133,8 @@ class IosConfig:
     """Whether :data:`MARKER_ACL` exists at all (an empty one is residue of a refused block)."""
     sip_alg_off: set[str] = field(default_factory=set)
     """Protocols with ``no ip nat service sip <proto> port 5060``."""
+    undo: list[str] | None = None
+    """The sub-command lines of :data:`UNDO_ACL` (the undo marker's remarks); None: no such ACL."""
 
     def nat_interfaces(self, side: str) -> list[str]:
         """Interfaces carrying ``ip nat inside`` / ``ip nat outside``."""
@@ -182,6 +200,8 @@ def parse_running_config(text: str) -> IosConfig:
         elif m := re.fullmatch(r"ip access-list standard (\S+)", line):
             block = []
             block_kind, block_name = "acl", m.group(1)
+            if block_name == UNDO_ACL:
+                block = config.undo = []
             config.marker_acl = config.marker_acl or block_name == MARKER_ACL
         elif m := re.fullmatch(rf"ip dhcp excluded-address ({_IP})(?: ({_IP}))?", line):
             first, last = _addr(m.group(1)), _addr(m.group(2) or m.group(1))
@@ -216,6 +236,8 @@ class Managed:
     """Protocols with ``no ip nat service sip <proto> port 5060``."""
     pools: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """``ip dhcp pool`` blocks without a ``network`` line: manual bindings (name → sub-command lines)."""
+    undo: tuple[str, ...] | None = None
+    """The lines of :data:`UNDO_ACL` (the undo marker); None: no such ACL."""
 
     @classmethod
     def of(cls, config: IosConfig) -> Managed:
@@ -224,19 +246,26 @@ class Managed:
         manual = {name: tuple(body) for name, body in config.pools.items()
                   if not any(x.startswith("network ") for x in body)}
         return cls({s.line for s in config.statics}, dict(config.marks), config.marker_acl, set(config.sip_alg_off),
-                   manual)
+                   manual, None if config.undo is None else tuple(config.undo))
 
     def copy(self) -> Managed:
         """An independent copy (to change as a target)."""
-        return Managed(set(self.statics), dict(self.marks), self.marker_acl, set(self.sip_off), dict(self.pools))
+        return Managed(set(self.statics), dict(self.marks), self.marker_acl, set(self.sip_off), dict(self.pools),
+                       self.undo)
 
 
 def change_lines(now: Managed, target: Managed) -> list[str]:
     """Configuration lines (global mode, sub-modes entered and left with ``exit``) taking the managed objects from
     ``now`` to ``target``. A remark goes in before its static NAT line and out after it: a static line without
-    its remark would read as the customer's."""
+    its remark would read as the customer's. The undo marker (:data:`UNDO_ACL`) is written first (a block cut off
+    leaves no change it does not describe) and removed last; it is replaced whole (F42, F43)."""
     acl = f"ip access-list standard {MARKER_ACL}"
     lines: list[str] = []
+    undo_changed = now.undo != target.undo
+    if undo_changed and now.undo is not None:
+        lines.append(f"no ip access-list standard {UNDO_ACL}")
+    if undo_changed and target.undo is not None:
+        lines += [f"ip access-list standard {UNDO_ACL}", *target.undo, "exit"]
     added = [(spec, name) for spec, name in target.marks.items() if now.marks.get(spec) != name]
     dropped = [(spec, name) for spec, name in now.marks.items() if target.marks.get(spec) != name]
     if added:
@@ -257,7 +286,45 @@ def change_lines(now: Managed, target: Managed) -> list[str]:
             lines.append(f"no ip dhcp pool {name}")
         if name in target.pools:
             lines += [f"ip dhcp pool {name}", *target.pools[name], "exit"]
+    if undo_changed and target.undo is None and lines[:1] == [f"no ip access-list standard {UNDO_ACL}"]:
+        lines.append(lines.pop(0))  # clearing the marker: last, after what it describes is put back
     return lines
+
+
+def undo_lines(text: str) -> tuple[str, ...]:
+    """The remarks holding marker ``text`` (ASCII) in :data:`UNDO_ACL`: base64 (an alphabet nothing on the IOS
+    command line interprets, F43) in chunks of :data:`UNDO_CHUNK`, each numbered ``i/n``."""
+    encoded = base64.b64encode(text.encode("ascii")).decode("ascii")
+    chunks = [encoded[i:i + UNDO_CHUNK] for i in range(0, len(encoded), UNDO_CHUNK)]
+    if len(chunks) > MAX_UNDO_CHUNKS:
+        raise ParseError("undo marker", f"{len(text)} bytes do not fit {MAX_UNDO_CHUNKS} remarks")
+    return tuple(f"remark {i}/{len(chunks)} {chunk}" for i, chunk in enumerate(chunks, 1))
+
+
+def undo_text(lines: list[str] | None) -> str:
+    """The marker text held by the lines of :data:`UNDO_ACL` ('' when there is no such ACL or it is empty), else
+    :class:`~routerfix.errors.ParseError`: every line must be a numbered chunk, ``1/n`` to ``n/n`` each once (a
+    block cut off part way, or a remark cut short, reads as not valid, never as a shorter marker, F43)."""
+    if not lines:
+        return ""
+    if len(lines) > MAX_UNDO_CHUNKS:
+        raise ParseError(UNDO_ACL, f"more than {MAX_UNDO_CHUNKS} lines")
+    chunks: dict[int, str] = {}
+    total = 0
+    for line in lines:
+        m = UNDO_REMARK.fullmatch(line)
+        if m is None:
+            raise ParseError(UNDO_ACL, f"not a marker remark: {line[:40]!r}")
+        index, count = int(m.group(1)), int(m.group(2))
+        if not 1 <= index <= count or (total and count != total) or index in chunks:
+            raise ParseError(UNDO_ACL, f"remark {index}/{count} does not fit the others")
+        total, chunks[index] = count, m.group(3)
+    if len(chunks) != total:
+        raise ParseError(UNDO_ACL, f"{len(chunks)} of {total} remarks")
+    try:
+        return base64.b64decode("".join(chunks[i] for i in range(1, total + 1)), validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        raise ParseError(UNDO_ACL, "not base64 of ASCII text") from None
 
 
 _HEADER_RE = re.compile(r"Building configuration\.\.\.|Current configuration : \d+ bytes|Using \d+ out of \d+ bytes|"

@@ -8,7 +8,8 @@ up as a host name (F12), ``write memory`` (F13), running/startup layout (F14-F15
 its clash refusal, SIP service lines and the marker ACL (F21-F25), DHCP pools and bindings (F26-F30), ARP, ping
 and show version (F31-F34), the confirmed-change revert timer (F35-F39: ``configure terminal revert timer N``
 needs ``archive`` + ``path``, ``configure confirm`` stops it; it runs in simulated time: ``router.advance()``,
-``router.fire_revert()``). The inferred rows are marked there.
+``router.fire_revert()``), and for the undo marker's ACL (F40-F43): a remark cut at 100 characters, the saved
+configuration as what a reload (``router.reload()``) brings back. The inferred rows are marked there.
 """
 
 from __future__ import annotations
@@ -651,7 +652,7 @@ class IosSession(Shell):
                             rf"dns-server {_IP}(?: {_IP})*", rf"host {_IP}(?: {_IP}|/\d+)?",
                             rf"hardware-address {_MAC_DOTTED}(?: ethernet)?", r"client-identifier [0-9a-f.]+",
                             r"lease .+", r"domain-name \S+"),
-            "config-std-nacl": (r"remark .{1,100}", r"(?:\d+ )?(?:permit|deny) .+"),
+            "config-std-nacl": (r"remark .+", r"(?:\d+ )?(?:permit|deny) .+"),
             "config-if": (r"description .+", rf"ip address (?:dhcp|{_IP} {_IP})", r"ip nat (?:inside|outside)",
                           r"shutdown", r"duplex \S+", r"speed \S+", r"negotiation auto"),
         }[self.mode]
@@ -663,6 +664,8 @@ class IosSession(Shell):
                                                                     if len(body.split()) > 1 else 0))
         keyword = body.split()[0]
         if self.mode == "config-std-nacl":
+            if keyword == "remark":
+                body = "remark " + body[len("remark "):][:100]  # a longer remark is cut to 100 characters (F41)
             if negate:
                 if body in children:
                     children.remove(body)

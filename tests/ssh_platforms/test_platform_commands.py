@@ -23,6 +23,10 @@ EXPECTED: dict[str, list[str]] = {
         "ping 192.168.1.199 repeat 2 timeout 1",
         "ping 192.168.1.198 repeat 2 timeout 1",
         "configure terminal revert timer 10",
+        "ip access-list standard routerfix-undo",  # the undo marker first (F40-F43), its remarks typed together
+        "remark 1/2 eyJjb21wbGV0ZSI6dHJ1ZSwiZm9yd2FyZHMiOltdLCJuYXRfbW9kZSI6bnVsbCwicmVzZXJ2YXRpb25zIjpbXSwi",
+        "remark 2/2 cm91dGVyZml4X3VuZG9fbWFya2VyIjoxLCJzaXBfYWxnIjp7InNldCI6ZmFsc2UsIndhcyI6dHJ1ZX19",
+        "exit",
         "ip access-list standard routerfix-sip",
         "remark routerfix-sip-tcp-5060 tcp 192.168.1.198 5060 GigabitEthernet0/0 5060",
         "remark routerfix-sip-tcp-5061 tcp 192.168.1.198 5061 GigabitEthernet0/0 5061",
@@ -159,8 +163,9 @@ ROUND_TRIPS: dict[str, int] = {
     # configuration block: "configure terminal revert timer" and its 16 lines one per round trip (nothing typed
     # ahead of a line's answer) except that the ACL's "exit" goes with the line after it and the pool's is not
     # sent (was 16 round trips), "end" + "show running-config" typed ahead, then "configure confirm" and one
-    # "write memory" once the read-back matches
-    "cisco_ios": 1 + 2 + (1 + 14) + 1 + 1 + 1,
+    # "write memory" once the read-back matches; the undo marker first: its ACL line, then its remarks typed
+    # together (its "exit" goes with the next line)
+    "cisco_ios": 1 + 2 + (1 + 2 + 14) + 1 + 1 + 1,
     # the reads as one block, then every action in one candidate: "configure" + the set/delete lines as one
     # block, "commit-confirm 10" and its "y", "exit" + "show configuration commands" as one block; once verified
     # "configure" + "confirm", then "save" + "exit"; then "show interfaces" and the four conntrack deletions
