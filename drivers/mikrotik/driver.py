@@ -25,7 +25,10 @@ Facts relied on: docs/facts/mikrotik.md (rows M#).
   (Ctrl-X) before the first configuration write and released (Ctrl-X) only in :meth:`MikrotikDriver.verify_state`
   once the read-back matches; a session that ends before that (client killed, connection dropped, or ``close``,
   which leaves with Ctrl-D) has the router undo every change itself. Another session's Safe Mode is never taken
-  over (the hijack question is answered ``d``); the run then goes on with the engine's own rollback only. The
+  over (the hijack question is answered ``d``) and the run then changes nothing: that session's abnormal end would
+  undo the run's change with its own (M41, M82). After a session of the run dropped in Safe Mode, the reconnected
+  run's next read waits (up to 30 s) until RouterOS grants Safe Mode again, i.e. has undone the dropped session's
+  changes, and otherwise stops without trusting what it shows (M82). The
   history holds 100 Safe Mode actions (M42, M45): a write line that would go past that is never sent (refused
   before the first write; later, the session leaves with Ctrl-D so the router undoes the run), and a prompt that
   lost ``<SAFE>`` after a write (RouterOS left Safe Mode, keeping the changes) fails the run into its rollback.
@@ -117,6 +120,9 @@ SAFE_MODE_HISTORY = 100
 configuration command is one action (M45)."""
 SAFE_MODE_KEY = "\x18"
 """Ctrl-X: takes Safe Mode, or releases it keeping the changes (M40)."""
+DROPPED_SAFE_MODE_WAIT = 30.0
+"""Seconds a reconnected run waits for the router to see its dropped Safe Mode session gone (and undo its changes,
+M41, M82) before it trusts a read; past that the run stops (a silently cut link can take the 9-minute TCP timeout)."""
 UNDO_AND_LEAVE_KEY = "\x04"
 """Ctrl-D: ends the session, undoing the Safe Mode changes (M41)."""
 
@@ -187,6 +193,9 @@ class MikrotikDriver(SSHDriver):
         """This session holds Safe Mode (M40): its changes are undone by the router unless released."""
         self._safe_actions = 0
         """Configuration commands sent since Safe Mode was taken (M45)."""
+        self._dropped_safe_mode = False
+        """A session of this run dropped while it held Safe Mode: until the router has seen it gone and undone its
+        changes (M41), what a read shows may still be undone, so the next read waits for that first."""
         self._marker_flash: bool | None = None
         """The router lists a ``flash`` directory (M73), from the last read; None before one."""
         self._marker_present = False
@@ -218,6 +227,7 @@ class MikrotikDriver(SSHDriver):
         super().close()
 
     def _lost(self) -> None:
+        self._dropped_safe_mode |= self.safe_mode
         self.safe_mode = False  # the router undoes a dropped Safe Mode session's changes itself (M41)
         self._forget_session()
         super()._lost()
@@ -251,9 +261,39 @@ class MikrotikDriver(SSHDriver):
             return
         if _HIJACK.search(answer):
             self.send("d")  # another session holds it: leave its changes and its Safe Mode alone (M42)
-        log.warning("%s: Safe Mode not taken (%s); relying on the engine's rollback only", self.host,
-                    "another session holds it" if _HIJACK.search(answer) else "the prompt did not change")
+            raise DeviceError(
+                "another session holds Safe Mode on the router: a change made now would be undone with that "
+                "session's if it ends abnormally (M41), so nothing was changed; run again once it has released Safe "
+                "Mode (Ctrl-X in that session)", device_message="", host=self.host, driver=self.name)
+        log.warning("%s: Safe Mode not taken (the prompt did not change); relying on the engine's rollback only",
+                    self.host)
         self._hold = False
+
+    def _await_dropped_safe_mode(self) -> None:
+        """After a session of this run dropped in Safe Mode: take Safe Mode, which RouterOS grants only once the
+        dropped session is seen gone and its changes undone (M41, M42), waiting up to
+        :data:`DROPPED_SAFE_MODE_WAIT`; keep it for the run's next writes when armed, else release it at once."""
+        deadline = time.monotonic() + DROPPED_SAFE_MODE_WAIT
+        while True:
+            answer = self._control_key(SAFE_MODE_KEY, "checking the dropped session's Safe Mode")
+            if _SAFE_PROMPT.fullmatch(answer):
+                self._dropped_safe_mode = False
+                self.safe_mode, self._safe_actions = True, 0
+                if not self._hold:
+                    self._release_safe_mode()
+                return
+            if not _HIJACK.search(answer):
+                raise DeviceError("Safe Mode could not be taken to check the dropped session's",
+                                  device_message=answer[:200], host=self.host, driver=self.name)
+            self.send("d")  # still held (M42): leave it, ask again
+            if time.monotonic() >= deadline:
+                raise DeviceError(
+                    f"RouterOS still holds Safe Mode of this run's dropped session after {DROPPED_SAFE_MODE_WAIT:.0f} "
+                    f"s: it undoes that session's changes once it sees the connection gone (up to the 9-minute TCP "
+                    f"timeout, M41), so what it shows now was not trusted and nothing more was changed; check with "
+                    f"`routerfix show` after that, then run again", device_message="", host=self.host,
+                    driver=self.name)
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def _check_history_room(self, count: int) -> None:
         """Before sending ``count`` configuration commands in an armed run: never let the Safe Mode history
@@ -340,6 +380,8 @@ class MikrotikDriver(SSHDriver):
         return [marker.read_command(marker.path(self._marker_flash))]
 
     def _read_all(self) -> dict[str, str]:
+        if self._dropped_safe_mode:
+            self._await_dropped_safe_mode()
         self._send_held()  # a print renumbers: held commands that use the old numbers go first
         out = dict(zip(self._READS, self.send_many(self._READS), strict=True))
         self._remember_nat(out[f"{NAT} {_PRINT}"])  # numbers now follow this print (M15)

@@ -20,7 +20,9 @@ Stands for a hAP-class router with the default configuration (``defconf``): brid
   (M36), v6/v7 connection layouts (M38), ``connection remove`` (M39).
 * Safe Mode: Ctrl-X takes it (``[Safe Mode taken]``, ``<SAFE>`` prompt) and releases it keeping the changes (M40);
   Ctrl-D, or a session that ends without ``quit`` (dropped, client killed), undoes every change made since it was
-  taken (M41); another session asking gets the hijack question (M42). Each configuration change made while Safe
+  taken (M41) — at once, or, with ``sees_drops`` false (a silently cut link), only when
+  :meth:`RouterOSState.see_dropped` says the TCP timeout ran out, the dropped session holding Safe Mode until then
+  (M82); another session asking gets the hijack question (M42). Each configuration change made while Safe
   Mode is held (an ``add``, ``remove``, ``set``, ``enable`` or ``disable`` of a configuration menu, from any session)
   is one history action (M45, inferred); the change that goes past ``history_limit`` (100, M42) puts the owner out
   of Safe Mode with every change kept, printing nothing (inferred: the prompt just loses ``<SAFE>``).
@@ -167,6 +169,11 @@ class RouterOSState:
     """How often Safe Mode was left because the history was full (tests)."""
     flash: bool = True
     """The file list has a ``flash`` directory (M73): files outside it would not survive a reboot."""
+    sees_drops: bool = True
+    """A session that drops is seen gone at once (its Safe Mode changes undone then, M41). False: as on a silently
+    cut link, the dropped session keeps holding Safe Mode until :meth:`see_dropped` (the TCP timeout, M41)."""
+    dropped_owner: bool = False
+    """The Safe Mode owner's session has dropped and the router has not seen it yet (``sees_drops`` False)."""
 
     @property
     def version_tuple(self) -> tuple[int, int]:
@@ -187,6 +194,13 @@ class RouterOSState:
         items = self.menus.setdefault(menu, [])
         items.insert(len(items) if position is None else position, item)
         return item
+
+    def see_dropped(self) -> None:
+        """The router sees a dropped Safe Mode session gone (its TCP timeout ran out, M41): its changes are undone."""
+        with self.lock:
+            if self.dropped_owner:
+                self.dropped_owner = False
+                self.release_safe_mode(undo=True)
 
     def take_safe_mode(self, owner: RouterOSShell) -> None:
         """Start recording for an undo: snapshot the menus and the small files (M40, M78)."""
@@ -226,6 +240,7 @@ class RouterOSState:
             self.sync_files()
         self.safe_files = {}
         self.safe_owner, self.safe_snapshot = None, None
+        self.dropped_owner = False
 
     def items(self, menu: str) -> list[Item]:
         """Entries of ``menu`` in order."""
@@ -530,6 +545,9 @@ class RouterOSShell(Shell):
         """``quit`` keeps Safe Mode changes; a session that drops undoes them (M41)."""
         with self.state.lock:
             if self.state.safe_owner is self:
+                if not clean and not self.state.sees_drops:
+                    self.state.dropped_owner = True  # still holds Safe Mode until the router sees it gone (M41)
+                    return
                 self.state.release_safe_mode(undo=not clean)
 
     def _hijack(self, answer: str) -> str:

@@ -8,15 +8,18 @@ what a SIGKILL leaves), leaves the router exactly as before the run."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from routerfix.drivers.mikrotik import driver as mikrotik_driver
 from routerfix.simulators._hosts.ssh import PlatformHandle, SSHSimulatorHost
 from routerfix.simulators.mikrotik.device import RouterOSState, simulate
 
 import routerfix
+from routerfix.errors import RouterfixError
 from routerfix.simulate import SimulatedDevice
 
 from .conftest import connect, kill_client_during_apply
@@ -65,11 +68,56 @@ def test_a_verified_run_releases_safe_mode_and_keeps_its_change(mikrotik: Any) -
     assert sent.count(b"\x18") == 2 and b"\x04" not in sent                      # taken once, released once
 
 
-def test_another_sessions_safe_mode_is_left_alone(mikrotik: Any) -> None:
+def test_another_sessions_safe_mode_is_left_alone_and_nothing_is_changed(mikrotik: Any) -> None:
+    """Someone at the console holds Safe Mode: whatever is changed now is undone with their changes if their session
+    ends abnormally (M41), so the run changes nothing and says why; their Safe Mode is left as it was."""
     state: RouterOSState = mikrotik.handle.router
     state.take_safe_mode(owner=object())  # type: ignore[arg-type]  # someone at the console holds it
-    with connect(mikrotik) as driver:
-        assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"
-        assert not driver.safe_mode
+    before = _config(state)
+    with connect(mikrotik) as driver, pytest.raises(RouterfixError, match="another session holds Safe Mode"):
+        routerfix.apply_ghostcall_mitigation(driver)
     assert b"\x18d\r\n" in bytes(mikrotik.handle.device.received)                  # answered "don't take it"
     assert state.safe_owner is not None and state.safe_snapshot is not None          # theirs, untouched
+    assert _config(state) == before
+
+
+def test_a_read_after_a_drop_is_not_trusted_while_the_dropped_session_still_holds_safe_mode(
+        mikrotik: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connection drops right after the write line ran, on a link cut silently: the router keeps the dropped
+    session's Safe Mode (and will undo its changes) until its TCP timeout (M41). The engine reconnects and re-reads a
+    router that shows the change: the run must not report it mitigated (the router is about to undo it)."""
+    state: RouterOSState = mikrotik.handle.router
+    state.sees_drops = False
+    monkeypatch.setattr(mikrotik_driver, "DROPPED_SAFE_MODE_WAIT", 0.5)
+    before = _config(state)
+    driver = connect(mikrotik)
+    mikrotik.handle.device.drop_after(WRITES[0], executes=True)
+    try:
+        with pytest.raises(RouterfixError, match="still holds Safe Mode") as caught:
+            routerfix.apply_ghostcall_mitigation(driver)
+        print(caught.value)
+    finally:
+        driver.close()
+    assert mikrotik.handle.device.knobs.drop_at is None, "the drop did not happen: the case tests nothing"
+    assert state.dropped_owner and _config(state) != before, "nothing was held: the case tests nothing"
+    state.see_dropped()
+    assert _config(state) == before
+
+
+def test_a_dropped_session_seen_gone_during_the_wait_lets_the_run_go_on(mikrotik: Any) -> None:
+    """Same drop; the router sees the session gone (and undoes its changes) while the reconnected run waits: the
+    run goes on from what the router then shows, and ends mitigated and verified."""
+    state: RouterOSState = mikrotik.handle.router
+    state.sees_drops = False
+    driver = connect(mikrotik)
+    mikrotik.handle.device.drop_after(WRITES[0], executes=True)
+    seen = threading.Timer(0.5, state.see_dropped)
+    seen.start()
+    try:
+        result = routerfix.apply_ghostcall_mitigation(driver)
+    finally:
+        seen.cancel()
+        driver.close()
+    assert mikrotik.handle.device.knobs.drop_at is None, "the drop did not happen: the case tests nothing"
+    assert result.status == "mitigated" and state.safe_owner is None
+    assert any(r.get("comment", "").startswith("routerfix-sip") for r in state.nat_rules())
