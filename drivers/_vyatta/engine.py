@@ -257,9 +257,7 @@ class VyattaDriver(SSHDriver):
 
     def _confirm_and_save(self) -> None:
         """``configure`` + ``confirm`` (the timer stops), then ``save`` + ``exit``: two round trips. The save
-        comes only after the device said the timer stopped. An undo marker whose removal waited for this goes
-        now (a failure to remove it is only logged: the change is kept, and a marker on a router without
-        routerfix's changes is stale, never replayed)."""
+        comes only after the device said the timer stopped."""
         out = self.send_pipelined(["configure", "confirm"], check=False)[1]
         if not re.search(r"timer stopped|No confirm pending", out, re.IGNORECASE):
             self.send("exit discard", check=False)
@@ -271,12 +269,6 @@ class VyattaDriver(SSHDriver):
         save, leave = self.send_pipelined(["save", "exit"], check=False)
         self._check_saved(save)
         self.check_output("exit", leave)
-        if self._clear_due:
-            try:
-                self._remove_marker()
-            except DeviceError as exc:
-                log.warning("%s: the undo marker %s could not be removed (%s); it is stale now", self.host,
-                            MARKER_FILE, exc.device_message)
 
     def _check_saved(self, out: str) -> None:
         if "Done" not in out:
@@ -311,6 +303,7 @@ class VyattaDriver(SSHDriver):
     def read_state(self) -> DeviceState:
         """(``show version`` once,) configuration, leases, ARP and the undo marker typed ahead as one block: one
         round trip."""
+        self._clear_due = False  # the device's own word from here: a removal still wanted is applied again
         if self._unsaved and not self.pending_confirm and self._session is not None:
             self.send("configure")
             self._save_in_config()  # a save lost to a dropped connection is redone first
@@ -334,7 +327,8 @@ class VyattaDriver(SSHDriver):
         the configuration read after this session's last write (every commit reads it back after ``save``) and the
         undo marker as last read or written (a removal waiting for the confirm counts as done): usually no round
         trip. Leases and ARP are not read. When it matches ``expected`` (the engine's final check
-        of a run or of a rollback), a pending ``commit-confirm`` is confirmed and the configuration saved here."""
+        of a run or of a rollback), a pending ``commit-confirm`` is confirmed and the configuration saved here,
+        and then an undo marker whose removal waited for that is removed."""
         _, paths = self._current()
         marker, warning = (None, None) if self._clear_due else self._known_marker()
         state = DeviceState(facts=self.facts(), capabilities=self.capabilities, sip_alg=self._sip_alg(paths),
@@ -347,6 +341,8 @@ class VyattaDriver(SSHDriver):
                 self.send("configure")
                 self._save_in_config()
                 self.send("exit")
+            if self._clear_due and not self.pending_confirm:
+                self._remove_marker()  # refused: raised, and the engine puts the router back as it was
         elif self.pending_confirm:
             log.warning("%s: read-back differs from the plan; commit-confirm left armed (the device reboots to its "
                         "saved configuration in %d minutes unless a verified rollback confirms)", self.host,
