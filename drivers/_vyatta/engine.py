@@ -257,7 +257,8 @@ class VyattaDriver(SSHDriver):
 
     def _confirm_and_save(self) -> None:
         """``configure`` + ``confirm`` (the timer stops), then ``save`` + ``exit``: two round trips. The save
-        comes only after the device said the timer stopped."""
+        comes only after the device said the timer stopped; once ``save`` said ``Done``, a refused ``exit`` leaves
+        with ``exit discard`` (nothing uncommitted or unsaved is left to lose)."""
         out = self.send_pipelined(["configure", "confirm"], check=False)[1]
         if not re.search(r"timer stopped|No confirm pending", out, re.IGNORECASE):
             self.send("exit discard", check=False)
@@ -268,7 +269,13 @@ class VyattaDriver(SSHDriver):
         self._unsaved = True
         save, leave = self.send_pipelined(["save", "exit"], check=False)
         self._check_saved(save)
-        self.check_output("exit", leave)
+        try:
+            self.check_output("exit", leave)
+        except DeviceError:  # confirmed and saved: nothing is left in the candidate to lose by leaving anyway
+            log.warning("%s: 'exit' after 'save' was refused (%s); leaving with 'exit discard'", self.host,
+                        leave.strip()[-200:])
+            if self.session.last_prompt.endswith("#"):
+                self.send("exit discard", check=False)
 
     def _check_saved(self, out: str) -> None:
         if "Done" not in out:
