@@ -178,3 +178,47 @@ def test_a_login_that_may_not_write_config_is_refused_before_any_commit(platform
         assert config_text(platform, device.handle) == before and persisted(platform, device.handle)
         assert router.confirm_deadline is None and router.reverts == 0, "nothing was committed or armed"
         assert router.disk.files == {} and "/config/routerfix" not in router.disk.dirs
+
+
+def _undo_confirm_step(sim: Callable[..., Any], tmp: Path) -> int:
+    """The undo's ``confirm`` (1-based, after the session opened), measured on a clean undo."""
+    with sim("vyos", "pbx") as device:
+        with connect(device) as driver:
+            routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True, state_dir=tmp / "a")
+        with connect(device) as driver:
+            device.handle.device.clear_records()
+            routerfix.remove_ghostcall_mitigation(driver, state_dir=tmp / "b")
+            sent = device.handle.device.commands
+            return sent.index("confirm") + 1
+
+
+def test_the_marker_outlives_an_undo_whose_commit_confirm_reverts(sim: Callable[..., Any], tmp_path: Path) -> None:
+    """The undo's client is gone after its ``commit-confirm``, before its ``confirm``: the router reboots to the
+    saved (mitigated) configuration, and the marker describing that mitigation is still there (its removal waits
+    for the confirm, row 40), so the next undo restores from it."""
+    step = _undo_confirm_step(sim, tmp_path / "clean")
+    with sim("vyos", "pbx") as device:
+        router, dev = device.handle.router, device.handle.device
+        view = _view(device)
+        with connect(device) as driver:
+            routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True, state_dir=tmp_path / "a")
+        mitigated, entry = config_text("vyos", device.handle), _marker(device)
+        driver = connect(device)
+        dev.clear_records()
+        dev.knobs.fail_auth = True                             # the client is gone: nothing logs in again
+        dev.drop_after(step)                                   # "confirm" never arrives
+        try:
+            with pytest.raises(RouterfixError):
+                routerfix.remove_ghostcall_mitigation(driver, state_dir=tmp_path / "b")
+        finally:
+            driver.close()
+        assert "commit-confirm 10" in dev.commands and dev.commands[-1] == "configure"
+        assert router.confirm_deadline is not None
+        router.fire_revert()
+        assert _marker(device) == entry, "the marker went before the undo was confirmed"
+        assert config_text("vyos", device.handle) == mitigated
+        dev.knobs.fail_auth = False
+        with connect(device) as driver:
+            undone = routerfix.remove_ghostcall_mitigation(driver, state_dir=tmp_path / "c")
+            assert undone.complete and undone.plan.extra["undo_from"] == "marker"
+        assert _view(device) == view and _marker(device) is None
