@@ -12,6 +12,12 @@ half-made stays in the candidate. netmiko's own VyOS helpers are not used: they
 read with 2-second timing waits; commands go through :meth:`SSHDriver.send` with a prompt regex instead, and
 blocks that are harmless to run whole (reads, the ``set``/``delete`` lines of a candidate, ``save`` + ``exit``)
 through :meth:`SSHDriver.send_pipelined` (one round trip per block).
+
+Undo marker (:mod:`.marker`, vyos.md rows 33-40): a file in ``/config``, read in the first read block and written
+ahead of the batch's candidate in its block, so it costs no round trip and is in place before anything is
+committed (a refused write stops the run then, nothing committed). It is plain file I/O, not configuration: a
+reverted commit-confirm leaves it behind (stale, never replayed), and its removal at the end of an undo waits for
+the undo's ``confirm`` and ``save``.
 """
 
 from __future__ import annotations
