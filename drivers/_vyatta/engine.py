@@ -480,14 +480,15 @@ class VyattaDriver(SSHDriver):
         problem = written(outputs)
         if problem is not None:
             self._marker = None
-            raise DeviceError(f"cannot save the undo marker {MARKER_FILE}, so nothing was changed: the login user "
-                              "must be able to write /config (be in the vyattacfg group, as configuring users are)",
+            raise DeviceError(f"cannot save the undo marker {MARKER_FILE} (nothing is committed with it): the login "
+                              "user must be able to write /config (be in the vyattacfg group, as configuring users "
+                              "are)",
                               device_message=problem[:200], host=self.host, driver=self.name)
         self._marker = parse_marker(text, MARKER_FILE)
 
     def _clear_undo_marker(self) -> None:
         """Removed once the change before it is kept: at the end of the batch, and while a ``commit-confirm`` is
-        pending only after it is confirmed and saved (:meth:`_confirm_and_save`)."""
+        pending only after it is confirmed and saved (:meth:`verify_state`)."""
         if self._held.active:
             self._held_marker, self._held_clear = None, True
         elif self.pending_confirm:
