@@ -12,6 +12,12 @@ half-made stays in the candidate. netmiko's own VyOS helpers are not used: they
 read with 2-second timing waits; commands go through :meth:`SSHDriver.send` with a prompt regex instead, and
 blocks that are harmless to run whole (reads, the ``set``/``delete`` lines of a candidate, ``save`` + ``exit``)
 through :meth:`SSHDriver.send_pipelined` (one round trip per block).
+
+Undo marker (:mod:`.marker`, vyos.md rows 33-40): a file in ``/config``, read in the first read block and written
+ahead of the batch's candidate in its block, so it costs no round trip and is in place before anything is
+committed (a refused write stops the run then, nothing committed). It is plain file I/O, not configuration: a
+reverted commit-confirm leaves it behind (stale, never replayed), and its removal at the end of an undo waits for
+the undo's ``confirm`` and ``save``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.enums import ActionKind
 from routerfix.errors import DeviceError, InvalidValue, ParseError
 from routerfix.held import HeldWrites
+from routerfix.markers import parse_marker
 from routerfix.model import (
     Backup,
     DeviceFacts,
@@ -41,6 +48,7 @@ from routerfix.model import (
 from routerfix.planner import managed_view
 
 from .configtree import Path, parse_commands, quote
+from .marker import MARKER_FILE, clear_command, decode_read, read_command, write_commands, written
 from .parser import parse_arp, parse_conntrack_deleted, parse_interface_address, parse_version
 
 __all__ = ["VyattaDriver"]
@@ -64,7 +72,8 @@ class VyattaDriver(SSHDriver):
                            "configuration",
     }
     batch_kinds = frozenset({ActionKind.ADD_FORWARD, ActionKind.REMOVE_FORWARD, ActionKind.RESERVE_ADDRESS,
-                             ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG})
+                             ActionKind.RELEASE_ADDRESS, ActionKind.SET_SIP_ALG, ActionKind.SAVE_UNDO_MARKER,
+                             ActionKind.CLEAR_UNDO_MARKER})
     prompt_pattern: ClassVar[str | None] = r"[\w.-]+@[\w.-]+(?::\S*)?[$#]"
     error_patterns: ClassVar[tuple[str, ...]] = (
         r"is not valid", r"Set failed", r"Delete failed", r"Commit failed", r"Invalid command", r"Cannot exit",
@@ -98,6 +107,15 @@ class VyattaDriver(SSHDriver):
         self._unsaved = False
         self._cached: tuple[str, list[Path]] | None = None
         """``show configuration commands`` as read after this session's last write (None: unknown)."""
+        self._marker: tuple[dict[str, Any] | None, str | None] | None = None
+        """The undo marker (marker, warning) as this session last read or wrote it (None: unknown)."""
+        self._held_marker: tuple[list[str], str] | None = None
+        """Inside :meth:`write_batch`: the marker's write lines and text, sent ahead of the candidate."""
+        self._held_clear = False
+        """Inside :meth:`write_batch`: the marker is to be removed once the batch's change is kept."""
+        self._clear_due = False
+        """The marker is removed once the pending ``commit-confirm`` is confirmed and saved (not before: a
+        revert would bring back the change the marker describes)."""
 
     # --- platform specifics (overridden) -------------------------------------------------------
 
@@ -139,6 +157,7 @@ class VyattaDriver(SSHDriver):
 
     def _open_once(self) -> None:
         self._cached = None  # a new session: nothing read in this one yet
+        self._marker = None
         super()._open_once()
 
     def _config(self) -> tuple[str, list[Path]]:
@@ -183,12 +202,17 @@ class VyattaDriver(SSHDriver):
 
     def _forget_cache(self) -> None:
         self._cached = None
+        self._held_marker, self._held_clear = None, False
 
     def _commit_held(self, lines: list[str]) -> None:
         self._cached = None
-        self._send_commit(lines)
+        marker, self._held_marker = self._held_marker, None
+        clear, self._held_clear = self._held_clear, False
+        self._send_commit(lines, marker)
+        if clear:
+            self._clear_undo_marker()  # outside the block now: after the confirm when one is pending
 
-    def _send_commit(self, lines: list[str]) -> None:
+    def _send_commit(self, lines: list[str], marker: tuple[list[str], str] | None = None) -> None:
         """configure, ``lines``, ``commit-confirm N`` (the run's first commit; later ones a plain ``commit``,
         still covered by the same timer), exit — or ``exit discard`` on any refusal.
 
@@ -196,13 +220,23 @@ class VyattaDriver(SSHDriver):
         candidate; a refused line makes the whole candidate go with ``exit discard`` before anything is
         committed); the commit on its own (plus the answer to ``Proceed ?``); then ``exit`` and ``show
         configuration commands`` as one block (the read-back the following writes and the verification reuse).
-        Nothing is saved: :meth:`verify_state` confirms and saves once the read-back matches the plan."""
+        Nothing is saved: :meth:`verify_state` confirms and saves once the read-back matches the plan.
+
+        ``marker``: the undo marker's write lines (and text), typed ahead of ``configure`` in the same block:
+        the file is in place before anything is committed, and if it could not be written the candidate goes
+        with ``exit discard``, nothing committed."""
         if not lines:
+            if marker is not None:
+                self._write_marker(*marker)
             return
         self._cached = None
-        block = ["configure", *lines]
+        head = marker[0] if marker is not None else []
+        block = [*head, "configure", *lines]
         try:
-            for command, output in zip(block, self.send_pipelined(block, check=False), strict=True):
+            outputs = self.send_pipelined(block, check=False)
+            if marker is not None:
+                self._check_marker_written(outputs[:len(head)], marker[1])
+            for command, output in zip(block[len(head):], outputs[len(head):], strict=True):
                 self.check_output(command, output)
             if self.pending_confirm:
                 self.send("commit")
@@ -229,7 +263,8 @@ class VyattaDriver(SSHDriver):
 
     def _confirm_and_save(self) -> None:
         """``configure`` + ``confirm`` (the timer stops), then ``save`` + ``exit``: two round trips. The save
-        comes only after the device said the timer stopped."""
+        comes only after the device said the timer stopped; once ``save`` said ``Done``, a refused ``exit`` leaves
+        with ``exit discard`` (nothing uncommitted or unsaved is left to lose)."""
         out = self.send_pipelined(["configure", "confirm"], check=False)[1]
         if not re.search(r"timer stopped|No confirm pending", out, re.IGNORECASE):
             self.send("exit discard", check=False)
@@ -240,7 +275,13 @@ class VyattaDriver(SSHDriver):
         self._unsaved = True
         save, leave = self.send_pipelined(["save", "exit"], check=False)
         self._check_saved(save)
-        self.check_output("exit", leave)
+        try:
+            self.check_output("exit", leave)
+        except DeviceError:  # confirmed and saved: nothing is left in the candidate to lose by leaving anyway
+            log.warning("%s: 'exit' after 'save' was refused (%s); leaving with 'exit discard'", self.host,
+                        leave.strip()[-200:])
+            if self.session.last_prompt.endswith("#"):
+                self.send("exit discard", check=False)
 
     def _check_saved(self, out: str) -> None:
         if "Done" not in out:
@@ -273,31 +314,39 @@ class VyattaDriver(SSHDriver):
         return parse_version(text, self.vendor, hostname)
 
     def read_state(self) -> DeviceState:
-        """(``show version`` once,) configuration, leases and ARP typed ahead as one block: one round trip."""
+        """(``show version`` once,) configuration, leases, ARP and the undo marker typed ahead as one block: one
+        round trip."""
+        self._clear_due = False  # the device's own word from here: a removal still wanted is applied again
         if self._unsaved and not self.pending_confirm and self._session is not None:
             self.send("configure")
             self._save_in_config()  # a save lost to a dropped connection is redone first
             self.send("exit")
-        reads = ["show configuration commands", self.leases_command, "show arp"]
+        reads = ["show configuration commands", self.leases_command, "show arp", read_command()]
         if self._facts is None:
             reads.insert(0, "show version")
-        outputs = self.send_pipelined(reads)
+        outputs = self.send_pipelined(reads)  # the marker's reply is base64: it cannot match an error pattern
         if self._facts is None:
             self._facts = self._parse_facts(outputs.pop(0))
         _, paths = self._parse_config(outputs[0])
+        marker, warning = self._parse_marker(outputs[3])
         return DeviceState(
             facts=self._facts, capabilities=self.capabilities, sip_alg=self._sip_alg(paths),
             forwards=self._forwards(paths), scope=self._scope(paths)[0],
-            leases=self._parse_leases(outputs[1]), neighbours=parse_arp(outputs[2]))
+            leases=self._parse_leases(outputs[1]), neighbours=parse_arp(outputs[2]), undo_marker=marker,
+            marker_warning=warning)
 
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """What verification compares (SIP helper, every destination-NAT rule, the DHCP static mappings), from
-        the configuration read after this session's last write (every commit reads it back after ``save``):
-        usually no round trip. Leases and ARP are not read. When it matches ``expected`` (the engine's final check
-        of a run or of a rollback), a pending ``commit-confirm`` is confirmed and the configuration saved here."""
+        the configuration read after this session's last write (every commit reads it back after ``save``) and the
+        undo marker as last read or written (a removal waiting for the confirm counts as done): usually no round
+        trip. Leases and ARP are not read. When it matches ``expected`` (the engine's final check
+        of a run or of a rollback), a pending ``commit-confirm`` is confirmed and the configuration saved here,
+        and then an undo marker whose removal waited for that is removed."""
         _, paths = self._current()
+        marker, warning = (None, None) if self._clear_due else self._known_marker()
         state = DeviceState(facts=self.facts(), capabilities=self.capabilities, sip_alg=self._sip_alg(paths),
-                            forwards=self._forwards(paths), scope=self._scope(paths)[0])
+                            forwards=self._forwards(paths), scope=self._scope(paths)[0], undo_marker=marker,
+                            marker_warning=warning)
         if managed_view(state) == managed_view(expected):
             if self.pending_confirm:  # the run's change (or its rollback) is verified: keep it, then save it
                 self._confirm_and_save()
@@ -305,6 +354,8 @@ class VyattaDriver(SSHDriver):
                 self.send("configure")
                 self._save_in_config()
                 self.send("exit")
+            if self._clear_due and not self.pending_confirm:
+                self._remove_marker()  # refused: raised, and the engine puts the router back as it was
         elif self.pending_confirm:
             log.warning("%s: read-back differs from the plan; commit-confirm left armed (the device reboots to its "
                         "saved configuration in %d minutes unless a verified rollback confirms)", self.host,
@@ -400,6 +451,60 @@ class VyattaDriver(SSHDriver):
                                           driver=self.name)
                 total += max(count, 0)
         return total
+
+    # --- undo marker (vyos.md rows 33-40, edgeos.md rows 20-24) ---------------------------------------------
+
+    def _parse_marker(self, output: str) -> tuple[dict[str, Any] | None, str | None]:
+        text = decode_read(output)
+        self._marker = (None, f"the undo marker {MARKER_FILE} did not read back as base64: ignored") \
+            if text is None else parse_marker(text, MARKER_FILE)
+        return self._marker
+
+    def _known_marker(self) -> tuple[dict[str, Any] | None, str | None]:
+        return self._marker if self._marker is not None else self._parse_marker(
+            self.send(read_command(), check=False))
+
+    def _save_undo_marker(self, text: str) -> None:
+        """Inside :meth:`write_batch`: held, and typed ahead of the batch's candidate (:meth:`_send_commit`).
+        Outside: written now (one round trip)."""
+        lines = write_commands(text)
+        if self._held.active:
+            self._held_marker, self._held_clear = (lines, text), False
+            return
+        self._write_marker(lines, text)
+
+    def _write_marker(self, lines: list[str], text: str) -> None:
+        self._check_marker_written(self.send_pipelined(lines, check=False), text)
+
+    def _check_marker_written(self, outputs: list[str], text: str) -> None:
+        problem = written(outputs)
+        if problem is not None:
+            self._marker = None
+            raise DeviceError(f"cannot save the undo marker {MARKER_FILE} (nothing is committed with it): the login "
+                              "user must be able to write /config (be in the vyattacfg group, as configuring users "
+                              "are)",
+                              device_message=problem[:200], host=self.host, driver=self.name)
+        self._marker = parse_marker(text, MARKER_FILE)
+
+    def _clear_undo_marker(self) -> None:
+        """Removed once the change before it is kept: at the end of the batch, and while a ``commit-confirm`` is
+        pending only after it is confirmed and saved (:meth:`verify_state`)."""
+        if self._held.active:
+            self._held_marker, self._held_clear = None, True
+        elif self.pending_confirm:
+            self._clear_due = True
+        else:
+            self._remove_marker()
+
+    def _remove_marker(self) -> None:
+        out = self.send(clear_command(), check=False)
+        self._clear_due = False
+        problem = written([out])
+        if problem is not None:
+            self._marker = None
+            raise DeviceError(f"cannot remove the undo marker {MARKER_FILE}", device_message=problem[:200],
+                              host=self.host, driver=self.name)
+        self._marker = (None, None)
 
     def _restore(self, backup: Backup) -> None:
         """Put the managed subtrees (NAT rules, DHCP server, conntrack modules) back as the backup has them."""

@@ -36,14 +36,16 @@ class EdgeOsDriver(VyattaDriver):
     capabilities = Capabilities(
         features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
                             Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.BACKUP, Feature.SIP_ALG,
-                            Feature.FLUSH_CONNECTIONS}),
+                            Feature.FLUSH_CONNECTIONS, Feature.UNDO_MARKER}),
         forward_ranges=True, forward_both=True, orders_rules=True,
         notes=("forwards are raw destination NAT rules (service nat rule N type destination, inbound-interface), "
                "numbered with the lowest free number below 5000 (5000+ is left to source NAT)",
                "port-forward wizard rules are read (and removed only with replace_conflicting), never written",
                "no NAT filtering setting (Linux conntrack): NAT mode not managed",
                "all changes of a run go as one commit-confirm (the device reboots to its saved configuration unless "
-               "confirmed), confirmed and saved once the read-back matches the plan"))
+               "confirmed), confirmed and saved once the read-back matches the plan",
+               "undo marker in /config/routerfix/undo.json (kept across reboots and image upgrades; the login user "
+               "must be in the vyattacfg group)"))
     session_commands: ClassVar[tuple[str, ...]] = ("terminal width 512", "terminal length 0")
     leases_command: ClassVar[str] = "show dhcp leases"
     rule_number_limit: ClassVar[int] = 4999

@@ -31,12 +31,14 @@ class VyosDriver(VyattaDriver):
     capabilities = Capabilities(
         features=frozenset({Feature.PORT_FORWARD, Feature.FORWARD_TO_UNUSED, Feature.DHCP_SCOPE, Feature.LEASES,
                             Feature.NEIGHBOURS, Feature.DHCP_RESERVATION, Feature.BACKUP, Feature.SIP_ALG,
-                            Feature.FLUSH_CONNECTIONS}),
+                            Feature.FLUSH_CONNECTIONS, Feature.UNDO_MARKER}),
         forward_ranges=True, forward_both=True, orders_rules=True,
         notes=("destination NAT rules take the lowest free rule number and are restricted with inbound-interface",
                "no NAT filtering setting (Linux conntrack): NAT mode not managed",
                "all changes of a run go as one commit-confirm (the device reboots to its saved configuration unless "
-               "confirmed), confirmed and saved once the read-back matches the plan"))
+               "confirmed), confirmed and saved once the read-back matches the plan",
+               "undo marker in /config/routerfix/undo.json (kept across reboots and image upgrades; the login user "
+               "must be in the vyattacfg group)"))
     session_commands: ClassVar[tuple[str, ...]] = ("set terminal width 512", "set terminal length 0")
     leases_command: ClassVar[str] = "show dhcp server leases"
     managed_prefixes: ClassVar[tuple[Path, ...]] = (

@@ -5,6 +5,8 @@ docs/facts/edgeos.md (rows 1-2, 16): prompts, ``[edit]``, a per-session candidat
 unsaved change is lost at reboot (``router.reboot()``). ``commit-confirm [N] [no-prompt]`` / ``confirm`` follow
 vyos.md rows 28-32 (edgeos.md rows 17-19): the timer runs on the router, not the session, in *simulated* time
 (``router.advance(seconds)``, ``router.fire_revert()``), and its end reboots to the saved configuration.
+A line whose first word is quoted (``\\head``) is a plain shell command on the files in ``/config``
+(:mod:`.files`, vyos.md rows 33-40, edgeos.md rows 20-24), which a reboot keeps.
 Texts the table marks inferred are inferred here too.
 """
 
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._hosts.ssh import Shell
+from .files import FileSystem, run_shell
 from .tree import Path, Schema
 
 __all__ = ["ARP", "LEASES", "Conntrack", "Dialect", "VyattaRouter", "VyattaSession", "scanner_flows"]
@@ -69,6 +72,8 @@ class VyattaRouter:
     """When the armed ``commit-confirm`` reboots the router (None: none armed)."""
     reverts: int = 0
     """How many times a commit-confirm timer ran out (each one a reboot to the saved configuration)."""
+    disk: FileSystem = field(default_factory=FileSystem)
+    """``/config``'s plain files (the undo marker): kept by :meth:`reboot`."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -164,6 +169,8 @@ class VyattaSession(Shell):
             text = line.strip()
             if not text:
                 return ""
+            if text.startswith("\\") and self.candidate is None:
+                return run_shell(self.router.disk, text[1:])
             try:
                 words = shlex.split(text)
             except ValueError:
