@@ -1,7 +1,8 @@
 """Device-held undo markers: the compact prior state an undo needs, kept on the router itself.
 
-Where a driver declares :attr:`~routerfix.model.Feature.UNDO_MARKER` (a file on a Linux or OpenWrt router), the
-first write of a mitigation saves what that run changes, at its value before routerfix: NAT filtering and SIP ALG
+Where a driver declares :attr:`~routerfix.model.Feature.UNDO_MARKER` (a file on the router, or configuration text
+that holds none of the device's behaviour: the driver says where), the first write of a mitigation saves what that
+run changes, at its value before routerfix: NAT filtering and SIP ALG
 (what they were, what routerfix set), the forwards routerfix removed (byte for byte) and the reservations it
 released. A rerun keeps what is there and only adds what it changes for the first time, so the marker always
 holds the state before routerfix's *first* change. ``undo`` with no local record restores from it and clears it.
