@@ -596,6 +596,18 @@ class LinuxDriver(SSHDriver):
                 f"{path}"
         return [start] + ([f"nft list table {family} {table} >> {path}"] if present else [])
 
+    def _save_other_table(self, family: str, table: str) -> None:
+        """Save another table for the revert before a forward is deleted from it, and check (``nft -c -f``, nothing
+        applied: L52) that the saved text would load back: if it would not, the timer could not put the forward back,
+        so it is not deleted."""
+        try:
+            self._run([*self._save_table(family, table, present=True), f"nft -c -f {REVERT_OTHER}"])
+        except DeviceError as exc:
+            raise DeviceError(
+                f"table {family} {table}, saved for the self-revert before replacing a forward in it, would not load "
+                f"back (nft -c -f {REVERT_OTHER}): the forward was left in place; remove it by hand, or run with "
+                f"self_revert=false", device_message=exc.device_message, host=self.host, driver=self.name) from None
+
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """Read back; when it matches ``expected`` and this run's revert timer is pending, stop it: the change is
         kept (L39)."""
@@ -645,7 +657,7 @@ class LinuxDriver(SSHDriver):
                                                f"remove it by hand", host=self.host, driver=self.name)
             ours = (rule.family, rule.table) == (FAMILY, TABLE)
             if self.pending_revert and (rule.family, rule.table) not in self._revert_tables:
-                self._run(self._save_table(rule.family, rule.table, present=True))
+                self._save_other_table(rule.family, rule.table)
             left = [r for r in self._ruleset.raw_rules if (r.get("family"), r.get("table"), r.get("chain")) ==
                     (FAMILY, TABLE, CHAIN) and r.get("handle") != rule.handle]
             if ours and not left:

@@ -127,8 +127,8 @@ class OpenWrtDriver(SSHDriver):
         """Inside :meth:`write_batch`: each write's packages and ``uci`` commands, held for the block's one chain."""
         self._shown: dict[str, list[UciSection]] = {}
         self._read_late = False
-        """:meth:`backup` read what the write hooks check just before the writes (else :meth:`write_batch` reads it
-        again)."""
+        """:meth:`backup` read what the write hooks check just before the writes (else :meth:`hold_changes` drops it, so
+        they read it again)."""
         self._changes: dict[str, str] = {}
         """``uci -X show`` / ``uci changes`` per package as this session last read them since its last write (the
         write hooks read from here: :meth:`_read`)."""
@@ -197,15 +197,18 @@ class OpenWrtDriver(SSHDriver):
             self._remember(dict(zip(packages, shown, strict=True)), dict(zip(written, changes, strict=True)))
         return {p: self._shown[p] for p in packages}, "".join(self._changes[p] for p in written)
 
-    @contextlib.contextmanager
-    def write_batch(self) -> Iterator[None]:
-        """The ``uci`` commands of the block's writes in one ``&&`` chain at its end: each package committed once,
-        the firewall and dnsmasq reloaded once each. An exception inside drops what was held (nothing was sent).
-        Unless :meth:`backup` read just before, what an earlier read saw is dropped first, so the write hooks check
-        what is staged now (a run without a backup waited for its confirmation after the planning read)."""
+    def hold_changes(self) -> None:
+        """Before a plan's writes (one action or many): unless :meth:`backup` read just before, what an earlier read
+        saw is dropped, so the write hooks check what is staged now (a run without a backup waited for its
+        confirmation after the planning read)."""
         if not self._read_late:
             self._forget()
         self._read_late = False
+
+    @contextlib.contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """The ``uci`` commands of the block's writes in one ``&&`` chain at its end: each package committed once,
+        the firewall and dnsmasq reloaded once each. An exception inside drops what was held (nothing was sent)."""
         with self._held.block(self._send_held):
             yield
 

@@ -221,6 +221,9 @@ class LinuxRouter:
     """Transient timers ``systemd-run --on-active`` started: unit name → (when it fires, the ``sh -c`` script)."""
     clock: float = 0.0
     """Simulated seconds (timers fire in :meth:`advance`)."""
+    unloadable: set[tuple[str, str]] = field(default_factory=set)
+    """Tables whose ``nft list`` text ``nft -f`` refuses (an nft release that cannot read back what it lists): the
+    case the driver's ``nft -c -f`` check before replacing a forward guards against (L52)."""
     reverts: int = 0
     """How many timer scripts ran."""
     capture: _capture.CaptureState = field(default_factory=_capture.CaptureState)
@@ -241,6 +244,9 @@ class LinuxRouter:
 
     def load_ruleset(self, text: str) -> str:
         """``nft -f``: nft commands, one per line, or ``nft list ruleset`` text, as one transaction (L40)."""
+        for family, name in self.unloadable:
+            if f"table {family} {name} {{" in text:
+                raise NftError(f"Error: syntax error, unexpected junk (table {family} {name} as listed)")
         return self.nft("; ".join(_file_commands(text)))
 
     # --- nftables ------------------------------------------------------------------------------------
@@ -880,6 +886,15 @@ class LinuxShell(Shell):
                 del r.timers[unit]
                 return "", "", 0
             return "", f"Failed to stop {rest[1]}: Unit {rest[1]} not loaded.\n", 5
+        if name == "nft" and rest[:2] == ["-c", "-f"] and len(rest) == 3:  # check only, nothing applied (L52)
+            with r.lock:
+                import copy
+
+                saved = copy.deepcopy((r.tables, r.next_handle))
+                try:
+                    return self._program(["nft", "-f", rest[2]], stdin)
+                finally:
+                    r.tables, r.next_handle = saved
         if name == "nft" and rest[:1] == ["-f"] and len(rest) == 2:
             if rest[1] not in r.files:
                 return "", f"Error: Could not open file \"{rest[1]}\": No such file or directory\n", 1

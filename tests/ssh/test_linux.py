@@ -72,10 +72,12 @@ def test_exact_commands(sim: SimulatedDevice) -> None:
         "arping -D -c 2 -w 2 -I br-lan 192.168.88.249 2>&1; echo rfx-arping-exit $?"]
     arm = [c for c in sent if "systemd-run --unit" in c]   # the self-revert timer, before the first write (L38-L40)
     assert arm == [
-        "printf 'add table ip routerfix\\ndelete table ip routerfix\\n' > /run/routerfix-revert.nft; echo RFX-0 $?; "
-        "cp /etc/dnsmasq.hosts /run/routerfix-revert.hosts; echo RFX-1 $?; "
+        "rm -f /run/routerfix-revert-other.nft; echo RFX-0 $?; "
+        "printf 'add table ip routerfix\\ndelete table ip routerfix\\n' > /run/routerfix-revert.nft; echo RFX-1 $?; "
+        "cp /etc/dnsmasq.hosts /run/routerfix-revert.hosts; echo RFX-2 $?; "
         "systemd-run --unit=routerfix-revert --on-active=600 /bin/sh -c 'nft -f /run/routerfix-revert.nft; "
-        "cp /run/routerfix-revert.hosts /etc/dnsmasq.hosts; kill -HUP 812'; echo RFX-2 $?"]
+        "test -e /run/routerfix-revert-other.nft && nft -f /run/routerfix-revert-other.nft; "
+        "cp /run/routerfix-revert.hosts /etc/dnsmasq.hosts; kill -HUP 812'; echo RFX-3 $?"]
     stop = sent.index("systemctl stop routerfix-revert.timer 2>&1 || true")
     writes = [c for c in sent if (c.startswith(("nft '", "printf", "conntrack")) or "kill -HUP" in c) and c not in arm]
     assert sent.index(arm[0]) < sent.index(writes[0]) and stop < sent.index(writes[2])   # stopped before the flush

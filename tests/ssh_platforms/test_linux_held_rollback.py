@@ -198,3 +198,18 @@ def test_a_foreign_table_file_left_by_an_earlier_run_is_never_loaded(linux: Any)
     assert _config(router) != before, "the writes did not land: the case tests nothing"
     router.advance(60 * 60)
     assert ("inet", "planted") not in _tables(router) and _config(router) == before
+
+
+def test_a_forward_is_not_replaced_when_its_tables_saved_listing_would_not_load_back(
+        ssh_host: SSHSimulatorHost) -> None:
+    """The saved ``ip nat`` listing fails ``nft -c -f`` (an nft that cannot read back what it lists): the run does
+    not delete the PBX forward (the timer could not put it back) and ends as before (L52)."""
+    with simulate("pbx", host=ssh_host) as device:
+        router: LinuxRouter = device.handle.model
+        router.unloadable.add(("ip", "nat"))
+        before = (_tables(router), router.files["/etc/dnsmasq.hosts"])
+        with connect(device) as driver, pytest.raises(RouterfixError, match="would not load back"):
+            routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True)
+        assert "pbx" in router.render() and (_tables(router), router.files["/etc/dnsmasq.hosts"]) == before
+        router.advance(60 * 60)
+        assert (_tables(router), router.files["/etc/dnsmasq.hosts"]) == before

@@ -55,9 +55,12 @@ def test_normal_run_stops_the_job_and_nothing_reverts_later(sim: Any) -> None:
         assert router.reverts == 0 and config_text("openwrt", device.handle) == after
 
 
-def test_changes_staged_after_planning_are_never_committed_without_a_backup(sim: Any) -> None:
+@pytest.mark.parametrize("single", [False, True], ids=["whole-plan", "one-action"])
+def test_changes_staged_after_planning_are_never_committed_without_a_backup(sim: Any, single: bool) -> None:
     """``--no-backup``: another admin stages a UCI change while the run waits for its confirmation (after the plan
-    was read). The run must see it just before writing and refuse, not commit it with its own (rows 12, 15)."""
+    was read). The run must see it just before writing and refuse, not commit it with its own (rows 12, 15) —
+    whether the plan is the whole mitigation or one action (a rerun after routerfix's redirect was deleted by hand:
+    one action is written outside a write batch)."""
     from routerfix.simulators.openwrt.shell import OpenWrtSession
 
     from routerfix.engine import execute_plan
@@ -65,9 +68,16 @@ def test_changes_staged_after_planning_are_never_committed_without_a_backup(sim:
 
     with sim("openwrt") as device, connect(device) as driver:
         router = device.handle.router
+        admin = OpenWrtSession(router)
+        if single:
+            assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"
+            ours = [line.split("=")[0].split(".")[1] for line in admin.execute("uci -X show firewall").splitlines()
+                    if ".name='routerfix" in line][:1]
+            admin.execute(f"uci delete firewall.{ours[0]} && uci commit firewall")
         before = copy.deepcopy(router.committed)
         plan = routerfix.plan_ghostcall_mitigation(driver)
-        OpenWrtSession(router).execute("uci set firewall.@defaults[0].input='ACCEPT'")
+        assert (len(plan.actions) == 1) == single, [a.describe() for a in plan.actions]
+        admin.execute("uci set firewall.@defaults[0].input='ACCEPT'")
         assert router.changes.get("firewall"), "nothing was staged: the case tests nothing"
         with pytest.raises(DeviceError, match="uncommitted UCI changes"):
             execute_plan(driver, plan, backup=False)
