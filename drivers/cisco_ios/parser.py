@@ -1,9 +1,9 @@
 """Parsers for Cisco IOS / IOS-XE command output (pure functions, text in, routerfix models out).
 
 The formats are rows of ``docs/facts/cisco_ios.md``: static NAT lines (F21), SIP service lines (F24), the marker
-ACL (F25), the undo-marker ACL (F40-F43), DHCP pools, manual bindings and excluded addresses (F26-F27),
-``show ip dhcp binding`` (F28-F30), ``show ip arp`` (F31), ``show version`` (F34), running/startup layout
-(F14-F17).
+ACL (F25), the undo-marker ACL (F40-F43), ACL lines with sequence numbers (F44), DHCP pools, manual bindings and
+excluded addresses (F26-F27), ``show ip dhcp binding`` (F28-F30), ``show ip arp`` (F31), ``show version`` (F34),
+running/startup layout (F14-F17).
 
 Every parser is total: unknown lines are skipped, and only :class:`~routerfix.errors.ParseError` (or another
 routerfix error) can leave it.
@@ -63,6 +63,8 @@ _STATIC_PORT_RE = re.compile(
     rf"ip nat inside source static (tcp|udp) ({_IP}) (\d+) (?:interface (\S+)|({_IP})) (\d+)((?: \S+)*)")
 _STATIC_HOST_RE = re.compile(rf"ip nat inside source static ({_IP}) ({_IP})((?: \S+)*)")
 _REMARK_RE = re.compile(rf"remark ([A-Za-z0-9][A-Za-z0-9_.-]*) (tcp|udp) ({_IP}) (\d+) (\S+) (\d+)")
+_ACL_SEQUENCE_RE = re.compile(r"^\d{1,10} (?=\S)")
+"""The sequence number some IOS-XE releases print ahead of a named ACL's lines (`` 10 remark …``, F44)."""
 
 
 def _addr(text: str) -> ipaddress.IPv4Address | None:
@@ -180,6 +182,8 @@ def parse_running_config(text: str) -> IosConfig:
             continue
         if raw.startswith(" ") and block is not None:
             line = " ".join(raw.split())
+            if block_kind == "acl":
+                line = _ACL_SEQUENCE_RE.sub("", line, count=1)  # `` 10 remark x`` reads as ``remark x`` (F44)
             block.append(line)
             if block_kind == "acl" and block_name == MARKER_ACL:
                 m = _REMARK_RE.fullmatch(line)

@@ -189,3 +189,25 @@ def test_the_largest_marker_fits_remarks_of_at_most_100_characters() -> None:
     assert ios.undo_text(list(reversed(lines))) == text, "the order IOS lists them in does not matter (F43)"
     with pytest.raises(ParseError):
         ios.undo_text([*lines[:-1], lines[-1][:-1] + "?"])   # a remark cut or changed is never read
+
+
+def test_acl_lines_printed_with_sequence_numbers_read_as_without(sim: Callable[..., Any], tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """IOS-XE releases that print ` 10 remark …` in the running-config (F44): the marker and routerfix's rule
+    remarks read the same, so a rerun changes nothing and the undo from the marker alone restores exactly."""
+    with sim("cisco_ios", "pbx", acl_sequence=True) as device:
+        router = device.handle.router
+        before = router.render()
+        monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
+        state = tmp_path / "state"
+        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        running = router.render()
+        assert re.search(r"^ 10 remark 1/\d+/\d+ ", running, re.M), "the knob prints no sequence numbers"
+        assert re.search(r"^ 10 remark routerfix-sip-", running, re.M)
+        sent = len(device.handle.device.commands)
+        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        assert not any(c.startswith(("ip nat", "no ip nat", "remark", "ip access-list", "no ip access-list"))
+                       for c in device.handle.device.commands[sent:]), "the rerun rewrote what it read back"
+        shutil.rmtree(state)
+        assert main(_cli("undo", device, state)) == 0
+        assert router.render() == before, "not exactly as before"
