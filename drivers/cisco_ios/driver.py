@@ -256,7 +256,8 @@ class CiscoIosDriver(SSHDriver):
         was written for, then ``end`` (only from a configuration mode: at the exec prompt it is a host name) and
         the read-back, typed ahead. IOS runs typed-ahead lines after a refused one, in whatever mode the refusal
         left (docs/facts/cisco_ios.md F11, F12), so nothing is typed ahead of a line's answer, except behind
-        ``exit`` (:meth:`_Mode.step`), and a block's last ``exit`` is left to ``end``. Returns the refusal."""
+        ``exit`` and the undo marker's remarks in its ACL's mode (:meth:`_Mode.step`), and a block's last ``exit``
+        is left to ``end``. Returns the refusal."""
         refusal: DeviceError | None = None
         first = [] if self._arm() else ["configure terminal"]
         mode = _Mode.CONFIG if not first else _Mode.EXEC

@@ -1,9 +1,9 @@
 """Parsers for Cisco IOS / IOS-XE command output (pure functions, text in, routerfix models out).
 
 The formats are rows of ``docs/facts/cisco_ios.md``: static NAT lines (F21), SIP service lines (F24), the marker
-ACL (F25), the undo-marker ACL (F40-F43), DHCP pools, manual bindings and excluded addresses (F26-F27),
-``show ip dhcp binding`` (F28-F30), ``show ip arp`` (F31), ``show version`` (F34), running/startup layout
-(F14-F17).
+ACL (F25), the undo-marker ACL (F40-F43), ACL lines with sequence numbers (F44), DHCP pools, manual bindings and
+excluded addresses (F26-F27), ``show ip dhcp binding`` (F28-F30), ``show ip arp`` (F31), ``show version`` (F34),
+running/startup layout (F14-F17).
 
 Every parser is total: unknown lines are skipped, and only :class:`~routerfix.errors.ParseError` (or another
 routerfix error) can leave it.
@@ -50,17 +50,21 @@ MARKER_ACL = "routerfix-sip"
 
 UNDO_ACL = "routerfix-undo"
 """Named standard ACL (applied nowhere) whose remarks hold routerfix's undo marker, base64 in numbered chunks (F40)."""
-UNDO_CHUNK = 88
-"""Base64 characters per remark: ``remark 123/123 `` and 88 more stay under IOS's 100-character remark (F41)."""
+UNDO_CHUNK = 80
+"""Base64 characters per remark (a multiple of 4): ``remark 123/123/12345 `` and 80 more stay under IOS's
+100-character remark (F41). Every remark but the last holds exactly this many."""
 MAX_UNDO_CHUNKS = 200
-"""More remarks than an 8 KiB marker needs (at most 125): such an ACL is not read."""
-UNDO_REMARK = re.compile(rf"remark (\d{{1,3}})/(\d{{1,3}}) ([A-Za-z0-9+/=]{{1,{UNDO_CHUNK}}})")
+"""More remarks than an 8 KiB marker needs (at most 137): such an ACL is not read."""
+UNDO_REMARK = re.compile(rf"remark (\d{{1,3}})/(\d{{1,3}})/(\d{{1,5}}) ([A-Za-z0-9+/=]{{1,{UNDO_CHUNK}}})")
+"""One remark of :data:`UNDO_ACL`: ``remark i/n/length chunk`` (``length``: of the whole base64 text)."""
 
 _IP = r"\d{1,3}(?:\.\d{1,3}){3}"
 _STATIC_PORT_RE = re.compile(
     rf"ip nat inside source static (tcp|udp) ({_IP}) (\d+) (?:interface (\S+)|({_IP})) (\d+)((?: \S+)*)")
 _STATIC_HOST_RE = re.compile(rf"ip nat inside source static ({_IP}) ({_IP})((?: \S+)*)")
 _REMARK_RE = re.compile(rf"remark ([A-Za-z0-9][A-Za-z0-9_.-]*) (tcp|udp) ({_IP}) (\d+) (\S+) (\d+)")
+_ACL_SEQUENCE_RE = re.compile(r"^\d{1,10} (?=\S)")
+"""The sequence number some IOS-XE releases print ahead of a named ACL's lines (`` 10 remark …``, F44)."""
 
 
 def _addr(text: str) -> ipaddress.IPv4Address | None:
@@ -178,6 +182,8 @@ def parse_running_config(text: str) -> IosConfig:
             continue
         if raw.startswith(" ") and block is not None:
             line = " ".join(raw.split())
+            if block_kind == "acl":
+                line = _ACL_SEQUENCE_RE.sub("", line, count=1)  # `` 10 remark x`` reads as ``remark x`` (F44)
             block.append(line)
             if block_kind == "acl" and block_name == MARKER_ACL:
                 m = _REMARK_RE.fullmatch(line)
@@ -293,36 +299,45 @@ def change_lines(now: Managed, target: Managed) -> list[str]:
 
 def undo_lines(text: str) -> tuple[str, ...]:
     """The remarks holding marker ``text`` (ASCII) in :data:`UNDO_ACL`: base64 (an alphabet nothing on the IOS
-    command line interprets, F43) in chunks of :data:`UNDO_CHUNK`, each numbered ``i/n``."""
+    command line interprets, F43) in chunks of :data:`UNDO_CHUNK`, each numbered ``i/n`` and carrying the length of
+    the whole base64 text."""
     encoded = base64.b64encode(text.encode("ascii")).decode("ascii")
     chunks = [encoded[i:i + UNDO_CHUNK] for i in range(0, len(encoded), UNDO_CHUNK)]
     if len(chunks) > MAX_UNDO_CHUNKS:
         raise ParseError("undo marker", f"{len(text)} bytes do not fit {MAX_UNDO_CHUNKS} remarks")
-    return tuple(f"remark {i}/{len(chunks)} {chunk}" for i, chunk in enumerate(chunks, 1))
+    return tuple(f"remark {i}/{len(chunks)}/{len(encoded)} {chunk}" for i, chunk in enumerate(chunks, 1))
 
 
 def undo_text(lines: list[str] | None) -> str:
     """The marker text held by the lines of :data:`UNDO_ACL` ('' when there is no such ACL or it is empty), else
-    :class:`~routerfix.errors.ParseError`: every line must be a numbered chunk, ``1/n`` to ``n/n`` each once (a
-    block cut off part way, or a remark cut short, reads as not valid, never as a shorter marker, F43)."""
+    :class:`~routerfix.errors.ParseError`: every line must be a numbered chunk, ``1/n`` to ``n/n`` each once, all
+    naming the same total length, every chunk but the last exactly :data:`UNDO_CHUNK` long and the last the rest
+    (a block cut off part way, or any remark cut short or grown, reads as not valid, never as another marker,
+    F43)."""
     if not lines:
         return ""
     if len(lines) > MAX_UNDO_CHUNKS:
         raise ParseError(UNDO_ACL, f"more than {MAX_UNDO_CHUNKS} lines")
     chunks: dict[int, str] = {}
-    total = 0
+    header: tuple[int, int] | None = None
     for line in lines:
         m = UNDO_REMARK.fullmatch(line)
         if m is None:
             raise ParseError(UNDO_ACL, f"not a marker remark: {line[:40]!r}")
-        index, count = int(m.group(1)), int(m.group(2))
-        if not 1 <= index <= count or (total and count != total) or index in chunks:
-            raise ParseError(UNDO_ACL, f"remark {index}/{count} does not fit the others")
-        total, chunks[index] = count, m.group(3)
-    if len(chunks) != total:
-        raise ParseError(UNDO_ACL, f"{len(chunks)} of {total} remarks")
+        index, count, length, chunk = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)
+        if not 1 <= index <= count or header not in (None, (count, length)) or index in chunks:
+            raise ParseError(UNDO_ACL, f"remark {index}/{count}/{length} does not fit the others")
+        if count != -(-length // UNDO_CHUNK):
+            raise ParseError(UNDO_ACL, f"{count} remarks cannot hold {length} characters")
+        expected = UNDO_CHUNK if index < count else length - (count - 1) * UNDO_CHUNK
+        if len(chunk) != expected:
+            raise ParseError(UNDO_ACL, f"remark {index}/{count} holds {len(chunk)} characters, not {expected}")
+        header, chunks[index] = (count, length), chunk
+    assert header is not None
+    if len(chunks) != header[0]:
+        raise ParseError(UNDO_ACL, f"{len(chunks)} of {header[0]} remarks")
     try:
-        return base64.b64decode("".join(chunks[i] for i in range(1, total + 1)), validate=True).decode("ascii")
+        return base64.b64decode("".join(chunks[i] for i in range(1, header[0] + 1)), validate=True).decode("ascii")
     except (binascii.Error, UnicodeDecodeError):
         raise ParseError(UNDO_ACL, "not base64 of ASCII text") from None
 

@@ -13,7 +13,8 @@ forward tcp 8443 → 192.168.1.20:443, SIP ALG on (IOS default), two phones and 
 answering ping at .199. Scenario "pbx" adds a customer forward of udp 5060 to a PBX at 192.168.1.10.
 
 Knobs: ``latency`` (seconds per round trip), ``xe``, ``privilege`` (1: sessions start at ``R1>`` and need
-``enable``), ``archive`` (False: no ``archive``/``path``, so no revert timer),
+``enable``), ``archive`` (False: no ``archive``/``path``, so no revert timer), ``acl_sequence`` (named ACL lines
+printed with sequence numbers, F44),
 ``router.enable_secret`` (None: no enable password configured), ``router.refuse`` (configuration
 lines the device refuses, line → error text), and everything on ``handle.device.knobs`` (drop after N commands,
 slow output, authentication failure) — see :mod:`routerfix.simulators._hosts.ssh`.
@@ -40,13 +41,13 @@ CiscoSimulator = PlatformHandle[IosRouter]
 """What ``SimulatedDevice.handle`` holds: the SSH device (knobs, recorders) and the IosRouter."""
 
 
-def make_router(scenario: str = "office", *, xe: bool = False, privilege: int = 15, archive: bool = True
-                ) -> IosRouter:
+def make_router(scenario: str = "office", *, xe: bool = False, privilege: int = 15, archive: bool = True,
+                acl_sequence: bool = False) -> IosRouter:
     """A router in a named starting state (``office`` or ``pbx``); ``archive=False`` removes the ``archive``
-    block (no revert timer possible, F36)."""
+    block (no revert timer possible, F36); ``acl_sequence`` prints named ACL lines with sequence numbers (F44)."""
     if scenario not in ("office", "pbx"):
         raise ValueError(f"unknown scenario {scenario!r}: office or pbx")
-    router = IosRouter(xe=xe, privilege=privilege, enable_secret=PASSWORD)
+    router = IosRouter(xe=xe, privilege=privilege, enable_secret=PASSWORD, acl_sequence=acl_sequence)
     if scenario == "pbx":
         router.add("ip nat inside source static udp 192.168.1.10 5060 interface GigabitEthernet0/0 5060")
         router.arp["192.168.1.10"] = "000b.82aa.bbcc"
@@ -59,9 +60,9 @@ def make_router(scenario: str = "office", *, xe: bool = False, privilege: int = 
 @contextmanager
 def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, xe: bool = False,
              privilege: int = 15, latency: float = 0.0, router: IosRouter | None = None, archive: bool = True,
-             **_: Any) -> Iterator[SimulatedDevice]:
+             acl_sequence: bool = False, **_: Any) -> Iterator[SimulatedDevice]:
     """Serve one simulated IOS router on 127.0.0.1 (on ``host`` if given, else on a private host)."""
-    state = router or make_router(scenario, xe=xe, privilege=privilege, archive=archive)
+    state = router or make_router(scenario, xe=xe, privilege=privilege, archive=archive, acl_sequence=acl_sequence)
     with serve_device(host, "cisco_ios", lambda user: IosSession(state, user), username=USERNAME,
                       password=PASSWORD, knobs=Knobs(latency=latency), server_version="Cisco-1.25") as device:
         yield simulated_device(device, "cisco_ios",

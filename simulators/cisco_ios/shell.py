@@ -9,7 +9,8 @@ its clash refusal, SIP service lines and the marker ACL (F21-F25), DHCP pools an
 and show version (F31-F34), the confirmed-change revert timer (F35-F39: ``configure terminal revert timer N``
 needs ``archive`` + ``path``, ``configure confirm`` stops it; it runs in simulated time: ``router.advance()``,
 ``router.fire_revert()``), and for the undo marker's ACL (F40-F43): a remark cut at 100 characters, the saved
-configuration as what a reload (``router.reload()``) brings back. The inferred rows are marked there.
+configuration as what a reload (``router.reload()``) brings back; with ``acl_sequence``, named ACL lines printed
+with sequence numbers (F44). The inferred rows are marked there.
 """
 
 from __future__ import annotations
@@ -123,9 +124,11 @@ class IosRouter:
     :param xe: behave as IOS-XE (``show version`` and the 6-column ``show ip dhcp binding``).
     :param privilege: privilege level sessions start at (15: ``R1#``; 1: ``R1>``, ``enable`` needed).
     :param enable_secret: the ``enable`` password when ``privilege`` is 1.
+    :param acl_sequence: print named ACL lines with sequence numbers, as IOS-XE releases that do (F44).
     """
 
     xe: bool = False
+    acl_sequence: bool = False
     privilege: int = 15
     enable_secret: str | None = "enable-pw"  # noqa: S105 - a simulator default
     """None: no ``enable secret``/``enable password`` configured."""
@@ -209,7 +212,8 @@ class IosRouter:
                 if body[-1] != "!":
                     body.append("!")
             body.append(line)
-            body += [" " + c for c in children]
+            shown = _numbered(children) if self.acl_sequence and line.startswith("ip access-list ") else children
+            body += [" " + c for c in shown]
             previous = rank if not children else -1
         body += ["!", "end"]
         text = "\n".join(body)
@@ -688,6 +692,27 @@ class IosSession(Shell):
             block[1] = [c for c in children if c.split()[0] != keyword]
         block[1].append(body)
         return ""
+
+
+def _numbered(lines: list[str]) -> list[str]:
+    """An ACL's lines as releases that print sequence numbers show them (F44): each entry its number (the one typed,
+    else 10 more than the last), each remark the number of the entry after it, remarks after the last entry the
+    next number (one of the two recorded forms; the other prints them unnumbered, as without this knob)."""
+    numbers: list[int | None] = []
+    last = 0
+    for line in lines:
+        if line.startswith("remark "):
+            numbers.append(None)
+            continue
+        typed = re.match(r"(\d+) ", line)
+        last = int(typed.group(1)) if typed else last + 10
+        numbers.append(last)
+    out: list[str] = []
+    following = last + 10
+    for line, number in reversed(list(zip(lines, numbers, strict=True))):
+        following = number if number is not None else following
+        out.append(f"{following} " + re.sub(r"^\d+ ", "", line))
+    return out[::-1]
 
 
 def _valid_ip(text: str) -> bool:

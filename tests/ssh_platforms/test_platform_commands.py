@@ -24,8 +24,9 @@ EXPECTED: dict[str, list[str]] = {
         "ping 192.168.1.198 repeat 2 timeout 1",
         "configure terminal revert timer 10",
         "ip access-list standard routerfix-undo",  # the undo marker first (F40-F43), its remarks typed together
-        "remark 1/2 eyJjb21wbGV0ZSI6dHJ1ZSwiZm9yd2FyZHMiOltdLCJuYXRfbW9kZSI6bnVsbCwicmVzZXJ2YXRpb25zIjpbXSwi",
-        "remark 2/2 cm91dGVyZml4X3VuZG9fbWFya2VyIjoxLCJzaXBfYWxnIjp7InNldCI6ZmFsc2UsIndhcyI6dHJ1ZX19",
+        "remark 1/3/168 eyJjb21wbGV0ZSI6dHJ1ZSwiZm9yd2FyZHMiOltdLCJuYXRfbW9kZSI6bnVsbCwicmVzZXJ2YXRpb25z",
+        "remark 2/3/168 IjpbXSwicm91dGVyZml4X3VuZG9fbWFya2VyIjoxLCJzaXBfYWxnIjp7InNldCI6ZmFsc2UsIndhcyI6",
+        "remark 3/3/168 dHJ1ZX19",
         "exit",
         "ip access-list standard routerfix-sip",
         "remark routerfix-sip-tcp-5060 tcp 192.168.1.198 5060 GigabitEthernet0/0 5060",

@@ -50,7 +50,7 @@ def _held(router: IosRouter, config: list[Any] | None = None) -> dict[str, Any]:
     """The marker the ACL holds, decoded here (not through the driver)."""
     lines = _acl(router, config)
     assert lines, "no marker"
-    chunks = dict(re.fullmatch(r"remark (\d+)/\d+ (\S+)", line).groups() for line in lines)  # type: ignore[union-attr]
+    chunks = dict(re.fullmatch(r"remark (\d+)/\d+/\d+ (\S+)", line).groups() for line in lines)  # type: ignore[union-attr]
     return dict(json.loads(base64.b64decode("".join(chunks[str(i)] for i in range(1, len(chunks) + 1)))))
 
 
@@ -62,9 +62,19 @@ def _plant(router: IosRouter, lines: list[str]) -> None:
 
 
 def _remarks(text: str) -> list[str]:
-    encoded = base64.b64encode(text.encode()).decode()
-    chunks = [encoded[i:i + 88] for i in range(0, len(encoded), 88)]
-    return [f"remark {i}/{len(chunks)} {c}" for i, c in enumerate(chunks, 1)]
+    return list(ios.undo_lines(text))
+
+
+def _shortened() -> list[str]:
+    """A valid marker whose middle remark lost its last 4 characters: 3 bytes inside a long forward name, so the
+    joined text is still base64 of a marker ``parse_marker`` accepts, with a name 3 characters shorter."""
+    long_name = dict(PBX, name="P" * 150)
+    lines = _remarks(encode_marker({"routerfix_undo_marker": 1, "complete": True, "nat_mode": None,
+                                    "sip_alg": {"was": True, "set": False}, "forwards": [long_name],
+                                    "reservations": []}))
+    middle = next(i for i, x in enumerate(lines[:-1]) if x.endswith("UFBQ" * 20))  # base64 of "PPP"... only
+    lines[middle] = lines[middle][:-4]
+    return lines
 
 
 def test_undo_from_the_marker_alone_restores_exactly(sim: Callable[..., Any], tmp_path: Path,
@@ -79,7 +89,7 @@ def test_undo_from_the_marker_alone_restores_exactly(sim: Callable[..., Any], tm
         assert marker["complete"] is True and marker["sip_alg"] == {"was": True, "set": False}
         assert marker["forwards"] == [PBX], "the replaced forward, byte for byte"
         lines = _acl(router)
-        assert lines and all(re.fullmatch(r"remark \d{1,3}/\d{1,3} [A-Za-z0-9+/=]{1,88}", x) for x in lines)
+        assert lines and all(re.fullmatch(r"remark \d{1,3}/\d{1,3}/\d{1,5} [A-Za-z0-9+/=]{1,80}", x) for x in lines)
         assert all(len(x) - len("remark ") <= 100 for x in lines), "a longer remark is cut (F41)"
         assert _acl(router, router.startup) == lines, "saved with the change (write memory)"
         router.reload()                                        # a power cycle keeps it (F40)
@@ -106,7 +116,7 @@ def test_odd_names_round_trip_byte_for_byte_and_nothing_is_interpreted(sim: Call
             assert routerfix.apply_ghostcall_mitigation(driver).status == "mitigated"
             driver.save_undo_marker(planted)
         typed = [c for c in device.handle.device.commands if c.startswith("remark ") and "/" in c.split()[1]]
-        assert typed and all(re.fullmatch(r"remark \d+/\d+ [A-Za-z0-9+/=]+", c) for c in typed)
+        assert typed and all(re.fullmatch(r"remark \d+/\d+/\d+ [A-Za-z0-9+/=]+", c) for c in typed)
         assert _held(router)["forwards"][0]["name"] == ODD
         with connect(device) as driver:                        # a new session reads it back as saved
             state = driver.read_state()
@@ -127,7 +137,8 @@ def test_odd_names_round_trip_byte_for_byte_and_nothing_is_interpreted(sim: Call
     pytest.param(lambda: _remarks('{"routerfix_undo_marker":1,"complete":true,"nat_mode":null,"sip_alg":{"was":'
                                   '"on; reload","set":false},"forwards":[],"reservations":[]}'), id="bad-field"),
     pytest.param(lambda: ["remark 1/1 not;base64", "permit any"], id="not-remarks"),
-    pytest.param(lambda: [*_remarks("{}"), "remark 1/1 e30="], id="duplicate"),
+    pytest.param(lambda: [*_remarks("{}"), "remark 1/1/4 e30="], id="duplicate"),
+    pytest.param(_shortened, id="middle-remark-shortened"),
 ])
 def test_a_tampered_marker_is_ignored_and_the_undo_says_it_is_incomplete(
         sim: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -173,8 +184,30 @@ def test_a_stale_marker_is_never_replayed(sim: Callable[..., Any]) -> None:
 def test_the_largest_marker_fits_remarks_of_at_most_100_characters() -> None:
     text = "{" + "x" * (MAX_MARKER_BYTES - 2) + "}"
     lines = ios.undo_lines(text)
-    assert max(len(x) - len("remark ") for x in lines) <= 100 and len(lines) == 125
+    assert max(len(x) - len("remark ") for x in lines) <= 100 and len(lines) == 137
     assert ios.undo_text(list(lines)) == text
     assert ios.undo_text(list(reversed(lines))) == text, "the order IOS lists them in does not matter (F43)"
     with pytest.raises(ParseError):
         ios.undo_text([*lines[:-1], lines[-1][:-1] + "?"])   # a remark cut or changed is never read
+
+
+def test_acl_lines_printed_with_sequence_numbers_read_as_without(sim: Callable[..., Any], tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """IOS-XE releases that print ` 10 remark …` in the running-config (F44): the marker and routerfix's rule
+    remarks read the same, so a rerun changes nothing and the undo from the marker alone restores exactly."""
+    with sim("cisco_ios", "pbx", acl_sequence=True) as device:
+        router = device.handle.router
+        before = router.render()
+        monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
+        state = tmp_path / "state"
+        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        running = router.render()
+        assert re.search(r"^ 10 remark 1/\d+/\d+ ", running, re.M), "the knob prints no sequence numbers"
+        assert re.search(r"^ 10 remark routerfix-sip-", running, re.M)
+        sent = len(device.handle.device.commands)
+        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        assert not any(c.startswith(("ip nat", "no ip nat", "remark", "ip access-list", "no ip access-list"))
+                       for c in device.handle.device.commands[sent:]), "the rerun rewrote what it read back"
+        shutil.rmtree(state)
+        assert main(_cli("undo", device, state)) == 0
+        assert router.render() == before, "not exactly as before"
