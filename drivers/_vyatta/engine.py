@@ -13,7 +13,7 @@ read with 2-second timing waits; commands go through :meth:`SSHDriver.send` with
 blocks that are harmless to run whole (reads, the ``set``/``delete`` lines of a candidate, ``save`` + ``exit``)
 through :meth:`SSHDriver.send_pipelined` (one round trip per block).
 
-Undo marker (:mod:`.marker`, vyos.md rows 33-40): a file in ``/config``, read in the first read block and written
+Undo marker (:mod:`.marker`, vyos.md rows 33-42): a file in ``/config``, read in the first read block and written
 ahead of the batch's candidate in its block, so it costs no round trip and is in place before anything is
 committed (a refused write stops the run then, nothing committed). It is plain file I/O, not configuration: a
 reverted commit-confirm leaves it behind (stale, never replayed), and its removal at the end of an undo waits for
@@ -452,7 +452,7 @@ class VyattaDriver(SSHDriver):
                 total += max(count, 0)
         return total
 
-    # --- undo marker (vyos.md rows 33-40, edgeos.md rows 20-24) ---------------------------------------------
+    # --- undo marker (vyos.md rows 33-42, edgeos.md rows 20-24) ---------------------------------------------
 
     def _parse_marker(self, output: str) -> tuple[dict[str, Any] | None, str | None]:
         text = decode_read(output)
@@ -482,7 +482,7 @@ class VyattaDriver(SSHDriver):
             self._marker = None
             raise DeviceError(f"cannot save the undo marker {MARKER_FILE} (nothing is committed with it): the login "
                               "user must be able to write /config (be in the vyattacfg group, as configuring users "
-                              "are)",
+                              "are) and /config must have room",
                               device_message=problem[:200], host=self.host, driver=self.name)
         self._marker = parse_marker(text, MARKER_FILE)
 

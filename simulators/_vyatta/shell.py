@@ -6,7 +6,7 @@ unsaved change is lost at reboot (``router.reboot()``). ``commit-confirm [N] [no
 vyos.md rows 28-32 (edgeos.md rows 17-19): the timer runs on the router, not the session, in *simulated* time
 (``router.advance(seconds)``, ``router.fire_revert()``), and its end reboots to the saved configuration.
 A line whose first word is quoted (``\\head``) is a plain shell command on the files in ``/config``
-(:mod:`.files`, vyos.md rows 33-40, edgeos.md rows 20-24), which a reboot keeps.
+(:mod:`.files`, vyos.md rows 33-42, edgeos.md rows 20-24), which a reboot keeps.
 Texts the table marks inferred are inferred here too.
 """
 

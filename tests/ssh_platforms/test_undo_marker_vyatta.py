@@ -1,5 +1,5 @@
 """Undo without a local record on VyOS and EdgeOS: the undo marker in ``/config/routerfix/undo.json``
-(docs/facts/vyos.md rows 33-40, edgeos.md rows 20-24), over real SSH against the simulators.
+(docs/facts/vyos.md rows 33-42, edgeos.md rows 20-24), over real SSH against the simulators.
 
 Mitigate (SIP ALG turned off, a customer's SIP forward replaced), throw the state directory away, undo: the router
 comes back as it was, from the marker alone. A rerun keeps the first marker; a reboot keeps it. A name full of shell
@@ -222,3 +222,22 @@ def test_the_marker_outlives_an_undo_whose_commit_confirm_reverts(sim: Callable[
             undone = routerfix.remove_ghostcall_mitigation(driver, state_dir=tmp_path / "c")
             assert undone.complete and undone.plan.extra["undo_from"] == "marker"
         assert _view(device) == view and _marker(device) is None
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_marker_chunk_lost_to_a_full_disk_is_refused_before_any_commit(platform: str, sim: Callable[..., Any],
+                                                                         tmp_path: Path) -> None:
+    """The second base64 chunk's append finds ``/config`` full, then room comes back: what is left still decodes
+    (shorter). The size check before the rename and the chunk line's own complaint refuse it (vyos.md row 41)."""
+    with sim(platform, "pbx") as device:
+        router, dev = device.handle.router, device.handle.device
+        router.disk.full_at = 2                                # "> .b64" succeeds, the first ">> .b64" fails
+        before = config_text(platform, device.handle)
+        dev.clear_records()
+        with connect(device) as driver, pytest.raises(RouterfixError) as caught:
+            routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True, state_dir=tmp_path)
+        assert sum(c.startswith("\\printf %s ") for c in dev.commands) >= 2, "the marker fits one chunk"
+        assert "No space left on device" in str(caught.value.device_message)
+        assert config_text(platform, device.handle) == before and persisted(platform, device.handle)
+        assert router.confirm_deadline is None and router.reverts == 0, "nothing was committed or armed"
+        assert router.disk.files == {}, "a torn marker or a scratch file was left"
