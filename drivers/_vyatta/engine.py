@@ -341,7 +341,8 @@ class VyattaDriver(SSHDriver):
         undo marker as last read or written (a removal waiting for the confirm counts as done): usually no round
         trip. Leases and ARP are not read. When it matches ``expected`` (the engine's final check
         of a run or of a rollback), a pending ``commit-confirm`` is confirmed and the configuration saved here,
-        and then an undo marker whose removal waited for that is removed."""
+        and then an undo marker whose removal waited for that is removed (a refusal there is logged, not
+        raised: :meth:`_remove_leftover_marker`)."""
         _, paths = self._current()
         marker, warning = (None, None) if self._clear_due else self._known_marker()
         state = DeviceState(facts=self.facts(), capabilities=self.capabilities, sip_alg=self._sip_alg(paths),
@@ -355,7 +356,7 @@ class VyattaDriver(SSHDriver):
                 self._save_in_config()
                 self.send("exit")
             if self._clear_due and not self.pending_confirm:
-                self._remove_marker()  # refused: raised, and the engine puts the router back as it was
+                self._remove_leftover_marker()
         elif self.pending_confirm:
             log.warning("%s: read-back differs from the plan; commit-confirm left armed (the device reboots to its "
                         "saved configuration in %d minutes unless a verified rollback confirms)", self.host,
@@ -505,6 +506,18 @@ class VyattaDriver(SSHDriver):
             raise DeviceError(f"cannot remove the undo marker {MARKER_FILE}", device_message=problem[:200],
                               host=self.host, driver=self.name)
         self._marker = (None, None)
+
+    def _remove_leftover_marker(self) -> None:
+        """The marker's removal once the undo is confirmed and saved. Refused, it is only logged: the router is
+        undone, and a marker left on it describes a change it no longer has (stale, never replayed: vyos.md row 40);
+        raising would make the engine roll back a finished undo, starting with re-saving the marker that cannot be
+        written either."""
+        try:
+            self._remove_marker()
+        except DeviceError as exc:
+            log.warning("%s: the undo is confirmed and saved, but the undo marker %s could not be removed (%s); it "
+                        "is stale and is never replayed: remove it by hand or let the next undo clear it", self.host,
+                        MARKER_FILE, exc.device_message)
 
     def _restore(self, backup: Backup) -> None:
         """Put the managed subtrees (NAT rules, DHCP server, conntrack modules) back as the backup has them."""

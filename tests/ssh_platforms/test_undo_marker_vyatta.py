@@ -241,3 +241,26 @@ def test_a_marker_chunk_lost_to_a_full_disk_is_refused_before_any_commit(platfor
         assert config_text(platform, device.handle) == before and persisted(platform, device.handle)
         assert router.confirm_deadline is None and router.reverts == 0, "nothing was committed or armed"
         assert router.disk.files == {}, "a torn marker or a scratch file was left"
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_marker_that_cannot_be_removed_after_a_confirmed_undo_is_only_a_warning(
+        platform: str, sim: Callable[..., Any], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The undo is confirmed and saved when ``/config`` refuses the marker's removal: the undo stands (no rollback
+    of a finished undo, which would start by re-saving the marker and fail the same way); the leftover marker is
+    stale (row 40) and a warning says so."""
+    with sim(platform, "pbx") as device:
+        router = device.handle.router
+        view = _view(device)
+        with connect(device) as driver:
+            routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True, state_dir=tmp_path / "a")
+        entry = _marker(device)
+        router.disk.writable = False                           # the removal is refused
+        with caplog.at_level("WARNING", logger="routerfix"), connect(device) as driver:
+            undone = routerfix.remove_ghostcall_mitigation(driver, state_dir=tmp_path / "b")
+        assert undone.complete and undone.plan.extra["undo_from"] == "marker"
+        assert [line for line in _view(device) if not line.startswith("undo marker")] == view
+        assert "routerfix" not in config_text(platform, device.handle)
+        assert persisted(platform, device.handle) and router.confirm_deadline is None and router.reverts == 0
+        assert _marker(device) == entry
+        assert any("could not be removed" in r.getMessage() and "stale" in r.getMessage() for r in caplog.records)
