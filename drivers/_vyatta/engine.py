@@ -315,7 +315,8 @@ class VyattaDriver(SSHDriver):
 
     def read_state(self) -> DeviceState:
         """(``show version`` once,) configuration, leases, ARP and the undo marker typed ahead as one block: one
-        round trip."""
+        round trip. A marker the login may not read (a shell that refuses plain commands) is no marker, with a
+        warning; the rest of the read stands (vyos.md row 42)."""
         self._clear_due = False  # the device's own word from here: a removal still wanted is applied again
         if self._unsaved and not self.pending_confirm and self._session is not None:
             self.send("configure")
@@ -324,7 +325,9 @@ class VyattaDriver(SSHDriver):
         reads = ["show configuration commands", self.leases_command, "show arp", read_command()]
         if self._facts is None:
             reads.insert(0, "show version")
-        outputs = self.send_pipelined(reads)  # the marker's reply is base64: it cannot match an error pattern
+        outputs = self.send_pipelined(reads, check=False)
+        for command, output in zip(reads[:-1], outputs[:-1], strict=True):
+            self.check_output(command, output)
         if self._facts is None:
             self._facts = self._parse_facts(outputs.pop(0))
         _, paths = self._parse_config(outputs[0])
@@ -456,6 +459,14 @@ class VyattaDriver(SSHDriver):
     # --- undo marker (vyos.md rows 33-42, edgeos.md rows 20-24) ---------------------------------------------
 
     def _parse_marker(self, output: str) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            self.check_output(read_command(), output)  # base64 never matches: this is the shell refusing
+        except DeviceError as exc:
+            log.warning("%s: the undo marker %s could not be read (%s); taken as none", self.host, MARKER_FILE,
+                        exc.device_message[:100])
+            self._marker = (None, f"the undo marker {MARKER_FILE} could not be read ({exc.device_message[:100]}): "
+                                  "ignored")
+            return self._marker
         text = decode_read(output)
         self._marker = (None, f"the undo marker {MARKER_FILE} did not read back as base64: ignored") \
             if text is None else parse_marker(text, MARKER_FILE)

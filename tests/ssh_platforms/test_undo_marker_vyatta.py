@@ -264,3 +264,24 @@ def test_a_marker_that_cannot_be_removed_after_a_confirmed_undo_is_only_a_warnin
         assert persisted(platform, device.handle) and router.confirm_deadline is None and router.reverts == 0
         assert _marker(device) == entry
         assert any("could not be removed" in r.getMessage() and "stale" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_shell_that_refuses_the_marker_read_leaves_the_rest_of_the_read_and_refuses_writes(
+        platform: str, sim: Callable[..., Any], tmp_path: Path) -> None:
+    """A login whose shell answers plain commands with ``Invalid command`` (row 42): the read still shows the
+    configuration, with no marker and a warning; a mitigation is refused at the marker, before any commit."""
+    with sim(platform, "pbx") as device:
+        router = device.handle.router
+        router.shell_commands = False
+        before = config_text(platform, device.handle)
+        with connect(device) as driver:
+            state = driver.read_state()
+            assert any(f.name == "PBX" for f in state.forwards) and state.sip_alg is True
+            assert state.undo_marker is None and state.marker_warning is not None
+            assert "could not be read" in state.marker_warning and "Invalid command" in state.marker_warning
+            with pytest.raises(RouterfixError) as caught:
+                routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True, state_dir=tmp_path)
+        assert "cannot save the undo marker" in str(caught.value)
+        assert config_text(platform, device.handle) == before and persisted(platform, device.handle)
+        assert router.confirm_deadline is None and router.reverts == 0, "nothing was committed or armed"
