@@ -13,7 +13,7 @@ read with 2-second timing waits; commands go through :meth:`SSHDriver.send` with
 blocks that are harmless to run whole (reads, the ``set``/``delete`` lines of a candidate, ``save`` + ``exit``)
 through :meth:`SSHDriver.send_pipelined` (one round trip per block).
 
-Undo marker (:mod:`.marker`, vyos.md rows 33-40): a file in ``/config``, read in the first read block and written
+Undo marker (:mod:`.marker`, vyos.md rows 33-42): a file in ``/config``, read in the first read block and written
 ahead of the batch's candidate in its block, so it costs no round trip and is in place before anything is
 committed (a refused write stops the run then, nothing committed). It is plain file I/O, not configuration: a
 reverted commit-confirm leaves it behind (stale, never replayed), and its removal at the end of an undo waits for
@@ -315,7 +315,8 @@ class VyattaDriver(SSHDriver):
 
     def read_state(self) -> DeviceState:
         """(``show version`` once,) configuration, leases, ARP and the undo marker typed ahead as one block: one
-        round trip."""
+        round trip. A marker the login may not read (a shell that refuses plain commands) is no marker, with a
+        warning; the rest of the read stands (vyos.md row 42)."""
         self._clear_due = False  # the device's own word from here: a removal still wanted is applied again
         if self._unsaved and not self.pending_confirm and self._session is not None:
             self.send("configure")
@@ -324,7 +325,9 @@ class VyattaDriver(SSHDriver):
         reads = ["show configuration commands", self.leases_command, "show arp", read_command()]
         if self._facts is None:
             reads.insert(0, "show version")
-        outputs = self.send_pipelined(reads)  # the marker's reply is base64: it cannot match an error pattern
+        outputs = self.send_pipelined(reads, check=False)
+        for command, output in zip(reads[:-1], outputs[:-1], strict=True):
+            self.check_output(command, output)
         if self._facts is None:
             self._facts = self._parse_facts(outputs.pop(0))
         _, paths = self._parse_config(outputs[0])
@@ -341,7 +344,8 @@ class VyattaDriver(SSHDriver):
         undo marker as last read or written (a removal waiting for the confirm counts as done): usually no round
         trip. Leases and ARP are not read. When it matches ``expected`` (the engine's final check
         of a run or of a rollback), a pending ``commit-confirm`` is confirmed and the configuration saved here,
-        and then an undo marker whose removal waited for that is removed."""
+        and then an undo marker whose removal waited for that is removed (a refusal there is logged, not
+        raised: :meth:`_remove_leftover_marker`)."""
         _, paths = self._current()
         marker, warning = (None, None) if self._clear_due else self._known_marker()
         state = DeviceState(facts=self.facts(), capabilities=self.capabilities, sip_alg=self._sip_alg(paths),
@@ -355,7 +359,7 @@ class VyattaDriver(SSHDriver):
                 self._save_in_config()
                 self.send("exit")
             if self._clear_due and not self.pending_confirm:
-                self._remove_marker()  # refused: raised, and the engine puts the router back as it was
+                self._remove_leftover_marker()
         elif self.pending_confirm:
             log.warning("%s: read-back differs from the plan; commit-confirm left armed (the device reboots to its "
                         "saved configuration in %d minutes unless a verified rollback confirms)", self.host,
@@ -452,9 +456,17 @@ class VyattaDriver(SSHDriver):
                 total += max(count, 0)
         return total
 
-    # --- undo marker (vyos.md rows 33-40, edgeos.md rows 20-24) ---------------------------------------------
+    # --- undo marker (vyos.md rows 33-42, edgeos.md rows 20-24) ---------------------------------------------
 
     def _parse_marker(self, output: str) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            self.check_output(read_command(), output)  # base64 never matches: this is the shell refusing
+        except DeviceError as exc:
+            log.warning("%s: the undo marker %s could not be read (%s); taken as none", self.host, MARKER_FILE,
+                        exc.device_message[:100])
+            self._marker = (None, f"the undo marker {MARKER_FILE} could not be read ({exc.device_message[:100]}): "
+                                  "ignored")
+            return self._marker
         text = decode_read(output)
         self._marker = (None, f"the undo marker {MARKER_FILE} did not read back as base64: ignored") \
             if text is None else parse_marker(text, MARKER_FILE)
@@ -482,7 +494,7 @@ class VyattaDriver(SSHDriver):
             self._marker = None
             raise DeviceError(f"cannot save the undo marker {MARKER_FILE} (nothing is committed with it): the login "
                               "user must be able to write /config (be in the vyattacfg group, as configuring users "
-                              "are)",
+                              "are) and /config must have room",
                               device_message=problem[:200], host=self.host, driver=self.name)
         self._marker = parse_marker(text, MARKER_FILE)
 
@@ -505,6 +517,18 @@ class VyattaDriver(SSHDriver):
             raise DeviceError(f"cannot remove the undo marker {MARKER_FILE}", device_message=problem[:200],
                               host=self.host, driver=self.name)
         self._marker = (None, None)
+
+    def _remove_leftover_marker(self) -> None:
+        """The marker's removal once the undo is confirmed and saved. Refused, it is only logged: the router is
+        undone, and a marker left on it describes a change it no longer has (stale, never replayed: vyos.md row 40);
+        raising would make the engine roll back a finished undo, starting with re-saving the marker that cannot be
+        written either."""
+        try:
+            self._remove_marker()
+        except DeviceError as exc:
+            log.warning("%s: the undo is confirmed and saved, but the undo marker %s could not be removed (%s); it "
+                        "is stale and is never replayed: remove it by hand or let the next undo clear it", self.host,
+                        MARKER_FILE, exc.device_message)
 
     def _restore(self, backup: Backup) -> None:
         """Put the managed subtrees (NAT rules, DHCP server, conntrack modules) back as the backup has them."""

@@ -1,4 +1,4 @@
-"""The undo marker on a VyOS or EdgeOS router: a plain file in ``/config`` (docs/facts/vyos.md rows 33-40,
+"""The undo marker on a VyOS or EdgeOS router: a plain file in ``/config`` (docs/facts/vyos.md rows 33-42,
 edgeos.md rows 20-24), reached with shell commands typed at the operational-mode prompt.
 
 ``/config`` is copied to every image an upgrade installs and survives reboots; it belongs to the ``vyattacfg``
@@ -47,22 +47,27 @@ def decode_read(output: str) -> str | None:
 
 def write_commands(text: str) -> list[str]:
     """Lines that replace the marker with ``text``: the directory (setgid ``2770``: the ``vyattacfg`` group
-    shares it) when missing, the base64 in chunks into a scratch file, decoded into a temporary file, ``chmod
-    660``, renamed over the marker (atomic), then a status line (:func:`written`). Safe to type ahead: every line
-    only touches routerfix's own files, and the rename happens only when everything before it succeeded."""
-    packed = base64.b64encode(text.encode("ascii")).decode("ascii")
+    shares it) when missing, the base64 in chunks into a scratch file, decoded into a temporary file, its size
+    checked (a chunk lost to a failed append, e.g. a full disk, still decodes: shorter), ``chmod 660``, renamed over
+    the marker (atomic), then a status line (:func:`written`). Safe to type ahead: every line only touches
+    routerfix's own files, and the rename happens only when everything before it succeeded."""
+    raw = text.encode("ascii")
+    packed = base64.b64encode(raw).decode("ascii")
     chunks = [packed[i:i + CHUNK] for i in range(0, len(packed), CHUNK)] or [""]
     lines = [rf"\mkdir -p -m 2770 {MARKER_DIR}"]
     lines += [rf"\printf %s {chunk} {'>' if i == 0 else '>>'} {_B64}" for i, chunk in enumerate(chunks)]
-    lines.append(rf"\base64 -d {_B64} > {_TMP} && \chmod 660 {_TMP} && \mv -f {_TMP} {MARKER_FILE}; "
-                 rf"\echo {_DONE} $?; \rm -f {_B64}")
+    lines.append(rf"\base64 -d {_B64} > {_TMP} && " rf'\test "$(\wc -c < {_TMP})" -eq {len(raw)} && '
+                 rf"\chmod 660 {_TMP} && \mv -f {_TMP} {MARKER_FILE}; \echo {_DONE} $?; \rm -f {_B64} {_TMP}")
     return lines
 
 
 def written(outputs: list[str]) -> str | None:
-    """None when the lines of :func:`write_commands` replaced the marker, else the device's first complaint."""
+    """None when the lines of :func:`write_commands` replaced the marker, else the device's first complaint. Every
+    line but the last prints nothing when it succeeds: any output there is a failure, whatever the status line
+    says."""
     status = _STATUS.search(outputs[-1]) if outputs else None
-    if status is not None and status.group(1) == "0":
+    quiet = not any(out.strip() for out in outputs[:-1])
+    if quiet and status is not None and status.group(1) == "0":
         return None
     said = [line.strip() for out in outputs for line in out.split("\n") if line.strip()]
     return next((line for line in said if not line.startswith(_DONE)), said[0] if said else "no answer")

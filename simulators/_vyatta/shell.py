@@ -6,7 +6,7 @@ unsaved change is lost at reboot (``router.reboot()``). ``commit-confirm [N] [no
 vyos.md rows 28-32 (edgeos.md rows 17-19): the timer runs on the router, not the session, in *simulated* time
 (``router.advance(seconds)``, ``router.fire_revert()``), and its end reboots to the saved configuration.
 A line whose first word is quoted (``\\head``) is a plain shell command on the files in ``/config``
-(:mod:`.files`, vyos.md rows 33-40, edgeos.md rows 20-24), which a reboot keeps.
+(:mod:`.files`, vyos.md rows 33-42, edgeos.md rows 20-24), which a reboot keeps.
 Texts the table marks inferred are inferred here too.
 """
 
@@ -72,6 +72,9 @@ class VyattaRouter:
     """When the armed ``commit-confirm`` reboots the router (None: none armed)."""
     reverts: int = 0
     """How many times a commit-confirm timer ran out (each one a reboot to the saved configuration)."""
+    shell_commands: bool = True
+    """The login's shell runs plain commands (an admin login); False: a restricted op shell (EdgeOS ``level
+    operator``, edgeos.md row 21) that answers every quoted first word with ``Invalid command`` (vyos.md row 42)."""
     disk: FileSystem = field(default_factory=FileSystem)
     """``/config``'s plain files (the undo marker): kept by :meth:`reboot`."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -170,6 +173,8 @@ class VyattaSession(Shell):
             if not text:
                 return ""
             if text.startswith("\\") and self.candidate is None:
+                if not self.router.shell_commands:
+                    return f"\n  Invalid command: [{text[1:].split()[0]}]\n\n"
                 return run_shell(self.router.disk, text[1:])
             try:
                 words = shlex.split(text)

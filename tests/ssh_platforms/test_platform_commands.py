@@ -60,9 +60,10 @@ EXPECTED: dict[str, list[str]] = {
         "dGVyZml4X3VuZG9fbWFya2VyIjoxLCJzaXBfYWxnIjp7InNldCI6ZmFsc2UsIndhcyI6dHJ1ZX19 > "
         "/config/routerfix/undo.json.b64",
         r"\base64 -d /config/routerfix/undo.json.b64 > /config/routerfix/undo.json.tmp && "
+        r'\test "$(\wc -c < /config/routerfix/undo.json.tmp)" -eq 126 && '  # the size, before the rename
         r"\chmod 660 /config/routerfix/undo.json.tmp && "
         r"\mv -f /config/routerfix/undo.json.tmp /config/routerfix/undo.json; \echo routerfix-marker $?; "
-        r"\rm -f /config/routerfix/undo.json.b64",
+        r"\rm -f /config/routerfix/undo.json.b64 /config/routerfix/undo.json.tmp",
         "configure",
         "set nat destination rule 1 description 'routerfix-sip'",
         "set nat destination rule 1 destination port '5060-5061'",
@@ -101,9 +102,10 @@ EXPECTED: dict[str, list[str]] = {
         "dGVyZml4X3VuZG9fbWFya2VyIjoxLCJzaXBfYWxnIjp7InNldCI6ZmFsc2UsIndhcyI6dHJ1ZX19 > "
         "/config/routerfix/undo.json.b64",
         r"\base64 -d /config/routerfix/undo.json.b64 > /config/routerfix/undo.json.tmp && "
+        r'\test "$(\wc -c < /config/routerfix/undo.json.tmp)" -eq 126 && '  # the size, before the rename
         r"\chmod 660 /config/routerfix/undo.json.tmp && "
         r"\mv -f /config/routerfix/undo.json.tmp /config/routerfix/undo.json; \echo routerfix-marker $?; "
-        r"\rm -f /config/routerfix/undo.json.b64",
+        r"\rm -f /config/routerfix/undo.json.b64 /config/routerfix/undo.json.tmp",
         "configure",
         "set service nat rule 1 description 'routerfix-sip'",
         "set service nat rule 1 destination port 5060-5061",

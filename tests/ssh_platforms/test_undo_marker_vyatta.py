@@ -1,5 +1,5 @@
 """Undo without a local record on VyOS and EdgeOS: the undo marker in ``/config/routerfix/undo.json``
-(docs/facts/vyos.md rows 33-40, edgeos.md rows 20-24), over real SSH against the simulators.
+(docs/facts/vyos.md rows 33-42, edgeos.md rows 20-24), over real SSH against the simulators.
 
 Mitigate (SIP ALG turned off, a customer's SIP forward replaced), throw the state directory away, undo: the router
 comes back as it was, from the marker alone. A rerun keeps the first marker; a reboot keeps it. A name full of shell
@@ -222,3 +222,66 @@ def test_the_marker_outlives_an_undo_whose_commit_confirm_reverts(sim: Callable[
             undone = routerfix.remove_ghostcall_mitigation(driver, state_dir=tmp_path / "c")
             assert undone.complete and undone.plan.extra["undo_from"] == "marker"
         assert _view(device) == view and _marker(device) is None
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_marker_chunk_lost_to_a_full_disk_is_refused_before_any_commit(platform: str, sim: Callable[..., Any],
+                                                                         tmp_path: Path) -> None:
+    """The second base64 chunk's append finds ``/config`` full, then room comes back: what is left still decodes
+    (shorter). The size check before the rename and the chunk line's own complaint refuse it (vyos.md row 41)."""
+    with sim(platform, "pbx") as device:
+        router, dev = device.handle.router, device.handle.device
+        router.disk.full_at = 2                                # "> .b64" succeeds, the first ">> .b64" fails
+        before = config_text(platform, device.handle)
+        dev.clear_records()
+        with connect(device) as driver, pytest.raises(RouterfixError) as caught:
+            routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True, state_dir=tmp_path)
+        assert sum(c.startswith("\\printf %s ") for c in dev.commands) >= 2, "the marker fits one chunk"
+        assert "No space left on device" in str(caught.value.device_message)
+        assert config_text(platform, device.handle) == before and persisted(platform, device.handle)
+        assert router.confirm_deadline is None and router.reverts == 0, "nothing was committed or armed"
+        assert router.disk.files == {}, "a torn marker or a scratch file was left"
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_marker_that_cannot_be_removed_after_a_confirmed_undo_is_only_a_warning(
+        platform: str, sim: Callable[..., Any], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The undo is confirmed and saved when ``/config`` refuses the marker's removal: the undo stands (no rollback
+    of a finished undo, which would start by re-saving the marker and fail the same way); the leftover marker is
+    stale (row 40) and a warning says so."""
+    with sim(platform, "pbx") as device:
+        router = device.handle.router
+        view = _view(device)
+        with connect(device) as driver:
+            routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True, state_dir=tmp_path / "a")
+        entry = _marker(device)
+        router.disk.writable = False                           # the removal is refused
+        with caplog.at_level("WARNING", logger="routerfix"), connect(device) as driver:
+            undone = routerfix.remove_ghostcall_mitigation(driver, state_dir=tmp_path / "b")
+        assert undone.complete and undone.plan.extra["undo_from"] == "marker"
+        assert [line for line in _view(device) if not line.startswith("undo marker")] == view
+        assert "routerfix" not in config_text(platform, device.handle)
+        assert persisted(platform, device.handle) and router.confirm_deadline is None and router.reverts == 0
+        assert _marker(device) == entry
+        assert any("could not be removed" in r.getMessage() and "stale" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_shell_that_refuses_the_marker_read_leaves_the_rest_of_the_read_and_refuses_writes(
+        platform: str, sim: Callable[..., Any], tmp_path: Path) -> None:
+    """A login whose shell answers plain commands with ``Invalid command`` (row 42): the read still shows the
+    configuration, with no marker and a warning; a mitigation is refused at the marker, before any commit."""
+    with sim(platform, "pbx") as device:
+        router = device.handle.router
+        router.shell_commands = False
+        before = config_text(platform, device.handle)
+        with connect(device) as driver:
+            state = driver.read_state()
+            assert any(f.name == "PBX" for f in state.forwards) and state.sip_alg is True
+            assert state.undo_marker is None and state.marker_warning is not None
+            assert "could not be read" in state.marker_warning and "Invalid command" in state.marker_warning
+            with pytest.raises(RouterfixError) as caught:
+                routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True, state_dir=tmp_path)
+        assert "cannot save the undo marker" in str(caught.value)
+        assert config_text(platform, device.handle) == before and persisted(platform, device.handle)
+        assert router.confirm_deadline is None and router.reverts == 0, "nothing was committed or armed"
