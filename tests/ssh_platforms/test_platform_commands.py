@@ -11,6 +11,21 @@ import routerfix
 
 from .conftest import connect
 
+_VYATTA_MARKER = [
+    r"\head -c 8193 /config/routerfix/undo.json 2>/dev/null | \base64",  # the undo marker (vyos.md 38)
+    # the undo marker, base64 in short lines, ahead of the candidate (vyos.md rows 35-39)
+    r"\mkdir -p -m 2770 /config/routerfix",
+    r"\printf %s eyJjb21wbGV0ZSI6dHJ1ZSwiZm9yd2FyZHMiOltdLCJuYXRfbW9kZSI6bnVsbCwicmVzZXJ2YXRpb25zIjpbXSwicm91"
+    "dGVyZml4X3VuZG9fbWFya2VyIjoxLCJzaXBfYWxnIjp7InNldCI6ZmFsc2UsIndhcyI6dHJ1ZX19 > "
+    "/config/routerfix/undo.json.b64",
+    r"\base64 -d /config/routerfix/undo.json.b64 > /config/routerfix/undo.json.tmp && "
+    r'\test "$(\wc -c < /config/routerfix/undo.json.tmp)" -eq 126 && '  # the size, before the rename
+    r"\chmod 660 /config/routerfix/undo.json.tmp && "
+    r"\mv -f /config/routerfix/undo.json.tmp /config/routerfix/undo.json; \echo routerfix-marker $?; "
+    r"\rm -f /config/routerfix/undo.json.b64 /config/routerfix/undo.json.tmp",
+]
+"""VyOS and EdgeOS alike: the undo marker's read (in the first read batch) and its write, ahead of the candidate."""
+
 EXPECTED: dict[str, list[str]] = {
     "cisco_ios": [
         "terminal length 0",  # typed ahead of the session's first exchange, not at login
@@ -53,17 +68,7 @@ EXPECTED: dict[str, list[str]] = {
         "show configuration commands",
         "show dhcp server leases",
         "show arp",
-        r"\head -c 8193 /config/routerfix/undo.json 2>/dev/null | \base64",  # the undo marker (vyos.md 38)
-        # the undo marker, base64 in short lines, ahead of the candidate (vyos.md rows 35-39)
-        r"\mkdir -p -m 2770 /config/routerfix",
-        r"\printf %s eyJjb21wbGV0ZSI6dHJ1ZSwiZm9yd2FyZHMiOltdLCJuYXRfbW9kZSI6bnVsbCwicmVzZXJ2YXRpb25zIjpbXSwicm91"
-        "dGVyZml4X3VuZG9fbWFya2VyIjoxLCJzaXBfYWxnIjp7InNldCI6ZmFsc2UsIndhcyI6dHJ1ZX19 > "
-        "/config/routerfix/undo.json.b64",
-        r"\base64 -d /config/routerfix/undo.json.b64 > /config/routerfix/undo.json.tmp && "
-        r'\test "$(\wc -c < /config/routerfix/undo.json.tmp)" -eq 126 && '  # the size, before the rename
-        r"\chmod 660 /config/routerfix/undo.json.tmp && "
-        r"\mv -f /config/routerfix/undo.json.tmp /config/routerfix/undo.json; \echo routerfix-marker $?; "
-        r"\rm -f /config/routerfix/undo.json.b64 /config/routerfix/undo.json.tmp",
+        *_VYATTA_MARKER,
         "configure",
         "set nat destination rule 1 description 'routerfix-sip'",
         "set nat destination rule 1 destination port '5060-5061'",
@@ -95,17 +100,7 @@ EXPECTED: dict[str, list[str]] = {
         "show configuration commands",
         "show dhcp leases",
         "show arp",
-        r"\head -c 8193 /config/routerfix/undo.json 2>/dev/null | \base64",  # the undo marker (vyos.md 38)
-        # the undo marker, base64 in short lines, ahead of the candidate (vyos.md rows 35-39)
-        r"\mkdir -p -m 2770 /config/routerfix",
-        r"\printf %s eyJjb21wbGV0ZSI6dHJ1ZSwiZm9yd2FyZHMiOltdLCJuYXRfbW9kZSI6bnVsbCwicmVzZXJ2YXRpb25zIjpbXSwicm91"
-        "dGVyZml4X3VuZG9fbWFya2VyIjoxLCJzaXBfYWxnIjp7InNldCI6ZmFsc2UsIndhcyI6dHJ1ZX19 > "
-        "/config/routerfix/undo.json.b64",
-        r"\base64 -d /config/routerfix/undo.json.b64 > /config/routerfix/undo.json.tmp && "
-        r'\test "$(\wc -c < /config/routerfix/undo.json.tmp)" -eq 126 && '  # the size, before the rename
-        r"\chmod 660 /config/routerfix/undo.json.tmp && "
-        r"\mv -f /config/routerfix/undo.json.tmp /config/routerfix/undo.json; \echo routerfix-marker $?; "
-        r"\rm -f /config/routerfix/undo.json.b64 /config/routerfix/undo.json.tmp",
+        *_VYATTA_MARKER,
         "configure",
         "set service nat rule 1 description 'routerfix-sip'",
         "set service nat rule 1 destination port 5060-5061",
