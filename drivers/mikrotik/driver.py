@@ -463,6 +463,9 @@ class MikrotikDriver(SSHDriver):
             return {}
         if marker.flash_print() in out:
             self._marker_flash = marker.has_flash(parse_terse(out[marker.flash_print()], "/file print"))
+            if self._file_access is False:  # granted since (a full read ran every file read)
+                self._file_access = True
+                self._narrow()
         name = marker.path(bool(self._marker_flash))
         if marker.read_command(name) not in out:
             return {}
