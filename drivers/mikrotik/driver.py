@@ -363,15 +363,14 @@ class MikrotikDriver(SSHDriver):
     def _clear_after_release(self) -> None:
         """Remove the marker once the undo it belongs to is released (kept, M40): under Safe Mode the removal could
         be kept while the router undoes the rest (M78). Cut off before it, the router keeps a stale marker, which is
-        never replayed; a refusal is reported, not raised (the verified undo stands)."""
+        never replayed; a refusal is raised, so the engine puts the router back as it was (marker included)."""
         self._clear_due = False
+        name = self._marker_name()
         try:
-            self._send_writes(marker.clear_commands(self._marker_name()))
+            self._send_writes(marker.clear_commands(name))
         except DeviceError as exc:
-            log.warning("%s: the undo is done, but the stale undo marker could not be removed (%s): it is never "
-                        "replayed; remove it with /file remove %s", self.host, exc.device_message[:200],
-                        self._marker_name())
-            return
+            raise DeviceError(f"cannot remove the undo marker {name}", device_message=exc.device_message,
+                              host=self.host, driver=self.name) from None
         self._marker_present = False
 
     def _batch_marker(self, token: str) -> str:
