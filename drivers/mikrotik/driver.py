@@ -35,7 +35,9 @@ Facts relied on: docs/facts/mikrotik.md (rows M#).
 * Undo marker (M72-M81, :mod:`.marker`, RouterOS 7.9 and later): the file ``routerfix-undo.txt`` (inside ``flash/``
   on a router that lists that directory), base64 of the checked marker text; read in the first read batch with a
   ``:foreach`` over ``/file find`` (nothing printed when there is none), written on the run's write line (one
-  ``set`` of the file the read showed, else ``remove``/``add``), counted in the Safe Mode history like any write.
+  ``set`` of the file the read showed, else ``add``), counted in the Safe Mode history like any write. Its removal
+  (an undo) waits until Safe Mode is released (M78). The file reads are guarded (M83): a login the router refuses
+  ``/file`` (a group without the ``ftp`` policy) reads as a router that keeps no marker, with a warning.
 
 Backup: :meth:`MikrotikDriver.backup` returns ``/export`` text (M17), but :attr:`Feature.BACKUP` is not declared:
 there is no faithful restore over the CLI (importing an export on top of a configuration duplicates entries;
@@ -123,6 +125,12 @@ SAFE_MODE_KEY = "\x18"
 DROPPED_SAFE_MODE_WAIT = 30.0
 """Seconds a reconnected run waits for the router to see its dropped Safe Mode session gone (and undo its changes,
 M41, M82) before it trusts a read; past that the run stops (a silently cut link can take the 9-minute TCP timeout)."""
+_MARKER_READS = (marker.flash_print(), marker.read_command(marker.path(flash=True)),
+                 marker.read_command(marker.path(flash=False)))
+"""The first read's file reads (M80): the ``flash`` directory and the marker in both places."""
+_NO_FILE_ACCESS = ("the router refuses this login the /file menu (its user group lacks the 'ftp' policy, M83): no undo "
+                   "marker is kept on the router and undo needs the local record; to keep one, grant it: "
+                   "/user group set <group> policy=...,ftp (or log in with a 'full' group user)")
 UNDO_AND_LEAVE_KEY = "\x04"
 """Ctrl-D: ends the session, undoing the Safe Mode changes (M41)."""
 
@@ -200,6 +208,10 @@ class MikrotikDriver(SSHDriver):
         """The router lists a ``flash`` directory (M73), from the last read; None before one."""
         self._marker_present = False
         """The last read printed the marker file's text (it exists: rewritten in place, M81)."""
+        self._file_access: bool | None = None
+        """False once a read showed the router refusing this login ``/file`` (M83): no marker is kept then."""
+        self._clear_due = False
+        """The marker's removal waits for Safe Mode's release (M78): sent by :meth:`verify_state` after it."""
 
     def open(self) -> None:
         """Connect and log in; numbers and read-backs of earlier sessions are forgotten. The version (capabilities
@@ -210,7 +222,7 @@ class MikrotikDriver(SSHDriver):
 
     def _forget_session(self) -> None:
         self._nat_printed = self._nat_fresh = False
-        self._marker_present = False
+        self._marker_present = self._clear_due = False
         self._removed = set()
         self._held.drop()
         self._readback = self._connections = None
@@ -337,12 +349,29 @@ class MikrotikDriver(SSHDriver):
     def verify_state(self, expected: DeviceState) -> DeviceState:
         """Read back (reusing the reads sent on the line of this session's last write, after it, when there are
         some); when it matches ``expected`` and this session holds Safe Mode, release it, keeping the verified
-        changes (M40). A mismatch leaves Safe Mode on: the rollback's writes stay undoable too."""
+        changes (M40), and then remove the undo marker when the run's removal of it waited (M78). A mismatch leaves
+        Safe Mode on: the rollback's writes stay undoable too."""
         out, self._readback = self._readback, None
         state = self._state_from(out) if out is not None else self.read_state()
-        if self.safe_mode and managed_view(state) == managed_view(expected):
+        matches = managed_view(state) == managed_view(expected)
+        if self.safe_mode and matches:
             self._release_safe_mode()
+        if self._clear_due and matches and not self.safe_mode:
+            self._clear_after_release()
         return state
+
+    def _clear_after_release(self) -> None:
+        """Remove the marker once the undo it belongs to is released (kept, M40): under Safe Mode the removal could
+        be kept while the router undoes the rest (M78). Cut off before it, the router keeps a stale marker, which is
+        never replayed; a refusal is raised, so the engine puts the router back as it was (marker included)."""
+        self._clear_due = False
+        name = self._marker_name()
+        try:
+            self._send_writes(marker.clear_commands(name))
+        except DeviceError as exc:
+            raise DeviceError(f"cannot remove the undo marker {name}", device_message=exc.device_message,
+                              host=self.host, driver=self.name) from None
+        self._marker_present = False
 
     def _batch_marker(self, token: str) -> str:
         return f":put {ros_quote(token)}"
@@ -356,6 +385,9 @@ class MikrotikDriver(SSHDriver):
             features.discard(Feature.UNDO_MARKER)
             notes.append("RouterOS before 7.9 cannot create a file from the console (/file add): no undo marker is "
                          "kept on the router; undo needs the local record")
+        elif self._file_access is False:
+            features.discard(Feature.UNDO_MARKER)
+            notes.append(_NO_FILE_ACCESS)
         self.capabilities = _CAPS if features == _CAPS.features else _CAPS.replace(
             features=frozenset(features), notes=tuple(notes))
 
@@ -365,18 +397,20 @@ class MikrotikDriver(SSHDriver):
         "/system resource print", "/system identity print", f"{NAT} {_PRINT}",
         f"/ip firewall service-port {_PRINT}", f"/ip dhcp-server {_PRINT}", f"/ip pool {_PRINT}",
         f"/ip dhcp-server network {_PRINT}", f"/ip dhcp-server lease {_PRINT}", f"/ip arp {_PRINT}",
-        f"/ip address {_PRINT}", f"/interface list member {_PRINT}", marker.flash_print(),
-        marker.read_command(marker.path(flash=True)), marker.read_command(marker.path(flash=False)),
+        f"/ip address {_PRINT}", f"/interface list member {_PRINT}", *_MARKER_READS,
     )
-    _READ_BACK: ClassVar[tuple[str, ...]] = tuple(c for c in _READS if not c.startswith(
-        ("/system ", "/ip arp ", "/file ", ":foreach ")))
+    _READ_BACK: ClassVar[tuple[str, ...]] = tuple(c for c in _READS if c not in _MARKER_READS and not c.startswith(
+        ("/system ", "/ip arp ")))
     """What a read-back needs (everything but the version, identity and ARP table, which writes do not change, and
     the marker reads: :meth:`_marker_reads`)."""
 
     def _marker_reads(self) -> list[str]:
-        """The marker file's read, once a read told where it lives (M73); before that, all three marker reads."""
+        """The marker file's read, once a read told where it lives (M73); before that, all three marker reads; none
+        for a login refused ``/file`` (M83)."""
+        if self._file_access is False:
+            return []
         if self._marker_flash is None:
-            return [c for c in self._READS if c.startswith(("/file ", ":foreach "))]
+            return list(_MARKER_READS)
         return [marker.read_command(marker.path(self._marker_flash))]
 
     def _read_all(self) -> dict[str, str]:
@@ -402,6 +436,7 @@ class MikrotikDriver(SSHDriver):
             facts = self.facts()
         self._remember_nat(out[f"{NAT} {_PRINT}"])
         self._remember_addresses(out[f"/ip address {_PRINT}"], out[f"/interface list member {_PRINT}"])
+        marker_fields = self._marker_from(out)  # first: a refused file read narrows the capabilities (M83)
         caps = self.capabilities
         lan = self._parse_scope(out)
         scope = lan.scope
@@ -414,20 +449,40 @@ class MikrotikDriver(SSHDriver):
             forwards=self._forwards(), scope=scope,
             leases=self._parse_leases(out[f"/ip dhcp-server lease {_PRINT}"]),
             neighbours=self._parse_arp(out[f"/ip arp {_PRINT}"]) if f"/ip arp {_PRINT}" in out else (),
-            **self._marker_from(out),
+            **marker_fields,
         )
 
     def _marker_from(self, out: dict[str, str]) -> dict[str, Any]:
         """``undo_marker``/``marker_warning`` from the reads of the marker file (M73, M76), where the router can
-        hold one (RouterOS 7.9 and later, M72)."""
+        hold one (RouterOS 7.9 and later, M72) and lets this login use ``/file`` (M83); while the marker's removal
+        waits for Safe Mode's release (M78), none."""
+        reads = [out[c] for c in _MARKER_READS if c in out]
+        if any(marker.refused(text) for text in reads):
+            self._refuse_file_access()
+            return {}
         if marker.flash_print() in out:
             self._marker_flash = marker.has_flash(parse_terse(out[marker.flash_print()], "/file print"))
+            if self._file_access is False:  # granted since (a full read ran every file read)
+                self._file_access = True
+                self._narrow()
         name = marker.path(bool(self._marker_flash))
+        if marker.read_command(name) not in out:
+            return {}
         self._marker_present, text = marker.read_output(out[marker.read_command(name)], name)
         if Feature.UNDO_MARKER not in self.capabilities:
             return {}
+        if self._clear_due:
+            return {"undo_marker": None, "marker_warning": None}
         found, warning = marker.decode(text, name)
         return {"undo_marker": found, "marker_warning": warning}
+
+    def _refuse_file_access(self) -> None:
+        """The router refused this login ``/file`` (M83): keep no marker, as on RouterOS before 7.9, and say why."""
+        if self._file_access is not False:
+            log.warning("%s: %s", self.host, _NO_FILE_ACCESS)
+        self._file_access = False
+        self._marker_present = False
+        self._narrow()
 
     def _parse_facts(self, resource: str, identity: str) -> DeviceFacts:
         values = parse_key_value_page(resource, "/system resource print")
@@ -714,6 +769,7 @@ class MikrotikDriver(SSHDriver):
 
     def _save_undo_marker(self, text: str) -> None:
         """On the write line, ahead of the run's changes (M80, M81)."""
+        self._clear_due = False  # a rollback of an undo puts the marker back: no removal is wanted any more
         try:
             encoded = marker.encode(text)
         except UnsupportedOperation as exc:
@@ -723,6 +779,10 @@ class MikrotikDriver(SSHDriver):
         self._marker_present = True
 
     def _clear_undo_marker(self) -> None:
+        """In an armed run, after Safe Mode is released (:meth:`verify_state`, M78); otherwise at once."""
+        if self._hold:
+            self._clear_due = True
+            return
         self._write(marker.clear_commands(self._marker_name()))
         self._marker_present = False
 

@@ -1,6 +1,6 @@
 """The undo marker on a RouterOS router: a small text file on its flash, read and written on the console.
 
-Facts relied on: docs/facts/mikrotik.md M72-M81. The checked marker text (:mod:`routerfix.markers`, ASCII JSON) is
+Facts relied on: docs/facts/mikrotik.md M72-M81, M83. The checked marker text (:mod:`routerfix.markers`, ASCII JSON) is
 stored base64-encoded: its alphabet has none of the characters a RouterOS string interprets (``"``, ``\\``, ``$``,
 ``?``: M43), so nothing the marker holds, a customer's forward name included, can act on the console (M77).
 """
@@ -17,8 +17,8 @@ from routerfix.markers import MAX_MARKER_BYTES, parse_marker
 
 from .strings import ros_quote
 
-__all__ = ["FIRST_VERSION", "MARKER_NAME", "MAX_ENCODED", "clear_commands", "decode", "encode", "flash_print",
-           "has_flash", "path", "read_command", "read_output", "write_commands"]
+__all__ = ["FIRST_VERSION", "MARKER_NAME", "MAX_ENCODED", "REFUSED", "clear_commands", "decode", "encode",
+           "flash_print", "has_flash", "path", "read_command", "read_output", "refused", "write_commands"]
 
 MARKER_NAME = "routerfix-undo.txt"
 FLASH = "flash"
@@ -27,7 +27,21 @@ FIRST_VERSION = (7, 9)
 """``/file add`` (creating a file with its contents) came with RouterOS 7.9 (M72)."""
 MAX_ENCODED = 2000
 """Longest base64 text routerfix writes: the write command must fit one console line (M5, M80)."""
+REFUSED = "routerfix-no-file-access"
+"""What a guarded file read prints instead of stopping the line when the router refuses it (M83: a login whose group
+lacks the ``ftp`` policy may not use ``/file``)."""
 _WHITESPACE = re.compile(r"\s+")
+
+
+def _guarded(command: str) -> str:
+    """``command`` inside ``:do {...} on-error={...}`` (M83): a refusal prints :data:`REFUSED` and the rest of the
+    line runs on (M5 would otherwise stop it there)."""
+    return f":do {{{command}}} on-error={{:put {ros_quote(REFUSED)}}}"
+
+
+def refused(output: str) -> bool:
+    """A guarded read's output says the router refused it (M83)."""
+    return output.strip() == REFUSED
 
 
 def path(flash: bool) -> str:
@@ -36,8 +50,8 @@ def path(flash: bool) -> str:
 
 
 def flash_print() -> str:
-    """The file list row of the ``flash`` directory, if the router has one (M61, M73)."""
-    return f"/file print terse without-paging where name={ros_quote(FLASH)}"
+    """The file list row of the ``flash`` directory, if the router has one (M61, M73); guarded (M83)."""
+    return _guarded(f"/file print terse without-paging where name={ros_quote(FLASH)}")
 
 
 def has_flash(items: list[Any]) -> bool:
@@ -48,9 +62,9 @@ def has_flash(items: list[Any]) -> bool:
 def read_command(name: str) -> str:
     """Prints the file's name, then its contents, or nothing at all when there is no such file (M76: a ``:foreach``
     over an empty ``find`` runs nothing, so the read never stops the batch it rides in). The name line tells an
-    empty file (M74) from none."""
-    return (f":foreach f in=[/file find where name={ros_quote(name)}] "
-            f"do={{:put [/file get $f name]; :put [/file get $f contents]}}")
+    empty file (M74) from none. Guarded (M83): a login refused ``/file`` gets :data:`REFUSED` instead."""
+    return _guarded(f":foreach f in=[/file find where name={ros_quote(name)}] "
+                    f"do={{:put [/file get $f name]; :put [/file get $f contents]}}")
 
 
 def read_output(output: str, name: str) -> tuple[bool, str]:

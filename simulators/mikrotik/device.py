@@ -31,8 +31,12 @@ Stands for a hAP-class router with the default configuration (``defconf``): brid
 * Files (M72-M79): a ``flash`` directory listed when the state says so (``flash``, M73); ``/file add name=
   contents=`` from RouterOS 7.9 (M72), ``set <item> contents=``, ``remove [find ...]`` (nothing found: no error,
   M79); ``:foreach <var> in=[/<menu> find ...] do={...}`` over internal IDs (``*1f``) and ``:put [/file get <item>
-  contents]`` (M76). A file command is one Safe Mode history action, undone with the rest (M78, inferred). Files
-  live for the simulator's life (no reboot is modelled).
+  contents]`` (M76). A file command is one Safe Mode history action, undone with the rest (M78, inferred; knob
+  ``safe_mode_undoes_files`` False: kept, the other reading of M78). Files live for the simulator's life (no reboot
+  is modelled). A login without the ``ftp`` policy is refused every ``/file`` command but the listing (``print``)
+  (M83, inferred, wording
+  ``not enough permissions (9)`` inferred too); ``:do {...} on-error={...}`` runs the handler instead of stopping
+  the line at an error (M83).
 
 Own words: the banner text.
 """
@@ -54,7 +58,7 @@ from routerfix.simulate import SimulatedDevice
 
 from .._hosts.capture import CaptureScene
 from .._hosts.ssh import Knobs, Shell, SSHSimulatorHost, serve_device, simulated_device
-from .sniffer import SnifferState, delay, sniffer_command
+from .sniffer import NO_PERMISSION, SnifferState, delay, sniffer_command
 
 __all__ = ["RouterOSError", "RouterOSShell", "RouterOSState", "simulate"]
 
@@ -174,6 +178,14 @@ class RouterOSState:
     cut link, the dropped session keeps holding Safe Mode until :meth:`see_dropped` (the TCP timeout, M41)."""
     dropped_owner: bool = False
     """The Safe Mode owner's session has dropped and the router has not seen it yet (``sees_drops`` False)."""
+    see_dropped_after: int | None = None
+    """With ``sees_drops`` False: the router sees the dropped session gone (:meth:`see_dropped`) once a hijack
+    question has been answered ``d`` this many times since the drop (tests: the TCP timeout runs out while a
+    reconnected client waits, M82)."""
+    declines: int = 0
+    """Hijack questions answered ``d`` since the last drop."""
+    safe_mode_undoes_files: bool = True
+    """M78 (inferred): an abnormal end of Safe Mode undoes file changes too; False keeps them (the other reading)."""
 
     @property
     def version_tuple(self) -> tuple[int, int]:
@@ -231,12 +243,13 @@ class RouterOSState:
         """Leave Safe Mode keeping the changes (Ctrl-X, ``quit``), or undoing them (Ctrl-D, a dropped session:
         M41)."""
         if undo and self.safe_snapshot is not None:
-            self.menus = self.safe_snapshot
-            for name in set(self._small_files()) - set(self.safe_files):  # a file change is undone too (M78)
-                os.unlink(self.file_path(name))
-            for name, data in self.safe_files.items():
-                with open(self.file_path(name), "wb") as handle:
-                    handle.write(data)
+            self.menus = {**self.safe_snapshot, "file": self.items("file")}  # the file list follows the files
+            if self.safe_mode_undoes_files:
+                for name in set(self._small_files()) - set(self.safe_files):  # a file change is undone too (M78)
+                    os.unlink(self.file_path(name))
+                for name, data in self.safe_files.items():
+                    with open(self.file_path(name), "wb") as handle:
+                        handle.write(data)
             self.sync_files()
         self.safe_files = {}
         self.safe_owner, self.safe_snapshot = None, None
@@ -547,6 +560,7 @@ class RouterOSShell(Shell):
             if self.state.safe_owner is self:
                 if not clean and not self.state.sees_drops:
                     self.state.dropped_owner = True  # still holds Safe Mode until the router sees it gone (M41)
+                    self.state.declines = 0
                     return
                 self.state.release_safe_mode(undo=not clean)
 
@@ -557,6 +571,10 @@ class RouterOSShell(Shell):
             self.state.release_safe_mode(undo=answer == "u")
             self.state.take_safe_mode(self)
             return "[Safe Mode taken]\n"
+        state = self.state
+        state.declines += 1
+        if state.dropped_owner and state.see_dropped_after is not None and state.declines >= state.see_dropped_after:
+            state.see_dropped()
         return ""
 
     def execute(self, line: str) -> str:
@@ -597,6 +615,8 @@ class RouterOSShell(Shell):
             return "interrupted\n"
         if first == ":foreach":
             return self._foreach(text, offset)
+        if first == ":do":
+            return self._do(text, offset)
         if first == ":put":
             return (" ".join(self._substitute(t) for t in tokens[1:])) + "\n"
         if first == ":delay":
@@ -669,6 +689,7 @@ class RouterOSShell(Shell):
         var, menu, find, body = match.groups()
         menu = menu.strip()
         if menu == "file":
+            self._file_access()
             self.state.sync_files()
         if menu not in MENUS:
             raise RouterOSError(f"bad command name {menu.split()[-1]} (line 1 column {offset + 1})")
@@ -678,6 +699,35 @@ class RouterOSShell(Shell):
                 if statement.strip():
                     out.append(self._statement(statement, offset + start))
         return "".join(out)
+
+    def _do(self, text: str, offset: int) -> str:
+        """``:do {<commands>} on-error={<commands>}`` (M83): the handler runs instead of stopping the line when a
+        command of the body fails (its error text is not printed)."""
+        start = text.index(":do") + 3
+        body, end = _block(text, start, offset)
+        rest = text[end:].strip()
+        if not rest.startswith("on-error="):
+            raise RouterOSError(f"syntax error (line 1 column {offset + end + 1})")
+        at = text.index("on-error=", end) + len("on-error=")
+        handler, after = _block(text, at, offset)
+        if text[after:].strip():
+            raise RouterOSError(f"syntax error (line 1 column {offset + after + 1})")
+        out: list[str] = []
+        try:
+            for statement, begin in _split_statements(body):
+                if statement.strip():
+                    out.append(self._statement(statement, offset + begin))
+        except RouterOSError:
+            out += [self._statement(statement, offset + begin) for statement, begin in _split_statements(handler)
+                    if statement.strip()]
+        return "".join(out)
+
+    def _file_access(self) -> None:
+        """``/file`` ``find``, ``get``, ``add``, ``set``, ``remove`` need the ``ftp`` policy (M83, inferred: the User
+        page gives ``ftp`` the right to read, write and erase files and ``read`` every command that changes nothing;
+        the listing is left to ``read``; the refusal's wording is inferred)."""
+        if "ftp" not in self.state.sniffer.policies:
+            raise RouterOSError(NO_PERMISSION)
 
     def _substitute(self, token: Token) -> str:
         """A ``:put`` argument: ``[/file get <item> contents]`` is replaced by its value (M76); other words as
@@ -689,6 +739,7 @@ class RouterOSShell(Shell):
         words = [t.text for t in inner]
         if words[:2] != ["/file", "get"] or len(inner) != 4:
             raise RouterOSError(f"syntax error (line 1 column {token.column})")
+        self._file_access()
         self.state.sync_files()
         chosen = self._select("file", inner[2])
         if len(chosen) != 1:
@@ -708,6 +759,7 @@ class RouterOSShell(Shell):
         state.sync_files()
         if verb.text == "print":
             return self._print("file", words)
+        self._file_access()
         if verb.text == "add" and state.version_tuple >= (7, 9):
             self._file_add(words)
         elif verb.text == "set":
@@ -1018,6 +1070,34 @@ class RouterOSShell(Shell):
 
 _MAX_CONTENTS = 60 * 1024
 """Largest file contents the console reads or writes (M72: 60 KB)."""
+
+
+def _block(text: str, start: int, offset: int) -> tuple[str, int]:
+    """The text inside the ``{...}`` opening at or after ``text[start]`` (spaces skipped) and the index after its
+    closing brace; quoted strings may hold braces."""
+    i = start
+    while i < len(text) and text[i].isspace():
+        i += 1
+    if i >= len(text) or text[i] != "{":
+        raise RouterOSError(f"syntax error (line 1 column {offset + i + 1})")
+    depth, quoted, j = 0, False, i
+    while j < len(text):
+        ch = text[j]
+        if quoted:
+            if ch == "\\":
+                j += 1
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1:j], j + 1
+        j += 1
+    raise RouterOSError(f"syntax error (line 1 column {offset + i + 1})")
 
 
 def _no_such_item() -> list[Item]:

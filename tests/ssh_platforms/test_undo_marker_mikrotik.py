@@ -12,6 +12,7 @@ import base64
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ from routerfix.simulators.mikrotik.device import RouterOSShell, RouterOSState, d
 
 import routerfix
 from routerfix.cli.app import main
-from routerfix.errors import UnsupportedOperation
+from routerfix.errors import RouterfixError, UnsupportedOperation
 from routerfix.model import Feature
 from routerfix.planner import managed_view
 from routerfix.simulate import SimulatedDevice
@@ -189,3 +190,62 @@ def test_a_marker_too_long_for_one_line_is_refused_before_any_write(ssh_host: SS
         with pytest.raises(UnsupportedOperation, match="undo marker needs"):
             routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True)
         assert _config(state) == before and state.safe_owner is None
+
+
+def test_a_login_without_the_ftp_policy_keeps_no_marker_and_still_shows_mitigates_and_undoes(
+        ssh_host: SSHSimulatorHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """The default ``write`` group lacks ``ftp`` (M68): the router refuses it ``/file`` (M83). The guarded file reads
+    never stop the first read line; the run keeps no marker (as before 7.9), says why and how to grant it, and undo
+    works from the local record."""
+    with _router(ssh_host) as device:
+        state: RouterOSState = device.handle.model
+        state.sniffer.policies.discard("ftp")          # a user of the default "write" group
+        before = _config(state)
+        monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
+        records = tmp_path / "state"
+        assert main(["show", *device.cli_args(), "--no-prompt", "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["forwards"], "the first read line ran to its end"
+        assert main(_cli("mitigate", device, records, "--replace-conflicting", "--json")) == 0
+        done = json.loads(capsys.readouterr().out)
+        assert done["status"] == "mitigated" and done["verified"] is True
+        assert "save the undo marker on the device" not in json.dumps(done)
+        assert "'ftp' policy" in caplog.text and "/user group set" in caplog.text
+        assert not any(c.startswith("/file add") for c in device.handle.commands)
+        assert _file(state) is None and _file(state, "routerfix-undo.txt") is None
+        assert main(_cli("undo", device, records, "--json")) == 0
+        assert json.loads(capsys.readouterr().out)["complete"] is True
+        assert _config(state) == before
+
+
+def test_the_marker_is_removed_only_after_safe_mode_is_released(ssh_host: SSHSimulatorHost) -> None:
+    """M78 is inferred: a router that keeps file changes when a Safe Mode session drops must not lose the marker
+    while it undoes the undo's rule changes. The undo's session drops right after its write line ran: the router puts
+    the mitigation back, and the marker that describes it is still there."""
+    with _router(ssh_host) as device:
+        state: RouterOSState = device.handle.model
+        state.safe_mode_undoes_files = False            # the other reading of M78
+        with connect(device) as driver:
+            assert routerfix.apply_ghostcall_mitigation(driver, replace_conflicting=True).verified
+        mitigated, text = _config(state), _file(state)
+        assert text is not None
+        with connect(device) as driver:
+            start = len(device.handle.commands)
+            device.handle.knobs.fail_auth = True          # the client is gone: nothing logs in again
+            device.handle.drop_after(2, executes=True)    # 1 the read line, 2 the write line (run, answer lost)
+            with pytest.raises(RouterfixError):
+                routerfix.remove_ghostcall_mitigation(driver)
+        assert device.handle.knobs.drop_at is None, "the drop did not happen: the case tests nothing"
+        device.handle.knobs.fail_auth = False
+        deadline = time.monotonic() + 5
+        while state.safe_owner is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _config(state) == mitigated and _file(state) == text, "the router undid the undo; the marker stays"
+        assert not any("/file remove" in c for c in device.handle.commands[start:]), "not under Safe Mode"
+        with connect(device) as driver:                   # a clean undo: released first, then the marker removed
+            start = len(device.handle.received)
+            assert routerfix.remove_ghostcall_mitigation(driver).complete
+        sent = bytes(device.handle.received[start:])
+        assert sent.index(b"/file remove") > sent.rindex(b"\x18"), "removed after the release (M78)"
+        assert _file(state) is None
