@@ -65,6 +65,11 @@ def connect(device: SimulatedDevice, **options: Any) -> Driver:
     return routerfix.connect(device.driver, device.host, timeouts=FAST, **device.connect_options(), **options)
 
 
+def cli_args(verb: str, dev: SimulatedDevice, state_dir: Any, *extra: str) -> list[str]:
+    """``routerfix VERB`` against the simulator, non-interactive, with its records in ``state_dir``."""
+    return [verb, *dev.cli_args(), "--yes", "--no-prompt", "--state-dir", str(state_dir), *extra]
+
+
 def kill_client_during_apply(device: SimulatedDevice, index: int, *, executes: bool) -> None:
     """Run a mitigation whose client dies at write command ``index`` (the command is lost, or ``executes`` and its
     answer is lost) and can never log in again; assert the drop happened."""

@@ -22,7 +22,7 @@ from routerfix.model import DeviceState
 from routerfix.planner import managed_view
 from routerfix.simulate import SimulatedDevice
 
-from .conftest import config_text, connect
+from .conftest import cli_args, config_text, connect
 
 OPENWRT_MARKER = "/etc/routerfix/undo.json"
 KEEP = "/lib/upgrade/keep.d/routerfix"
@@ -37,9 +37,6 @@ def _sections(text: str) -> list[str]:
     return sorted(b.strip() for b in text.split("\n\n") if b.strip() and "option name 'PBX'" not in b)
 
 
-def _cli(verb: str, dev: SimulatedDevice, state: Path, *extra: str) -> list[str]:
-    return [verb, *dev.cli_args(), "--yes", "--no-prompt", "--state-dir", str(state), *extra]
-
 
 def test_openwrt_undo_from_the_marker_alone_restores_exactly(sim: Callable[..., Any], tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,7 +47,7 @@ def test_openwrt_undo_from_the_marker_alone_restores_exactly(sim: Callable[..., 
             managed = managed_view(driver.read_state())
         monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
         state = tmp_path / "state"
-        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, state, "--replace-conflicting")) == 0
         text, mode = router.disk[OPENWRT_MARKER]
         assert mode == 0o600 and not any(p.endswith(".tmp") for p in router.disk)
         assert router.disk[KEEP][0].split() == ["/etc/routerfix/", KEEP], "kept by a sysupgrade (row 39)"
@@ -60,15 +57,15 @@ def test_openwrt_undo_from_the_marker_alone_restores_exactly(sim: Callable[..., 
         # someone deletes routerfix's redirect; the rerun puts it back and keeps the first marker (the PBX forward
         # it replaced stays in it: never overwritten with the mitigated state)
         OpenWrtSession(router).execute("uci delete firewall.routerfix_sip && uci commit firewall")
-        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, state, "--replace-conflicting")) == 0
         assert router.disk[OPENWRT_MARKER] == (text, 0o600)
         shutil.rmtree(state)                                   # AWX: the controller's files are gone
-        assert main(_cli("undo", device, state, "--json")) == 0
+        assert main(cli_args("undo", device, state, "--json")) == 0
         assert _sections(config_text("openwrt", device.handle)) == _sections(before)
         with connect(device) as driver:
             assert managed_view(driver.read_state()) == managed
         assert OPENWRT_MARKER not in router.disk and KEEP not in router.disk, "a completed undo clears the marker"
-        assert main(_cli("undo", device, state)) == 0          # nothing left to undo
+        assert main(cli_args("undo", device, state)) == 0          # nothing left to undo
 
 
 def test_linux_undo_from_the_marker_alone(sim: Callable[..., Any], tmp_path: Path) -> None:
@@ -104,10 +101,10 @@ def test_a_tampered_marker_is_ignored_and_the_undo_says_it_is_incomplete(
     with sim("openwrt", "pbx") as device:
         router = device.handle.router
         monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
-        assert main(_cli("mitigate", device, tmp_path / "a", "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, tmp_path / "a", "--replace-conflicting")) == 0
         router.disk[OPENWRT_MARKER] = (tamper, 0o600)
         capsys.readouterr()
-        assert main(_cli("undo", device, tmp_path / "b", "--json")) == 9
+        assert main(cli_args("undo", device, tmp_path / "b", "--json")) == 9
         out = json.loads(capsys.readouterr().out)
         assert out["complete"] is False and out["undo_from"] == "none"
         assert any("undo marker /etc/routerfix/undo.json" in w and "ignored" in w for w in out["warnings"])

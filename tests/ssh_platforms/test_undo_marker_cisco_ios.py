@@ -25,9 +25,8 @@ from routerfix.cli.app import main
 from routerfix.errors import ParseError
 from routerfix.markers import MAX_MARKER_BYTES, encode_marker
 from routerfix.planner import managed_view
-from routerfix.simulate import SimulatedDevice
 
-from .conftest import connect
+from .conftest import cli_args, connect
 
 ACL = "ip access-list standard routerfix-undo"
 PBX = {"name": "nat-udp-192.168.1.10-5060", "protocol": "udp", "external_ports": "5060",
@@ -35,9 +34,6 @@ PBX = {"name": "nat-udp-192.168.1.10-5060", "protocol": "udp", "external_ports":
 ODD = 'PBX $(x) "q"; [a] \\b'
 """A forward name holding what a shell or the IOS CLI could interpret."""
 
-
-def _cli(verb: str, dev: SimulatedDevice, state: Path, *extra: str) -> list[str]:
-    return [verb, *dev.cli_args(), "--yes", "--no-prompt", "--state-dir", str(state), *extra]
 
 
 def _acl(router: IosRouter, config: list[Any] | None = None) -> list[str] | None:
@@ -84,7 +80,7 @@ def test_undo_from_the_marker_alone_restores_exactly(sim: Callable[..., Any], tm
         before = router.render()
         monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
         state = tmp_path / "state"
-        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, state, "--replace-conflicting")) == 0
         marker = _held(router)
         assert marker["complete"] is True and marker["sip_alg"] == {"was": True, "set": False}
         assert marker["forwards"] == [PBX], "the replaced forward, byte for byte"
@@ -97,13 +93,13 @@ def test_undo_from_the_marker_alone_restores_exactly(sim: Callable[..., Any], tm
         # someone deletes one of routerfix's rules; the rerun puts it back and keeps the first marker (the PBX
         # forward it replaced stays in it: never overwritten with the mitigated state)
         assert router.remove("ip nat inside source static udp 192.168.1.198 5060 interface GigabitEthernet0/0 5060")
-        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, state, "--replace-conflicting")) == 0
         assert _acl(router) == lines
         shutil.rmtree(state)                                   # AWX: the controller's files are gone
-        assert main(_cli("undo", device, state, "--json")) == 0
+        assert main(cli_args("undo", device, state, "--json")) == 0
         assert router.render() == before, "not exactly as before"
         assert router.render(router.startup) == router.render(), "the undo is saved"
-        assert main(_cli("undo", device, state)) == 0          # nothing left to undo
+        assert main(cli_args("undo", device, state)) == 0          # nothing left to undo
 
 
 def test_odd_names_round_trip_byte_for_byte_and_nothing_is_interpreted(sim: Callable[..., Any]) -> None:
@@ -146,10 +142,10 @@ def test_a_tampered_marker_is_ignored_and_the_undo_says_it_is_incomplete(
     with sim("cisco_ios", "pbx") as device:
         router = device.handle.router
         monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
-        assert main(_cli("mitigate", device, tmp_path / "a", "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, tmp_path / "a", "--replace-conflicting")) == 0
         _plant(router, tamper())
         capsys.readouterr()
-        assert main(_cli("undo", device, tmp_path / "b", "--json")) == 9
+        assert main(cli_args("undo", device, tmp_path / "b", "--json")) == 9
         out = json.loads(capsys.readouterr().out)
         assert out["complete"] is False and out["undo_from"] == "none"
         assert any("undo marker in the ACL routerfix-undo" in w and "ignored" in w for w in out["warnings"])
@@ -200,14 +196,14 @@ def test_acl_lines_printed_with_sequence_numbers_read_as_without(sim: Callable[.
         before = router.render()
         monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
         state = tmp_path / "state"
-        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, state, "--replace-conflicting")) == 0
         running = router.render()
         assert re.search(r"^ 10 remark 1/\d+/\d+ ", running, re.M), "the knob prints no sequence numbers"
         assert re.search(r"^ 10 remark routerfix-sip-", running, re.M)
         sent = len(device.handle.device.commands)
-        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, state, "--replace-conflicting")) == 0
         assert not any(c.startswith(("ip nat", "no ip nat", "remark", "ip access-list", "no ip access-list"))
                        for c in device.handle.device.commands[sent:]), "the rerun rewrote what it read back"
         shutil.rmtree(state)
-        assert main(_cli("undo", device, state)) == 0
+        assert main(cli_args("undo", device, state)) == 0
         assert router.render() == before, "not exactly as before"

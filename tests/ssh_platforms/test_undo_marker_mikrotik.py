@@ -29,7 +29,7 @@ from routerfix.model import Feature
 from routerfix.planner import managed_view
 from routerfix.simulate import SimulatedDevice
 
-from .conftest import connect
+from .conftest import cli_args, connect
 
 MARKER = "flash/routerfix-undo.txt"
 ODD = 'PBX $(x) "q"; [b] \\c'
@@ -77,9 +77,6 @@ def _plant(state: RouterOSState, text: str, name: str = MARKER) -> None:
     Path(state.file_path(name)).write_text(text, "latin-1")
 
 
-def _cli(verb: str, dev: SimulatedDevice, state_dir: Path, *extra: str) -> list[str]:
-    return [verb, *dev.cli_args(), "--yes", "--no-prompt", "--state-dir", str(state_dir), *extra]
-
 
 def test_undo_from_the_marker_alone_restores_exactly(ssh_host: SSHSimulatorHost, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,7 +87,7 @@ def test_undo_from_the_marker_alone_restores_exactly(ssh_host: SSHSimulatorHost,
             managed = managed_view(driver.read_state())
         monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
         records = tmp_path / "state"
-        assert main(_cli("mitigate", device, records, "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, records, "--replace-conflicting")) == 0
         marker = _marker(state)
         assert marker["complete"] is True and marker["sip_alg"] == {"was": True, "set": False}
         assert marker["nat_mode"] == {"was": "open", "set": "secure"}
@@ -99,14 +96,14 @@ def test_undo_from_the_marker_alone_restores_exactly(ssh_host: SSHSimulatorHost,
         text = _file(state)
         # someone deletes routerfix's tcp rule; the rerun puts it back and keeps the first marker
         RouterOSShell("admin", state).execute('/ip firewall nat remove [find where comment="routerfix-sip-tcp"]')
-        assert main(_cli("mitigate", device, records, "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, records, "--replace-conflicting")) == 0
         assert _file(state) == text
         shutil.rmtree(records)                                  # AWX: the controller's files are gone
-        assert main(_cli("undo", device, records, "--json")) == 0
+        assert main(cli_args("undo", device, records, "--json")) == 0
         assert _config(state) == before, "exactly as before, the marker file gone"
         with connect(device) as driver:
             assert managed_view(driver.read_state()) == managed
-        assert main(_cli("undo", device, records)) == 0         # nothing left to undo
+        assert main(cli_args("undo", device, records)) == 0         # nothing left to undo
 
 
 def test_metacharacters_in_a_forward_name_round_trip_byte_for_byte(ssh_host: SSHSimulatorHost) -> None:
@@ -138,10 +135,10 @@ def test_a_tampered_marker_is_ignored_and_the_undo_says_it_is_incomplete(
     with _router(ssh_host) as device:
         state: RouterOSState = device.handle.model
         monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
-        assert main(_cli("mitigate", device, tmp_path / "a", "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, tmp_path / "a", "--replace-conflicting")) == 0
         _plant(state, tamper)
         capsys.readouterr()
-        assert main(_cli("undo", device, tmp_path / "b", "--json")) == 9
+        assert main(cli_args("undo", device, tmp_path / "b", "--json")) == 9
         out = json.loads(capsys.readouterr().out)
         assert out["complete"] is False and out["undo_from"] == "none"
         assert any(f"undo marker file {MARKER}" in w and "ignored" in w for w in out["warnings"]), out["warnings"]
@@ -207,14 +204,14 @@ def test_a_login_without_the_ftp_policy_keeps_no_marker_and_still_shows_mitigate
         assert main(["show", *device.cli_args(), "--no-prompt", "--json"]) == 0
         shown = json.loads(capsys.readouterr().out)
         assert shown["forwards"], "the first read line ran to its end"
-        assert main(_cli("mitigate", device, records, "--replace-conflicting", "--json")) == 0
+        assert main(cli_args("mitigate", device, records, "--replace-conflicting", "--json")) == 0
         done = json.loads(capsys.readouterr().out)
         assert done["status"] == "mitigated" and done["verified"] is True
         assert "save the undo marker on the device" not in json.dumps(done)
         assert "'ftp' policy" in caplog.text and "/user group set" in caplog.text
         assert not any(c.startswith("/file add") for c in device.handle.commands)
         assert _file(state) is None and _file(state, "routerfix-undo.txt") is None
-        assert main(_cli("undo", device, records, "--json")) == 0
+        assert main(cli_args("undo", device, records, "--json")) == 0
         assert json.loads(capsys.readouterr().out)["complete"] is True
         assert _config(state) == before
 

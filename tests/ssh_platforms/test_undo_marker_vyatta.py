@@ -25,7 +25,7 @@ from routerfix.markers import encode_marker
 from routerfix.planner import managed_view
 from routerfix.simulate import SimulatedDevice
 
-from .conftest import config_text, connect, persisted
+from .conftest import cli_args, config_text, connect, persisted
 
 MARKER = "/config/routerfix/undo.json"
 PLATFORMS = ["vyos", "edgeos"]
@@ -34,9 +34,6 @@ NAME = 'PBX $(x) "q"; [a] \\b'
 PBX_DESCRIPTION = {"vyos": ("nat", "destination", "rule", "50", "description"),
                    "edgeos": ("service", "nat", "rule", "1", "description")}
 
-
-def _cli(verb: str, dev: SimulatedDevice, state: Path, *extra: str) -> list[str]:
-    return [verb, *dev.cli_args(), "--yes", "--no-prompt", "--state-dir", str(state), *extra]
 
 
 def _marker(device: SimulatedDevice) -> tuple[bytes, int] | None:
@@ -58,7 +55,7 @@ def test_undo_from_the_marker_alone_restores(platform: str, sim: Callable[..., A
         view = _view(device)
         monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
         state = tmp_path / "state"
-        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, state, "--replace-conflicting")) == 0
         entry = _marker(device)
         assert entry is not None and entry[1] == 0o660 and router.disk.dirs["/config/routerfix"] == 0o2770
         assert set(router.disk.files) == {MARKER}, "no scratch file left"
@@ -72,18 +69,18 @@ def test_undo_from_the_marker_alone_restores(platform: str, sim: Callable[..., A
         router.running = [p for p in router.running if not _is_routerfix_rule(router.running, p)]
         router.saved = list(router.running)
         assert "routerfix-sip" not in config_text(platform, device.handle)
-        assert main(_cli("mitigate", device, state, "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, state, "--replace-conflicting")) == 0
         assert _marker(device) == entry
         shutil.rmtree(state)                                   # the controller's files are gone
         capsys.readouterr()
-        assert main(_cli("undo", device, state, "--json")) == 0
+        assert main(cli_args("undo", device, state, "--json")) == 0
         out = json.loads(capsys.readouterr().out)
         assert out["undo_from"] == "marker" and out["complete"] is True
         assert _view(device) == view and persisted(platform, device.handle)
         assert "PBX" in config_text(platform, device.handle) and "routerfix" not in config_text(platform,
                                                                                                   device.handle)
         assert _marker(device) is None, "a completed undo clears the marker"
-        assert main(_cli("undo", device, state)) == 0          # nothing left to undo
+        assert main(cli_args("undo", device, state)) == 0          # nothing left to undo
 
 
 def _is_routerfix_rule(paths: list[tuple[str, ...]], path: tuple[str, ...]) -> bool:
@@ -130,10 +127,10 @@ def test_a_tampered_marker_is_ignored_and_the_undo_says_it_is_incomplete(
     with sim(platform, "pbx") as device:
         router = device.handle.router
         monkeypatch.setenv("ROUTERFIX_PASSWORD", device.password or "")
-        assert main(_cli("mitigate", device, tmp_path / "a", "--replace-conflicting")) == 0
+        assert main(cli_args("mitigate", device, tmp_path / "a", "--replace-conflicting")) == 0
         router.disk.files[MARKER] = (tamper, 0o660)
         capsys.readouterr()
-        assert main(_cli("undo", device, tmp_path / "b", "--json")) == 9
+        assert main(cli_args("undo", device, tmp_path / "b", "--json")) == 9
         out = json.loads(capsys.readouterr().out)
         assert out["complete"] is False and out["undo_from"] == "none"
         assert any(f"undo marker {MARKER}" in w and "ignored" in w for w in out["warnings"]), out["warnings"]
