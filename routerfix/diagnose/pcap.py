@@ -212,18 +212,24 @@ def _sip_in(found: tuple[int, bytes], timestamp: float, name: str, streams: _Str
 
     kind, data = found
     packet: Any
-    if kind == _ETH_IPV4:
-        packet = dpkt.ip.IP(data)
-        src, dst = socket.inet_ntop(socket.AF_INET, packet.src), socket.inet_ntop(socket.AF_INET, packet.dst)
-        if packet.mf or packet.offset:  # a fragment: SIP over fragmented UDP is not reassembled
-            stats.skipped += 1
-            return
-    elif kind == _ETH_IPV6:
-        packet = dpkt.ip6.IP6(data)
-        src, dst = socket.inet_ntop(socket.AF_INET6, packet.src), socket.inet_ntop(socket.AF_INET6, packet.dst)
-    else:
+    if kind not in (_ETH_IPV4, _ETH_IPV6):
         return
-    segment = packet.data
+    try:  # dpkt decodes bytes from the network: any exception it raises is a packet it could not read
+        if kind == _ETH_IPV4:
+            packet = dpkt.ip.IP(data)
+            src, dst = socket.inet_ntop(socket.AF_INET, packet.src), socket.inet_ntop(socket.AF_INET, packet.dst)
+            fragment = bool(packet.mf or packet.offset)
+        else:
+            packet = dpkt.ip6.IP6(data)
+            src, dst = socket.inet_ntop(socket.AF_INET6, packet.src), socket.inet_ntop(socket.AF_INET6, packet.dst)
+            fragment = False
+        segment = packet.data
+    except Exception:  # noqa: BLE001 - e.g. AttributeError from dpkt's IPv6 extension headers on crafted bytes
+        stats.skipped += 1
+        return
+    if fragment:  # a fragment: SIP over fragmented UDP is not reassembled
+        stats.skipped += 1
+        return
     if isinstance(segment, dpkt.udp.UDP):
         payload = bytes(segment.data)
         if looks_like_sip(payload) and budget.take_message():
