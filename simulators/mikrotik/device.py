@@ -394,12 +394,12 @@ class Token:
     quoted: bool = False
 
 
-def _split_statements(line: str) -> list[tuple[str, int]]:
-    """Split on ``;`` outside quotes and brackets; keep each statement's start offset."""
-    out: list[tuple[str, int]] = []
-    depth, quoted, start, i = 0, False, 0, 0
-    while i < len(line):
-        ch = line[i]
+def _unquoted(text: str, start: int) -> Iterator[tuple[int, str]]:
+    """``(index, character)`` of each character from ``start`` that is outside a ``"..."`` string (backslash escapes
+    inside one skipped); the quotes themselves are not yielded."""
+    quoted, i = False, start
+    while i < len(text):
+        ch = text[i]
         if quoted:
             if ch == "\\":
                 i += 1
@@ -407,14 +407,23 @@ def _split_statements(line: str) -> list[tuple[str, int]]:
                 quoted = False
         elif ch == '"':
             quoted = True
-        elif ch in "[{":
+        else:
+            yield i, ch
+        i += 1
+
+
+def _split_statements(line: str) -> list[tuple[str, int]]:
+    """Split on ``;`` outside quotes and brackets; keep each statement's start offset."""
+    out: list[tuple[str, int]] = []
+    depth, start = 0, 0
+    for i, ch in _unquoted(line, 0):
+        if ch in "[{":
             depth += 1
         elif ch in "]}":
             depth = max(0, depth - 1)
         elif ch == ";" and depth == 0:
             out.append((line[start:i], start))
             start = i + 1
-        i += 1
     out.append((line[start:], start))
     return out
 
@@ -1080,23 +1089,14 @@ def _block(text: str, start: int, offset: int) -> tuple[str, int]:
         i += 1
     if i >= len(text) or text[i] != "{":
         raise RouterOSError(f"syntax error (line 1 column {offset + i + 1})")
-    depth, quoted, j = 0, False, i
-    while j < len(text):
-        ch = text[j]
-        if quoted:
-            if ch == "\\":
-                j += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch == "{":
+    depth = 0
+    for j, ch in _unquoted(text, i):
+        if ch == "{":
             depth += 1
         elif ch == "}":
             depth -= 1
             if depth == 0:
                 return text[i + 1:j], j + 1
-        j += 1
     raise RouterOSError(f"syntax error (line 1 column {offset + i + 1})")
 
 
