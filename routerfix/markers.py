@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from routerfix.actions import Action
     from routerfix.model import DeviceState
 
-__all__ = ["MARKER_VERSION", "MAX_MARKER_BYTES", "encode_marker", "marker_holds", "marker_record", "parse_marker",
-           "plan_marker"]
+__all__ = ["MARKER_VERSION", "MAX_MARKER_BYTES", "encode_marker", "marker_holds", "marker_record",
+           "parse_encoded_marker", "parse_marker", "plan_marker"]
 
 MARKER_VERSION = 1
 MAX_MARKER_BYTES = 8192
@@ -61,6 +61,24 @@ def parse_marker(text: str | None, source: str) -> tuple[dict[str, Any] | None, 
         return check_marker(data, source), None
     except RouterfixError as exc:
         return None, f"the undo marker {source} is not valid ({str(exc)[:200]}): ignored"
+
+
+def parse_encoded_marker(encoded: str, source: str) -> tuple[dict[str, Any] | None, str | None]:
+    """:func:`parse_marker` of a marker a device keeps base64-encoded (so its CLI or shell never interprets it):
+    whitespace dropped first (a console may break a long line), text longer than any marker's encoding or not base64
+    of ASCII ignored with a warning; empty text is no marker."""
+    import base64
+    import binascii
+
+    text = "".join(encoded.split())
+    if not text:
+        return None, None
+    if len(text) > 4 * (MAX_MARKER_BYTES // 3 + 1):
+        return None, f"the undo marker {source} is larger than {MAX_MARKER_BYTES} bytes: ignored"
+    try:
+        return parse_marker(base64.b64decode(text, validate=True).decode("ascii"), source)
+    except (binascii.Error, ValueError):
+        return None, f"the undo marker {source} is not valid (not base64 of ASCII text): ignored"
 
 
 def _strict_keys(obj: dict[str, Any], allowed: frozenset[str], source: str, what: str) -> None:

@@ -34,7 +34,7 @@ from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
 from routerfix.enums import ActionKind
 from routerfix.errors import DeviceError, InvalidValue, ParseError
 from routerfix.held import HeldWrites
-from routerfix.markers import parse_marker
+from routerfix.markers import parse_encoded_marker, parse_marker
 from routerfix.model import (
     Backup,
     DeviceFacts,
@@ -48,7 +48,7 @@ from routerfix.model import (
 from routerfix.planner import managed_view
 
 from .configtree import Path, parse_commands, quote
-from .marker import MARKER_FILE, clear_command, decode_read, read_command, write_commands, written
+from .marker import MARKER_FILE, clear_command, read_command, write_commands, written
 from .parser import parse_arp, parse_conntrack_deleted, parse_interface_address, parse_version
 
 __all__ = ["VyattaDriver"]
@@ -467,9 +467,7 @@ class VyattaDriver(SSHDriver):
             self._marker = (None, f"the undo marker {MARKER_FILE} could not be read ({exc.device_message[:100]}): "
                                   "ignored")
             return self._marker
-        text = decode_read(output)
-        self._marker = (None, f"the undo marker {MARKER_FILE} did not read back as base64: ignored") \
-            if text is None else parse_marker(text, MARKER_FILE)
+        self._marker = parse_encoded_marker(output, MARKER_FILE)
         return self._marker
 
     def _known_marker(self) -> tuple[dict[str, Any] | None, str | None]:

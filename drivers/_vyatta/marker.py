@@ -11,12 +11,11 @@ enough for the terminal width, and come back as base64 too, so nothing the file 
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 
 from routerfix.markers import MAX_MARKER_BYTES
 
-__all__ = ["MARKER_DIR", "MARKER_FILE", "clear_command", "decode_read", "read_command", "write_commands",
+__all__ = ["MARKER_DIR", "MARKER_FILE", "clear_command", "read_command", "write_commands",
            "written"]
 
 MARKER_DIR = "/config/routerfix"
@@ -33,16 +32,6 @@ def read_command() -> str:
     """At most one byte more than a marker may hold (a larger file is recognised and refused, never read whole), as
     base64; nothing when the file is missing."""
     return rf"\head -c {MAX_MARKER_BYTES + 1} {MARKER_FILE} 2>/dev/null | \base64"
-
-
-def decode_read(output: str) -> str | None:
-    """The file's bytes from :func:`read_command`'s output ('' when absent; odd bytes kept as surrogates, for
-    :func:`~routerfix.markers.parse_marker` to refuse), None when the output is not base64 at all."""
-    try:
-        raw = base64.b64decode("".join(output.split()), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw.decode("utf-8", "surrogateescape")
 
 
 def write_commands(text: str) -> list[str]:

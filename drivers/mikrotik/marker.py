@@ -8,12 +8,10 @@ stored base64-encoded: its alphabet has none of the characters a RouterOS string
 from __future__ import annotations
 
 import base64
-import binascii
-import re
 from typing import Any
 
 from routerfix.errors import UnsupportedOperation
-from routerfix.markers import MAX_MARKER_BYTES, parse_marker
+from routerfix.markers import parse_encoded_marker
 
 from .strings import ros_quote
 
@@ -30,7 +28,6 @@ MAX_ENCODED = 2000
 REFUSED = "routerfix-no-file-access"
 """What a guarded file read prints instead of stopping the line when the router refuses it (M83: a login whose group
 lacks the ``ftp`` policy may not use ``/file``)."""
-_WHITESPACE = re.compile(r"\s+")
 
 
 def _guarded(command: str) -> str:
@@ -102,17 +99,6 @@ def clear_commands(name: str) -> list[str]:
 
 
 def decode(output: str, name: str) -> tuple[dict[str, Any] | None, str | None]:
-    """``(marker, warning)`` from the read's output (:func:`routerfix.markers.parse_marker` decides): whitespace is
-    dropped first (the console may break a long ``:put`` line, M80); text that is not base64 of ASCII, or longer than
-    any marker, is ignored with a warning."""
-    text = _WHITESPACE.sub("", output)
-    source = f"file {name}"
-    if not text:
-        return None, None
-    if len(text) > 4 * (MAX_MARKER_BYTES // 3 + 1):
-        return None, f"the undo marker {source} is larger than {MAX_MARKER_BYTES} bytes: ignored"
-    try:
-        raw = base64.b64decode(text, validate=True)
-        return parse_marker(raw.decode("ascii"), source)
-    except (binascii.Error, ValueError):
-        return None, f"the undo marker {source} is not valid (not base64 of ASCII text): ignored"
+    """``(marker, warning)`` from the read's output (:func:`routerfix.markers.parse_encoded_marker`: the console may
+    break a long ``:put`` line, M80)."""
+    return parse_encoded_marker(output, f"file {name}")
