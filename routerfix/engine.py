@@ -275,8 +275,7 @@ def execute_plan(driver: Driver, plan: Plan, *, dry_run: bool = False, backup: b
             _run_batch(driver, group)
             if journal is not None:
                 with shielded():
-                    for index in indexes:
-                        journal.step_done(index)
+                    journal.steps_done(indexes)
         sent = True
         _verify(driver, plan.after)
     except BaseException as exc:

@@ -579,8 +579,22 @@ class Backup:
 T = TypeVar("T")
 
 
+_PLAIN = (str, int, float, bool, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The fields :func:`to_data` keeps of a dataclass (computed once per class)."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.repr or f.name != "text")
+    return names
+
+
 def to_data(value: Any) -> Any:
     """Turn model values (dataclasses, enums, addresses, tuples) into JSON-ready data."""
+    if type(value) in _PLAIN:  # the common case first (an enum member is not of a plain type)
+        return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (IPv4, ipaddress.IPv4Network)):
@@ -590,8 +604,7 @@ def to_data(value: Any) -> Any:
     if isinstance(value, AddressRange):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.repr or f.name != "text"}
+        return {name: to_data(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, (tuple, list, frozenset, set)):
         items = [to_data(v) for v in value]
         return sorted(items) if isinstance(value, (frozenset, set)) else items

@@ -24,7 +24,7 @@ import os
 import secrets as _random
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -142,19 +142,33 @@ def unique_path(directory: Path, stem: str, suffix: str) -> Path:
     return directory / f"{_safe(stem)}-{_stamp()}-{os.getpid()}-{_random.token_hex(3)}.{suffix}"
 
 
+_MADE_DIRS: set[Path] = set()
+"""Directories :func:`atomic_write` has made or found in this process (one ``mkdir`` each, not one per save)."""
+
+
 def atomic_write(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically, readable only by its owner: a temporary file in the same
     directory, fsync, rename over ``path``, fsync of the directory. A kill at any point leaves the old file
     or the new one."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:60]}.", suffix=".tmp", dir=target.parent)
+    directory = target.parent
+    if directory not in _MADE_DIRS:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _MADE_DIRS.add(directory)
+    prefix = f".{target.name[:60]}."
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)  # mode 0600: owner only
+    except FileNotFoundError:  # the directory went away since it was made
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
+    try:
+        try:
+            data = memoryview(text.encode("utf-8"))
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -283,7 +297,11 @@ class Journal:
 
     def step_done(self, index: int) -> None:
         """Step ``index`` of the plan is on the device."""
-        self.data["steps_done"].append(index)
+        self.steps_done([index])
+
+    def steps_done(self, indexes: Iterable[int]) -> None:
+        """Steps ``indexes`` of the plan are on the device (one batch written together: one save)."""
+        self.data["steps_done"].extend(indexes)
         self._save()
 
     def finish(self, status: JournalStatus, result: dict[str, Any] | None = None) -> None:
