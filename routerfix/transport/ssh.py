@@ -132,8 +132,13 @@ def map_ssh_error(exc: BaseException, *, host: str, driver: str, during: str,
 
 def clean_text(text: str) -> str:
     """Remove ANSI escape sequences and carriage returns, normalise line ends to ``\\n``."""
-    text = _ANSI_RE.sub("", text)
+    if "\x1b" in text:
+        text = _ANSI_RE.sub("", text)
+    if "\r" not in text:
+        return text
     text = text.replace("\r\n", "\n")
+    if "\r" not in text:
+        return text
     # a lone CR (line redraw) restarts the line: keep what was drawn last
     return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
 
