@@ -55,10 +55,10 @@ def _resolve(piece: re.Match[str]) -> str:
 
 
 def _unquoted(word: str) -> str:
-    """One matched word with its quotes and escapes resolved."""
-    if "'" in word or '"' in word or "\\" in word:
-        return _PIECE.sub(_resolve, word)
-    return word
+    """One matched word holding a quote or a backslash, its quotes and escapes resolved."""
+    if word[0] == "'" and word.find("'", 1) == len(word) - 1:
+        return word[1:-1]  # the usual quoted value: '...' alone
+    return _PIECE.sub(_resolve, word)
 
 
 def _broken(pattern: re.Pattern[str], text: str) -> ValueError:
@@ -72,9 +72,11 @@ def _broken(pattern: re.Pattern[str], text: str) -> ValueError:
 def split(text: str) -> list[str]:
     """The words of ``text``: exactly ``shlex.split(text)`` (posix, no comments), ``ValueError`` included."""
     found = _WORDS.findall(text)
+    if "'" not in text and '"' not in text and "\\" not in text:
+        return found
     if "'" in found or '"' in found or "\\" in found:
         raise _broken(_WORDS, text)
-    return [_unquoted(word) for word in found]
+    return [word if "'" not in word and '"' not in word and "\\" not in word else _unquoted(word) for word in found]
 
 
 @lru_cache(maxsize=8)
@@ -98,4 +100,5 @@ def split_operators(text: str, operators: str = ";&|") -> list[str]:
     found = pattern.findall(text)
     if "'" in found or '"' in found or "\\" in found:
         raise _broken(pattern, text)
-    return [_unquoted(word) for word in found if word[0] != "#"]
+    return [word if "'" not in word and '"' not in word and "\\" not in word else _unquoted(word)
+            for word in found if word[0] != "#"]
