@@ -8,8 +8,9 @@ A configuration is a list of *paths* (tuples of words, the value last, unquoted)
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterable
+
+from routerfix.words import split
 
 __all__ = ["Path", "parse_commands", "quote", "rule_table"]
 
@@ -26,7 +27,7 @@ def parse_commands(text: str) -> list[Path]:
         if not line.startswith("set "):
             continue
         try:
-            words = shlex.split(line)
+            words = split(line)
         except ValueError:
             continue
         if len(words) > 1:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 from dataclasses import dataclass, field
 
 from routerfix.errors import InvalidValue, ParseError
 from routerfix.model import AddressRange, DeviceFacts, DhcpScope, Lease, Neighbour, PortForward, Protocol, Reservation
+from routerfix.words import split
 
 __all__ = ["UciSection", "parse_export", "parse_facts", "parse_ip_neigh", "parse_leases", "parse_uci_show",
            "redirect_forwards", "scope_from_uci", "sip_alg_from_uci", "uci_protocol", "wan_address"]
@@ -53,7 +53,7 @@ def parse_uci_show(text: str) -> list[UciSection]:
         if section is None:
             continue
         try:
-            values = shlex.split(raw)
+            values = split(raw)
         except ValueError:
             continue
         section.options[option] = values[0] if len(values) == 1 else values
@@ -70,7 +70,7 @@ def parse_export(text: str) -> list[UciSection]:
     counts: dict[tuple[str, str], int] = {}
     for line in text.replace("\r", "").split("\n"):
         try:
-            words = shlex.split(line)
+            words = split(line)
         except ValueError:
             continue
         if len(words) == 2 and words[0] == "package":

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import base64
 import fnmatch
-import shlex
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
+
+from routerfix.words import split
 
 from .pcap import Datagram, pcap_file, registration, scan_exchange
 
@@ -85,7 +86,7 @@ def _tcpdump(state: CaptureState, scene: CaptureScene, words: list[str]) -> tupl
 def _sh(state: CaptureState, scene: CaptureScene, files: MutableMapping[str, str], script: str) -> tuple[str, int]:
     """``sh -c 'A & B & wait'`` where each job is ``timeout N tcpdump ... >FILE 2>FILE``."""
     for job in script.split("&"):
-        words = shlex.split(job)
+        words = split(job)
         if not words or words == ["wait"]:
             continue
         out_file = next((w[1:] for w in words if w.startswith(">")), None)

@@ -17,8 +17,9 @@ import base64
 import binascii
 import posixpath
 import re
-import shlex
 from dataclasses import dataclass, field
+
+from routerfix.words import split
 
 __all__ = ["FileSystem", "run_shell"]
 
@@ -68,7 +69,7 @@ def run_shell(fs: FileSystem, line: str) -> str:
 
 def _simple(fs: FileSystem, piece: str, stdin: bytes) -> tuple[str, int, bytes]:
     """Run one simple command: (its error text, its status, its standard output)."""
-    words = [_substituted(fs, w) for w in shlex.split(piece)]
+    words = [_substituted(fs, w) for w in split(piece)]
     quiet = "2>/dev/null" in words
     words = [w for w in words if w != "2>/dev/null"]
     if "<" in words:

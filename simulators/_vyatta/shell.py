@@ -15,10 +15,11 @@ from __future__ import annotations
 import copy
 import ipaddress
 import re
-import shlex
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from routerfix.words import split
 
 from .._hosts.ssh import Shell
 from .files import FileSystem, run_shell
@@ -177,7 +178,7 @@ class VyattaSession(Shell):
                     return f"\n  Invalid command: [{text[1:].split()[0]}]\n\n"
                 return run_shell(self.router.disk, text[1:])
             try:
-                words = shlex.split(text)
+                words = split(text)
             except ValueError:
                 return "\n  Invalid command: unbalanced quotes\n\n"
             if self.candidate is not None:

@@ -8,10 +8,11 @@ the interface definitions named in docs/facts/vyos.md and docs/facts/edgeos.md),
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeAlias
+
+from routerfix.words import split
 
 __all__ = ["FLAG", "LEAF", "MULTI", "Path", "Schema", "Tag", "group", "seed"]
 
@@ -40,7 +41,7 @@ def seed(text: str) -> list[Path]:
     """Paths from ``set`` lines (starting configurations); other lines are ignored."""
     paths: list[Path] = []
     for line in text.strip().split("\n"):
-        words = shlex.split(line)
+        words = split(line)
         if words[:1] == ["set"] and len(words) > 1:
             paths.append(tuple(words[1:]))
     return paths

@@ -57,7 +57,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import shlex
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +64,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from routerfix.simulate import SimulatedDevice
+from routerfix.words import split
 
 from .._hosts.ssh import Knobs, Shell, SSHSimulatorHost, serve_device, simulated_device
 from . import capture as _capture
@@ -703,7 +703,7 @@ class LinuxShell(Shell):
 
     def _statement(self, statement: str) -> str:
         try:
-            words = shlex.split(statement.replace("$?", str(self.status)))
+            words = split(statement.replace("$?", str(self.status)))
         except ValueError:
             self.status = 2
             return "-bash: syntax error: unexpected end of file\n"

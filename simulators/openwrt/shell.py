@@ -16,10 +16,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shlex
 import threading
 import zlib
 from dataclasses import dataclass, field
+
+from routerfix.words import split, split_operators
 
 from .._hosts.ssh import Shell
 from . import capture as _capture
@@ -67,7 +68,7 @@ def _build(text: str) -> list[Section]:
     sections: list[Section] = []
     counter = 0
     for line in text.strip().split("\n"):
-        words = shlex.split(line)
+        words = split(line)
         if words[0] == "config":
             counter += 1
             named = len(words) == 3
@@ -318,9 +319,7 @@ class OpenWrtSession(Shell):
     def execute(self, line: str) -> str:
         """Run one command line (``;``, ``&&``, ``||`` lists)."""
         try:
-            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
-            lexer.whitespace_split = True
-            tokens = list(lexer)
+            tokens = split_operators(line)
         except ValueError:
             self.status = 2
             return "-ash: syntax error: unterminated quoted string\n"
