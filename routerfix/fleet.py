@@ -9,16 +9,16 @@
     report.save_json("plan.json")
     print(report.exit_code())          # 0 all succeeded, 1 some, 2 none
 
-Each host runs in its own worker (a bounded :class:`~concurrent.futures.ThreadPoolExecutor`;
+Each host runs in its own worker (a bounded pool of threads, each taking the next host when it is free;
 the default of 8 is kinder to consumer routers and slow links than Nornir's 20) with its own
 session: open → read → plan → apply → verify → close. A host's failure is caught into its
 :class:`HostResult` (status ``failed``, the error's class and message, never a secret) and
 never stops the others.
 
 Large fleets run in several worker processes (``processes``; by default one per CPU once there are
-enough hosts and workers for the GIL to matter, see :func:`default_processes`): the inventory is dealt
-out across forked processes, each running its share of the workers as threads, and the results come
-back in inventory order, in the same report.
+enough hosts and workers for the GIL to matter, see :func:`default_processes`): forked processes each run
+their share of the workers as threads, every free worker takes the next host of the inventory, and the
+results come back in inventory order, in the same report.
 
 A host *succeeded* when it has no error and no verdict (a verdict means no configuration can fix
 the site: replace or re-cable the router). :meth:`FleetReport.exit_code` is 0 when every host
@@ -43,8 +43,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -477,7 +477,7 @@ def run_fleet(hosts: Inventory | Iterable[FleetHost] | str | Path, operation: st
     started_wall, started = time.time(), time.monotonic()
     work = _Work(op, dict(mitigation_options), state, on_start, on_done)
     if processes == 1:
-        results, interrupted = _run_threads(inventory.hosts, workers, work)
+        results, interrupted = _run_threads(_dealer(inventory.hosts), min(workers, len(inventory.hosts)) or 1, work)
     else:
         results, interrupted = _run_processes(inventory.hosts, workers, processes, work)
     ordered = []
@@ -504,38 +504,60 @@ class _Work:
     on_done: OnDone | None
 
 
-def _run_threads(hosts: Sequence[FleetHost], workers: int, work: _Work,
+def _dealer(hosts: Sequence[FleetHost]) -> Callable[[], FleetHost | None]:
+    """Hand out ``hosts`` in order, one to each free worker thread of this process; None when all are out."""
+    lock = threading.Lock()
+    position = iter(hosts)
+
+    def take() -> FleetHost | None:
+        with lock:
+            return next(position, None)
+    return take
+
+
+def _run_threads(take: Callable[[], FleetHost | None], workers: int, work: _Work,
                  stop: Callable[[], bool] | None = None) -> tuple[dict[str, HostResult], bool]:
-    """Every host on a pool of ``workers`` threads: the results by host name, and whether the run was
-    interrupted (Ctrl-C here, or ``stop()`` turning true) before every host started."""
+    """``workers`` threads, each running the next host ``take()`` gives until it gives None: the results by host
+    name, and whether the run was interrupted (Ctrl-C here, or ``stop()`` turning true) before every host had
+    finished. An interrupt stops the taking of new hosts; the running ones finish (never half-applied).
+
+    Workers take hosts as they free up (no queue of futures: waiting on thousands of pending futures costs the
+    waiting thread time in proportion to how many are left, for every host that finishes)."""
     results: dict[str, HostResult] = {}
     lock = threading.Lock()
+    halt = threading.Event()
 
-    def job(host: FleetHost) -> HostResult:
-        _call(work.on_start, host)
-        result = _run_host(host, work.operation, dict(work.options), work.state)
-        with lock:
-            results[host.name] = result
-        _call(work.on_done, result)
-        return result
+    def worker() -> None:
+        while not halt.is_set():
+            host = take()
+            if host is None:
+                return
+            _call(work.on_start, host)
+            result = _run_host(host, work.operation, dict(work.options), work.state)
+            with lock:
+                results[host.name] = result
+            _call(work.on_done, result)
 
+    threads: list[threading.Thread] = []
     interrupted = False
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="routerfix-fleet")
-    futures: list[Future[HostResult]] = []
     try:
-        futures = [pool.submit(job, h) for h in hosts]
-        pending: set[Future[HostResult]] = set(futures)
-        while pending:
-            _done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            if pending and stop is not None and stop():
-                raise KeyboardInterrupt
+        for i in range(workers):
+            threads.append(threading.Thread(target=worker, name=f"routerfix-fleet_{i}"))
+            threads[-1].start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)
+                if stop is not None and not halt.is_set() and stop():
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:
         interrupted = True
-        for f in futures:
-            f.cancel()
+        halt.set()
         log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        halt.set()  # (after a normal end every thread is done already)
+        for thread in threads:
+            if thread.ident is not None:  # (started)
+                thread.join()
     return results, interrupted
 
 
@@ -552,9 +574,11 @@ def _warm_up(hosts: Sequence[FleetHost]) -> None:
 
 def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
                    work: _Work) -> tuple[dict[str, HostResult], bool]:
-    """The hosts dealt out over ``processes`` forked processes (host i to process i mod N), each with its share
-    of the workers as threads. Progress comes back over a pipe; callbacks run here. Ctrl-C here asks every
-    process to start no new host and waits for them (running hosts are never cut short)."""
+    """``processes`` forked processes, each with its share of the workers as threads; every free worker, in
+    whichever process, takes the next host of the inventory (one shared counter), so a process that drew slow
+    devices does not hold the run up while another sits idle. Progress comes back over a pipe; callbacks run
+    here. Ctrl-C here asks every process to start no new host and waits for them (running hosts are never cut
+    short)."""
     import multiprocessing
     from multiprocessing.connection import Connection
     from multiprocessing.connection import wait as wait_any
@@ -562,33 +586,39 @@ def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
     _warm_up(hosts)
     ctx = multiprocessing.get_context("fork")
     stop = ctx.Event()
-    shares = [list(hosts[i::processes]) for i in range(processes)]
+    taken = ctx.Value("q", 0)
     threads = [workers // processes + (1 if i < workers % processes else 0) for i in range(processes)]
-    children: list[tuple[Any, Connection, list[FleetHost]]] = []
-    for share, n in zip(shares, threads, strict=True):
-        reader, writer = ctx.Pipe(duplex=False)
-        child = ctx.Process(target=_process_share, args=(share, max(1, n), work, writer, stop), daemon=False,
-                            name="routerfix-fleet")
-        child.start()
-        writer.close()
-        children.append((child, reader, share))
+    children: list[tuple[Any, Connection]] = []
+    with _ctrl_c_held() as held:  # a Ctrl-C during a fork would be lost in the fork handlers
+        for n in threads:
+            reader, writer = ctx.Pipe(duplex=False)
+            child = ctx.Process(target=_process_share, args=(hosts, taken, max(1, n), work, writer, stop),
+                                daemon=False, name="routerfix-fleet")
+            child.start()
+            writer.close()
+            children.append((child, reader))
     results: dict[str, HostResult] = {}
-    interrupted = False
+    running: dict[int, set[str]] = {id(reader): set() for _child, reader in children}
+    interrupted = held.seen
+    if interrupted:
+        log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
+        stop.set()
     by_name = {h.name: h for h in hosts}
-    open_readers = {reader: share for _child, reader, share in children}
-    open_readers_by_id = {id(reader): reader for reader in open_readers}
+    open_readers = {id(reader): reader for _child, reader in children}
     while open_readers:
         try:
-            for ready in wait_any(list(open_readers)):
-                reader = open_readers_by_id[id(ready)]
+            for ready in wait_any(list(open_readers.values())):
+                reader = open_readers[id(ready)]
                 try:
                     kind, payload = reader.recv()
                 except (EOFError, OSError):
-                    del open_readers[reader]
+                    del open_readers[id(reader)]
                     continue
                 if kind == "start":
+                    running[id(reader)].add(payload)
                     _call(work.on_start, by_name[payload])
                 elif kind == "done":
+                    running[id(reader)].discard(payload.name)
                     results[payload.name] = payload
                     _call(work.on_done, payload)
                 elif kind == "end":
@@ -598,20 +628,53 @@ def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
                 log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
             interrupted = True
             stop.set()
-    for child, reader, share in children:
+    failed_status: int | None = None
+    for child, reader in children:
         child.join()
         reader.close()
         if child.exitcode != 0:
-            for h in share:
-                if h.name not in results and not interrupted:
-                    results[h.name] = _error_result(h, work.operation, RuntimeError(
-                        f"the worker process running this host ended with status {child.exitcode} (a host it was "
-                        f"working on may be half-changed: its undo record says what was done)"), time.monotonic())
+            failed_status = child.exitcode
+            for name in running[id(reader)]:
+                if name not in results:
+                    results[name] = _error_result(by_name[name], work.operation, RuntimeError(
+                        f"the worker process running this host ended with status {child.exitcode} (the host may "
+                        f"be half-changed: its undo record says what was done)"), time.monotonic())
+    if failed_status is not None and not interrupted:
+        for h in hosts:
+            if h.name not in results:
+                results[h.name] = _error_result(h, work.operation, RuntimeError(
+                    f"not run: the worker processes ended (status {failed_status}) before this host started"),
+                    time.monotonic())
     return results, interrupted
 
 
-def _process_share(hosts: list[FleetHost], workers: int, work: _Work, out: Any, stop: Any) -> None:
-    """In a worker process: run the share on threads, telling the parent as each host starts and ends."""
+class _Held:
+    seen = False
+
+
+@contextmanager
+def _ctrl_c_held() -> Iterator[_Held]:
+    """Ctrl-C (SIGINT) only noted, not raised, inside the block (``held.seen``), where Python's default handler
+    is in place and this is the main thread; elsewhere the block runs as it is."""
+    held = _Held()
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield held
+        return
+
+    def note(_signum: int, _frame: Any) -> None:
+        held.seen = True
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield held
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _process_share(hosts: Sequence[FleetHost], taken: Any, workers: int, work: _Work, out: Any, stop: Any) -> None:
+    """In a worker process: run hosts on threads, each taking the next one from the counter ``taken`` that every
+    process shares, telling the parent as each host starts and ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it sets ``stop``
     send_lock = threading.Lock()
 
@@ -621,6 +684,14 @@ def _process_share(hosts: list[FleetHost], workers: int, work: _Work, out: Any, 
 
     share = _Work(work.operation, work.options, work.state, lambda h: send("start", h.name),
                   lambda r: send("done", r))
-    _results, interrupted = _run_threads(hosts, workers, share, stop=stop.is_set)
+    def take() -> FleetHost | None:
+        with taken.get_lock():
+            index = int(taken.value)
+            if index >= len(hosts):
+                return None
+            taken.value = index + 1
+        return hosts[index]
+
+    _results, interrupted = _run_threads(take, workers, share, stop=stop.is_set)
     send("end", interrupted)
     out.close()

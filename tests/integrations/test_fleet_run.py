@@ -274,3 +274,70 @@ def test_an_undo_with_nothing_to_restore_from_is_not_ok(tmp_path: Path, password
     result = report.results[0]
     assert result.status == "undone" and result.changed and not result.ok and report.exit_code() == 2
     assert any("no undo marker" in w for w in result.warnings)
+
+
+def _wait_for(condition: Any, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_free_worker_process_takes_the_next_host(tmp_path: Path) -> None:
+    """The slow first host holds one process; the other process must run all nine others (a static split would
+    have queued four of them behind the slow one, which waits for all nine)."""
+    import os
+
+    class Tracked(MemoryDriver):
+        name = "tracked-test"
+
+        def open(self) -> None:
+            if self.host == "h0.test":
+                finished = _wait_for(lambda: len(list(tmp_path.glob("h*.pid"))) == 9)
+                (tmp_path / "slow.pid").write_text(f"{os.getpid()} {finished}")
+            else:
+                (tmp_path / f"{self.host}.pid").write_text(str(os.getpid()))
+            super().open()
+
+    routerfix.register("tracked-test", Tracked)
+    try:
+        hosts = [FleetHost(f"h{i}", f"h{i}.test", "tracked-test") for i in range(10)]
+        report = run_fleet(hosts, "plan", workers=2, processes=2)
+    finally:
+        from routerfix.registry import registry
+        registry.deregister("tracked-test")
+    slow_pid, finished = (tmp_path / "slow.pid").read_text().split()
+    fast = {p.read_text() for p in tmp_path.glob("h*.pid")}
+    assert finished == "True" and len(fast) == 1 and slow_pid not in fast
+    assert report.exit_code() == 0 and [r.name for r in report.results] == [h.name for h in hosts]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_ctrl_c_stops_new_hosts_and_lets_running_ones_finish(processes: int, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    main_pid = os.getpid()
+
+    class Interrupting(MemoryDriver):
+        name = "interrupting-test"
+
+        def open(self) -> None:
+            if self.host == "h0.test":
+                os.kill(main_pid, signal.SIGINT)   # Ctrl-C while this host runs
+            time.sleep(0.2)   # a slow device, not a readiness wait
+            super().open()
+
+    routerfix.register("interrupting-test", Interrupting)
+    try:
+        hosts = [FleetHost(f"h{i}", f"h{i}.test", "interrupting-test") for i in range(30)]
+        report = run_fleet(hosts, "mitigate", workers=2, processes=processes, state_dir=tmp_path)
+    finally:
+        from routerfix.registry import registry
+        registry.deregister("interrupting-test")
+    by = {r.name: r for r in report.results}
+    assert report.interrupted and by["h0"].status == "mitigated"   # the running host finished
+    cancelled = [r for r in report.results if r.status == "cancelled"]
+    assert cancelled and all(r.status in ("mitigated", "cancelled") for r in report.results)
