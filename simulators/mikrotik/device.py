@@ -432,6 +432,8 @@ _RUN = re.compile(r'[^\s"\[\]]+')
 """Characters a token takes as they are, outside ``[...]``."""
 _RUN_NESTED = re.compile(r'[^"\[\]]+')
 """The same inside ``[...]`` (spaces included)."""
+_PLAIN_TOKEN = re.compile(r'[^\s"\[\]]+(?=\s|\Z)')
+"""A whole token of such characters (most are)."""
 
 
 def _tokens(text: str, offset: int) -> list[Token]:
@@ -441,6 +443,11 @@ def _tokens(text: str, offset: int) -> list[Token]:
     while i < n:
         if text[i].isspace():
             i = _SPACES.match(text, i).end()  # type: ignore[union-attr]  # text[i] is a space
+            continue
+        plain = _PLAIN_TOKEN.match(text, i)
+        if plain is not None:
+            tokens.append(Token(plain.group(), offset + i + 1))
+            i = plain.end()
             continue
         start = i
         buf: list[str] = []
