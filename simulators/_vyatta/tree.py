@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from routerfix.words import split
@@ -32,6 +32,11 @@ class Tag:
 
     sub: Node
     pattern: str = r"[\w.:/-]+"
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    """``pattern`` compiled once."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regex", re.compile(self.pattern))
 
 
 Node: TypeAlias = str | Tag | Mapping[str, "Node"]
@@ -60,6 +65,10 @@ def group(paths: Iterable[Path], prefix: Path) -> dict[str, dict[Path, list[str]
     return table
 
 
+_BARE = re.compile(r"[\w.:/@+,-]+")
+"""A word printed without quotes (when it is not a value VyOS quotes anyway)."""
+
+
 class Schema:
     """The configuration nodes a simulated device accepts, and how it prints them."""
 
@@ -74,7 +83,7 @@ class Schema:
         node: Node = self.root
         for i, word in enumerate(words):
             if isinstance(node, Tag):
-                if not re.fullmatch(node.pattern, word):
+                if not node.regex.fullmatch(word):
                     return i, ""
                 node = node.sub
             elif isinstance(node, str):
@@ -101,7 +110,7 @@ class Schema:
         return sorted(set(paths), key=key)
 
     def _word(self, word: str, value: bool) -> str:
-        if (value and self.quote_values) or not re.fullmatch(r"[\w.:/@+,-]+", word):
+        if (value and self.quote_values) or not _BARE.fullmatch(word):
             return "'" + word.replace("'", "'\\''") + "'"
         return word
 

@@ -15,7 +15,7 @@ with sequence numbers (F44). The inferred rows are marked there.
 
 from __future__ import annotations
 
-import copy
+import functools
 import ipaddress
 import re
 import threading
@@ -56,11 +56,20 @@ _SORTED = re.compile(r"no ip nat service sip (tcp|udp) port 5060|ip nat inside s
 lines and the static NAT lines each show in one order (here: sorted), whichever was configured first."""
 
 
+_RANK_PATTERNS = tuple((re.compile(pattern), rank) for pattern, rank in _RANKS)
+
+
+@functools.lru_cache(maxsize=4096)
 def _rank(line: str) -> float:
-    for pattern, rank in _RANKS:
-        if re.match(pattern, line):
+    for pattern, rank in _RANK_PATTERNS:
+        if pattern.match(line):
             return rank
     return 9
+
+
+def _copy_config(config: list[Entry]) -> list[Entry]:
+    """An independent copy of a configuration: its own entries and child lists (lines are strings)."""
+    return [[line, list(children)] for line, children in config]
 
 
 def _default_config() -> list[Entry]:
@@ -157,7 +166,7 @@ class IosRouter:
 
     def __post_init__(self) -> None:
         if not self.startup:
-            self.startup = copy.deepcopy(self.running)
+            self.startup = _copy_config(self.running)
 
     # --- configuration helpers (also used by tests to inspect or seed state) -------------------------
 
@@ -236,14 +245,14 @@ class IosRouter:
         with self.lock:
             if self.revert_deadline is None or self.revert_archive is None:
                 return
-            self.running = copy.deepcopy(self.revert_archive)
+            self.running = _copy_config(self.revert_archive)
             self.revert_deadline, self.revert_archive = None, None
             self.reverts += 1
 
     def reload(self) -> None:
         """Power-cycle: the running configuration becomes the startup configuration."""
         with self.lock:
-            self.running = copy.deepcopy(self.startup)
+            self.running = _copy_config(self.startup)
 
     def pool_bindings(self) -> list[tuple[str, str, str, str]]:
         """(address, client id/hardware address, expiry, type) rows for ``show ip dhcp binding``."""
@@ -410,7 +419,7 @@ class IosSession(Shell):
                 return "% Archive path not configured. Use 'path' command in archive config mode\n"
             if r.revert_deadline is not None:  # F38 (text inferred)
                 return "% Rollback confirmed change is already in progress\n"
-            r.revert_archive = copy.deepcopy(r.running)
+            r.revert_archive = _copy_config(r.running)
             r.revert_deadline = r.clock + 60 * int(m.group(1))
             self.mode = "config"
             return ("Rollback Confirmed Change: Backing up current running config to flash:rollback-1\n"
@@ -421,7 +430,7 @@ class IosSession(Shell):
             r.revert_deadline, r.revert_archive = None, None
             return ""
         if line in ("write memory", "write", "wr", "copy running-config startup-config"):
-            r.startup = copy.deepcopy(r.running)
+            r.startup = _copy_config(r.running)
             return "Building configuration...\n[OK]\n"
         if m := re.fullmatch(rf"ping ({_IP})(?: repeat (\d+))?(?: timeout (\d+))?", line):
             count = int(m.group(2) or 5)

@@ -43,7 +43,6 @@ Own words: the banner text.
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import shutil
@@ -51,7 +50,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from routerfix.simulate import SimulatedDevice
@@ -78,6 +77,10 @@ class Item:
     disabled: bool = False
     dynamic: bool = False
     extra_flags: str = ""
+
+    def copy(self) -> Item:
+        """An independent copy: its own ``props`` (the other fields are immutable values)."""
+        return replace(self, props=dict(self.props))
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,8 @@ class RouterOSState:
 
     def take_safe_mode(self, owner: RouterOSShell) -> None:
         """Start recording for an undo: snapshot the menus and the small files (M40, M78)."""
-        self.safe_owner, self.safe_snapshot = owner, copy.deepcopy(self.menus)
+        self.safe_owner, self.safe_snapshot = owner, {
+            menu: [item.copy() for item in items] for menu, items in self.menus.items()}
         self.safe_files = self._small_files()
         self.safe_actions = 0
 
@@ -394,22 +398,17 @@ class Token:
     quoted: bool = False
 
 
+_SYNTAX = re.compile(r'"(?:[^"\\]+|\\.)*"?|[;\[\]{}]', re.DOTALL)
+"""A ``"..."`` string (backslash escapes skipped; unterminated: to the end) or one of ``;[]{}`` outside one."""
+
+
 def _unquoted(text: str, start: int) -> Iterator[tuple[int, str]]:
-    """``(index, character)`` of each character from ``start`` that is outside a ``"..."`` string (backslash escapes
-    inside one skipped); the quotes themselves are not yielded."""
-    quoted, i = False, start
-    while i < len(text):
-        ch = text[i]
-        if quoted:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        else:
-            yield i, ch
-        i += 1
+    """``(index, character)`` of each of ``;[]{}`` from ``start`` that is outside a ``"..."`` string (backslash
+    escapes inside one skipped); the quotes themselves and every other character are not yielded."""
+    for match in _SYNTAX.finditer(text, start):
+        ch = match.group()
+        if ch[0] != '"':
+            yield match.start(), ch
 
 
 def _split_statements(line: str) -> list[tuple[str, int]]:
@@ -428,19 +427,33 @@ def _split_statements(line: str) -> list[tuple[str, int]]:
     return out
 
 
+_SPACES = re.compile(r"\s+")
+_RUN = re.compile(r'[^\s"\[\]]+')
+"""Characters a token takes as they are, outside ``[...]``."""
+_RUN_NESTED = re.compile(r'[^"\[\]]+')
+"""The same inside ``[...]`` (spaces included)."""
+_PLAIN_TOKEN = re.compile(r'[^\s"\[\]]+(?=\s|\Z)')
+"""A whole token of such characters (most are)."""
+
+
 def _tokens(text: str, offset: int) -> list[Token]:
     """Words; ``key="quoted value"`` and ``[find ...]`` stay one token each."""
     tokens: list[Token] = []
-    i = 0
-    while i < len(text):
+    i, n = 0, len(text)
+    while i < n:
         if text[i].isspace():
-            i += 1
+            i = _SPACES.match(text, i).end()  # type: ignore[union-attr]  # text[i] is a space
+            continue
+        plain = _PLAIN_TOKEN.match(text, i)
+        if plain is not None:
+            tokens.append(Token(plain.group(), offset + i + 1))
+            i = plain.end()
             continue
         start = i
         buf: list[str] = []
         quoted = False
         depth = 0
-        while i < len(text) and (depth or not text[i].isspace()):
+        while i < n:
             ch = text[i]
             if ch == '"':
                 quoted = True
@@ -452,6 +465,14 @@ def _tokens(text: str, offset: int) -> list[Token]:
                 depth += 1
             elif ch == "]":
                 depth -= 1
+            elif depth or not ch.isspace():
+                run = (_RUN_NESTED if depth else _RUN).match(text, i)
+                assert run is not None  # ch is none of the characters a run stops at
+                buf.append(run.group())
+                i = run.end()
+                continue
+            else:
+                break
             buf.append(ch)
             i += 1
         tokens.append(Token("".join(buf), offset + start + 1, quoted))
@@ -463,6 +484,8 @@ _ESCAPED = {'"': '"', "\\": "\\", "$": "$", "?": "?", "n": "\n", "r": "\r", "t":
 """Escapes inside a quoted string (M43); ``\\XX`` (two capital hex digits) is a byte."""
 _HEX = re.compile(r"[0-9A-F]{2}")
 _VARIABLE = re.compile(r"\$(?:[A-Za-z0-9_-]+)?")
+_PLAIN = re.compile(r'[^"\\$?]+')
+"""Characters a quoted string holds as they are (no quote, escape, variable or help key)."""
 
 
 def _string(text: str, start: int, offset: int) -> tuple[str, int]:
@@ -472,6 +495,11 @@ def _string(text: str, start: int, offset: int) -> tuple[str, int]:
     out: list[str] = []
     i = start + 1
     while i < len(text):
+        plain = _PLAIN.match(text, i)
+        if plain is not None:
+            out.append(plain.group())
+            i = plain.end()
+            continue
         ch = text[i]
         if ch == '"':
             return "".join(out), i + 1

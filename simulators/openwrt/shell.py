@@ -13,12 +13,11 @@ the running firewall is the committed configuration at the last reload). The sel
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import threading
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from routerfix.words import split, split_operators
 
@@ -58,6 +57,18 @@ class Flow:
     src: str
     dst: str
     dport: int
+
+
+def _copy_package(sections: list[Section]) -> list[Section]:
+    """An independent copy of a package: its own sections, option dicts and list values (the rest are strings)."""
+    return [replace(s, options={k: list(v) if isinstance(v, list) else v for k, v in s.options.items()})
+            for s in sections]
+
+
+_REDIRECT = re.compile(r">[^>&].*")
+"""A word sending standard output to a file (``>file``)."""
+_ANY_REDIRECT = re.compile(r"\d?>.*")
+"""Any redirection word (``>file``, ``2>/dev/null``, ``>&2``)."""
 
 
 def _anon_id(kind: str, index: int) -> str:
@@ -219,7 +230,7 @@ class OpenWrtRouter:
 
     def __post_init__(self) -> None:
         if not self.active_firewall:
-            self.active_firewall = copy.deepcopy(self.committed["firewall"])
+            self.active_firewall = _copy_package(self.committed["firewall"])
         if not self.conntrack:
             self.conntrack = [Flow("udp", "198.51.100.23", self.wan_ip, 5060),
                               Flow("udp", "198.51.100.24", self.wan_ip, 5060),
@@ -232,7 +243,7 @@ class OpenWrtRouter:
     def writable(self, package: str) -> list[Section]:
         """The staged copy of a package, created on first change."""
         if package not in self.staged:
-            self.staged[package] = copy.deepcopy(self.committed[package])
+            self.staged[package] = _copy_package(self.committed[package])
         return self.staged[package]
 
     def advance(self, seconds: float) -> None:
@@ -258,7 +269,7 @@ class OpenWrtRouter:
             self.staged.clear()
             self.changes.clear()
             self.disk = {k: v for k, v in self.disk.items() if not k.startswith(("/tmp/", "/var/"))}  # noqa: S108
-            self.active_firewall = copy.deepcopy(self.committed["firewall"])
+            self.active_firewall = _copy_package(self.committed["firewall"])
 
     def files(self) -> dict[str, str]:
         """The files ``cat``/``grep`` can read."""
@@ -342,9 +353,9 @@ class OpenWrtSession(Shell):
         return "".join(out)
 
     def _run(self, words: list[str]) -> str:
-        target = next((w[1:] for w in words if re.fullmatch(r">[^>&].*", w)), None)
+        target = next((w[1:] for w in words if _REDIRECT.fullmatch(w)), None)
         quiet = "2>/dev/null" in words
-        words = [w for w in words if not re.fullmatch(r"\d?>.*", w)]
+        words = [w for w in words if not _ANY_REDIRECT.fullmatch(w)]
         if not words:
             return ""
         out = self._program(words)
@@ -456,7 +467,7 @@ class OpenWrtSession(Shell):
             return json.dumps({"up": True, "l3_device": "wan", "proto": "dhcp",
                                "ipv4-address": [{"address": r.wan_ip, "mask": 24}]}, indent="\t") + "\n"
         if name in ("/etc/init.d/firewall", "fw4") and args[:1] in (["reload"], ["restart"]):
-            r.active_firewall = copy.deepcopy(r.committed["firewall"])
+            r.active_firewall = _copy_package(r.committed["firewall"])
             r.reloads["firewall"] = r.reloads.get("firewall", 0) + 1
             return ""
         if name == "/etc/init.d/dnsmasq" and args[:1] in (["reload"], ["restart"]):
@@ -487,9 +498,9 @@ class OpenWrtSession(Shell):
         for source in sources:
             package = source.rsplit("/", 1)[-1]
             if source.startswith("/etc/config/") and package in r.committed and dest.endswith("/"):
-                r.copies[dest + package] = copy.deepcopy(r.committed[package])
+                r.copies[dest + package] = _copy_package(r.committed[package])
             elif source in r.copies and dest in ("/etc/config/", "/etc/config"):
-                r.committed[package] = copy.deepcopy(r.copies[source])
+                r.committed[package] = _copy_package(r.copies[source])
             else:
                 self.status = 1
                 return f"cp: can't stat '{source}': No such file or directory\n"
