@@ -67,11 +67,13 @@ def fleet(size: int) -> list[tuple[str, dict[str, Any]]]:
 # --- child processes (what is measured) -------------------------------------------------------------------------
 
 class MemorySampler:
-    """Peak memory of this process and every process it forked, sampled every 0.2 s from ``/proc``: the sum of
+    """Peak memory of process ``root`` and every process it forked, sampled every 0.2 s from ``/proc``: the sum of
     their RSS (shared copy-on-write pages counted in each process) and of their PSS (shared pages split between
-    the processes sharing them: what the run really occupies)."""
+    the processes sharing them: what the run really occupies). Run it in the benchmark's own process, not in the
+    measured one: reading ``/proc`` (``smaps_rollup`` walks every mapping) would be charged to the run's CPU."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: int) -> None:
+        self.root = root
         self.peak_rss_mb = 0.0
         self.peak_pss_mb = 0.0
         self._stop = threading.Event()
@@ -99,7 +101,7 @@ class MemorySampler:
     def _run(self) -> None:
         while not self._stop.wait(0.2):
             rss = pss = 0
-            for pid in self._family(os.getpid()):
+            for pid in self._family(self.root):
                 with contextlib.suppress(OSError, ValueError):
                     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                         if line.startswith("Rss:"):
@@ -162,7 +164,7 @@ def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
                         out.write(f"{time.perf_counter() - started:.1f} s: {done['n']} done\n")
 
         extra["on_done"] = on_done
-    with tempfile.TemporaryDirectory() as state, MemorySampler() as memory:
+    with tempfile.TemporaryDirectory() as state:  # memory: sampled by the parent (run_child)
         cpu, started = cpu_seconds() + children_cpu_seconds(), time.perf_counter()
         report = run_fleet(hosts, "mitigate", workers=workers, state_dir=state, **extra)
         wall, cpu = time.perf_counter() - started, cpu_seconds() + children_cpu_seconds() - cpu
@@ -176,8 +178,7 @@ def child_routerfix(devices: list[Device], workers: int, processes: int = 1,
     return {"tool": "routerfix" + (" (shared SSL context)" if shared_ssl else ""), "hosts": len(devices),
             "workers": workers, "processes": processes, "wall_s": round(wall, 2), "cpu_s": round(cpu, 1),
             "cpu_ms_per_router": round(1000 * cpu / max(1, len(devices)), 1),
-            "peak_rss_mb": round(max(memory.peak_rss_mb, peak_rss_mb()), 1),
-            "peak_pss_mb": round(memory.peak_pss_mb, 1), "statuses": statuses, "errors": errors}
+            "peak_rss_mb": round(peak_rss_mb(), 1), "statuses": statuses, "errors": errors}
 
 
 def child_nornir(devices: list[Device], workers: int, scripts: dict[str, dict[str, Any]],
@@ -255,11 +256,21 @@ def run_child(tool: str, devices: list[Device], workers: int, scripts: dict[str,
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(payload, handle)
     try:
-        out = subprocess.run([sys.executable, __file__, "--child", handle.name], check=True, capture_output=True,
-                             text=True, timeout=1800).stdout
+        child = subprocess.Popen([sys.executable, __file__, "--child", handle.name], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        with MemorySampler(child.pid) as memory:
+            try:
+                out, err = child.communicate(timeout=1800)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                raise
+        if child.returncode != 0:
+            raise subprocess.CalledProcessError(child.returncode, child.args, out, err)
     finally:
         Path(handle.name).unlink()
     figures: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    figures["peak_rss_mb"] = round(max(figures.get("peak_rss_mb", 0.0), memory.peak_rss_mb), 1)
+    figures["peak_pss_mb"] = round(memory.peak_pss_mb, 1)
     return figures
 
 
