@@ -67,13 +67,14 @@ def fleet(size: int) -> list[tuple[str, dict[str, Any]]]:
 # --- child processes (what is measured) -------------------------------------------------------------------------
 
 class MemorySampler:
-    """Peak memory of process ``root`` and every process it forked, sampled every 0.2 s from ``/proc``: the sum of
-    their RSS (shared copy-on-write pages counted in each process) and of their PSS (shared pages split between
+    """Peak memory of process ``root`` and every process it forked, sampled every ``interval`` s from ``/proc``: the
+    sum of their RSS (shared copy-on-write pages counted in each process) and of their PSS (shared pages split between
     the processes sharing them: what the run really occupies). Run it in the benchmark's own process, not in the
     measured one: reading ``/proc`` (``smaps_rollup`` walks every mapping) would be charged to the run's CPU."""
 
-    def __init__(self, root: int) -> None:
+    def __init__(self, root: int, interval: float = 0.2) -> None:
         self.root = root
+        self.interval = interval
         self.peak_rss_mb = 0.0
         self.peak_pss_mb = 0.0
         self._stop = threading.Event()
@@ -99,7 +100,7 @@ class MemorySampler:
         return found
 
     def _run(self) -> None:
-        while not self._stop.wait(0.2):
+        while not self._stop.wait(self.interval):
             rss = pss = 0
             for pid in self._family(self.root):
                 with contextlib.suppress(OSError, ValueError):
@@ -258,7 +259,8 @@ def run_child(tool: str, devices: list[Device], workers: int, scripts: dict[str,
     try:
         child = subprocess.Popen([sys.executable, __file__, "--child", handle.name], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
-        with MemorySampler(child.pid) as memory:
+        # /proc reads load the cores the run shares: a long run grows slowly, once a second catches its peak
+        with MemorySampler(child.pid, 0.2 if len(devices) <= 1000 else 1.0) as memory:
             try:
                 out, err = child.communicate(timeout=1800)
             except subprocess.TimeoutExpired:
