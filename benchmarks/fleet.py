@@ -32,6 +32,7 @@ import inspect
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -258,13 +259,14 @@ def run_child(tool: str, devices: list[Device], workers: int, scripts: dict[str,
         json.dump(payload, handle)
     try:
         child = subprocess.Popen([sys.executable, __file__, "--child", handle.name], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         # /proc reads load the cores the run shares: a long run grows slowly, once a second catches its peak
         with MemorySampler(child.pid, 0.2 if len(devices) <= 1000 else 1.0) as memory:
             try:
                 out, err = child.communicate(timeout=1800)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            except BaseException:  # a timeout or Ctrl-C: the child and the worker processes it forked
+                os.killpg(child.pid, signal.SIGKILL)
+                child.communicate()
                 raise
         if child.returncode != 0:
             raise subprocess.CalledProcessError(child.returncode, child.args, out, err)

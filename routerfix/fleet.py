@@ -51,6 +51,7 @@ from typing import Any
 
 from routerfix.enums import FleetOperation, ResultStatus
 from routerfix.errors import InvalidValue, RouterfixError, StateFileError
+from routerfix.interrupts import stops_like_ctrl_c
 from routerfix.inventory import FleetHost, Inventory, load_inventory
 from routerfix.planner import MitigationOptions
 from routerfix.records import DeviceKey, atomic_write, clip, default_state_dir
@@ -575,10 +576,13 @@ def _warm_up(hosts: Sequence[FleetHost]) -> None:
 def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
                    work: _Work) -> tuple[dict[str, HostResult], bool]:
     """``processes`` forked processes, each with its share of the workers as threads; every free worker, in
-    whichever process, takes the next host of the inventory (one shared counter), so a process that drew slow
-    devices does not hold the run up while another sits idle. Progress comes back over a pipe; callbacks run
-    here. Ctrl-C here asks every process to start no new host and waits for them (running hosts are never cut
-    short)."""
+    whichever process, takes the next host of the inventory, so a process that drew slow devices does not hold the
+    run up while another sits idle. Host numbers come over one pipe every process reads (a process that dies
+    holds nothing the others need); progress comes back over a pipe per process; callbacks run here.
+
+    Ctrl-C (and SIGTERM/SIGHUP where Python handles them) here is noted, not raised, until every process has
+    ended: every process is asked to start no new host, the running hosts finish (never cut short), and a
+    terminating signal's own handler runs after that."""
     import multiprocessing
     from multiprocessing.connection import Connection
     from multiprocessing.connection import wait as wait_any
@@ -586,28 +590,36 @@ def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
     _warm_up(hosts)
     ctx = multiprocessing.get_context("fork")
     stop = ctx.Event()
-    taken = ctx.Value("q", 0)
     threads = [workers // processes + (1 if i < workers % processes else 0) for i in range(processes)]
-    children: list[tuple[Any, Connection]] = []
-    with _ctrl_c_held() as held:  # a Ctrl-C during a fork would be lost in the fork handlers
-        for n in threads:
-            reader, writer = ctx.Pipe(duplex=False)
-            child = ctx.Process(target=_process_share, args=(hosts, taken, max(1, n), work, writer, stop),
-                                daemon=False, name="routerfix-fleet")
-            child.start()
-            writer.close()
-            children.append((child, reader))
     results: dict[str, HostResult] = {}
-    running: dict[int, set[str]] = {id(reader): set() for _child, reader in children}
-    interrupted = held.seen
-    if interrupted:
-        log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
-        stop.set()
+    running: dict[int, set[str]] = {}
     by_name = {h.name: h for h in hosts}
-    open_readers = {id(reader): reader for _child, reader in children}
-    while open_readers:
+    children: list[tuple[Any, Connection]] = []
+    interrupted = False
+    with _signals_held() as held:
+        numbers_in, numbers_out = os.pipe()
         try:
-            for ready in wait_any(list(open_readers.values())):
+            for n in threads:
+                reader, writer = ctx.Pipe(duplex=False)
+                child = ctx.Process(target=_process_share, daemon=False, name="routerfix-fleet", args=(
+                    hosts, (numbers_in, numbers_out), max(1, min(n, len(hosts))), work, writer, stop,
+                    dict(held.saved)))
+                child.start()
+                writer.close()
+                children.append((child, reader))
+                running[id(reader)] = set()
+        finally:
+            os.close(numbers_in)  # the processes hold the read end now
+            feeder = threading.Thread(target=_feed_numbers, args=(numbers_out, len(hosts)), daemon=True,
+                                      name="routerfix-fleet-feeder")
+            feeder.start()
+        open_readers = {id(reader): reader for _child, reader in children}
+        while open_readers:
+            if held.seen and not interrupted:
+                log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
+                interrupted = True
+                stop.set()
+            for ready in wait_any(list(open_readers.values()), timeout=0.2):
                 reader = open_readers[id(ready)]
                 try:
                     kind, payload = reader.recv()
@@ -623,59 +635,99 @@ def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
                     _call(work.on_done, payload)
                 elif kind == "end":
                     interrupted = interrupted or bool(payload)
-        except KeyboardInterrupt:  # keep collecting: the processes finish their running hosts and report
-            if not interrupted:
-                log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
-            interrupted = True
-            stop.set()
-    failed_status: int | None = None
-    for child, reader in children:
-        child.join()
-        reader.close()
-        if child.exitcode != 0:
-            failed_status = child.exitcode
-            for name in running[id(reader)]:
-                if name not in results:
-                    results[name] = _error_result(by_name[name], work.operation, RuntimeError(
-                        f"the worker process running this host ended with status {child.exitcode} (the host may "
-                        f"be half-changed: its undo record says what was done)"), time.monotonic())
-    if failed_status is not None and not interrupted:
-        for h in hosts:
-            if h.name not in results:
-                results[h.name] = _error_result(h, work.operation, RuntimeError(
-                    f"not run: the worker processes ended (status {failed_status}) before this host started"),
-                    time.monotonic())
+        failed_status: int | None = None
+        for child, reader in children:
+            child.join()
+            reader.close()
+            if child.exitcode != 0:
+                failed_status = child.exitcode
+                for name in running[id(reader)]:
+                    if name not in results:
+                        results[name] = _error_result(by_name[name], work.operation, RuntimeError(
+                            f"the worker process running this host ended with status {child.exitcode} (the host "
+                            f"may be half-changed: its undo record says what was done)"), time.monotonic())
+        interrupted = interrupted or held.seen
+        if failed_status is not None and not interrupted:
+            for h in hosts:
+                if h.name not in results:
+                    results[h.name] = _error_result(h, work.operation, RuntimeError(
+                        f"not run: the worker processes ended (status {failed_status}) before this host started"),
+                        time.monotonic())
     return results, interrupted
 
 
+def _feed_numbers(fd: int, count: int) -> None:
+    """Write host numbers 0..count-1 to the pipe ``fd`` (4 bytes each: a pipe write that small is never split, so
+    every read of 4 bytes by any process gets one whole number), then close it: readers then see its end. Stops
+    quietly when every reader has gone (the run was stopped)."""
+    import struct
+
+    try:
+        for index in range(count):
+            os.write(fd, struct.pack("!I", index))
+    except OSError:  # every worker process has ended (BrokenPipeError): nobody wants more hosts
+        pass
+    finally:
+        os.close(fd)
+
+
 class _Held:
-    seen = False
+    """What :func:`_signals_held` noted, and the handlers it replaced (by signal number)."""
+
+    def __init__(self) -> None:
+        self.signals: list[int] = []
+        self.saved: dict[int, Any] = {}
+
+    @property
+    def seen(self) -> bool:
+        return bool(self.signals)
+
+
+_HELD_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 @contextmanager
-def _ctrl_c_held() -> Iterator[_Held]:
-    """Ctrl-C (SIGINT) only noted, not raised, inside the block (``held.seen``), where Python's default handler
-    is in place and this is the main thread; elsewhere the block runs as it is."""
+def _signals_held() -> Iterator[_Held]:
+    """Ctrl-C and the terminating signals whose handlers are Python functions (the default Ctrl-C handler, the
+    CLI's SIGTERM one, a caller's own) only noted inside the block (``held.seen``), where this is the main thread.
+    After the block the handlers are put back; a noted signal whose handler means "stop like Ctrl-C"
+    (:func:`routerfix.interrupts.stops_like_ctrl_c`) has been dealt with by the caller (the run stopped), any
+    other handler is run then (it may raise). Elsewhere the block runs as it is."""
     held = _Held()
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if threading.current_thread() is not threading.main_thread():
         yield held
         return
-
-    def note(_signum: int, _frame: Any) -> None:
-        held.seen = True
-
-    signal.signal(signal.SIGINT, note)
+    saved = held.saved
+    for name in _HELD_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None and callable(previous := signal.getsignal(number)):
+            saved[number] = previous
+            signal.signal(number, lambda signum, _frame: held.signals.append(signum))
     try:
         yield held
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for number, previous in saved.items():
+            signal.signal(number, previous)
+    for number in dict.fromkeys(held.signals):
+        handler = saved.get(number)
+        if handler is not None and not stops_like_ctrl_c(handler):
+            handler(number, None)
 
 
-def _process_share(hosts: Sequence[FleetHost], taken: Any, workers: int, work: _Work, out: Any, stop: Any) -> None:
-    """In a worker process: run hosts on threads, each taking the next one from the counter ``taken`` that every
-    process shares, telling the parent as each host starts and ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it sets ``stop``
+def _process_share(hosts: Sequence[FleetHost], pipe: tuple[int, int], workers: int, work: _Work, out: Any,
+                   stop: Any, handlers: dict[int, Any]) -> None:
+    """In a worker process: run hosts on threads, each taking the next host number from the pipe that every
+    process reads (``pipe``: its read and write ends; the write end is the parent's), telling the parent as each
+    host starts and ends. ``handlers``: the signal handlers the parent had before it held them (put back here,
+    Ctrl-C aside: Ctrl-C is the parent's to handle, it sets ``stop``)."""
+    import struct
+
+    numbers, parents_end = pipe
+    os.close(parents_end)  # else the pipe never ends for the readers of this process
+
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     send_lock = threading.Lock()
 
     def send(kind: str, payload: Any) -> None:
@@ -684,13 +736,12 @@ def _process_share(hosts: Sequence[FleetHost], taken: Any, workers: int, work: _
 
     share = _Work(work.operation, work.options, work.state, lambda h: send("start", h.name),
                   lambda r: send("done", r))
+
     def take() -> FleetHost | None:
-        with taken.get_lock():
-            index = int(taken.value)
-            if index >= len(hosts):
-                return None
-            taken.value = index + 1
-        return hosts[index]
+        if stop.is_set():
+            return None
+        data = os.read(numbers, 4)
+        return hosts[struct.unpack("!I", data)[0]] if len(data) == 4 else None
 
     _results, interrupted = _run_threads(take, workers, share, stop=stop.is_set)
     send("end", interrupted)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-__all__ = ["Terminated", "exit_code_for_interrupt", "handle_termination", "shielded"]
+__all__ = ["Terminated", "exit_code_for_interrupt", "handle_termination", "shielded", "stops_like_ctrl_c"]
 
 log = logging.getLogger("routerfix.interrupts")
 
@@ -39,6 +39,12 @@ def exit_code_for_interrupt(exc: BaseException) -> int:
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signum)
+
+
+def stops_like_ctrl_c(handler: object) -> bool:
+    """True for Python's own Ctrl-C handler and routerfix's SIGTERM/SIGHUP one (:func:`handle_termination`): a
+    signal handled by either means "stop like Ctrl-C" (a fleet run then starts no new host and returns its report)."""
+    return handler is signal.default_int_handler or handler is _raise_terminated
 
 
 def _main_thread() -> bool:

@@ -314,10 +314,14 @@ def test_a_free_worker_process_takes_the_next_host(tmp_path: Path) -> None:
     assert report.exit_code() == 0 and [r.name for r in report.results] == [h.name for h in hosts]
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_ctrl_c_stops_new_hosts_and_lets_running_ones_finish(processes: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("processes", "signum"), [(1, "SIGINT"), (2, "SIGINT"), (2, "SIGTERM")])
+def test_ctrl_c_stops_new_hosts_and_lets_running_ones_finish(processes: int, signum: str, tmp_path: Path) -> None:
+    """Ctrl-C, or SIGTERM under the CLI's handler (routerfix.interrupts.handle_termination), while the first host
+    runs: no new host starts, the running ones finish, the report comes back (nothing raised)."""
     import os
     import signal
+
+    from routerfix.interrupts import handle_termination
 
     main_pid = os.getpid()
 
@@ -326,14 +330,15 @@ def test_ctrl_c_stops_new_hosts_and_lets_running_ones_finish(processes: int, tmp
 
         def open(self) -> None:
             if self.host == "h0.test":
-                os.kill(main_pid, signal.SIGINT)   # Ctrl-C while this host runs
+                os.kill(main_pid, getattr(signal, signum))   # the stop request while this host runs
             time.sleep(0.2)   # a slow device, not a readiness wait
             super().open()
 
     routerfix.register("interrupting-test", Interrupting)
     try:
         hosts = [FleetHost(f"h{i}", f"h{i}.test", "interrupting-test") for i in range(30)]
-        report = run_fleet(hosts, "mitigate", workers=2, processes=processes, state_dir=tmp_path)
+        with handle_termination():
+            report = run_fleet(hosts, "mitigate", workers=2, processes=processes, state_dir=tmp_path)
     finally:
         from routerfix.registry import registry
         registry.deregister("interrupting-test")
@@ -341,3 +346,27 @@ def test_ctrl_c_stops_new_hosts_and_lets_running_ones_finish(processes: int, tmp
     assert report.interrupted and by["h0"].status == "mitigated"   # the running host finished
     cancelled = [r for r in report.results if r.status == "cancelled"]
     assert cancelled and all(r.status in ("mitigated", "cancelled") for r in report.results)
+
+
+def test_a_worker_process_that_dies_fails_its_host_and_the_others_run_on(tmp_path: Path) -> None:
+    import os
+
+    class Dying(MemoryDriver):
+        name = "dying-test"
+
+        def open(self) -> None:
+            if self.host == "h3.test":
+                os._exit(3)   # the worker process is killed while this host runs
+            super().open()
+
+    routerfix.register("dying-test", Dying)
+    try:
+        hosts = [FleetHost(f"h{i}", f"h{i}.test", "dying-test") for i in range(12)]
+        report = run_fleet(hosts, "plan", workers=4, processes=2)
+    finally:
+        from routerfix.registry import registry
+        registry.deregister("dying-test")
+    by = {r.name: r for r in report.results}
+    assert by["h3"].status == "failed" and "ended with status 3" in (by["h3"].error_message or "")
+    assert not report.interrupted and all(r.status in ("planned", "failed") for r in report.results)
+    assert sum(r.status == "planned" for r in report.results) >= 6   # the other process took the rest
