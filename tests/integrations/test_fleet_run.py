@@ -276,6 +276,17 @@ def test_an_undo_with_nothing_to_restore_from_is_not_ok(tmp_path: Path, password
     assert any("no undo marker" in w for w in result.warnings)
 
 
+def _run_test_driver(cls: type[MemoryDriver], count: int, operation: str = "plan", **kwargs: Any) -> FleetReport:
+    """``count`` hosts ``h0.test``... of the test driver ``cls`` (registered for the run) through run_fleet."""
+    from routerfix.registry import registry
+
+    routerfix.register(cls.name, cls)
+    try:
+        return run_fleet([FleetHost(f"h{i}", f"h{i}.test", cls.name) for i in range(count)], operation, **kwargs)
+    finally:
+        registry.deregister(cls.name)
+
+
 def _wait_for(condition: Any, seconds: float = 20.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -301,17 +312,11 @@ def test_a_free_worker_process_takes_the_next_host(tmp_path: Path) -> None:
                 (tmp_path / f"{self.host}.pid").write_text(str(os.getpid()))
             super().open()
 
-    routerfix.register("tracked-test", Tracked)
-    try:
-        hosts = [FleetHost(f"h{i}", f"h{i}.test", "tracked-test") for i in range(10)]
-        report = run_fleet(hosts, "plan", workers=2, processes=2)
-    finally:
-        from routerfix.registry import registry
-        registry.deregister("tracked-test")
+    report = _run_test_driver(Tracked, 10, workers=2, processes=2)
     slow_pid, finished = (tmp_path / "slow.pid").read_text().split()
     fast = {p.read_text() for p in tmp_path.glob("h*.pid")}
     assert finished == "True" and len(fast) == 1 and slow_pid not in fast
-    assert report.exit_code() == 0 and [r.name for r in report.results] == [h.name for h in hosts]
+    assert report.exit_code() == 0 and [r.name for r in report.results] == [f"h{i}" for i in range(10)]
 
 
 @pytest.mark.parametrize(("processes", "signum"), [(1, "SIGINT"), (2, "SIGINT"), (2, "SIGTERM")])
@@ -334,14 +339,8 @@ def test_ctrl_c_stops_new_hosts_and_lets_running_ones_finish(processes: int, sig
             time.sleep(0.2)   # a slow device, not a readiness wait
             super().open()
 
-    routerfix.register("interrupting-test", Interrupting)
-    try:
-        hosts = [FleetHost(f"h{i}", f"h{i}.test", "interrupting-test") for i in range(30)]
-        with handle_termination():
-            report = run_fleet(hosts, "mitigate", workers=2, processes=processes, state_dir=tmp_path)
-    finally:
-        from routerfix.registry import registry
-        registry.deregister("interrupting-test")
+    with handle_termination():
+        report = _run_test_driver(Interrupting, 30, "mitigate", workers=2, processes=processes, state_dir=tmp_path)
     by = {r.name: r for r in report.results}
     assert report.interrupted and by["h0"].status == "mitigated"   # the running host finished
     cancelled = [r for r in report.results if r.status == "cancelled"]
@@ -359,13 +358,7 @@ def test_a_worker_process_that_dies_fails_its_host_and_the_others_run_on(tmp_pat
                 os._exit(3)   # the worker process is killed while this host runs
             super().open()
 
-    routerfix.register("dying-test", Dying)
-    try:
-        hosts = [FleetHost(f"h{i}", f"h{i}.test", "dying-test") for i in range(12)]
-        report = run_fleet(hosts, "plan", workers=4, processes=2)
-    finally:
-        from routerfix.registry import registry
-        registry.deregister("dying-test")
+    report = _run_test_driver(Dying, 12, workers=4, processes=2)
     by = {r.name: r for r in report.results}
     assert by["h3"].status == "failed" and "ended with status 3" in (by["h3"].error_message or "")
     assert not report.interrupted and all(r.status in ("planned", "failed") for r in report.results)
