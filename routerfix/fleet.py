@@ -34,6 +34,7 @@ waits for (or refuses) a device another run is working on (:mod:`routerfix.locks
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import io
@@ -577,20 +578,24 @@ def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
                    work: _Work) -> tuple[dict[str, HostResult], bool]:
     """``processes`` forked processes, each with its share of the workers as threads; every free worker, in
     whichever process, takes the next host of the inventory, so a process that drew slow devices does not hold the
-    run up while another sits idle. Host numbers come over one pipe every process reads (a process that dies
-    holds nothing the others need); progress comes back over a pipe per process; callbacks run here.
+    run up while another sits idle. Host numbers come over one pipe every process reads, then one end mark per
+    worker; the stop flag is a shared byte: a process that dies holds no lock the others wait on. Progress comes
+    back over a pipe per process; callbacks run here.
 
-    Ctrl-C (and SIGTERM/SIGHUP where Python handles them) here is noted, not raised, until every process has
-    ended: every process is asked to start no new host, the running hosts finish (never cut short), and a
-    terminating signal's own handler runs after that."""
+    Ctrl-C, and SIGTERM/SIGHUP under routerfix's own handler (:func:`routerfix.interrupts.handle_termination`), are
+    noted here, not raised, until every process has ended: every process is asked to start no new host and the
+    running hosts finish (never cut short). Anything else that ends this function early stops the processes and
+    waits for them before it is raised."""
     import multiprocessing
+    import struct
     from multiprocessing.connection import Connection
     from multiprocessing.connection import wait as wait_any
 
     _warm_up(hosts)
     ctx = multiprocessing.get_context("fork")
-    stop = ctx.Event()
-    threads = [workers // processes + (1 if i < workers % processes else 0) for i in range(processes)]
+    stop = ctx.RawValue("b", 0)
+    threads = [max(1, min(workers // processes + (1 if i < workers % processes else 0), len(hosts)))
+               for i in range(processes)]
     results: dict[str, HostResult] = {}
     running: dict[int, set[str]] = {}
     by_name = {h.name: h for h in hosts}
@@ -599,53 +604,65 @@ def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
     with _signals_held() as held:
         numbers_in, numbers_out = os.pipe()
         try:
-            for n in threads:
-                reader, writer = ctx.Pipe(duplex=False)
-                child = ctx.Process(target=_process_share, daemon=False, name="routerfix-fleet", args=(
-                    hosts, (numbers_in, numbers_out), max(1, min(n, len(hosts))), work, writer, stop,
-                    dict(held.saved)))
-                child.start()
-                writer.close()
-                children.append((child, reader))
-                running[id(reader)] = set()
-        finally:
-            os.close(numbers_in)  # the processes hold the read end now
-            feeder = threading.Thread(target=_feed_numbers, args=(numbers_out, len(hosts)), daemon=True,
-                                      name="routerfix-fleet-feeder")
-            feeder.start()
+            try:
+                for n in threads:
+                    reader, writer = ctx.Pipe(duplex=False)
+                    child = ctx.Process(target=_process_share, daemon=False, name="routerfix-fleet", args=(
+                        hosts, (numbers_in, numbers_out), n, work, writer, stop, dict(held.saved)))
+                    child.start()
+                    writer.close()
+                    children.append((child, reader))
+                    running[id(reader)] = set()
+            finally:
+                os.close(numbers_in)  # the processes hold the read end now
+            threading.Thread(target=_feed_numbers, args=(numbers_out, len(hosts), sum(threads)), daemon=True,
+                             name="routerfix-fleet-feeder").start()
+        except BaseException:  # a fork or the feeder failed: the processes started take no host and end
+            stop.value = 1
+            with contextlib.suppress(OSError):
+                os.write(numbers_out, struct.pack("!I", _END) * sum(threads))  # ≤ 4 KiB: one write, never blocks
+            os.close(numbers_out)
+            _end_children(children)
+            raise
         open_readers = {id(reader): reader for _child, reader in children}
-        while open_readers:
-            if held.seen and not interrupted:
-                log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
-                interrupted = True
-                stop.set()
-            for ready in wait_any(list(open_readers.values()), timeout=0.2):
-                reader = open_readers[id(ready)]
-                try:
-                    kind, payload = reader.recv()
-                except (EOFError, OSError):
-                    del open_readers[id(reader)]
-                    continue
-                if kind == "start":
-                    running[id(reader)].add(payload)
-                    _call(work.on_start, by_name[payload])
-                elif kind == "done":
-                    running[id(reader)].discard(payload.name)
-                    results[payload.name] = payload
-                    _call(work.on_done, payload)
-                elif kind == "end":
-                    interrupted = interrupted or bool(payload)
+        try:
+            while open_readers:
+                if held.seen and not interrupted:
+                    log.warning("interrupted: waiting for the hosts already running to finish (never half-applied)")
+                    interrupted = True
+                    stop.value = 1
+                for ready in wait_any(list(open_readers.values()), timeout=0.2):
+                    reader = open_readers[id(ready)]
+                    try:
+                        kind, payload = reader.recv()
+                    except (EOFError, OSError):
+                        del open_readers[id(reader)]
+                        continue
+                    if kind == "start":
+                        running[id(reader)].add(payload)
+                        _call(work.on_start, by_name[payload])
+                    elif kind == "done":
+                        running[id(reader)].discard(payload.name)
+                        results[payload.name] = payload
+                        _call(work.on_done, payload)
+                    elif kind == "end":
+                        interrupted = interrupted or bool(payload)
+        except BaseException:  # not a signal this function notes: stop the processes before it goes up
+            stop.value = 1
+            _end_children(children)
+            raise
         failed_status: int | None = None
         for child, reader in children:
             child.join()
             reader.close()
             if child.exitcode != 0:
                 failed_status = child.exitcode
-                for name in running[id(reader)]:
-                    if name not in results:
-                        results[name] = _error_result(by_name[name], work.operation, RuntimeError(
-                            f"the worker process running this host ended with status {child.exitcode} (the host "
-                            f"may be half-changed: its undo record says what was done)"), time.monotonic())
+            for name in running[id(reader)]:
+                if name not in results:
+                    how = f"ended with status {child.exitcode}" if child.exitcode else "ended without its result"
+                    results[name] = _error_result(by_name[name], work.operation, RuntimeError(
+                        f"the worker process running this host {how} (the host may be half-changed: its undo "
+                        f"record says what was done)"), time.monotonic())
         interrupted = interrupted or held.seen
         if failed_status is not None and not interrupted:
             for h in hosts:
@@ -656,14 +673,27 @@ def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
     return results, interrupted
 
 
-def _feed_numbers(fd: int, count: int) -> None:
+def _end_children(children: Sequence[tuple[Any, Any]]) -> None:
+    """Wait for worker processes told to stop (their running hosts finish), closing their pipes."""
+    for child, reader in children:
+        child.join()
+        reader.close()
+
+
+_END = 0xFFFFFFFF
+"""The host number that means "no more hosts" (one is written for every worker thread)."""
+
+
+def _feed_numbers(fd: int, count: int, ends: int) -> None:
     """Write host numbers 0..count-1 to the pipe ``fd`` (4 bytes each: a pipe write that small is never split, so
-    every read of 4 bytes by any process gets one whole number), then close it: readers then see its end. Stops
+    every read of 4 bytes by any process gets one whole number), then ``ends`` end marks, and close it. Stops
     quietly when every reader has gone (the run was stopped)."""
     import struct
 
+    if hasattr(signal, "pthread_sigmask"):  # a broken pipe is an error here, never a SIGPIPE for the process
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
     try:
-        for index in range(count):
+        for index in [*range(count), *([_END] * ends)]:
             os.write(fd, struct.pack("!I", index))
     except OSError:  # every worker process has ended (BrokenPipeError): nobody wants more hosts
         pass
@@ -688,43 +718,35 @@ _HELD_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 @contextmanager
 def _signals_held() -> Iterator[_Held]:
-    """Ctrl-C and the terminating signals whose handlers are Python functions (the default Ctrl-C handler, the
-    CLI's SIGTERM one, a caller's own) only noted inside the block (``held.seen``), where this is the main thread.
-    After the block the handlers are put back; a noted signal whose handler means "stop like Ctrl-C"
-    (:func:`routerfix.interrupts.stops_like_ctrl_c`) has been dealt with by the caller (the run stopped), any
-    other handler is run then (it may raise). Elsewhere the block runs as it is."""
+    """Signals whose handler means "stop like Ctrl-C" (:func:`routerfix.interrupts.stops_like_ctrl_c`: Python's
+    Ctrl-C handler, routerfix's SIGTERM/SIGHUP one) only noted inside the block (``held.seen``), where this is the
+    main thread; their handlers are put back after it. Other handlers are left as they are."""
     held = _Held()
     if threading.current_thread() is not threading.main_thread():
         yield held
         return
-    saved = held.saved
     for name in _HELD_SIGNALS:
         number = getattr(signal, name, None)
-        if number is not None and callable(previous := signal.getsignal(number)):
-            saved[number] = previous
+        if number is not None and stops_like_ctrl_c(previous := signal.getsignal(number)):
+            held.saved[number] = previous
             signal.signal(number, lambda signum, _frame: held.signals.append(signum))
     try:
         yield held
     finally:
-        for number, previous in saved.items():
+        for number, previous in held.saved.items():
             signal.signal(number, previous)
-    for number in dict.fromkeys(held.signals):
-        handler = saved.get(number)
-        if handler is not None and not stops_like_ctrl_c(handler):
-            handler(number, None)
 
 
 def _process_share(hosts: Sequence[FleetHost], pipe: tuple[int, int], workers: int, work: _Work, out: Any,
                    stop: Any, handlers: dict[int, Any]) -> None:
     """In a worker process: run hosts on threads, each taking the next host number from the pipe that every
-    process reads (``pipe``: its read and write ends; the write end is the parent's), telling the parent as each
-    host starts and ends. ``handlers``: the signal handlers the parent had before it held them (put back here,
-    Ctrl-C aside: Ctrl-C is the parent's to handle, it sets ``stop``)."""
+    process reads (``pipe``: its read and write ends; the write end is the parent's) until an end mark, telling the
+    parent as each host starts and ends; ``stop`` (a shared byte) set: no new host. ``handlers``: the signal
+    handlers the parent held (put back here, Ctrl-C aside: Ctrl-C is the parent's to handle, it sets ``stop``)."""
     import struct
 
     numbers, parents_end = pipe
-    os.close(parents_end)  # else the pipe never ends for the readers of this process
-
+    os.close(parents_end)
     for number, handler in handlers.items():
         signal.signal(number, handler)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -738,11 +760,12 @@ def _process_share(hosts: Sequence[FleetHost], pipe: tuple[int, int], workers: i
                   lambda r: send("done", r))
 
     def take() -> FleetHost | None:
-        if stop.is_set():
+        if stop.value:
             return None
         data = os.read(numbers, 4)
-        return hosts[struct.unpack("!I", data)[0]] if len(data) == 4 else None
+        index = struct.unpack("!I", data)[0] if len(data) == 4 else _END
+        return None if index == _END else hosts[index]
 
-    _results, interrupted = _run_threads(take, workers, share, stop=stop.is_set)
+    _results, interrupted = _run_threads(take, workers, share, stop=lambda: bool(stop.value))
     send("end", interrupted)
     out.close()

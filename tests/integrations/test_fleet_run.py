@@ -363,3 +363,21 @@ def test_a_worker_process_that_dies_fails_its_host_and_the_others_run_on(tmp_pat
     assert by["h3"].status == "failed" and "ended with status 3" in (by["h3"].error_message or "")
     assert not report.interrupted and all(r.status in ("planned", "failed") for r in report.results)
     assert sum(r.status == "planned" for r in report.results) >= 6   # the other process took the rest
+
+
+def test_two_fleet_runs_at_once_in_one_process_both_end() -> None:
+    """Each run's worker processes inherit the other run's pipes when forked while it runs: ends are marked, not
+    left to the pipe's end (which the other run's processes would hold open)."""
+    reports: list[FleetReport] = []
+
+    def one(prefix: str) -> None:
+        hosts = [FleetHost(f"{prefix}{i}", f"{prefix}{i}.test", "memory") for i in range(20)]
+        reports.append(run_fleet(hosts, "plan", workers=4, processes=2))
+
+    runs = [threading.Thread(target=one, args=(p,), daemon=True) for p in ("a", "b")]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=120)
+    assert not any(run.is_alive() for run in runs), "a fleet run never ended"
+    assert len(reports) == 2 and all(r.exit_code() == 0 and len(r.results) == 20 for r in reports)
