@@ -42,17 +42,17 @@ import json
 import logging
 import os
 import signal
+import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from routerfix.enums import FleetOperation, ResultStatus
 from routerfix.errors import InvalidValue, RouterfixError, StateFileError
-from routerfix.interrupts import stops_like_ctrl_c
+from routerfix.interrupts import noting_stop_requests
 from routerfix.inventory import FleetHost, Inventory, load_inventory
 from routerfix.planner import MitigationOptions
 from routerfix.records import DeviceKey, atomic_write, clip, default_state_dir
@@ -582,12 +582,11 @@ def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
     worker; the stop flag is a shared byte: a process that dies holds no lock the others wait on. Progress comes
     back over a pipe per process; callbacks run here.
 
-    Ctrl-C, and SIGTERM/SIGHUP under routerfix's own handler (:func:`routerfix.interrupts.handle_termination`), are
+    Ctrl-C, and SIGTERM/SIGHUP under routerfix's own handler (:func:`routerfix.interrupts.noting_stop_requests`), are
     noted here, not raised, until every process has ended: every process is asked to start no new host and the
     running hosts finish (never cut short). Anything else that ends this function early stops the processes and
     waits for them before it is raised."""
     import multiprocessing
-    import struct
     from multiprocessing.connection import Connection
     from multiprocessing.connection import wait as wait_any
 
@@ -601,7 +600,7 @@ def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
     by_name = {h.name: h for h in hosts}
     children: list[tuple[Any, Connection]] = []
     interrupted = False
-    with _signals_held() as held:
+    with noting_stop_requests() as held:
         numbers_in, numbers_out = os.pipe()
         try:
             try:
@@ -620,7 +619,7 @@ def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
         except BaseException:  # a fork or the feeder failed: the processes started take no host and end
             stop.value = 1
             with contextlib.suppress(OSError):
-                os.write(numbers_out, struct.pack("!I", _END) * sum(threads))  # ≤ 4 KiB: one write, never blocks
+                os.write(numbers_out, _END_MARK * sum(threads))  # ≤ 4 KiB: one write, never blocks
             os.close(numbers_out)
             _end_children(children)
             raise
@@ -651,10 +650,9 @@ def _run_processes(hosts: Sequence[FleetHost], workers: int, processes: int,
             stop.value = 1
             _end_children(children)
             raise
+        _end_children(children)
         failed_status: int | None = None
         for child, reader in children:
-            child.join()
-            reader.close()
             if child.exitcode != 0:
                 failed_status = child.exitcode
             for name in running[id(reader)]:
@@ -682,14 +680,13 @@ def _end_children(children: Sequence[tuple[Any, Any]]) -> None:
 
 _END = 0xFFFFFFFF
 """The host number that means "no more hosts" (one is written for every worker thread)."""
+_END_MARK = struct.pack("!I", _END)
 
 
 def _feed_numbers(fd: int, count: int, ends: int) -> None:
     """Write host numbers 0..count-1 to the pipe ``fd`` (4 bytes each: a pipe write that small is never split, so
     every read of 4 bytes by any process gets one whole number), then ``ends`` end marks, and close it. Stops
     quietly when every reader has gone (the run was stopped)."""
-    import struct
-
     if hasattr(signal, "pthread_sigmask"):  # a broken pipe is an error here, never a SIGPIPE for the process
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
     try:
@@ -701,50 +698,12 @@ def _feed_numbers(fd: int, count: int, ends: int) -> None:
         os.close(fd)
 
 
-class _Held:
-    """What :func:`_signals_held` noted, and the handlers it replaced (by signal number)."""
-
-    def __init__(self) -> None:
-        self.signals: list[int] = []
-        self.saved: dict[int, Any] = {}
-
-    @property
-    def seen(self) -> bool:
-        return bool(self.signals)
-
-
-_HELD_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
-
-
-@contextmanager
-def _signals_held() -> Iterator[_Held]:
-    """Signals whose handler means "stop like Ctrl-C" (:func:`routerfix.interrupts.stops_like_ctrl_c`: Python's
-    Ctrl-C handler, routerfix's SIGTERM/SIGHUP one) only noted inside the block (``held.seen``), where this is the
-    main thread; their handlers are put back after it. Other handlers are left as they are."""
-    held = _Held()
-    if threading.current_thread() is not threading.main_thread():
-        yield held
-        return
-    for name in _HELD_SIGNALS:
-        number = getattr(signal, name, None)
-        if number is not None and stops_like_ctrl_c(previous := signal.getsignal(number)):
-            held.saved[number] = previous
-            signal.signal(number, lambda signum, _frame: held.signals.append(signum))
-    try:
-        yield held
-    finally:
-        for number, previous in held.saved.items():
-            signal.signal(number, previous)
-
-
 def _process_share(hosts: Sequence[FleetHost], pipe: tuple[int, int], workers: int, work: _Work, out: Any,
                    stop: Any, handlers: dict[int, Any]) -> None:
     """In a worker process: run hosts on threads, each taking the next host number from the pipe that every
     process reads (``pipe``: its read and write ends; the write end is the parent's) until an end mark, telling the
     parent as each host starts and ends; ``stop`` (a shared byte) set: no new host. ``handlers``: the signal
     handlers the parent held (put back here, Ctrl-C aside: Ctrl-C is the parent's to handle, it sets ``stop``)."""
-    import struct
-
     numbers, parents_end = pipe
     os.close(parents_end)
     for number, handler in handlers.items():

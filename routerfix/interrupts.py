@@ -16,8 +16,10 @@ import signal
 import threading
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
-__all__ = ["Terminated", "exit_code_for_interrupt", "handle_termination", "shielded", "stops_like_ctrl_c"]
+__all__ = ["StopRequests", "Terminated", "exit_code_for_interrupt", "handle_termination", "noting_stop_requests",
+           "shielded"]
 
 log = logging.getLogger("routerfix.interrupts")
 
@@ -41,10 +43,44 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signum)
 
 
-def stops_like_ctrl_c(handler: object) -> bool:
+def _stops_like_ctrl_c(handler: object) -> bool:
     """True for Python's own Ctrl-C handler and routerfix's SIGTERM/SIGHUP one (:func:`handle_termination`): a
-    signal handled by either means "stop like Ctrl-C" (a fleet run then starts no new host and returns its report)."""
+    signal handled by either means "stop like Ctrl-C"."""
     return handler is signal.default_int_handler or handler is _raise_terminated
+
+
+class StopRequests:
+    """What :func:`noting_stop_requests` noted, and the handlers it replaced (by signal number)."""
+
+    def __init__(self) -> None:
+        self.signals: list[int] = []
+        self.saved: dict[int, Any] = {}
+
+    @property
+    def seen(self) -> bool:
+        """A stop was requested inside the block."""
+        return bool(self.signals)
+
+
+@contextlib.contextmanager
+def noting_stop_requests() -> Iterator[StopRequests]:
+    """Ctrl-C, and SIGTERM/SIGHUP under :func:`handle_termination`, only noted inside the block (``.seen``), in the
+    main thread; their handlers are put back after it (``.saved`` holds them meanwhile, e.g. for a forked child to
+    put back). Signals with any other handler are left as they are; elsewhere the block runs as it is. For a caller
+    that must keep going until its workers have stopped (a fleet's worker processes)."""
+    requests = StopRequests()
+    if not _main_thread():
+        yield requests
+        return
+    for number in (signal.SIGINT, *_TERMINATING):
+        if _stops_like_ctrl_c(previous := signal.getsignal(number)):
+            requests.saved[number] = previous
+            signal.signal(number, lambda signum, _frame: requests.signals.append(signum))
+    try:
+        yield requests
+    finally:
+        for held, handler in requests.saved.items():
+            signal.signal(held, handler)
 
 
 def _main_thread() -> bool:

@@ -3,7 +3,6 @@ gave: statements, tokens, quoted strings, ``{...}`` blocks and syntax errors, on
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -14,9 +13,7 @@ from routerfix.simulators.mikrotik.device import RouterOSError, Token
 
 # --- the previous per-character implementations (simulators/mikrotik/device.py before the regex scanners) -------
 
-_ESCAPED = device._ESCAPED
-_HEX = re.compile(r"[0-9A-F]{2}")
-_VARIABLE = re.compile(r"\$(?:[A-Za-z0-9_-]+)?")
+_ESCAPED, _HEX, _VARIABLE = device._ESCAPED, device._HEX, device._VARIABLE  # unchanged tables and patterns
 
 
 def _old_unquoted(text: str, start: int) -> Iterator[tuple[int, str]]:
