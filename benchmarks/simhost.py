@@ -63,7 +63,8 @@ def main() -> None:
     params: dict[str, set[str]] = {}
     with contextlib.ExitStack() as stack:
         ssh_host = stack.enter_context(SSHSimulatorHost())
-        delays = stack.enter_context(DelayHost()) if proxy else None
+        # the proxies share the SSH devices' loop and thread (one thread per packet, not two taking turns)
+        delays = stack.enter_context(DelayHost(ssh_host.loop)) if proxy else None
         for driver, knobs in spec["devices"]:
             if driver not in params:
                 params[driver] = _factory_params(driver)

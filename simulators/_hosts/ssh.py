@@ -385,6 +385,13 @@ class SSHSimulatorHost:
         """True while the event loop thread runs."""
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running event loop, for other servers to share its thread (:class:`.delay.DelayHost`)."""
+        if self._loop is None or not self.running:
+            raise RuntimeError("the SSH simulator host is not running")
+        return self._loop
+
     def start(self) -> None:
         """Start the event loop thread (idempotent)."""
         if self.running:

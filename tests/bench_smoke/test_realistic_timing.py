@@ -4,12 +4,16 @@ the work time before answering. Lower bounds only (a loaded machine can only mak
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from routerfix.simulators._hosts.delay import DelayHost
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 from routerfix.simulators._hosts.timing import DEVICE_TIMING, device_seconds
 
 from routerfix.simulate import simulate
@@ -40,9 +44,25 @@ def _recv_exactly(sock: socket.socket, size: int, deadline: float) -> bytes:
     return data
 
 
-def test_proxy_delays_connect_and_every_round_trip_and_keeps_order() -> None:
+@contextlib.contextmanager
+def _own_loop() -> Iterator[DelayHost]:
+    with DelayHost() as delays:
+        yield delays
+
+
+@contextlib.contextmanager
+def _shared_loop() -> Iterator[DelayHost]:
+    """The benchmark's simulator host: the proxies on the SSH devices' loop."""
+    with SSHSimulatorHost() as ssh_host, DelayHost(ssh_host.loop) as delays:
+        yield delays
+        delays.stop()
+        assert ssh_host.running  # stopping the proxies leaves the borrowed loop serving
+
+
+@pytest.mark.parametrize("host", [_own_loop, _shared_loop], ids=["own loop", "SSH host's loop"])
+def test_proxy_delays_connect_and_every_round_trip_and_keeps_order(host: Any) -> None:
     server, thread = _echo_server(b"HELLO\n")
-    with server, DelayHost() as delays:
+    with server, host() as delays:
         port = delays.add(server.getsockname()[1], rtt=RTT)
         started = time.monotonic()
         with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
