@@ -18,11 +18,11 @@ a rerun, a moved sink).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
 import secrets as _random
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -146,6 +146,25 @@ _MADE_DIRS: set[Path] = set()
 """Directories :func:`atomic_write` has made or found in this process (one ``mkdir`` each, not one per save)."""
 
 
+_TEMPORARY_NUMBERS = itertools.count()
+"""Numbers the temporary files of this process (``next`` on it is atomic: threads never draw the same one)."""
+_TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+
+
+def _create_temporary(directory: Path, name: str) -> tuple[int, str]:
+    """A new file beside ``name`` in ``directory``, readable only by its owner: ``.<name>.<pid>-<n>.tmp``, made
+    with ``O_EXCL`` (as :func:`tempfile.mkstemp` does, without drawing random names: the process id and a counter
+    are unique among running writers; a name left by a killed process whose id came back is skipped)."""
+    prefix = f"{directory}{os.sep}.{name[:60]}.{os.getpid()}-"
+    for _ in range(10_000):
+        path = f"{prefix}{next(_TEMPORARY_NUMBERS)}.tmp"
+        try:
+            return os.open(path, _TEMPORARY_FLAGS, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {name!r} in {directory}")
+
+
 def atomic_write(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically, readable only by its owner: a temporary file in the same
     directory, fsync, rename over ``path``, fsync of the directory. A kill at any point leaves the old file
@@ -155,12 +174,11 @@ def atomic_write(path: str | Path, text: str) -> Path:
     if directory not in _MADE_DIRS:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         _MADE_DIRS.add(directory)
-    prefix = f".{target.name[:60]}."
     try:
-        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)  # mode 0600: owner only
+        fd, tmp = _create_temporary(directory, target.name)
     except FileNotFoundError:  # the directory went away since it was made
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
+        fd, tmp = _create_temporary(directory, target.name)
     try:
         try:
             data = memoryview(text.encode("utf-8"))

@@ -39,6 +39,37 @@ def test_atomic_write_is_private_and_leaves_no_temporary_file(tmp_path: Path) ->
     assert sorted(p.name for p in path.parent.iterdir()) == ["r.json"]
 
 
+def test_atomic_write_skips_a_temporary_name_left_by_a_killed_writer(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed between creating its temporary file and renaming it leaves the file; a later process with
+    the same id (ids come back) must neither reuse nor truncate it, nor fail."""
+    import itertools
+
+    from routerfix import records
+
+    monkeypatch.setattr(records, "_TEMPORARY_NUMBERS", itertools.count())
+    leftovers = [tmp_path / f".r.json.{os.getpid()}-{n}.tmp" for n in (0, 1)]
+    for left in leftovers:
+        left.write_text("half a record\n")
+    path = atomic_write(tmp_path / "r.json", "whole\n")
+    assert path.read_text() == "whole\n"
+    assert [p.read_text() for p in leftovers] == ["half a record\n"] * 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([p.name for p in leftovers] + ["r.json"])
+
+
+def test_threads_saving_at_once_never_share_a_temporary_file(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def save(i: int) -> None:
+        for n in range(25):
+            atomic_write(tmp_path / f"r{i}.json", f"{i}:{n}\n")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(save, range(8)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"r{i}.json" for i in range(8))
+    assert all((tmp_path / f"r{i}.json").read_text() == f"{i}:24\n" for i in range(8))
+
+
 def test_a_save_that_dies_midway_leaves_the_previous_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                                 ) -> None:
     path = atomic_write(tmp_path / "r.json", "old\n")
