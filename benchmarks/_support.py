@@ -86,6 +86,27 @@ def process_cpu_seconds(pids: Sequence[int]) -> float:
     return total
 
 
+SIMULATOR_CPU_MS = {"ssh": 14.5, "web": 8.0}
+"""Simulator CPU per mitigated router by kind (``fleet.py --subset ssh|web --sizes 1000``, this machine): what
+:func:`deal` balances."""
+
+
+def deal(devices: Sequence[tuple[str, dict[str, Any]]], processes: int) -> list[list[int]]:
+    """Indexes of ``devices`` per simulator process: SSH and web devices in processes of their own where there are
+    enough processes (an SSH-only process runs one thread, its event loop, which never waits for the interpreter
+    lock held by a web server's thread), the processes split between the kinds by their expected CPU
+    (:data:`SIMULATOR_CPU_MS`); round robin within a kind."""
+    web_drivers = {driver for driver, _ in WEB_DEVICES}
+    kinds = {"web": [i for i, (d, _) in enumerate(devices) if d in web_drivers],
+             "ssh": [i for i, (d, _) in enumerate(devices) if d not in web_drivers]}
+    if processes < 2 or not kinds["web"] or not kinds["ssh"]:
+        return [list(range(i, len(devices), processes)) for i in range(processes)]
+    cost = {kind: len(found) * SIMULATOR_CPU_MS[kind] for kind, found in kinds.items()}
+    web = min(processes - 1, max(1, round(processes * cost["web"] / (cost["web"] + cost["ssh"]))))
+    split = {"web": web, "ssh": processes - web}
+    return [kinds[kind][i::split[kind]] for kind in ("web", "ssh") for i in range(split[kind])]
+
+
 @contextlib.contextmanager
 def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float, processes: int = 1,
                timeout: float = 600.0, realistic: bool = False,
@@ -97,7 +118,7 @@ def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float,
     knobs (login, first prompt, command lines only) and no work time. ``pids`` (a list) receives the simulator
     processes' ids (for :func:`process_cpu_seconds`)."""
     processes = max(1, min(processes, len(devices) or 1))
-    shares: list[list[int]] = [list(range(i, len(devices), processes)) for i in range(processes)]
+    shares = deal(devices, processes)
     procs = []
     try:
         for share in shares:

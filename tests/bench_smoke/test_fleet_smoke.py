@@ -14,7 +14,7 @@ from routerfix.secrets import Secret
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from _support import simulators
+from _support import WEB_DEVICES, deal, simulators
 from fleet import fleet
 
 pytestmark = pytest.mark.timeout(240)
@@ -29,6 +29,20 @@ def test_mixed_fleet_of_20_is_mitigated_then_unchanged(tmp_path: Path) -> None:
         assert [r.status for r in first.results] == ["mitigated"] * 20, [r.error_message for r in first.results]
         again = run_fleet(hosts, "mitigate", workers=8, state_dir=tmp_path)
         assert [r.status for r in again.results] == ["unchanged"] * 20
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3, 4, 7])
+def test_simulator_processes_get_every_device_once_and_ssh_apart_from_web(processes: int) -> None:
+    devices = fleet(100)
+    shares = deal(devices, processes)
+    assert len(shares) == processes
+    assert sorted(i for share in shares for i in share) == list(range(len(devices)))
+    web = {driver for driver, _ in WEB_DEVICES}
+    kinds = [{devices[i][0] in web for i in share} for share in shares]
+    if processes > 1:
+        assert all(len(k) == 1 for k in kinds)  # no process serves both kinds
+        assert {True, False} == set().union(*kinds)
+        assert kinds.count({True}) <= kinds.count({False})  # SSH devices cost the simulators more CPU
 
 
 def test_realistic_mode_serves_ssh_and_https_through_the_delay_proxy(tmp_path: Path) -> None:
