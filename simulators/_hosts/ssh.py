@@ -38,7 +38,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -360,6 +360,23 @@ def _run(shell: Shell, line: str) -> str:
         return "internal simulator error\n"
 
 
+class _InlineExecutor(ThreadPoolExecutor):
+    """The SSH host loop's default executor: runs the function at once, on the loop's thread.
+
+    asyncssh rebuilds a connection's options after every log-in (``reload_config``: per-user configuration) through
+    ``run_in_executor``; on a thread pool that is a hand-off to another thread and back, with the interpreter lock
+    passed twice, for a few hundred microseconds of Python work. Nothing served here blocks (host names are
+    addresses, files are in memory), so running it inline changes no answer and no timing."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting coroutine, as a pool would
+            future.set_exception(exc)
+        return future
+
+
 class SSHSimulatorHost:
     """One asyncio event loop in a background thread serving any number of simulated SSH devices.
 
@@ -406,6 +423,7 @@ class SSHSimulatorHost:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
+        loop.set_default_executor(_InlineExecutor())
         loop.call_soon(self._ready.set)
         try:
             loop.run_forever()
