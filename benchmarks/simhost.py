@@ -19,6 +19,7 @@ switches on the device work times of :mod:`simulators._hosts.timing` (docs/facts
 from __future__ import annotations
 
 import contextlib
+import gc
 import inspect
 import json
 import os
@@ -86,6 +87,7 @@ def main() -> None:
             print(json.dumps({"driver": device.driver, "host": device.host, "port": port,
                               "username": device.username, "password": device.password,
                               "options": device.options}), flush=True)
+        gc.freeze()  # the devices' state lives until the end: full collections need not walk it each time
         print("READY", flush=True)
         sys.stdin.read()
         if save_profile is not None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import html
 import io
 import json
@@ -706,6 +707,9 @@ def _process_share(hosts: Sequence[FleetHost], pipe: tuple[int, int], workers: i
     handlers the parent held (put back here, Ctrl-C aside: Ctrl-C is the parent's to handle, it sets ``stop``)."""
     numbers, parents_end = pipe
     os.close(parents_end)
+    # what the fork copied (imported code, the inventory) lives as long as this process: the collector need not
+    # walk it again on every full collection, nor write to its pages (they stay shared with the parent)
+    gc.freeze()
     for number, handler in handlers.items():
         signal.signal(number, handler)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
