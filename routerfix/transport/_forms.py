@@ -7,9 +7,10 @@ close at once and swallow one later stray end tag of their name; nothing else cl
 the next ``option``, a ``form`` inside a ``form`` belongs to both); the last of duplicate attributes wins, a valueless
 one is ``""``; character references follow the HTML numeric rules (0, surrogates and beyond U+10FFFF give U+FFFD;
 0x80-0x9F are read as Windows-1252) and an unknown ``&name;`` stays ``&name`` (its ``;`` dropped); a run of text made
-only of ASCII spaces shrinks to one ``\\n`` or space outside ``pre``/``textarea``; an element's text leaves out comments,
-declarations, processing instructions and the text of ``script``, ``style``, ``template``, ``rt`` and ``rp``, but keeps
-CDATA sections. ``tests/core/test_html_forms_differential.py`` checks all of it against bs4 on random markup.
+only of ASCII spaces shrinks to one newline or space outside ``pre``/``textarea``; an element's text leaves out
+comments, declarations, processing instructions and the text of ``script``, ``style``, ``template``, ``rt`` and
+``rp``, but keeps CDATA sections. ``tests/core/test_html_forms_differential.py`` checks all of it against bs4 on
+random markup.
 """
 
 from __future__ import annotations

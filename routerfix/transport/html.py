@@ -186,7 +186,8 @@ def _field(control: RawControl) -> FormField:
     disabled = "disabled" in attrs
     if control.tag == "select":
         values = tuple("".join(o.text) if o.value is None else o.value for o in control.options)
-        chosen = next((v for v, o in zip(values, control.options) if o.selected), values[0] if values else "")
+        chosen = next((v for v, o in zip(values, control.options, strict=True) if o.selected),
+                      values[0] if values else "")
         return FormField(attrs["name"], "select", chosen, disabled=disabled, options=values)
     if control.tag == "textarea":
         return FormField(attrs["name"], "textarea", "".join(control.text), disabled=disabled)

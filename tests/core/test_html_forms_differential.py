@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from form_pages import simulator_pages
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from routerfix.errors import ParseError, RouterfixError
 from routerfix.transport import _forms
 from routerfix.transport.html import Form, FormField, parse_forms
-from form_pages import simulator_pages
 
 _FORM = frozenset({"form"})
 _CONTROLS = frozenset({"input", "select", "textarea", "button"})
@@ -99,7 +99,7 @@ _MARKUP = ["<!-- c -->", "<!---->", "<!-- <form name=hid> -->", "<!DOCTYPE html>
            "<![CDATA[ cd ]]>", "<![CDATA[]]>", "<![CDATA[  ]]>", "<?php echo 1 ?>", "<?xml version='1.0'?>",
            "<!x>", "<br/>", "<input/>", "<select/>", "<form/>", "<textarea/>", "</br>", "</input>", "</img>",
            "</>", "</ form>", "<//form>", "</form >", "<a b='>", "<input name=q", "<scr", "</", "<1>", "<!",
-           "<!--", "<?", "<![if x]>", "<![endif]>", "<!DOCTYPE x [<!ELEMENT y>]>"]
+           "<!--", "<?", "<![if x]>", "<![endif]>", "<!DOCTYPE x [<!ELEMENT y>]>", "<![foo[ x ]]>"]
 
 
 @st.composite
@@ -116,19 +116,25 @@ def _attr(draw: st.DrawFn) -> str:
     return f"{name}={''.join(c for c in value if c not in ' >') or 'v'}"
 
 
+_NAMED = frozenset({"form", "input", "select", "textarea", "button"})
+
+
 @st.composite
 def _tag(draw: st.DrawFn) -> str:
     name = draw(st.sampled_from(_NAMES))
     if draw(st.integers(0, 3)) == 0:
         return f"</{name}>"
     attrs = draw(st.lists(_attr(), max_size=4))
-    close = draw(st.sampled_from([">", ">", ">", "/>", " />"]))
+    if name.lower() in _NAMED and draw(st.integers(0, 3)):
+        attrs.insert(0, f"name={draw(st.sampled_from(['a', 'b', 'c']))}")
+    close = draw(st.sampled_from([">", ">", ">", ">", ">", "/>", " />"]))
     return f"<{' '.join([name, *attrs])}{close}"
 
 
-_piece = st.one_of(_tag(), _tag(), _tag(), st.sampled_from(_TEXT), st.sampled_from(_MARKUP),
-                   st.text(max_size=8))
-_markup = st.lists(_piece, max_size=40).map("".join)
+_piece = st.one_of(_tag(), _tag(), _tag(), _tag(), st.sampled_from(_TEXT), st.sampled_from(_TEXT),
+                   st.sampled_from(_MARKUP), st.text(max_size=8))
+_HEADS = ["", "<form>", "<form name=f><select name=s>", "<form><textarea name=t>", "<form><select name=s><option>"]
+_markup = st.builds(lambda head, body: head + "".join(body), st.sampled_from(_HEADS), st.lists(_piece, max_size=40))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
