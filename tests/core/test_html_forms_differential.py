@@ -123,7 +123,7 @@ _NAMED = frozenset({"form", "input", "select", "textarea", "button"})
 def _tag(draw: st.DrawFn) -> str:
     name = draw(st.sampled_from(_NAMES))
     if draw(st.integers(0, 3)) == 0:
-        return f"</{name}>"
+        return f"</{draw(st.sampled_from([name, 'form', 'select', 'option', 'textarea', 'pre', 'br', 'input']))}>"
     attrs = draw(st.lists(_attr(), max_size=4))
     if name.lower() in _NAMED and draw(st.integers(0, 3)):
         attrs.insert(0, f"name={draw(st.sampled_from(['a', 'b', 'c']))}")
@@ -147,6 +147,11 @@ _markup = st.builds(lambda head, body: head + "".join(body), st.sampled_from(_HE
 @example("<form><select name=s><option>&#150;&#0;&#x110000;&#55296;&#9731;&foo;&amp</select></form>")
 @example("<form><textarea name=t>&#" + "9" * 5000 + ";</textarea></form>")
 @example("<form><textarea name=t>x<![if x]>y</textarea></form>")
+@example("<form><div><input name=a></form><input name=b>")
+@example("<form><select name=a><select name=b><option>x</select><option>y</select></form>")
+@example("<form><select name=s><option><br>  </br>x</select></form>")
+@example("<form><br><select name=s></br></br><option>x</select></form>")
+@example("<form><select name=s><option><pre> </pre> <textarea>\n</textarea></select></form>")
 def test_same_forms_as_beautifulsoup(html: str) -> None:
     assert_same(html)
 
