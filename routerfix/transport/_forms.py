@@ -111,12 +111,12 @@ class _FormReader(HTMLParser):
         super().__init__(convert_charrefs=False)
         self.forms: list[RawForm] = []
         self._stack: list[_Open] = []
-        self._open: dict[str, int] = {}
+        self._open_count: dict[str, int] = {}
         self._closed_voids: list[str] = []
         self._data: list[str] = []
-        self._forms: list[RawForm] = []
-        self._selects: list[list[RawOption]] = []
-        self._texts: list[list[str]] = []
+        self._open_forms: list[RawForm] = []
+        self._open_selects: list[list[RawOption]] = []
+        self._open_texts: list[list[str]] = []
         self._own_text = 0
         self._keep_space = 0
 
@@ -126,12 +126,12 @@ class _FormReader(HTMLParser):
         if not data:
             return
         self._data = []
-        if not self._texts or (self._own_text and not cdata):
+        if not self._open_texts or (self._own_text and not cdata):
             return
         text = "".join(data)
         if not self._keep_space and not text.strip(_SPACES):
             text = "\n" if "\n" in text else " "
-        for pieces in self._texts:
+        for pieces in self._open_texts:
             pieces.append(text)
 
     def _push(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -144,48 +144,48 @@ class _FormReader(HTMLParser):
         if tag in _COLLECTED:
             self._begin(el, {key: "" if value is None else value for key, value in attrs})
         self._stack.append(el)
-        self._open[tag] = self._open.get(tag, 0) + 1
+        self._open_count[tag] = self._open_count.get(tag, 0) + 1
 
     def _begin(self, el: _Open, attrs: dict[str, str]) -> None:
         tag = el.name
         if tag == "form":
             el.form = RawForm(attrs)
             self.forms.append(el.form)
-            self._forms.append(el.form)
+            self._open_forms.append(el.form)
         elif tag == "option":
-            if self._selects:
+            if self._open_selects:
                 option = RawOption(attrs.get("value"), "selected" in attrs)
-                for options in self._selects:
+                for options in self._open_selects:
                     options.append(option)
                 if option.value is None:
                     el.text = option.text
         else:
-            if not self._forms or not attrs.get("name"):
+            if not self._open_forms or not attrs.get("name"):
                 return
             control = RawControl(tag, attrs)
-            for form in self._forms:
+            for form in self._open_forms:
                 form.controls.append(control)
             if tag == "select":
                 el.options = control.options
             elif tag == "textarea":
                 el.text = control.text
         if el.options is not None:
-            self._selects.append(el.options)
+            self._open_selects.append(el.options)
         if el.text is not None:
-            self._texts.append(el.text)
+            self._open_texts.append(el.text)
 
     def _pop_to(self, tag: str) -> None:
-        if not self._open.get(tag):
+        if not self._open_count.get(tag):
             return
         while True:
             el = self._stack.pop()
-            self._open[el.name] -= 1
+            self._open_count[el.name] -= 1
             if el.form is not None:
-                self._forms.pop()
+                self._open_forms.pop()
             if el.options is not None:
-                self._selects.pop()
+                self._open_selects.pop()
             if el.text is not None:
-                self._texts.pop()
+                self._open_texts.pop()
             if el.name in _OWN_TEXT:
                 self._own_text -= 1
             elif el.name in _KEEP_SPACE:
