@@ -9,13 +9,15 @@ variables once, at first use, however often a driver asks for its forms.
 from __future__ import annotations
 
 import re
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
-from routerfix.errors import ParseError, RouterfixError
+from routerfix.errors import ParseError
+
+if TYPE_CHECKING:
+    from routerfix.transport._forms import RawControl
 
 __all__ = [
     "Form",
@@ -164,60 +166,36 @@ class Page:
         return find_token(self.text, pattern, self.name)
 
 
-_FORM = frozenset({"form"})
-_CONTROLS = frozenset({"input", "select", "textarea", "button"})
-_OPTION = frozenset({"option"})
-
-
-def _tags(node: Any, names: frozenset[str]) -> Iterator[Any]:
-    """The tags called one of ``names`` under ``node``, in document order: what ``node.find_all(names)`` returns,
-    without its generic matching machinery (a fleet run parses thousands of pages)."""
-    from bs4 import Tag
-
-    return (el for el in node.descendants if isinstance(el, Tag) and el.name in names)
-
-
 def parse_forms(html: str, page: str) -> list[Form]:
     """Every form of ``html``. Untrusted input: any failure is a :class:`ParseError` naming ``page``."""
     if not isinstance(html, str):
         raise ParseError(page, "not text")
-    try:
-        from bs4 import BeautifulSoup
+    from routerfix.transport._forms import read_forms
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            soup = BeautifulSoup(html, "html.parser")
-        forms: list[Form] = []
-        for node in _tags(soup, _FORM):
-            fields: list[FormField] = []
-            for ctl in _tags(node, _CONTROLS):
-                name = ctl.get("name")
-                if not isinstance(name, str) or not name:
-                    continue
-                disabled = ctl.has_attr("disabled")
-                if ctl.name == "select":
-                    opts = list(_tags(ctl, _OPTION))
-                    values = tuple(str(o.get("value", o.get_text())) for o in opts)
-                    chosen = next((str(o.get("value", o.get_text())) for o in opts if o.has_attr("selected")),
-                                  values[0] if values else "")
-                    fields.append(FormField(name, "select", chosen, disabled=disabled, options=values))
-                elif ctl.name == "textarea":
-                    fields.append(FormField(name, "textarea", ctl.get_text(), disabled=disabled))
-                else:
-                    default_kind = "submit" if ctl.name == "button" else "text"
-                    kind = str(ctl.get("type") or default_kind).lower()
-                    value = ctl.get("value")
-                    default_value = "on" if kind in ("checkbox", "radio") else ""
-                    fields.append(FormField(name, kind, str(value) if value is not None else default_value,
-                                            checked=ctl.has_attr("checked"), disabled=disabled))
-            forms.append(Form(page=page, name=str(node.get("name") or node.get("id") or ""),
-                              action=str(node.get("action") or ""), method=str(node.get("method") or "GET").upper(),
-                              fields=tuple(fields)))
-        return forms
-    except RouterfixError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - untrusted input: whatever the parser trips on is a ParseError
+    try:
+        raw_forms = read_forms(html)
+    except Exception as exc:  # noqa: BLE001 - untrusted input: whatever the tokenizer trips on is a ParseError
         raise ParseError(page, f"unreadable HTML ({type(exc).__name__})") from None
+    return [Form(page=page, name=raw.attrs.get("name") or raw.attrs.get("id") or "",
+                 action=raw.attrs.get("action") or "", method=(raw.attrs.get("method") or "GET").upper(),
+                 fields=tuple(_field(control) for control in raw.controls)) for raw in raw_forms]
+
+
+def _field(control: RawControl) -> FormField:
+    attrs = control.attrs
+    disabled = "disabled" in attrs
+    if control.tag == "select":
+        values = tuple("".join(o.text) if o.value is None else o.value for o in control.options)
+        chosen = next((v for v, o in zip(values, control.options, strict=True) if o.selected),
+                      values[0] if values else "")
+        return FormField(attrs["name"], "select", chosen, disabled=disabled, options=values)
+    if control.tag == "textarea":
+        return FormField(attrs["name"], "textarea", "".join(control.text), disabled=disabled)
+    kind = (attrs.get("type") or ("submit" if control.tag == "button" else "text")).lower()
+    value = attrs.get("value")
+    if value is None:
+        value = "on" if kind in ("checkbox", "radio") else ""
+    return FormField(attrs["name"], kind, value, checked="checked" in attrs, disabled=disabled)
 
 
 def parse_form(html: str, page: str, *, name: str | None = None, action: str | None = None) -> Form:
