@@ -143,6 +143,9 @@ class SimulatedSSHDevice:
     server_version: str | None = None
     """The SSH identification after ``SSH-2.0-`` (the platform's, per its fact table); asyncssh's own if None."""
     """The simulated device's state object (platform simulators set it; tests inspect it)."""
+    kex_algs: tuple[str, ...] | None = None
+    """The key-exchange algorithms offered, in the device's order (the platform's, per its fact table);
+    asyncssh's defaults if None. asyncssh adds its ``ext-info-s`` and strict-kex markers either way."""
     sftp_root: Callable[[str], str | None] | None = None
     """SFTP subsystem: called with the account name, returns the directory served as the session's root, or None
     to refuse the subsystem (the channel closes); no SFTP at all when unset."""
@@ -447,19 +450,21 @@ class SSHSimulatorHost:
                    port: int = 0, host_key: Any = None,
                    login_name: Callable[[str], str] | None = None, authorized_keys: list[Any] | None = None,
                    knobs: Knobs | None = None, server_version: str | None = None,
+                   kex_algs: tuple[str, ...] | None = None,
                    sftp_root: Callable[[str], str | None] | None = None) -> SimulatedSSHDevice:
         """Start serving a device on 127.0.0.1 (``port=0``: a free port). Returns it, with ``port`` set.
 
         :param host_key: an asyncssh private key; a new ed25519 key is generated when omitted.
         :param login_name: maps the login name sent to the account name.
         :param authorized_keys: asyncssh public keys accepted for public-key authentication.
+        :param kex_algs: key-exchange algorithms to offer (see :attr:`SimulatedSSHDevice.kex_algs`).
         :param sftp_root: serve SFTP (see :attr:`SimulatedSSHDevice.sftp_root`).
         """
         asyncssh = _asyncssh()
         device = SimulatedSSHDevice(name=name, username=username, password=password, shell_factory=shell_factory,
                                     authorized_keys=list(authorized_keys or []), knobs=knobs or Knobs(), port=port,
                                     host_key=host_key or asyncssh.generate_private_key("ssh-ed25519"),
-                                    server_version=server_version, sftp_root=sftp_root)
+                                    server_version=server_version, kex_algs=kex_algs, sftp_root=sftp_root)
         device.login_name = login_name
         self._call(self._listen(device))
         self.devices.append(device)
@@ -484,7 +489,8 @@ class SSHSimulatorHost:
             process_factory=handle, sftp_factory=sftp if device.sftp_root is not None else None, encoding=None,
             line_editor=False, allow_scp=False, agent_forwarding=False,
             x11_forwarding=False, keepalive_interval=0, login_timeout=60,
-            **({"server_version": device.server_version} if device.server_version else {}))
+            **({"server_version": device.server_version} if device.server_version else {}),
+            **({"kex_algs": list(device.kex_algs)} if device.kex_algs else {}))
         device._server = acceptor
         device.port = acceptor.get_port()
 

@@ -28,6 +28,10 @@ __all__ = ["EDGEOS_SCHEMA", "EdgeOsSimulator", "make_router", "simulate"]
 
 USERNAME = "ubnt"
 PASSWORD = "ubnt-sim-pw"  # noqa: S105 - the simulator's own test account
+KEX_ALGS = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
+            "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256", "diffie-hellman-group16-sha512",
+            "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256", "diffie-hellman-group14-sha1")
+"""Key exchanges sshd offers: OpenSSH 7.4p1's defaults, in its order (edgeos.md row 25)."""
 
 EDGEOS_SCHEMA = Schema({
     "firewall": {"all-ping": LEAF, "broadcast-ping": LEAF, "syn-cookies": LEAF},
@@ -174,6 +178,6 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
     state = router or make_router(scenario)
     with serve_device(host, "edgeos", lambda user: VyattaSession(state, user), username=USERNAME,
                       password=PASSWORD, knobs=Knobs(latency=latency),
-                      server_version="OpenSSH_7.4p1 Debian-10") as device:
+                      server_version="OpenSSH_7.4p1 Debian-10", kex_algs=KEX_ALGS) as device:
         yield simulated_device(device, "edgeos", f"EdgeRouter X EdgeOS 2.0.9 ({scenario})",
                                EdgeOsSimulator(device, state))

@@ -72,6 +72,12 @@ from . import capture as _capture
 
 __all__ = ["LinuxRouter", "LinuxShell", "simulate"]
 
+KEX_ALGS = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
+            "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256", "diffie-hellman-group16-sha512",
+            "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256")
+"""Key exchanges Debian 12's sshd (OpenSSH 9.2p1) offers by default, in its order (L53; its first choice
+``sntrup761x25519-sha512@openssh.com`` left out: asyncssh does not implement it, nor does paramiko)."""
+
 WAN, LAN = "wan0", "br-lan"
 WAN_ADDR = "203.0.113.2"
 NETNS = 4026531840
@@ -1131,6 +1137,6 @@ def simulate(scenario: str = "lab", password: str = "lx-sim-pass",  # noqa: S107
         state.squatters = dict(squatters)
     with serve_device(host, "linux-router", lambda username: LinuxShell(username, state), username="root",
                       password=password, knobs=Knobs(latency=latency, **knobs),
-                      server_version="OpenSSH_9.2p1 Debian-2") as device:
+                      server_version="OpenSSH_9.2p1 Debian-2", kex_algs=KEX_ALGS) as device:
         device.model = state
         yield simulated_device(device, "linux", f"Debian 12 router, nftables + dnsmasq (simulated, {scenario})")

@@ -62,6 +62,9 @@ from .sniffer import NO_PERMISSION, SnifferState, delay, sniffer_command
 __all__ = ["RouterOSError", "RouterOSShell", "RouterOSState", "simulate"]
 
 SUFFIX_RE = re.compile(r"\+[a-z0-9]*$")
+KEX_ALGS = ("diffie-hellman-group-exchange-sha256", "diffie-hellman-group-exchange-sha1", "diffie-hellman-group14-sha1",
+            "diffie-hellman-group1-sha1")
+"""Key exchanges the SSH server offers with ``strong-crypto=no`` (M84, inferred: finite-field Diffie-Hellman only)."""
 
 
 class RouterOSError(Exception):
@@ -1169,7 +1172,7 @@ def simulate(version: str = "7.16.2", scenario: str = "office",
     try:
         with serve_device(host, f"mikrotik-{router.identity}", lambda username: RouterOSShell(username, router),
                           username="admin", password=password, login_name=lambda name: SUFFIX_RE.sub("", name),
-                          knobs=Knobs(latency=latency, **knobs), server_version="ROSSSH",
+                          knobs=Knobs(latency=latency, **knobs), server_version="ROSSSH", kex_algs=KEX_ALGS,
                           sftp_root=router.sniffer.sftp_root) as device:
             device.model = router
             yield simulated_device(device, "mikrotik", f"MikroTik RouterOS {router.version} (simulated, {scenario})")

@@ -27,6 +27,9 @@ from .shell import OpenWrtRouter, OpenWrtSession, Section
 __all__ = ["OpenWrtSimulator", "make_router", "simulate"]
 
 USERNAME = "root"
+KEX_ALGS = ("curve25519-sha256", "curve25519-sha256@libssh.org", "diffie-hellman-group14-sha256",
+            "diffie-hellman-group14-sha1")
+"""Key exchanges dropbear 2022.82 offers as OpenWrt 23.05 builds it, in its order (openwrt.md row 45)."""
 PASSWORD = "openwrt-sim-pw"  # noqa: S105 - the simulator's own test account
 
 
@@ -54,5 +57,6 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
     """Serve one simulated OpenWrt router on 127.0.0.1 (on ``host`` if given, else on a private host)."""
     state = router or make_router(scenario, conntrack_tool=conntrack_tool, sip_module=sip_module)
     with serve_device(host, "openwrt", lambda user: OpenWrtSession(state, user), username=USERNAME,
-                      password=PASSWORD, knobs=Knobs(latency=latency), server_version="dropbear") as device:
+                      password=PASSWORD, knobs=Knobs(latency=latency), server_version="dropbear",
+                      kex_algs=KEX_ALGS) as device:
         yield simulated_device(device, "openwrt", f"OpenWrt 23.05.3 ({scenario})", OpenWrtSimulator(device, state))

@@ -28,6 +28,16 @@ __all__ = ["VYOS_SCHEMA", "VyosSimulator", "make_router", "simulate"]
 
 USERNAME = "vyos"
 PASSWORD = "vyos-sim-pw"  # noqa: S105 - the simulator's own test account
+_OPENSSH_7 = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
+              "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256", "diffie-hellman-group16-sha512",
+              "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256", "diffie-hellman-group14-sha1")
+_OPENSSH_9_2 = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
+                "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256", "diffie-hellman-group16-sha512",
+                "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256")
+KEX_ALGS = {"1.3": _OPENSSH_7, "1.4": _OPENSSH_9_2, "1.5": _OPENSSH_9_2}
+"""Key exchanges sshd offers per release, OpenSSH's defaults in its order (vyos.md row 43): 7.9p1 on 1.3, 9.2p1 on
+1.4 and 1.5 (9.2p1's first choice ``sntrup761x25519-sha512@openssh.com`` left out: neither asyncssh nor paramiko
+has it)."""
 
 _PORT = r"\d{1,5}(?:-\d{1,5})?(?:,\d{1,5}(?:-\d{1,5})?)*"
 
@@ -256,6 +266,7 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
     """Serve one simulated VyOS ``release`` router on 127.0.0.1 (on ``host`` if given, else on a private host)."""
     state = router or make_router(scenario, release=release)
     with serve_device(host, "vyos", lambda user: VyattaSession(state, user), username=USERNAME, password=PASSWORD,
-                      knobs=Knobs(latency=latency), server_version="OpenSSH_9.2p1 Debian-2") as device:
+                      knobs=Knobs(latency=latency), server_version="OpenSSH_9.2p1 Debian-2",
+                      kex_algs=KEX_ALGS[release]) as device:
         version, train = _NAMES[release]
         yield simulated_device(device, "vyos", f"VyOS {version} {train} ({scenario})", VyosSimulator(device, state))
