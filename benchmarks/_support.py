@@ -103,27 +103,30 @@ def deal(devices: Sequence[tuple[str, dict[str, Any]]], processes: int) -> list[
         return [list(range(i, len(devices), processes)) for i in range(processes)]
     cost = {kind: len(found) * SIMULATOR_CPU_MS[kind] for kind, found in kinds.items()}
     web = min(processes - 1, max(1, round(processes * cost["web"] / (cost["web"] + cost["ssh"]))))
+    web = max(processes - len(kinds["ssh"]), min(web, len(kinds["web"])))  # no process without a device
     split = {"web": web, "ssh": processes - web}
     return [kinds[kind][i::split[kind]] for kind in ("web", "ssh") for i in range(split[kind])]
 
 
 @contextlib.contextmanager
 def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float, processes: int = 1,
-               timeout: float = 600.0, realistic: bool = False,
+               timeout: float = 600.0, realistic: bool = False, what_if_curve25519: bool = False,
                pids: list[int] | None = None) -> Iterator[list[Device]]:
     """Serve ``devices`` (driver, knobs) from ``processes`` simulator processes; yield them in the same order.
 
     ``realistic``: every packet pays ``latency`` per round trip (a delaying TCP proxy in front of each device) and
     SSH devices spend their documented work time (docs/facts/timing.md); otherwise the simulators' own latency
-    knobs (login, first prompt, command lines only) and no work time. ``pids`` (a list) receives the simulator
-    processes' ids (for :func:`process_cpu_seconds`)."""
+    knobs (login, first prompt, command lines only) and no work time. ``what_if_curve25519``: every SSH device
+    offers curve25519 instead of its documented key exchanges (a what-if, to show what the finite-field
+    Diffie-Hellman of the devices that offer nothing else costs the client). ``pids`` (a list) receives the
+    simulator processes' ids (for :func:`process_cpu_seconds`)."""
     processes = max(1, min(processes, len(devices) or 1))
     shares = deal(devices, processes)
     procs = []
     try:
         for share in shares:
             spec = {"latency": latency, "network": "proxy" if realistic else "knob", "timing": realistic,
-                    "devices": [list(devices[i]) for i in share]}
+                    "what_if_curve25519": what_if_curve25519, "devices": [list(devices[i]) for i in share]}
             procs.append(subprocess.Popen([sys.executable, str(HERE / "simhost.py"), json.dumps(spec)],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
             if pids is not None:

@@ -296,6 +296,8 @@ REALISTIC = True
 """Set from ``--legacy`` (False: the simulators' latency knobs only, no device time)."""
 SHARED_SSL = False
 """Set from ``--shared-ssl-context`` (routerfix runs with :func:`share_ssl_context`)."""
+WHAT_IF_CURVE25519 = False
+"""Set from ``--what-if-curve25519`` (every SSH device offers curve25519: not what the devices do)."""
 PROFILE: str | None = None
 """Set from ``--profile FILE`` (routerfix runs write merged cProfile statistics of every host there)."""
 
@@ -310,12 +312,15 @@ def measure(size: int, workers: int, latency: float, procs: int, tool: str = "ro
     elif web_only:
         mix = [m for m in mix if m[0] not in NETMIKO_TYPES]
     pids: list[int] = []
-    with simulators(mix, latency=latency, processes=procs, realistic=REALISTIC, pids=pids) as devices:
+    with simulators(mix, latency=latency, processes=procs, realistic=REALISTIC, pids=pids,
+                    what_if_curve25519=WHAT_IF_CURVE25519) as devices:
         sim_cpu = process_cpu_seconds(pids)
         figures = run_child(tool, devices, workers, scripts, processes)
         figures["simulator_cpu_s"] = round(process_cpu_seconds(pids) - sim_cpu, 1)
     figures["latency_ms"] = round(latency * 1000)
     figures["realistic"] = REALISTIC
+    if WHAT_IF_CURVE25519:
+        figures["what_if_curve25519"] = True
     if ssh_only or web_only:
         figures["tool"] += " (SSH subset)" if ssh_only else " (web subset)"
     return figures
@@ -341,6 +346,9 @@ def main() -> None:
     parser.add_argument("--sim-processes", type=int, default=4)
     parser.add_argument("--nornir", action="store_true", help="also run Nornir + nornir_netmiko on the SSH subset")
     parser.add_argument("--nornir-sizes", type=int, nargs="+", default=[60])
+    parser.add_argument("--what-if-curve25519", action="store_true",
+                        help="every SSH device offers curve25519 instead of its documented key exchanges (MikroTik "
+                             "and classic IOS offer only finite-field Diffie-Hellman): what that costs the client")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
@@ -357,8 +365,9 @@ def main() -> None:
     root = Path(__file__).resolve().parent.parent
     for tree in ("routerfix", "drivers", "simulators"):  # byte-compiled once, as an installed package is
         compileall.compile_dir(root / tree, quiet=1)
-    global REALISTIC, SHARED_SSL, PROFILE
+    global REALISTIC, SHARED_SSL, PROFILE, WHAT_IF_CURVE25519
     REALISTIC = not args.legacy
+    WHAT_IF_CURVE25519 = args.what_if_curve25519
     SHARED_SSL = args.shared_ssl_context
     PROFILE = str(Path(args.profile).resolve()) if args.profile else None
     rows = []

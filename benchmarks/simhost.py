@@ -63,7 +63,8 @@ def main() -> None:
     timing = bool(spec.get("timing", False))
     params: dict[str, set[str]] = {}
     with contextlib.ExitStack() as stack:
-        ssh_host = stack.enter_context(SSHSimulatorHost())
+        kex = ("curve25519-sha256", "curve25519-sha256@libssh.org") if spec.get("what_if_curve25519") else None
+        ssh_host = stack.enter_context(SSHSimulatorHost(kex_override=kex))
         # the proxies share the SSH devices' loop and thread (one thread per packet, not two taking turns)
         delays = stack.enter_context(DelayHost(ssh_host.loop)) if proxy else None
         for driver, knobs in spec["devices"]:

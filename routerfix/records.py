@@ -152,16 +152,18 @@ _TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC
 
 
 def _create_temporary(directory: Path, name: str) -> tuple[int, str]:
-    """A new file beside ``name`` in ``directory``, readable only by its owner: ``.<name>.<pid>-<n>.tmp``, made
-    with ``O_EXCL`` (as :func:`tempfile.mkstemp` does, without drawing random names: the process id and a counter
-    are unique among running writers; a name left by a killed process whose id came back is skipped)."""
+    """A new file beside ``name`` in ``directory``, readable only by its owner, made with ``O_EXCL`` as
+    :func:`tempfile.mkstemp` makes it: ``.<name>.<pid>-<n>.tmp`` (the process id and a counter are unique among
+    running writers, and drawing no random name saves a fleet run's CPU). A name already taken (left by a killed
+    process whose id came back, or planted by someone who guessed it) is skipped, and every later attempt adds a
+    random part that cannot be guessed."""
     prefix = f"{directory}{os.sep}.{name[:60]}.{os.getpid()}-"
-    for _ in range(10_000):
-        path = f"{prefix}{next(_TEMPORARY_NUMBERS)}.tmp"
+    path = f"{prefix}{next(_TEMPORARY_NUMBERS)}.tmp"
+    for _ in range(100):
         try:
             return os.open(path, _TEMPORARY_FLAGS, 0o600), path
         except FileExistsError:
-            continue
+            path = f"{prefix}{next(_TEMPORARY_NUMBERS)}-{_random.token_hex(8)}.tmp"
     raise FileExistsError(f"no free temporary name beside {name!r} in {directory}")
 
 

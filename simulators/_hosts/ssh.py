@@ -387,11 +387,14 @@ class SSHSimulatorHost:
     thread) and listen on 127.0.0.1 only.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, kex_override: tuple[str, ...] | None = None) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self.devices: list[SimulatedSSHDevice] = []
+        self.kex_override = kex_override
+        """Key exchanges every device offers instead of its own (:attr:`SimulatedSSHDevice.kex_algs`): for a
+        benchmark's what-if run only (``benchmarks/fleet.py --what-if-curve25519``); no device does this."""
 
     def __enter__(self) -> SSHSimulatorHost:
         self.start()
@@ -490,7 +493,7 @@ class SSHSimulatorHost:
             line_editor=False, allow_scp=False, agent_forwarding=False,
             x11_forwarding=False, keepalive_interval=0, login_timeout=60,
             **({"server_version": device.server_version} if device.server_version else {}),
-            **({"kex_algs": list(device.kex_algs)} if device.kex_algs else {}))
+            **({"kex_algs": list(kex)} if (kex := self.kex_override or device.kex_algs) else {}))
         device._server = acceptor
         device.port = acceptor.get_port()
 

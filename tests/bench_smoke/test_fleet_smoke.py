@@ -45,6 +45,13 @@ def test_simulator_processes_get_every_device_once_and_ssh_apart_from_web(proces
         assert kinds.count({True}) <= kinds.count({False})  # SSH devices cost the simulators more CPU
 
 
+@pytest.mark.parametrize(("web", "ssh", "processes"), [(5, 1, 6), (1, 5, 6), (3, 3, 6), (1, 1, 2), (2, 1, 3)])
+def test_no_simulator_process_is_left_without_a_device(web: int, ssh: int, processes: int) -> None:
+    devices = [("netgear", {})] * web + [("mikrotik", {})] * ssh
+    shares = deal(devices, processes)
+    assert all(shares) and sorted(i for share in shares for i in share) == list(range(web + ssh))
+
+
 def test_realistic_mode_serves_ssh_and_https_through_the_delay_proxy(tmp_path: Path) -> None:
     """The benchmark's realistic mode: every device behind the delaying proxy, SSH devices with work time."""
     mix = [("mikrotik", {}), ("linux", {}), ("asuswrt", {}), ("netgear", {"model": "R7800"})]

@@ -57,6 +57,20 @@ def test_atomic_write_skips_a_temporary_name_left_by_a_killed_writer(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([p.name for p in leftovers] + ["r.json"])
 
 
+def test_atomic_write_is_not_stopped_by_names_planted_ahead(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone who can write to the directory and guesses the next names (process id and counter) cannot make
+    the save fail: after the first name taken, the names carry a random part."""
+    import itertools
+
+    from routerfix import records
+
+    monkeypatch.setattr(records, "_TEMPORARY_NUMBERS", itertools.count())
+    for n in range(500):
+        (tmp_path / f".r.json.{os.getpid()}-{n}.tmp").write_text("planted\n")
+    assert atomic_write(tmp_path / "r.json", "whole\n").read_text() == "whole\n"
+    assert len(list(tmp_path.iterdir())) == 501
+
+
 def test_threads_saving_at_once_never_share_a_temporary_file(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
