@@ -128,6 +128,13 @@ class _Leg(asyncio.Protocol):
             self.transport.abort()
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class DelayHost:
     """Any number of delaying proxies on one asyncio loop: its own, in a background thread, or ``loop``, an event
     loop already running in another thread (an :class:`~simulators._hosts.ssh.SSHSimulatorHost`'s).
@@ -153,6 +160,9 @@ class DelayHost:
         self.stop()
 
     def _call(self, coro: Any, timeout: float = 30.0) -> Any:
+        if _running_loop() is self._loop:  # waiting here for the loop we run on would wait for ourselves
+            coro.close()
+            raise RuntimeError("DelayHost must be called from another thread than its loop's")
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return future.result(timeout)
 
@@ -190,7 +200,8 @@ class DelayHost:
 
     def stop(self) -> None:
         """Close every listener and every proxied connection; stop the loop if it is this host's own."""
-        if self._stopped or (self._own and not self._thread.is_alive()) or self._loop.is_closed():
+        if self._stopped or (self._own and not self._thread.is_alive()) or self._loop.is_closed() or \
+                not self._loop.is_running():
             return
         self._stopped = True
 

@@ -4,6 +4,7 @@ the work time before answering. Lower bounds only (a loaded machine can only mak
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -57,6 +58,15 @@ def _shared_loop() -> Iterator[DelayHost]:
         yield delays
         delays.stop()
         assert ssh_host.running  # stopping the proxies leaves the borrowed loop serving
+
+
+def test_a_proxy_on_a_borrowed_loop_refuses_calls_from_that_loop_instead_of_waiting_for_itself() -> None:
+    with SSHSimulatorHost() as ssh_host, DelayHost(ssh_host.loop) as delays:
+        async def add_from_the_loop() -> int:
+            return delays.add(9, rtt=RTT)
+
+        with pytest.raises(RuntimeError, match="another thread"):
+            asyncio.run_coroutine_threadsafe(add_from_the_loop(), ssh_host.loop).result(5)
 
 
 @pytest.mark.parametrize("host", [_own_loop, _shared_loop], ids=["own loop", "SSH host's loop"])
