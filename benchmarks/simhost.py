@@ -29,7 +29,7 @@ from typing import Any
 from _support import profile_threads  # run as a script from benchmarks/ (sys.path[0])
 from routerfix.simulators._hosts.delay import DelayHost
 from routerfix.simulators._hosts.http import HttpSimulator
-from routerfix.simulators._hosts.ssh import SimulatedSSHDevice, SSHSimulatorHost
+from routerfix.simulators._hosts.ssh import CURVE25519_KEX, SimulatedSSHDevice, SSHSimulatorHost
 from routerfix.simulators._hosts.timing import work_for
 
 from routerfix.simulate import simulate
@@ -63,7 +63,7 @@ def main() -> None:
     timing = bool(spec.get("timing", False))
     params: dict[str, set[str]] = {}
     with contextlib.ExitStack() as stack:
-        kex = ("curve25519-sha256", "curve25519-sha256@libssh.org") if spec.get("what_if_curve25519") else None
+        kex = CURVE25519_KEX if spec.get("what_if_curve25519") else None
         ssh_host = stack.enter_context(SSHSimulatorHost(kex_override=kex))
         # the proxies share the SSH devices' loop and thread (one thread per packet, not two taking turns)
         delays = stack.enter_context(DelayHost(ssh_host.loop)) if proxy else None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["ProxyKind", "TunnelProxy"]
+__all__ = ["ProxyKind", "TunnelProxy", "recv_exactly"]
 
 
 class ProxyKind(StrEnum):
@@ -98,30 +98,31 @@ class TunnelProxy:
         return upstream
 
     def _socks5(self, client: socket.socket) -> socket.socket | None:
-        version, methods = _exact(client, 2)
+        version, methods = recv_exactly(client, 2)
         if version != 5:
             return None
-        _exact(client, methods)
+        recv_exactly(client, methods)
         client.sendall(b"\x05\x00")  # no authentication
-        _, command, _, kind = _exact(client, 4)
+        _, command, _, kind = recv_exactly(client, 4)
         if kind == 1:
-            host = socket.inet_ntoa(_exact(client, 4))
+            host = socket.inet_ntoa(recv_exactly(client, 4))
         elif kind == 3:
-            host = _exact(client, _exact(client, 1)[0]).decode("idna")
+            host = recv_exactly(client, recv_exactly(client, 1)[0]).decode("idna")
         else:
-            host = socket.inet_ntop(socket.AF_INET6, _exact(client, 16))
-        (port,) = struct.unpack("!H", _exact(client, 2))
+            host = socket.inet_ntop(socket.AF_INET6, recv_exactly(client, 16))
+        (port,) = struct.unpack("!H", recv_exactly(client, 2))
         upstream = self._route(host, port) if command == 1 else None
         client.sendall((b"\x05\x00" if upstream is not None else b"\x05\x02") + b"\x00\x01" + bytes(6))
         return upstream
 
 
-def _exact(sock: socket.socket, size: int) -> bytes:
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    """``size`` bytes from ``sock``; :class:`ConnectionError` if the peer closes first."""
     data = b""
     while len(data) < size:
         chunk = sock.recv(size - len(data))
         if not chunk:
-            raise ValueError("closed")
+            raise ConnectionError("the peer closed the connection")
         data += chunk
     return data
 

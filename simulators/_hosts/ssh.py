@@ -363,6 +363,17 @@ def _run(shell: Shell, line: str) -> str:
         return "internal simulator error\n"
 
 
+OPENSSH_7_KEX = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
+                 "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256", "diffie-hellman-group16-sha512",
+                 "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256", "diffie-hellman-group14-sha1")
+"""OpenSSH 7.4p1-7.9p1's default key exchanges, in its order (the devices' fact rows cite it)."""
+OPENSSH_9_2_KEX = OPENSSH_7_KEX[:-1]
+"""OpenSSH 9.2p1's defaults, in its order: 7.x's without ``diffie-hellman-group14-sha1``, and without its first
+choice ``sntrup761x25519-sha512@openssh.com`` (neither asyncssh nor paramiko implements it)."""
+CURVE25519_KEX = ("curve25519-sha256", "curve25519-sha256@libssh.org")
+"""A what-if list for benchmarks (:attr:`SSHSimulatorHost.kex_override`): curve25519 only."""
+
+
 class _InlineExecutor(ThreadPoolExecutor):
     """The SSH host loop's default executor: runs the function at once, on the loop's thread.
 

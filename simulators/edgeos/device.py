@@ -20,7 +20,7 @@ from typing import Any
 
 from routerfix.simulate import SimulatedDevice
 
-from .._hosts.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
+from .._hosts.ssh import OPENSSH_7_KEX, Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
 from .._vyatta.shell import ARP, LEASES, Dialect, VyattaRouter, VyattaSession, net_tools_arp, scanner_flows
 from .._vyatta.tree import FLAG, LEAF, MULTI, Path, Schema, Tag, group, seed
 
@@ -28,9 +28,7 @@ __all__ = ["EDGEOS_SCHEMA", "EdgeOsSimulator", "make_router", "simulate"]
 
 USERNAME = "ubnt"
 PASSWORD = "ubnt-sim-pw"  # noqa: S105 - the simulator's own test account
-KEX_ALGS = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
-            "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256", "diffie-hellman-group16-sha512",
-            "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256", "diffie-hellman-group14-sha1")
+KEX_ALGS = OPENSSH_7_KEX
 """Key exchanges sshd offers: OpenSSH 7.4p1's defaults, in its order (edgeos.md row 25)."""
 
 EDGEOS_SCHEMA = Schema({

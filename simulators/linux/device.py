@@ -67,16 +67,13 @@ from typing import Any
 from routerfix.simulate import SimulatedDevice
 from routerfix.words import split
 
-from .._hosts.ssh import Knobs, Shell, SSHSimulatorHost, serve_device, simulated_device
+from .._hosts.ssh import OPENSSH_9_2_KEX, Knobs, Shell, SSHSimulatorHost, serve_device, simulated_device
 from . import capture as _capture
 
 __all__ = ["LinuxRouter", "LinuxShell", "simulate"]
 
-KEX_ALGS = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
-            "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256", "diffie-hellman-group16-sha512",
-            "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256")
-"""Key exchanges Debian 12's sshd (OpenSSH 9.2p1) offers by default, in its order (L53; its first choice
-``sntrup761x25519-sha512@openssh.com`` left out: asyncssh does not implement it, nor does paramiko)."""
+KEX_ALGS = OPENSSH_9_2_KEX
+"""Key exchanges Debian 12's sshd (OpenSSH 9.2p1) offers by default, in its order (L53)."""
 
 WAN, LAN = "wan0", "br-lan"
 WAN_ADDR = "203.0.113.2"

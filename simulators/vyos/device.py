@@ -20,7 +20,15 @@ from typing import Any
 
 from routerfix.simulate import SimulatedDevice
 
-from .._hosts.ssh import Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
+from .._hosts.ssh import (
+    OPENSSH_7_KEX,
+    OPENSSH_9_2_KEX,
+    Knobs,
+    PlatformHandle,
+    SSHSimulatorHost,
+    serve_device,
+    simulated_device,
+)
 from .._vyatta.shell import ARP, LEASES, Dialect, VyattaRouter, VyattaSession, net_tools_arp, scanner_flows
 from .._vyatta.tree import FLAG, LEAF, MULTI, Path, Schema, Tag, group, seed
 
@@ -28,16 +36,9 @@ __all__ = ["VYOS_SCHEMA", "VyosSimulator", "make_router", "simulate"]
 
 USERNAME = "vyos"
 PASSWORD = "vyos-sim-pw"  # noqa: S105 - the simulator's own test account
-_OPENSSH_7 = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
-              "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256", "diffie-hellman-group16-sha512",
-              "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256", "diffie-hellman-group14-sha1")
-_OPENSSH_9_2 = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
-                "ecdh-sha2-nistp521", "diffie-hellman-group-exchange-sha256", "diffie-hellman-group16-sha512",
-                "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256")
-KEX_ALGS = {"1.3": _OPENSSH_7, "1.4": _OPENSSH_9_2, "1.5": _OPENSSH_9_2}
+KEX_ALGS = {"1.3": OPENSSH_7_KEX, "1.4": OPENSSH_9_2_KEX, "1.5": OPENSSH_9_2_KEX}
 """Key exchanges sshd offers per release, OpenSSH's defaults in its order (vyos.md row 43): 7.9p1 on 1.3, 9.2p1 on
-1.4 and 1.5 (9.2p1's first choice ``sntrup761x25519-sha512@openssh.com`` left out: neither asyncssh nor paramiko
-has it)."""
+1.4 and 1.5."""
 
 _PORT = r"\d{1,5}(?:-\d{1,5})?(?:,\d{1,5}(?:-\d{1,5})?)*"
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import paramiko
 import pytest
+from routerfix.simulators._hosts.proxy import recv_exactly
 from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 from routerfix.simulate import SimulatedDevice, simulate
@@ -54,25 +55,15 @@ def devices() -> Iterator[dict[int, SimulatedDevice]]:
                for i, (driver, knobs, _, _) in enumerate(CASES)}
 
 
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("the server closed the connection")
-        data += chunk
-    return data
-
-
 def offered_kex(port: int) -> list[str]:
     """The key-exchange name-list of the server's KEXINIT (RFC 4253 §7.1), read over a plain TCP connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"SSH-2.0-routerfix_kex_probe\r\n")
         banner = b""
         while not banner.endswith(b"\n"):
-            banner += _recv_exactly(sock, 1)
-        length, = struct.unpack(">I", _recv_exactly(sock, 4))
-        packet = _recv_exactly(sock, length)
+            banner += recv_exactly(sock, 1)
+        length, = struct.unpack(">I", recv_exactly(sock, 4))
+        packet = recv_exactly(sock, length)
         payload = packet[1:]  # padding_length byte, then the payload (the padding is not read)
         assert payload[0] == 20, "the first packet is not KEXINIT"
         size, = struct.unpack(">I", payload[17:21])  # message number, 16-byte cookie, then the kex name-list
