@@ -9,11 +9,13 @@ Host-key trust is :mod:`routerfix.transport.ssh_trust`; drivers subclass :class:
 ``session_preparation``, ``session_log``, ``paramiko_cleanup``) except in one place, :class:`NetmikoSeam`, which
 opens a connection the way netmiko's own ``BaseConnection._open()`` does, stopping before its session preparation
 (that preparation costs several ``find_prompt`` round trips; this module finds the first prompt itself). The seam
-relies on three netmiko internals, each pinned by ``test_netmiko_seam`` in ``tests/ssh/test_transport.py``:
+relies on four netmiko internals, each pinned by ``test_netmiko_seam`` in ``tests/ssh/test_transport.py``:
 
 * ``_modify_connection_params()``, called before ``establish_connection()`` as ``_open()`` does (platform login
   quirks, e.g. RouterOS's ``+ct511w4098h`` user-name suffix);
 * the ``key_policy`` attribute, which ``_build_ssh_client()`` hands to paramiko (routerfix's host-key decision);
+* ``_get_ssh_client_instance()``, which ``_build_ssh_client()`` calls for the paramiko client: routerfix's
+  :class:`~routerfix.transport.ssh_kex.SSHClient` (finite-field key exchanges with a sized private exponent);
 * ``_secrets_filter``, the filter each connection adds to the ``netmiko`` logger and ``disconnect()`` removes
   (removed here without ``disconnect()``, whose ``cleanup()`` would type commands into a closed session).
 
@@ -46,6 +48,7 @@ from routerfix.errors import (
 )
 from routerfix.retry import retry_transient
 from routerfix.timeouts import Timeouts
+from routerfix.transport.ssh_kex import SSHClient
 from routerfix.transport.ssh_trust import HostKeyPolicy, fingerprint
 
 __all__ = [
@@ -307,6 +310,7 @@ class NetmikoSeam:
         """Before ``establish_connection()``: routerfix's host-key policy, then the platform's own parameter
         changes, as ``BaseConnection._open()`` does."""
         conn.key_policy = policy
+        conn._get_ssh_client_instance = SSHClient
         conn._modify_connection_params()
 
     @staticmethod

@@ -305,12 +305,14 @@ def test_netmiko_seam() -> None:
     from netmiko.base_connection import BaseConnection
 
     from routerfix.transport.ssh import NetmikoSeam, release
+    from routerfix.transport.ssh_kex import SSHClient
 
     opening = inspect.getsource(BaseConnection._open)
     steps = [opening.find(s) for s in ("_modify_connection_params()", "establish_connection()",
                                        "_try_session_preparation()")]
     assert -1 not in steps and steps == sorted(steps), "netmiko's _open() no longer runs these steps in this order"
     assert "set_missing_host_key_policy(self.key_policy)" in inspect.getsource(BaseConnection._build_ssh_client)
+    assert "self._get_ssh_client_instance()" in inspect.getsource(BaseConnection._build_ssh_client)
     assert "removeFilter(self._secrets_filter)" in inspect.getsource(BaseConnection.disconnect)
 
     netmiko_log = logging.getLogger("netmiko")
@@ -320,6 +322,7 @@ def test_netmiko_seam() -> None:
     assert conn._secrets_filter in netmiko_log.filters
     NetmikoSeam.prepare(conn, policy)
     assert conn.key_policy is policy
+    assert isinstance(conn._get_ssh_client_instance(), SSHClient)  # sized DH exponents (routerfix.transport.ssh_kex)
     assert conn.username.startswith("admin+"), "RouterOS's login suffix no longer comes from netmiko"
     release(conn)
     assert conn._secrets_filter not in netmiko_log.filters

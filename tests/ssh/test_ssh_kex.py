@@ -1,0 +1,144 @@
+"""routerfix.transport.ssh_kex: the private exponent of a finite-field key exchange is sized to the negotiated keys
+(RFC 4419 §6.2, OpenSSH's rule), and logins that use it agree on the keys with a real SSH server."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import paramiko
+import pytest
+from routerfix.simulators._hosts.ssh import SSHSimulatorHost
+
+from routerfix.simulate import SimulatedDevice, simulate
+from routerfix.transport import ssh_kex
+
+from .conftest import connect
+
+TABLES = {"_cipher_info": vars(paramiko.Transport)["_cipher_info"],
+          "_mac_info": vars(paramiko.Transport)["_mac_info"]}
+GROUP14_P = int(paramiko.kex_group14.KexGroup14SHA256.P)
+
+
+def negotiated(cipher: str, mac: str, *, remote_cipher: str | None = None, remote_mac: str | None = None) -> Any:
+    """What an engine reads of its transport once the algorithms are agreed (paramiko's own tables)."""
+    return SimpleNamespace(local_cipher=cipher, remote_cipher=remote_cipher or cipher, local_mac=mac,
+                           remote_mac=remote_mac or mac, **TABLES)
+
+
+@pytest.mark.parametrize(("transport", "need"), [
+    (negotiated("aes128-ctr", "hmac-sha2-256"), 256),  # the floor and the MAC key: 32 bytes
+    (negotiated("aes256-ctr", "hmac-sha2-256"), 256),
+    (negotiated("aes128-ctr", "hmac-sha1"), 256),  # 20-byte MAC key, raised to the floor
+    (negotiated("aes256-ctr", "hmac-sha2-512"), 512),  # 64-byte MAC key
+    (negotiated("aes128-ctr", "hmac-sha2-256", remote_mac="hmac-sha2-512"), 512),  # either direction counts
+    (negotiated("aes256-gcm@openssh.com", "hmac-sha2-256"), 256),
+    (negotiated("no-such-cipher", "hmac-sha2-256"), None),
+    (negotiated("aes128-ctr", "no-such-mac"), None),
+    (SimpleNamespace(), None),
+], ids=["aes128-sha256", "aes256-sha256", "sha1-floor", "sha512", "mixed", "gcm", "unknown-cipher", "unknown-mac",
+        "nothing-agreed"])
+def test_need_is_the_largest_key_material(transport: Any, need: int | None) -> None:
+    assert ssh_kex.need_bits(transport) == need
+
+
+def test_exponent_is_twice_the_need_and_never_longer_than_paramikos() -> None:
+    assert ssh_kex.exponent_bits(negotiated("aes128-ctr", "hmac-sha2-256"), GROUP14_P, 1023) == 512
+    # 2 x 512 bits is not shorter than paramiko's 1,023: paramiko's own exponent is drawn
+    assert ssh_kex.exponent_bits(negotiated("aes128-ctr", "hmac-sha2-512"), GROUP14_P, 1023) is None
+    # a group exchange's full-length exponent (2,047 bits) gives way to 1,024 bits
+    assert ssh_kex.exponent_bits(negotiated("aes128-ctr", "hmac-sha2-512"), GROUP14_P, 2047) == 1024
+    # a prime too short for the need (or no prime yet) leaves it to paramiko
+    assert ssh_kex.exponent_bits(negotiated("aes128-ctr", "hmac-sha2-256"), (1 << 511) - 1, 2047) is None
+    assert ssh_kex.exponent_bits(negotiated("aes128-ctr", "hmac-sha2-256"), 0, -1) is None
+    assert ssh_kex.exponent_bits(SimpleNamespace(), GROUP14_P, 1023) is None
+
+
+def test_drawn_exponents_are_in_range_and_differ() -> None:
+    drawn = [ssh_kex.draw_exponent(512) for _ in range(200)]
+    assert all(1 < x < 1 << 512 for x in drawn)
+    assert len(set(drawn)) == len(drawn)
+    assert max(x.bit_length() for x in drawn) == 512
+
+
+@pytest.mark.parametrize("engine", [ssh_kex.Group14SHA256, ssh_kex.Group16SHA512, ssh_kex.GexSHA256])
+def test_engine_draws_paramikos_exponent_when_the_need_is_unknown(engine: type[Any]) -> None:
+    kex = engine(SimpleNamespace(server_mode=False))
+    if engine is ssh_kex.GexSHA256:
+        kex.p = GROUP14_P
+    kex._generate_x()
+    assert kex.x.bit_length() > 1000  # paramiko's own: 1,023 bits (fixed groups) or below (p-1)/2
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The bit lengths routerfix's exchange engines ask for, in order."""
+    sizes: list[int] = []
+    draw = ssh_kex.draw_exponent
+
+    def record(bits: int) -> int:
+        sizes.append(bits)
+        return draw(bits)
+
+    monkeypatch.setattr(ssh_kex, "draw_exponent", record)
+    return sizes
+
+
+@pytest.fixture(scope="module")
+def finite_field_devices() -> Iterator[dict[str, SimulatedDevice]]:
+    """RouterOS (group exchange only, mikrotik.md M84) and classic IOS 15 (group14, cisco_ios.md 45)."""
+    with SSHSimulatorHost() as host, simulate("mikrotik", host=host) as routeros, \
+            simulate("cisco_ios", host=host) as ios:
+        yield {"diffie-hellman-group-exchange-sha256": routeros, "diffie-hellman-group14-sha256": ios}
+
+
+@pytest.mark.parametrize("kex", ["diffie-hellman-group-exchange-sha256", "diffie-hellman-group14-sha256"])
+def test_paramiko_client_with_sized_exponent_agrees_keys_with_the_server(
+        finite_field_devices: dict[str, SimulatedDevice], drawn: list[int], kex: str) -> None:
+    """A real login (asyncssh's server computes its side with OpenSSL): a wrong shared secret would fail the
+    host-key signature check or the first encrypted packet; the command's answer proves the keys agree."""
+    device = finite_field_devices[kex]
+    client = ssh_kex.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # a simulator on 127.0.0.1
+    try:
+        client.connect("127.0.0.1", port=device.port, username=device.username, password=device.password,
+                       look_for_keys=False, allow_agent=False, timeout=10)
+        transport = client.get_transport()
+        assert isinstance(transport, ssh_kex.Transport)
+        assert transport.is_authenticated()
+        channel = transport.open_session()
+        channel.close()
+    finally:
+        client.close()
+    assert drawn == [512]  # aes128-ctr with hmac-sha2-256, paramiko's first choices: twice 256 bits
+
+
+@pytest.mark.parametrize("kex", ["diffie-hellman-group-exchange-sha256", "diffie-hellman-group14-sha256"])
+def test_drivers_log_in_with_the_sized_exponent(finite_field_devices: dict[str, SimulatedDevice], drawn: list[int],
+                                                kex: str) -> None:
+    """The drivers' netmiko login goes through the seam: one sized exponent per login, and the session works."""
+    device = finite_field_devices[kex]
+    with connect(device) as driver:
+        assert driver.facts().model
+    assert drawn == [512]
+
+
+def test_kex_seam() -> None:
+    """Pins what ssh_kex relies on in paramiko: if a release changes any of this, this test says where."""
+    table = vars(paramiko.Transport)["_kex_info"]
+    for ours, draws_in in ((ssh_kex.Group14SHA256, "start_kex"), (ssh_kex.Group16SHA512, "start_kex"),
+                           (ssh_kex.GexSHA256, "_parse_kexdh_gex_group")):
+        assert issubclass(ours, table[ours.name]), f"paramiko's {ours.name} engine changed"
+        assert ssh_kex.Transport._kex_info[ours.name] is ours
+        step = inspect.getsource(getattr(table[ours.name], draws_in))
+        assert -1 < step.find("self._generate_x()") < step.find("pow("), f"{ours.name} no longer draws x first"
+    assert {k: v for k, v in ssh_kex.Transport._kex_info.items() if k not in {
+        ssh_kex.Group14SHA256.name, ssh_kex.Group16SHA512.name, ssh_kex.GexSHA256.name}} == {
+        k: v for k, v in table.items() if k not in {
+            ssh_kex.Group14SHA256.name, ssh_kex.Group16SHA512.name, ssh_kex.GexSHA256.name}}
+    # the algorithms are agreed (_parse_kex_init) before the engine draws its exponent (start_kex)
+    negotiate = inspect.getsource(paramiko.Transport._negotiate_keys)
+    assert -1 < negotiate.find("_parse_kex_init(m)") < negotiate.find("kex_engine.start_kex()")
+    assert "transport_factory" in inspect.signature(paramiko.SSHClient.connect).parameters
