@@ -7,8 +7,9 @@ Run by :func:`benchmarks._support.simulators` (not by hand)::
     python benchmarks/simhost.py '{"latency": 0.05, "network": "proxy", "timing": true, "devices": [...]}'
 
 It prints one JSON line per device (driver, host, port, username, password, options), then ``READY``, and serves
-until its standard input closes. SSH devices share one event loop (`SSHSimulatorHost`),
-the delaying proxies another; web devices share one acceptor thread (each connection then gets a thread).
+until its standard input closes. SSH devices share one event loop (`SSHSimulatorHost`; uvloop's when installed,
+:func:`_support.fast_loop_factory`), and the delaying proxies run on it too; web devices share one acceptor
+thread (each connection then gets a thread).
 
 ``network``: ``"knob"`` (the old way: ``latency`` is injected with each simulator's own knob, SSH per line, HTTP per
 request) or ``"proxy"`` (every device behind a delaying TCP proxy, :mod:`simulators._hosts.delay`: ``latency`` is
@@ -26,7 +27,7 @@ import os
 import sys
 from typing import Any
 
-from _support import profile_threads  # run as a script from benchmarks/ (sys.path[0])
+from _support import fast_loop_factory, profile_threads  # run as a script from benchmarks/ (sys.path[0])
 from routerfix.simulators._hosts.delay import DelayHost
 from routerfix.simulators._hosts.http import HttpSimulator
 from routerfix.simulators._hosts.ssh import CURVE25519_KEX, SimulatedSSHDevice, SSHSimulatorHost
@@ -64,7 +65,7 @@ def main() -> None:
     params: dict[str, set[str]] = {}
     with contextlib.ExitStack() as stack:
         kex = CURVE25519_KEX if spec.get("what_if_curve25519") else None
-        ssh_host = stack.enter_context(SSHSimulatorHost(kex_override=kex))
+        ssh_host = stack.enter_context(SSHSimulatorHost(kex_override=kex, loop_factory=fast_loop_factory()))
         # the proxies share the SSH devices' loop and thread (one thread per packet, not two taking turns)
         delays = stack.enter_context(DelayHost(ssh_host.loop)) if proxy else None
         for driver, knobs in spec["devices"]:

@@ -33,7 +33,7 @@ import socket
 import threading
 from collections import deque
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["DelayHost"]
 
@@ -63,8 +63,7 @@ class _Leg(asyncio.Protocol):
         self.eof_in = self.eof_out = self.gone = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio's classes
         self.legs.add(self)
         sock = transport.get_extra_info("socket")
         if sock is not None:

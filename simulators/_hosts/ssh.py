@@ -398,8 +398,11 @@ class SSHSimulatorHost:
     thread) and listen on 127.0.0.1 only.
     """
 
-    def __init__(self, *, kex_override: tuple[str, ...] | None = None) -> None:
+    def __init__(self, *, kex_override: tuple[str, ...] | None = None,
+                 loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_factory = loop_factory or asyncio.new_event_loop
+        """Makes the event loop (``uvloop.new_event_loop`` for the benchmarks' simulator processes)."""
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self.devices: list[SimulatedSSHDevice] = []
@@ -437,7 +440,7 @@ class SSHSimulatorHost:
             raise RuntimeError("the SSH simulator event loop did not start")
 
     def _main(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = self._loop_factory()
         self._loop = loop
         asyncio.set_event_loop(loop)
         loop.set_default_executor(_InlineExecutor())

@@ -60,6 +60,15 @@ def _shared_loop() -> Iterator[DelayHost]:
         assert ssh_host.running  # stopping the proxies leaves the borrowed loop serving
 
 
+@contextlib.contextmanager
+def _shared_uvloop() -> Iterator[DelayHost]:
+    """The benchmark's simulator host where uvloop is installed (``_support.fast_loop_factory``)."""
+    uvloop = pytest.importorskip("uvloop")
+    with SSHSimulatorHost(loop_factory=uvloop.new_event_loop) as ssh_host, DelayHost(ssh_host.loop) as delays:
+        assert type(ssh_host.loop).__module__.startswith("uvloop")
+        yield delays
+
+
 def test_a_proxy_on_a_borrowed_loop_refuses_calls_from_that_loop_instead_of_waiting_for_itself() -> None:
     with SSHSimulatorHost() as ssh_host, DelayHost(ssh_host.loop) as delays:
         async def add_from_the_loop() -> int:
@@ -69,7 +78,8 @@ def test_a_proxy_on_a_borrowed_loop_refuses_calls_from_that_loop_instead_of_wait
             asyncio.run_coroutine_threadsafe(add_from_the_loop(), ssh_host.loop).result(5)
 
 
-@pytest.mark.parametrize("host", [_own_loop, _shared_loop], ids=["own loop", "SSH host's loop"])
+@pytest.mark.parametrize("host", [_own_loop, _shared_loop, _shared_uvloop],
+                         ids=["own loop", "SSH host's loop", "SSH host's uvloop"])
 def test_proxy_delays_connect_and_every_round_trip_and_keeps_order(host: Any) -> None:
     server, thread = _echo_server(b"HELLO\n")
     with server, host() as delays:
