@@ -83,9 +83,9 @@ def map_ssh_error(exc: BaseException, *, host: str, driver: str, during: str,
     """The routerfix error for a netmiko/paramiko/socket exception raised while ``during`` (e.g. "connecting").
 
     Authentication failures map to :class:`AuthenticationError` *before* anything else (netmiko's auth error
-    is a paramiko ``SSHException``); host-key refusals to :class:`TrustError`; timeouts to
-    :class:`ConnectTimeout`/:class:`ReadTimeout`; closed channels to :class:`ConnectionDropped`; the rest of the
-    transport faults to :class:`TransportError`.
+    is a paramiko ``SSHException``); host-key refusals, and a device that shares no algorithm with paramiko, to
+    :class:`TrustError`; timeouts to :class:`ConnectTimeout`/:class:`ReadTimeout`; closed channels to
+    :class:`ConnectionDropped`; the rest of the transport faults to :class:`TransportError`.
     """
     if isinstance(exc, RouterfixError):
         return exc
@@ -102,6 +102,9 @@ def map_ssh_error(exc: BaseException, *, host: str, driver: str, during: str,
                 f"{where} holds {fingerprint(item.expected_key)}. Refused (also with accept_new_host_key). If the "
                 f"device was really re-keyed, check the new key on the device, remove the old line with "
                 f"ssh-keygen -R '{host}' -f {where} and connect again", host=host, driver=driver)
+    for item in chain:
+        if isinstance(item, paramiko.ssh_exception.IncompatiblePeer):
+            return TrustError(_incompatible(host, str(item)), host=host, driver=driver)
     for item in chain:  # paramiko's auth_timeout: no answer to the credentials in time, not a refusal
         if isinstance(item, paramiko.AuthenticationException) and str(item).strip() == "Authentication timeout.":
             return ConnectTimeout(f"{host} did not answer the SSH login in time (not a refusal; raise the connect "
@@ -131,6 +134,22 @@ def map_ssh_error(exc: BaseException, *, host: str, driver: str, during: str,
                               driver=driver)
     return TransportError(f"SSH failure with {host} while {during}: {type(exc).__name__}: {first[:160]}",
                           host=host, driver=driver)
+
+
+def _incompatible(host: str, paramiko_words: str) -> str:
+    """What to do when the device and paramiko share no algorithm of a kind (key exchange, host key, cipher,
+    MAC). paramiko 5 removed SHA-1 from SSH (``diffie-hellman-*-sha1`` exchanges, ``ssh-rsa`` signatures); a
+    classic Cisco IOS 15 router offers nothing newer (docs/facts/cisco_ios.md 45)."""
+    major = int(paramiko.__version__.split(".")[0])
+    advice = ("enable a newer algorithm on the device where its software has one (IOS-XE: ip ssh server algorithm "
+              "kex ...), or upgrade its software")
+    if major >= 5:
+        advice += ("; paramiko 5 no longer speaks SHA-1 SSH (diffie-hellman-group14-sha1, "
+                   "diffie-hellman-group-exchange-sha1, ssh-rsa), which is all a classic Cisco IOS 15 router "
+                   "offers: for such a router, run routerfix where paramiko 4 is installed "
+                   "(pip install 'paramiko>=3.4,<5'), which still does")
+    return (f"{host} and this SSH client (paramiko {paramiko.__version__}) have no algorithm in common: "
+            f"{paramiko_words.strip()}. Not retried. To reach it, {advice}")
 
 
 def clean_text(text: str) -> str:

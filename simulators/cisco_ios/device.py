@@ -40,6 +40,8 @@ PASSWORD = "cisco-sim-pw"  # noqa: S105 - the simulator's own test account
 KEX_ALGS_IOS = ("diffie-hellman-group-exchange-sha1", "diffie-hellman-group14-sha1", "diffie-hellman-group14-sha256")
 """Key exchanges the IOS 15 router offers: the two SHA-1 exchanges classic IOS offers, then a stand-in on the same
 2048-bit group for paramiko, which has no SHA-1 exchange (F45, the stand-in inferred)."""
+KEX_ALGS_IOS_RECORDED = KEX_ALGS_IOS[:2]
+"""The classic IOS list as recorded, without the stand-in (``sha1_only=True``): what paramiko 5 cannot use (F45)."""
 KEX_ALGS_XE = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
                "ecdh-sha2-nistp521", "diffie-hellman-group14-sha256", "diffie-hellman-group16-sha512")
 """Key exchanges an IOS-XE 17 router offers by default, in its order (F45)."""
@@ -68,12 +70,14 @@ def make_router(scenario: str = "office", *, xe: bool = False, privilege: int = 
 @contextmanager
 def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, xe: bool = False,
              privilege: int = 15, latency: float = 0.0, router: IosRouter | None = None, archive: bool = True,
-             acl_sequence: bool = False, **_: Any) -> Iterator[SimulatedDevice]:
-    """Serve one simulated IOS router on 127.0.0.1 (on ``host`` if given, else on a private host)."""
+             acl_sequence: bool = False, sha1_only: bool = False, **_: Any) -> Iterator[SimulatedDevice]:
+    """Serve one simulated IOS router on 127.0.0.1 (on ``host`` if given, else on a private host). ``sha1_only``:
+    an IOS 15 router offers only its recorded SHA-1 key exchanges, without the SHA-256 stand-in (F45)."""
     state = router or make_router(scenario, xe=xe, privilege=privilege, archive=archive, acl_sequence=acl_sequence)
     with serve_device(host, "cisco_ios", lambda user: IosSession(state, user), username=USERNAME,
                       password=PASSWORD, knobs=Knobs(latency=latency), server_version="Cisco-1.25",
-                      kex_algs=KEX_ALGS_XE if state.xe else KEX_ALGS_IOS) as device:
+                      kex_algs=KEX_ALGS_XE if state.xe else KEX_ALGS_IOS_RECORDED if sha1_only else KEX_ALGS_IOS,
+                      ) as device:
         yield simulated_device(device, "cisco_ios",
                                f"Cisco {'ISR4331 IOS-XE 17.3' if state.xe else '2911 IOS 15.7'} ({scenario})",
                                CiscoSimulator(device, state))

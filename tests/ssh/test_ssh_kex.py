@@ -12,6 +12,8 @@ import paramiko
 import pytest
 from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
+from routerfix.errors import TrustError
+from routerfix.retry import is_transient
 from routerfix.simulate import SimulatedDevice, simulate
 from routerfix.transport import ssh_kex
 
@@ -142,3 +144,30 @@ def test_kex_seam() -> None:
     negotiate = inspect.getsource(paramiko.Transport._negotiate_keys)
     assert -1 < negotiate.find("_parse_kex_init(m)") < negotiate.find("kex_engine.start_kex()")
     assert "transport_factory" in inspect.signature(paramiko.SSHClient.connect).parameters
+
+
+PARAMIKO_MAJOR = int(paramiko.__version__.split(".")[0])
+
+
+@pytest.mark.skipif(PARAMIKO_MAJOR < 5, reason="paramiko 4 still speaks SHA-1 SSH (see the test below)")
+def test_a_router_offering_only_sha1_exchanges_is_refused_with_what_to_do(ssh_host: SSHSimulatorHost) -> None:
+    """Classic IOS 15 as recorded (cisco_ios.md 45: SHA-1 exchanges only): paramiko 5 has none of them. The
+    refusal is a TrustError (never retried) that names the device, the paramiko release and a fix; no credential
+    is sent, because the key exchange fails before authentication."""
+    with simulate("cisco_ios", host=ssh_host, sha1_only=True) as device:
+        with pytest.raises(TrustError) as caught, connect(device):
+            pass
+        assert device.handle.device.auth_attempts == 0
+    message = str(caught.value)
+    assert message.startswith(f"127.0.0.1 and this SSH client (paramiko {paramiko.__version__}) have no algorithm")
+    assert "no acceptable kex algorithm" in message and "Not retried" in message
+    assert "pip install 'paramiko>=3.4,<5'" in message
+    assert not is_transient(caught.value)
+
+
+@pytest.mark.skipif(PARAMIKO_MAJOR >= 5, reason="needs paramiko 4 (the advice of the refusal above)")
+def test_with_paramiko_4_a_router_offering_only_sha1_exchanges_is_reached(ssh_host: SSHSimulatorHost) -> None:
+    """What the refusal advises works: under paramiko 4 the same router is logged in to and read (run by hand with
+    paramiko 4 on the path, e.g. PYTHONPATH=<unpacked paramiko-4.0.0 wheel> pytest tests/ssh/test_ssh_kex.py)."""
+    with simulate("cisco_ios", host=ssh_host, sha1_only=True) as device, connect(device) as driver:
+        assert driver.facts().model
