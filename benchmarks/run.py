@@ -40,6 +40,8 @@ def main() -> None:
     failures += part("Start-up", ["import_time.py", "--runs", "5" if quick else "11"]) != 0
     failures += part("Undo journal (one run's record)", ["journal.py", "--runs", "11" if quick else "51"]) != 0
     failures += part("Web form parsing (per page, old and new)", ["forms.py", "--runs", "3" if quick else "5"]) != 0
+    failures += part("SSH login CPU by key exchange (paramiko's exponent and routerfix's)",
+                     ["kex.py", "--runs", "3" if quick else "5"]) != 0
     sys.exit(1 if failures else 0)
 
 
