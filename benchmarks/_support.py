@@ -37,8 +37,9 @@ NETMIKO_TYPES = {"mikrotik": "mikrotik_routeros", "linux": "linux", "openwrt": "
 
 def fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop for the simulator processes when uvloop is installed (the ``bench`` and ``test`` extras
-    install it, except on Windows), else None (asyncio's own). The simulated devices answer and time exactly as on
-    asyncio's loop; the rig spends less CPU on its event loop (benchmarks/README.md §3)."""
+    install it, except on Windows), else None (asyncio's own). The simulated devices answer as on asyncio's loop and
+    time the same to the millisecond (uvloop's timer resolution); the rig spends less CPU on its event loop
+    (benchmarks/README.md §3)."""
     try:
         import uvloop
     except ImportError:

@@ -24,11 +24,11 @@ from _support import Device, cpu_seconds, median, simulators
 
 DEVICES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("RouterOS, diffie-hellman-group-exchange-sha256", "mikrotik", {}),
-    ("classic IOS 15, diffie-hellman-group14-sha256", "cisco_ios", {}),
+    ("IOS 15 simulator's stand-in, diffie-hellman-group14-sha256", "cisco_ios", {}),
     ("IOS-XE, curve25519-sha256@libssh.org", "cisco_ios", {"xe": True}),
 )
 """(label: device and the exchange paramiko agrees with it, driver, simulator knobs); fact rows mikrotik M84 and
-cisco_ios 45."""
+cisco_ios 45 (real classic IOS offers only SHA-1 exchanges; the simulator adds this stand-in, inferred)."""
 CLIENTS: dict[str, type[paramiko.SSHClient]] = {"paramiko": paramiko.SSHClient, "routerfix": ssh_kex.SSHClient}
 
 

@@ -30,6 +30,7 @@ from routerfix.errors import (
     DriverConflict,
     DriverNotFound,
     ForwardConflict,
+    IncompatibleDevice,
     InvalidValue,
     MitigationError,
     NoFreeAddress,
@@ -92,7 +93,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ActionKind", "AddressRange", "AuthenticationError", "Backup", "Capabilities", "ConnectTimeout",
     "ConnectionDropped", "DeviceError", "DeviceFacts", "DeviceState", "DhcpScope", "Driver", "DriverConflict",
-    "DriverNotFound", "Feature", "FleetOperation", "FleetReport", "ForwardConflict", "InvalidValue", "Lease",
+    "DriverNotFound", "Feature", "FleetOperation", "FleetReport", "ForwardConflict", "IncompatibleDevice",
+    "InvalidValue", "Lease",
     "MitigationError", "MitigationOptions", "MitigationResult", "NatDecision", "NatMode", "Neighbour", "NoFreeAddress",
     "Operation", "ParseError", "Phone", "Plan", "PortForward", "PortRange", "PortState", "Protocol", "ReadTimeout",
     "RegistryError",

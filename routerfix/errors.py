@@ -13,7 +13,8 @@ the matching builtin, so callers can catch them either way (the pattern of
     ├── TransportError (ConnectionError)    the wire failed
     │   ├── ConnectTimeout (TimeoutError)
     │   ├── ReadTimeout (TimeoutError)
-    │   └── ConnectionDropped
+    │   ├── ConnectionDropped
+    │   └── IncompatibleDevice               no SSH version or algorithm in common; never retried
     ├── AuthenticationError (PermissionError)  never retried: it locks accounts
     ├── TrustError                           host key / TLS certificate not trusted
     ├── SessionError                         another admin logged in, session expired
@@ -43,6 +44,7 @@ __all__ = [
     "DriverConflict",
     "DriverNotFound",
     "ForwardConflict",
+    "IncompatibleDevice",
     "InvalidValue",
     "MitigationError",
     "NoFreeAddress",
@@ -139,6 +141,11 @@ class ReadTimeout(TransportError, TimeoutError):
 
 class ConnectionDropped(TransportError):
     """An established session was closed by the device or the network."""
+
+
+class IncompatibleDevice(TransportError):
+    """The device and this client share no SSH protocol version, or no algorithm of a kind (key exchange, host
+    key, cipher, MAC). Never retried: trying again changes nothing; the message says what to change."""
 
 
 class AuthenticationError(RouterfixError, PermissionError):

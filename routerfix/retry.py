@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from routerfix.errors import AuthenticationError, TransportError, TrustError
+from routerfix.errors import AuthenticationError, IncompatibleDevice, TransportError, TrustError
 
 __all__ = ["is_transient", "retry_transient"]
 
@@ -24,7 +24,8 @@ log = logging.getLogger("routerfix.retry")
 
 def is_transient(exc: BaseException) -> bool:
     """True for faults worth another try: transport errors that are not about credentials or trust."""
-    return isinstance(exc, TransportError) and not isinstance(exc, (AuthenticationError, TrustError))
+    return isinstance(exc, TransportError) and not isinstance(exc, (AuthenticationError, TrustError,
+                                                                    IncompatibleDevice))
 
 
 def retry_transient(func: Callable[[], T], *, attempts: int = 3, wait: float = 0.5, max_wait: float = 4.0) -> T:

@@ -105,12 +105,13 @@ class JumpHost:
         """Log in to the bastion (its host key checked first, never accepted on first use) and open one
         ``direct-tcpip`` channel to ``target``. Errors are routerfix errors naming the jump host."""
         from routerfix.transport.ssh import map_ssh_error
+        from routerfix.transport.ssh_kex import SSHClient
         from routerfix.transport.ssh_trust import HostKeyPolicy, TrustSettings
 
         trust = TrustSettings(known_hosts=known_hosts, host_key_fingerprint=self.host_key_fingerprint,
                               accept_new_host_key=False)
         policy = HostKeyPolicy(trust, self.host, self.port, driver)
-        client = paramiko.SSHClient()
+        client = SSHClient()  # paramiko's, with sized finite-field DH exponents (routerfix.transport.ssh_kex)
         try:
             with policy.host_keys_file() as known:
                 if known:

@@ -15,7 +15,8 @@ relies on four netmiko internals, each pinned by ``test_netmiko_seam`` in ``test
   quirks, e.g. RouterOS's ``+ct511w4098h`` user-name suffix);
 * the ``key_policy`` attribute, which ``_build_ssh_client()`` hands to paramiko (routerfix's host-key decision);
 * ``_get_ssh_client_instance()``, which ``_build_ssh_client()`` calls for the paramiko client: routerfix's
-  :class:`~routerfix.transport.ssh_kex.SSHClient` (finite-field key exchanges with a sized private exponent);
+  :class:`~routerfix.transport.ssh_kex.SSHClient` (finite-field key exchanges with a sized private exponent),
+  unless the platform class brings a client of its own (netmiko's ``cisco_s200`` and a few others do);
 * ``_secrets_filter``, the filter each connection adds to the ``netmiko`` logger and ``disconnect()`` removes
   (removed here without ``disconnect()``, whose ``cleanup()`` would type commands into a closed session).
 
@@ -40,6 +41,7 @@ from routerfix.errors import (
     AuthenticationError,
     ConnectionDropped,
     ConnectTimeout,
+    IncompatibleDevice,
     InvalidValue,
     ReadTimeout,
     RouterfixError,
@@ -83,9 +85,10 @@ def map_ssh_error(exc: BaseException, *, host: str, driver: str, during: str,
     """The routerfix error for a netmiko/paramiko/socket exception raised while ``during`` (e.g. "connecting").
 
     Authentication failures map to :class:`AuthenticationError` *before* anything else (netmiko's auth error
-    is a paramiko ``SSHException``); host-key refusals, and a device that shares no algorithm with paramiko, to
-    :class:`TrustError`; timeouts to :class:`ConnectTimeout`/:class:`ReadTimeout`; closed channels to
-    :class:`ConnectionDropped`; the rest of the transport faults to :class:`TransportError`.
+    is a paramiko ``SSHException``); host-key refusals to :class:`TrustError`; a device that shares no SSH version
+    or algorithm with paramiko to :class:`IncompatibleDevice` (never retried); timeouts to
+    :class:`ConnectTimeout`/:class:`ReadTimeout`; closed channels to :class:`ConnectionDropped`; the rest of the
+    transport faults to :class:`TransportError`.
     """
     if isinstance(exc, RouterfixError):
         return exc
@@ -104,7 +107,7 @@ def map_ssh_error(exc: BaseException, *, host: str, driver: str, during: str,
                 f"ssh-keygen -R '{host}' -f {where} and connect again", host=host, driver=driver)
     for item in chain:
         if isinstance(item, paramiko.ssh_exception.IncompatiblePeer):
-            return TrustError(_incompatible(host, str(item)), host=host, driver=driver)
+            return IncompatibleDevice(_incompatible(host, str(item)), host=host, driver=driver)
     for item in chain:  # paramiko's auth_timeout: no answer to the credentials in time, not a refusal
         if isinstance(item, paramiko.AuthenticationException) and str(item).strip() == "Authentication timeout.":
             return ConnectTimeout(f"{host} did not answer the SSH login in time (not a refusal; raise the connect "
@@ -137,19 +140,24 @@ def map_ssh_error(exc: BaseException, *, host: str, driver: str, during: str,
 
 
 def _incompatible(host: str, paramiko_words: str) -> str:
-    """What to do when the device and paramiko share no algorithm of a kind (key exchange, host key, cipher,
-    MAC). paramiko 5 removed SHA-1 from SSH (``diffie-hellman-*-sha1`` exchanges, ``ssh-rsa`` signatures); a
-    classic Cisco IOS 15 router offers nothing newer (docs/facts/cisco_ios.md 45)."""
-    major = int(paramiko.__version__.split(".")[0])
-    advice = ("enable a newer algorithm on the device where its software has one (IOS-XE: ip ssh server algorithm "
-              "kex ...), or upgrade its software")
-    if major >= 5:
+    """What to change when the device and paramiko share no SSH protocol version or no algorithm of a kind, chosen
+    by paramiko's own words for the mismatch. paramiko 5 removed SHA-1 from SSH (``diffie-hellman-*-sha1``
+    exchanges, ``ssh-rsa`` signatures); some devices offer nothing newer (e.g. docs/facts/cisco_ios.md 45)."""
+    words = paramiko_words.strip()
+    if "version" in words.lower():
+        return (f"{host} does not speak SSH protocol 2 ({words}); no SSH client release changes that: enable SSH "
+                f"protocol 2 on the device. Not retried")
+    kind = next((k for k in ("kex algorithm", "host key", "cipher", "mac", "compression") if k in words.lower()),
+                "algorithm")
+    advice = "enable a newer algorithm on the device where its software has one, or upgrade its software"
+    if kind in ("kex algorithm", "host key") and int(paramiko.__version__.split(".")[0]) >= 5:
         advice += ("; paramiko 5 no longer speaks SHA-1 SSH (diffie-hellman-group14-sha1, "
-                   "diffie-hellman-group-exchange-sha1, ssh-rsa), which is all a classic Cisco IOS 15 router "
-                   "offers: for such a router, run routerfix where paramiko 4 is installed "
-                   "(pip install 'paramiko>=3.4,<5'), which still does")
-    return (f"{host} and this SSH client (paramiko {paramiko.__version__}) have no algorithm in common: "
-            f"{paramiko_words.strip()}. Not retried. To reach it, {advice}")
+                   "diffie-hellman-group-exchange-sha1, ssh-rsa), all that some older devices offer: for such a "
+                   "device, run routerfix where paramiko 4 is installed (pip install 'paramiko>=4,<5'), which still "
+                   "does")
+    name = {"kex algorithm": "key exchange", "mac": "MAC"}.get(kind, kind)
+    return (f"{host} and this SSH client (paramiko {paramiko.__version__}) have no {name} in common ({words}). "
+            f"Not retried. To reach it, {advice}")
 
 
 def clean_text(text: str) -> str:
@@ -329,8 +337,16 @@ class NetmikoSeam:
         """Before ``establish_connection()``: routerfix's host-key policy, then the platform's own parameter
         changes, as ``BaseConnection._open()`` does."""
         conn.key_policy = policy
-        conn._get_ssh_client_instance = SSHClient
+        if type(conn)._get_ssh_client_instance is NetmikoSeam.netmiko_client_instance():
+            conn._get_ssh_client_instance = SSHClient  # a platform with a client of its own keeps it
         conn._modify_connection_params()
+
+    @staticmethod
+    def netmiko_client_instance() -> Any:
+        """netmiko's own ``BaseConnection._get_ssh_client_instance`` (a plain ``paramiko.SSHClient``)."""
+        from netmiko.base_connection import BaseConnection
+
+        return BaseConnection._get_ssh_client_instance
 
     @staticmethod
     def forget_secrets_filter(conn: Any) -> None:

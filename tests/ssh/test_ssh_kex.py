@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import inspect
+import socket
+import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -12,12 +14,13 @@ import paramiko
 import pytest
 from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
-from routerfix.errors import TrustError
+import routerfix
+from routerfix.errors import IncompatibleDevice
 from routerfix.retry import is_transient
 from routerfix.simulate import SimulatedDevice, simulate
 from routerfix.transport import ssh_kex
 
-from .conftest import connect
+from .conftest import FAST, connect
 
 TABLES = {"_cipher_info": vars(paramiko.Transport)["_cipher_info"],
           "_mac_info": vars(paramiko.Transport)["_mac_info"]}
@@ -75,16 +78,16 @@ def test_engine_draws_paramikos_exponent_when_the_need_is_unknown(engine: type[A
 
 
 @pytest.fixture
-def drawn(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The bit lengths routerfix's exchange engines ask for, in order."""
-    sizes: list[int] = []
-    draw = ssh_kex.draw_exponent
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """(exchange, bit length) of every exponent routerfix's exchange engines draw, in order."""
+    sizes: list[tuple[str, int]] = []
+    generate = ssh_kex._SizedExponent._generate_x
 
-    def record(bits: int) -> int:
-        sizes.append(bits)
-        return draw(bits)
+    def record(engine: Any) -> None:
+        generate(engine)
+        sizes.append((type(engine).name, engine.x.bit_length()))
 
-    monkeypatch.setattr(ssh_kex, "draw_exponent", record)
+    monkeypatch.setattr(ssh_kex._SizedExponent, "_generate_x", record)
     return sizes
 
 
@@ -98,7 +101,7 @@ def finite_field_devices() -> Iterator[dict[str, SimulatedDevice]]:
 
 @pytest.mark.parametrize("kex", ["diffie-hellman-group-exchange-sha256", "diffie-hellman-group14-sha256"])
 def test_paramiko_client_with_sized_exponent_agrees_keys_with_the_server(
-        finite_field_devices: dict[str, SimulatedDevice], drawn: list[int], kex: str) -> None:
+        finite_field_devices: dict[str, SimulatedDevice], drawn: list[tuple[str, int]], kex: str) -> None:
     """A real login (asyncssh's server computes its side with OpenSSL): a wrong shared secret would fail the
     host-key signature check or the first encrypted packet; the command's answer proves the keys agree."""
     device = finite_field_devices[kex]
@@ -114,17 +117,18 @@ def test_paramiko_client_with_sized_exponent_agrees_keys_with_the_server(
         channel.close()
     finally:
         client.close()
-    assert drawn == [512]  # aes128-ctr with hmac-sha2-256, paramiko's first choices: twice 256 bits
+    # aes128-ctr with hmac-sha2-256, paramiko's first choices: twice 256 bits (at most; below 257 bits has odds 2^-256)
+    assert [name for name, _ in drawn] == [kex] and 256 < drawn[0][1] <= 512
 
 
 @pytest.mark.parametrize("kex", ["diffie-hellman-group-exchange-sha256", "diffie-hellman-group14-sha256"])
-def test_drivers_log_in_with_the_sized_exponent(finite_field_devices: dict[str, SimulatedDevice], drawn: list[int],
-                                                kex: str) -> None:
+def test_drivers_log_in_with_the_sized_exponent(finite_field_devices: dict[str, SimulatedDevice],
+                                                drawn: list[tuple[str, int]], kex: str) -> None:
     """The drivers' netmiko login goes through the seam: one sized exponent per login, and the session works."""
     device = finite_field_devices[kex]
     with connect(device) as driver:
         assert driver.facts().model
-    assert drawn == [512]
+    assert [name for name, _ in drawn] == [kex] and 256 < drawn[0][1] <= 512
 
 
 def test_kex_seam() -> None:
@@ -152,17 +156,41 @@ PARAMIKO_MAJOR = int(paramiko.__version__.split(".")[0])
 @pytest.mark.skipif(PARAMIKO_MAJOR < 5, reason="paramiko 4 still speaks SHA-1 SSH (see the test below)")
 def test_a_router_offering_only_sha1_exchanges_is_refused_with_what_to_do(ssh_host: SSHSimulatorHost) -> None:
     """Classic IOS 15 as recorded (cisco_ios.md 45: SHA-1 exchanges only): paramiko 5 has none of them. The
-    refusal is a TrustError (never retried) that names the device, the paramiko release and a fix; no credential
-    is sent, because the key exchange fails before authentication."""
+    refusal is an IncompatibleDevice error (never retried) that names the device, the paramiko release and a fix;
+    no credential is sent, because the key exchange fails before authentication."""
     with simulate("cisco_ios", host=ssh_host, sha1_only=True) as device:
-        with pytest.raises(TrustError) as caught, connect(device):
+        with pytest.raises(IncompatibleDevice) as caught, connect(device):
             pass
         assert device.handle.device.auth_attempts == 0
     message = str(caught.value)
-    assert message.startswith(f"127.0.0.1 and this SSH client (paramiko {paramiko.__version__}) have no algorithm")
-    assert "no acceptable kex algorithm" in message and "Not retried" in message
-    assert "pip install 'paramiko>=3.4,<5'" in message
+    assert message.startswith(f"127.0.0.1 and this SSH client (paramiko {paramiko.__version__}) have no key "
+                              f"exchange in common (Incompatible ssh peer (no acceptable kex algorithm))")
+    assert "Not retried" in message and "pip install 'paramiko>=4,<5'" in message
     assert not is_transient(caught.value)
+
+
+def test_a_device_speaking_only_ssh_1_is_told_to_enable_ssh_2() -> None:
+    """paramiko refuses an SSH-1 banner with the same exception class as an algorithm mismatch; the advice differs:
+    no client release speaks SSH 1 (a real listener on 127.0.0.1 that sends an SSH-1.5 identification)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(b"SSH-1.5-Cisco-1.25\r\n")
+                conn.recv(256)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        with pytest.raises(IncompatibleDevice) as caught:
+            routerfix.connect("cisco_ios", "127.0.0.1", port=port, username="admin", password="pw-never-sent",
+                              timeouts=FAST)
+        thread.join(10)
+    message = str(caught.value)
+    assert message.startswith("127.0.0.1 does not speak SSH protocol 2 (Incompatible version (1.5 instead of 2.0))")
+    assert "enable SSH protocol 2 on the device" in message and "paramiko 4" not in message
+    assert "pw-never-sent" not in message
 
 
 @pytest.mark.skipif(PARAMIKO_MAJOR >= 5, reason="needs paramiko 4 (the advice of the refusal above)")

@@ -323,6 +323,13 @@ def test_netmiko_seam() -> None:
     NetmikoSeam.prepare(conn, policy)
     assert conn.key_policy is policy
     assert isinstance(conn._get_ssh_client_instance(), SSHClient)  # sized DH exponents (routerfix.transport.ssh_kex)
+    # a platform that brings its own paramiko client keeps it (netmiko's cisco_s200: a client without SSH auth)
+    own = ConnectHandler(device_type="cisco_s200", host="192.0.2.1", username="admin", password="seam-Pw-1",
+                         auto_connect=False)
+    assert type(own)._get_ssh_client_instance is not BaseConnection._get_ssh_client_instance
+    NetmikoSeam.prepare(own, policy)
+    assert not isinstance(own._get_ssh_client_instance(), SSHClient)
+    release(own)
     assert conn.username.startswith("admin+"), "RouterOS's login suffix no longer comes from netmiko"
     release(conn)
     assert conn._secrets_filter not in netmiko_log.filters
