@@ -48,6 +48,7 @@ from routerfix.errors import (
     TransportError,
     TrustError,
 )
+from routerfix.model import clean_device_text
 from routerfix.retry import retry_transient
 from routerfix.timeouts import Timeouts
 from routerfix.transport.ssh_kex import SSHClient
@@ -129,7 +130,8 @@ def map_ssh_error(exc: BaseException, *, host: str, driver: str, during: str,
         if isinstance(item, ConnectionRefusedError):
             return TransportError(f"cannot connect to {host}: connection refused", host=host, driver=driver)
     text = str(exc).strip().splitlines()
-    first = next((line.strip() for line in text if line.strip()), type(exc).__name__)
+    # paramiko may quote what the device sent (a banner it could not read): no control characters reach the message
+    first = clean_device_text(next((line.strip() for line in text if line.strip()), type(exc).__name__))
     if "NetmikoTimeoutException" in names:
         if "Error reading SSH protocol banner" in str(exc) or "timed out" in str(exc).lower():
             return ConnectTimeout(f"{host}: SSH handshake timed out while {during}", host=host, driver=driver)
@@ -142,8 +144,9 @@ def map_ssh_error(exc: BaseException, *, host: str, driver: str, during: str,
 def _incompatible(host: str, paramiko_words: str) -> str:
     """What to change when the device and paramiko share no SSH protocol version or no algorithm of a kind, chosen
     by paramiko's own words for the mismatch. paramiko 5 removed SHA-1 from SSH (``diffie-hellman-*-sha1``
-    exchanges, ``ssh-rsa`` signatures); some devices offer nothing newer (e.g. docs/facts/cisco_ios.md 45)."""
-    words = paramiko_words.strip()
+    exchanges, ``ssh-rsa`` signatures); some devices offer nothing newer (e.g. docs/facts/cisco_ios.md 45). The
+    words may quote the device's identification line: control characters are removed."""
+    words = clean_device_text(paramiko_words).strip()
     if "version" in words.lower():
         return (f"{host} does not speak SSH protocol 2 ({words}); no SSH client release changes that: enable SSH "
                 f"protocol 2 on the device. Not retried")

@@ -178,7 +178,7 @@ def test_a_device_speaking_only_ssh_1_is_told_to_enable_ssh_2() -> None:
         def serve() -> None:
             conn, _ = server.accept()
             with conn:
-                conn.sendall(b"SSH-1.5-Cisco-1.25\r\n")
+                conn.sendall(b"SSH-1.5\x1b[2J-Cisco-1.25\r\n")  # a terminal escape the message must not carry
                 conn.recv(256)
 
         thread = threading.Thread(target=serve, daemon=True)
@@ -188,7 +188,8 @@ def test_a_device_speaking_only_ssh_1_is_told_to_enable_ssh_2() -> None:
                               timeouts=FAST)
         thread.join(10)
     message = str(caught.value)
-    assert message.startswith("127.0.0.1 does not speak SSH protocol 2 (Incompatible version (1.5 instead of 2.0))")
+    assert message.startswith("127.0.0.1 does not speak SSH protocol 2 (Incompatible version (1.5[2J instead of 2.0))")
+    assert "\x1b" not in message
     assert "enable SSH protocol 2 on the device" in message and "paramiko 4" not in message
     assert "pw-never-sent" not in message
 
@@ -199,3 +200,35 @@ def test_with_paramiko_4_a_router_offering_only_sha1_exchanges_is_reached(ssh_ho
     paramiko 4 on the path, e.g. PYTHONPATH=<unpacked paramiko-4.0.0 wheel> pytest tests/ssh/test_ssh_kex.py)."""
     with simulate("cisco_ios", host=ssh_host, sha1_only=True) as device, connect(device) as driver:
         assert driver.facts().model
+
+
+def test_an_unreadable_banner_reaches_the_message_without_control_characters() -> None:
+    """paramiko quotes a banner line it cannot read ("Indecipherable protocol version"): that text is the server's,
+    so its control characters (a terminal escape here) are removed before it reaches a routerfix error. Through a
+    jump host, whose login is paramiko's own client (netmiko's wrapper would keep only its own first line)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(30)
+        port = server.getsockname()[1]
+        stop = threading.Event()
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.sendall(b"not ssh \x1b[2J\r\n" * 100)
+                    conn.recv(256)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            with pytest.raises(routerfix.TransportError) as caught:
+                routerfix.connect("cisco_ios", "192.0.2.1", username="admin", password="pw-never-sent",
+                                  jump_host=f"admin@127.0.0.1:{port}", timeouts=FAST)
+        finally:
+            stop.set()
+    message = str(caught.value)
+    assert "Indecipherable protocol version" in message and "not ssh [2J" in message
+    assert "\x1b" not in message and "pw-never-sent" not in message
