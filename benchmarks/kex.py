@@ -64,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"{'device, key exchange':52} {'paramiko':>10} {'routerfix':>10}  (client CPU, ms per login)")
+        print(f"{'device, key exchange':62} {'paramiko':>10} {'routerfix':>10}  (client CPU, ms per login)")
         for label, row in results.items():
-            print(f"{label:52} {row['paramiko']:10.2f} {row['routerfix']:10.2f}")
+            print(f"{label:62} {row['paramiko']:10.2f} {row['routerfix']:10.2f}")
     return 0
 
 

@@ -85,7 +85,8 @@ def drawn(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
 
     def record(engine: Any) -> None:
         generate(engine)
-        sizes.append((type(engine).name, engine.x.bit_length()))
+        assert isinstance(engine.x, type(ssh_kex.exponent_type()(2)))  # a GMP integer when gmpy2 is installed
+        sizes.append((type(engine).name, int(engine.x).bit_length()))
 
     monkeypatch.setattr(ssh_kex._SizedExponent, "_generate_x", record)
     return sizes
@@ -131,6 +132,25 @@ def test_drivers_log_in_with_the_sized_exponent(finite_field_devices: dict[str, 
     assert [name for name, _ in drawn] == [kex] and 256 < drawn[0][1] <= 512
 
 
+@pytest.mark.parametrize("kex", ["diffie-hellman-group-exchange-sha256", "diffie-hellman-group14-sha256"])
+def test_without_gmpy2_the_exponent_is_a_python_int_and_logins_work(
+        finite_field_devices: dict[str, SimulatedDevice], drawn: list[tuple[str, int]], kex: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback where gmpy2 has no build: the same exchange in Python's arithmetic."""
+    monkeypatch.setattr(ssh_kex, "exponent_type", lambda: int)
+    with connect(finite_field_devices[kex]) as driver:
+        assert driver.facts().model
+    assert [name for name, _ in drawn] == [kex]
+
+
+def test_exponent_is_a_gmp_integer_when_gmpy2_is_installed() -> None:
+    gmpy2 = pytest.importorskip("gmpy2")
+    assert ssh_kex.exponent_type() is gmpy2.mpz
+    x = ssh_kex.exponent_type()(ssh_kex.draw_exponent(512))
+    # what paramiko computes with it: Python's three-argument pow hands an mpz exponent to GMP, same value
+    assert type(pow(2, x, GROUP14_P)) is gmpy2.mpz and pow(2, x, GROUP14_P) == pow(2, int(x), GROUP14_P)
+
+
 def test_kex_seam() -> None:
     """Pins what ssh_kex relies on in paramiko: if a release changes any of this, this test says where."""
     table = vars(paramiko.Transport)["_kex_info"]
@@ -148,6 +168,11 @@ def test_kex_seam() -> None:
     negotiate = inspect.getsource(paramiko.Transport._negotiate_keys)
     assert -1 < negotiate.find("_parse_kex_init(m)") < negotiate.find("kex_engine.start_kex()")
     assert "transport_factory" in inspect.signature(paramiko.SSHClient.connect).parameters
+    # e and K (GMP integers when gmpy2 is installed) reach the wire and the key derivation through int()
+    assert "n = int(n)" in inspect.getsource(paramiko.util.deflate_long)
+    assert "util.deflate_long(z)" in inspect.getsource(paramiko.Message.add_mpint)
+    adds_k = getattr(paramiko.Transport, "_add_K", paramiko.Transport._compute_key)  # paramiko 5 / 4
+    assert "m.add_mpint(self.K)" in inspect.getsource(adds_k)
 
 
 PARAMIKO_MAJOR = int(paramiko.__version__.split(".")[0])
