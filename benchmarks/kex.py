@@ -1,4 +1,5 @@
-"""SSH login CPU on the client by key exchange: paramiko's own Transport against routerfix's sized DH exponent.
+"""SSH login CPU on the client by key exchange: paramiko's own Transport against routerfix's sized DH exponent (in
+Python's arithmetic, and in GMP as installed).
 
 Each device is served by a simulator process of its own (``_support.simulators``, no added latency), so this
 process's CPU is the client's alone: connect, key exchange, password authentication, close. ``--logins`` logins
@@ -12,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +32,32 @@ DEVICES: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )
 """(label: device and the exchange paramiko agrees with it, driver, simulator knobs); fact rows mikrotik M84 and
 cisco_ios 45 (real classic IOS offers only SHA-1 exchanges; the simulator adds this stand-in, inferred)."""
-CLIENTS: dict[str, type[paramiko.SSHClient]] = {"paramiko": paramiko.SSHClient, "routerfix": ssh_kex.SSHClient}
+CLIENTS: dict[str, tuple[type[paramiko.SSHClient], bool]] = {
+    "paramiko": (paramiko.SSHClient, True), "routerfix, Python int": (ssh_kex.SSHClient, False),
+    "routerfix": (ssh_kex.SSHClient, True)}
+"""(client class, whether the exponent may be a GMP integer): paramiko's own exchange, routerfix's sized exponent in
+Python's arithmetic (where gmpy2 has no wheel), and routerfix as installed (in GMP when gmpy2 is installed)."""
 
 
-def login_cpu_ms(client_class: type[paramiko.SSHClient], device: Device, logins: int) -> float:
+@contextmanager
+def _gmp(allowed: bool) -> Iterator[None]:
+    """routerfix's exponent as installed, or held as a plain int while inside (``allowed=False``)."""
+    saved = ssh_kex.exponent_type
+    if not allowed:
+        ssh_kex.exponent_type = lambda: int  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ssh_kex.exponent_type = saved  # type: ignore[assignment]
+
+
+def login_cpu_ms(client_class: type[paramiko.SSHClient], device: Device, logins: int, *, gmp: bool = True) -> float:
     """This process's CPU per login, in ms."""
+    with _gmp(gmp):
+        return _login_cpu_ms(client_class, device, logins)
+
+
+def _login_cpu_ms(client_class: type[paramiko.SSHClient], device: Device, logins: int) -> float:
     start = cpu_seconds()
     for _ in range(logins):
         client = client_class()
@@ -58,15 +82,16 @@ def main(argv: list[str] | None = None) -> int:
         for (label, _, _), device in zip(DEVICES, devices, strict=True):
             rounds: dict[str, list[float]] = {name: [] for name in CLIENTS}
             for _ in range(args.runs):
-                for name, client_class in CLIENTS.items():
-                    rounds[name].append(login_cpu_ms(client_class, device, args.logins))
+                for name, (client_class, gmp) in CLIENTS.items():
+                    rounds[name].append(login_cpu_ms(client_class, device, args.logins, gmp=gmp))
             results[label] = {name: round(median(values), 2) for name, values in rounds.items()}
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"{'device, key exchange':62} {'paramiko':>10} {'routerfix':>10}  (client CPU, ms per login)")
+        print(f"{'device, key exchange':62}" + "".join(f" {name:>22}" for name in CLIENTS)
+              + "  (client CPU, ms per login)")
         for label, row in results.items():
-            print(f"{label:62} {row['paramiko']:10.2f} {row['routerfix']:10.2f}")
+            print(f"{label:62}" + "".join(f" {row[name]:22.2f}" for name in CLIENTS))
     return 0
 
 

@@ -95,6 +95,11 @@ def _reservation_name(value: object) -> str:
     return _CONTROL_RE.sub("\ufffd", value)[:_READ_TEXT_MAX]
 
 
+def without_controls(text: str) -> str:
+    """``text`` with control characters removed and no length bound (log lines that quote a device)."""
+    return _CONTROL_RE.sub("", text)
+
+
 def clean_device_text(value: str) -> str:
     """Text read from a device with control characters removed and its length bounded: drivers use it
     on names they parse (a customer's rule names) before building model values."""

@@ -48,7 +48,7 @@ from routerfix.errors import (
     TransportError,
     TrustError,
 )
-from routerfix.model import clean_device_text
+from routerfix.model import clean_device_text, without_controls
 from routerfix.retry import retry_transient
 from routerfix.timeouts import Timeouts
 from routerfix.transport.ssh_kex import SSHClient
@@ -79,6 +79,24 @@ def _chain(exc: BaseException) -> list[BaseException]:
         seen.append(current)
         current = current.__cause__ or current.__context__
     return seen
+
+
+class ServerTextFilter(logging.Filter):
+    """paramiko logs text the server sent (banner lines, its version, a disconnect's or a refused channel's reason):
+    the record's message loses its control characters, so no terminal escape reaches a log file or a terminal
+    (Python prints unhandled warnings to stderr). Installed once on the ``paramiko.transport`` logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        cleaned = without_controls(text)
+        if cleaned != text:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_PARAMIKO_LOG = logging.getLogger("paramiko.transport")
+if not any(isinstance(f, ServerTextFilter) for f in _PARAMIKO_LOG.filters):
+    _PARAMIKO_LOG.addFilter(ServerTextFilter())
 
 
 def map_ssh_error(exc: BaseException, *, host: str, driver: str, during: str,

@@ -4,8 +4,8 @@ paramiko draws the client's private exponent ``x`` at 1,023 bits for the fixed g
 and at the full length of ``(p-1)/2`` for a group exchange (2,047 bits against a 2,048-bit ``p``), then computes
 ``g^x mod p`` and ``f^x mod p`` in pure Python. That is the largest CPU cost of logging in to a device that offers
 only these exchanges (RouterOS offers only finite-field exchanges, docs/facts/mikrotik.md M84). Client CPU per
-RouterOS login (``benchmarks/kex.py``): 48 → 16 ms with the exponent below, ≈ 4 ms with it held in GMP (below), as
-cheap as a curve25519 login.
+RouterOS login (``benchmarks/kex.py``): ≈ 40-48 ms with paramiko's exponent, ≈ 16 ms with the exponent below,
+≈ 4 ms with it held in GMP (below), within 2× of a curve25519 login.
 
 The exponent here follows RFC 4419 §6.2 (the private exponent at least twice as long as the key material derived
 from the shared secret) the way OpenSSH does it (openssh/openssh-portable: ``kex.c`` ``kex_choose_conf`` sets
@@ -21,7 +21,9 @@ The exponent is held as a GMP integer (``gmpy2.mpz``, a routerfix dependency) wh
 own ``pow(g, x, p)`` and ``pow(f, x, p)`` then run in GMP, because CPython hands a three-argument ``pow`` whose
 exponent is of another type to that type's power slot: 4.2 → 0.5 ms per 2048-bit exponentiation with 512 bits of
 exponent. paramiko writes ``e`` and ``K`` to the wire and into the key derivation through ``int()``
-(``util.deflate_long``). Without gmpy2 the exponent is a plain ``int`` and Python does the arithmetic.
+(``util.deflate_long``). Without gmpy2 (a platform it has no wheel for) the exponent is a plain ``int`` and Python
+does the arithmetic. Neither GMP's ``mpz_powm`` (which ``pow`` uses) nor Python's ``pow`` is constant-time; the
+exponent is ephemeral, used for one exchange.
 
 The classes are handed to paramiko through its public ``SSHClient.connect(transport_factory=...)`` (paramiko
 ≥ 3.2) and netmiko's ``_get_ssh_client_instance`` (the seam in :mod:`routerfix.transport.ssh`); the Transport
@@ -83,7 +85,7 @@ def exponent_type() -> Callable[[int], Any]:
     """``gmpy2.mpz`` when gmpy2 is installed, else ``int``: what the exponent is held as (see the module doc)."""
     try:
         import gmpy2
-    except ImportError:  # no gmpy2 build for this platform: Python's own arithmetic, correct and slower
+    except ImportError:  # not installed here (no wheel for this platform): Python's own arithmetic, slower
         return int
     return gmpy2.mpz  # type: ignore[no-any-return]
 

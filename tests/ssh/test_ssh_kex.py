@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -74,7 +76,8 @@ def test_engine_draws_paramikos_exponent_when_the_need_is_unknown(engine: type[A
     if engine is ssh_kex.GexSHA256:
         kex.p = GROUP14_P
     kex._generate_x()
-    assert kex.x.bit_length() > 1000  # paramiko's own: 1,023 bits (fixed groups) or below (p-1)/2
+    assert int(kex.x).bit_length() > 1000  # paramiko's own: 1,023 bits (fixed groups) or below (p-1)/2
+    assert type(kex.x) is type(ssh_kex.exponent_type()(2))  # held in GMP too when gmpy2 is installed
 
 
 @pytest.fixture
@@ -136,10 +139,16 @@ def test_drivers_log_in_with_the_sized_exponent(finite_field_devices: dict[str, 
 def test_without_gmpy2_the_exponent_is_a_python_int_and_logins_work(
         finite_field_devices: dict[str, SimulatedDevice], drawn: list[tuple[str, int]], kex: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fallback where gmpy2 has no build: the same exchange in Python's arithmetic."""
-    monkeypatch.setattr(ssh_kex, "exponent_type", lambda: int)
-    with connect(finite_field_devices[kex]) as driver:
-        assert driver.facts().model
+    """The fallback where gmpy2 is not installed (no wheel for the platform): ``import gmpy2`` fails, the exponent
+    is an int, and the same exchange runs in Python's arithmetic."""
+    monkeypatch.setitem(sys.modules, "gmpy2", None)  # what an absent package does: ImportError
+    ssh_kex.exponent_type.cache_clear()
+    try:
+        assert ssh_kex.exponent_type() is int
+        with connect(finite_field_devices[kex]) as driver:
+            assert driver.facts().model
+    finally:
+        ssh_kex.exponent_type.cache_clear()
     assert [name for name, _ in drawn] == [kex]
 
 
@@ -227,10 +236,12 @@ def test_with_paramiko_4_a_router_offering_only_sha1_exchanges_is_reached(ssh_ho
         assert driver.facts().model
 
 
-def test_an_unreadable_banner_reaches_the_message_without_control_characters() -> None:
+def test_an_unreadable_banner_reaches_the_message_without_control_characters(caplog: pytest.LogCaptureFixture) -> None:
     """paramiko quotes a banner line it cannot read ("Indecipherable protocol version"): that text is the server's,
     so its control characters (a terminal escape here) are removed before it reaches a routerfix error. Through a
-    jump host, whose login is paramiko's own client (netmiko's wrapper would keep only its own first line)."""
+    jump host, whose login is paramiko's own client (netmiko's wrapper would keep only its own first line). paramiko's
+    own log lines that quote the banner lose them too."""
+    caplog.set_level(logging.DEBUG, logger="paramiko.transport")
     with socket.create_server(("127.0.0.1", 0)) as server:
         server.settimeout(30)
         port = server.getsockname()[1]
@@ -257,3 +268,5 @@ def test_an_unreadable_banner_reaches_the_message_without_control_characters() -
     message = str(caught.value)
     assert "Indecipherable protocol version" in message and "not ssh [2J" in message
     assert "\x1b" not in message and "pw-never-sent" not in message
+    banners = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Banner: ")]
+    assert banners and all(line == "Banner: not ssh [2J" for line in banners)
