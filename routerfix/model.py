@@ -53,7 +53,9 @@ DEVICE_NAME_MAX = 30
 
 _DEVICE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _MAC_RE = re.compile(r"[0-9a-f]{12}")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""Control characters, line/paragraph separators and the bidirectional embedding/override/isolate characters (which
+reorder how a terminal or a page shows the text around them): never kept from text a device sent."""
 _READ_TEXT_MAX = 256
 
 

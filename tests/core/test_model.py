@@ -106,3 +106,13 @@ def test_unknown_driver_option_is_named() -> None:
         routerfix.connect("memory", "bad host", password="admin")
     with pytest.raises(routerfix.InvalidValue, match="port"):
         routerfix.connect("memory", "h", port=70000)
+
+
+def test_device_text_loses_bidirectional_overrides_as_well_as_control_characters() -> None:
+    """A right-to-left override (U+202E) or an isolate (U+2066-2069) in a name a device sent would reorder how a
+    terminal or a page shows what follows it ("Trojan Source"): removed like any control character."""
+    from routerfix.model import clean_device_text, without_controls
+
+    tricky = "sip\u202egnp.exe\u2066x\u2069\x1b[2J"
+    assert clean_device_text(tricky) == "sipgnp.exex[2J"
+    assert without_controls(tricky) == "sipgnp.exex[2J"
