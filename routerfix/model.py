@@ -105,7 +105,7 @@ def without_controls(text: str) -> str:
 def clean_device_text(value: str) -> str:
     """Text read from a device with control characters removed and its length bounded: drivers use it
     on names they parse (a customer's rule names) before building model values."""
-    return _CONTROL_RE.sub("", value)[:_READ_TEXT_MAX]
+    return without_controls(value)[:_READ_TEXT_MAX]
 
 
 def _name_text(value: object, field_name: str) -> str:

@@ -111,8 +111,10 @@ class _SizedExponent:
             self.x = exponent_type()(draw_exponent(bits))
 
 
-class Group14SHA256(_SizedExponent, KexGroup14SHA256):
-    """``diffie-hellman-group14-sha256`` (RFC 8268) with a sized exponent."""
+class _FixedGroup(_SizedExponent):
+    """An exchange on a fixed RFC 3526 group (the engine's ``P``), where paramiko draws 1,023 bits."""
+
+    P: int
 
     def _prime(self) -> int:
         return int(self.P)
@@ -121,14 +123,12 @@ class Group14SHA256(_SizedExponent, KexGroup14SHA256):
         return 1023  # paramiko draws 128 random bytes, top bit cleared
 
 
-class Group16SHA512(_SizedExponent, KexGroup16SHA512):
+class Group14SHA256(_FixedGroup, KexGroup14SHA256):
+    """``diffie-hellman-group14-sha256`` (RFC 8268) with a sized exponent."""
+
+
+class Group16SHA512(_FixedGroup, KexGroup16SHA512):
     """``diffie-hellman-group16-sha512`` (RFC 8268) with a sized exponent."""
-
-    def _prime(self) -> int:
-        return int(self.P)
-
-    def _paramiko_bits(self) -> int:
-        return 1023
 
 
 class GexSHA256(_SizedExponent, KexGexSHA256):
