@@ -1,5 +1,5 @@
 """The SSH session: netmiko logs in (it knows each platform's login quirks), then commands are written straight
-to the channel and the reply is read until the prompt appears (``select`` on the channel, no fixed sleeps, no
+to the channel and the reply is read until the prompt appears (a blocking read with a deadline, no fixed sleeps, no
 ``find_prompt`` round trips). A dropped channel is noticed at once (:class:`~routerfix.errors.ConnectionDropped`),
 not after the read timeout. Errors are mapped to routerfix errors here. No vendor names here.
 
@@ -29,7 +29,6 @@ import codecs
 import io
 import logging
 import re
-import select
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -195,7 +194,7 @@ def clean_text(text: str) -> str:
 
 
 class SSHSession:
-    """One interactive shell on one device, reading with ``select`` until a prompt regex matches.
+    """One interactive shell on one device, reading (blocking, with a deadline) until a prompt regex matches.
 
     :param channel: the open paramiko channel (a PTY shell).
     :param prompt: regex that fully matches the prompt line (see :func:`clean_text`).
@@ -234,28 +233,36 @@ class SSHSession:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         raw = ""
         deadline = time.monotonic() + timeout
-        while True:
-            if raw:
-                done = complete(clean_text(raw))
-                if done is not None:
-                    return done
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ReadTimeout(f"{self.host} did not show its prompt within {timeout:g} s while {during}",
-                                  host=self.host, driver=self.driver)
-            try:
-                ready, _, _ = select.select([self.channel], [], [], remaining)
-                if not ready:
+        channel = self.channel
+        # a blocking recv with a timeout waits on the channel's own buffer; select() on a channel would make paramiko
+        # signal every arriving packet through a pipe as well (two more system calls per packet). The channel's
+        # timeout is put back afterwards: sends wait on it for window space.
+        saved = channel.gettimeout()
+        try:
+            while True:
+                if raw:
+                    done = complete(clean_text(raw))
+                    if done is not None:
+                        return done
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ReadTimeout(f"{self.host} did not show its prompt within {timeout:g} s while {during}",
+                                      host=self.host, driver=self.driver)
+                try:
+                    channel.settimeout(remaining)
+                    chunk = channel.recv(65536)
+                except TimeoutError:  # socket.timeout: nothing within ``remaining``
                     continue
-                chunk = self.channel.recv(65536)
-            except (OSError, EOFError, paramiko.SSHException) as exc:
-                raise self._dropped(during) from exc
-            if not chunk:
-                raise self._dropped(during)
-            raw += decoder.decode(chunk)
-            if len(raw) > _MAX_BUFFER:
-                raise TransportError(f"{self.host} sent more than {_MAX_BUFFER} bytes while {during}",
-                                     host=self.host, driver=self.driver)
+                except (OSError, EOFError, paramiko.SSHException) as exc:
+                    raise self._dropped(during) from exc
+                if not chunk:
+                    raise self._dropped(during)
+                raw += decoder.decode(chunk)
+                if len(raw) > _MAX_BUFFER:
+                    raise TransportError(f"{self.host} sent more than {_MAX_BUFFER} bytes while {during}",
+                                         host=self.host, driver=self.driver)
+        finally:
+            channel.settimeout(saved)
 
     def read_until_prompt(self, *, timeout: float, expect: re.Pattern[str] | None = None, after_newline: bool = True,
                           during: str = "reading") -> str:

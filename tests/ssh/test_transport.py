@@ -250,6 +250,20 @@ def test_slow_output_is_read_whole_and_timeouts_apply(device: SimulatedSSHDevice
             driver.send("late", timeout=0.1)  # type: ignore[attr-defined]
 
 
+def test_reads_wait_on_the_channel_itself_and_leave_its_timeout_as_it_was(device: SimulatedSSHDevice) -> None:
+    with toy(device, host_key_fingerprint=device.fingerprint) as driver:
+        channel = driver.session.channel
+        before = channel.gettimeout()
+        assert driver.send("hello") == "ran hello"  # type: ignore[attr-defined]
+        device.knobs.latency = 0.5
+        with pytest.raises(ReadTimeout):
+            driver.send("late", timeout=0.1)  # type: ignore[attr-defined]
+        assert channel.gettimeout() == before  # sends wait on it for window space: netmiko's setting stays
+        # no select() on the channel: paramiko then signals every packet through a pipe too (paramiko 3-5 create it
+        # in Channel.fileno(), kept as Channel._pipe)
+        assert channel._pipe is None
+
+
 def test_latency_batches_cost_one_round_trip(device: SimulatedSSHDevice) -> None:
     with toy(device, host_key_fingerprint=device.fingerprint) as driver:
         assert isinstance(driver, ToyDriver)
