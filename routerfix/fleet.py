@@ -69,8 +69,10 @@ DEFAULT_WORKERS = 8
 """Hosts worked on at once by default (consumer routers and DSL links dislike bursts; Nornir uses 20)."""
 MAX_WORKERS = 1024
 """The most workers :func:`run_fleet` accepts (over all processes)."""
-MAX_THREADS_PER_PROCESS = 256
-"""The most worker threads one process runs: more workers than this are spread over more processes."""
+MAX_THREADS_PER_PROCESS = 64
+"""The most worker threads one process runs by default: more workers than this are spread over more processes
+(more threads share one GIL at a rising cost: 160 workers as 2 × 80 took 25.7 ms of CPU per router, as 4 × 40
+18.8 ms, benchmarks/README.md §3)."""
 HOSTS_PER_PROCESS = 100
 """A worker process is worth forking for at least this many hosts (:func:`default_processes`)."""
 THREADS_PER_PROCESS = 32

@@ -256,8 +256,11 @@ def test_worker_processes_are_bounded_and_small_runs_stay_in_one() -> None:
     from routerfix.fleet import default_processes
 
     assert default_processes(10, 64) == 1 and default_processes(5000, 8) == 1  # too few hosts, too few workers
-    assert 1 <= default_processes(10_000, 512) <= max(2, __import__("os").cpu_count() or 1)
-    assert default_processes(10_000, 1024) >= 4  # never more than 256 threads in one process
+    cpus = __import__("os").cpu_count() or 1
+    assert default_processes(10_000, 64) == min(cpus, 2)  # one per CPU, each with at least 32 workers
+    # never more than 64 threads in one process, whatever the CPU count
+    assert default_processes(10_000, 160) >= 3 and default_processes(10_000, 1024) >= 16
+    assert default_processes(10_000, 512) == max(8, min(cpus, 16))
     hosts = [FleetHost("a", "a.test", "memory")]
     for bad in (0, 5, True):
         with pytest.raises(InvalidValue, match="processes"):
