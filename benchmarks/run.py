@@ -42,6 +42,8 @@ def main() -> None:
     failures += part("Web form parsing (per page, old and new)", ["forms.py", "--runs", "3" if quick else "5"]) != 0
     failures += part("SSH login CPU by key exchange (paramiko's exponent and routerfix's)",
                      ["kex.py", "--runs", "3" if quick else "5"]) != 0
+    failures += part("SSH command reads (client CPU per round trip, select() and routerfix)",
+                     ["ssh_reads.py", "--runs", "3" if quick else "5"]) != 0
     sys.exit(1 if failures else 0)
 
 

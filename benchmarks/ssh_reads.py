@@ -1,0 +1,113 @@
+"""SSH command reads, client CPU per round trip: routerfix's read (a receive on the channel with the time left)
+against the same exchange read with ``select()`` on the channel (how routerfix read until 0.3.0; paramiko then also
+signals every arriving packet through a pipe).
+
+``--sessions`` Linux simulators in a simulator process of their own (``_support.simulators``, no added latency), so
+this process's CPU is the client's alone. Each way of reading has sessions of its own (a channel that was once
+passed to ``select()`` keeps its pipe), all of a way's sessions run ``--commands`` commands at once on threads, as a
+fleet's workers do; the two ways alternate, median of ``--runs`` rounds, in µs per command.
+
+    .venv/bin/python benchmarks/ssh_reads.py [--runs 5] [--sessions 8] [--commands 300] [--json]     # ≈ 20 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import select
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import routerfix
+from routerfix.base.ssh import SSHDriver
+from routerfix.transport.ssh import SSHSession, clean_text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _support import cpu_seconds, median, simulators
+
+
+def select_command(session: SSHSession, command: str, timeout: float = 10.0) -> str:
+    """One command read the old way: ``select()`` on the channel, then a receive, until the prompt line."""
+    channel = session.channel
+    channel.sendall((command + session.enter).encode())
+    raw = b""
+    while True:
+        ready, _, _ = select.select([channel], [], [], timeout)
+        if not ready:
+            raise TimeoutError(command)
+        chunk = channel.recv(65536)
+        if not chunk:
+            raise EOFError(command)
+        raw += chunk
+        text = clean_text(raw.decode("utf-8", "replace"))
+        body = text.split("\n", 1)[1] if "\n" in text else ""
+        if body and session.prompt.fullmatch(body.rsplit("\n", 1)[-1].rstrip()):
+            return body
+
+
+def routerfix_command(session: SSHSession, command: str, timeout: float = 10.0) -> str:
+    """One command read as routerfix reads it."""
+    return session.command(command, timeout=timeout)
+
+
+WAYS: dict[str, Callable[[SSHSession, str], str]] = {"select() on the channel": select_command,
+                                                     "routerfix": routerfix_command}
+
+
+def cpu_per_command_us(way: Callable[[SSHSession, str], str], sessions: list[SSHSession], commands: int) -> float:
+    """This process's CPU per command, every session running ``commands`` commands at once, in µs."""
+    failures: list[BaseException] = []
+
+    def work(session: SSHSession) -> None:
+        try:
+            for i in range(commands):
+                if f"ran-{i}" not in way(session, f"echo ran-{i}"):
+                    raise AssertionError(f"no output for command {i}")
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+
+    start = cpu_seconds()
+    threads = [threading.Thread(target=work, args=(s,)) for s in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return (cpu_seconds() - start) / (commands * len(sessions)) * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--commands", type=int, default=300)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    count = args.sessions * len(WAYS)
+    with simulators([("linux", {})] * count, latency=0.0) as devices:
+        drivers = [routerfix.connect(d.driver, d.host, **d.connect_options()) for d in devices]
+        try:
+            sessions = [d.session for d in drivers if isinstance(d, SSHDriver)]
+            assert len(sessions) == count
+            rounds: dict[str, list[float]] = {name: [] for name in WAYS}
+            for _ in range(args.runs):
+                for index, (name, way) in enumerate(WAYS.items()):
+                    own = sessions[index * args.sessions:(index + 1) * args.sessions]
+                    rounds[name].append(cpu_per_command_us(way, own, args.commands))
+        finally:
+            for driver in drivers:
+                driver.close()
+    results = {name: round(median(values), 1) for name, values in rounds.items()}
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for name, value in results.items():
+            print(f"{name:28} {value:8.1f} µs client CPU per command ({args.sessions} sessions at once)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
