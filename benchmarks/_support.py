@@ -121,6 +121,19 @@ def deal(devices: Sequence[tuple[str, dict[str, Any]]], processes: int) -> list[
     return [kinds[kind][i::split[kind]] for kind in ("web", "ssh") for i in range(split[kind])]
 
 
+def machine_loop_ms(rounds: int = 5) -> float:
+    """How fast this machine runs Python at the moment: the fastest of ``rounds`` runs of a fixed loop (a million
+    additions), in ms. A shared virtual machine's speed drifts by ±10 % from hour to hour (benchmarks/README.md §3):
+    rows measured at different times compare by it."""
+    best = float("inf")
+    for _ in range(rounds):
+        started, total = time.perf_counter(), 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 @contextlib.contextmanager
 def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float, processes: int = 1,
                timeout: float = 600.0, realistic: bool = False, what_if_curve25519: bool = False,

@@ -15,6 +15,9 @@ time counts the measured process and its worker processes; peak memory is sample
 PSS sum, which splits shared copy-on-write pages). The simulator processes' CPU time during the run is reported
 beside (``simulator_cpu_s``): they share the 2 cores with the client.
 
+``machine_loop_ms`` in each row: the machine's Python speed just before the run (:func:`_support.machine_loop_ms`,
+the simulators idle), to compare rows measured at different times on a shared machine.
+
 ``ROUTERFIX_BENCH_PROGRESS=<file>``: the measured child appends "<seconds>: <n> done" every 100 routers (a run
 that may have to be stopped still says how far it got); ``ROUTERFIX_SIMHOST_PROFILE=<prefix>``: every simulator
 process writes cProfile statistics of all its threads to ``<prefix>.<pid>`` (benchmarks/simhost.py).
@@ -48,6 +51,7 @@ from _support import (
     Device,
     children_cpu_seconds,
     cpu_seconds,
+    machine_loop_ms,
     peak_rss_mb,
     process_cpu_seconds,
     profile_threads,
@@ -314,8 +318,10 @@ def measure(size: int, workers: int, latency: float, procs: int, tool: str = "ro
     pids: list[int] = []
     with simulators(mix, latency=latency, processes=procs, realistic=REALISTIC, pids=pids,
                     what_if_curve25519=WHAT_IF_CURVE25519) as devices:
+        loop_ms = machine_loop_ms()  # the simulators are idle now: the machine's own speed
         sim_cpu = process_cpu_seconds(pids)
         figures = run_child(tool, devices, workers, scripts, processes)
+        figures["machine_loop_ms"] = loop_ms
         figures["simulator_cpu_s"] = round(process_cpu_seconds(pids) - sim_cpu, 1)
     figures["latency_ms"] = round(latency * 1000)
     figures["realistic"] = REALISTIC
