@@ -1,13 +1,15 @@
-"""SSH command reads, client CPU per round trip: routerfix's read (a receive on the channel with the time left)
-against the same exchange read with ``select()`` on the channel (how routerfix read until 0.3.0; paramiko then also
-signals every arriving packet through a pipe).
+"""SSH command reads, client CPU per round trip: routerfix as installed (AES-GCM against an OpenSSH device, a
+receive on the channel with the time left), routerfix on AES-CTR with HMAC-SHA2-256 (paramiko's first choice: what a
+device without AES-GCM agrees on), and that exchange read with ``select()`` on the channel (routerfix until 0.3.0;
+paramiko then also signals every arriving packet through a pipe).
 
-``--sessions`` Linux simulators in a simulator process of their own (``_support.simulators``, no added latency), so
-this process's CPU is the client's alone. Each way of reading has sessions of its own (a channel that was once
-passed to ``select()`` keeps its pipe), all of a way's sessions run ``--commands`` commands at once on threads, as a
-fleet's workers do; the two ways alternate, median of ``--runs`` rounds, in µs per command.
+``--sessions`` Linux simulators per way (OpenSSH 9.2p1's ciphers, docs/facts/linux.md L54) in a simulator process of
+their own (``_support.simulators``, no added latency), so this process's CPU is the client's alone. Each way has
+sessions of its own (the cipher is agreed at login; a channel once passed to ``select()`` keeps its pipe); all of a
+way's sessions run ``--commands`` commands at once on threads, as a fleet's workers do; the ways alternate, median
+of ``--runs`` rounds, in µs per command.
 
-    .venv/bin/python benchmarks/ssh_reads.py [--runs 5] [--sessions 8] [--commands 300] [--json]     # ≈ 20 s
+    .venv/bin/python benchmarks/ssh_reads.py [--runs 5] [--sessions 8] [--commands 300] [--json]     # ≈ 30 s
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import routerfix
 from routerfix.base.ssh import SSHDriver
+from routerfix.transport import ssh_kex
 from routerfix.transport.ssh import SSHSession, clean_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,8 +56,31 @@ def routerfix_command(session: SSHSession, command: str, timeout: float = 10.0) 
     return session.command(command, timeout=timeout)
 
 
-WAYS: dict[str, Callable[[SSHSession, str], str]] = {"select() on the channel": select_command,
-                                                     "routerfix": routerfix_command}
+CTR_FIRST = tuple(name for name in ssh_kex.Transport._preferred_ciphers if name not in ssh_kex.AEAD_CIPHERS)
+"""paramiko's own cipher order (AES-CTR first)."""
+WAYS: dict[str, tuple[Callable[[SSHSession, str], str], tuple[str, ...]]] = {
+    "routerfix, aes128-gcm": (routerfix_command, ssh_kex.Transport._preferred_ciphers),
+    "routerfix, aes128-ctr": (routerfix_command, CTR_FIRST),
+    "select(), aes128-ctr": (select_command, CTR_FIRST),
+}
+"""Label: how a command is read, the client's cipher order at login."""
+
+
+def connect(device: Any, ciphers: tuple[str, ...], label: str) -> SSHDriver:
+    """A routerfix SSH driver logged in to ``device`` with ``ciphers`` as the client's order; the cipher agreed must
+    be the one ``label`` names."""
+    saved = ssh_kex.Transport._preferred_ciphers
+    ssh_kex.Transport._preferred_ciphers = ciphers
+    try:
+        driver = routerfix.connect(device.driver, device.host, **device.connect_options())
+    finally:
+        ssh_kex.Transport._preferred_ciphers = saved
+    assert isinstance(driver, SSHDriver)
+    agreed = driver.session.channel.get_transport().remote_cipher
+    if not label.endswith(agreed.removesuffix("@openssh.com")):
+        driver.close()
+        raise AssertionError(f"{label}: the session agreed on {agreed}")
+    return driver
 
 
 def cpu_per_command_us(way: Callable[[SSHSession, str], str], sessions: list[SSHSession], commands: int) -> float:
@@ -87,15 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     count = args.sessions * len(WAYS)
+    drivers: list[SSHDriver] = []
     with simulators([("linux", {})] * count, latency=0.0) as devices:
-        drivers = [routerfix.connect(d.driver, d.host, **d.connect_options()) for d in devices]
         try:
-            sessions = [d.session for d in drivers if isinstance(d, SSHDriver)]
-            assert len(sessions) == count
+            for index, (label, (_, ciphers)) in enumerate(WAYS.items()):
+                drivers += [connect(d, ciphers, label)
+                            for d in devices[index * args.sessions:(index + 1) * args.sessions]]
             rounds: dict[str, list[float]] = {name: [] for name in WAYS}
             for _ in range(args.runs):
-                for index, (name, way) in enumerate(WAYS.items()):
-                    own = sessions[index * args.sessions:(index + 1) * args.sessions]
+                for index, (name, (way, _)) in enumerate(WAYS.items()):
+                    own = [d.session for d in drivers[index * args.sessions:(index + 1) * args.sessions]]
                     rounds[name].append(cpu_per_command_us(way, own, args.commands))
         finally:
             for driver in drivers:
@@ -105,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results, indent=2))
     else:
         for name, value in results.items():
-            print(f"{name:28} {value:8.1f} µs client CPU per command ({args.sessions} sessions at once)")
+            print(f"{name:24} {value:8.1f} µs client CPU per command ({args.sessions} sessions at once)")
     return 0
 
 

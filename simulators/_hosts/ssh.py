@@ -140,12 +140,15 @@ class SimulatedSSHDevice:
     commands: list[str] = field(default_factory=list, repr=False)
     sessions_open: int = 0
     model: Any = None
+    """The simulated device's state object (platform simulators set it; tests inspect it)."""
     server_version: str | None = None
     """The SSH identification after ``SSH-2.0-`` (the platform's, per its fact table); asyncssh's own if None."""
-    """The simulated device's state object (platform simulators set it; tests inspect it)."""
     kex_algs: tuple[str, ...] | None = None
     """The key-exchange algorithms offered, in the device's order (the platform's, per its fact table);
     asyncssh's defaults if None. asyncssh adds its ``ext-info-s`` and strict-kex markers either way."""
+    encryption_algs: tuple[str, ...] | None = None
+    """The ciphers offered, in the device's order (the platform's, per its fact table); asyncssh's defaults if
+    None. Which one a client agrees on decides its CPU per packet (an AEAD cipher needs no separate MAC)."""
     sftp_root: Callable[[str], str | None] | None = None
     """SFTP subsystem: called with the account name, returns the directory served as the session's root, or None
     to refuse the subsystem (the channel closes); no SFTP at all when unset."""
@@ -370,6 +373,9 @@ OPENSSH_7_KEX = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2
 OPENSSH_9_2_KEX = OPENSSH_7_KEX[:-1]
 """OpenSSH 9.2p1's defaults, in its order: 7.x's without ``diffie-hellman-group14-sha1``, and without its first
 choice ``sntrup761x25519-sha512@openssh.com`` (neither asyncssh nor paramiko implements it)."""
+OPENSSH_CIPHERS = ("chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-gcm@openssh.com",
+                   "aes256-gcm@openssh.com")
+"""OpenSSH's default server ciphers from 6.9 through 10.x, in its order (the devices' fact rows cite it)."""
 CURVE25519_KEX = ("curve25519-sha256", "curve25519-sha256@libssh.org")
 """A what-if list for benchmarks (:attr:`SSHSimulatorHost.kex_override`): curve25519 only."""
 
@@ -467,7 +473,7 @@ class SSHSimulatorHost:
                    port: int = 0, host_key: Any = None,
                    login_name: Callable[[str], str] | None = None, authorized_keys: list[Any] | None = None,
                    knobs: Knobs | None = None, server_version: str | None = None,
-                   kex_algs: tuple[str, ...] | None = None,
+                   kex_algs: tuple[str, ...] | None = None, encryption_algs: tuple[str, ...] | None = None,
                    sftp_root: Callable[[str], str | None] | None = None) -> SimulatedSSHDevice:
         """Start serving a device on 127.0.0.1 (``port=0``: a free port). Returns it, with ``port`` set.
 
@@ -475,13 +481,15 @@ class SSHSimulatorHost:
         :param login_name: maps the login name sent to the account name.
         :param authorized_keys: asyncssh public keys accepted for public-key authentication.
         :param kex_algs: key-exchange algorithms to offer (see :attr:`SimulatedSSHDevice.kex_algs`).
+        :param encryption_algs: ciphers to offer (see :attr:`SimulatedSSHDevice.encryption_algs`).
         :param sftp_root: serve SFTP (see :attr:`SimulatedSSHDevice.sftp_root`).
         """
         asyncssh = _asyncssh()
         device = SimulatedSSHDevice(name=name, username=username, password=password, shell_factory=shell_factory,
                                     authorized_keys=list(authorized_keys or []), knobs=knobs or Knobs(), port=port,
                                     host_key=host_key or asyncssh.generate_private_key("ssh-ed25519"),
-                                    server_version=server_version, kex_algs=kex_algs, sftp_root=sftp_root)
+                                    server_version=server_version, kex_algs=kex_algs,
+                                    encryption_algs=encryption_algs, sftp_root=sftp_root)
         device.login_name = login_name
         self._call(self._listen(device))
         self.devices.append(device)
@@ -507,7 +515,8 @@ class SSHSimulatorHost:
             line_editor=False, allow_scp=False, agent_forwarding=False,
             x11_forwarding=False, keepalive_interval=0, login_timeout=60,
             **({"server_version": device.server_version} if device.server_version else {}),
-            **({"kex_algs": list(kex)} if (kex := self.kex_override or device.kex_algs) else {}))
+            **({"kex_algs": list(kex)} if (kex := self.kex_override or device.kex_algs) else {}),
+            **({"encryption_algs": list(device.encryption_algs)} if device.encryption_algs else {}))
         device._server = acceptor
         device.port = acceptor.get_port()
 

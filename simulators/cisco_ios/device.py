@@ -45,6 +45,12 @@ KEX_ALGS_IOS_RECORDED = KEX_ALGS_IOS[:2]
 KEX_ALGS_XE = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
                "ecdh-sha2-nistp521", "diffie-hellman-group14-sha256", "diffie-hellman-group16-sha512")
 """Key exchanges an IOS-XE 17 router offers by default, in its order (F45)."""
+CIPHERS_IOS = ("aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-cbc", "3des-cbc", "aes192-cbc", "aes256-cbc")
+"""Ciphers classic IOS offers, in its order: no AES-GCM (F46)."""
+CIPHERS_XE = ("chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr",
+              "aes192-ctr", "aes256-ctr")
+"""Ciphers an IOS-XE 17 router offers by default, in its order, without the RFC 5647 names ``aes128-gcm`` and
+``aes256-gcm`` (asyncssh has none; paramiko neither, so what it agrees on is the same) (F46)."""
 
 
 CiscoSimulator = PlatformHandle[IosRouter]
@@ -77,7 +83,7 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
     with serve_device(host, "cisco_ios", lambda user: IosSession(state, user), username=USERNAME,
                       password=PASSWORD, knobs=Knobs(latency=latency), server_version="Cisco-1.25",
                       kex_algs=KEX_ALGS_XE if state.xe else KEX_ALGS_IOS_RECORDED if sha1_only else KEX_ALGS_IOS,
-                      ) as device:
+                      encryption_algs=CIPHERS_XE if state.xe else CIPHERS_IOS) as device:
         yield simulated_device(device, "cisco_ios",
                                f"Cisco {'ISR4331 IOS-XE 17.3' if state.xe else '2911 IOS 15.7'} ({scenario})",
                                CiscoSimulator(device, state))

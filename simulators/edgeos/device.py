@@ -20,7 +20,15 @@ from typing import Any
 
 from routerfix.simulate import SimulatedDevice
 
-from .._hosts.ssh import OPENSSH_7_KEX, Knobs, PlatformHandle, SSHSimulatorHost, serve_device, simulated_device
+from .._hosts.ssh import (
+    OPENSSH_7_KEX,
+    OPENSSH_CIPHERS,
+    Knobs,
+    PlatformHandle,
+    SSHSimulatorHost,
+    serve_device,
+    simulated_device,
+)
 from .._vyatta.shell import ARP, LEASES, Dialect, VyattaRouter, VyattaSession, net_tools_arp, scanner_flows
 from .._vyatta.tree import FLAG, LEAF, MULTI, Path, Schema, Tag, group, seed
 
@@ -176,6 +184,7 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
     state = router or make_router(scenario)
     with serve_device(host, "edgeos", lambda user: VyattaSession(state, user), username=USERNAME,
                       password=PASSWORD, knobs=Knobs(latency=latency),
-                      server_version="OpenSSH_7.4p1 Debian-10", kex_algs=KEX_ALGS) as device:
+                      server_version="OpenSSH_7.4p1 Debian-10", kex_algs=KEX_ALGS,
+                      encryption_algs=OPENSSH_CIPHERS) as device:
         yield simulated_device(device, "edgeos", f"EdgeRouter X EdgeOS 2.0.9 ({scenario})",
                                EdgeOsSimulator(device, state))

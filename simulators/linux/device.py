@@ -67,7 +67,15 @@ from typing import Any
 from routerfix.simulate import SimulatedDevice
 from routerfix.words import split
 
-from .._hosts.ssh import OPENSSH_9_2_KEX, Knobs, Shell, SSHSimulatorHost, serve_device, simulated_device
+from .._hosts.ssh import (
+    OPENSSH_9_2_KEX,
+    OPENSSH_CIPHERS,
+    Knobs,
+    Shell,
+    SSHSimulatorHost,
+    serve_device,
+    simulated_device,
+)
 from . import capture as _capture
 
 __all__ = ["LinuxRouter", "LinuxShell", "simulate"]
@@ -1134,6 +1142,7 @@ def simulate(scenario: str = "lab", password: str = "lx-sim-pass",  # noqa: S107
         state.squatters = dict(squatters)
     with serve_device(host, "linux-router", lambda username: LinuxShell(username, state), username="root",
                       password=password, knobs=Knobs(latency=latency, **knobs),
-                      server_version="OpenSSH_9.2p1 Debian-2", kex_algs=KEX_ALGS) as device:
+                      server_version="OpenSSH_9.2p1 Debian-2", kex_algs=KEX_ALGS,
+                      encryption_algs=OPENSSH_CIPHERS) as device:
         device.model = state
         yield simulated_device(device, "linux", f"Debian 12 router, nftables + dnsmasq (simulated, {scenario})")

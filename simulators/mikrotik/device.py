@@ -65,6 +65,9 @@ SUFFIX_RE = re.compile(r"\+[a-z0-9]*$")
 KEX_ALGS = ("diffie-hellman-group-exchange-sha256", "diffie-hellman-group-exchange-sha1", "diffie-hellman-group14-sha1",
             "diffie-hellman-group1-sha1")
 """Key exchanges the SSH server offers with ``strong-crypto=no`` (M84, inferred: finite-field Diffie-Hellman only)."""
+CIPHERS = ("aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-cbc", "aes192-cbc", "aes256-cbc")
+"""Ciphers the SSH server offers (M85, inferred, fail-safe: no AES-GCM, so a client never pays less per packet than
+on the router)."""
 
 
 class RouterOSError(Exception):
@@ -1173,6 +1176,7 @@ def simulate(version: str = "7.16.2", scenario: str = "office",
         with serve_device(host, f"mikrotik-{router.identity}", lambda username: RouterOSShell(username, router),
                           username="admin", password=password, login_name=lambda name: SUFFIX_RE.sub("", name),
                           knobs=Knobs(latency=latency, **knobs), server_version="ROSSSH", kex_algs=KEX_ALGS,
+                          encryption_algs=CIPHERS,
                           sftp_root=router.sniffer.sftp_root) as device:
             device.model = router
             yield simulated_device(device, "mikrotik", f"MikroTik RouterOS {router.version} (simulated, {scenario})")

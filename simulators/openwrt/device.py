@@ -30,6 +30,8 @@ USERNAME = "root"
 KEX_ALGS = ("curve25519-sha256", "curve25519-sha256@libssh.org", "diffie-hellman-group14-sha256",
             "diffie-hellman-group14-sha1")
 """Key exchanges dropbear 2022.82 offers as OpenWrt 23.05 builds it, in its order (openwrt.md row 45)."""
+CIPHERS = ("chacha20-poly1305@openssh.com", "aes128-ctr", "aes256-ctr")
+"""Ciphers dropbear 2022.82 offers as OpenWrt 23.05 builds it, in its order: no AES-GCM (openwrt.md row 46)."""
 PASSWORD = "openwrt-sim-pw"  # noqa: S105 - the simulator's own test account
 
 
@@ -58,5 +60,5 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
     state = router or make_router(scenario, conntrack_tool=conntrack_tool, sip_module=sip_module)
     with serve_device(host, "openwrt", lambda user: OpenWrtSession(state, user), username=USERNAME,
                       password=PASSWORD, knobs=Knobs(latency=latency), server_version="dropbear",
-                      kex_algs=KEX_ALGS) as device:
+                      kex_algs=KEX_ALGS, encryption_algs=CIPHERS) as device:
         yield simulated_device(device, "openwrt", f"OpenWrt 23.05.3 ({scenario})", OpenWrtSimulator(device, state))

@@ -23,6 +23,7 @@ from routerfix.simulate import SimulatedDevice
 from .._hosts.ssh import (
     OPENSSH_7_KEX,
     OPENSSH_9_2_KEX,
+    OPENSSH_CIPHERS,
     Knobs,
     PlatformHandle,
     SSHSimulatorHost,
@@ -268,6 +269,6 @@ def simulate(scenario: str = "office", *, host: SSHSimulatorHost | None = None, 
     state = router or make_router(scenario, release=release)
     with serve_device(host, "vyos", lambda user: VyattaSession(state, user), username=USERNAME, password=PASSWORD,
                       knobs=Knobs(latency=latency), server_version="OpenSSH_9.2p1 Debian-2",
-                      kex_algs=KEX_ALGS[release]) as device:
+                      kex_algs=KEX_ALGS[release], encryption_algs=OPENSSH_CIPHERS) as device:
         version, train = _NAMES[release]
         yield simulated_device(device, "vyos", f"VyOS {version} {train} ({scenario})", VyosSimulator(device, state))

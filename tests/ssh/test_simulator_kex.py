@@ -1,8 +1,10 @@
-"""Each SSH simulator offers its device family's key exchanges (the fact rows named below), not asyncssh's defaults.
+"""Each SSH simulator offers its device family's key exchanges and ciphers (the fact rows named below), not
+asyncssh's defaults.
 
-Two checks per simulator, over real sockets: the server's KEXINIT read off the wire lists exactly the fact row's
-algorithms in its order (plus asyncssh's ext-info/strict-kex markers), and a real paramiko client negotiates the
-exchange that list implies for paramiko's preference order (asyncssh's defaults would give the ML-KEM hybrid).
+Checks per simulator, over real sockets: the server's KEXINIT read off the wire lists exactly the fact row's
+algorithms in its order (plus asyncssh's ext-info/strict-kex markers after the exchanges), a real paramiko client
+negotiates the exchange that list implies for paramiko's preference order (asyncssh's defaults would give the ML-KEM
+hybrid), and routerfix's transport agrees on AES-GCM exactly where the device offers it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from routerfix.simulators._hosts.proxy import recv_exactly
 from routerfix.simulators._hosts.ssh import SSHSimulatorHost
 
 from routerfix.simulate import SimulatedDevice, simulate
+from routerfix.transport import ssh_kex
 
 _MARKERS = ("ext-info-s", "kex-strict-s-v00@openssh.com")
 _OPENSSH_7 = ("curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384",
@@ -44,6 +47,22 @@ CASES: list[tuple[str, dict[str, Any], tuple[str, ...], str]] = [
                      "diffie-hellman-group14-sha1"), "curve25519-sha256@libssh.org"),  # openwrt.md 45
     ("linux", {}, _OPENSSH_9_2, "curve25519-sha256@libssh.org"),  # linux.md L53
 ]
+_OPENSSH_CIPHERS = ("chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-gcm@openssh.com",
+                    "aes256-gcm@openssh.com")
+# per case above: the ciphers offered per the fact row, the one routerfix's transport agrees on
+CIPHERS: list[tuple[tuple[str, ...], str]] = [
+    (("aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-cbc", "3des-cbc", "aes192-cbc", "aes256-cbc"),
+     "aes128-ctr"),  # cisco_ios.md 46
+    (("chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr",
+      "aes256-ctr"), "aes128-gcm@openssh.com"),  # cisco_ios.md 46
+    (("aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-cbc", "aes192-cbc", "aes256-cbc"),
+     "aes128-ctr"),  # mikrotik.md M85
+    (_OPENSSH_CIPHERS, "aes128-gcm@openssh.com"),  # vyos.md 44
+    (_OPENSSH_CIPHERS, "aes128-gcm@openssh.com"),  # vyos.md 44
+    (_OPENSSH_CIPHERS, "aes128-gcm@openssh.com"),  # edgeos.md 26
+    (("chacha20-poly1305@openssh.com", "aes128-ctr", "aes256-ctr"), "aes128-ctr"),  # openwrt.md 46
+    (_OPENSSH_CIPHERS, "aes128-gcm@openssh.com"),  # linux.md L54
+]
 IDS = [f"{driver}-{'-'.join(f'{k}={v}' for k, v in knobs.items()) or 'default'}" for driver, knobs, _, _ in CASES]
 
 
@@ -55,8 +74,9 @@ def devices() -> Iterator[dict[int, SimulatedDevice]]:
                for i, (driver, knobs, _, _) in enumerate(CASES)}
 
 
-def offered_kex(port: int) -> list[str]:
-    """The key-exchange name-list of the server's KEXINIT (RFC 4253 §7.1), read over a plain TCP connection."""
+def offered_lists(port: int) -> list[list[str]]:
+    """The first four name-lists of the server's KEXINIT (RFC 4253 §7.1: key exchanges, host keys, ciphers client to
+    server, ciphers server to client), read over a plain TCP connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"SSH-2.0-routerfix_kex_probe\r\n")
         banner = b""
@@ -66,8 +86,12 @@ def offered_kex(port: int) -> list[str]:
         packet = recv_exactly(sock, length)
         payload = packet[1:]  # padding_length byte, then the payload (the padding is not read)
         assert payload[0] == 20, "the first packet is not KEXINIT"
-        size, = struct.unpack(">I", payload[17:21])  # message number, 16-byte cookie, then the kex name-list
-        return payload[21:21 + size].decode("ascii").split(",")
+        lists, at = [], 17  # message number, 16-byte cookie, then the name-lists
+        for _ in range(4):
+            size, = struct.unpack(">I", payload[at:at + 4])
+            lists.append(payload[at + 4:at + 4 + size].decode("ascii").split(","))
+            at += 4 + size
+        return lists
 
 
 class _Records(logging.Handler):
@@ -107,7 +131,29 @@ def test_offers_the_fact_rows_key_exchanges(devices: dict[int, SimulatedDevice],
                                             expected: tuple[str, ...]) -> None:
     port = devices[case].port
     assert port is not None
-    assert offered_kex(port) == [*expected, *_MARKERS]
+    assert offered_lists(port)[0] == [*expected, *_MARKERS]
+
+
+@pytest.mark.parametrize(("case", "expected"), [(i, c[0]) for i, c in enumerate(CIPHERS)], ids=IDS)
+def test_offers_the_fact_rows_ciphers(devices: dict[int, SimulatedDevice], case: int,
+                                      expected: tuple[str, ...]) -> None:
+    port = devices[case].port
+    assert port is not None
+    assert offered_lists(port)[2:] == [list(expected), list(expected)]
+
+
+@pytest.mark.parametrize(("case", "expected"), [(i, c[1]) for i, c in enumerate(CIPHERS)], ids=IDS)
+def test_routerfix_agrees_on_aes_gcm_only_where_the_device_offers_it(devices: dict[int, SimulatedDevice], case: int,
+                                                                     expected: str) -> None:
+    port = devices[case].port
+    assert port is not None
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        transport = ssh_kex.Transport(sock)
+        try:
+            transport.start_client(timeout=10)
+            assert (transport.local_cipher, transport.remote_cipher) == (expected, expected)
+        finally:
+            transport.close()
 
 
 @pytest.mark.parametrize(("case", "expected"), [(i, c[3]) for i, c in enumerate(CASES)], ids=IDS)
