@@ -71,8 +71,8 @@ MAX_WORKERS = 1024
 """The most workers :func:`run_fleet` accepts (over all processes)."""
 MAX_THREADS_PER_PROCESS = 64
 """The most worker threads one process runs by default: more workers than this are spread over more processes
-(more threads share one GIL at a rising cost: 160 workers as 2 × 80 took 25.7 ms of CPU per router, as 4 × 40
-18.8 ms, benchmarks/README.md §3)."""
+(threads sharing one GIL cost more CPU each as they grow; benchmarks/README.md §3: 2 × 80 threads took 25.7 ms of
+CPU per router where 2 × 64 took 17.7-18.3 ms, before 0.3.0's SSH reads; since, 2 × 80 and 3 × 53 measure alike)."""
 HOSTS_PER_PROCESS = 100
 """A worker process is worth forking for at least this many hosts (:func:`default_processes`)."""
 THREADS_PER_PROCESS = 32

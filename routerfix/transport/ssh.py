@@ -235,8 +235,9 @@ class SSHSession:
         deadline = time.monotonic() + timeout
         channel = self.channel
         # a blocking recv with a timeout waits on the channel's own buffer; select() on a channel would make paramiko
-        # signal every arriving packet through a pipe as well (two more system calls per packet). The channel's
-        # timeout is put back afterwards: sends wait on it for window space.
+        # signal every arriving packet through a pipe as well (a pipe write and read besides the select per packet).
+        # The channel's timeout is put back afterwards: sends wait on it for window space. Known limit: paramiko
+        # counts that wait down by the wall clock (time.time()), so a clock stepped back mid-read lengthens it.
         saved = channel.gettimeout()
         try:
             while True:

@@ -375,7 +375,8 @@ OPENSSH_9_2_KEX = OPENSSH_7_KEX[:-1]
 choice ``sntrup761x25519-sha512@openssh.com`` (neither asyncssh nor paramiko implements it)."""
 OPENSSH_CIPHERS = ("chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr", "aes128-gcm@openssh.com",
                    "aes256-gcm@openssh.com")
-"""OpenSSH's default server ciphers from 6.9 through 10.x, in its order (the devices' fact rows cite it)."""
+"""OpenSSH's default server ciphers from 6.9 through 9.x, in its order (the devices' fact rows cite it; 10.0 puts
+AES-GCM before AES-CTR)."""
 CURVE25519_KEX = ("curve25519-sha256", "curve25519-sha256@libssh.org")
 """A what-if list for benchmarks (:attr:`SSHSimulatorHost.kex_override`): curve25519 only."""
 
