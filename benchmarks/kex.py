@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import paramiko
 
@@ -39,21 +39,10 @@ CLIENTS: dict[str, tuple[type[paramiko.SSHClient], bool]] = {
 Python's arithmetic (where gmpy2 has no wheel), and routerfix as installed (in GMP when gmpy2 is installed)."""
 
 
-@contextmanager
-def _gmp(allowed: bool) -> Iterator[None]:
-    """routerfix's exponent as installed, or held as a plain int while inside (``allowed=False``)."""
-    saved = ssh_kex.exponent_type
-    if not allowed:
-        ssh_kex.exponent_type = lambda: int  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        ssh_kex.exponent_type = saved  # type: ignore[assignment]
-
-
 def login_cpu_ms(client_class: type[paramiko.SSHClient], device: Device, logins: int, *, gmp: bool = True) -> float:
     """This process's CPU per login, in ms."""
-    with _gmp(gmp):
+    # routerfix's exponent as installed, or held as a plain int (where gmpy2 has no wheel)
+    with nullcontext() if gmp else patch.object(ssh_kex, "exponent_type", lambda: int):
         return _login_cpu_ms(client_class, device, logins)
 
 

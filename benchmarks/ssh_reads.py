@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import routerfix
 from routerfix.base.ssh import SSHDriver
@@ -69,12 +70,8 @@ WAYS: dict[str, tuple[Callable[[SSHSession, str], str], tuple[str, ...]]] = {
 def connect(device: Any, ciphers: tuple[str, ...], label: str) -> SSHDriver:
     """A routerfix SSH driver logged in to ``device`` with ``ciphers`` as the client's order; the cipher agreed must
     be the one ``label`` names."""
-    saved = ssh_kex.Transport._preferred_ciphers
-    ssh_kex.Transport._preferred_ciphers = ciphers
-    try:
+    with patch.object(ssh_kex.Transport, "_preferred_ciphers", ciphers):
         driver = routerfix.connect(device.driver, device.host, **device.connect_options())
-    finally:
-        ssh_kex.Transport._preferred_ciphers = saved
     assert isinstance(driver, SSHDriver)
     agreed = driver.session.channel.get_transport().remote_cipher
     if not label.endswith(agreed.removesuffix("@openssh.com")):

@@ -30,7 +30,9 @@ same key exchange and keys, less CPU per packet; a device that offers no AES-GCM
 
 The classes are handed to paramiko through its public ``SSHClient.connect(transport_factory=...)`` (paramiko
 ≥ 3.2) and netmiko's ``_get_ssh_client_instance`` (the seam in :mod:`routerfix.transport.ssh`); the Transport
-subclass replaces three entries of paramiko's ``_kex_info`` table. ``test_kex_seam`` in ``tests/ssh/`` pins both.
+subclass replaces three entries of paramiko's ``_kex_info`` table and reorders its ``_preferred_ciphers``.
+``test_kex_seam`` in ``tests/ssh/`` pins both seams; a test in ``tests/ssh/test_simulator_kex.py`` fails if
+paramiko stops reading the cipher order.
 """
 
 from __future__ import annotations
