@@ -99,6 +99,34 @@ def process_cpu_seconds(pids: Sequence[int]) -> float:
     return total
 
 
+def private_lock_dir() -> str:
+    """Keep this benchmark's device lock files (``$ROUTERFIX_LOCK_DIR``, routerfix.locks) in a directory of its
+    own, removed when the process exits, unless the variable is set already (a parent benchmark's, inherited).
+    Every run serves freshly started simulators on new ports, i.e. new devices: with the default directory each
+    run left one lock file per router behind (115,000 on this machine by session 11). Returns the directory."""
+    import atexit
+    import shutil
+    import tempfile
+
+    current = os.environ.get("ROUTERFIX_LOCK_DIR")
+    if current:
+        return current
+    path = tempfile.mkdtemp(prefix="routerfix-bench-locks-")
+    os.environ["ROUTERFIX_LOCK_DIR"] = path
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent so far, every core and the kernel's interrupt work included
+    (``/proc/stat``: user, nice, system, irq and softirq time; not idle, I/O wait or time stolen by the host),
+    in seconds: what the client, the simulators and the kernel's loopback traffic spend together, which no
+    process's own figure counts in full."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 SIMULATOR_CPU_MS = {"ssh": 14.5, "web": 8.0}
 """Simulator CPU per mitigated router by kind (``fleet.py --subset ssh|web --sizes 1000``, this machine): what
 :func:`deal` balances."""

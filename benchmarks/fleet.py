@@ -15,6 +15,8 @@ time counts the measured process and its worker processes; peak memory is sample
 PSS sum, which splits shared copy-on-write pages). The simulator processes' CPU time during the run is reported
 beside (``simulator_cpu_s``): they share the 2 cores with the client.
 
+``machine_cpu_s`` in each row: the CPU time the whole machine spent during the run (client, simulators, the
+kernel's loopback and interrupt work, and anything else running: :func:`_support.machine_busy_seconds`).
 ``machine_loop_ms`` in each row: the machine's Python speed just before the run (:func:`_support.machine_loop_ms`,
 the simulators idle), to compare rows measured at different times on a shared machine.
 
@@ -51,8 +53,10 @@ from _support import (
     Device,
     children_cpu_seconds,
     cpu_seconds,
+    machine_busy_seconds,
     machine_loop_ms,
     peak_rss_mb,
+    private_lock_dir,
     process_cpu_seconds,
     profile_threads,
     simulators,
@@ -319,8 +323,9 @@ def measure(size: int, workers: int, latency: float, procs: int, tool: str = "ro
     with simulators(mix, latency=latency, processes=procs, realistic=REALISTIC, pids=pids,
                     what_if_curve25519=WHAT_IF_CURVE25519) as devices:
         loop_ms = machine_loop_ms()  # the simulators are idle now: the machine's own speed
-        sim_cpu = process_cpu_seconds(pids)
+        sim_cpu, busy = process_cpu_seconds(pids), machine_busy_seconds()
         figures = run_child(tool, devices, workers, scripts, processes)
+        figures["machine_cpu_s"] = round(machine_busy_seconds() - busy, 1)
         figures["machine_loop_ms"] = loop_ms
         figures["simulator_cpu_s"] = round(process_cpu_seconds(pids) - sim_cpu, 1)
     figures["latency_ms"] = round(latency * 1000)
@@ -357,6 +362,7 @@ def main() -> None:
                              "and classic IOS offer only finite-field Diffie-Hellman): what that costs the client")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    private_lock_dir()  # inherited by the measured children and worker processes
     logging.basicConfig(level=logging.CRITICAL)
     if args.child:
         payload = json.loads(Path(args.child).read_text())

@@ -24,7 +24,9 @@ import gc
 import inspect
 import json
 import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 from _support import fast_loop_factory, profile_threads  # run as a script from benchmarks/ (sys.path[0])
@@ -55,6 +57,18 @@ def _factory_params(driver: str) -> set[str]:
 def main() -> None:
     """Start the devices of the JSON spec in argv[1], print where they listen, serve until stdin closes."""
     spec = json.loads(sys.argv[1])
+    # the devices' scratch files (HTTPS certificates, RouterOS file roots) in one directory, removed below: the
+    # fast exit skips each simulator's own clean-up, which left thousands of directories in /tmp per run
+    scratch = tempfile.mkdtemp(prefix="routerfix-simhost-")
+    tempfile.tempdir = scratch
+    try:
+        _serve(spec)
+    finally:  # a start-up failure (the normal end leaves by os._exit in _serve)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _serve(spec: dict[str, Any]) -> None:
+    scratch = tempfile.gettempdir()
     profile = os.environ.get("ROUTERFIX_SIMHOST_PROFILE")
     # every thread: the SSH event loop, the delay proxies, the web servers' threads; one file per process
     save_profile = profile_threads(f"{profile}.{os.getpid()}") if profile else None
@@ -95,6 +109,7 @@ def main() -> None:
         if save_profile is not None:
             save_profile()
         sys.stdout.flush()
+        shutil.rmtree(scratch, ignore_errors=True)
         os._exit(0)  # tearing down hundreds of servers one by one is not part of any measurement
 
 

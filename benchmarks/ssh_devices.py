@@ -41,6 +41,7 @@ from _support import (
     baseline_script,
     cpu_seconds,
     median,
+    private_lock_dir,
     run_baseline,
     run_tuned,
     simulators,
@@ -227,6 +228,7 @@ def main() -> None:
     parser.add_argument("--drivers", nargs="+", default=list(SSH_DRIVERS))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    private_lock_dir()  # inherited by the measured children and worker processes
     logging.basicConfig(level=logging.ERROR)
     rows = measure(args.drivers, args.latency, args.runs, realistic=not args.legacy, naive=not args.no_naive)
     print(json.dumps(rows, indent=1) if args.json else table(rows) + "\n\n" + breakdown(rows))

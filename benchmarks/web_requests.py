@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import WEB_DEVICES
+from _support import WEB_DEVICES, private_lock_dir
 
 MINIMUM: dict[str, tuple[int, str]] = {
     "netgear R7000": (10, "401 challenge + start page, WAN, port forwarding list, LAN, attached devices, add-service "
@@ -90,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    private_lock_dir()  # inherited by the measured children and worker processes
     logging.basicConfig(level=logging.ERROR)
     rows = []
     for driver, knobs in WEB_DEVICES:

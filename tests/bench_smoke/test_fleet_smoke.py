@@ -61,3 +61,21 @@ def test_realistic_mode_serves_ssh_and_https_through_the_delay_proxy(tmp_path: P
         report = run_fleet(hosts, "mitigate", workers=4, state_dir=tmp_path)
     assert [r.status for r in report.results] == ["mitigated"] * 4, [r.error_message for r in report.results]
     assert report.results[1].duration >= 2.0  # Linux: the free candidate's arping waits its -w 2 deadline (T1)
+
+
+def test_a_fleet_benchmark_run_leaves_no_scratch_directories_or_lock_files_behind(tmp_path: Path) -> None:
+    """Every benchmark run serves new simulators on new ports: their HTTPS certificates, RouterOS file roots and
+    the routers' lock files must go when the run ends (they had piled up by the ten thousand in /tmp)."""
+    import os
+    import subprocess
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "ROUTERFIX_LOCK_DIR"}
+    env["TMPDIR"] = str(scratch)  # tempfile's (and so the default lock directory's) root for every process
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "fleet.py"
+    done = subprocess.run([sys.executable, str(script), "--sizes", "10", "--processes", "1", "--workers", "4",
+                           "--latency", "0", "--json"], env=env, capture_output=True, text=True, timeout=200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"mitigated": 10' in done.stdout
+    assert sorted(p.name for p in scratch.iterdir()) == []  # no simulator scratch, no lock directory, no state
