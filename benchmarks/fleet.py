@@ -26,6 +26,7 @@ process writes cProfile statistics of all its threads to ``<prefix>.<pid>`` (ben
 
 Run: .venv/bin/python benchmarks/fleet.py [--sizes 10 100 1000] [--workers 64] [--processes 1 2]
                                           [--scaling-workers] [--latency 0.05] [--nornir] [--json]
+                                          [--models tplink netgear:R7800 ...]
 """
 
 from __future__ import annotations
@@ -68,9 +69,22 @@ MIX: tuple[tuple[str, dict[str, Any]], ...] = (
 """One of each per ten routers: 60 % SSH, 40 % web."""
 
 
-def fleet(size: int) -> list[tuple[str, dict[str, Any]]]:
-    """``size`` routers cycling through :data:`MIX`."""
-    return [MIX[i % len(MIX)] for i in range(size)]
+def fleet(size: int, models: tuple[tuple[str, dict[str, Any]], ...] = MIX) -> list[tuple[str, dict[str, Any]]]:
+    """``size`` routers cycling through ``models`` (:data:`MIX`)."""
+    return [models[i % len(models)] for i in range(size)]
+
+
+def models_named(names: list[str]) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """The entries of :data:`MIX` named by ``--models``: a driver (``netgear``: both models) or a driver and its
+    ``model`` knob (``netgear:R7800``)."""
+    wanted = []
+    for entry in MIX:
+        driver, knobs = entry
+        if driver in names or f"{driver}:{knobs.get('model', '')}" in names:
+            wanted.append(entry)
+    if not wanted:
+        raise SystemExit(f"--models {' '.join(names)}: none of {sorted({d for d, _ in MIX})}")
+    return tuple(wanted)
 
 
 # --- child processes (what is measured) -------------------------------------------------------------------------
@@ -312,9 +326,9 @@ PROFILE: str | None = None
 
 def measure(size: int, workers: int, latency: float, procs: int, tool: str = "routerfix",
             scripts: dict[str, Any] | None = None, processes: int = 1, ssh_only: bool = False,
-            web_only: bool = False) -> dict[str, Any]:
+            web_only: bool = False, models: tuple[tuple[str, dict[str, Any]], ...] = MIX) -> dict[str, Any]:
     """Start fresh simulated routers, run one measured child against them."""
-    mix = fleet(size)
+    mix = fleet(size, models)
     if tool.startswith("nornir") or ssh_only:
         mix = [m for m in mix if m[0] in NETMIKO_TYPES]
     elif web_only:
@@ -334,6 +348,8 @@ def measure(size: int, workers: int, latency: float, procs: int, tool: str = "ro
         figures["what_if_curve25519"] = True
     if ssh_only or web_only:
         figures["tool"] += " (SSH subset)" if ssh_only else " (web subset)"
+    if models != MIX:
+        figures["models"] = [f"{d}:{k['model']}" if "model" in k else d for d, k in models]
     return figures
 
 
@@ -360,6 +376,8 @@ def main() -> None:
     parser.add_argument("--what-if-curve25519", action="store_true",
                         help="every SSH device offers curve25519 instead of its documented key exchanges (MikroTik "
                              "and classic IOS offer only finite-field Diffie-Hellman): what that costs the client")
+    parser.add_argument("--models", nargs="+", metavar="DRIVER[:MODEL]",
+                        help="only these entries of the mix (e.g. tplink, netgear:R7800): CPU per router by device")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     private_lock_dir()  # inherited by the measured children and worker processes
@@ -386,7 +404,8 @@ def main() -> None:
     for size in args.sizes:
         for processes in args.processes:
             rows.append(measure(size, args.workers, args.latency, args.sim_processes, processes=processes,
-                                ssh_only=args.subset == "ssh", web_only=args.subset == "web"))
+                                ssh_only=args.subset == "ssh", web_only=args.subset == "web",
+                                models=models_named(args.models) if args.models else MIX))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     for workers in args.scaling_workers:
         rows.append(measure(args.scaling_size, workers, args.latency, args.sim_processes))

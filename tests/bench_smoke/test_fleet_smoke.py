@@ -15,7 +15,7 @@ from routerfix.secrets import Secret
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from _support import WEB_DEVICES, deal, simulators
-from fleet import fleet
+from fleet import MIX, fleet, models_named
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -29,6 +29,15 @@ def test_mixed_fleet_of_20_is_mitigated_then_unchanged(tmp_path: Path) -> None:
         assert [r.status for r in first.results] == ["mitigated"] * 20, [r.error_message for r in first.results]
         again = run_fleet(hosts, "mitigate", workers=8, state_dir=tmp_path)
         assert [r.status for r in again.results] == ["unchanged"] * 20
+
+
+def test_models_pick_drivers_or_one_model_of_the_mix_and_refuse_unknown_names() -> None:
+    assert [k.get("model") for d, k in models_named(["netgear"])] == ["R7000", "R7800"]
+    assert models_named(["netgear:R7800", "tplink"]) == (("netgear", {"model": "R7800"}), ("tplink", {}))
+    assert fleet(3, models_named(["tplink"])) == [("tplink", {})] * 3
+    assert fleet(len(MIX)) == list(MIX)
+    with pytest.raises(SystemExit, match="--models belkin"):
+        models_named(["belkin"])
 
 
 @pytest.mark.parametrize("processes", [1, 2, 3, 4, 7])
