@@ -174,13 +174,20 @@ def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float,
     offers curve25519 instead of its documented key exchanges (a what-if, to show what the finite-field
     Diffie-Hellman of the devices that offer nothing else costs the client). ``pids`` (a list) receives the
     simulator processes' ids (for :func:`process_cpu_seconds`)."""
+    import shutil
+    import tempfile
+
     processes = max(1, min(processes, len(devices) or 1))
     shares = deal(devices, processes)
     procs = []
+    scratch = tempfile.mkdtemp(prefix="routerfix-bench-sims-")  # the simulators' files; removed below in any case
     try:
-        for share in shares:
+        for index, share in enumerate(shares):
+            own = os.path.join(scratch, str(index))
+            os.mkdir(own)
             spec = {"latency": latency, "network": "proxy" if realistic else "knob", "timing": realistic,
-                    "what_if_curve25519": what_if_curve25519, "devices": [list(devices[i]) for i in share]}
+                    "what_if_curve25519": what_if_curve25519, "scratch": own,
+                    "devices": [list(devices[i]) for i in share]}
             procs.append(subprocess.Popen([sys.executable, str(HERE / "simhost.py"), json.dumps(spec)],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
             if pids is not None:
@@ -212,6 +219,7 @@ def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        shutil.rmtree(scratch, ignore_errors=True)  # what a killed simulator process could not remove itself
 
 
 # --- the plain netmiko script of an MSP engineer ------------------------------------------------------------

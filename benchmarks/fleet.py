@@ -74,17 +74,19 @@ def fleet(size: int, models: tuple[tuple[str, dict[str, Any]], ...] = MIX) -> li
     return [models[i % len(models)] for i in range(size)]
 
 
+def _model_names(entry: tuple[str, dict[str, Any]]) -> tuple[str, ...]:
+    driver, knobs = entry
+    return (driver, f"{driver}:{knobs['model']}") if "model" in knobs else (driver,)
+
+
 def models_named(names: list[str]) -> tuple[tuple[str, dict[str, Any]], ...]:
     """The entries of :data:`MIX` named by ``--models``: a driver (``netgear``: both models) or a driver and its
-    ``model`` knob (``netgear:R7800``)."""
-    wanted = []
-    for entry in MIX:
-        driver, knobs = entry
-        if driver in names or f"{driver}:{knobs.get('model', '')}" in names:
-            wanted.append(entry)
-    if not wanted:
-        raise SystemExit(f"--models {' '.join(names)}: none of {sorted({d for d, _ in MIX})}")
-    return tuple(wanted)
+    ``model`` knob (``netgear:R7800``). A name that picks no entry is refused."""
+    unknown = [n for n in names if not any(n in _model_names(entry) for entry in MIX)]
+    if unknown:
+        known = sorted({name for entry in MIX for name in _model_names(entry)})
+        raise SystemExit(f"--models {' '.join(unknown)}: not in the mix; choose from {' '.join(known)}")
+    return tuple(entry for entry in MIX if any(n in _model_names(entry) for n in names))
 
 
 # --- child processes (what is measured) -------------------------------------------------------------------------
@@ -333,6 +335,8 @@ def measure(size: int, workers: int, latency: float, procs: int, tool: str = "ro
         mix = [m for m in mix if m[0] in NETMIKO_TYPES]
     elif web_only:
         mix = [m for m in mix if m[0] not in NETMIKO_TYPES]
+    if not mix:
+        raise SystemExit(f"no router to run: the models {[d for d, _ in models]} have none of this kind")
     pids: list[int] = []
     with simulators(mix, latency=latency, processes=procs, realistic=REALISTIC, pids=pids,
                     what_if_curve25519=WHAT_IF_CURVE25519) as devices:
@@ -400,21 +404,22 @@ def main() -> None:
     WHAT_IF_CURVE25519 = args.what_if_curve25519
     SHARED_SSL = args.shared_ssl_context
     PROFILE = str(Path(args.profile).resolve()) if args.profile else None
+    models = models_named(args.models) if args.models else MIX
     rows = []
     for size in args.sizes:
         for processes in args.processes:
             rows.append(measure(size, args.workers, args.latency, args.sim_processes, processes=processes,
-                                ssh_only=args.subset == "ssh", web_only=args.subset == "web",
-                                models=models_named(args.models) if args.models else MIX))
+                                ssh_only=args.subset == "ssh", web_only=args.subset == "web", models=models))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     for workers in args.scaling_workers:
-        rows.append(measure(args.scaling_size, workers, args.latency, args.sim_processes))
+        rows.append(measure(args.scaling_size, workers, args.latency, args.sim_processes, models=models))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     if args.nornir:
         scripts = nornir_scripts()
         for size in args.nornir_sizes:
-            rows.append(measure(size, args.workers, args.latency, args.sim_processes, ssh_only=True))
-            rows.append(measure(size, args.workers, args.latency, args.sim_processes, "nornir", scripts))
+            rows.append(measure(size, args.workers, args.latency, args.sim_processes, ssh_only=True, models=models))
+            rows.append(measure(size, args.workers, args.latency, args.sim_processes, "nornir", scripts,
+                                models=models))
             print(json.dumps(rows[-2:]), file=sys.stderr, flush=True)
     if args.json:
         for row in rows:

@@ -85,6 +85,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    from _support import private_lock_dir  # run as a script from benchmarks/ (sys.path[0])
+
+    private_lock_dir()  # the routers' lock files go with the run
     pages = simulator_pages()
     old = _reference()
     for name, text in pages.items():

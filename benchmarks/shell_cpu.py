@@ -96,6 +96,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    from _support import private_lock_dir  # run as a script from benchmarks/ (sys.path[0])
+
+    private_lock_dir()  # the routers' lock files go with the run
     figures = measure(args.routers, args.workers)
     if args.json:
         print(json.dumps(figures))

@@ -59,7 +59,8 @@ def main() -> None:
     spec = json.loads(sys.argv[1])
     # the devices' scratch files (HTTPS certificates, RouterOS file roots) in one directory, removed below: the
     # fast exit skips each simulator's own clean-up, which left thousands of directories in /tmp per run
-    scratch = tempfile.mkdtemp(prefix="routerfix-simhost-")
+    # (``spec["scratch"]``: the parent's, which it also removes if it has to kill this process)
+    scratch = spec.get("scratch") or tempfile.mkdtemp(prefix="routerfix-simhost-")
     tempfile.tempdir = scratch
     try:
         _serve(spec)

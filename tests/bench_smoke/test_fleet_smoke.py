@@ -38,6 +38,8 @@ def test_models_pick_drivers_or_one_model_of_the_mix_and_refuse_unknown_names() 
     assert fleet(len(MIX)) == list(MIX)
     with pytest.raises(SystemExit, match="--models belkin"):
         models_named(["belkin"])
+    with pytest.raises(SystemExit, match=r"--models netgear:R9000 belkin: not in the mix; choose from .*netgear:R7800"):
+        models_named(["tplink", "netgear:R9000", "belkin"])  # one known name does not hide the unknown ones
 
 
 @pytest.mark.parametrize("processes", [1, 2, 3, 4, 7])
