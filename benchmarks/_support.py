@@ -7,14 +7,17 @@ Nothing here is imported by routerfix itself; the scripts are plain Python run f
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -104,10 +107,6 @@ def private_lock_dir() -> str:
     own, removed when the process exits, unless the variable is set already (a parent benchmark's, inherited).
     Every run serves freshly started simulators on new ports, i.e. new devices: with the default directory each
     run left one lock file per router behind (115,000 on this machine by session 11). Returns the directory."""
-    import atexit
-    import shutil
-    import tempfile
-
     current = os.environ.get("ROUTERFIX_LOCK_DIR")
     if current:
         return current
@@ -174,9 +173,6 @@ def simulators(devices: Sequence[tuple[str, dict[str, Any]]], *, latency: float,
     offers curve25519 instead of its documented key exchanges (a what-if, to show what the finite-field
     Diffie-Hellman of the devices that offer nothing else costs the client). ``pids`` (a list) receives the
     simulator processes' ids (for :func:`process_cpu_seconds`)."""
-    import shutil
-    import tempfile
-
     processes = max(1, min(processes, len(devices) or 1))
     shares = deal(devices, processes)
     procs = []

@@ -353,7 +353,7 @@ def measure(size: int, workers: int, latency: float, procs: int, tool: str = "ro
     if ssh_only or web_only:
         figures["tool"] += " (SSH subset)" if ssh_only else " (web subset)"
     if models != MIX:
-        figures["models"] = [f"{d}:{k['model']}" if "model" in k else d for d, k in models]
+        figures["models"] = [_model_names(entry)[-1] for entry in models]  # netgear:R7800, tplink
     return figures
 
 

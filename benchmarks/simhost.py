@@ -63,13 +63,12 @@ def main() -> None:
     scratch = spec.get("scratch") or tempfile.mkdtemp(prefix="routerfix-simhost-")
     tempfile.tempdir = scratch
     try:
-        _serve(spec)
+        _serve(spec, scratch)
     finally:  # a start-up failure (the normal end leaves by os._exit in _serve)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _serve(spec: dict[str, Any]) -> None:
-    scratch = tempfile.gettempdir()
+def _serve(spec: dict[str, Any], scratch: str) -> None:
     profile = os.environ.get("ROUTERFIX_SIMHOST_PROFILE")
     # every thread: the SSH event loop, the delay proxies, the web servers' threads; one file per process
     save_profile = profile_threads(f"{profile}.{os.getpid()}") if profile else None
