@@ -1,17 +1,19 @@
 """Undo journal cost: time to write one run's record (``routerfix.records.Journal``), as the engine writes it:
-``begin`` + one ``step_done`` per step + ``finish`` with the result, i.e. N + 2 atomic saves (temporary file,
-fsync, rename, fsync of the directory).
+``begin`` + one ``step_done`` per step + ``finish`` with the result, i.e. N + 2 saves.
 
 The record is a real one: the ``memory`` driver's ``office`` router mitigated (its plan's steps cycled to
-``--steps N``). Each save is measured with the previous encoding (``json.dumps(..., indent=2)``: json's
-pure-Python encoder) and the current one (:func:`routerfix.records.encode_record`: compact, the C encoder), in
-the same process, alternating, median of ``--runs``:
+``--steps N``). Two ways of saving, in the same process, alternating, median of ``--runs``:
 
-* *encode*: CPU time of the N + 2 encodings alone;
-* *save*: wall and CPU time of the N + 2 full saves into a directory on the state directory's file system
-  (``--dir``, default a temporary directory under the current one: fsync on tmpfs would cost nothing).
+* *rewrite (before)*: every save atomic (temporary file, fsync, rename over the last version, fsync of the
+  directory): one new file and one freed inode per save after the first;
+* *append (now)*: the first save atomic, every later one the whole record appended as one more line and fsynced.
 
-Run: .venv/bin/python benchmarks/journal.py [--steps 5 20] [--runs 51] [--dir PATH] [--json]
+Measured: wall and CPU time (kernel included) of the N + 2 saves into a directory on the state directory's file
+system (``--dir``, default a temporary directory under the current one: fsync on tmpfs would cost nothing), and
+the final file's size. Each run removes its file, as a fleet run's clean-up does, so later runs create files
+where earlier ones were freed.
+
+Run: .venv/bin/python benchmarks/journal.py [--steps 4 20] [--runs 101] [--dir PATH] [--json]
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,15 @@ from routerfix import records
 from routerfix.enums import Operation
 from routerfix.records import DeviceKey, Journal, JournalStatus
 
-Encoder = Callable[[dict[str, Any]], str]
+
+class RewritingJournal(Journal):
+    """The journal before the change: every save replaces the whole file atomically."""
+
+    def _save(self) -> None:
+        records.atomic_write(self.path, records.encode_record(self.data))
 
 
-def _indented(data: dict[str, Any]) -> str:
-    """The encoding before this change."""
-    return json.dumps(data, indent=2) + "\n"
-
-
-ENCODERS: dict[str, Encoder] = {"indent=2 (before)": _indented, "compact (now)": records.encode_record}
+METHODS: dict[str, type[Journal]] = {"rewrite (before)": RewritingJournal, "append (now)": Journal}
 
 
 def typical_record(steps: int) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]],
@@ -54,56 +55,43 @@ def typical_record(steps: int) -> tuple[dict[str, Any], list[dict[str, Any]], li
     return data["before"], planned, undo, result.to_dict()
 
 
-def _one_run(directory: Path, encode: Encoder, record: tuple[Any, ...], steps: int, *,
-             save: bool) -> tuple[float, float]:
-    """(wall, CPU) seconds to write one run's record with ``encode``; ``save=False``: the encodings only."""
+def _one_run(directory: Path, method: type[Journal], record: tuple[Any, ...], steps: int) -> tuple[float, float, int]:
+    """(wall, CPU) seconds to write one run's record with ``method``, and the file's final size in bytes."""
     before, planned, undo, result = record
-    journal = Journal(directory, DeviceKey("memory", "bench-journal"), Operation.MITIGATE)
-    original = records.encode_record
-    records.encode_record = encode  # the Journal's saves go through the encoder measured
+    journal = method(directory, DeviceKey("memory", "bench-journal"), Operation.MITIGATE)
     try:
         wall, cpu = time.perf_counter(), time.process_time()
-        if save:
-            journal.begin(before, planned, undo)
-            for index in range(steps):
-                journal.step_done(index)
-            journal.finish(JournalStatus.DONE, result)
-        else:
-            journal.data.update(before=before, planned=planned, undo=undo)
-            encode(journal.data)
-            for index in range(steps):
-                journal.data["steps_done"].append(index)
-                encode(journal.data)
-            encode({**result, **journal.data})
-        return time.perf_counter() - wall, time.process_time() - cpu
+        journal.begin(before, planned, undo)
+        for index in range(steps):
+            journal.step_done(index)
+        journal.finish(JournalStatus.DONE, result)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        size = journal.path.stat().st_size
+        assert records.load_record(journal.path)["steps_done"] == list(range(steps))
+        return wall, cpu, size
     finally:
-        records.encode_record = original
         journal.path.unlink(missing_ok=True)
 
 
 def measure(steps: int, runs: int, directory: Path) -> dict[str, Any]:
-    """Medians in milliseconds per record, for each encoder; the record's size in bytes."""
+    """Medians in milliseconds per record, for each way of saving; the final file's size in bytes."""
     record = typical_record(steps)
-    samples: dict[str, dict[str, list[float]]] = {name: {"encode_cpu": [], "save_wall": [], "save_cpu": []}
-                                                  for name in ENCODERS}
+    samples: dict[str, dict[str, list[float]]] = {name: {"save_wall": [], "save_cpu": []} for name in METHODS}
+    sizes: dict[str, int] = {}
     for _ in range(runs):
-        for name, encode in ENCODERS.items():  # alternating, so machine load falls on both
-            samples[name]["encode_cpu"].append(_one_run(directory, encode, record, steps, save=False)[1])
-            wall, cpu = _one_run(directory, encode, record, steps, save=True)
+        for name, method in METHODS.items():  # alternating, so machine load falls on both
+            wall, cpu, sizes[name] = _one_run(directory, method, record, steps)
             samples[name]["save_wall"].append(wall)
             samples[name]["save_cpu"].append(cpu)
-    before, planned, _, result = record
-    final = {**result, "before": before, "planned": planned, "steps_done": list(range(steps))}
-    return {"steps": steps, "saves": steps + 2, "runs": runs,
-            "bytes": {name: len(encode(final).encode()) for name, encode in ENCODERS.items()},
+    return {"steps": steps, "saves": steps + 2, "runs": runs, "bytes": sizes,
             "ms": {name: {k: round(statistics.median(v) * 1000, 3) for k, v in s.items()}
                    for name, s in samples.items()}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, nargs="+", default=[5, 20])
-    parser.add_argument("--runs", type=int, default=51)
+    parser.add_argument("--steps", type=int, nargs="+", default=[4, 20])
+    parser.add_argument("--runs", type=int, default=101)
     parser.add_argument("--dir", type=Path, default=None, help="where the records are written (default: under .)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -112,12 +100,12 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print("| steps (saves) | encoding | encode CPU | save wall (fsync) | save CPU | final record |")
-    print("|---|---|---|---|---|---|")
+    print("| steps (saves) | saving | save wall (fsync) | save CPU (incl. kernel) | final file |")
+    print("|---|---|---|---|---|")
     for row in rows:
         for name, ms in row["ms"].items():
-            print(f"| {row['steps']} ({row['saves']}) | {name} | {ms['encode_cpu']:.2f} ms | {ms['save_wall']:.2f} ms "
-                  f"| {ms['save_cpu']:.2f} ms | {row['bytes'][name]:,} B |")
+            print(f"| {row['steps']} ({row['saves']}) | {name} | {ms['save_wall']:.2f} ms | {ms['save_cpu']:.2f} ms "
+                  f"| {row['bytes'][name]:,} B |")
     print(f"\nMedians of {args.runs} runs per row, per record (all its saves).")
 
 

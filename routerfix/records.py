@@ -1,12 +1,16 @@
 """Undo records: the one home for naming, saving, finding and loading them.
 
-A record is a JSON file in the state directory, one per run that writes. It is a write-ahead journal: the
-engine creates it *before the first write* with the prior state of everything the plan touches, appends each
-step as it is done, and closes it with the run's result. Every save is atomic (temporary file, fsync, rename,
-mode 0600), so a kill at any moment leaves either the previous version or the new one, never a torn file. The
-journal is written as compact JSON (:func:`encode_record`, json's C encoder: an indented dump goes through its
-pure-Python one, several saves per run); a copy for people (:func:`save_copy`, ``--save``) is indented. Both, and
-the indented records of earlier versions, are read alike.
+A record is a file in the state directory, one per run that writes. It is a write-ahead journal: the
+engine creates it *before the first write* with the prior state of everything the plan touches, saves it again
+after each batch of steps is done, and closes it with the run's result. The first save is atomic (temporary file,
+fsync, rename, mode 0600); every later one appends the whole record as one more line and fsyncs it (JSON Lines:
+the last complete line is the record; one that would grow past :data:`JOURNAL_REWRITE_AT` is rewritten whole
+instead). A kill at any moment leaves at worst a torn last line, which reading skips,
+so the previous version counts; and no save after the first creates, renames or frees a file (a rename over the
+last version freed an inode on every save, which ext4 without a journal pays for on every later create:
+benchmarks/README.md §5). Each line is compact JSON (:func:`encode_record`, json's C encoder: an indented dump goes
+through its pure-Python one); a copy for people (:func:`save_copy`, ``--save``) is one indented JSON document.
+Both, and the one-document records of earlier versions, are read alike (:func:`read_record_text`).
 
 Records are keyed by driver + host + port (:class:`DeviceKey`): two routers behind one address never share
 one. File names carry a UTC timestamp with microseconds, the process id and a random suffix, so they never
@@ -22,6 +26,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import secrets as _random
 import time
 from collections.abc import Iterable, Iterator
@@ -49,6 +54,9 @@ replayed."""
 READ_VERSIONS = frozenset({1, 2})
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 """A record bigger than this is refused unread (records are a few kilobytes)."""
+JOURNAL_REWRITE_AT = 256 * 1024
+"""A journal save that would take its file past this many bytes rewrites it whole (atomically, as the first save)
+instead of appending: a run of many batches keeps its record small."""
 ECHO_MAX = 200
 """The most characters of a file name or value an error message repeats."""
 
@@ -148,6 +156,7 @@ _MADE_DIRS: set[Path] = set()
 
 _TEMPORARY_NUMBERS = itertools.count()
 """Numbers the temporary files of this process (``next`` on it is atomic: threads never draw the same one)."""
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 _TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -167,6 +176,14 @@ def _create_temporary(directory: Path, name: str) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name beside {name!r} in {directory}")
 
 
+def _write_synced(fd: int, text: str) -> None:
+    """Write all of ``text`` to ``fd`` and fsync it."""
+    data = memoryview(text.encode("utf-8"))
+    while data:
+        data = data[os.write(fd, data):]
+    os.fsync(fd)
+
+
 def atomic_write(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically, readable only by its owner: a temporary file in the same
     directory, fsync, rename over ``path``, fsync of the directory. A kill at any point leaves the old file
@@ -183,10 +200,7 @@ def atomic_write(path: str | Path, text: str) -> Path:
         fd, tmp = _create_temporary(directory, target.name)
     try:
         try:
-            data = memoryview(text.encode("utf-8"))
-            while data:
-                data = data[os.write(fd, data):]
-            os.fsync(fd)
+            _write_synced(fd, text)
         finally:
             os.close(fd)
         os.replace(tmp, target)
@@ -220,7 +234,35 @@ def _read_json(path: Path) -> Any:
         raw = handle.read(MAX_RECORD_BYTES + 1)
     if len(raw) > MAX_RECORD_BYTES:
         raise ValueError(f"larger than {MAX_RECORD_BYTES} bytes")
-    return json.loads(raw.decode("utf-8"))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a torn save's tail (records are ASCII): what comes before it counts
+        text = raw[:exc.start].decode("utf-8")
+    return read_record_text(text)
+
+
+_DECODER = json.JSONDecoder()
+_BLANK = re.compile(r"[ \t\r\n]*")
+
+
+def _past_blanks(text: str, position: int) -> int:
+    match = _BLANK.match(text, position)
+    return match.end() if match else position
+
+
+def read_record_text(text: str) -> Any:
+    """The record a file's ``text`` holds: its last complete JSON value (a journal appends one per save; an
+    indented copy or an earlier version's record is one). What follows the last complete value (a save torn by
+    a kill or a crash) is ignored; :class:`ValueError` when not even the first value is complete."""
+    found, position = _DECODER.raw_decode(text, _past_blanks(text, 0))
+    while True:
+        position = _past_blanks(text, position)
+        if position >= len(text):
+            return found
+        try:
+            found, position = _DECODER.raw_decode(text, position)
+        except ValueError:
+            return found
 
 
 def check_record(data: Any) -> dict[str, Any]:
@@ -242,7 +284,7 @@ def load_record(source: str | Path | dict[str, Any]) -> dict[str, Any]:
         if isinstance(source, Path) or not text.lstrip().startswith("{"):
             data = _read_json(Path(text))
         else:
-            data = json.loads(text[:MAX_RECORD_BYTES])
+            data = read_record_text(text[:MAX_RECORD_BYTES])
     except (OSError, ValueError) as exc:
         raise StateFileError(f"cannot read the saved result {clip(source)!r}: {clip(exc)}") from None
     return check_record(data)
@@ -301,7 +343,8 @@ def latest_record(state_dir: str | Path, key: DeviceKey) -> Path | None:
 
 
 class Journal:
-    """The write-ahead record of one run (see the module docstring). Each method saves it atomically."""
+    """The write-ahead record of one run (see the module docstring). Each method saves it: the first save
+    creates the file atomically, the later ones append to it."""
 
     def __init__(self, state_dir: str | Path, key: DeviceKey, operation: Operation) -> None:
         self.key = key
@@ -309,6 +352,7 @@ class Journal:
         self.data: dict[str, Any] = {"record_version": RECORD_VERSION, **key.to_data(), "operation": str(operation),
                                      "journal": JournalStatus.APPLYING.value, "journal_started": time.time(),
                                      "steps_done": [], "undo": []}
+        self._size = 0  # bytes in the file; 0: not created yet, or the next save rewrites it whole
 
     def begin(self, before: dict[str, Any], planned: list[dict[str, Any]], undo: list[dict[str, Any]]) -> None:
         """Before the first write: the prior state of everything the plan touches, and the planned steps."""
@@ -334,4 +378,18 @@ class Journal:
         self._save()
 
     def _save(self) -> None:
-        atomic_write(self.path, encode_record(self.data))
+        text = encode_record(self.data)
+        if not self._size or self._size + len(text) > JOURNAL_REWRITE_AT:
+            atomic_write(self.path, text)
+            self._size = len(text)
+            return
+        try:
+            fd = os.open(self.path, _APPEND_FLAGS)
+            try:
+                _write_synced(fd, text)
+            finally:
+                os.close(fd)
+        except BaseException:
+            self._size = 0  # a line may be torn: the next save rewrites the file whole
+            raise
+        self._size += len(text)

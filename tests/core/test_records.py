@@ -3,6 +3,7 @@ across runs, and what the CLI's --save adds."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import stat
@@ -15,7 +16,7 @@ from helpers import Lease, router
 from routerfix.drivers.memory.driver import MemoryRouter
 
 import routerfix
-from routerfix import NatMode, PortForward
+from routerfix import NatMode, PortForward, records
 from routerfix.enums import Operation
 from routerfix.planner import managed_view
 from routerfix.records import DeviceKey, Journal, JournalStatus, atomic_write, load_record, record_name, undo_chain
@@ -98,30 +99,84 @@ def test_a_save_that_dies_midway_leaves_the_previous_file_whole(tmp_path: Path, 
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
-def test_the_journal_is_compact_json_saved_private(tmp_path: Path) -> None:
-    """One line, no indent (json's C encoder: the journal is saved after every step of every router)."""
+def test_the_journal_is_compact_json_lines_saved_private(tmp_path: Path) -> None:
+    """One compact line per save (json's C encoder: the journal is saved after every batch of every router), the
+    last line the record."""
     r = router()
     with connect_port(r, None) as d:
         done = routerfix.apply_ghostcall_mitigation(d, state_dir=tmp_path / "state")
     path = Path(str(done.record_file))
-    text = path.read_text()
-    assert text == json.dumps(json.loads(text), separators=(",", ":")) + "\n"
-    assert json.loads(text) == load_record(path) and load_record(path)["journal"] == "done"
+    lines = path.read_text().splitlines(keepends=True)
+    assert len(lines) >= 3  # begin, the steps, the result
+    assert all(line == json.dumps(json.loads(line), separators=(",", ":")) + "\n" for line in lines)
+    assert [json.loads(line)["journal"] for line in lines] == ["applying"] * (len(lines) - 1) + ["done"]
+    assert json.loads(lines[-1]) == load_record(path) and load_record(path)["status"] == "mitigated"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_every_journal_save_is_fsynced_before_it_replaces_the_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                                     ) -> None:
+def test_only_the_first_journal_save_creates_a_file_the_later_ones_append_fsynced(tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                                   ) -> None:
     events: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
     monkeypatch.setattr(os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
     journal = Journal(tmp_path, DeviceKey("memory", "h"), Operation.MITIGATE)
     journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}], [{"kind": "set_sip_alg"}])
+    assert events == ["fsync", "replace", "fsync"]  # the file before the rename, the directory after it
+    inode = journal.path.stat().st_ino
     journal.step_done(0)
+    assert load_record(journal.path)["steps_done"] == [0] and load_record(journal.path)["journal"] == "applying"
     journal.finish(JournalStatus.DONE)
-    assert events == ["fsync", "replace", "fsync"] * 3  # the file before the rename, the directory after it
-    assert load_record(journal.path)["steps_done"] == [0]
+    assert events == ["fsync", "replace", "fsync", "fsync", "fsync"]  # each append is fsynced; no rename
+    assert journal.path.stat().st_ino == inode and [p.name for p in tmp_path.iterdir()] == [journal.path.name]
+    assert load_record(journal.path)["journal"] == "done" and load_record(journal.path)["steps_done"] == [0]
+
+
+@pytest.mark.parametrize("tail", [b'{"record_version":2,"journ', b"\x00" * 512, b'{"a":1', b"\xc3", b"\xff\xfe{"])
+def test_a_save_torn_by_a_kill_or_a_crash_leaves_the_previous_version(tmp_path: Path, tail: bytes) -> None:
+    journal = Journal(tmp_path, DeviceKey("memory", "h"), Operation.MITIGATE)
+    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}], [{"kind": "set_sip_alg"}])
+    journal.step_done(0)
+    with journal.path.open("ab") as handle:
+        handle.write(tail)  # part of the next save, or what a crash left past the end
+    record = load_record(journal.path)
+    assert record["steps_done"] == [0] and record["journal"] == "applying"
+
+
+def test_a_journal_of_many_batches_is_rewritten_whole_instead_of_growing_past_the_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(records, "JOURNAL_REWRITE_AT", 12_000)  # four or five saves of this record
+    journal = Journal(tmp_path, DeviceKey("memory", "h"), Operation.MITIGATE)
+    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}] * 50, [{"kind": "set_sip_alg"}] * 50)
+    sizes, lines = [], []
+    for index in range(50):
+        journal.step_done(index)
+        sizes.append(journal.path.stat().st_size)
+        lines.append(journal.path.read_text().count("\n"))
+    assert max(sizes) <= 12_000 and max(lines) > 2  # appended between the rewrites
+    assert sum(1 for a, b in itertools.pairwise(sizes) if b < a) >= 5  # and rewritten whole, shorter, again and again
+    assert load_record(journal.path)["steps_done"] == list(range(50))
+    assert [p.name for p in tmp_path.iterdir()] == [journal.path.name]
+
+
+def test_a_failed_append_is_followed_by_a_whole_atomic_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = Journal(tmp_path, DeviceKey("memory", "h"), Operation.MITIGATE)
+    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}], [{"kind": "set_sip_alg"}])
+    real_write = os.write
+
+    def torn(fd: int, data: bytes) -> int:
+        real_write(fd, bytes(data[:10]))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", torn)
+    with pytest.raises(OSError):
+        journal.step_done(0)
+    monkeypatch.setattr(os, "write", real_write)
+    assert load_record(journal.path)["steps_done"] == []  # the torn line is skipped
+    journal.finish(JournalStatus.DONE)
+    assert journal.path.read_text().count("\n") == 1  # rewritten whole: the torn line is gone
+    assert load_record(journal.path)["journal"] == "done" and load_record(journal.path)["steps_done"] == [0]
 
 
 def test_a_record_written_indented_by_earlier_versions_still_undoes(tmp_path: Path) -> None:
@@ -131,7 +186,7 @@ def test_a_record_written_indented_by_earlier_versions_still_undoes(tmp_path: Pa
     with connect_port(r, None) as d:
         done = routerfix.apply_ghostcall_mitigation(d, state_dir=state, replace_conflicting=True)
     path = Path(str(done.record_file))
-    path.write_text(json.dumps(json.loads(path.read_text()), indent=2) + "\n")  # how records were written before
+    path.write_text(json.dumps(load_record(path), indent=2) + "\n")  # how records were written before
     assert path.read_text().startswith('{\n  "')
     with connect_port(r, None) as d:
         undone = routerfix.remove_ghostcall_mitigation(d, state_dir=state)
@@ -228,7 +283,7 @@ def test_undo_and_rollback_restore_a_replaced_forward_under_its_own_name_byte_fo
     before = view(r)
     with connect_port(r, None) as d:
         done = routerfix.apply_ghostcall_mitigation(d, state_dir=tmp_path, replace_conflicting=True)
-    record = json.loads(Path(str(done.record_file)).read_text())
+    record = load_record(Path(str(done.record_file)))
     assert [f["name"] for f in record["before"]["forwards"]] == ["PBX SIP"]           # stored verbatim
     with connect_port(r, None) as d:
         routerfix.remove_ghostcall_mitigation(d, state_dir=tmp_path)
@@ -261,7 +316,7 @@ def test_save_adds_a_copy_and_the_state_dir_keeps_its_record(tmp_path: Path) -> 
     assert kept.parent == tmp_path / "state" and kept.exists()
     assert load_record(tmp_path / "copy.json")["before"] == load_record(kept)["before"]
     assert (tmp_path / "copy.json").read_text().startswith('{\n  "')  # the copy a person reads is indented
-    assert kept.read_text().count("\n") == 1
+    assert all(line.startswith('{"') for line in kept.read_text().splitlines())  # the journal: compact lines
     undo = cli(["undo", *conn, "--yes", "--json"], tmp_path)
     assert undo.returncode == 0, undo.stderr
     assert json.loads(undo.stdout)["records"] == [str(kept)]
