@@ -55,8 +55,10 @@ def typical_record(steps: int) -> tuple[dict[str, Any], list[dict[str, Any]], li
     return data["before"], planned, undo, result.to_dict()
 
 
-def _one_run(directory: Path, method: type[Journal], record: tuple[Any, ...], steps: int) -> tuple[float, float, int]:
-    """(wall, CPU) seconds to write one run's record with ``method``, and the file's final size in bytes."""
+def _one_run(directory: Path, method: type[Journal], record: tuple[Any, ...],
+             steps: int) -> tuple[float, float, int, dict[str, Any]]:
+    """(wall, CPU) seconds to write one run's record with ``method``, the file's final size in bytes and the record
+    read back from it."""
     before, planned, undo, result = record
     journal = method(directory, DeviceKey("memory", "bench-journal"), Operation.MITIGATE)
     try:
@@ -66,9 +68,7 @@ def _one_run(directory: Path, method: type[Journal], record: tuple[Any, ...], st
             journal.step_done(index)
         journal.finish(JournalStatus.DONE, result)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        size = journal.path.stat().st_size
-        assert records.load_record(journal.path)["steps_done"] == list(range(steps))
-        return wall, cpu, size
+        return wall, cpu, journal.path.stat().st_size, records.load_record(journal.path)
     finally:
         journal.path.unlink(missing_ok=True)
 
@@ -79,10 +79,14 @@ def measure(steps: int, runs: int, directory: Path) -> dict[str, Any]:
     samples: dict[str, dict[str, list[float]]] = {name: {"save_wall": [], "save_cpu": []} for name in METHODS}
     sizes: dict[str, int] = {}
     for _ in range(runs):
+        read: list[dict[str, Any]] = []
         for name, method in METHODS.items():  # alternating, so machine load falls on both
-            wall, cpu, sizes[name] = _one_run(directory, method, record, steps)
+            wall, cpu, sizes[name], saved = _one_run(directory, method, record, steps)
             samples[name]["save_wall"].append(wall)
             samples[name]["save_cpu"].append(cpu)
+            read.append({k: v for k, v in saved.items() if k != "journal_started"})
+        if any(other != read[0] for other in read[1:]):
+            raise AssertionError("the ways of saving left different records")
     return {"steps": steps, "saves": steps + 2, "runs": runs, "bytes": sizes,
             "ms": {name: {k: round(statistics.median(v) * 1000, 3) for k, v in s.items()}
                    for name, s in samples.items()}}

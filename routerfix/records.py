@@ -251,18 +251,24 @@ def _past_blanks(text: str, position: int) -> int:
 
 
 def read_record_text(text: str) -> Any:
-    """The record a file's ``text`` holds: its last complete JSON value (a journal appends one per save; an
-    indented copy or an earlier version's record is one). What follows the last complete value (a save torn by
-    a kill or a crash) is ignored; :class:`ValueError` when not even the first value is complete."""
+    """The record a file's ``text`` holds: its first JSON value, or the last of the JSON objects saved after it (a
+    journal appends one per save, each ending its line; an indented copy or an earlier version's record is one
+    value). Whatever follows the last whole object (a save torn by a kill, or what a crash left past the end of
+    the file, even when it parses as some other JSON value) is ignored; :class:`ValueError` when not even the first
+    value is complete."""
     found, position = _DECODER.raw_decode(text, _past_blanks(text, 0))
     while True:
         position = _past_blanks(text, position)
         if position >= len(text):
             return found
         try:
-            found, position = _DECODER.raw_decode(text, position)
+            value, end = _DECODER.raw_decode(text, position)
         except ValueError:
             return found
+        if not isinstance(value, dict) or "record_version" not in value or \
+                (end < len(text) and text[end] not in "\r\n"):
+            return found  # not a save: a save is a record's object alone on its line
+        found, position = value, end
 
 
 def check_record(data: Any) -> dict[str, Any]:
@@ -283,8 +289,10 @@ def load_record(source: str | Path | dict[str, Any]) -> dict[str, Any]:
     try:
         if isinstance(source, Path) or not text.lstrip().startswith("{"):
             data = _read_json(Path(text))
+        elif len(text) > MAX_RECORD_BYTES:
+            raise ValueError(f"larger than {MAX_RECORD_BYTES} bytes")
         else:
-            data = read_record_text(text[:MAX_RECORD_BYTES])
+            data = read_record_text(text)
     except (OSError, ValueError) as exc:
         raise StateFileError(f"cannot read the saved result {clip(source)!r}: {clip(exc)}") from None
     return check_record(data)
@@ -379,17 +387,22 @@ class Journal:
 
     def _save(self) -> None:
         text = encode_record(self.data)
-        if not self._size or self._size + len(text) > JOURNAL_REWRITE_AT:
-            atomic_write(self.path, text)
-            self._size = len(text)
-            return
-        try:
-            fd = os.open(self.path, _APPEND_FLAGS)
+        if self._size and self._size + len(text) <= JOURNAL_REWRITE_AT:
             try:
-                _write_synced(fd, text)
-            finally:
-                os.close(fd)
-        except BaseException:
-            self._size = 0  # a line may be torn: the next save rewrites the file whole
-            raise
+                self._append(text)
+                return
+            except OSError:  # gone, replaced, or a write failed: the whole record, atomically, as the first save
+                self._size = 0
+            except BaseException:
+                self._size = 0  # a line may be torn: the next save rewrites the file whole
+                raise
+        atomic_write(self.path, text)
+        self._size = len(text)
+
+    def _append(self, text: str) -> None:
+        fd = os.open(self.path, _APPEND_FLAGS)  # never creates the file, never follows a link
+        try:
+            _write_synced(fd, text)
+        finally:
+            os.close(fd)
         self._size += len(text)

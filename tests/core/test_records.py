@@ -133,7 +133,8 @@ def test_only_the_first_journal_save_creates_a_file_the_later_ones_append_fsynce
     assert load_record(journal.path)["journal"] == "done" and load_record(journal.path)["steps_done"] == [0]
 
 
-@pytest.mark.parametrize("tail", [b'{"record_version":2,"journ', b"\x00" * 512, b'{"a":1', b"\xc3", b"\xff\xfe{"])
+@pytest.mark.parametrize("tail", [b'{"record_version":2,"journ', b"\x00" * 512, b'{"a":1', b"\xc3", b"\xff\xfe{",
+                                  b"7\n", b"[1]\n", b'{"a":1}\n', b'{"record_version":2}x', b"2026-12-06 old log\n"])
 def test_a_save_torn_by_a_kill_or_a_crash_leaves_the_previous_version(tmp_path: Path, tail: bytes) -> None:
     journal = Journal(tmp_path, DeviceKey("memory", "h"), Operation.MITIGATE)
     journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}], [{"kind": "set_sip_alg"}])
@@ -158,6 +159,25 @@ def test_a_journal_of_many_batches_is_rewritten_whole_instead_of_growing_past_th
     assert sum(1 for a, b in itertools.pairwise(sizes) if b < a) >= 5  # and rewritten whole, shorter, again and again
     assert load_record(journal.path)["steps_done"] == list(range(50))
     assert [p.name for p in tmp_path.iterdir()] == [journal.path.name]
+
+
+@pytest.mark.parametrize("gone", ["record", "directory", "link"])
+def test_a_record_removed_or_replaced_mid_run_is_saved_again_whole(tmp_path: Path, gone: str) -> None:
+    state = tmp_path / "state"
+    journal = Journal(state, DeviceKey("memory", "h"), Operation.MITIGATE)
+    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}], [{"kind": "set_sip_alg"}])
+    journal.path.unlink()
+    if gone == "directory":
+        state.rmdir()
+    elif gone == "link":
+        (tmp_path / "elsewhere").write_text("not routerfix's\n")
+        journal.path.symlink_to(tmp_path / "elsewhere")
+    journal.step_done(0)  # never a failed run for it: the whole record again, atomically (as the first save)
+    assert journal.path.is_file() and not journal.path.is_symlink()
+    if gone == "link":
+        assert (tmp_path / "elsewhere").read_text() == "not routerfix's\n"  # the link was replaced, not followed
+    assert load_record(journal.path)["steps_done"] == [0]
+    assert stat.S_IMODE(journal.path.stat().st_mode) == 0o600
 
 
 def test_a_failed_append_is_followed_by_a_whole_atomic_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
