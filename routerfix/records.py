@@ -231,7 +231,11 @@ def save_copy(data: dict[str, Any], path: str | Path) -> Path:
 
 def _read_json(path: Path) -> Any:
     with path.open("rb") as handle:
-        raw = handle.read(MAX_RECORD_BYTES + 1)
+        return _decode(handle.read(MAX_RECORD_BYTES + 1))
+
+
+def _decode(raw: bytes) -> Any:
+    """The record in a file's bytes (:func:`read_record_text`), refused past :data:`MAX_RECORD_BYTES`."""
     if len(raw) > MAX_RECORD_BYTES:
         raise ValueError(f"larger than {MAX_RECORD_BYTES} bytes")
     try:
@@ -289,10 +293,8 @@ def load_record(source: str | Path | dict[str, Any]) -> dict[str, Any]:
     try:
         if isinstance(source, Path) or not text.lstrip().startswith("{"):
             data = _read_json(Path(text))
-        elif len(text) > MAX_RECORD_BYTES:
-            raise ValueError(f"larger than {MAX_RECORD_BYTES} bytes")
         else:
-            data = read_record_text(text)
+            data = _decode(text.encode("utf-8"))
     except (OSError, ValueError) as exc:
         raise StateFileError(f"cannot read the saved result {clip(source)!r}: {clip(exc)}") from None
     return check_record(data)
@@ -390,6 +392,7 @@ class Journal:
         if self._size and self._size + len(text) <= JOURNAL_REWRITE_AT:
             try:
                 self._append(text)
+                self._size += len(text)
                 return
             except OSError:  # gone, replaced, or a write failed: the whole record, atomically, as the first save
                 self._size = 0
@@ -405,4 +408,3 @@ class Journal:
             _write_synced(fd, text)
         finally:
             os.close(fd)
-        self._size += len(text)

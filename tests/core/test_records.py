@@ -99,6 +99,13 @@ def test_a_save_that_dies_midway_leaves_the_previous_file_whole(tmp_path: Path, 
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
+def begun(directory: Path, steps: int = 1) -> Journal:
+    """A journal after its first save: a plan of ``steps`` SIP ALG changes."""
+    journal = Journal(directory, DeviceKey("memory", "h"), Operation.MITIGATE)
+    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}] * steps, [{"kind": "set_sip_alg"}] * steps)
+    return journal
+
+
 def test_the_journal_is_compact_json_lines_saved_private(tmp_path: Path) -> None:
     """One compact line per save (json's C encoder: the journal is saved after every batch of every router), the
     last line the record."""
@@ -121,8 +128,7 @@ def test_only_the_first_journal_save_creates_a_file_the_later_ones_append_fsynce
     real_fsync, real_replace = os.fsync, os.replace
     monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
     monkeypatch.setattr(os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
-    journal = Journal(tmp_path, DeviceKey("memory", "h"), Operation.MITIGATE)
-    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}], [{"kind": "set_sip_alg"}])
+    journal = begun(tmp_path)
     assert events == ["fsync", "replace", "fsync"]  # the file before the rename, the directory after it
     inode = journal.path.stat().st_ino
     journal.step_done(0)
@@ -136,8 +142,7 @@ def test_only_the_first_journal_save_creates_a_file_the_later_ones_append_fsynce
 @pytest.mark.parametrize("tail", [b'{"record_version":2,"journ', b"\x00" * 512, b'{"a":1', b"\xc3", b"\xff\xfe{",
                                   b"7\n", b"[1]\n", b'{"a":1}\n', b'{"record_version":2}x', b"2026-12-06 old log\n"])
 def test_a_save_torn_by_a_kill_or_a_crash_leaves_the_previous_version(tmp_path: Path, tail: bytes) -> None:
-    journal = Journal(tmp_path, DeviceKey("memory", "h"), Operation.MITIGATE)
-    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}], [{"kind": "set_sip_alg"}])
+    journal = begun(tmp_path)
     journal.step_done(0)
     with journal.path.open("ab") as handle:
         handle.write(tail)  # part of the next save, or what a crash left past the end
@@ -148,8 +153,7 @@ def test_a_save_torn_by_a_kill_or_a_crash_leaves_the_previous_version(tmp_path: 
 def test_a_journal_of_many_batches_is_rewritten_whole_instead_of_growing_past_the_limit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(records, "JOURNAL_REWRITE_AT", 12_000)  # four or five saves of this record
-    journal = Journal(tmp_path, DeviceKey("memory", "h"), Operation.MITIGATE)
-    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}] * 50, [{"kind": "set_sip_alg"}] * 50)
+    journal = begun(tmp_path, steps=50)
     sizes, lines = [], []
     for index in range(50):
         journal.step_done(index)
@@ -164,8 +168,7 @@ def test_a_journal_of_many_batches_is_rewritten_whole_instead_of_growing_past_th
 @pytest.mark.parametrize("gone", ["record", "directory", "link"])
 def test_a_record_removed_or_replaced_mid_run_is_saved_again_whole(tmp_path: Path, gone: str) -> None:
     state = tmp_path / "state"
-    journal = Journal(state, DeviceKey("memory", "h"), Operation.MITIGATE)
-    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}], [{"kind": "set_sip_alg"}])
+    journal = begun(state)
     journal.path.unlink()
     if gone == "directory":
         state.rmdir()
@@ -181,8 +184,7 @@ def test_a_record_removed_or_replaced_mid_run_is_saved_again_whole(tmp_path: Pat
 
 
 def test_a_failed_append_is_followed_by_a_whole_atomic_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    journal = Journal(tmp_path, DeviceKey("memory", "h"), Operation.MITIGATE)
-    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}], [{"kind": "set_sip_alg"}])
+    journal = begun(tmp_path)
     real_write = os.write
 
     def torn(fd: int, data: bytes) -> int:
