@@ -50,6 +50,7 @@ from routerfix.errors import (
 from routerfix.model import clean_device_text, without_controls
 from routerfix.retry import retry_transient
 from routerfix.timeouts import Timeouts
+from routerfix.transport._readahead import ReadAheadSocket, read_ahead
 from routerfix.transport.ssh_kex import SSHClient
 from routerfix.transport.ssh_trust import HostKeyPolicy, fingerprint
 
@@ -385,15 +386,20 @@ class NetmikoSeam:
             logging.getLogger("netmiko").removeFilter(secrets_filter)
 
 
-def _tcp_socket(params: dict[str, Any]) -> socket.socket | None:
+def _tcp_socket(params: dict[str, Any]) -> socket.socket | ReadAheadSocket | None:
     """The TCP connection to the device, with ``TCP_NODELAY`` (a short line is sent at once, not held back until
-    the previous segment is acknowledged); None when the caller brought its own ``sock`` (a jump host's channel)
-    or an OpenSSH config decides how to reach the host (its HostName, Port, ProxyJump: netmiko follows it)."""
+    the previous segment is acknowledged), read ahead (:func:`~routerfix.transport._readahead.read_ahead`); None
+    when the caller brought its own ``sock`` (a jump host's channel) or an OpenSSH config decides how to reach the
+    host (its HostName, Port, ProxyJump: netmiko follows it)."""
     if params.get("sock") is not None or params.get("ssh_config_file"):
         return None
     sock = socket.create_connection((params["host"], params.get("port") or 22), timeout=params.get("conn_timeout"))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return read_ahead(sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def login(params: dict[str, Any], *, policy: HostKeyPolicy, prompt_pattern: str | None, timeout: float, host: str,
@@ -408,7 +414,7 @@ def login(params: dict[str, Any], *, policy: HostKeyPolicy, prompt_pattern: str 
     from netmiko.session_log import SessionLog
 
     conn: Any = None
-    sock: socket.socket | None = None
+    sock: socket.socket | ReadAheadSocket | None = None
     login_log = io.BytesIO()
     try:
         # the login as netmiko read it (public session_log parameter), to see whether it already read the prompt

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from routerfix.errors import (
     TrustError,
 )
 from routerfix.model import DeviceFacts
+from routerfix.transport._readahead import ReadAheadSocket
 from routerfix.transport.ssh_trust import TrustSettings
 
 from .conftest import FAST, EchoShell
@@ -194,10 +197,16 @@ def test_connect_retries_are_bounded() -> None:
     assert time.monotonic() - started < 8
 
 
-def test_ssh_socket_sends_small_lines_at_once(device: SimulatedSSHDevice, tmp_path: Path) -> None:
+def test_ssh_socket_sends_small_lines_at_once_and_reads_ahead(device: SimulatedSSHDevice, tmp_path: Path) -> None:
     with toy(device, host_key_fingerprint=device.fingerprint, known_hosts=str(tmp_path / "none")) as driver:
         sock = driver.connection.remote_conn.get_transport().sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # no Nagle wait for the previous ACK
+        if sys.platform != "win32":
+            assert isinstance(sock, ReadAheadSocket)  # one read per burst, the kernel's timeout (no poll())
+            assert sock.gettimeout() == 0.1  # paramiko's close check, as it set it
+            seconds, micros = struct.unpack("@ll", sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16))
+            assert 0.1 <= seconds + micros / 1e6 < 0.12
+        assert driver.send("echo hi") == "hi"  # type: ignore[attr-defined]
 
 
 def test_refused_port_is_a_transport_error() -> None:
