@@ -26,6 +26,12 @@ _INDEX = re.compile(r"^\s*(\d+)(?=\s|$)")
 _FLAG_TOKEN = re.compile(r"[A-Za-z*]+")  # connections add lower-case s (srcnat) and d (dstnat)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _KEY_AT = re.compile(r"(?:^|(?<=\s))([a-z][a-z0-9.\-]*)=")
+_KEY = re.compile(r"([a-z][a-z0-9.\-]*)=")
+_NEXT_KEY = re.compile(r"\s+[a-z][a-z0-9.\-]*=")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+"""A double-quoted value (M43): up to the first quote not escaped by a backslash; a backslash escapes any
+character."""
+_SPACES = re.compile(r"\s*")
 
 
 @dataclass(frozen=True)
@@ -96,45 +102,35 @@ def strip_log_lines(text: str) -> list[str]:
     return [line.replace("\r", "") for line in text.split("\n") if not _LOG_LINE.match(line)]
 
 
-def _unquote(value: str, source: str) -> tuple[str, int]:
-    """Parse a double-quoted RouterOS string at the start of ``value`` (escapes: M43); return it and the characters
-    used."""
-    i = 1
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == '"':
-            return decode_escapes(value[1:i]), i + 1
-        i += 1
-    raise ParseError(source, "unterminated quoted value")
-
-
 def parse_key_values(text: str, source: str) -> dict[str, str]:
     """Parse ``key=value key="quoted value" key=`` pairs. An unquoted value runs to the next `` key=`` (v7
-    prints comments unquoted, spaces included)."""
+    prints comments unquoted, spaces included); a quoted one to its first unescaped ``"`` (M43)."""
     props: dict[str, str] = {}
     rest = text.strip()
-    while rest:
-        match = re.match(r"([a-z][a-z0-9.\-]*)=", rest)
+    end = len(rest)
+    pos = 0
+    while pos < end:
+        match = _KEY.match(rest, pos)
         if match is None:
-            raise ParseError(source, f"expected key=value at {rest[:40]!r}")
+            raise ParseError(source, f"expected key=value at {rest[pos:pos + 40]!r}")
         key = match.group(1)
-        rest = rest[match.end():]
-        if rest.startswith('"'):
-            value, used = _unquote(rest, source)
-            rest = rest[used:]
-            if rest and not rest[0].isspace():
+        pos = match.end()
+        if rest.startswith('"', pos):
+            quoted = _QUOTED.match(rest, pos)
+            if quoted is None:
+                raise ParseError(source, "unterminated quoted value")
+            value = decode_escapes(quoted.group(1))
+            pos = quoted.end()
+            if pos < end and not rest[pos].isspace():
                 raise ParseError(source, f"text after the quoted value of {key}")
         else:
-            nxt = re.search(r"\s+[a-z][a-z0-9.\-]*=", rest)
+            nxt = _NEXT_KEY.search(rest, pos)
             if nxt is None:
-                value, rest = rest.rstrip(), ""
+                value, pos = rest[pos:].rstrip(), end
             else:
-                value, rest = rest[: nxt.start()], rest[nxt.start():]
+                value, pos = rest[pos:nxt.start()], nxt.start()
         props[key] = value
-        rest = rest.lstrip()
+        pos = _SPACES.match(rest, pos).end()  # type: ignore[union-attr]  # matches the empty string too
     return props
 
 
