@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from routerfix.errors import InvalidValue, ParseError
 from routerfix.model import AddressRange, DhcpScope, PortForward, PortRange, Protocol, Reservation
 
-from .strings import decode_escapes
+from .strings import PROPERTY_NAME, decode_escapes
 
 __all__ = ["ANY_MAC", "LanScope", "TerseItem", "forwards_from_rule", "join_export_lines", "parse_address_ranges",
            "parse_key_values", "parse_terse", "parse_version", "static_reservations", "strip_log_lines"]
@@ -25,9 +25,9 @@ _LOG_LINE = re.compile(r"^\s*(?:\w{3}/\d\d/\d{4} )?\d\d:\d\d:\d\d \S+: ")
 _INDEX = re.compile(r"^\s*(\d+)(?=\s|$)")
 _FLAG_TOKEN = re.compile(r"[A-Za-z*]+")  # connections add lower-case s (srcnat) and d (dstnat)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_KEY_AT = re.compile(r"(?:^|(?<=\s))([a-z][a-z0-9.\-]*)=")
-_KEY = re.compile(r"([a-z][a-z0-9.\-]*)=")
-_NEXT_KEY = re.compile(r"\s+[a-z][a-z0-9.\-]*=")
+_KEY_AT = re.compile(rf"(?:^|(?<=\s))({PROPERTY_NAME})=")
+_KEY = re.compile(rf"({PROPERTY_NAME})=")
+_NEXT_KEY = re.compile(rf"\s+{PROPERTY_NAME}=")
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
 """A double-quoted value (M43): up to the first quote not escaped by a backslash; a backslash escapes any
 character."""

@@ -12,7 +12,7 @@ import re
 
 from routerfix.errors import InvalidValue
 
-__all__ = ["RESTORE_NAME_MAX", "decode_escapes", "ros_quote", "verbatim_name"]
+__all__ = ["PROPERTY_NAME", "RESTORE_NAME_MAX", "decode_escapes", "ros_quote", "verbatim_name"]
 
 _ESCAPES = str.maketrans({'"': '\\"', "\\": "\\\\", "$": "\\$", "?": "\\?"})
 """Characters a quoted string must escape (M43): the quote, the escape, variables, console help."""
@@ -22,7 +22,9 @@ _HEX = re.compile(r"[0-9A-F]{2}")
 
 RESTORE_NAME_MAX = 64
 """Longest customer name put back verbatim (routerfix's bound on the write line, not a device limit)."""
-_KEY_AFTER_SPACE = re.compile(r"\s[a-z][a-z0-9.\-]*=")
+PROPERTY_NAME = r"[a-z][a-z0-9.\-]*"
+"""A property's name as a print shows it before its ``=`` (M10, M11)."""
+_KEY_AFTER_SPACE = re.compile(rf"\s{PROPERTY_NAME}=")
 """What ends an unquoted v7 value in a print (M11): a name holding it would read back cut short."""
 
 
