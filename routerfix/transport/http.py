@@ -100,7 +100,7 @@ __all__ = [
 log = logging.getLogger("routerfix.transport.http")
 
 MAX_PAGE_BYTES = 4 * 1024 * 1024
-"""Largest page accepted from a device; anything bigger is refused as garbage."""
+"""Largest page accepted from a device; anything bigger is refused as garbage, and read no further."""
 
 
 
@@ -346,7 +346,7 @@ class HttpSession:
             with quiet_when_pinned(self.options):
                 resp = _send(self.session, method.upper(), url, params=params, data=data, headers=headers,
                              timeout=(self.timeouts.connect, read_timeout))
-            content = resp.content
+            content = _read_body(resp, MAX_PAGE_BYTES)
         except requests.exceptions.SSLError as exc:
             raise self._trust_error(exc) from None
         except requests.exceptions.ConnectTimeout:
@@ -362,7 +362,7 @@ class HttpSession:
         except requests.exceptions.RequestException as exc:
             raise TransportError(f"{page}: HTTP request failed ({type(exc).__name__})", host=self.host,
                                  driver=self.driver) from None
-        if len(content) > MAX_PAGE_BYTES:
+        if content is None:
             raise ParseError(page, f"the page is larger than {MAX_PAGE_BYTES} bytes", host=self.host,
                              driver=self.driver)
         text = content.decode(resp.encoding or "utf-8", errors="replace") if resp.encoding not in (None, "") \
@@ -510,17 +510,18 @@ class HttpSession:
 def _send(session: requests.Session, method: str, url: str, *, params: Mapping[str, str] | None,
           data: Mapping[str, str] | str | bytes | None, headers: Mapping[str, str] | None,
           timeout: tuple[float, float]) -> requests.Response:
-    """``session.request(method, url, ..., allow_redirects=False)`` for a session that takes nothing from the
-    environment (``trust_env`` off), without its per-request merging: the session's headers, cookies, auth, hooks,
-    proxies and trust settings are applied as ``Session.request`` would, by ``PreparedRequest.prepare`` and
-    ``Session.send`` (both public ``requests`` API). A fleet run sends thousands of requests; the generic merge
-    (cookie jar copies, ``Protocol`` checks of every mapping) was about a third of the cost of each."""
+    """``session.request(method, url, ..., allow_redirects=False, stream=True)`` for a session that takes nothing
+    from the environment (``trust_env`` off), without its per-request merging: the session's headers, cookies,
+    auth, hooks, proxies and trust settings are applied as ``Session.request`` would, by ``PreparedRequest.prepare``
+    and ``Session.send`` (both public ``requests`` API). A fleet run sends thousands of requests; the generic merge
+    (cookie jar copies, ``Protocol`` checks of every mapping) was about a third of the cost of each. The body is
+    left unread (:func:`_read_body` reads it, bounded)."""
     from requests import PreparedRequest
     from requests.structures import CaseInsensitiveDict
 
     if session.trust_env:  # not a session of ours: let requests merge the environment in
         return session.request(method, url, params=params, data=data, headers=headers, timeout=timeout,
-                               allow_redirects=False)
+                               allow_redirects=False, stream=True)
     merged: CaseInsensitiveDict[str | bytes] = CaseInsensitiveDict(session.headers)
     for name, value in (headers or {}).items():
         if value is None:
@@ -531,7 +532,26 @@ def _send(session: requests.Session, method: str, url: str, *, params: Mapping[s
     prepared.prepare(method=method, url=url, headers=merged, data=data or {}, params=params or {},
                      auth=session.auth, cookies=session.cookies, hooks=session.hooks)
     return session.send(prepared, timeout=timeout, allow_redirects=False, proxies=dict(session.proxies),
-                        stream=session.stream, verify=session.verify, cert=session.cert)
+                        stream=True, verify=session.verify, cert=session.cert)
+
+
+_BODY_PART = 64 * 1024
+
+
+def _read_body(resp: requests.Response, limit: int) -> bytes | None:
+    """The body of a response sent with ``stream=True``, decoded, or None once it passes ``limit`` bytes: then
+    the connection is closed, and no more of it is read or held (an endless or decompressing body costs at most
+    ``limit`` + one part). A whole body read hands the connection back for the next request. Read through
+    ``iter_content``, so faults map to ``requests``' exceptions as ``Response.content`` maps them."""
+    parts: list[bytes] = []
+    size = 0
+    for part in resp.iter_content(_BODY_PART):
+        size += len(part)
+        if size > limit:
+            resp.close()
+            return None
+        parts.append(part)
+    return b"".join(parts)
 
 
 def _short(exc: BaseException) -> str:

@@ -1,0 +1,150 @@
+"""A web page is read no further than ``MAX_PAGE_BYTES``: an endless or decompressing body is cut off, not held.
+
+The device is a plain HTTP/1.1 server on 127.0.0.1 that answers every request with the body it is given and counts
+what it managed to send and how many connections it accepted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from routerfix.errors import ParseError
+from routerfix.timeouts import Timeouts
+from routerfix.transport.http import MAX_PAGE_BYTES, HttpOptions, HttpSession
+
+MiB = 1024 * 1024
+
+
+class _Device:
+    """Answers each request on a kept-alive connection with ``head`` and then the parts of ``body()``."""
+
+    def __init__(self, head: bytes, body: Callable[[], Iterator[bytes]]) -> None:
+        self.head, self.body = head, body
+        self.sent = 0
+        self.connections = 0
+        self.done = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            while True:
+                try:
+                    conn, _ = self._listener.accept()
+                except OSError:
+                    return
+                self.connections += 1
+                with conn:
+                    self._answer_all(conn)
+        finally:
+            self.done.set()
+
+    def _answer_all(self, conn: socket.socket) -> None:
+        buffered = b""
+        while True:
+            while b"\r\n\r\n" not in buffered:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buffered += data
+            buffered = buffered.split(b"\r\n\r\n", 1)[1]
+            try:
+                conn.sendall(self.head)
+                for part in self.body():
+                    conn.sendall(part)
+                    self.sent += len(part)
+            except OSError:  # the client hung up
+                self.done.set()
+                return
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def device_factory() -> Iterator[Callable[[bytes, Callable[[], Iterator[bytes]]], _Device]]:
+    made: list[_Device] = []
+
+    def make(head: bytes, body: Callable[[], Iterator[bytes]]) -> _Device:
+        made.append(_Device(head, body))
+        return made[-1]
+
+    yield make
+    for device in made:
+        device.close()
+
+
+def _session(port: int) -> HttpSession:
+    session = HttpSession("127.0.0.1", driver="test", options=HttpOptions(scheme="http", port=port),
+                          timeouts=Timeouts(connect=5, read=5, retry_wait=0.01))
+    session.open()
+    return session
+
+
+def _wait(event: threading.Event, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not event.is_set() and time.monotonic() < deadline:
+        event.wait(0.05)
+
+
+def test_an_endless_page_is_cut_off_at_the_limit(device_factory: Any) -> None:
+    part = b"x" * 65536
+
+    def endless() -> Iterator[bytes]:
+        for _ in range(64 * MiB // len(part)):  # 64 MiB at most, so an unbounded reader ends too
+            yield b"%x\r\n%s\r\n" % (len(part), part)
+        yield b"0\r\n\r\n"
+
+    device = device_factory(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n",
+                            endless)
+    session = _session(device.port)
+    try:
+        with pytest.raises(ParseError, match=f"larger than {MAX_PAGE_BYTES} bytes"):
+            session.get("/flood.htm", page="flood")
+    finally:
+        session.close()
+    _wait(device.done)
+    # the client stopped reading: what the device got out is the limit plus the sockets' buffers, not 64 MiB
+    assert device.sent < MAX_PAGE_BYTES + 16 * MiB, device.sent
+
+
+def test_a_compressed_page_is_cut_off_by_its_decoded_size(device_factory: Any) -> None:
+    bomb = gzip.compress(b"\0" * (64 * MiB), compresslevel=9)
+    assert len(bomb) < MiB
+    device = device_factory(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n"
+                            b"Content-Length: %d\r\n\r\n" % len(bomb), lambda: iter([bomb]))
+    session = _session(device.port)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ParseError, match="larger than"):
+            session.get("/bomb.htm", page="bomb")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        session.close()
+    assert peak < MAX_PAGE_BYTES + 16 * MiB, peak  # not the 64 MiB it decompresses to
+
+
+def test_pages_up_to_the_limit_are_read_whole_on_one_kept_alive_connection(device_factory: Any) -> None:
+    body = bytes(range(256)) * (MAX_PAGE_BYTES // 256)
+    assert len(body) == MAX_PAGE_BYTES
+    device = device_factory(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=latin-1\r\n"
+                            b"Content-Length: %d\r\n\r\n" % len(body), lambda: iter([body]))
+    session = _session(device.port)
+    try:
+        first = session.get("/big.htm", page="big")
+        second = session.get("/big.htm", page="big")
+    finally:
+        session.close()
+    assert first.text == second.text == body.decode("latin-1")
+    assert device.connections == 1
