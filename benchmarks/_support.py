@@ -126,6 +126,14 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_steal_seconds() -> float:
+    """Time this virtual machine's cores have so far waited while its host ran something else (``/proc/stat``:
+    steal, summed over the cores), in seconds; 0 on bare metal. Over a run, what it shows is CPU the run could not
+    have, however fast routerfix is."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    return int(fields[7]) / os.sysconf("SC_CLK_TCK") if len(fields) > 7 else 0.0
+
+
 SIMULATOR_CPU_MS = {"ssh": 14.5, "web": 8.0}
 """Simulator CPU per mitigated router by kind (``fleet.py --subset ssh|web --sizes 1000``, this machine): what
 :func:`deal` balances."""

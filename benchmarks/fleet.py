@@ -17,8 +17,10 @@ beside (``simulator_cpu_s``): they share the 2 cores with the client.
 
 ``machine_cpu_s`` in each row: the CPU time the whole machine spent during the run (client, simulators, the
 kernel's loopback and interrupt work, and anything else running: :func:`_support.machine_busy_seconds`).
-``machine_loop_ms`` in each row: the machine's Python speed just before the run (:func:`_support.machine_loop_ms`,
-the simulators idle), to compare rows measured at different times on a shared machine.
+``machine_steal_s``: time the virtual machine's cores waited during the run while its host ran other guests
+(:func:`_support.machine_steal_seconds`; CPU the run could not have). ``machine_loop_ms`` in each row: the
+machine's Python speed just before the run (:func:`_support.machine_loop_ms`, the simulators idle), to compare rows
+measured at different times on a shared machine.
 
 ``ROUTERFIX_BENCH_PROGRESS=<file>``: the measured child appends "<seconds>: <n> done" every 100 routers (a run
 that may have to be stopped still says how far it got); ``ROUTERFIX_SIMHOST_PROFILE=<prefix>``: every simulator
@@ -56,6 +58,7 @@ from _support import (
     cpu_seconds,
     machine_busy_seconds,
     machine_loop_ms,
+    machine_steal_seconds,
     peak_rss_mb,
     private_lock_dir,
     process_cpu_seconds,
@@ -341,9 +344,10 @@ def measure(size: int, workers: int, latency: float, procs: int, tool: str = "ro
     with simulators(mix, latency=latency, processes=procs, realistic=REALISTIC, pids=pids,
                     what_if_curve25519=WHAT_IF_CURVE25519) as devices:
         loop_ms = machine_loop_ms()  # the simulators are idle now: the machine's own speed
-        sim_cpu, busy = process_cpu_seconds(pids), machine_busy_seconds()
+        sim_cpu, busy, steal = process_cpu_seconds(pids), machine_busy_seconds(), machine_steal_seconds()
         figures = run_child(tool, devices, workers, scripts, processes)
         figures["machine_cpu_s"] = round(machine_busy_seconds() - busy, 1)
+        figures["machine_steal_s"] = round(machine_steal_seconds() - steal, 1)
         figures["machine_loop_ms"] = loop_ms
         figures["simulator_cpu_s"] = round(process_cpu_seconds(pids) - sim_cpu, 1)
     figures["latency_ms"] = round(latency * 1000)

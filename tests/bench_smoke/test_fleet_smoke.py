@@ -3,6 +3,7 @@ separate simulator processes, mitigated by run_fleet, each left mitigated."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -89,4 +90,6 @@ def test_a_fleet_benchmark_run_leaves_no_scratch_directories_or_lock_files_behin
                            "--latency", "0", "--json"], env=env, capture_output=True, text=True, timeout=200)
     assert done.returncode == 0, done.stderr[-2000:]
     assert '"mitigated": 10' in done.stdout
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    assert row["machine_steal_s"] >= 0 and row["machine_cpu_s"] > 0  # the machine's figures beside the client's
     assert sorted(p.name for p in scratch.iterdir()) == []  # no simulator scratch, no lock directory, no state
