@@ -261,8 +261,10 @@ def _http(base: str, probes: list[Probe], timeout: float, stop: float) -> list[H
     import requests
     from urllib3.exceptions import InsecureRequestWarning
 
+    from routerfix.transport.http import read_upto, requests_session
+
     replies: list[HttpReply] = []
-    with requests.Session() as session, warnings.catch_warnings():
+    with requests_session() as session, warnings.catch_warnings():
         warnings.simplefilter("ignore", InsecureRequestWarning)
         session.trust_env = False   # no proxy: only this host is contacted
         for probe in probes:
@@ -273,7 +275,7 @@ def _http(base: str, probes: list[Probe], timeout: float, stop: float) -> list[H
                 resp = session.request(probe.method, base + probe.path, headers=dict(probe.headers),
                                        data=probe.body or None, timeout=min(timeout, left), allow_redirects=False,
                                        verify=False, stream=True)
-                raw = resp.raw.read(MAX_BODY, decode_content=True) or b""
+                raw = read_upto(resp, MAX_BODY)[0]  # the start of a longer body is enough to tell
                 resp.close()
             except requests.RequestException:
                 continue

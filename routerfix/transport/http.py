@@ -28,6 +28,7 @@ close, ``is_open``, ``transport_security``) and calls the driver's ``_login``/``
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -93,6 +94,8 @@ __all__ = [
     "page_words",
     "parse_form",
     "parse_forms",
+    "read_upto",
+    "requests_session",
 ]
 # Form, FormField, Page and the page parsers live in routerfix.transport.html, HttpOptions and the fingerprint
 # helpers in routerfix.transport.tls; they are re-exported here for drivers written against the one-module layout.
@@ -255,9 +258,7 @@ class HttpSession:
         return self._session
 
     def _new_session(self) -> requests.Session:
-        import requests
-
-        session = requests.Session()
+        session = requests_session()
         session.trust_env = False  # no proxies or netrc from the environment: talk to the device only
         session.headers.update({"User-Agent": "routerfix", **self._headers})
         session.auth = self._auth
@@ -346,7 +347,7 @@ class HttpSession:
             with quiet_when_pinned(self.options):
                 resp = _send(self.session, method.upper(), url, params=params, data=data, headers=headers,
                              timeout=(self.timeouts.connect, read_timeout))
-            content = _read_body(resp, MAX_PAGE_BYTES)
+            content, cut = read_upto(resp, MAX_PAGE_BYTES)
         except requests.exceptions.SSLError as exc:
             raise self._trust_error(exc) from None
         except requests.exceptions.ConnectTimeout:
@@ -362,7 +363,7 @@ class HttpSession:
         except requests.exceptions.RequestException as exc:
             raise TransportError(f"{page}: HTTP request failed ({type(exc).__name__})", host=self.host,
                                  driver=self.driver) from None
-        if content is None:
+        if cut:
             raise ParseError(page, f"the page is larger than {MAX_PAGE_BYTES} bytes", host=self.host,
                              driver=self.driver)
         text = content.decode(resp.encoding or "utf-8", errors="replace") if resp.encoding not in (None, "") \
@@ -538,20 +539,40 @@ def _send(session: requests.Session, method: str, url: str, *, params: Mapping[s
 _BODY_PART = 64 * 1024
 
 
-def _read_body(resp: requests.Response, limit: int) -> bytes | None:
-    """The body of a response sent with ``stream=True``, decoded, or None once it passes ``limit`` bytes: then
-    the connection is closed, and no more of it is read or held (an endless or decompressing body costs at most
-    ``limit`` + one part). A whole body read hands the connection back for the next request. Read through
-    ``iter_content``, so faults map to ``requests``' exceptions as ``Response.content`` maps them."""
+def read_upto(resp: requests.Response, limit: int) -> tuple[bytes, bool]:
+    """The body of a response sent with ``stream=True``, decoded, up to ``limit`` bytes, and whether it went on past
+    them. Once it does, the connection is closed and no more is read or held (an endless or decompressing body costs
+    at most ``limit`` + one part); a whole body read hands the connection back for the next request. Read through
+    ``iter_content``, so faults surface as the ``requests`` exceptions ``Response.content`` raises."""
     parts: list[bytes] = []
     size = 0
     for part in resp.iter_content(_BODY_PART):
-        size += len(part)
-        if size > limit:
+        if size + len(part) > limit:
+            parts.append(part[:limit - size])
             resp.close()
-            return None
+            return b"".join(parts), True
         parts.append(part)
-    return b"".join(parts)
+        size += len(part)
+    return b"".join(parts), False
+
+
+def requests_session() -> requests.Session:
+    """A new ``requests.Session`` that never looks for a redirect target. routerfix follows no redirect, but even
+    with ``allow_redirects=False`` ``Session.send`` reads a 3xx answer's whole body to prepare the next request
+    (``Response.next``), before :func:`read_upto` could bound it. A ``Location`` header still reaches drivers in
+    :attr:`Page.headers`."""
+    return _no_redirect_session_class()()
+
+
+@functools.cache
+def _no_redirect_session_class() -> type[requests.Session]:
+    import requests
+
+    class NoRedirectSession(requests.Session):
+        def get_redirect_target(self, resp: requests.Response) -> None:
+            return None
+
+    return NoRedirectSession
 
 
 def _short(exc: BaseException) -> str:

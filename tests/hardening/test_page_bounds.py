@@ -1,4 +1,5 @@
-"""A web page is read no further than ``MAX_PAGE_BYTES``: an endless or decompressing body is cut off, not held.
+"""A web page is read no further than ``MAX_PAGE_BYTES``: an endless or decompressing body is cut off, not held,
+also in a redirect's answer and in detection's replies.
 
 The device is a plain HTTP/1.1 server on 127.0.0.1 that answers every request with the body it is given and counts
 what it managed to send and how many connections it accepted.
@@ -9,13 +10,13 @@ from __future__ import annotations
 import gzip
 import socket
 import threading
-import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from routerfix.detect import detect
 from routerfix.errors import ParseError
 from routerfix.timeouts import Timeouts
 from routerfix.transport.http import MAX_PAGE_BYTES, HttpOptions, HttpSession
@@ -32,6 +33,7 @@ class _Device:
         self.connections = 0
         self.done = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)  # accepted sockets inherit it
         self.port = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -51,24 +53,29 @@ class _Device:
 
     def _answer_all(self, conn: socket.socket) -> None:
         buffered = b""
-        while True:
-            while b"\r\n\r\n" not in buffered:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                buffered += data
-            buffered = buffered.split(b"\r\n\r\n", 1)[1]
-            try:
+        try:
+            while True:
+                while b"\r\n\r\n" not in buffered:
+                    data = conn.recv(65536)
+                    if not data:  # the client closed the connection
+                        self.done.set()
+                        return
+                    buffered += data
+                buffered = buffered.split(b"\r\n\r\n", 1)[1]
                 conn.sendall(self.head)
                 for part in self.body():
                     conn.sendall(part)
                     self.sent += len(part)
-            except OSError:  # the client hung up
-                self.done.set()
-                return
+        except OSError:  # the client hung up, maybe with our bytes unread (a reset)
+            self.done.set()
 
     def close(self) -> None:
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (close alone does not, on Linux)
+        except OSError:
+            pass
         self._listener.close()
+        self._thread.join(5)
 
 
 @pytest.fixture
@@ -91,31 +98,41 @@ def _session(port: int) -> HttpSession:
     return session
 
 
-def _wait(event: threading.Event, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not event.is_set() and time.monotonic() < deadline:
-        event.wait(0.05)
-
-
-def test_an_endless_page_is_cut_off_at_the_limit(device_factory: Any) -> None:
+def _endless() -> Iterator[bytes]:
     part = b"x" * 65536
+    for _ in range(64 * MiB // len(part)):  # 64 MiB at most, so an unbounded reader ends too
+        yield b"%x\r\n%s\r\n" % (len(part), part)
+    yield b"0\r\n\r\n"
 
-    def endless() -> Iterator[bytes]:
-        for _ in range(64 * MiB // len(part)):  # 64 MiB at most, so an unbounded reader ends too
-            yield b"%x\r\n%s\r\n" % (len(part), part)
-        yield b"0\r\n\r\n"
 
-    device = device_factory(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n",
-                            endless)
+CHUNKED = b"Content-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("status", [b"200 OK", b"302 Found\r\nLocation: /elsewhere.htm"])
+def test_an_endless_page_is_cut_off_at_the_limit(device_factory: Any, status: bytes) -> None:
+    """Also a redirect's: requests reads a 3xx answer's whole body to prepare the next request, even when it is
+    told not to follow it."""
+    device = device_factory(b"HTTP/1.1 " + status + b"\r\n" + CHUNKED, _endless)
     session = _session(device.port)
     try:
         with pytest.raises(ParseError, match=f"larger than {MAX_PAGE_BYTES} bytes"):
             session.get("/flood.htm", page="flood")
     finally:
         session.close()
-    _wait(device.done)
+    device.done.wait(10)
     # the client stopped reading: what the device got out is the limit plus the sockets' buffers, not 64 MiB
     assert device.sent < MAX_PAGE_BYTES + 16 * MiB, device.sent
+
+
+def test_a_page_whose_length_says_too_much_is_refused_after_the_limit(device_factory: Any) -> None:
+    body = b"y" * (8 * MiB)
+    device = device_factory(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body), lambda: iter([body]))
+    session = _session(device.port)
+    try:
+        with pytest.raises(ParseError, match="larger than"):
+            session.get("/big.htm", page="big")
+    finally:
+        session.close()
 
 
 def test_a_compressed_page_is_cut_off_by_its_decoded_size(device_factory: Any) -> None:
@@ -125,6 +142,7 @@ def test_a_compressed_page_is_cut_off_by_its_decoded_size(device_factory: Any) -
                             b"Content-Length: %d\r\n\r\n" % len(bomb), lambda: iter([bomb]))
     session = _session(device.port)
     tracemalloc.start()
+    tracemalloc.reset_peak()
     try:
         with pytest.raises(ParseError, match="larger than"):
             session.get("/bomb.htm", page="bomb")
@@ -148,3 +166,16 @@ def test_pages_up_to_the_limit_are_read_whole_on_one_kept_alive_connection(devic
         session.close()
     assert first.text == second.text == body.decode("latin-1")
     assert device.connections == 1
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(lambda: _endless(), id="endless"),
+    pytest.param(lambda: iter([b"zz\r\nnot a chunk\r\n"]), id="broken-chunk"),
+])
+def test_detection_reads_the_start_of_a_reply_and_survives_a_broken_one(device_factory: Any, body: Any) -> None:
+    """Detection keeps the first MAX_BODY bytes of a reply; a reply it cannot read is skipped, not raised."""
+    device = device_factory(b"HTTP/1.1 200 OK\r\nServer: nothing-known\r\n" + CHUNKED, body)
+    result = detect("127.0.0.1", [device.port], timeout=1, deadline=5)
+    assert result.driver is None
+    device.done.wait(10)
+    assert device.sent < 16 * MiB, device.sent
