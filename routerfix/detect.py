@@ -261,7 +261,7 @@ def _http(base: str, probes: list[Probe], timeout: float, stop: float) -> list[H
     import requests
     from urllib3.exceptions import InsecureRequestWarning
 
-    from routerfix.transport.http import read_upto, requests_session
+    from routerfix.transport.http import requests_session
 
     replies: list[HttpReply] = []
     with requests_session() as session, warnings.catch_warnings():
@@ -275,10 +275,14 @@ def _http(base: str, probes: list[Probe], timeout: float, stop: float) -> list[H
                 resp = session.request(probe.method, base + probe.path, headers=dict(probe.headers),
                                        data=probe.body or None, timeout=min(timeout, left), allow_redirects=False,
                                        verify=False, stream=True)
-                raw = read_upto(resp, MAX_BODY)[0]  # the start of a longer body is enough to tell
-                resp.close()
             except requests.RequestException:
                 continue
+            try:
+                raw = next(resp.iter_content(MAX_BODY), b"")  # the start of a longer body is enough to tell
+            except requests.RequestException:
+                raw = b""  # a body that cannot be read: the status and headers still tell
+            finally:
+                resp.close()
             body = raw.decode(resp.encoding or "utf-8", "replace")
             replies.append(HttpReply(probe, resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, body))
     return replies

@@ -516,7 +516,7 @@ def _send(session: requests.Session, method: str, url: str, *, params: Mapping[s
     auth, hooks, proxies and trust settings are applied as ``Session.request`` would, by ``PreparedRequest.prepare``
     and ``Session.send`` (both public ``requests`` API). A fleet run sends thousands of requests; the generic merge
     (cookie jar copies, ``Protocol`` checks of every mapping) was about a third of the cost of each. The body is
-    left unread (:func:`_read_body` reads it, bounded)."""
+    left unread (:func:`read_upto` reads it, bounded)."""
     from requests import PreparedRequest
     from requests.structures import CaseInsensitiveDict
 
@@ -542,7 +542,8 @@ _BODY_PART = 64 * 1024
 def read_upto(resp: requests.Response, limit: int) -> tuple[bytes, bool]:
     """The body of a response sent with ``stream=True``, decoded, up to ``limit`` bytes, and whether it went on past
     them. Once it does, the connection is closed and no more is read or held (an endless or decompressing body costs
-    at most ``limit`` + one part); a whole body read hands the connection back for the next request. Read through
+    at most about twice ``limit``: the parts and their join); a whole body read hands the connection back for the
+    next request. Read through
     ``iter_content``, so faults surface as the ``requests`` exceptions ``Response.content`` raises."""
     parts: list[bytes] = []
     size = 0
