@@ -121,8 +121,7 @@ def machine_busy_seconds() -> float:
     (``/proc/stat``: user, nice, system, irq and softirq time; not idle, I/O wait or time stolen by the host),
     in seconds: what the client, the simulators and the kernel's loopback traffic spend together, which no
     process's own figure counts in full."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields
+    user, nice, system, _idle, _iowait, irq, softirq = _cpu_ticks()[:7]
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
@@ -130,8 +129,14 @@ def machine_steal_seconds() -> float:
     """Time this virtual machine's cores have so far waited while its host ran something else (``/proc/stat``:
     steal, summed over the cores), in seconds; 0 on bare metal. Over a run, what it shows is CPU the run could not
     have, however fast routerfix is."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    return int(fields[7]) / os.sysconf("SC_CLK_TCK") if len(fields) > 7 else 0.0
+    ticks = _cpu_ticks()
+    return ticks[7] / os.sysconf("SC_CLK_TCK") if len(ticks) > 7 else 0.0
+
+
+def _cpu_ticks() -> list[int]:
+    """The machine's CPU time by kind, in clock ticks summed over the cores (``/proc/stat``'s ``cpu`` line: user,
+    nice, system, idle, iowait, irq, softirq, steal...)."""
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
 
 
 SIMULATOR_CPU_MS = {"ssh": 14.5, "web": 8.0}

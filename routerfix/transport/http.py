@@ -94,7 +94,6 @@ __all__ = [
     "page_words",
     "parse_form",
     "parse_forms",
-    "read_upto",
     "requests_session",
 ]
 # Form, FormField, Page and the page parsers live in routerfix.transport.html, HttpOptions and the fingerprint
@@ -347,7 +346,7 @@ class HttpSession:
             with quiet_when_pinned(self.options):
                 resp = _send(self.session, method.upper(), url, params=params, data=data, headers=headers,
                              timeout=(self.timeouts.connect, read_timeout))
-            content, cut = read_upto(resp, MAX_PAGE_BYTES)
+            content = _read_body(resp, MAX_PAGE_BYTES)
         except requests.exceptions.SSLError as exc:
             raise self._trust_error(exc) from None
         except requests.exceptions.ConnectTimeout:
@@ -363,7 +362,7 @@ class HttpSession:
         except requests.exceptions.RequestException as exc:
             raise TransportError(f"{page}: HTTP request failed ({type(exc).__name__})", host=self.host,
                                  driver=self.driver) from None
-        if cut:
+        if content is None:
             raise ParseError(page, f"the page is larger than {MAX_PAGE_BYTES} bytes", host=self.host,
                              driver=self.driver)
         text = content.decode(resp.encoding or "utf-8", errors="replace") if resp.encoding not in (None, "") \
@@ -516,7 +515,7 @@ def _send(session: requests.Session, method: str, url: str, *, params: Mapping[s
     auth, hooks, proxies and trust settings are applied as ``Session.request`` would, by ``PreparedRequest.prepare``
     and ``Session.send`` (both public ``requests`` API). A fleet run sends thousands of requests; the generic merge
     (cookie jar copies, ``Protocol`` checks of every mapping) was about a third of the cost of each. The body is
-    left unread (:func:`read_upto` reads it, bounded)."""
+    left unread (:func:`_read_body` reads it, bounded)."""
     from requests import PreparedRequest
     from requests.structures import CaseInsensitiveDict
 
@@ -539,28 +538,27 @@ def _send(session: requests.Session, method: str, url: str, *, params: Mapping[s
 _BODY_PART = 64 * 1024
 
 
-def read_upto(resp: requests.Response, limit: int) -> tuple[bytes, bool]:
-    """The body of a response sent with ``stream=True``, decoded, up to ``limit`` bytes, and whether it went on past
-    them. Once it does, the connection is closed and no more is read or held (an endless or decompressing body costs
-    at most about twice ``limit``: the parts and their join); a whole body read hands the connection back for the
-    next request. Read through
-    ``iter_content``, so faults surface as the ``requests`` exceptions ``Response.content`` raises."""
+def _read_body(resp: requests.Response, limit: int) -> bytes | None:
+    """The body of a response sent with ``stream=True``, decoded, or None once it goes past ``limit`` bytes: then the
+    connection is closed and no more is read or held (an endless or decompressing body costs at most ``limit`` and
+    one part; a body within the limit about twice its size, the parts and their join). A whole body read hands the
+    connection back for the next request. Read through ``iter_content``, so faults surface as the ``requests``
+    exceptions ``Response.content`` raises."""
     parts: list[bytes] = []
     size = 0
     for part in resp.iter_content(_BODY_PART):
-        if size + len(part) > limit:
-            parts.append(part[:limit - size])
-            resp.close()
-            return b"".join(parts), True
-        parts.append(part)
         size += len(part)
-    return b"".join(parts), False
+        if size > limit:
+            resp.close()
+            return None
+        parts.append(part)
+    return b"".join(parts)
 
 
 def requests_session() -> requests.Session:
     """A new ``requests.Session`` that never looks for a redirect target. routerfix follows no redirect, but even
     with ``allow_redirects=False`` ``Session.send`` reads a 3xx answer's whole body to prepare the next request
-    (``Response.next``), before :func:`read_upto` could bound it. A ``Location`` header still reaches drivers in
+    (``Response.next``), before :func:`_read_body` could bound it. A ``Location`` header still reaches drivers in
     :attr:`Page.headers`."""
     return _no_redirect_session_class()()
 
