@@ -28,7 +28,6 @@ close, ``is_open``, ``transport_security``) and calls the driver's ``_login``/``
 from __future__ import annotations
 
 import base64
-import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -51,6 +50,7 @@ from routerfix.errors import (
 from routerfix.retry import retry_transient
 from routerfix.secrets import Secret
 from routerfix.timeouts import Timeouts
+from routerfix.transport._exchange import requests_session, send
 from routerfix.transport.html import (
     Form,
     FormField,
@@ -344,9 +344,8 @@ class HttpSession:
         read_timeout = timeout if timeout is not None else self.timeouts.read
         try:
             with quiet_when_pinned(self.options):
-                resp = _send(self.session, method.upper(), url, params=params, data=data, headers=headers,
-                             timeout=(self.timeouts.connect, read_timeout))
-            content = _read_body(resp, MAX_PAGE_BYTES)
+                reply = send(self.session, method.upper(), url, params=params, data=data, headers=headers,
+                             timeout=(self.timeouts.connect, read_timeout), limit=MAX_PAGE_BYTES)
         except requests.exceptions.SSLError as exc:
             raise self._trust_error(exc) from None
         except requests.exceptions.ConnectTimeout:
@@ -362,13 +361,15 @@ class HttpSession:
         except requests.exceptions.RequestException as exc:
             raise TransportError(f"{page}: HTTP request failed ({type(exc).__name__})", host=self.host,
                                  driver=self.driver) from None
-        if content is None:
+        if reply.body is None:
             raise ParseError(page, f"the page is larger than {MAX_PAGE_BYTES} bytes", host=self.host,
                              driver=self.driver)
-        text = content.decode(resp.encoding or "utf-8", errors="replace") if resp.encoding not in (None, "") \
-            else content.decode("utf-8", errors="replace")
-        result = Page(name=page, url=url, status=resp.status_code, text=text, headers=dict(resp.headers))
-        status = resp.status_code
+        try:
+            text = reply.body.decode(reply.encoding or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know (the device names it): read as UTF-8
+            text = reply.body.decode("utf-8", errors="replace")
+        status = reply.status
+        result = Page(name=page, url=url, status=status, text=text, headers=reply.headers)
         if status in ok_status:
             return result
         if status == 401:
@@ -505,73 +506,6 @@ class HttpSession:
         """Recreate the session and log in again if it was lost (after a transport fault)."""
         if self._session is None:
             self.open()
-
-
-def _send(session: requests.Session, method: str, url: str, *, params: Mapping[str, str] | None,
-          data: Mapping[str, str] | str | bytes | None, headers: Mapping[str, str] | None,
-          timeout: tuple[float, float]) -> requests.Response:
-    """``session.request(method, url, ..., allow_redirects=False, stream=True)`` for a session that takes nothing
-    from the environment (``trust_env`` off), without its per-request merging: the session's headers, cookies,
-    auth, hooks, proxies and trust settings are applied as ``Session.request`` would, by ``PreparedRequest.prepare``
-    and ``Session.send`` (both public ``requests`` API). A fleet run sends thousands of requests; the generic merge
-    (cookie jar copies, ``Protocol`` checks of every mapping) was about a third of the cost of each. The body is
-    left unread (:func:`_read_body` reads it, bounded)."""
-    from requests import PreparedRequest
-    from requests.structures import CaseInsensitiveDict
-
-    if session.trust_env:  # not a session of ours: let requests merge the environment in
-        return session.request(method, url, params=params, data=data, headers=headers, timeout=timeout,
-                               allow_redirects=False, stream=True)
-    merged: CaseInsensitiveDict[str | bytes] = CaseInsensitiveDict(session.headers)
-    for name, value in (headers or {}).items():
-        if value is None:
-            merged.pop(name, None)
-        else:
-            merged[name] = value
-    prepared = PreparedRequest()
-    prepared.prepare(method=method, url=url, headers=merged, data=data or {}, params=params or {},
-                     auth=session.auth, cookies=session.cookies, hooks=session.hooks)
-    return session.send(prepared, timeout=timeout, allow_redirects=False, proxies=dict(session.proxies),
-                        stream=True, verify=session.verify, cert=session.cert)
-
-
-_BODY_PART = 64 * 1024
-
-
-def _read_body(resp: requests.Response, limit: int) -> bytes | None:
-    """The body of a response sent with ``stream=True``, decoded, or None once it goes past ``limit`` bytes: then the
-    connection is closed and no more is read or held (an endless or decompressing body costs at most ``limit`` and
-    one part; a body within the limit about twice its size, the parts and their join). A whole body read hands the
-    connection back for the next request. Read through ``iter_content``, so faults surface as the ``requests``
-    exceptions ``Response.content`` raises."""
-    parts: list[bytes] = []
-    size = 0
-    for part in resp.iter_content(_BODY_PART):
-        size += len(part)
-        if size > limit:
-            resp.close()
-            return None
-        parts.append(part)
-    return b"".join(parts)
-
-
-def requests_session() -> requests.Session:
-    """A new ``requests.Session`` that never looks for a redirect target. routerfix follows no redirect, but even
-    with ``allow_redirects=False`` ``Session.send`` reads a 3xx answer's whole body to prepare the next request
-    (``Response.next``), before :func:`_read_body` could bound it. A ``Location`` header still reaches drivers in
-    :attr:`Page.headers`."""
-    return _no_redirect_session_class()()
-
-
-@functools.cache
-def _no_redirect_session_class() -> type[requests.Session]:
-    import requests
-
-    class NoRedirectSession(requests.Session):
-        def get_redirect_target(self, resp: requests.Response) -> None:
-            return None
-
-    return NoRedirectSession
 
 
 def _short(exc: BaseException) -> str:

@@ -1,0 +1,239 @@
+"""One request and its answer for :class:`routerfix.transport.http.HttpSession`, body read bounded.
+
+``requests`` builds the request: URL, headers (validated), body, the session's cookie jar and the credentials hook,
+each through ``PreparedRequest``'s public ``prepare_*`` steps. For a session of ours that goes through no proxy
+and takes nothing from the environment, the request is then sent on the adapter's own ``urllib3`` pool, found once
+per session through the adapter (its TLS context, pin and certificate settings, as ``HTTPAdapter.send`` would
+apply them) and kept. ``HTTPAdapter.send`` and ``Session.send`` are not called: per request they looked the pool
+up again, built a second cookie jar for the response object, and read a redirect target routerfix never follows.
+That was a third of a request's client CPU. Cookies the device sets go into the session's jar as ``Session.send``
+puts them there, and ``urllib3``'s failures become the ``requests`` exceptions ``HTTPAdapter.send`` and
+``Response.iter_content`` raise, so :class:`HttpSession` maps them to routerfix errors as before. Any other
+session (a proxy, ``trust_env``, hooks, not made by :func:`requests_session`) is sent by ``Session.send``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import requests
+    from urllib3 import BaseHTTPResponse
+    from urllib3.connectionpool import HTTPConnectionPool
+
+BODY_PART = 64 * 1024
+"""Bytes read from a body at a time."""
+
+
+class Reply(NamedTuple):
+    """A device's answer: status, headers (names as sent, repeated ones joined by ``", "``), the charset
+    ``requests`` would decode the body with (None: not said), and the body decoded from its transfer and content
+    encodings, or None when it went past the limit (the connection was then dropped)."""
+
+    status: int
+    headers: dict[str, str]
+    encoding: str | None
+    body: bytes | None
+
+
+def requests_session() -> requests.Session:
+    """A new ``requests.Session`` that never looks for a redirect target. routerfix follows no redirect, but even
+    with ``allow_redirects=False`` ``Session.send`` reads a 3xx answer's whole body to prepare the next request
+    (``Response.next``), before the body could be bounded. A ``Location`` header still reaches drivers in
+    :attr:`~routerfix.transport.html.Page.headers`."""
+    return _session_class()()
+
+
+@functools.cache
+def _session_class() -> type[requests.Session]:
+    import requests
+
+    class NoRedirectSession(requests.Session):
+        def __init__(self) -> None:
+            super().__init__()
+            self.routerfix_pools: dict[str, HTTPConnectionPool] = {}
+
+        def get_redirect_target(self, resp: requests.Response) -> None:
+            return None
+
+        def close(self) -> None:
+            self.routerfix_pools.clear()
+            super().close()
+
+    return NoRedirectSession
+
+
+def send(session: requests.Session, method: str, url: str, *, params: Mapping[str, str] | None,
+         data: Mapping[str, str] | str | bytes | None, headers: Mapping[str, str] | None,
+         timeout: tuple[float, float], limit: int) -> Reply:
+    """Send one request on ``session`` (no redirect followed, no retry) and read its answer, the body at most
+    ``limit`` bytes. Failures raise the ``requests`` exceptions ``Session.request`` would raise, except that a read
+    timeout is always ``ReadTimeout`` (``requests`` reports one while a body is read as a ``ConnectionError``)."""
+    import requests
+
+    try:
+        return _send(session, method, url, params=params, data=data, headers=headers, timeout=timeout, limit=limit)
+    except requests.ConnectionError as exc:
+        from urllib3.exceptions import ReadTimeoutError
+
+        cause = exc.args[0] if exc.args else None
+        if isinstance(cause, ReadTimeoutError):
+            raise requests.ReadTimeout(cause, request=exc.request) from exc
+        raise
+
+
+def _send(session: requests.Session, method: str, url: str, *, params: Mapping[str, str] | None,
+          data: Mapping[str, str] | str | bytes | None, headers: Mapping[str, str] | None,
+          timeout: tuple[float, float], limit: int) -> Reply:
+    from requests import PreparedRequest
+    from requests.structures import CaseInsensitiveDict
+
+    if session.trust_env:  # not a session of ours: let requests merge the environment in
+        resp = session.request(method, url, params=params, data=data, headers=headers, timeout=timeout,
+                               allow_redirects=False, stream=True)
+        return _requests_reply(resp, limit)
+    merged: CaseInsensitiveDict[str | bytes] = CaseInsensitiveDict(session.headers)
+    for name, value in (headers or {}).items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    pools: dict[str, HTTPConnectionPool] | None = getattr(session, "routerfix_pools", None)
+    if pools is None or session.proxies or any(session.hooks.values()):
+        prepared = PreparedRequest()
+        prepared.prepare(method=method, url=url, headers=merged, data=data or {}, params=params or {},
+                         auth=session.auth, cookies=session.cookies, hooks=session.hooks)
+        resp = session.send(prepared, timeout=timeout, allow_redirects=False, proxies=dict(session.proxies),
+                            stream=True, verify=session.verify, cert=session.cert)
+        return _requests_reply(resp, limit)
+    # PreparedRequest.prepare's steps, in its order; the hooks step is left out (there are none), and the cookie
+    # step when the jar is empty (it would add no header).
+    prepared = PreparedRequest()
+    prepared.prepare_method(method)
+    prepared.prepare_url(url, params)
+    prepared.prepare_headers(merged)
+    if len(session.cookies):
+        prepared.prepare_cookies(session.cookies)
+    prepared.prepare_body(data or None, None)
+    prepared.prepare_auth(session.auth, url)
+    return _direct(session, pools, prepared, timeout, limit)
+
+
+def _direct(session: requests.Session, pools: dict[str, HTTPConnectionPool], prepared: requests.PreparedRequest,
+            timeout: tuple[float, float], limit: int) -> Reply:
+    from requests.cookies import extract_cookies_to_jar
+    from requests.utils import get_encoding_from_headers
+    from urllib3.exceptions import HTTPError
+    from urllib3.util import Timeout
+
+    url = str(prepared.url)
+    key = "/".join(url.split("/", 3)[:3])  # scheme://host:port
+    pool = pools.get(key)
+    if pool is None or pool.pool is None:  # first request, or a pool closed under us
+        pool = pools[key] = _pool(session, prepared)
+    adapter: Any = session.get_adapter(url)
+    body = prepared.body
+    try:
+        resp = pool.urlopen(method=str(prepared.method), url=prepared.path_url, body=body,
+                            headers=prepared.headers,
+                            redirect=False, assert_same_host=False, preload_content=False, decode_content=False,
+                            retries=adapter.max_retries,
+                            timeout=Timeout(connect=timeout[0], read=timeout[1]),
+                            chunked=not (body is None or "Content-Length" in prepared.headers))
+    except (HTTPError, OSError) as exc:
+        raise _send_error(exc, prepared) from exc
+    if "Set-Cookie" in resp.headers:  # what Session.send does with every answer (a jar takes only Set-Cookie)
+        extract_cookies_to_jar(session.cookies, prepared, resp)  # type: ignore[no-untyped-call]
+    headers = dict(resp.headers)
+    encoding = get_encoding_from_headers(resp.headers)  # case-insensitive look-up
+    return Reply(resp.status, headers, encoding, _read(resp, limit))
+
+
+def _pool(session: requests.Session, prepared: requests.PreparedRequest) -> HTTPConnectionPool:
+    """The adapter's pool for the request's host, with the trust settings ``HTTPAdapter.send`` applies."""
+    from requests.exceptions import InvalidURL
+    from urllib3.exceptions import LocationValueError
+
+    adapter: Any = session.get_adapter(str(prepared.url))
+    try:
+        pool = adapter.get_connection_with_tls_context(prepared, session.verify, proxies={}, cert=session.cert)
+    except LocationValueError as exc:
+        raise InvalidURL(exc, request=prepared) from exc
+    adapter.cert_verify(pool, prepared.url, session.verify, session.cert)
+    return pool  # type: ignore[no-any-return]
+
+
+def _read(resp: BaseHTTPResponse, limit: int) -> bytes | None:
+    """The whole body, or None past ``limit`` (then the connection is closed, and no more is read or held).
+    A body read to its end hands the connection back to the pool."""
+    from urllib3.exceptions import HTTPError
+
+    try:
+        return _bounded(resp.stream(BODY_PART, decode_content=True), limit, resp.close)
+    except HTTPError as exc:
+        raise _body_error(exc) from exc
+
+
+def _requests_reply(resp: requests.Response, limit: int) -> Reply:
+    content = _bounded(resp.iter_content(BODY_PART), limit, resp.close)
+    return Reply(resp.status_code, dict(resp.headers), resp.encoding, content)
+
+
+def _bounded(parts: Iterator[bytes], limit: int, close: Any) -> bytes | None:
+    """The parts joined, or None once they go past ``limit`` (``close`` is called, nothing more is read)."""
+    read: list[bytes] = []
+    size = 0
+    for part in parts:
+        size += len(part)
+        if size > limit:
+            close()
+            return None
+        read.append(part)
+    return b"".join(read)
+
+
+def _send_error(exc: Exception, request: requests.PreparedRequest) -> Exception:
+    """The ``requests`` exception ``HTTPAdapter.send`` raises for ``urllib3``'s ``exc``."""
+    from requests import exceptions as rq
+    from urllib3 import exceptions as u3
+
+    if isinstance(exc, u3.MaxRetryError):
+        reason = exc.reason
+        if isinstance(reason, u3.ConnectTimeoutError) and not isinstance(reason, u3.NewConnectionError):
+            return rq.ConnectTimeout(exc, request=request)
+        if isinstance(reason, u3.ResponseError):
+            return rq.RetryError(exc, request=request)
+        if isinstance(reason, u3.ProxyError):
+            return rq.ProxyError(exc, request=request)
+        if isinstance(reason, u3.SSLError):
+            return rq.SSLError(exc, request=request)
+        return rq.ConnectionError(exc, request=request)
+    if isinstance(exc, (u3.ProtocolError, OSError, u3.ClosedPoolError)):
+        return rq.ConnectionError(exc, request=request)
+    if isinstance(exc, u3.ProxyError):
+        return rq.ProxyError(exc)
+    if isinstance(exc, u3.SSLError):
+        return rq.SSLError(exc, request=request)
+    if isinstance(exc, u3.ReadTimeoutError):
+        return rq.ReadTimeout(exc, request=request)
+    if isinstance(exc, u3.InvalidHeader):
+        return rq.InvalidHeader(exc, request=request)
+    return rq.RequestException(exc, request=request)
+
+
+def _body_error(exc: Exception) -> Exception:
+    """The ``requests`` exception ``Response.iter_content`` raises for ``urllib3``'s ``exc``."""
+    from requests import exceptions as rq
+    from urllib3 import exceptions as u3
+
+    if isinstance(exc, u3.ProtocolError):
+        return rq.ChunkedEncodingError(exc)
+    if isinstance(exc, u3.DecodeError):
+        return rq.ContentDecodingError(exc)
+    if isinstance(exc, u3.ReadTimeoutError):  # iter_content says ConnectionError; it is a read timeout
+        return rq.ReadTimeout(exc)
+    if isinstance(exc, u3.SSLError):
+        return rq.SSLError(exc)
+    return rq.RequestException(exc)

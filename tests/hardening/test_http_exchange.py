@@ -1,0 +1,235 @@
+"""What a web driver's request puts on the wire and what it makes of the answer, over a real socket: cookies the
+device sets (scoped and expired as a browser would), credentials, form bodies, charsets, repeated headers, one
+kept-alive connection, and every transport fault mapped to a routerfix error.
+
+The device is a raw HTTP/1.1 server on 127.0.0.1 that records each request and answers with the next scripted
+reply (a callable may instead cut the connection or stall).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from routerfix.errors import ReadTimeout, TransportError
+from routerfix.secrets import Secret
+from routerfix.timeouts import Timeouts
+from routerfix.transport.http import HttpOptions, HttpSession
+
+Answer = bytes | Callable[[socket.socket], None]
+
+
+@dataclass
+class _Seen:
+    line: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class _Device:
+    answers: list[Answer]
+    seen: list[_Seen] = field(default_factory=list)
+    connections: int = 0
+
+    def __post_init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer_all, args=(conn,), daemon=True).start()
+
+    def _answer_all(self, conn: socket.socket) -> None:
+        buffered = b""
+        with conn:
+            try:
+                while True:
+                    while b"\r\n\r\n" not in buffered:
+                        data = conn.recv(65536)
+                        if not data:
+                            return
+                        buffered += data
+                    head, buffered = buffered.split(b"\r\n\r\n", 1)
+                    line, *lines = head.decode("latin-1").split("\r\n")
+                    headers = {name: value.strip() for name, value in (h.split(":", 1) for h in lines)}
+                    size = int(headers.get("Content-Length", "0"))
+                    while len(buffered) < size:
+                        buffered += conn.recv(65536)
+                    self.seen.append(_Seen(line, headers, buffered[:size]))
+                    buffered = buffered[size:]
+                    answer = self.answers.pop(0)
+                    if callable(answer):
+                        answer(conn)
+                        return
+                    conn.sendall(answer)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+        self._thread.join(5)
+
+
+def _page(body: bytes = b"<html>ok</html>", *headers: str, status: str = "200 OK") -> bytes:
+    head = "".join(f"{h}\r\n" for h in headers)
+    return f"HTTP/1.1 {status}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+@pytest.fixture
+def device() -> Iterator[_Device]:
+    found = _Device(answers=[])
+    yield found
+    found.close()
+
+
+def _session(device: _Device, **timeouts: float) -> HttpSession:
+    http = HttpSession("127.0.0.1", driver="test", options=HttpOptions(scheme="http", port=device.port),
+                       timeouts=Timeouts(retry_wait=0.01, **timeouts), headers={"Referer": "http://127.0.0.1/"})
+    http.open()
+    return http
+
+
+def test_cookies_the_device_sets_are_sent_back_within_their_path_until_it_expires_them(device: _Device) -> None:
+    device.answers += [
+        _page(b"login", "Set-Cookie: sid=abc123; Path=/", "Set-Cookie: area=9; Path=/admin"),
+        _page(b"one"),
+        _page(b"two"),
+        _page(b"bye", "Set-Cookie: sid=; Max-Age=0; Path=/"),
+        _page(b"three"),
+    ]
+    http = _session(device)
+    try:
+        http.get("/login.htm", page="login")
+        http.get("/admin/nat.htm", page="nat")
+        http.get("/status.htm", page="status")
+        http.get("/logout.htm", page="logout")
+        http.get("/admin/x.htm", page="x")
+    finally:
+        http.close()
+    cookies = [seen.headers.get("Cookie") for seen in device.seen]
+    assert cookies[0] is None
+    assert sorted(cookies[1].split("; ")) == ["area=9", "sid=abc123"]  # type: ignore[union-attr]
+    assert cookies[2] == "sid=abc123"  # /admin's cookie stays on /admin
+    assert cookies[4] == "area=9"  # the device expired sid
+    assert device.connections == 1  # one kept-alive connection for the whole run
+
+
+def test_credentials_headers_and_a_form_body_reach_the_device_as_set(device: _Device) -> None:
+    device.answers += [_page(b"set", "Set-Cookie: XSRF=tok; Path=/"), _page(b"done")]
+    http = _session(device)
+    http.set_credentials(basic=("admin", Secret("pa ss")), cookies={"asus_token": Secret("t0k")},
+                         headers={"X-Auth": Secret("h1")})
+    try:
+        http.get("/a.htm", page="a", params={"q": "a b&c"})
+        http.post("/apply.cgi", {"name": "SIP 5060", "ip": "192.168.1.250"}, page="apply")
+    finally:
+        http.close()
+    get, post = device.seen
+    assert get.line == "GET /a.htm?q=a+b%26c HTTP/1.1"
+    assert get.headers["Authorization"] == "Basic YWRtaW46cGEgc3M="
+    assert get.headers["Cookie"] == "asus_token=t0k"
+    assert get.headers["User-Agent"] == "routerfix" and get.headers["Referer"] == "http://127.0.0.1/"
+    assert post.line == "POST /apply.cgi HTTP/1.1"
+    assert post.headers["Cookie"] == "XSRF=tok; asus_token=t0k"  # the jar's cookies first, then the credential
+    assert post.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert post.body == b"name=SIP+5060&ip=192.168.1.250"
+    assert post.headers["X-Auth"] == "h1"
+
+
+def test_charsets_repeated_headers_and_compressed_pages_are_read_as_a_browser_would(device: _Device) -> None:
+    import gzip
+
+    device.answers += [
+        _page("Réseau".encode("latin-1"), "Content-Type: text/html; charset=ISO-8859-1", "X-A: 1", "X-A: 2"),
+        _page("Réseau".encode(), "Content-Type: text/html; charset=x-no-such-charset"),
+        _page(gzip.compress(b"<html>zipped</html>"), "Content-Encoding: gzip"),
+    ]
+    http = _session(device)
+    try:
+        latin = http.get("/1.htm", page="one")
+        unknown = http.get("/2.htm", page="two")
+        zipped = http.get("/3.htm", page="three")
+    finally:
+        http.close()
+    assert latin.text == "Réseau" and latin.headers["X-A"] == "1, 2"
+    assert unknown.text == "Réseau"  # a charset Python does not know: read as UTF-8, not a crash
+    assert zipped.text == "<html>zipped</html>"
+
+
+def _hang_up(conn: socket.socket) -> None:
+    conn.shutdown(socket.SHUT_RDWR)
+
+
+def _stall(conn: socket.socket) -> None:
+    conn.recv(1)  # until the client gives up
+
+
+def _stall_in_body(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<html>")
+    conn.recv(1)
+
+
+def _broken_chunks(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n")
+
+
+@pytest.mark.parametrize(("answer", "method", "error"), [
+    (_hang_up, "GET", TransportError),
+    (_broken_chunks, "GET", TransportError),
+    (_stall, "POST", ReadTimeout),
+    (_stall, "GET", ReadTimeout),
+    (_stall_in_body, "GET", ReadTimeout),  # requests' iter_content calls this one a connection error
+])
+@pytest.mark.parametrize("path", ["pool", "requests"])
+def test_faults_on_the_wire_become_routerfix_errors(device: _Device, answer: Answer, method: str,
+                                                    error: type[Exception], path: str) -> None:
+    """Both ways a request is sent: on the adapter's pool, and through ``Session.send`` (which any response hook
+    selects, as a proxy does)."""
+    device.answers += [answer] * 4
+    http = _session(device, read=0.3)
+    if path == "requests":
+        http.session.hooks["response"].append(lambda response, *args, **kwargs: response)
+    try:
+        with pytest.raises(error) as caught:
+            if method == "GET":
+                http.request("GET", "/x.htm", page="x")
+            else:
+                http.post("/apply.cgi", {"a": "1"}, page="apply")
+    finally:
+        http.close()
+    assert "x" in str(caught.value) or "apply" in str(caught.value)
+
+
+def test_a_refused_connection_is_a_transport_error_and_the_session_recovers_after_reopening(device: _Device) -> None:
+    device.answers += [_page(b"one"), _page(b"two")]
+    http = _session(device)
+    http.get("/1.htm", page="one")
+    http.close()
+    http.open()  # a new session after a close: a new connection pool
+    assert http.get("/2.htm", page="two").text == "two"
+    http.close()
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    nobody = HttpSession("127.0.0.1", driver="test", options=HttpOptions(scheme="http", port=port),
+                         timeouts=Timeouts(retry_wait=0.01))
+    nobody.open()
+    with pytest.raises(TransportError, match="Connection refused"):
+        nobody.request("GET", "/", page="home")
+    nobody.close()
