@@ -261,6 +261,7 @@ def _http(base: str, probes: list[Probe], timeout: float, stop: float) -> list[H
     import requests
     from urllib3.exceptions import InsecureRequestWarning
 
+    from routerfix.transport.html import page_text
     from routerfix.transport.http import requests_session
 
     replies: list[HttpReply] = []
@@ -283,7 +284,7 @@ def _http(base: str, probes: list[Probe], timeout: float, stop: float) -> list[H
                 raw = b""  # a body that cannot be read: the status and headers still tell
             finally:
                 resp.close()
-            body = raw.decode(resp.encoding or "utf-8", "replace")
+            body = page_text(raw, resp.encoding)
             replies.append(HttpReply(probe, resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, body))
     return replies
 

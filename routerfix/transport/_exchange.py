@@ -2,20 +2,21 @@
 
 ``requests`` builds the request: URL, headers (validated), body, the session's cookie jar and the credentials hook,
 each through ``PreparedRequest``'s public ``prepare_*`` steps. For a session of ours that goes through no proxy
-and takes nothing from the environment, the request is then sent on the adapter's own ``urllib3`` pool, found once
-per session through the adapter (its TLS context, pin and certificate settings, as ``HTTPAdapter.send`` would
-apply them) and kept. ``HTTPAdapter.send`` and ``Session.send`` are not called: per request they looked the pool
+and takes nothing from the environment, the request is then sent on the adapter's own ``urllib3`` pool, found
+through the adapter once per session, adapter and trust setting (its TLS context, pin and certificate settings,
+as ``HTTPAdapter.send`` would apply them) and kept. ``HTTPAdapter.send`` and ``Session.send`` are not called: per request they looked the pool
 up again, built a second cookie jar for the response object, and read a redirect target routerfix never follows.
 That was a third of a request's client CPU. Cookies the device sets go into the session's jar as ``Session.send``
 puts them there, and ``urllib3``'s failures become the ``requests`` exceptions ``HTTPAdapter.send`` and
-``Response.iter_content`` raise, so :class:`HttpSession` maps them to routerfix errors as before. Any other
+``Response.iter_content`` raise (a read timeout is always ``ReadTimeout``, and an error they let through
+unwrapped is a ``RequestException``), so :class:`HttpSession` maps them to routerfix errors as before. Any other
 session (a proxy, ``trust_env``, hooks, not made by :func:`requests_session`) is sent by ``Session.send``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def _session_class() -> type[requests.Session]:
     class NoRedirectSession(requests.Session):
         def __init__(self) -> None:
             super().__init__()
-            self.routerfix_pools: dict[str, HTTPConnectionPool] = {}
+            self.routerfix_pools: dict[Any, HTTPConnectionPool] = {}
 
         def get_redirect_target(self, resp: requests.Response) -> None:
             return None
@@ -100,7 +101,7 @@ def _send(session: requests.Session, method: str, url: str, *, params: Mapping[s
             merged.pop(name, None)
         else:
             merged[name] = value
-    pools: dict[str, HTTPConnectionPool] | None = getattr(session, "routerfix_pools", None)
+    pools: dict[Any, HTTPConnectionPool] | None = getattr(session, "routerfix_pools", None)
     if pools is None or session.proxies or any(session.hooks.values()):
         prepared = PreparedRequest()
         prepared.prepare(method=method, url=url, headers=merged, data=data or {}, params=params or {},
@@ -121,7 +122,7 @@ def _send(session: requests.Session, method: str, url: str, *, params: Mapping[s
     return _direct(session, pools, prepared, timeout, limit)
 
 
-def _direct(session: requests.Session, pools: dict[str, HTTPConnectionPool], prepared: requests.PreparedRequest,
+def _direct(session: requests.Session, pools: dict[Any, HTTPConnectionPool], prepared: requests.PreparedRequest,
             timeout: tuple[float, float], limit: int) -> Reply:
     from requests.cookies import extract_cookies_to_jar
     from requests.utils import get_encoding_from_headers
@@ -129,11 +130,12 @@ def _direct(session: requests.Session, pools: dict[str, HTTPConnectionPool], pre
     from urllib3.util import Timeout
 
     url = str(prepared.url)
-    key = "/".join(url.split("/", 3)[:3])  # scheme://host:port
-    pool = pools.get(key)
-    if pool is None or pool.pool is None:  # first request, or a pool closed under us
-        pool = pools[key] = _pool(session, prepared)
     adapter: Any = session.get_adapter(url)
+    # scheme://host:port and what else picks the pool: the adapter mounted, and the trust settings
+    key = ("/".join(url.split("/", 3)[:3]), adapter, session.verify, session.cert)
+    pool = pools.get(key)
+    if pool is None:
+        pool = pools[key] = _pool(session, prepared)
     body = prepared.body
     try:
         resp = pool.urlopen(method=str(prepared.method), url=prepared.path_url, body=body,
@@ -170,8 +172,12 @@ def _read(resp: BaseHTTPResponse, limit: int) -> bytes | None:
     A body read to its end hands the connection back to the pool."""
     from urllib3.exceptions import HTTPError
 
+    def drop() -> None:  # as requests.Response.close: the socket closed, the pool's slot given back
+        resp.close()
+        resp.release_conn()
+
     try:
-        return _bounded(resp.stream(BODY_PART, decode_content=True), limit, resp.close)
+        return _bounded(resp.stream(BODY_PART, decode_content=True), limit, drop)
     except HTTPError as exc:
         raise _body_error(exc) from exc
 
@@ -181,7 +187,7 @@ def _requests_reply(resp: requests.Response, limit: int) -> Reply:
     return Reply(resp.status_code, dict(resp.headers), resp.encoding, content)
 
 
-def _bounded(parts: Iterator[bytes], limit: int, close: Any) -> bytes | None:
+def _bounded(parts: Iterator[bytes], limit: int, close: Callable[[], None]) -> bytes | None:
     """The parts joined, or None once they go past ``limit`` (``close`` is called, nothing more is read)."""
     read: list[bytes] = []
     size = 0

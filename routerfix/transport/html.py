@@ -25,6 +25,7 @@ __all__ = [
     "Page",
     "find_token",
     "js_vars",
+    "page_text",
     "page_words",
     "parse_form",
     "parse_forms",
@@ -235,6 +236,15 @@ def js_vars(text: str) -> dict[str, str]:
         value = next(g for g in (m.group(2), m.group(3), m.group(4)) if g is not None)
         out.setdefault(m.group(1), value)
     return out
+
+
+def page_text(body: bytes, charset: str | None) -> str:
+    """``body`` decoded with the ``charset`` the device named (UTF-8 when it named none, or one Python does not know
+    or cannot decode with, such as ``undefined`` or ``idna``); bytes that do not decode are replaced."""
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except (LookupError, ValueError):  # unknown, or a codec that is no text encoding for a page (UnicodeError)
+        return body.decode("utf-8", errors="replace")
 
 
 def page_words(text: str) -> str:

@@ -57,6 +57,7 @@ from routerfix.transport.html import (
     Page,
     find_token,
     js_vars,
+    page_text,
     page_words,
     parse_form,
     parse_forms,
@@ -91,6 +92,7 @@ __all__ = [
     "find_token",
     "js_vars",
     "normalise_fingerprint",
+    "page_text",
     "page_words",
     "parse_form",
     "parse_forms",
@@ -352,7 +354,7 @@ class HttpSession:
             raise ConnectTimeout(f"no connection to {self.base_url} within {self.timeouts.connect:g}s",
                                  host=self.host, driver=self.driver) from None
         except requests.exceptions.ReadTimeout:
-            raise ReadTimeout(f"{page}: no answer within {read_timeout:g}s", host=self.host,
+            raise ReadTimeout(f"{page}: the device sent nothing for {read_timeout:g}s", host=self.host,
                               driver=self.driver) from None
         except requests.exceptions.ConnectionError as exc:
             via = f" through proxy {self.proxy}" if self.proxy is not None else ""
@@ -364,10 +366,7 @@ class HttpSession:
         if reply.body is None:
             raise ParseError(page, f"the page is larger than {MAX_PAGE_BYTES} bytes", host=self.host,
                              driver=self.driver)
-        try:
-            text = reply.body.decode(reply.encoding or "utf-8", errors="replace")
-        except LookupError:  # a charset Python does not know (the device names it): read as UTF-8
-            text = reply.body.decode("utf-8", errors="replace")
+        text = page_text(reply.body, reply.encoding)
         status = reply.status
         result = Page(name=page, url=url, status=status, text=text, headers=reply.headers)
         if status in ok_status:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from routerfix.errors import ReadTimeout, TransportError
+from routerfix.errors import ParseError, ReadTimeout, TransportError
 from routerfix.secrets import Secret
 from routerfix.timeouts import Timeouts
-from routerfix.transport.http import HttpOptions, HttpSession
+from routerfix.transport.http import MAX_PAGE_BYTES, HttpOptions, HttpSession
 
 Answer = bytes | Callable[[socket.socket], None]
 
@@ -98,14 +98,24 @@ def device() -> Iterator[_Device]:
     found.close()
 
 
-def _session(device: _Device, **timeouts: float) -> HttpSession:
+@pytest.fixture(params=["pool", "requests"])
+def path(request: pytest.FixtureRequest) -> str:
+    """Both ways a request is sent: on the adapter's own pool, and through ``Session.send`` (which a session with a
+    proxy takes; here a response hook selects it)."""
+    return str(request.param)
+
+
+def _session(device: _Device, path: str, **timeouts: float) -> HttpSession:
     http = HttpSession("127.0.0.1", driver="test", options=HttpOptions(scheme="http", port=device.port),
                        timeouts=Timeouts(retry_wait=0.01, **timeouts), headers={"Referer": "http://127.0.0.1/"})
     http.open()
+    if path == "requests":
+        http.session.hooks["response"].append(lambda response, *args, **kwargs: response)
     return http
 
 
-def test_cookies_the_device_sets_are_sent_back_within_their_path_until_it_expires_them(device: _Device) -> None:
+def test_cookies_the_device_sets_are_sent_back_within_their_path_until_it_expires_them(device: _Device,
+                                                                                      path: str) -> None:
     device.answers += [
         _page(b"login", "Set-Cookie: sid=abc123; Path=/", "Set-Cookie: area=9; Path=/admin"),
         _page(b"one"),
@@ -113,7 +123,7 @@ def test_cookies_the_device_sets_are_sent_back_within_their_path_until_it_expire
         _page(b"bye", "Set-Cookie: sid=; Max-Age=0; Path=/"),
         _page(b"three"),
     ]
-    http = _session(device)
+    http = _session(device, path)
     try:
         http.get("/login.htm", page="login")
         http.get("/admin/nat.htm", page="nat")
@@ -126,13 +136,14 @@ def test_cookies_the_device_sets_are_sent_back_within_their_path_until_it_expire
     assert cookies[0] is None
     assert sorted(cookies[1].split("; ")) == ["area=9", "sid=abc123"]  # type: ignore[union-attr]
     assert cookies[2] == "sid=abc123"  # /admin's cookie stays on /admin
+    assert cookies[3] == "sid=abc123"
     assert cookies[4] == "area=9"  # the device expired sid
     assert device.connections == 1  # one kept-alive connection for the whole run
 
 
-def test_credentials_headers_and_a_form_body_reach_the_device_as_set(device: _Device) -> None:
+def test_credentials_headers_and_a_form_body_reach_the_device_as_set(device: _Device, path: str) -> None:
     device.answers += [_page(b"set", "Set-Cookie: XSRF=tok; Path=/"), _page(b"done")]
-    http = _session(device)
+    http = _session(device, path)
     http.set_credentials(basic=("admin", Secret("pa ss")), cookies={"asus_token": Secret("t0k")},
                          headers={"X-Auth": Secret("h1")})
     try:
@@ -152,23 +163,25 @@ def test_credentials_headers_and_a_form_body_reach_the_device_as_set(device: _De
     assert post.headers["X-Auth"] == "h1"
 
 
-def test_charsets_repeated_headers_and_compressed_pages_are_read_as_a_browser_would(device: _Device) -> None:
+def test_charsets_repeated_headers_and_compressed_pages_are_read_as_a_browser_would(device: _Device,
+                                                                                    path: str) -> None:
     import gzip
 
     device.answers += [
         _page("Réseau".encode("latin-1"), "Content-Type: text/html; charset=ISO-8859-1", "X-A: 1", "X-A: 2"),
-        _page("Réseau".encode(), "Content-Type: text/html; charset=x-no-such-charset"),
+        *(_page("Réseau".encode(), f"Content-Type: text/html; charset={name}")
+          for name in ("x-no-such-charset", "undefined", "idna", "punycode")),
         _page(gzip.compress(b"<html>zipped</html>"), "Content-Encoding: gzip"),
     ]
-    http = _session(device)
+    http = _session(device, path)
     try:
         latin = http.get("/1.htm", page="one")
-        unknown = http.get("/2.htm", page="two")
+        odd = [http.get(f"/odd{n}.htm", page="odd").text for n in range(4)]
         zipped = http.get("/3.htm", page="three")
     finally:
         http.close()
     assert latin.text == "Réseau" and latin.headers["X-A"] == "1, 2"
-    assert unknown.text == "Réseau"  # a charset Python does not know: read as UTF-8, not a crash
+    assert odd == ["Réseau"] * 4  # a charset Python does not know or cannot decode with: UTF-8, not a crash
     assert zipped.text == "<html>zipped</html>"
 
 
@@ -196,34 +209,33 @@ def _broken_chunks(conn: socket.socket) -> None:
     (_stall, "GET", ReadTimeout),
     (_stall_in_body, "GET", ReadTimeout),  # requests' iter_content calls this one a connection error
 ])
-@pytest.mark.parametrize("path", ["pool", "requests"])
 def test_faults_on_the_wire_become_routerfix_errors(device: _Device, answer: Answer, method: str,
                                                     error: type[Exception], path: str) -> None:
-    """Both ways a request is sent: on the adapter's pool, and through ``Session.send`` (which any response hook
-    selects, as a proxy does)."""
     device.answers += [answer] * 4
-    http = _session(device, read=0.3)
-    if path == "requests":
-        http.session.hooks["response"].append(lambda response, *args, **kwargs: response)
+    http = _session(device, path, read=0.3)
+    page = "x" if method == "GET" else "apply"
     try:
         with pytest.raises(error) as caught:
             if method == "GET":
-                http.request("GET", "/x.htm", page="x")
+                http.request("GET", "/x.htm", page=page)
             else:
-                http.post("/apply.cgi", {"a": "1"}, page="apply")
+                http.post("/apply.cgi", {"a": "1"}, page=page)
     finally:
         http.close()
-    assert "x" in str(caught.value) or "apply" in str(caught.value)
+    assert type(caught.value) is error
+    assert str(caught.value).startswith(f"{page}: ")
 
 
-def test_a_refused_connection_is_a_transport_error_and_the_session_recovers_after_reopening(device: _Device) -> None:
+def test_a_refused_connection_is_a_transport_error_and_the_session_recovers_after_reopening(device: _Device,
+                                                                                            path: str) -> None:
     device.answers += [_page(b"one"), _page(b"two")]
-    http = _session(device)
+    http = _session(device, path)
     http.get("/1.htm", page="one")
     http.close()
     http.open()  # a new session after a close: a new connection pool
     assert http.get("/2.htm", page="two").text == "two"
     http.close()
+    assert device.connections == 2
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
@@ -233,3 +245,21 @@ def test_a_refused_connection_is_a_transport_error_and_the_session_recovers_afte
     with pytest.raises(TransportError, match="Connection refused"):
         nobody.request("GET", "/", page="home")
     nobody.close()
+
+
+def test_an_oversize_page_gives_its_connection_slot_back(device: _Device, path: str) -> None:
+    """Past the limit the connection is dropped, and the pool keeps all its slots for the next requests. (A body cut
+    off at its very end would have been read whole: that connection is sound and kept.)"""
+    big = _page(b"x" * (MAX_PAGE_BYTES + 4 * 1024 * 1024))
+    device.answers += [big] * 12 + [_page(b"small")]
+    http = _session(device, path)
+    try:
+        for _ in range(12):
+            with pytest.raises(ParseError, match="larger than"):
+                http.request("GET", "/big.htm", page="big")
+        assert http.get("/small.htm", page="small").text == "small"
+        pool = http.session.get_adapter(http.base_url).poolmanager.connection_from_url(http.base_url)
+        assert pool.pool is not None and pool.pool.qsize() == pool.pool.maxsize  # every slot back
+    finally:
+        http.close()
+    assert device.connections == 13  # a new connection after each dropped one
