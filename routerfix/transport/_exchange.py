@@ -4,13 +4,14 @@
 each through ``PreparedRequest``'s public ``prepare_*`` steps. For a session of ours that goes through no proxy
 and takes nothing from the environment, the request is then sent on the adapter's own ``urllib3`` pool, found
 through the adapter once per session, adapter and trust setting (its TLS context, pin and certificate settings,
-as ``HTTPAdapter.send`` would apply them) and kept. ``HTTPAdapter.send`` and ``Session.send`` are not called: per request they looked the pool
-up again, built a second cookie jar for the response object, and read a redirect target routerfix never follows.
-That was a third of a request's client CPU. Cookies the device sets go into the session's jar as ``Session.send``
-puts them there, and ``urllib3``'s failures become the ``requests`` exceptions ``HTTPAdapter.send`` and
-``Response.iter_content`` raise (a read timeout is always ``ReadTimeout``, and an error they let through
-unwrapped is a ``RequestException``), so :class:`HttpSession` maps them to routerfix errors as before. Any other
-session (a proxy, ``trust_env``, hooks, not made by :func:`requests_session`) is sent by ``Session.send``.
+as ``HTTPAdapter.send`` would apply them) and kept. ``HTTPAdapter.send`` and ``Session.send`` are not called:
+per request they looked the pool up again, built a second cookie jar for the response object, and read a redirect
+target routerfix never follows. That was a third of a request's client CPU. Cookies the device sets go into the
+session's jar as ``Session.send`` puts them there, and ``urllib3``'s failures become the ``requests`` exceptions
+``HTTPAdapter.send`` and ``Response.iter_content`` raise (a read timeout is always ``ReadTimeout``, and an error
+they let through unwrapped is a ``RequestException``), so :class:`HttpSession` maps them to routerfix errors as
+before. Any other session (a proxy, ``trust_env``, hooks, not made by :func:`requests_session`) is sent by
+``Session.send``.
 """
 
 from __future__ import annotations
