@@ -202,7 +202,8 @@ def _bounded(parts: Iterator[bytes], limit: int, close: Callable[[], None]) -> b
 
 
 def _send_error(exc: Exception, request: requests.PreparedRequest) -> Exception:
-    """The ``requests`` exception ``HTTPAdapter.send`` raises for ``urllib3``'s ``exc``."""
+    """The ``requests`` exception ``HTTPAdapter.send`` raises for ``urllib3``'s ``exc`` (one it lets through
+    unwrapped: ``RequestException``)."""
     from requests import exceptions as rq
     from urllib3 import exceptions as u3
 
@@ -210,37 +211,28 @@ def _send_error(exc: Exception, request: requests.PreparedRequest) -> Exception:
         reason = exc.reason
         if isinstance(reason, u3.ConnectTimeoutError) and not isinstance(reason, u3.NewConnectionError):
             return rq.ConnectTimeout(exc, request=request)
-        if isinstance(reason, u3.ResponseError):
-            return rq.RetryError(exc, request=request)
-        if isinstance(reason, u3.ProxyError):
-            return rq.ProxyError(exc, request=request)
-        if isinstance(reason, u3.SSLError):
-            return rq.SSLError(exc, request=request)
-        return rq.ConnectionError(exc, request=request)
-    if isinstance(exc, (u3.ProtocolError, OSError, u3.ClosedPoolError)):
-        return rq.ConnectionError(exc, request=request)
-    if isinstance(exc, u3.ProxyError):
-        return rq.ProxyError(exc)
-    if isinstance(exc, u3.SSLError):
-        return rq.SSLError(exc, request=request)
-    if isinstance(exc, u3.ReadTimeoutError):
-        return rq.ReadTimeout(exc, request=request)
-    if isinstance(exc, u3.InvalidHeader):
-        return rq.InvalidHeader(exc, request=request)
-    return rq.RequestException(exc, request=request)
+        kind = _kind(reason, ((u3.ResponseError, rq.RetryError), (u3.ProxyError, rq.ProxyError),
+                              (u3.SSLError, rq.SSLError)), rq.ConnectionError)
+    else:
+        kind = _kind(exc, (((u3.ProtocolError, OSError, u3.ClosedPoolError), rq.ConnectionError),
+                           (u3.ProxyError, rq.ProxyError), (u3.SSLError, rq.SSLError),
+                           (u3.ReadTimeoutError, rq.ReadTimeout), (u3.InvalidHeader, rq.InvalidHeader)),
+                     rq.RequestException)
+    return kind(exc, request=request)
 
 
 def _body_error(exc: Exception) -> Exception:
-    """The ``requests`` exception ``Response.iter_content`` raises for ``urllib3``'s ``exc``."""
+    """The ``requests`` exception ``Response.iter_content`` raises for ``urllib3``'s ``exc``, except that a read
+    timeout is a ``ReadTimeout`` (``iter_content`` says ``ConnectionError``)."""
     from requests import exceptions as rq
     from urllib3 import exceptions as u3
 
-    if isinstance(exc, u3.ProtocolError):
-        return rq.ChunkedEncodingError(exc)
-    if isinstance(exc, u3.DecodeError):
-        return rq.ContentDecodingError(exc)
-    if isinstance(exc, u3.ReadTimeoutError):  # iter_content says ConnectionError; it is a read timeout
-        return rq.ReadTimeout(exc)
-    if isinstance(exc, u3.SSLError):
-        return rq.SSLError(exc)
-    return rq.RequestException(exc)
+    kind = _kind(exc, ((u3.ProtocolError, rq.ChunkedEncodingError), (u3.DecodeError, rq.ContentDecodingError),
+                       (u3.ReadTimeoutError, rq.ReadTimeout), (u3.SSLError, rq.SSLError)), rq.RequestException)
+    return kind(exc)
+
+
+def _kind(exc: object, table: tuple[tuple[Any, type[requests.RequestException]], ...],
+          default: type[requests.RequestException]) -> type[requests.RequestException]:
+    """The ``requests`` exception class of the first row of ``table`` whose ``urllib3`` class(es) ``exc`` is."""
+    return next((kind for classes, kind in table if isinstance(exc, classes)), default)
