@@ -10,8 +10,8 @@ target routerfix never follows. That was a third of a request's client CPU. Cook
 session's jar as ``Session.send`` puts them there, and ``urllib3``'s failures become the ``requests`` exceptions
 ``HTTPAdapter.send`` and ``Response.iter_content`` raise (a read timeout is always ``ReadTimeout``, and an error
 they let through unwrapped is a ``RequestException``), so :class:`HttpSession` maps them to routerfix errors as
-before. Any other session (a proxy, ``trust_env``, hooks, not made by :func:`requests_session`) is sent by
-``Session.send``.
+before. Any other session (a proxy, ``trust_env``, hooks, an adapter with a ``send`` of its own, not made by
+:func:`requests_session`) is sent by ``Session.send``.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def _send(session: requests.Session, method: str, url: str, *, params: Mapping[s
         else:
             merged[name] = value
     pools: dict[Any, HTTPConnectionPool] | None = getattr(session, "routerfix_pools", None)
-    if pools is None or session.proxies or any(session.hooks.values()):
+    adapter = session.get_adapter(url)
+    if pools is None or session.proxies or any(session.hooks.values()) or not _plain(adapter):
         prepared = PreparedRequest()
         prepared.prepare(method=method, url=url, headers=merged, data=data or {}, params=params or {},
                          auth=session.auth, cookies=session.cookies, hooks=session.hooks)
@@ -120,23 +121,30 @@ def _send(session: requests.Session, method: str, url: str, *, params: Mapping[s
         prepared.prepare_cookies(session.cookies)
     prepared.prepare_body(data or None, None)
     prepared.prepare_auth(session.auth, url)
-    return _direct(session, pools, prepared, timeout, limit)
+    return _direct(session, adapter, pools, prepared, timeout, limit)
 
 
-def _direct(session: requests.Session, pools: dict[Any, HTTPConnectionPool], prepared: requests.PreparedRequest,
-            timeout: tuple[float, float], limit: int) -> Reply:
+def _plain(adapter: object) -> bool:
+    """An ``HTTPAdapter`` whose ``send`` is ``requests``' own (a subclass may change the pool's set-up, not how a
+    request is sent): its pool can be used directly."""
+    from requests.adapters import HTTPAdapter
+
+    return isinstance(adapter, HTTPAdapter) and type(adapter).send is HTTPAdapter.send
+
+
+def _direct(session: requests.Session, adapter: Any, pools: dict[Any, HTTPConnectionPool],
+            prepared: requests.PreparedRequest, timeout: tuple[float, float], limit: int) -> Reply:
     from requests.cookies import extract_cookies_to_jar
     from requests.utils import get_encoding_from_headers
     from urllib3.exceptions import HTTPError
     from urllib3.util import Timeout
 
     url = str(prepared.url)
-    adapter: Any = session.get_adapter(url)
     # scheme://host:port and what else picks the pool: the adapter mounted, and the trust settings
     key = ("/".join(url.split("/", 3)[:3]), adapter, session.verify, session.cert)
     pool = pools.get(key)
     if pool is None:
-        pool = pools[key] = _pool(session, prepared)
+        pool = pools[key] = _pool(session, adapter, prepared)
     body = prepared.body
     try:
         resp = pool.urlopen(method=str(prepared.method), url=prepared.path_url, body=body,
@@ -154,12 +162,11 @@ def _direct(session: requests.Session, pools: dict[Any, HTTPConnectionPool], pre
     return Reply(resp.status, headers, encoding, _read(resp, limit))
 
 
-def _pool(session: requests.Session, prepared: requests.PreparedRequest) -> HTTPConnectionPool:
+def _pool(session: requests.Session, adapter: Any, prepared: requests.PreparedRequest) -> HTTPConnectionPool:
     """The adapter's pool for the request's host, with the trust settings ``HTTPAdapter.send`` applies."""
     from requests.exceptions import InvalidURL
     from urllib3.exceptions import LocationValueError
 
-    adapter: Any = session.get_adapter(str(prepared.url))
     try:
         pool = adapter.get_connection_with_tls_context(prepared, session.verify, proxies={}, cert=session.cert)
     except LocationValueError as exc:

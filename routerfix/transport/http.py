@@ -145,6 +145,13 @@ class _SecretAuth:
         for value in [*(headers or {}).values(), *(cookies or {}).values(), *([basic[1]] if basic else [])]:
             if not isinstance(value, Secret):
                 raise InvalidValue("credential", type(value).__name__, "a routerfix.secrets.Secret")
+        # http.client would refuse a line break in a header with the value in its message: refuse it here, unshown
+        for kind, values, bad, expected in (
+                ("header", headers, "\r\n\0", "a value without line breaks or NUL characters"),
+                ("cookie", cookies, "\r\n\0;", "a value without line breaks, NUL characters or ';'")):
+            for name, secret in (values or {}).items():
+                if any(char in secret.reveal() for char in bad):
+                    raise InvalidValue(f"credential {kind} {name}", secret, expected)
         self.basic = basic
         self.headers = dict(headers or {})
         self.cookies = dict(cookies or {})

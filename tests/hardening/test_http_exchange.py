@@ -12,10 +12,11 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
-from routerfix.errors import ParseError, ReadTimeout, TransportError
+from routerfix.errors import InvalidValue, ParseError, ReadTimeout, TransportError
 from routerfix.secrets import Secret
 from routerfix.timeouts import Timeouts
 from routerfix.transport.http import MAX_PAGE_BYTES, HttpOptions, HttpSession
@@ -86,6 +87,13 @@ class _Device:
         self._thread.join(5)
 
 
+@dataclass
+class _Port:
+    """Where nothing listens."""
+
+    port: int
+
+
 def _page(body: bytes = b"<html>ok</html>", *headers: str, status: str = "200 OK") -> bytes:
     head = "".join(f"{h}\r\n" for h in headers)
     return f"HTTP/1.1 {status}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
@@ -105,7 +113,7 @@ def path(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _session(device: _Device, path: str, **timeouts: float) -> HttpSession:
+def _session(device: _Device | _Port, path: str, **timeouts: float) -> HttpSession:
     http = HttpSession("127.0.0.1", driver="test", options=HttpOptions(scheme="http", port=device.port),
                        timeouts=Timeouts(retry_wait=0.01, **timeouts), headers={"Referer": "http://127.0.0.1/"})
     http.open()
@@ -134,7 +142,7 @@ def test_cookies_the_device_sets_are_sent_back_within_their_path_until_it_expire
         http.close()
     cookies = [seen.headers.get("Cookie") for seen in device.seen]
     assert cookies[0] is None
-    assert sorted(cookies[1].split("; ")) == ["area=9", "sid=abc123"]  # type: ignore[union-attr]
+    assert sorted(cookies[1].split("; ")) == ["area=9", "sid=abc123"]
     assert cookies[2] == "sid=abc123"  # /admin's cookie stays on /admin
     assert cookies[3] == "sid=abc123"
     assert cookies[4] == "area=9"  # the device expired sid
@@ -230,21 +238,40 @@ def test_a_refused_connection_is_a_transport_error_and_the_session_recovers_afte
                                                                                             path: str) -> None:
     device.answers += [_page(b"one"), _page(b"two")]
     http = _session(device, path)
-    http.get("/1.htm", page="one")
-    http.close()
-    http.open()  # a new session after a close: a new connection pool
-    assert http.get("/2.htm", page="two").text == "two"
-    http.close()
+    try:
+        http.get("/1.htm", page="one")
+        http.close()
+        http.open()  # a new session after a close: a new connection pool
+        if path == "requests":
+            http.session.hooks["response"].append(lambda response, *args, **kwargs: response)
+        assert http.get("/2.htm", page="two").text == "two"
+    finally:
+        http.close()
     assert device.connections == 2
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    nobody = HttpSession("127.0.0.1", driver="test", options=HttpOptions(scheme="http", port=port),
-                         timeouts=Timeouts(retry_wait=0.01))
-    nobody.open()
-    with pytest.raises(TransportError, match="Connection refused"):
-        nobody.request("GET", "/", page="home")
-    nobody.close()
+    nobody = _session(_Port(port), path)
+    try:
+        with pytest.raises(TransportError, match="Connection refused") as caught:
+            nobody.request("GET", "/", page="home")
+    finally:
+        nobody.close()
+    assert type(caught.value) is TransportError
+
+
+def _pool_of(http: HttpSession) -> Any:
+    """The connection pool the session's requests went through: the one ``requests`` itself picks for them."""
+    import requests
+
+    probe = requests.PreparedRequest()
+    probe.prepare(method="GET", url=http.base_url + "/")
+    session = http.session
+    adapter: Any = session.get_adapter(http.base_url)
+    pool = adapter.get_connection_with_tls_context(probe, session.verify, proxies={}, cert=session.cert)
+    kept = list(getattr(session, "routerfix_pools", {}).values())
+    assert kept in ([], [pool])  # the pool path keeps exactly that pool
+    return pool
 
 
 def test_an_oversize_page_gives_its_connection_slot_back(device: _Device, path: str) -> None:
@@ -258,8 +285,81 @@ def test_an_oversize_page_gives_its_connection_slot_back(device: _Device, path: 
             with pytest.raises(ParseError, match="larger than"):
                 http.request("GET", "/big.htm", page="big")
         assert http.get("/small.htm", page="small").text == "small"
-        pool = http.session.get_adapter(http.base_url).poolmanager.connection_from_url(http.base_url)
+        pool = _pool_of(http)
         assert pool.pool is not None and pool.pool.qsize() == pool.pool.maxsize  # every slot back
     finally:
         http.close()
     assert device.connections == 13  # a new connection after each dropped one
+
+
+@pytest.mark.parametrize("where", ["header", "cookie"])
+def test_a_credential_with_a_line_break_is_refused_without_showing_it(device: _Device, where: str) -> None:
+    """http.client would refuse it with the value in its message; nothing is sent and the secret is not shown."""
+    secret = Secret("s3cret\r\nX-Injected: 1")
+    http = _session(device, "pool")
+    try:
+        with pytest.raises(InvalidValue) as caught:
+            if where == "header":
+                http.set_credentials(headers={"X-Auth": secret})
+            else:
+                http.set_credentials(cookies={"sid": secret})
+    finally:
+        http.close()
+    assert f"credential {where}" in str(caught.value)
+    assert "s3cret" not in str(caught.value) and "s3cret" not in repr(caught.value)
+    assert device.seen == []
+
+
+def _send_faults() -> list[tuple[Exception, str]]:
+    from urllib3 import exceptions as u3
+
+    def retried(reason: Exception) -> Exception:
+        return u3.MaxRetryError(None, "/x.htm", reason)
+
+    return [
+        (retried(u3.ConnectTimeoutError("connect timed out")), "ConnectTimeout"),
+        (retried(u3.NewConnectionError(None, "refused")), "ConnectionError"),
+        (retried(u3.NameResolutionError("router.invalid", None, OSError("no name"))),
+         "ConnectionError"),
+        (retried(u3.ResponseError("too many")), "RetryError"),
+        (retried(u3.ProxyError("proxy refused", OSError())), "ProxyError"),
+        (retried(u3.SSLError("bad certificate")), "SSLError"),
+        (retried(u3.ProtocolError("aborted")), "ConnectionError"),
+        (u3.ProtocolError("aborted"), "ConnectionError"),
+        (OSError("reset"), "ConnectionError"),
+        (u3.ClosedPoolError(None, "closed"), "ConnectionError"),
+        (u3.ProxyError("proxy refused", OSError()), "ProxyError"),
+        (u3.SSLError("bad certificate"), "SSLError"),
+        (u3.ReadTimeoutError(None, "/x.htm", "read timed out"), "ReadTimeout"),
+        (u3.InvalidHeader("bad header"), "InvalidHeader"),
+        (u3.DecodeError("bad gzip"), "RequestException"),  # requests lets this one through unwrapped
+    ]
+
+
+def _fault_id(value: object) -> str:
+    reason = getattr(value, "reason", None)
+    return f"{type(value).__name__}({type(reason).__name__})" if reason is not None else \
+        value if isinstance(value, str) else type(value).__name__
+
+
+@pytest.mark.parametrize(("fault", "expected"), _send_faults(), ids=_fault_id)
+def test_a_send_fault_becomes_the_requests_exception_requests_raises(fault: Exception, expected: str) -> None:
+    """HTTPAdapter.send's mapping, row by row (requests 2.x); a subclass must not be caught by an earlier row."""
+    from routerfix.transport._exchange import _send_error
+
+    assert type(_send_error(fault, None)).__name__ == expected
+
+
+@pytest.mark.parametrize(("fault", "expected"), [
+    ("ProtocolError", "ChunkedEncodingError"), ("DecodeError", "ContentDecodingError"),
+    ("ReadTimeoutError", "ReadTimeout"),  # iter_content says ConnectionError
+    ("SSLError", "SSLError"), ("HTTPError", "RequestException"),
+])
+def test_a_body_fault_becomes_the_requests_exception_iter_content_raises(fault: str, expected: str) -> None:
+    from urllib3 import exceptions as u3
+
+    from routerfix.transport._exchange import _body_error
+
+    kind = getattr(u3, fault)
+    made = kind(None, "/x.htm", "timed out") if kind is u3.ReadTimeoutError else kind("fault")
+    assert type(_body_error(made)).__name__ == expected
