@@ -73,22 +73,6 @@ def send(session: requests.Session, method: str, url: str, *, params: Mapping[st
     """Send one request on ``session`` (no redirect followed, no retry) and read its answer, the body at most
     ``limit`` bytes. Failures raise the ``requests`` exceptions ``Session.request`` would raise, except that a read
     timeout is always ``ReadTimeout`` (``requests`` reports one while a body is read as a ``ConnectionError``)."""
-    import requests
-
-    try:
-        return _send(session, method, url, params=params, data=data, headers=headers, timeout=timeout, limit=limit)
-    except requests.ConnectionError as exc:
-        from urllib3.exceptions import ReadTimeoutError
-
-        cause = exc.args[0] if exc.args else None
-        if isinstance(cause, ReadTimeoutError):
-            raise requests.ReadTimeout(cause, request=exc.request) from exc
-        raise
-
-
-def _send(session: requests.Session, method: str, url: str, *, params: Mapping[str, str] | None,
-          data: Mapping[str, str] | str | bytes | None, headers: Mapping[str, str] | None,
-          timeout: tuple[float, float], limit: int) -> Reply:
     from requests import PreparedRequest
     from requests.structures import CaseInsensitiveDict
 
@@ -191,7 +175,15 @@ def _read(resp: BaseHTTPResponse, limit: int) -> bytes | None:
 
 
 def _requests_reply(resp: requests.Response, limit: int) -> Reply:
-    content = _bounded(resp.iter_content(BODY_PART), limit, resp.close)
+    import requests
+    from urllib3.exceptions import ReadTimeoutError
+
+    try:
+        content = _bounded(resp.iter_content(BODY_PART), limit, resp.close)
+    except requests.ConnectionError as exc:  # iter_content's name for a read timeout
+        if exc.args and isinstance(exc.args[0], ReadTimeoutError):
+            raise requests.ReadTimeout(exc.args[0], request=exc.request) from exc
+        raise
     return Reply(resp.status_code, dict(resp.headers), resp.encoding, content)
 
 

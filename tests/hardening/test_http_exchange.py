@@ -9,9 +9,8 @@ reply (a callable may instead cut the connection or stall).
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,6 +19,8 @@ from routerfix.errors import InvalidValue, ParseError, ReadTimeout, TransportErr
 from routerfix.secrets import Secret
 from routerfix.timeouts import Timeouts
 from routerfix.transport.http import MAX_PAGE_BYTES, HttpOptions, HttpSession
+
+from .rawhttp import RawHttpDevice, next_head
 
 Answer = bytes | Callable[[socket.socket], None]
 
@@ -31,60 +32,33 @@ class _Seen:
     body: bytes
 
 
-@dataclass
-class _Device:
-    answers: list[Answer]
-    seen: list[_Seen] = field(default_factory=list)
-    connections: int = 0
+class _Device(RawHttpDevice):
+    """Records each request and answers it with the next of ``answers``, each connection on a thread of its own."""
 
-    def __post_init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+    def __init__(self, answers: list[Answer]) -> None:
+        self.answers = answers
+        self.seen: list[_Seen] = []
+        super().__init__(parallel=True)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._answer_all, args=(conn,), daemon=True).start()
-
-    def _answer_all(self, conn: socket.socket) -> None:
+    def answer_all(self, conn: socket.socket) -> None:
         buffered = b""
-        with conn:
-            try:
-                while True:
-                    while b"\r\n\r\n" not in buffered:
-                        data = conn.recv(65536)
-                        if not data:
-                            return
-                        buffered += data
-                    head, buffered = buffered.split(b"\r\n\r\n", 1)
-                    line, *lines = head.decode("latin-1").split("\r\n")
-                    headers = {name: value.strip() for name, value in (h.split(":", 1) for h in lines)}
-                    size = int(headers.get("Content-Length", "0"))
-                    while len(buffered) < size:
-                        buffered += conn.recv(65536)
-                    self.seen.append(_Seen(line, headers, buffered[:size]))
-                    buffered = buffered[size:]
-                    answer = self.answers.pop(0)
-                    if callable(answer):
-                        answer(conn)
-                        return
-                    conn.sendall(answer)
-            except OSError:
-                return
-
-    def close(self) -> None:
         try:
-            self._listener.shutdown(socket.SHUT_RDWR)
+            while (request := next_head(conn, buffered)) is not None:
+                head, buffered = request
+                line, *lines = head.decode("latin-1").split("\r\n")
+                headers = {name: value.strip() for name, value in (h.split(":", 1) for h in lines)}
+                size = int(headers.get("Content-Length", "0"))
+                while len(buffered) < size:
+                    buffered += conn.recv(65536)
+                self.seen.append(_Seen(line, headers, buffered[:size]))
+                buffered = buffered[size:]
+                answer = self.answers.pop(0)
+                if callable(answer):
+                    answer(conn)
+                    return
+                conn.sendall(answer)
         except OSError:
-            pass
-        self._listener.close()
-        self._thread.join(5)
+            return
 
 
 @dataclass

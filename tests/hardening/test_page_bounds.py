@@ -21,61 +21,35 @@ from routerfix.errors import ParseError
 from routerfix.timeouts import Timeouts
 from routerfix.transport.http import MAX_PAGE_BYTES, HttpOptions, HttpSession
 
+from .rawhttp import RawHttpDevice, next_head
+
 MiB = 1024 * 1024
 
 
-class _Device:
+class _Device(RawHttpDevice):
     """Answers each request on a kept-alive connection with ``head`` and then the parts of ``body()``."""
 
     def __init__(self, head: bytes, body: Callable[[], Iterator[bytes]]) -> None:
         self.head, self.body = head, body
         self.sent = 0
-        self.connections = 0
         self.done = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)  # accepted sockets inherit it
-        self.port = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__(parallel=False, send_buffer=256 * 1024)
 
-    def _serve(self) -> None:
-        try:
-            while True:
-                try:
-                    conn, _ = self._listener.accept()
-                except OSError:
-                    return
-                self.connections += 1
-                with conn:
-                    self._answer_all(conn)
-        finally:
-            self.done.set()
+    def stopped(self) -> None:
+        self.done.set()
 
-    def _answer_all(self, conn: socket.socket) -> None:
+    def answer_all(self, conn: socket.socket) -> None:
         buffered = b""
         try:
-            while True:
-                while b"\r\n\r\n" not in buffered:
-                    data = conn.recv(65536)
-                    if not data:  # the client closed the connection
-                        self.done.set()
-                        return
-                    buffered += data
-                buffered = buffered.split(b"\r\n\r\n", 1)[1]
+            while (request := next_head(conn, buffered)) is not None:
+                buffered = request[1]
                 conn.sendall(self.head)
                 for part in self.body():
                     conn.sendall(part)
                     self.sent += len(part)
+            self.done.set()  # the client closed the connection
         except OSError:  # the client hung up, maybe with our bytes unread (a reset)
             self.done.set()
-
-    def close(self) -> None:
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (close alone does not, on Linux)
-        except OSError:
-            pass
-        self._listener.close()
-        self._thread.join(5)
 
 
 @pytest.fixture
