@@ -8,8 +8,8 @@ Run by :func:`benchmarks._support.simulators` (not by hand)::
 
 It prints one JSON line per device (driver, host, port, username, password, options), then ``READY``, and serves
 until its standard input closes. SSH devices share one event loop (`SSHSimulatorHost`; uvloop's when installed,
-:func:`_support.fast_loop_factory`), and the delaying proxies run on it too; web devices share one acceptor
-thread (each connection then gets a thread).
+:func:`_support.fast_loop_factory`), and the delaying proxies and the web devices' connections run on it too
+(`HttpSimulator.serve_on`: no thread per connection).
 
 ``network``: ``"knob"`` (the old way: ``latency`` is injected with each simulator's own knob, SSH per line, HTTP per
 request) or ``"proxy"`` (every device behind a delaying TCP proxy, :mod:`simulators._hosts.delay`: ``latency`` is
@@ -94,6 +94,8 @@ def _serve(spec: dict[str, Any], scratch: str) -> None:
             if "latency" not in params[driver]:
                 for server in _http_servers(device.handle):
                     server.latency = latency
+            for server in _http_servers(device.handle):  # every connection on the loop, not a thread each
+                server.serve_on(ssh_host.loop)
             ssh_device = getattr(device.handle, "device", device.handle)
             if timing and isinstance(ssh_device, SimulatedSSHDevice):
                 ssh_device.knobs.work = work_for(driver)

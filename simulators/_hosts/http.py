@@ -4,7 +4,9 @@ A simulator supplies one function, ``handle(SimRequest) -> SimResponse``; this
 module does the rest:
 
 * a threaded ``http.server`` bound to 127.0.0.1 only (port 0 = any free port); one acceptor thread per process
-  serves the listening sockets of every simulator, each connection gets a thread of its own;
+  serves the listening sockets of every simulator, each connection gets a thread of its own; or, for a process
+  serving hundreds of devices, an asyncio event loop serving every connection on one thread
+  (:meth:`HttpSimulator.serve_on`, :mod:`simulators._hosts.http_loop`);
 * optional TLS with a self-signed certificate generated at start
   (``cryptography``), its ``sha256:<hex>`` fingerprint exposed for pinning
   (:attr:`HttpSimulator.fingerprint`);
@@ -44,10 +46,17 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from email.utils import formatdate
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from .http_loop import LoopServer
 
 __all__ = ["GARBAGE", "Fault", "HttpSimulator", "RecordedRequest", "SimRequest", "SimResponse", "basic_challenge",
            "make_self_signed_cert", "parse_cookies"]
@@ -56,6 +65,9 @@ log = logging.getLogger("routerfix.simulators._hosts.http")
 
 GARBAGE = b"\x00\xff<ht\x00ml><<form action=\"\x01\"><input name=\xfe\xfe value=\x00\x00></fo\x8frm>\xc3\x28" * 7
 """What a garbled page looks like: broken markup and invalid UTF-8."""
+
+MAX_BODY = 8 * 1024 * 1024
+"""The most of a request body a simulator reads."""
 
 
 def parse_cookies(header: str) -> dict[str, str]:
@@ -181,6 +193,28 @@ class Fault:
             return bool(self.match(req))
         target = f"{req.method} {req.path}" + (f"?{req.query}" if req.query else "")
         return self.match in target
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What the simulator does with one request, whichever server front end received it."""
+
+    status: int
+    """The answer's status; 0 when the connection is dropped unanswered."""
+    data: bytes | None
+    """The whole answer, head and body; None: close the connection without an answer."""
+    delay: float = 0.0
+    """Seconds to wait before sending it (a "delay" fault: a slow apply)."""
+
+
+def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
+    """An HTTP/1.1 answer's status line and headers, as ``http.server`` writes them (``latin-1``)."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    lines = [f"HTTP/1.1 {status} {phrase}"] + [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
 
 
 def make_self_signed_cert(common_name: str = "127.0.0.1", *, days: int = 30) -> tuple[bytes, bytes, str]:
@@ -349,6 +383,7 @@ class HttpSimulator:
         self._want_port = port
         self._lock = threading.Lock()
         self._server: _Server | None = None
+        self._loop_server: LoopServer | None = None
         self._tmpdir: str | None = None
 
     # --- lifecycle ---
@@ -375,9 +410,25 @@ class HttpSimulator:
         _acceptor().add(server)
         return self
 
+    def serve_on(self, loop: asyncio.AbstractEventLoop) -> HttpSimulator:
+        """Serve from now on on ``loop``, an asyncio event loop running in another thread, instead of a thread per
+        connection: same port, certificate, answers, faults and recording (:mod:`simulators._hosts.http_loop`;
+        needs ``httptools``, in the ``bench`` and ``test`` extras). For a process serving hundreds of devices:
+        one thread serves them all."""
+        from .http_loop import serve_on_loop
+
+        if self._server is None:
+            raise RuntimeError("the simulator is not running")
+        _acceptor().remove(self._server)
+        self._loop_server = serve_on_loop(self, loop, self._server.socket, self._server.tls_context)
+        return self
+
     def stop(self) -> None:
         """Stop serving and free the port. Safe to call twice."""
         server, self._server = self._server, None
+        loop_server, self._loop_server = self._loop_server, None
+        if loop_server is not None:
+            loop_server.close()
         if server is not None:
             _acceptor().remove(server)
             server.server_close()
@@ -449,15 +500,36 @@ class HttpSimulator:
     # --- serving ---
 
     def _serve(self, h: _Handler) -> None:
+        """The threaded front end: one request read by ``http.server``, answered in one write."""
         try:
             length = int(h.headers.get("Content-Length") or 0)
         except ValueError:
             length = 0
-        body = h.rfile.read(min(length, 8 * 1024 * 1024)) if length > 0 else b""
-        raw_path, _, raw_query = h.path.partition("?")
-        headers = {k.lower(): v for k, v in h.headers.items()}
+        body = h.rfile.read(min(length, MAX_BODY)) if length > 0 else b""
+        req = self.request_of(h.command, h.path, h.headers.items(), body, h.client_address[0])
+        if self.latency > 0:
+            time.sleep(self.latency)
+        answer = self.answer(req)
+        if answer.delay:
+            time.sleep(answer.delay)
+        self._record(req, answer.status)
+        if answer.data is None:
+            self._drop(h)
+            return
+        try:
+            h.log_request(answer.status)
+            h.wfile.write(answer.data)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):  # the client gave up (timeout test)
+            h.close_connection = True
+
+    @staticmethod
+    def request_of(method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes,
+                   client: str) -> SimRequest:
+        """The :class:`SimRequest` of one request as received (``target``: path and query, undecoded)."""
+        raw_path, _, raw_query = target.partition("?")
+        names = {k.lower(): v for k, v in headers}
         form_list: list[tuple[str, str]] = []
-        if body and "application/x-www-form-urlencoded" in headers.get("content-type", ""):
+        if body and "application/x-www-form-urlencoded" in names.get("content-type", ""):
             try:
                 form_list = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True)
             except (UnicodeDecodeError, ValueError):
@@ -465,15 +537,15 @@ class HttpSimulator:
         form: dict[str, str] = {}
         for k, v in form_list:
             form.setdefault(k, v)
-        req = SimRequest(method=h.command, path=urllib.parse.unquote(raw_path), query=urllib.parse.unquote(raw_query),
-                         headers=headers, body=body, client=h.client_address[0], form=form, form_list=form_list)
-        if self.latency > 0:
-            time.sleep(self.latency)
+        return SimRequest(method=method, path=urllib.parse.unquote(raw_path), query=urllib.parse.unquote(raw_query),
+                          headers=names, body=body, client=client, form=form, form_list=form_list)
+
+    def answer(self, req: SimRequest) -> _Answer:
+        """Take the first matching fault, run the handler and build the answer (not recorded, not sent: the
+        front end records it with :meth:`_record` when it is sent, after :attr:`_Answer.delay`)."""
         fault = self._take_fault(req)
         if fault is not None and fault.kind == "drop":
-            self._record(req, 0)
-            self._drop(h)
-            return
+            return _Answer(0, None)
         if fault is not None and fault.kind == "status":
             resp = SimResponse(fault.status, f"<html><body><h1>{fault.status} Internal Server Error</h1></body></html>")
         else:
@@ -483,30 +555,19 @@ class HttpSimulator:
                 log.exception("simulator handler failed")
                 resp = SimResponse(500, "<html><body>500 Internal Server Error</body></html>")
         if fault is not None and fault.kind == "drop-after":
-            self._record(req, 0)
-            self._drop(h)
-            return
+            return _Answer(0, None)
         if fault is not None and fault.kind == "garble":
             resp = SimResponse(resp.status, GARBAGE, content_type="text/html")
-        if fault is not None and fault.kind == "delay":
-            time.sleep(fault.seconds)
-        self._record(req, resp.status)
         payload = resp.body.encode("utf-8") if isinstance(resp.body, str) else resp.body
-        try:
-            h.log_request(resp.status)
-            h.send_response_only(resp.status)  # one Server header, the device's (http.server would add its own)
-            h.send_header("Date", h.date_time_string())
-            if self.server_header:
-                h.send_header("Server", self.server_header)
-            h.send_header("Content-Type", resp.content_type)
-            h.send_header("Content-Length", str(len(payload)))
-            for name, value in resp.headers:
-                h.send_header(name, value)
-            h.end_headers()
-            if req.method != "HEAD":
-                h.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):  # the client gave up (timeout test)
-            h.close_connection = True
+        # one Server header, the device's (http.server would add its own)
+        headers = [("Date", formatdate(usegmt=True))]
+        if self.server_header:
+            headers.append(("Server", self.server_header))
+        headers += [("Content-Type", resp.content_type), ("Content-Length", str(len(payload)))]
+        headers += resp.headers
+        head = _head(resp.status, headers)
+        data = head if req.method == "HEAD" else head + payload
+        return _Answer(resp.status, data, fault.seconds if fault is not None and fault.kind == "delay" else 0.0)
 
     def _record(self, req: SimRequest, status: int) -> None:
         with self._lock:
