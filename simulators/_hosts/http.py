@@ -142,6 +142,11 @@ class SimResponse:
         return self
 
 
+def _failed() -> SimResponse:
+    """The page a simulator answers when its handler fails."""
+    return SimResponse(500, "<html><body>500 Internal Server Error</body></html>")
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     """A request the simulator received, and the status it answered."""
@@ -195,26 +200,44 @@ class Fault:
         return self.match in target
 
 
+METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE"})
+"""The methods a simulator serves; any other is answered ``501`` (as ``http.server`` does without a ``do_`` method)."""
+
+
 @dataclass(frozen=True)
-class _Answer:
-    """What the simulator does with one request, whichever server front end received it."""
+class Answer:
+    """What the simulator does with one request, whichever front end received it (:meth:`HttpSimulator.answer`)."""
 
     status: int
     """The answer's status; 0 when the connection is dropped unanswered."""
-    data: bytes | None
-    """The whole answer, head and body; None: close the connection without an answer."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Every header after ``Date`` (stamped when the answer is sent), in order."""
+    body: bytes = b""
+    """Sent unless the request was a ``HEAD``."""
+    head_only: bool = False
     delay: float = 0.0
     """Seconds to wait before sending it (a "delay" fault: a slow apply)."""
 
+    @property
+    def dropped(self) -> bool:
+        """Close the connection without an answer."""
+        return self.status == 0
 
-def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
-    """An HTTP/1.1 answer's status line and headers, as ``http.server`` writes them (``latin-1``)."""
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ""
-    lines = [f"HTTP/1.1 {status} {phrase}"] + [f"{name}: {value}" for name, value in headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+    @property
+    def closes(self) -> bool:
+        """The answer says ``Connection: close``: the connection ends after it (``http.server``'s rule)."""
+        return any(n.lower() == "connection" and v.strip().lower() == "close" for n, v in self.headers)
+
+    def encode(self) -> bytes:
+        """Status line, ``Date`` (now), the headers and the body, as ``http.server`` writes them (``latin-1``)."""
+        try:
+            phrase = HTTPStatus(self.status).phrase
+        except ValueError:
+            phrase = ""
+        lines = [f"HTTP/1.1 {self.status} {phrase}", f"Date: {formatdate(usegmt=True)}"]
+        lines += [f"{name}: {value}" for name, value in self.headers]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+        return head if self.head_only else head + self.body
 
 
 def make_self_signed_cert(common_name: str = "127.0.0.1", *, days: int = 30) -> tuple[bytes, bytes, str]:
@@ -360,7 +383,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class HttpSimulator:
-    """A threaded HTTP(S) server on 127.0.0.1 that hands each request to ``handler``.
+    """An HTTP(S) server on 127.0.0.1 that hands each request to ``handler``: a thread per connection, or every
+    connection on an event loop (:meth:`serve_on`).
 
     :param handler: ``SimRequest -> SimResponse``; exceptions become HTTP 500.
     :param tls: serve HTTPS with a self-signed certificate generated at start.
@@ -419,8 +443,11 @@ class HttpSimulator:
 
         if self._server is None:
             raise RuntimeError("the simulator is not running")
-        _acceptor().remove(self._server)
+        if self._loop_server is not None:
+            raise RuntimeError("the simulator is already served on an event loop")
+        # accepting on the loop first, then not in the acceptor: a connection arriving meanwhile is served either way
         self._loop_server = serve_on_loop(self, loop, self._server.socket, self._server.tls_context)
+        _acceptor().remove(self._server)
         return self
 
     def stop(self) -> None:
@@ -512,20 +539,25 @@ class HttpSimulator:
         answer = self.answer(req)
         if answer.delay:
             time.sleep(answer.delay)
-        self._record(req, answer.status)
-        if answer.data is None:
+        self.record(req, answer.status)
+        if answer.dropped:
             self._drop(h)
             return
         try:
             h.log_request(answer.status)
-            h.wfile.write(answer.data)
+            h.wfile.write(answer.encode())
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):  # the client gave up (timeout test)
+            h.close_connection = True
+        if answer.closes:
             h.close_connection = True
 
     @staticmethod
     def request_of(method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes,
                    client: str) -> SimRequest:
-        """The :class:`SimRequest` of one request as received (``target``: path and query, undecoded)."""
+        """The :class:`SimRequest` of one request as received (``target``: path and query, undecoded; a leading
+        ``//`` is one ``/``, as ``http.server`` has it)."""
+        if target.startswith("//"):
+            target = "/" + target.lstrip("/")
         raw_path, _, raw_query = target.partition("?")
         names = {k.lower(): v for k, v in headers}
         form_list: list[tuple[str, str]] = []
@@ -540,12 +572,13 @@ class HttpSimulator:
         return SimRequest(method=method, path=urllib.parse.unquote(raw_path), query=urllib.parse.unquote(raw_query),
                           headers=names, body=body, client=client, form=form, form_list=form_list)
 
-    def answer(self, req: SimRequest) -> _Answer:
+    def answer(self, req: SimRequest) -> Answer:
         """Take the first matching fault, run the handler and build the answer (not recorded, not sent: the
-        front end records it with :meth:`_record` when it is sent, after :attr:`_Answer.delay`)."""
+        front end records it with :meth:`record` when it sends it, after :attr:`Answer.delay`). Never raises: a
+        handler's failure, or an answer that cannot be sent as it is, is a 500 page."""
         fault = self._take_fault(req)
         if fault is not None and fault.kind == "drop":
-            return _Answer(0, None)
+            return Answer(0)
         if fault is not None and fault.kind == "status":
             resp = SimResponse(fault.status, f"<html><body><h1>{fault.status} Internal Server Error</h1></body></html>")
         else:
@@ -553,23 +586,29 @@ class HttpSimulator:
                 resp = self.handler(req)
             except Exception:
                 log.exception("simulator handler failed")
-                resp = SimResponse(500, "<html><body>500 Internal Server Error</body></html>")
+                resp = _failed()
         if fault is not None and fault.kind == "drop-after":
-            return _Answer(0, None)
+            return Answer(0)
         if fault is not None and fault.kind == "garble":
             resp = SimResponse(resp.status, GARBAGE, content_type="text/html")
+        delay = fault.seconds if fault is not None and fault.kind == "delay" else 0.0
+        try:
+            answer = self._answer_of(resp, req.method == "HEAD", delay)
+            answer.encode()  # a header Latin-1 cannot carry fails here, not while sending
+        except (UnicodeError, TypeError, ValueError):
+            log.exception("simulator answer cannot be sent")
+            answer = self._answer_of(_failed(), req.method == "HEAD", delay)
+        return answer
+
+    def _answer_of(self, resp: SimResponse, head_only: bool, delay: float) -> Answer:
         payload = resp.body.encode("utf-8") if isinstance(resp.body, str) else resp.body
         # one Server header, the device's (http.server would add its own)
-        headers = [("Date", formatdate(usegmt=True))]
-        if self.server_header:
-            headers.append(("Server", self.server_header))
+        headers = [("Server", self.server_header)] if self.server_header else []
         headers += [("Content-Type", resp.content_type), ("Content-Length", str(len(payload)))]
-        headers += resp.headers
-        head = _head(resp.status, headers)
-        data = head if req.method == "HEAD" else head + payload
-        return _Answer(resp.status, data, fault.seconds if fault is not None and fault.kind == "delay" else 0.0)
+        return Answer(resp.status, tuple(headers + resp.headers), payload, head_only, delay)
 
-    def _record(self, req: SimRequest, status: int) -> None:
+    def record(self, req: SimRequest, status: int) -> None:
+        """Add ``req`` and the status it was answered with (0: dropped) to :attr:`requests`."""
         with self._lock:
             self.requests.append(RecordedRequest(req.method, req.path, req.query, req.headers, req.form, req.body,
                                                  req.client, status, time.monotonic()))
