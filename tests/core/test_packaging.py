@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -32,11 +33,25 @@ def test_every_driver_folder_is_packaged_and_has_an_entry_point() -> None:
     assert "drivers" not in packages
 
 
+def _source_copy(dest: Path) -> Path:
+    """What the wheel is built from, copied out of the checkout: setuptools writes build/ and routerfix.egg-info/
+    beside pyproject.toml. The checkout's egg-info is where every ``python -c``/``-m`` started in the checkout (its
+    current directory first on sys.path) reads routerfix's entry points from: while the build truncates and rewrites
+    it, a test running at the same time (pytest-xdist) can find no drivers at all. A stale build/lib of the checkout
+    can no longer go into the wheel either."""
+    dest.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, dest / name)
+    for name in ("routerfix", "drivers", "simulators"):
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
 @pytest.mark.slow
 def test_wheel_installs_into_a_fresh_venv_and_every_driver_loads(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(ROOT)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist),
+                    str(_source_copy(tmp_path / "src"))], check=True, capture_output=True, timeout=300)
     wheel = next(dist.glob("routerfix-*.whl"))
     with zipfile.ZipFile(wheel) as archive:  # the SPDX licence expression and the licence text ship in the wheel
         names = archive.namelist()

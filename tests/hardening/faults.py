@@ -333,13 +333,14 @@ class Outcome:
 def run_with_fault(target: Target, phase: str, kind: str, step: int, ref: Reference,
                    host: SSHSimulatorHost | None = None) -> Outcome | None:
     """One cell of the matrix; None when ``kind`` does not apply to the target."""
-    timeouts = TIMEOUT_RUN if kind == "timeout" else FAST
     with fresh_device(target, host) as device:
         ctx = _prepare(target, device, phase)
         error = ""
         if target.kind == "ssh":
             wrap_shells(device)
-        with open_driver(target, device, timeouts) as d:
+        with open_driver(target, device) as d:
+            if kind == "timeout":
+                _use_timeouts(d, TIMEOUT_RUN)
             if target.kind == "memory":
                 _trace(d)
             if not _arm(target, device, d, kind, step, ref):
@@ -366,6 +367,17 @@ def run_with_fault(target: Target, phase: str, kind: str, step: int, ref: Refere
     if end.view == ref.before.view and end.native == ref.before.native:
         return Outcome("before", error)
     return Outcome("other", error, describe_difference(end, ref))
+
+
+def _use_timeouts(driver: Driver, timeouts: routerfix.Timeouts) -> None:
+    """Every read of ``driver`` from now on (a reconnection's too) waits ``timeouts``. The timeout column's short read
+    timeout is for the phase its fault is in: the harness logs in with :data:`FAST`, as on every other column. With
+    0.5 s from the start, the login's own session set-up (``export LC_ALL=C PS1=...``) timed out on a loaded machine
+    (pytest-xdist workers beside the matrix) and failed the cell before its fault was even armed."""
+    driver.timeouts = timeouts
+    http = getattr(driver, "http", None)
+    if http is not None and hasattr(http, "timeouts"):  # web drivers: their HTTP session reads its own copy
+        http.timeouts = timeouts
 
 
 def describe_difference(end: Snapshot, ref: Reference) -> str:

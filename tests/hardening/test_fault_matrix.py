@@ -6,7 +6,8 @@ driver). Each cell starts a fresh simulator, arms one fault at step N, runs the 
 on a new session and compares both the managed view (what routerfix reads) and the simulator's own state with the
 clean run's before/after. The cells of one (driver, phase) run in a thread pool: they mostly wait.
 
-Run ``pytest tests/hardening/test_fault_matrix.py -q -s`` to print the table of end states.
+Run ``pytest tests/hardening/test_fault_matrix.py -q -s -n 0`` to print the table of end states (-n 0: in this process;
+pytest-xdist workers do not show what a test prints).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ WORKERS = 32
 
 # The first test builds the whole matrix (every cell of every driver, one pool) in its module fixture; that one
 # setup runs every writing driver's faulted runs, so it gets the time they take together, not one test's.
-pytestmark = pytest.mark.timeout(1200)
+# One pytest-xdist worker runs the whole module (--dist loadgroup): each worker would build the matrix again.
+pytestmark = [pytest.mark.timeout(1200), pytest.mark.xdist_group("fault_matrix")]
 RESULTS: dict[tuple[str, str, str], Counter[str]] = {}
 MATRIX = [dataclasses.replace(t, knobs={**t.knobs, "tls": False}) if t.driver == "netgear" else t
           for t in ALL_TARGETS if t.id != "cisco_ios-xe"]

@@ -46,6 +46,7 @@ def test_ansible_doc_renders_every_module() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ansible_test")  # ansible-test writes and removes the checkout's collection tests/output
 def test_ansible_test_units(tmp_path: Path) -> None:
     exe = _tool("ansible-test")
     env = {**os.environ, "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

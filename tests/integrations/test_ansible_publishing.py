@@ -62,6 +62,7 @@ def _offline_home(home: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
+@pytest.mark.xdist_group("ansible_test")  # ansible-test writes and removes the checkout's collection tests/output
 def test_ansible_test_sanity_is_clean(tmp_path: Path) -> None:
     """Every sanity test that needs no container: validate-modules, pylint, ansible-doc, yamllint, import..."""
     exe = _tool("ansible-test")

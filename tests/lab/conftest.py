@@ -1,4 +1,5 @@
-"""Fixtures of the ghost-call lab (see docs/lab.md) and the report it prints at the end of the run."""
+"""Fixtures of the ghost-call lab (see docs/lab.md). The report it prints at the end of the run is gathered by
+tests/conftest.py (from every pytest-xdist worker)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import netlab
 import pytest
@@ -63,12 +63,3 @@ def fresh_open(lab: netlab.Lab) -> netlab.Lab:
     """The router at its baseline with open (endpoint-independent) NAT, the phone registered."""
     lab.reset_router("open")
     return lab
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the lab report (packets at the phone, rings, registration) after the test run."""
-    if not netlab.REPORT:
-        return
-    terminalreporter.section("ghost-call lab report")
-    for line in netlab.REPORT:
-        terminalreporter.write_line(line)

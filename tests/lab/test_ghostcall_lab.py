@@ -18,7 +18,9 @@ import netlab
 import pytest
 from netlab import WAN_ADDR, Lab, report
 
-pytestmark = pytest.mark.usefixtures("lab_prerequisites")
+# One worker runs every lab test (pytest-xdist --dist loadgroup): the lab is a session fixture, built once per
+# process, and its router clears the host's /tmp/routerfix-capture-* (a netns shares the host's files).
+pytestmark = [pytest.mark.usefixtures("lab_prerequisites"), pytest.mark.xdist_group("lab")]
 
 SCAN_WINDOW = 4.0
 """Seconds the in-flight INVITE scan keeps going after routerfix returns (it must reach nobody)."""
