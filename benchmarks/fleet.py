@@ -378,7 +378,8 @@ def main() -> None:
     parser.add_argument("--scaling-workers", type=int, nargs="*", default=[])
     parser.add_argument("--scaling-size", type=int, default=300)
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--sim-processes", type=int, default=4)
+    # 3 since session 16: 155.8, 158.9 s for 10,000 routers against 167.5, 165.5 s with 4 (alternating; README §3)
+    parser.add_argument("--sim-processes", type=int, default=3)
     parser.add_argument("--nornir", action="store_true", help="also run Nornir + nornir_netmiko on the SSH subset")
     parser.add_argument("--nornir-sizes", type=int, nargs="+", default=[60])
     parser.add_argument("--what-if-curve25519", action="store_true",
