@@ -91,11 +91,10 @@ def _serve(spec: dict[str, Any], scratch: str) -> None:
             if "latency" in params[driver]:
                 kw["latency"] = latency
             device = stack.enter_context(simulate(driver, **kw))
-            if "latency" not in params[driver]:
-                for server in _http_servers(device.handle):
+            for server in _http_servers(device.handle):
+                if "latency" not in params[driver]:
                     server.latency = latency
-            for server in _http_servers(device.handle):  # every connection on the loop, not a thread each
-                server.serve_on(ssh_host.loop)
+                server.serve_on(ssh_host.loop)  # every connection on the loop, not a thread each
             ssh_device = getattr(device.handle, "device", device.handle)
             if timing and isinstance(ssh_device, SimulatedSSHDevice):
                 ssh_device.knobs.work = work_for(driver)

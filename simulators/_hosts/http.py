@@ -212,6 +212,8 @@ class Answer:
     """The answer's status; 0 when the connection is dropped unanswered."""
     headers: tuple[tuple[str, str], ...] = ()
     """Every header after ``Date`` (stamped when the answer is sent), in order."""
+    fields: bytes = b""
+    """:attr:`headers` as sent (``Name: value`` lines, ``latin-1``), encoded once when the answer is built."""
     body: bytes = b""
     """Sent unless the request was a ``HEAD``."""
     head_only: bool = False
@@ -234,9 +236,8 @@ class Answer:
             phrase = HTTPStatus(self.status).phrase
         except ValueError:
             phrase = ""
-        lines = [f"HTTP/1.1 {self.status} {phrase}", f"Date: {formatdate(usegmt=True)}"]
-        lines += [f"{name}: {value}" for name, value in self.headers]
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+        head = f"HTTP/1.1 {self.status} {phrase}\r\nDate: {formatdate(usegmt=True)}\r\n".encode("latin-1") + \
+            self.fields + b"\r\n"
         return head if self.head_only else head + self.body
 
 
@@ -592,9 +593,8 @@ class HttpSimulator:
         if fault is not None and fault.kind == "garble":
             resp = SimResponse(resp.status, GARBAGE, content_type="text/html")
         delay = fault.seconds if fault is not None and fault.kind == "delay" else 0.0
-        try:
+        try:  # a header Latin-1 cannot carry fails here, not while sending
             answer = self._answer_of(resp, req.method == "HEAD", delay)
-            answer.encode()  # a header Latin-1 cannot carry fails here, not while sending
         except (UnicodeError, TypeError, ValueError):
             log.exception("simulator answer cannot be sent")
             answer = self._answer_of(_failed(), req.method == "HEAD", delay)
@@ -605,7 +605,9 @@ class HttpSimulator:
         # one Server header, the device's (http.server would add its own)
         headers = [("Server", self.server_header)] if self.server_header else []
         headers += [("Content-Type", resp.content_type), ("Content-Length", str(len(payload)))]
-        return Answer(resp.status, tuple(headers + resp.headers), payload, head_only, delay)
+        headers += resp.headers
+        fields = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("latin-1", "strict")
+        return Answer(resp.status, tuple(headers), fields, payload, head_only, delay)
 
     def record(self, req: SimRequest, status: int) -> None:
         """Add ``req`` and the status it was answered with (0: dropped) to :attr:`requests`."""

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
+from .delay import _running_loop
 from .http import MAX_BODY, METHODS, SimRequest
 
 if TYPE_CHECKING:
@@ -209,13 +210,6 @@ class LoopServer:
 
     async def _close(self) -> None:
         self.server.close()
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def serve_on_loop(sim: HttpSimulator, loop: asyncio.AbstractEventLoop, sock: socket.socket,
