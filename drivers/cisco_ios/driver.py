@@ -40,7 +40,6 @@ from routerfix.secrets import redact, register, reveal
 from .parser import (
     MARKER_ACL,
     UNDO_ACL,
-    UNDO_REMARK,
     IosConfig,
     Managed,
     StaticNat,
@@ -77,6 +76,8 @@ _PING = "repeat 2 timeout 1"
 """Two echoes (the first is often lost to ARP resolution), one second each."""
 _PING_BOUND = 2 * 1 + 3.0
 """Seconds a probe may take: the two echo timeouts and a margin; never the whole read timeout."""
+_REMARK = re.compile(r"(?:no )?remark ")
+"""A line adding or removing a remark in an ACL's mode (F25): typed together with the remarks next to it."""
 
 _NOTES = (
     "IOS static NAT has no port ranges and no tcp+udp form: routerfix writes four rules (tcp/udp x 5060/5061)",
@@ -605,14 +606,16 @@ class _Mode(StrEnum):
     def step(cls, lines: list[str], mode: _Mode) -> list[str]:
         """The lines of ``lines`` (not empty) to type in one round trip from ``mode``: the first alone, except that
         an ``exit`` from a sub-mode goes with the line after it (``exit`` leaves a sub-mode for ``(config)``,
-        docs/facts/cisco_ios.md F4, so that line runs in the mode it was written for), and the undo marker's
-        remarks go together (a refused remark leaves the ACL mode as it was, F2, F11: the ones after it can only
-        add remarks to that ACL, and a marker missing one reads as not valid, F43)."""
+        docs/facts/cisco_ios.md F4, so that line runs in the mode it was written for), and a run of remarks in an
+        ACL's mode goes together: the undo marker's, and the forwards' labels added or removed (a refused remark
+        leaves the ACL mode as it was, F2, F11: the ones after it can only add or remove remarks of that ACL,
+        applied nowhere, F25; a marker missing one reads as not valid, F43; the ``exit`` after them waits for their
+        answers, so no static NAT line is typed before its label is seen accepted)."""
         if lines[0] == "exit" and mode.submode:
             return lines[:2]
-        if mode is cls.ACL and UNDO_REMARK.fullmatch(lines[0]):
+        if mode is cls.ACL and _REMARK.match(lines[0]):
             run = 1
-            while run < len(lines) and UNDO_REMARK.fullmatch(lines[run]):
+            while run < len(lines) and _REMARK.match(lines[run]):
                 run += 1
             return lines[:run]
         return lines[:1]

@@ -49,6 +49,31 @@ def test_a_refused_line_stops_the_block_and_nothing_runs_in_the_wrong_mode(refus
         assert "write memory" not in device.handle.device.commands, "a rolled-back run saved the configuration"
 
 
+LABELS = [f"remark routerfix-sip-{proto}-{port} {proto} 192.168.1.198 {port} GigabitEthernet0/0 {port}"
+          for proto in ("tcp", "udp") for port in (5060, 5061)]
+
+
+@pytest.mark.parametrize("refused", [LABELS[0], LABELS[2], LABELS[3]])
+def test_a_refused_label_stops_the_block_before_any_forward(refused: str, sim: Any) -> None:
+    """The forwards' labels (remarks of routerfix-sip) are typed together (F11, F25): a refused one leaves the
+    ACL mode as it was, the labels after it run there, and nothing after them is sent: no static NAT line is
+    typed before its label is seen accepted. The put-back removes the labels that landed."""
+    with sim("cisco_ios") as device, connect(device) as driver:
+        router = device.handle.router
+        before = router.render()
+        router.refuse[refused] = INVALID
+        with pytest.raises(DeviceError):
+            routerfix.apply_ghostcall_mitigation(driver)
+        lines = [line for _, line in router.history]
+        assert [mode for mode, line in router.history if line in LABELS] == ["config-std-nacl"] * 4
+        end = lines.index("end", lines.index(refused))
+        assert lines[lines.index(LABELS[0]):end] == LABELS, "something other than the labels ran before end"
+        assert not any(line.startswith("ip nat inside source static") for line in lines)
+        assert not _wrong_mode(router)
+        assert router.render() == before, "the device is not as it was"
+        assert "write memory" not in device.handle.device.commands
+
+
 def test_a_rolled_back_run_does_not_save_the_operators_unsaved_change(sim: Any) -> None:
     with sim("cisco_ios") as device, connect(device) as driver:
         router = device.handle.router

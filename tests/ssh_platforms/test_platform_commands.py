@@ -178,12 +178,13 @@ EXPECTED: dict[str, list[str]] = {
 
 ROUND_TRIPS: dict[str, int] = {
     # the terminal settings and the reads as one typed-ahead block, 2 pings, then every change of the run in one
-    # configuration block: "configure terminal revert timer" and its 16 lines one per round trip (nothing typed
-    # ahead of a line's answer) except that the ACL's "exit" goes with the line after it and the pool's is not
-    # sent (was 16 round trips), "end" + "show running-config" typed ahead, then "configure confirm" and one
-    # "write memory" once the read-back matches; the undo marker first: its ACL line, then its remarks typed
-    # together (its "exit" goes with the next line)
-    "cisco_ios": 1 + 2 + (1 + 2 + 14) + 1 + 1 + 1,
+    # configuration block: "configure terminal revert timer" and its lines one per round trip (nothing typed
+    # ahead of a line's answer) except that an ACL's "exit" goes with the line after it, the pool's is not
+    # sent, and the remarks of an ACL go together (the labels' four were four round trips: 14 → 11),
+    # "end" + "show running-config" typed ahead, then "configure confirm" and one "write memory" once the
+    # read-back matches; the undo marker first: its ACL line, then its remarks typed together (its "exit" goes
+    # with the next line)
+    "cisco_ios": 1 + 2 + (1 + 2 + 11) + 1 + 1 + 1,
     # the reads as one block, then every action in one candidate: "configure" + the set/delete lines as one
     # block, "commit-confirm 10" and its "y", "exit" + "show configuration commands" as one block; once verified
     # "configure" + "confirm", then "save" + "exit"; then "show interfaces" and the four conntrack deletions
