@@ -217,11 +217,16 @@ class Plan:
         return simulate(self.before, self.actions)
 
     def diff(self) -> str:
-        """A unified diff of the managed configuration, before → after (empty when nothing changes)."""
-        return "".join(difflib.unified_diff(
-            [line + "\n" for line in managed_view(self.before)],
-            [line + "\n" for line in managed_view(self.after)],
-            fromfile=f"{self.host} (now)", tofile=f"{self.host} (planned)", n=50))
+        """A unified diff of the managed configuration, before → after (empty when nothing changes); computed
+        once (the result and its record both show it)."""
+        text: str | None = self.__dict__.get("_diff")
+        if text is None:
+            text = "".join(difflib.unified_diff(
+                [line + "\n" for line in managed_view(self.before)],
+                [line + "\n" for line in managed_view(self.after)],
+                fromfile=f"{self.host} (now)", tofile=f"{self.host} (planned)", n=50))
+            object.__setattr__(self, "_diff", text)  # a frozen dataclass: the plan never changes
+        return text
 
     def _repr_html_(self) -> str:
         from routerfix.render import result_html

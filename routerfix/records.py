@@ -352,6 +352,11 @@ def latest_record(state_dir: str | Path, key: DeviceKey) -> Path | None:
     return chain[-1][0] if chain else None
 
 
+_FIXED_KEYS = ("before", "planned", "undo")
+"""The large parts of a journal that its saves after the first repeat unchanged."""
+_ABSENT = object()
+
+
 class Journal:
     """The write-ahead record of one run (see the module docstring). Each method saves it: the first save
     creates the file atomically, the later ones append to it."""
@@ -363,9 +368,13 @@ class Journal:
                                      "journal": JournalStatus.APPLYING.value, "journal_started": time.time(),
                                      "steps_done": [], "undo": []}
         self._size = 0  # bytes in the file; 0: not created yet, or the next save rewrites it whole
+        self._fixed: tuple[tuple[Any, ...], str] = ((), "")
+        """The values of :data:`_FIXED_KEYS` last encoded, and their encoding (inside braces): every save after
+        :meth:`begin` repeats them unchanged, so they are encoded once, not on every save of every router."""
 
     def begin(self, before: dict[str, Any], planned: list[dict[str, Any]], undo: list[dict[str, Any]]) -> None:
-        """Before the first write: the prior state of everything the plan touches, and the planned steps."""
+        """Before the first write: the prior state of everything the plan touches, and the planned steps. The
+        journal keeps these objects (later saves reuse their encoding): the caller does not change them after."""
         self.data.update(before=before, planned=planned, undo=undo)
         self._save()
 
@@ -387,8 +396,19 @@ class Journal:
         self.data["journal"] = status.value
         self._save()
 
+    def _encode(self) -> str:
+        """:func:`encode_record` of the record, the keys of :data:`_FIXED_KEYS` (the same objects from
+        :meth:`begin` on, never changed in place: the journal holds the only reference) last, from the encoding
+        of an earlier save while they are the same objects."""
+        fixed = tuple(self.data.get(key, _ABSENT) for key in _FIXED_KEYS)
+        if len(fixed) != len(self._fixed[0]) or any(a is not b for a, b in zip(fixed, self._fixed[0], strict=True)):
+            present = {key: value for key, value in zip(_FIXED_KEYS, fixed, strict=True) if value is not _ABSENT}
+            self._fixed = (fixed, encode_record(present)[1:-2])
+        rest = encode_record({k: v for k, v in self.data.items() if k not in _FIXED_KEYS})[1:-2]
+        return "{" + ",".join(part for part in (rest, self._fixed[1]) if part) + "}\n"
+
     def _save(self) -> None:
-        text = encode_record(self.data)
+        text = self._encode()
         if self._size and self._size + len(text) <= JOURNAL_REWRITE_AT:
             try:
                 self._append(text)

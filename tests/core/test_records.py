@@ -121,6 +121,22 @@ def test_the_journal_is_compact_json_lines_saved_private(tmp_path: Path) -> None
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+def test_every_journal_line_is_the_record_as_it_was_at_that_save(tmp_path: Path) -> None:
+    """The parts a journal repeats unchanged are encoded once; a part replaced (the result's own ``undo`` at the
+    end) is written as it is now, never as an earlier save encoded it."""
+    journal = Journal(tmp_path, DeviceKey("memory", "h"), Operation.MITIGATE)
+    seen = []
+    journal.begin({"nat_mode": "open"}, [{"kind": "set_sip_alg"}], [{"kind": "set_sip_alg", "enabled": True}])
+    seen.append(json.loads(json.dumps(journal.data)))
+    journal.steps_done([0])
+    seen.append(json.loads(json.dumps(journal.data)))
+    journal.finish(JournalStatus.DONE, {"status": "mitigated", "undo": [{"kind": "other"}], "before": "not kept"})
+    seen.append(json.loads(json.dumps(journal.data)))
+    assert [json.loads(line) for line in journal.path.read_text().splitlines()] == seen
+    assert seen[-1]["undo"] == [{"kind": "other"}] and seen[-1]["before"] == {"nat_mode": "open"}
+    assert seen[1]["steps_done"] == [0] and seen[-1]["journal"] == "done"
+
+
 def test_only_the_first_journal_save_creates_a_file_the_later_ones_append_fsynced(tmp_path: Path,
                                                                                    monkeypatch: pytest.MonkeyPatch
                                                                                    ) -> None:
