@@ -27,11 +27,13 @@ WorkFn = Callable[[str, str], float]
 
 @dataclass(frozen=True)
 class Rule:
-    """One timing fact: lines matching ``line`` cost ``cost(match, output)`` seconds (``fact``: docs row)."""
+    """One timing fact: lines matching ``line`` cost ``cost(match, output)`` seconds (``fact``: docs row).
+    ``hints``: text every match contains one of (a line holding none is not searched)."""
 
     fact: str
     line: re.Pattern[str]
     cost: Callable[[re.Match[str], str], float]
+    hints: tuple[str, ...]
 
 
 def _fixed(seconds: float) -> Callable[[re.Match[str], str], float]:
@@ -61,23 +63,24 @@ def _ios_ping(m: re.Match[str], out: str) -> float:
     return lost * timeout
 
 
-_ARPING = Rule("T1, T2", re.compile(r"arping\b.*?-w\s*(?P<w>\d+)"), _arping)
-_PING = Rule("T3, T4", re.compile(r"\bping\b.*?-W\s*(?P<w>\d+)"), _ping_w)
+_ARPING = Rule("T1, T2", re.compile(r"arping\b.*?-w\s*(?P<w>\d+)"), _arping, ("arping",))
+_PING = Rule("T3, T4", re.compile(r"\bping\b.*?-W\s*(?P<w>\d+)"), _ping_w, ("ping",))
+_COMMIT, _SAVE = ("commit",), ("save",)
 
 DEVICE_TIMING: dict[str, tuple[Rule, ...]] = {
     "linux": (_ARPING, _PING),
     "openwrt": (_ARPING, _PING,
-                Rule("T10", re.compile(r"\buci commit\b"), _fixed(0.1)),
+                Rule("T10", re.compile(r"\buci commit\b"), _fixed(0.1), ("uci commit",)),
                 Rule("T11", re.compile(r"(?:/etc/init\.d/firewall|fw[34]) (?:reload|restart)|reload_config"),
-                     _fixed(0.5))),
+                     _fixed(0.5), ("firewall reload", "firewall restart", "fw3 re", "fw4 re", "reload_config"))),
     "cisco_ios": (Rule("T5", re.compile(r"^\s*ping\s+\S+(?:.*?\brepeat\s+(?P<repeat>\d+))?"
-                                        r"(?:.*?\btimeout\s+(?P<timeout>\d+))?"), _ios_ping),
+                                        r"(?:.*?\btimeout\s+(?P<timeout>\d+))?"), _ios_ping, ("ping",)),
                   Rule("T6", re.compile(r"^\s*(?:write(?: memory)?|wr|copy running-config startup-config)\s*$"),
-                       _fixed(1.0))),
-    "vyos": (Rule("T7", re.compile(r"^\s*commit\b"), _fixed(0.58)),
-             Rule("T8", re.compile(r"^\s*save\b"), _fixed(0.3))),
-    "edgeos": (Rule("T9", re.compile(r"^\s*commit\b"), _fixed(0.58)),
-               Rule("T9", re.compile(r"^\s*save\b"), _fixed(0.3))),
+                       _fixed(1.0), ("wr", "copy"))),
+    "vyos": (Rule("T7", re.compile(r"^\s*commit\b"), _fixed(0.58), _COMMIT),
+             Rule("T8", re.compile(r"^\s*save\b"), _fixed(0.3), _SAVE)),
+    "edgeos": (Rule("T9", re.compile(r"^\s*commit\b"), _fixed(0.58), _COMMIT),
+               Rule("T9", re.compile(r"^\s*save\b"), _fixed(0.3), _SAVE)),
     "mikrotik": (),
 }
 """Per driver, the rules of docs/facts/timing.md (MikroTik: no save step, T12; Linux nft/conntrack: T12)."""
@@ -91,9 +94,13 @@ _QUOTED = re.compile(r"'[^']*'")
 def device_seconds(rules: tuple[Rule, ...], line: str, output: str) -> float:
     """Seconds of device work for one line (every rule that matches outside single quotes adds its cost)."""
     total = 0.0
-    line = _QUOTED.sub("''", line)
+    unquoted: str | None = None
     for rule in rules:
-        for match in rule.line.finditer(line):
+        if not any(hint in line for hint in rule.hints):
+            continue
+        if unquoted is None:
+            unquoted = _QUOTED.sub("''", line)
+        for match in rule.line.finditer(unquoted):
             total += rule.cost(match, output)
     return total
 

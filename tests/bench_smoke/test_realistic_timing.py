@@ -100,7 +100,7 @@ def test_proxy_delays_connect_and_every_round_trip_and_keeps_order(host: Any) ->
     assert echoed == b"".join(chunks)
 
 
-@pytest.mark.parametrize(("driver", "line", "output", "seconds"), [
+WORK_CASES = [
     ("linux", "arping -D -c 2 -w 2 -I br-lan 192.168.1.9 2>&1; echo rfx $?", "Received 0 response(s)\n", 2.0),
     ("linux", "arping -D -c 2 -w 2 -I br-lan 192.168.1.9 2>&1; echo rfx $?", "Received 1 response(s)\n", 0.0),
     ("openwrt", "ping -c 1 -W 1 192.168.1.9", "1 packets transmitted, 0 packets received, 100% packet loss", 1.0),
@@ -116,9 +116,27 @@ def test_proxy_delays_connect_and_every_round_trip_and_keeps_order(host: Any) ->
     ("vyos", "commit", "", 0.58),
     ("edgeos", "save", "Saving configuration to '/config/config.boot'...\nDone", 0.3),
     ("mikrotik", "/ip firewall nat add chain=dstnat", "", 0.0),
-])
+    ("cisco_ios", "wr", "[OK]", 1.0),
+    ("cisco_ios", "copy running-config startup-config", "[OK]", 1.0),
+    ("openwrt", "fw4 restart", "", 0.5),
+    ("openwrt", "fw3 reload", "", 0.5),
+    ("openwrt", "reload_config", "", 0.5),
+    ("openwrt", "/etc/init.d/firewall restart; echo RFX1 $?", "", 0.5),
+    ("linux", "command -v arping busybox systemd-run || true; ip -4 neigh show", "", 0.0),
+]
+
+
+@pytest.mark.parametrize(("driver", "line", "output", "seconds"), WORK_CASES)
 def test_device_work_charges_silence_and_saves(driver: str, line: str, output: str, seconds: float) -> None:
     assert device_seconds(DEVICE_TIMING[driver], line, output) == pytest.approx(seconds)
+
+
+def test_a_line_is_searched_for_every_rule_that_can_match_it() -> None:
+    """A rule's hints (text a line must hold to be searched at all) cover every line its pattern matches."""
+    for driver, line, _output, _seconds in WORK_CASES:
+        for rule in DEVICE_TIMING[driver]:
+            if rule.line.search(line):
+                assert any(hint in line for hint in rule.hints), (driver, rule.fact, line)
 
 
 def test_ssh_host_spends_work_time_before_answering_and_queues_typed_ahead_lines() -> None:
