@@ -9,9 +9,9 @@ import re
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from routerfix.drivers.mikrotik.parser import parse_key_values
+from routerfix.drivers.mikrotik.strings import decode_escapes, ros_quote
 
-from drivers.mikrotik.parser import parse_key_values
-from drivers.mikrotik.strings import decode_escapes, ros_quote
 from routerfix.errors import InvalidValue, ParseError
 
 # --- the previous implementations (drivers/mikrotik before this change), kept as the oracle ----------------------
