@@ -46,11 +46,15 @@ helper only through explicit rules since 4.7 (L33).
 
 The SSH user must be root or hold CAP_NET_ADMIN plus write access to the hostsfile and permission to signal dnsmasq;
 commands are sent without sudo. Commands are batched: ``cmd; echo <marker> $?`` on one line, one round trip per
-batch (L1).
+batch (L1). A run's writes (the undo marker, the arming of the self-revert timer, the forward, the reservation) go
+in one AND list, ``cmd && echo <marker> $? && cmd …`` (L48): nothing after a failed command runs, and the failed one
+is the one whose marker did not come back; the timer is armed before the first change, so any prefix of the list
+(a client killed while it runs, L55) is put back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -58,12 +62,14 @@ import posixpath
 import re
 import shlex
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from routerfix.base.ssh import SSH_OPTION_NAMES, SSHDriver
+from routerfix.enums import ActionKind
 from routerfix.errors import DeviceError, InvalidValue, ParseError, UnsupportedOperation
+from routerfix.held import HeldWrites
 from routerfix.markers import MAX_MARKER_BYTES, parse_marker
 from routerfix.model import (
     AddressRange,
@@ -212,7 +218,11 @@ class LinuxDriver(SSHDriver):
     session_commands: ClassVar[tuple[str, ...]] = ()
     logout_command: ClassVar[str | None] = "exit"
     batch_separator: ClassVar[str | None] = "; "
+    chain_separator: ClassVar[str | None] = " && "
     batch_max_line: ClassVar[int] = 3000
+    batch_kinds = frozenset({ActionKind.SAVE_UNDO_MARKER, ActionKind.ADD_FORWARD, ActionKind.RESERVE_ADDRESS})
+    """The writes of a mitigation (undo marker, forward, reservation) and the arming of the self-revert timer before
+    them go in one AND list (:meth:`write_batch`)."""
 
     def __init__(self, host: str, **options: Any) -> None:
         super().__init__(host, **options)
@@ -253,6 +263,10 @@ class LinuxDriver(SSHDriver):
         """This run's revert timer is (or may be: its answer was lost) running on the router."""
         self._revert_tables: set[tuple[str, str]] = set()
         """Tables saved for this run's revert timer (each once: its state before the run's first write to it)."""
+        self._held: HeldWrites[list[str]] = HeldWrites()
+        """Inside :meth:`write_batch`: each write's commands, held for the block's one AND list."""
+        self._arm_held = False
+        """The arming of the self-revert timer is held in the current batch, not sent yet."""
 
     @staticmethod
     def _ifname(value: object, name: str) -> str | None:
@@ -543,8 +557,14 @@ class LinuxDriver(SSHDriver):
     def _arm_revert(self) -> None:
         """Before a write of an armed run: save the ruleset and the hostsfile under /run and start the timer that
         loads them back after ``confirm_minutes`` unless :meth:`verify_state` stops it."""
+        self._write([], arm=True)
+
+    def _arm_commands(self) -> list[str]:
+        """The commands that arm the self-revert timer (:meth:`_arm_revert`), the last one ``systemd-run``; none
+        when the run is not armed or already is. From here the timer counts as started (a lost answer may still
+        have started it)."""
         if not self._hold or self.pending_revert:
-            return
+            return []
         if self._discovery is None:
             self.read_state()
         discovery = self._discovery
@@ -554,7 +574,7 @@ class LinuxDriver(SSHDriver):
                         "self-revert timer; relying on "
                         "the engine's rollback only", self.host)
             self._hold = False
-            return
+            return []
         if discovery.revert_pending:  # refuse before the revert files are written: they are that timer's (L39)
             raise self._pending_error("")
         script = f"nft -f {REVERT_RULESET}; test -e {REVERT_OTHER} && nft -f {REVERT_OTHER}"
@@ -567,13 +587,47 @@ class LinuxDriver(SSHDriver):
         commands.append(f"systemd-run --unit={REVERT_UNIT} --on-active={60 * self.confirm_minutes} /bin/sh -c "
                         f"{shlex.quote(script)}")
         self.pending_revert = True  # set before sending: a lost answer may still have started the timer
-        try:
-            self._run(commands)
-        except DeviceError as exc:
-            if "already" not in exc.device_message:
-                raise
-            self.pending_revert = False
-            raise self._pending_error(exc.device_message) from None
+        return commands
+
+    @contextlib.contextmanager
+    def write_batch(self) -> Iterator[None]:
+        """Hold the block's writes and send them, after the arming of the self-revert timer when this run has not
+        armed it yet, as one AND list at its end: nothing after a failed command runs (L48). An exception inside
+        sends nothing."""
+        with self._held.block(self._send_held, on_drop=self._drop_held):
+            yield
+
+    def _drop_held(self) -> None:
+        if self._arm_held:  # the arming was never sent: no timer was started
+            self.pending_revert = self._arm_held = False
+
+    def _send_held(self, held: list[list[str]]) -> None:
+        arming, self._arm_held = self._arm_held, False
+        self._send_writes([c for commands in held for c in commands], arming)
+
+    def _write(self, commands: list[str], *, arm: bool = True) -> None:
+        """Send ``commands`` as one AND list, after the arming of the self-revert timer when ``arm`` and the run
+        has not armed it yet; inside :meth:`write_batch`, hold them for the block's list."""
+        head = self._arm_commands() if arm else []
+        if self._held.hold([[*head, *commands]]):
+            self._arm_held = self._arm_held or bool(head)
+        elif head or commands:
+            self._send_writes([*head, *commands], bool(head))
+
+    def _send_writes(self, commands: list[str], arming: bool) -> None:
+        """``commands`` as one AND list (L48). When ``arming``, its ``systemd-run`` starts the self-revert timer:
+        a failure before it leaves no timer; a unit already there is an earlier run's pending timer (L39)."""
+        if not commands:
+            return
+        outputs, done = self.run_chain(commands)
+        if done < len(commands) and arming:
+            timer = next(i for i, c in enumerate(commands) if c.startswith("systemd-run "))
+            if done < timer:
+                self.pending_revert = False
+            elif done == timer and "already" in outputs[done]:
+                self.pending_revert = False
+                raise self._pending_error(" ".join(outputs[done].split())[-300:])
+        self.check_chain(commands, outputs, done)
 
     def _pending_error(self, device_message: str) -> DeviceError:
         return DeviceError(
@@ -640,10 +694,9 @@ class LinuxDriver(SSHDriver):
         check_device_name(forward.name, "forward name")
         if not forward.enabled:
             raise InvalidValue("enabled", False, "True: nftables rules have no disabled state")
-        self._arm_revert()
         wan = self._need_wan()
         script = f"{self._table_setup()}; add rule {FAMILY} {TABLE} {CHAIN} {self._rule_text(wan, forward)}"
-        self.send(f"nft {shlex.quote(script)}")
+        self._write([f"nft {shlex.quote(script)}"])
 
     def _remove_port_forward(self, forward: PortForward) -> None:
         self._arm_revert()
@@ -673,8 +726,8 @@ class LinuxDriver(SSHDriver):
         path = shlex.quote(self.marker_file)
         tmp = shlex.quote(f"{self.marker_file}.tmp")
         directory = shlex.quote(posixpath.dirname(self.marker_file) or "/")
-        self.send(f"mkdir -p {directory} && printf '%s\\n' {shlex.quote(text)} > {tmp} && chmod 600 {tmp} && "
-                  f"mv -f {tmp} {path}")
+        self._write([f"mkdir -p {directory}", f"printf '%s\\n' {shlex.quote(text)} > {tmp}", f"chmod 600 {tmp}",
+                     f"mv -f {tmp} {path}"], arm=False)
 
     def _clear_undo_marker(self) -> None:
         self.send(f"rm -f {shlex.quote(self.marker_file)}")
@@ -699,10 +752,9 @@ class LinuxDriver(SSHDriver):
 
     def _reserve_address(self, reservation: Reservation) -> None:
         check_device_name(reservation.name, "reservation name")
-        self._arm_revert()
         discovery, path = self._hostsfile()
-        self.send_many([f"printf '%s\\n' {shlex.quote(self._hosts_line(reservation))} >> {shlex.quote(path)}",
-                        self._reload(discovery)])
+        self._write([f"printf '%s\\n' {shlex.quote(self._hosts_line(reservation))} >> {shlex.quote(path)}",
+                     self._reload(discovery)])
 
     def _release_address(self, reservation: Reservation) -> None:
         self._arm_revert()

@@ -9,9 +9,11 @@ Driver authors subclass :class:`SSHDriver` and set:
 * ``error_patterns`` — regexes; an output line matching one raises :class:`~routerfix.errors.DeviceError` carrying
   that line as ``device_message``;
 * optionally ``session_commands`` (sent once after login, e.g. ``terminal length 0``), ``logout_command``,
-  ``batch_separator`` + :meth:`SSHDriver._batch_marker` (several commands in one round trip).
+  ``batch_separator`` + :meth:`SSHDriver._batch_marker` (several commands in one round trip), ``chain_separator``
+  (several commands in one round trip, each only once the one before it succeeded).
 
-and then use :meth:`SSHDriver.send` / :meth:`SSHDriver.send_many` / :meth:`SSHDriver.send_pipelined`
+and then use :meth:`SSHDriver.send` / :meth:`SSHDriver.send_many` / :meth:`SSHDriver.send_chain` /
+:meth:`SSHDriver.send_pipelined`
 (``self.connection`` is the netmiko object for what netmiko does best; its timeouts are already set from
 :class:`~routerfix.driver.Timeouts`). Trust options: :mod:`routerfix.transport.ssh_trust`.
 """
@@ -65,6 +67,9 @@ class SSHDriver(Driver):
     """Command separator allowing several commands on one line (``"; "``), or ``None`` (one round trip each)."""
     batch_max_line: ClassVar[int] = 1000
     """Longest batched line sent at once."""
+    chain_separator: ClassVar[str | None] = None
+    """Joins commands so that each runs only once the one before it succeeded (a shell's ``" && "``: an AND
+    list), for :meth:`SSHDriver.send_chain`; needs :meth:`SSHDriver._batch_marker`. ``None``: not available."""
     connect_attempts: ClassVar[int] = 3
     """Connection set-up attempts (transient faults only; never after an authentication or trust failure)."""
     secret_options: ClassVar[frozenset[str]] = frozenset({"key_passphrase", "jump_password"})
@@ -261,26 +266,68 @@ class SSHDriver(Driver):
         if not self.batch_separator or len(commands) == 1:
             return [self.send(c, check=check) for c in commands]
         outputs: list[str] = []
-        group: list[str] = []
-        length = 0
-        for command in commands:
-            piece = len(command) + 2 * len(self.batch_separator) + 40
-            if group and length + piece > self.batch_max_line:
-                outputs += self._send_batch(group, check)
-                group, length = [], 0
-            group.append(command)
-            length += piece
-        outputs += self._send_batch(group, check)
+        for group in self._lines(commands, self.batch_separator):
+            outputs += self._send_batch(group, check)
         return outputs
 
-    def _send_batch(self, commands: list[str], check: bool) -> list[str]:
-        sep = self.batch_separator or "; "
+    def send_chain(self, commands: Sequence[str]) -> list[str]:
+        """Run ``commands`` in as few round trips as :attr:`batch_max_line` allows, each only once the one before
+        it succeeded (:attr:`chain_separator`), and return their outputs. The first that fails (a non-zero exit
+        status: nothing after it runs) is raised as :class:`~routerfix.errors.DeviceError` with the device's
+        words; so is an error line in the output of one that succeeded (once the chain has ended). See
+        :meth:`run_chain` to handle the failure yourself."""
+        outputs, done = self.run_chain(commands)
+        self.check_chain(commands, outputs, done)
+        return outputs
+
+    def check_chain(self, commands: Sequence[str], outputs: Sequence[str], done: int) -> None:
+        """Raise :class:`~routerfix.errors.DeviceError` for what :meth:`run_chain` returned: the command that failed
+        (with its error line, or its last words), else an error line in the output of one that succeeded."""
+        if done < len(commands):
+            message = outputs[done].strip()[-300:] or "a non-zero exit status"
+            for line in outputs[done].split("\n"):
+                if any(pattern.search(line) for pattern in self._errors):
+                    message = line.strip()
+                    break
+            raise DeviceError(f"the device refused {_short(commands[done])!r} (nothing after it ran)",
+                              device_message=message, host=self.host, driver=self.name)
+        for command, output in zip(commands, outputs, strict=False):
+            self.check_output(command, output)
+
+    def run_chain(self, commands: Sequence[str]) -> tuple[list[str], int]:
+        """:meth:`send_chain` without raising: the outputs of the commands that ran, and how many succeeded (less
+        than ``len(commands)``: the next one failed, its output last, and none after it ran)."""
+        if not self.chain_separator:
+            raise NotImplementedError(f"{self.name}: no chain_separator")
+        outputs: list[str] = []
+        for group in self._lines(list(commands), self.chain_separator):
+            results, statuses, rest = self._exchange(group, self.chain_separator)
+            outputs += results
+            if len(results) < len(group) or any(statuses):  # (a marker only runs after a success: statuses 0)
+                return [*outputs, rest], len(outputs)
+        return outputs, len(outputs)
+
+    def _lines(self, commands: list[str], sep: str) -> list[list[str]]:
+        """``commands`` in groups that each fit one line of :attr:`batch_max_line` with their markers."""
+        groups: list[list[str]] = [[]]
+        length = 0
+        for command in commands:
+            piece = len(command) + 2 * len(sep) + 40
+            if groups[-1] and length + piece > self.batch_max_line:
+                groups.append([])
+                length = 0
+            groups[-1].append(command)
+            length += piece
+        return groups
+
+    def _exchange(self, commands: list[str], sep: str) -> tuple[list[str], list[int], str]:
+        """Send ``commands`` on one line, each followed by an end marker, joined by ``sep``: the outputs and exit
+        statuses of those whose marker came back, and the text after the last marker."""
         token = "RFX" + secrets.token_hex(5)
         parts: list[str] = []
         for i, command in enumerate(commands):
             parts += [command, self._batch_marker(f"{token}-{i}")]
-        line = sep.join(parts)
-        output = self.send(line, check=False)
+        output = self.send(sep.join(parts), check=False)
         results: list[str] = []
         current: list[str] = []
         statuses: list[int] = []
@@ -292,15 +339,18 @@ class SSHDriver(Driver):
                 current = []
             else:
                 current.append(text_line)
+        return results, statuses, "\n".join(current)
+
+    def _send_batch(self, commands: list[str], check: bool) -> list[str]:
+        results, statuses, rest = self._exchange(commands, self.batch_separator or "; ")
         for i, command in enumerate(commands):
             if i >= len(results):
-                rest = "\n".join(current)
                 if check:
                     self.check_output(command, rest)
                     raise DeviceError(f"the device stopped before finishing {_short(command)!r}",
                                       device_message=rest.strip()[-300:], host=self.host, driver=self.name)
                 results.append(rest)
-                current = []
+                rest = ""
                 continue
             if check:
                 self.check_output(command, results[i])

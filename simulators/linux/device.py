@@ -255,6 +255,10 @@ class LinuxRouter:
     case the driver's ``nft -c -f`` check before replacing a forward guards against (L52)."""
     reverts: int = 0
     """How many timer scripts ran."""
+    hangup: tuple[str, int] | None = None
+    """Fault knob ``(text, n)``: the next line holding ``text`` hangs up after ``n`` of its commands ran (a client
+    killed while the line runs: the hangup ends the shell between two commands of an AND list, L55); the rest of
+    the line never runs and nothing more is answered."""
     capture: _capture.CaptureState = field(default_factory=_capture.CaptureState)
     """tcpdump and its savefiles (``routerfix diagnose --capture``, :mod:`.capture`)."""
     modes: dict[str, int] = field(default_factory=dict)
@@ -698,6 +702,8 @@ class LinuxShell(Shell):
         self.ps1 = f"{username}@{router.hostname}:~# "
         self.status = 0
         self.umask = 0o022
+        self._budget: int | None = None
+        """Commands this line may still run before it hangs up (:attr:`LinuxRouter.hangup`)."""
 
     def welcome(self) -> str:
         """Debian's MOTD (own words)."""
@@ -711,6 +717,9 @@ class LinuxShell(Shell):
     def execute(self, line: str) -> str:
         """Run ``;``-separated statements with ``||``, redirections and ``$?``."""
         with self.router.lock:
+            hangup = self.router.hangup
+            if hangup is not None and hangup[0] in line:
+                self.router.hangup, self._budget = None, hangup[1]
             out: list[str] = []
             for statement in _split_statements(line):
                 if not statement.strip():
@@ -718,11 +727,12 @@ class LinuxShell(Shell):
                 out.append(self._statement(statement))
                 if self.closed:
                     break
+            self._budget = None
             return "".join(out)
 
     def _statement(self, statement: str) -> str:
         try:
-            words = split(statement.replace("$?", str(self.status)))
+            words = split(statement)
         except ValueError:
             self.status = 2
             return "-bash: syntax error: unexpected end of file\n"
@@ -736,7 +746,13 @@ class LinuxShell(Shell):
         for op, words_i in pipeline:  # an AND-OR list, left to right (L48)
             if (op == "||" and self.status == 0) or (op == "&&" and self.status != 0):
                 continue
-            out += self._simple(words_i)
+            if self._budget is not None:
+                if self._budget <= 0:  # hung up (LinuxRouter.hangup): the session ends here
+                    self.closed, self._budget = True, None
+                    return out
+                self._budget -= 1
+            # $? is the status of the command before this one, expanded as this one runs (L1)
+            out += self._simple([word.replace("$?", str(self.status)) for word in words_i])
         return out
 
     def _simple(self, words: list[str]) -> str:

@@ -70,26 +70,32 @@ def test_exact_commands(sim: SimulatedDevice) -> None:
     assert [c for c in sent if "arping" in c and not c.startswith("uname")] == [
         "arping -D -c 2 -w 2 -I br-lan 192.168.88.250 2>&1; echo rfx-arping-exit $?",
         "arping -D -c 2 -w 2 -I br-lan 192.168.88.249 2>&1; echo rfx-arping-exit $?"]
-    arm = [c for c in sent if "systemd-run --unit" in c]   # the self-revert timer, before the first write (L38-L40)
-    assert arm == [
-        "rm -f /run/routerfix-revert-other.nft; echo RFX-0 $?; "
-        "printf 'add table ip routerfix\\ndelete table ip routerfix\\n' > /run/routerfix-revert.nft; echo RFX-1 $?; "
-        "cp /etc/dnsmasq.hosts /run/routerfix-revert.hosts; echo RFX-2 $?; "
+    # the run's writes, one AND list (L48): the undo marker, the self-revert timer before the first change to the
+    # router (L38-L40), the forward, the reservation; nothing after a failed command runs
+    chain = [c for c in sent if "systemd-run --unit" in c]
+    assert len(chain) == 1
+    assert chain[0].split(" && echo RFX-")[0] == "mkdir -p /var/lib/routerfix"
+    parts = re.split(r" && echo RFX-\d+ \$\?(?: && |$)", chain[0])
+    assert parts[2:4] == ["chmod 600 /var/lib/routerfix/undo.json.tmp",
+                          "mv -f /var/lib/routerfix/undo.json.tmp /var/lib/routerfix/undo.json"]
+    assert parts[-1] == "" and parts[4:-1] == [
+        "rm -f /run/routerfix-revert-other.nft",
+        "printf 'add table ip routerfix\\ndelete table ip routerfix\\n' > /run/routerfix-revert.nft",
+        "cp /etc/dnsmasq.hosts /run/routerfix-revert.hosts",
         "systemd-run --unit=routerfix-revert --on-active=600 /bin/sh -c 'nft -f /run/routerfix-revert.nft; "
         "test -e /run/routerfix-revert-other.nft && nft -f /run/routerfix-revert-other.nft; "
-        "cp /run/routerfix-revert.hosts /etc/dnsmasq.hosts; kill -HUP 812'; echo RFX-3 $?"]
-    stop = sent.index("systemctl stop routerfix-revert.timer 2>&1 || true")
-    writes = [c for c in sent if (c.startswith(("nft '", "printf", "conntrack")) or "kill -HUP" in c) and c not in arm]
-    assert sent.index(arm[0]) < sent.index(writes[0]) and stop < sent.index(writes[2])   # stopped before the flush
-    assert writes[0] == (
+        "cp /run/routerfix-revert.hosts /etc/dnsmasq.hosts; kill -HUP 812'",
         "nft 'add table ip routerfix; add chain ip routerfix dstnat { type nat hook prerouting priority dstnat - 10; "
         "policy accept; }; add rule ip routerfix dstnat iifname \"wan0\" meta l4proto { tcp, udp } th dport "
-        "5060-5061 dnat to 192.168.88.249 comment \"routerfix-sip\"'")
-    assert writes[1] == ("printf '%s\\n' 02:00:5e:c0:50:60,192.168.88.249,routerfix-sink >> /etc/dnsmasq.hosts; "
-                         "echo RFX-0 $?; kill -HUP 812; echo RFX-1 $?")
-    assert writes[2].startswith("conntrack -D -p udp --orig-dst 203.0.113.2 --orig-port-dst 5060 2>&1 || true")
-    assert "add element ip routerfix sip_scanners { 198.51.100.166 }" in writes[3]
-    assert "conntrack -D -p udp --orig-dst 198.51.100.166 2>&1 || true" in writes[3]
+        "5060-5061 dnat to 192.168.88.249 comment \"routerfix-sip\"'",
+        "printf '%s\\n' 02:00:5e:c0:50:60,192.168.88.249,routerfix-sink >> /etc/dnsmasq.hosts",
+        "kill -HUP 812"]
+    stop = sent.index("systemctl stop routerfix-revert.timer 2>&1 || true")
+    writes = [c for c in sent if c.startswith(("nft '", "conntrack"))]
+    assert sent.index(chain[0]) < stop < sent.index(writes[0])   # stopped before the flush
+    assert writes[0].startswith("conntrack -D -p udp --orig-dst 203.0.113.2 --orig-port-dst 5060 2>&1 || true")
+    assert "add element ip routerfix sip_scanners { 198.51.100.166 }" in writes[1]
+    assert "conntrack -D -p udp --orig-dst 198.51.100.166 2>&1 || true" in writes[1]
 
 
 def test_end_state_idempotence_and_undo(sim: SimulatedDevice) -> None:

@@ -2,8 +2,9 @@
 and the hostsfile under /run and starts a ``systemd-run --on-active`` timer that loads them back (L44); ``verify_state``
 stops the timer once the read-back matches (docs/facts/linux.md L38-L40).
 
-A client that dies at any command from the arming on (the connection drops there and no new login is possible: what
-a SIGKILL leaves) leaves a router that, once the timer fires (simulated time), is exactly as before the run."""
+A client that dies at any command from the run's writes on (the connection drops there and no new login is possible:
+what a SIGKILL leaves), or between any two commands of the one AND list that holds them (sshd's hangup ends the shell
+there), leaves a router that, once the timer fires (simulated time), is exactly as before the run."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from routerfix.simulate import SimulatedDevice
 
 from .conftest import connect, kill_client_during_apply
 
-ARM, VERIFY = 7, 11
-"""Commands of a clean run of the lab scenario: 7 arms the timer, 8 saves the undo marker, 9-10 write, 11 is the
-verifying read."""
+ARM, VERIFY = 7, 8
+"""Commands of a clean run of the lab scenario: 7 is the one AND list of the run's writes (the undo marker, the
+arming of the timer, the forward, the reservation), 8 the verifying read."""
 CASES = [(i, executes) for i in range(ARM, VERIFY + 1) for executes in (False, True)]
+WRITE_LIST = 11
+"""Commands in that AND list: 4 for the marker, 4 arm the timer, 1 forward, 2 reserve (each with its end marker)."""
 
 
 def _config(router: LinuxRouter) -> tuple[str, str, str]:
@@ -48,6 +51,40 @@ def test_client_killed_mid_apply_the_router_reverts_itself(index: int, executes:
     assert not router.timers
 
 
+@pytest.mark.parametrize("ran", range(1, 2 * WRITE_LIST))
+def test_client_killed_between_two_commands_of_the_write_list_the_router_reverts_itself(ran: int, linux: Any) -> None:
+    """The hangup comes after ``ran`` commands of the list (its own and their end markers): every prefix of the
+    list leaves a router that puts itself back (the timer is armed before the first change to the router)."""
+    router: LinuxRouter = linux.handle.router
+    before = _config(router)
+    router.hangup = ("systemd-run --unit", ran)
+    driver = connect(linux)
+    linux.handle.device.knobs.fail_auth = True  # the client is gone: nothing logs in again
+    try:
+        with pytest.raises(RouterfixError):
+            routerfix.apply_ghostcall_mitigation(driver)
+    finally:
+        driver.close()
+    assert router.hangup is None, "the hangup did not happen: the case tests nothing"
+    router.advance(60 * 60)
+    assert _config(router) == before, "the router kept part of a run that never verified"
+    assert not router.timers
+
+
+def test_a_failed_command_of_the_write_list_stops_it_there(linux: Any) -> None:
+    """The hostsfile cannot be copied for the revert: ``systemd-run`` and every write after it never run (L48),
+    the error names the command the router refused, and the run ends with the router as before."""
+    router: LinuxRouter = linux.handle.router
+    with router.lock:
+        del router.files["/etc/dnsmasq.hosts"]  # cp: cannot stat
+    before = _config(router)
+    with connect(linux) as driver, pytest.raises(DeviceError, match="cp /etc/dnsmasq.hosts") as caught:
+        routerfix.apply_ghostcall_mitigation(driver)
+    assert "nothing after it ran" in str(caught.value) and not driver.pending_revert
+    assert not router.timers and router.reloads == 0 and ("ip", "routerfix") not in _tables(router)
+    assert _config(router) == before
+
+
 def test_a_verified_run_stops_the_timer_and_nothing_reverts_later(linux: Any) -> None:
     router: LinuxRouter = linux.handle.router
     with connect(linux) as driver:
@@ -69,6 +106,21 @@ def test_a_pending_timer_of_an_earlier_run_is_never_overwritten(linux: Any) -> N
     assert "systemctl stop routerfix-revert.timer" in str(caught.value)
     assert _config(router) == before and router.timers["routerfix-revert"][0] == router.clock + 300
     assert router.files["/run/routerfix-revert.nft"] == saved, "the pending timer's revert file was overwritten"
+
+
+def test_a_timer_started_since_the_first_read_is_not_taken_for_this_runs(linux: Any) -> None:
+    """A timer of the same name started after the run's first read (which found none): ``systemd-run`` refuses the
+    second one (L38), the run says what to do, never stops that timer, and writes nothing after the refusal."""
+    router: LinuxRouter = linux.handle.router
+    with connect(linux) as driver:
+        driver.read_state()
+        router.timers["routerfix-revert"] = (router.clock + 300, "nft -f /run/routerfix-revert.nft")
+        before = _config(router)
+        with pytest.raises(DeviceError) as caught:
+            routerfix.apply_ghostcall_mitigation(driver)
+        assert "systemctl stop routerfix-revert.timer" in str(caught.value) and not driver.pending_revert
+    assert _config(router) == before and router.timers["routerfix-revert"][0] == router.clock + 300
+    assert ("ip", "routerfix") not in _tables(router) and router.reloads == 0
 
 
 def test_without_systemd_the_run_goes_on_with_the_engines_rollback(linux: Any, caplog: Any) -> None:
@@ -108,7 +160,7 @@ def test_the_revert_puts_back_only_what_routerfix_owns(linux: Any) -> None:
     router: LinuxRouter = linux.handle.router
     before = _tables(router)
     hosts = router.files["/etc/dnsmasq.hosts"]
-    kill_client_during_apply(linux, ARM + 2, executes=True)
+    kill_client_during_apply(linux, ARM, executes=True)
     assert ("ip", "routerfix") in _tables(router), "the first write did not land: the case tests nothing"
     router.nft("add table inet admin; add chain inet admin input { type filter hook input priority filter; "
                "policy accept; }; add rule inet admin input tcp dport 22 accept")
