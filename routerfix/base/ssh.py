@@ -302,8 +302,11 @@ class SSHDriver(Driver):
         outputs: list[str] = []
         for group in self._lines(list(commands), self.chain_separator):
             results, statuses, rest = self._exchange(group, self.chain_separator)
+            failed = next((i for i, status in enumerate(statuses) if status), None)
+            if failed is not None:  # a marker runs only after a success: a device that says otherwise failed there
+                return [*outputs, *results[:failed + 1]], len(outputs) + failed
             outputs += results
-            if len(results) < len(group) or any(statuses):  # (a marker only runs after a success: statuses 0)
+            if len(results) < len(group):
                 return [*outputs, rest], len(outputs)
         return outputs, len(outputs)
 

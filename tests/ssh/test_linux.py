@@ -98,6 +98,18 @@ def test_exact_commands(sim: SimulatedDevice) -> None:
     assert "conntrack -D -p udp --orig-dst 198.51.100.166 2>&1 || true" in writes[1]
 
 
+def test_send_chain_runs_nothing_after_a_failed_command(sim: SimulatedDevice) -> None:
+    """``SSHDriver.send_chain``: an AND list (L48), the outputs of every command when all succeed; else the first
+    that failed is raised with the device's words, and nothing after it ran."""
+    files = sim.handle.model.files
+    with connect(sim) as driver:
+        assert driver.send_chain(["printf 'a\\n' > /tmp/a", "cat /tmp/a"]) == ["", "a"]
+        with pytest.raises(DeviceError, match=r"cp /tmp/missing /tmp/b.*nothing after it ran.*cannot stat"):
+            driver.send_chain(["printf 'c\\n' > /tmp/c", "cp /tmp/missing /tmp/b", "printf 'd\\n' > /tmp/d"])
+        assert files.get("/tmp/c") == "c\n" and "/tmp/b" not in files and "/tmp/d" not in files
+        assert driver.run_chain(["true", "cp /tmp/missing /tmp/b", "true"])[1] == 1
+
+
 def test_end_state_idempotence_and_undo(sim: SimulatedDevice) -> None:
     router = sim.handle.model
     before = copy.deepcopy(snapshot(sim))
