@@ -368,7 +368,7 @@ class Journal:
                                      "journal": JournalStatus.APPLYING.value, "journal_started": time.time(),
                                      "steps_done": [], "undo": []}
         self._size = 0  # bytes in the file; 0: not created yet, or the next save rewrites it whole
-        self._fixed: tuple[tuple[Any, ...], str] = ((), "")
+        self._fixed: tuple[tuple[Any, ...], str] = ((_ABSENT,) * len(_FIXED_KEYS), "")
         """The values of :data:`_FIXED_KEYS` last encoded, and their encoding (inside braces): every save after
         :meth:`begin` repeats them unchanged, so they are encoded once, not on every save of every router."""
 
@@ -401,7 +401,7 @@ class Journal:
         :meth:`begin` on, never changed in place: the journal holds the only reference) last, from the encoding
         of an earlier save while they are the same objects."""
         fixed = tuple(self.data.get(key, _ABSENT) for key in _FIXED_KEYS)
-        if len(fixed) != len(self._fixed[0]) or any(a is not b for a, b in zip(fixed, self._fixed[0], strict=True)):
+        if any(a is not b for a, b in zip(fixed, self._fixed[0], strict=True)):
             present = {key: value for key, value in zip(_FIXED_KEYS, fixed, strict=True) if value is not _ABSENT}
             self._fixed = (fixed, encode_record(present)[1:-2])
         rest = encode_record({k: v for k, v in self.data.items() if k not in _FIXED_KEYS})[1:-2]

@@ -602,8 +602,8 @@ class LinuxDriver(SSHDriver):
             self.pending_revert = self._arm_held = False
 
     def _send_held(self, held: list[list[str]]) -> None:
-        arming, self._arm_held = self._arm_held, False
-        self._send_writes([c for commands in held for c in commands], arming)
+        self._arm_held = False
+        self._send_writes([c for commands in held for c in commands])
 
     def _write(self, commands: list[str], *, arm: bool = True) -> None:
         """Send ``commands`` as one AND list, after the arming of the self-revert timer when ``arm`` and the run
@@ -611,17 +611,17 @@ class LinuxDriver(SSHDriver):
         head = self._arm_commands() if arm else []
         if self._held.hold([[*head, *commands]]):
             self._arm_held = self._arm_held or bool(head)
-        elif head or commands:
-            self._send_writes([*head, *commands], bool(head))
+        else:
+            self._send_writes([*head, *commands])
 
-    def _send_writes(self, commands: list[str], arming: bool) -> None:
-        """``commands`` as one AND list (L48). When ``arming``, its ``systemd-run`` starts the self-revert timer:
+    def _send_writes(self, commands: list[str]) -> None:
+        """``commands`` as one AND list (L48). Where it arms the self-revert timer, its ``systemd-run`` starts it:
         a failure before it leaves no timer; a unit already there is an earlier run's pending timer (L39)."""
         if not commands:
             return
         outputs, done = self.run_chain(commands)
-        if done < len(commands) and arming:
-            timer = next(i for i, c in enumerate(commands) if c.startswith("systemd-run "))
+        timer = next((i for i, c in enumerate(commands) if c.startswith("systemd-run ")), None)
+        if done < len(commands) and timer is not None:
             if done < timer:
                 self.pending_revert = False
             elif done == timer and "already" in outputs[done]:

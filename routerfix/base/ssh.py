@@ -222,11 +222,18 @@ class SSHDriver(Driver):
 
     def check_output(self, command: str, output: str) -> None:
         """Raise :class:`DeviceError` with the device's own words when ``output`` holds an error line."""
+        line = self._error_line(output)
+        if line is not None:
+            raise DeviceError(f"the device refused {_short(command)!r}", device_message=line,
+                              host=self.host, driver=self.name)
+
+    def _error_line(self, output: str) -> str | None:
+        """The first line of ``output`` that matches :attr:`error_patterns` (stripped), if any."""
         for line in output.split("\n"):
             for pattern in self._errors:
                 if pattern.search(line):
-                    raise DeviceError(f"the device refused {_short(command)!r}", device_message=line.strip(),
-                                      host=self.host, driver=self.name)
+                    return line.strip()
+        return None
 
     def send_pipelined(self, commands: Sequence[str], *, check: bool = True, timeout: float | None = None
                        ) -> list[str]:
@@ -284,11 +291,7 @@ class SSHDriver(Driver):
         """Raise :class:`~routerfix.errors.DeviceError` for what :meth:`run_chain` returned: the command that failed
         (with its error line, or its last words), else an error line in the output of one that succeeded."""
         if done < len(commands):
-            message = outputs[done].strip()[-300:] or "a non-zero exit status"
-            for line in outputs[done].split("\n"):
-                if any(pattern.search(line) for pattern in self._errors):
-                    message = line.strip()
-                    break
+            message = self._error_line(outputs[done]) or outputs[done].strip()[-300:] or "a non-zero exit status"
             raise DeviceError(f"the device refused {_short(commands[done])!r} (nothing after it ran)",
                               device_message=message, host=self.host, driver=self.name)
         for command, output in zip(commands, outputs, strict=False):
